@@ -1,0 +1,144 @@
+/* The maps every salve object shares (salved reuses the first object's fds for the
+ * rest) and the helpers that put a record on the ring buffer. */
+#ifndef SALVE_EVENTS_BPF_H
+#define SALVE_EVENTS_BPF_H
+
+#include "salve/event.h"
+
+#define SALVE_RINGBUF_BYTES (8 << 20)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SALVE_RINGBUF_BYTES);
+} salve_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct salve_config);
+} salve_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SALVE_EV_KIND_MAX);
+	__type(key, __u32);
+	__type(value, struct salve_counters);
+} salve_counters SEC(".maps");
+
+/* Token bucket per (tgid, kind): a crash loop or a signal storm costs a bounded number
+ * of records; what it holds back is counted and carried by the next record. */
+struct salve_rate_key {
+	__u32 tgid;
+	__u32 kind;
+};
+
+struct salve_rate {
+	__u64 last_ns;
+	__u64 tokens_milli; /* tokens * 1000, so slow rates refill exactly */
+	__u32 held;         /* suppressed since the last record sent */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct salve_rate_key);
+	__type(value, struct salve_rate);
+} salve_rates SEC(".maps");
+
+const volatile char bpf_metadata_salve_ver[] SEC(".rodata") = SALVE_VERSION;
+const volatile __u32 salve_page_shift = 12; /* salved sets the running kernel's */
+
+static __always_inline const struct salve_config *salve_cfg(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&salve_config, &zero);
+}
+
+static __always_inline struct salve_counters *salve_counter(__u32 kind)
+{
+	return bpf_map_lookup_elem(&salve_counters, &kind);
+}
+
+/* Whether a record of kind for tgid may go out now. *held gets the number suppressed
+ * before it, which the record carries so counts stay exact. */
+static __always_inline bool salve_rate_allow(const struct salve_config *cfg, __u32 tgid,
+					     __u32 kind, __u32 *held)
+{
+	struct salve_rate_key key = { .tgid = tgid, .kind = kind };
+	struct salve_rate *r, fresh = {};
+	__u64 now, burst_milli;
+
+	*held = 0;
+	if (!cfg->rate_per_sec)
+		return true;
+	now = bpf_ktime_get_boot_ns();
+	burst_milli = (__u64)cfg->burst * 1000;
+	r = bpf_map_lookup_elem(&salve_rates, &key);
+	if (!r) {
+		fresh.last_ns = now;
+		fresh.tokens_milli = burst_milli - 1000;
+		bpf_map_update_elem(&salve_rates, &key, &fresh, BPF_NOEXIST);
+		return true;
+	}
+	r->tokens_milli += (now - r->last_ns) / 1000000 * cfg->rate_per_sec;
+	if (r->tokens_milli > burst_milli)
+		r->tokens_milli = burst_milli;
+	/* Only whole milliseconds were credited; keep the remainder for next time. */
+	r->last_ns = now - (now - r->last_ns) % 1000000;
+	if (r->tokens_milli < 1000) {
+		__sync_fetch_and_add(&r->held, 1);
+		return false;
+	}
+	r->tokens_milli -= 1000;
+	*held = __sync_lock_test_and_set(&r->held, 0);
+	return true;
+}
+
+/* Reserve a record of kind for the policies in mask; counts it as seen, and as lost
+ * or suppressed when it cannot go out. Returns NULL when the caller must not emit. */
+static __always_inline void *salve_reserve(const struct salve_config *cfg, __u32 kind,
+					   __u32 size, __u32 tgid, __u64 policies)
+{
+	struct salve_counters *c = salve_counter(kind);
+	struct salve_event_hdr *hdr;
+	__u32 held;
+
+	if (!c)
+		return NULL;
+	c->seen++;
+	if (!salve_rate_allow(cfg, tgid, kind, &held)) {
+		c->suppressed++;
+		return NULL;
+	}
+	hdr = bpf_ringbuf_reserve(&salve_events, size, 0);
+	if (!hdr) {
+		c->lost++;
+		return NULL;
+	}
+	hdr->kind = kind;
+	hdr->size = size;
+	hdr->version = SALVE_EVENT_VERSION;
+	hdr->policies = policies;
+	hdr->suppressed = held;
+	hdr->boot_ns = bpf_ktime_get_boot_ns();
+	return hdr;
+}
+
+/* The subject of a record: a task other than current when the kernel acts on it. */
+static __always_inline void salve_fill_task(struct salve_event_hdr *hdr, struct task_struct *task)
+{
+	hdr->pid = BPF_CORE_READ(task, tgid);
+	hdr->tid = BPF_CORE_READ(task, pid);
+	hdr->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	bpf_probe_read_kernel_str(hdr->comm, sizeof(hdr->comm), &task->comm);
+}
+
+static __always_inline bool salve_kind_on(const struct salve_config *cfg, __u32 kind)
+{
+	return cfg->kinds & (1u << kind);
+}
+
+#endif

@@ -1,0 +1,169 @@
+/* User stacks that can be named after the process is gone: every frame is mapped, in
+ * the kernel, to the file it runs in and its offset there, and each distinct file is
+ * named by walking its dentries up to the root (crossing mounts). */
+#ifndef SALVE_STACK_BPF_H
+#define SALVE_STACK_BPF_H
+
+#include "events.bpf.h"
+
+#define SALVE_PATH_DEPTH 32 /* path components and mount crossings walked */
+
+/* Scratch twice a path long: each component is written at an offset below
+ * SALVE_PATH_MAX with a constant length, which the verifier can bound. */
+struct salve_path_scratch {
+	char buf[SALVE_PATH_MAX * 2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct salve_path_scratch);
+} salve_path_buf SEC(".maps");
+
+/* One step of the walk from a dentry up to the root, for bpf_loop: the verifier checks
+ * a callback once, where an unrolled walk's branches multiply. */
+struct salve_walk {
+	__u64 dentry;     /* struct dentry * */
+	__u64 mnt;        /* struct mount * */
+	__u32 off;        /* bytes written to the scratch buffer */
+	__u32 truncated;  /* 0 once the root is reached */
+};
+
+static long salve_walk_step(__u32 i, void *data)
+{
+	struct salve_walk *w = data;
+	struct dentry *d = (struct dentry *)w->dentry, *parent;
+	struct mount *mnt = (struct mount *)w->mnt, *mnt_parent;
+	struct salve_path_scratch *s;
+	__u32 zero = 0, off = w->off;
+	long n;
+
+	parent = BPF_CORE_READ(d, d_parent);
+	if (d == BPF_CORE_READ(mnt, mnt.mnt_root) || d == parent) {
+		/* The top of this mount: go on from where it is mounted. */
+		mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+		if (mnt_parent == mnt || d == parent) {
+			w->truncated = 0;
+			return 1;
+		}
+		w->dentry = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = (__u64)mnt_parent;
+		return 0;
+	}
+	s = bpf_map_lookup_elem(&salve_path_buf, &zero);
+	if (!s || off >= SALVE_PATH_MAX - 1)
+		return 1;
+	n = bpf_probe_read_kernel_str(&s->buf[off & (SALVE_PATH_MAX - 1)], SALVE_PATH_MAX,
+				      BPF_CORE_READ(d, d_name.name));
+	if (n <= 1)
+		return 1;
+	off += n; /* n counts the NUL, which becomes the separator */
+	s->buf[(off - 1) & (SALVE_PATH_MAX * 2 - 1)] = '/';
+	w->off = off;
+	w->dentry = (__u64)parent;
+	return 0;
+}
+
+/* Name file into m: dev, inode and the path, components leaf first. */
+static __noinline void salve_fill_module(struct salve_module *m, struct file *file)
+{
+	struct salve_walk w = { .truncated = 1 };
+	struct salve_path_scratch *s;
+	struct vfsmount *vmnt;
+	__u32 zero = 0, off;
+
+	if (!m || !file)
+		return;
+	m->dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	m->ino = BPF_CORE_READ(file, f_inode, i_ino);
+	m->path_flags = SALVE_PATH_TRUNCATED;
+	m->path[0] = 0;
+	vmnt = BPF_CORE_READ(file, f_path.mnt);
+	w.dentry = (__u64)BPF_CORE_READ(file, f_path.dentry);
+	w.mnt = (__u64)((void *)vmnt - bpf_core_field_offset(struct mount, mnt));
+	bpf_loop(SALVE_PATH_DEPTH, salve_walk_step, &w, 0);
+	s = bpf_map_lookup_elem(&salve_path_buf, &zero);
+	if (!s)
+		return;
+	off = w.off;
+	if (off >= SALVE_PATH_MAX) {
+		off = SALVE_PATH_MAX - 1;
+		w.truncated = 1;
+	}
+	s->buf[off & (SALVE_PATH_MAX * 2 - 1)] = 0;
+	bpf_probe_read_kernel(m->path, SALVE_PATH_MAX, s->buf);
+	m->path_flags = w.truncated ? SALVE_PATH_TRUNCATED : 0;
+}
+
+struct salve_vma_ctx {
+	__u64 start;
+	__u64 pgoff;
+	__u64 file; /* struct file *, kept as a number: only compared and read through */
+};
+
+static long salve_vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct salve_vma_ctx *c = data;
+
+	c->start = vma->vm_start;
+	c->pgoff = vma->vm_pgoff;
+	c->file = (__u64)vma->vm_file;
+	return 0;
+}
+
+/* Capture current's user stack into st. Runs in the context of the thread whose
+ * stack it is, so the frames and mappings are its own. */
+static __always_inline void salve_capture_stack(void *ctx, struct salve_stack *st)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 files[SALVE_MODULES_MAX] = {};
+	struct salve_vma_ctx vc;
+	__u32 nr = 0, nmod = 0;
+	long bytes;
+
+	bytes = bpf_get_stack(ctx, st->ip, sizeof(st->ip), BPF_F_USER_STACK);
+	if (bytes <= 0)
+		return;
+	nr = bytes / sizeof(__u64);
+	st->nr_frames = nr;
+	for (__u32 i = 0; i < SALVE_STACK_MAX; i++) {
+		__u32 j;
+
+		if (i >= nr)
+			break;
+		st->module[i] = SALVE_MODULE_NONE;
+		vc.file = 0;
+		if (bpf_find_vma(task, st->ip[i], salve_vma_cb, &vc, 0) || !vc.file)
+			continue;
+		st->file_off[i] = st->ip[i] - vc.start + (vc.pgoff << salve_page_shift);
+		for (j = 0; j < SALVE_MODULES_MAX; j++) {
+			if (j == nmod) {
+				files[j] = vc.file;
+				nmod++;
+				break;
+			}
+			if (files[j] == vc.file)
+				break;
+		}
+		if (j < SALVE_MODULES_MAX)
+			st->module[i] = j;
+	}
+	st->nr_modules = nmod;
+	for (__u32 j = 0; j < SALVE_MODULES_MAX; j++) {
+		if (j >= nmod)
+			break;
+		salve_fill_module(&st->modules[j], (struct file *)files[j]);
+	}
+}
+
+/* The binary a task runs, or nothing for a kernel thread or an mm already gone. */
+static __always_inline void salve_fill_exe(struct salve_module *m, struct task_struct *task)
+{
+	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+
+	if (exe)
+		salve_fill_module(m, exe);
+}
+
+#endif

@@ -1,0 +1,71 @@
+/* events: decode ring-buffer records into validated, self-contained events.
+ *
+ * The reader trusts nothing: the size and version of every record are checked against
+ * its kind before a byte is copied; strings are bounded and NUL-terminated; paths the
+ * kernel wrote leaf first are put back in order. */
+#ifndef SALVE_EVENTS_H
+#define SALVE_EVENTS_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "salve/event.h"
+
+struct event_frame {
+	uint64_t ip;
+	uint64_t file_off; /* offset of ip in its module's file */
+	int module;        /* index into event.modules, or -1 when the kernel found no file */
+};
+
+struct event_module {
+	char path[SALVE_PATH_MAX + 1];
+	uint64_t dev, ino;
+	bool truncated; /* the kernel could not walk the whole path */
+};
+
+struct event {
+	enum salve_event_kind kind;
+	uint64_t boot_ns;
+	uint32_t pid, tid;
+	uint64_t cgroup_id;
+	uint64_t policies; /* bit i: in the scope of policy i of the set (hdr.policies) */
+	uint32_t suppressed;
+	char comm[SALVE_COMM_LEN + 1];
+	struct event_module exe; /* empty path when the kernel had none (kernel thread, oom) */
+	union {
+		struct {
+			int32_t signo, code;
+			uint32_t sender_pid, flags; /* SALVE_SIG_* */
+			uint64_t addr, ip;
+		} sig;
+		struct {
+			uint32_t status; /* wait(2) status */
+		} exit;
+		struct {
+			uint64_t total_vm_kb, anon_rss_kb, file_rss_kb, shmem_rss_kb, pgtables_kb;
+			uint32_t uid;
+			int32_t oom_score_adj;
+		} oom;
+		struct {
+			uint32_t old_tid;
+		} exec;
+	};
+	size_t n_frames;
+	struct event_frame frames[SALVE_STACK_MAX];
+	size_t n_modules;
+	struct event_module modules[SALVE_MODULES_MAX];
+};
+
+/* Decode one record. 0 on success; -EINVAL when the size does not match its kind,
+ * -EPROTO for another record version, -ENOTSUP for a kind this reader does not know. */
+int events_decode(const void *data, size_t size, struct event *out);
+
+/* Put a kernel path (components leaf first, each followed by '/') back in order:
+ * "b/a/lib/usr/" becomes "/usr/lib/a/b". Returns 0 or -ENAMETOOLONG. */
+int events_path(const char *kernel_path, size_t kernel_len, char *out, size_t out_len);
+
+const char *events_kind_name(enum salve_event_kind kind);
+
+#endif

@@ -1,0 +1,390 @@
+/* salved: wires the stages together. Options, privileges, then
+ * policy -> scope plan -> probes -> ring buffer -> pipeline -> JSON lines, in one epoll
+ * loop with a signalfd (INT/TERM stop, HUP reloads) and a timerfd for periodic work. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+#include "pipeline.h"
+#include "policy.h"
+#include "probes.h"
+#include "scope.h"
+#include "sys.h"
+
+#define TICK_MS 1000
+
+struct options {
+	const char *policy;
+	const char *log;
+	const char *state_dir;
+	const char *pin_dir;
+	bool dry_run;
+	bool classic;
+	bool verbose;
+	unsigned rate;
+	unsigned burst;
+	unsigned stats_every; /* seconds; 0: only at exit */
+};
+
+struct daemon {
+	struct options opt;
+	struct loop *loop;
+	struct probes *probes;
+	struct pipeline *pipeline;
+	struct policy_set *set;
+	struct scope_plan plan;
+	FILE *out;
+	unsigned ticks;
+	bool watchdog;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: salved [OPTION]...\n"
+		"Watch processes for faults with eBPF and report them as JSON lines.\n\n"
+		"  --policy PATH         policy file, or directory of *.json (default /etc/salve/policies.d)\n"
+		"  --log FILE            append events to FILE (default: standard output)\n"
+		"  --state-dir DIR       where salved keeps its journal (default /var/lib/salve)\n"
+		"  --pin-dir DIR         bpffs directory for pinned programs and maps\n"
+		"                        (default /sys/fs/bpf/salve)\n"
+		"  --dry-run             log what actions would do, change no process\n"
+		"  --rate N[/BURST]      records per second per process and kind (default 100/200;\n"
+		"                        0 = unlimited)\n"
+		"  --stats-interval SEC  write a stats line every SEC seconds (default 60; 0 = at exit)\n"
+		"  --classic-tracepoints use classic tracepoints even where BTF ones load\n"
+		"  -v, --verbose         debug logging, libbpf's included\n"
+		"  --version             print the version\n"
+		"  -h, --help            print this help\n\n"
+		"Signals: INT and TERM stop salved cleanly, HUP reloads the policy.\n");
+}
+
+static int parse_unsigned(const char *s, const char *what, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > 1000000000) {
+		fprintf(stderr, "salved: %s: expected a whole number, got '%s'\n", what, s);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	enum { OPT_POLICY = 256, OPT_LOG, OPT_STATE, OPT_PIN, OPT_DRY, OPT_RATE, OPT_STATS,
+	       OPT_CLASSIC, OPT_VERSION };
+	static const struct option longopts[] = {
+		{ "policy", required_argument, NULL, OPT_POLICY },
+		{ "log", required_argument, NULL, OPT_LOG },
+		{ "state-dir", required_argument, NULL, OPT_STATE },
+		{ "pin-dir", required_argument, NULL, OPT_PIN },
+		{ "dry-run", no_argument, NULL, OPT_DRY },
+		{ "rate", required_argument, NULL, OPT_RATE },
+		{ "stats-interval", required_argument, NULL, OPT_STATS },
+		{ "classic-tracepoints", no_argument, NULL, OPT_CLASSIC },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	*o = (struct options){ .policy = "/etc/salve/policies.d", .state_dir = "/var/lib/salve",
+			       .pin_dir = "/sys/fs/bpf/salve", .rate = 100, .burst = 200,
+			       .stats_every = 60 };
+	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		char *slash;
+
+		switch (c) {
+		case OPT_POLICY: o->policy = optarg; break;
+		case OPT_LOG: o->log = optarg; break;
+		case OPT_STATE: o->state_dir = optarg; break;
+		case OPT_PIN: o->pin_dir = optarg; break;
+		case OPT_DRY: o->dry_run = true; break;
+		case OPT_CLASSIC: o->classic = true; break;
+		case 'v': o->verbose = true; break;
+		case OPT_RATE:
+			slash = strchr(optarg, '/');
+			if (slash) {
+				*slash = 0;
+				if (parse_unsigned(slash + 1, "--rate burst", &o->burst))
+					return 2;
+			}
+			if (parse_unsigned(optarg, "--rate", &o->rate))
+				return 2;
+			if (!slash)
+				o->burst = o->rate * 2;
+			break;
+		case OPT_STATS:
+			if (parse_unsigned(optarg, "--stats-interval", &o->stats_every))
+				return 2;
+			break;
+		case OPT_VERSION:
+			printf("salved %s\n", SALVE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "salved: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	return -1; /* go on */
+}
+
+static int build_plan(struct daemon *d, const struct policy_set *set, struct scope_plan *plan)
+{
+	struct scope_opts so = { sys_cgroup2_root(), d->opt.rate, d->opt.burst };
+	char err[512];
+	int rc = scope_plan_build(set, &so, plan, err, sizeof(err));
+
+	if (rc)
+		salve_log(LOG_ERR, "%s", err);
+	return rc;
+}
+
+static int apply_plan(struct daemon *d, struct scope_plan *plan)
+{
+	int err = probes_configure(d->probes, &plan->cfg, plan->entries, plan->n_entries);
+
+	if (err)
+		salve_log(LOG_ERR, "cannot program the kernel filter: %s", strerror(-err));
+	return err;
+}
+
+/* Parse and plan the whole new set first; only then switch. A broken policy leaves the
+ * running one in place. */
+static void reload(struct daemon *d)
+{
+	struct policy_set *set;
+	struct scope_plan plan;
+	char err[1024];
+
+	if (policy_set_load(d->opt.policy, &set, err, sizeof(err))) {
+		salve_log(LOG_ERR, "reload refused, the running policy stays: %s", err);
+		return;
+	}
+	if (build_plan(d, set, &plan) || apply_plan(d, &plan)) {
+		salve_log(LOG_ERR, "reload refused, the running policy stays");
+		policy_set_free(set);
+		return;
+	}
+	pipeline_set_policies(d->pipeline, set);
+	policy_set_free(d->set);
+	scope_plan_clear(&d->plan);
+	d->set = set;
+	d->plan = plan;
+	salve_log(LOG_INFO, "reloaded %zu polic%s from %s", set->n_policies,
+		  set->n_policies == 1 ? "y" : "ies", d->opt.policy);
+}
+
+/* A binary named in a scope may have been installed or replaced: follow its inode. */
+static void refresh_plan(struct daemon *d)
+{
+	struct scope_plan plan;
+
+	if (build_plan(d, d->set, &plan))
+		return;
+	if (scope_plan_equal(&plan, &d->plan) || apply_plan(d, &plan)) {
+		scope_plan_clear(&plan);
+		return;
+	}
+	scope_plan_clear(&d->plan);
+	d->plan = plan;
+}
+
+static int write_stats(struct daemon *d)
+{
+	struct salve_counters kernel[SALVE_EV_KIND_MAX];
+	int err = probes_counters(d->probes, kernel);
+
+	return err ? err : pipeline_stats(d->pipeline, kernel);
+}
+
+static int on_ring(int fd, void *ctx)
+{
+	struct daemon *d = ctx;
+	int n = probes_consume(d->probes);
+
+	(void)fd;
+	if (n < 0 && n != -EINTR)
+		salve_log(LOG_ERR, "reading the ring buffer: %s", strerror(-n));
+	return 0;
+}
+
+static int on_signal(int fd, void *ctx)
+{
+	struct daemon *d = ctx;
+	struct signalfd_siginfo si;
+
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			sd_notify(0, "RELOADING=1");
+			reload(d);
+			sd_notify(0, "READY=1");
+			continue;
+		}
+		salve_log(LOG_INFO, "%s: stopping", strsignal(si.ssi_signo));
+		loop_stop(d->loop);
+	}
+	return 0;
+}
+
+static int on_tick(int fd, void *ctx)
+{
+	struct daemon *d = ctx;
+	uint64_t expirations;
+
+	if (read(fd, &expirations, sizeof(expirations)) != sizeof(expirations))
+		return 0;
+	d->ticks++;
+	pipeline_sync_clock(d->pipeline);
+	refresh_plan(d);
+	if (d->opt.stats_every && d->ticks % d->opt.stats_every == 0)
+		write_stats(d);
+	if (d->watchdog)
+		sd_notify(0, "WATCHDOG=1");
+	return 0;
+}
+
+static int make_dirs(const char *path)
+{
+	char buf[4096];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return mkdir(buf, 0700) && errno != EEXIST ? -errno : 0;
+}
+
+static int start(struct daemon *d)
+{
+	struct probes_cfg pc = { d->opt.pin_dir, d->opt.classic, pipeline_record, NULL };
+	const struct probes_hook *hooks;
+	char why[512];
+	int err;
+
+	if ((err = sys_check(why, sizeof(why))) || (err = sys_mount_fs(why, sizeof(why)))) {
+		salve_log(LOG_ERR, "%s", why);
+		return err;
+	}
+	if ((err = make_dirs(d->opt.state_dir))) {
+		salve_log(LOG_ERR, "--state-dir %s: %s", d->opt.state_dir, strerror(-err));
+		return err;
+	}
+	if ((err = policy_set_load(d->opt.policy, &d->set, why, sizeof(why)))) {
+		salve_log(LOG_ERR, "%s", why);
+		return err;
+	}
+	if ((err = build_plan(d, d->set, &d->plan)) ||
+	    (err = pipeline_new(d->out, &d->pipeline)))
+		return err;
+	pipeline_set_policies(d->pipeline, d->set);
+	pc.ctx = d->pipeline;
+	if ((err = probes_new(&pc, &d->probes)))
+		return err;
+	for (size_t i = 0, n = probes_hooks(d->probes, &hooks); i < n; i++)
+		salve_log(hooks[i].why[0] ? LOG_WARNING : LOG_INFO, "%s: %s on %s%s%s", hooks[i].family,
+			  hooks[i].hook, hooks[i].flavour, hooks[i].why[0] ? ": " : "", hooks[i].why);
+	if ((err = apply_plan(d, &d->plan)))
+		return err;
+	salve_log(LOG_INFO, "watching with %zu polic%s from %s%s", d->set->n_policies,
+		  d->set->n_policies == 1 ? "y" : "ies", d->opt.policy,
+		  d->opt.dry_run ? " (dry run)" : "");
+	return 0;
+}
+
+static int run(struct daemon *d)
+{
+	sigset_t mask;
+	int sigfd = -1, timer = -1, err;
+	uint64_t usec;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	/* An ignored signal never reaches a signalfd; a shell ignores INT for background jobs. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) ||
+	    (sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+		return -errno;
+	if ((err = loop_new(&d->loop)) || (err = start(d)))
+		goto out;
+	if ((timer = loop_timer_fd(TICK_MS)) < 0) {
+		err = timer;
+		goto out;
+	}
+	if ((err = loop_add(d->loop, probes_ring_fd(d->probes), on_ring, d)) ||
+	    (err = loop_add(d->loop, sigfd, on_signal, d)) ||
+	    (err = loop_add(d->loop, timer, on_tick, d)))
+		goto out;
+	d->watchdog = sd_watchdog_enabled(0, &usec) > 0;
+	sd_notify(0, "READY=1");
+	err = loop_run(d->loop);
+	sd_notify(0, "STOPPING=1");
+	/* What is already in the ring is still reported. */
+	probes_consume(d->probes);
+	write_stats(d);
+out:
+	if (timer >= 0)
+		close(timer);
+	close(sigfd);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = { 0 };
+	int rc = parse_options(argc, argv, &d.opt), err;
+
+	if (rc >= 0)
+		return rc;
+	salve_log_setup(getenv("JOURNAL_STREAM") ? LOG_SINK_JOURNAL : LOG_SINK_STDERR, LOG_INFO,
+			d.opt.verbose);
+	d.out = stdout;
+	if (d.opt.log && !(d.out = fopen(d.opt.log, "ae"))) {
+		salve_log(LOG_ERR, "--log %s: %s", d.opt.log, strerror(errno));
+		return 1;
+	}
+	err = run(&d);
+	probes_free(d.probes);
+	pipeline_free(d.pipeline);
+	scope_plan_clear(&d.plan);
+	policy_set_free(d.set);
+	loop_free(d.loop);
+	if (d.out != stdout)
+		fclose(d.out);
+	if (err)
+		salve_log(LOG_ERR, "salved stopped: %s", strerror(-err));
+	return err ? 1 : 0;
+}

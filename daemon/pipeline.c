@@ -1,0 +1,184 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "events.h"
+#include "log.h"
+#include "pipeline.h"
+#include "report.h"
+#include "scope.h"
+#include "symbolize.h"
+
+struct pipeline {
+	FILE *out;
+	const struct policy_set *set;
+	struct symbolizer *sym;
+	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
+	uint64_t received[SALVE_EV_KIND_MAX];
+	uint64_t reported[SALVE_EV_KIND_MAX];
+	uint64_t malformed;
+	/* Scratch: an event and its names are too big for the stack of a callback. */
+	struct event ev;
+	struct symbol names[SALVE_STACK_MAX];
+};
+
+static int64_t clock_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void pipeline_sync_clock(struct pipeline *pl)
+{
+	pl->realtime_offset_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+}
+
+int pipeline_new(FILE *out, struct pipeline **outp)
+{
+	struct pipeline *pl = calloc(1, sizeof(*pl));
+	int err;
+
+	if (!pl)
+		return -ENOMEM;
+	if ((err = symbolizer_new(&pl->sym))) {
+		free(pl);
+		return err;
+	}
+	pl->out = out;
+	pipeline_sync_clock(pl);
+	*outp = pl;
+	return 0;
+}
+
+void pipeline_free(struct pipeline *pl)
+{
+	if (!pl)
+		return;
+	symbolizer_free(pl->sym);
+	free(pl);
+}
+
+void pipeline_set_policies(struct pipeline *pl, const struct policy_set *set)
+{
+	pl->set = set;
+}
+
+static bool probe_wants(const struct policy_probe *pr, const struct event *ev)
+{
+	if (scope_event_kind(pr->kind) != ev->kind)
+		return false;
+	switch (ev->kind) {
+	case SALVE_EV_SIGNAL:
+		return (pr->signals_mask & (1u << (ev->sig.signo & 31))) &&
+		       (pr->handled || (ev->sig.flags & SALVE_SIG_FATAL));
+	case SALVE_EV_EXIT:
+		return !pr->nonzero || ev->exit.status;
+	default:
+		return true;
+	}
+}
+
+/* Name every frame. The strings point into ev and pl->names. A frame
+ * equal to the one before means the frame-pointer walk went round in code built
+ * without frame pointers: the stack ends there. */
+static size_t symbolize(struct pipeline *pl, const struct event *ev, struct report_frame *frames)
+{
+	for (size_t i = 0; i < ev->n_frames; i++) {
+		if (i && ev->frames[i].ip == ev->frames[i - 1].ip)
+			return i;
+		const struct event_frame *f = &ev->frames[i];
+		struct report_frame *r = &frames[i];
+		struct symbol *s = &pl->names[i];
+
+		*r = (struct report_frame){ .ip = f->ip };
+		if (f->module < 0)
+			continue;
+		r->module = ev->modules[f->module].path;
+		r->offset = f->file_off;
+		if (!ev->modules[f->module].truncated &&
+		    !symbolizer_lookup(pl->sym, r->module, f->file_off, s)) {
+			r->symbol = s->name;
+			r->offset = s->offset;
+		}
+	}
+	return ev->n_frames;
+}
+
+int pipeline_record(void *ctx, void *data, size_t size)
+{
+	struct pipeline *pl = ctx;
+	struct report_frame frames[SALVE_STACK_MAX];
+	struct event *ev = &pl->ev;
+	size_t n_frames = 0;
+	bool named = false;
+	int err;
+
+	if ((err = events_decode(data, size, ev))) {
+		if (!pl->malformed++)
+			salve_log(LOG_WARNING, "skipping a malformed ring-buffer record (%zu bytes): %s",
+				  size, strerror(-err));
+		return 0;
+	}
+	pl->received[ev->kind]++;
+	if (!pl->set)
+		return 0;
+	for (size_t i = 0; i < pl->set->n_policies && i < SALVE_POLICIES_MAX; i++) {
+		const struct policy *pol = &pl->set->policies[i];
+		uint64_t realtime = ev->boot_ns + pl->realtime_offset_ns;
+
+		if (!(ev->policies & (1ull << i)))
+			continue;
+		for (size_t j = 0; j < pol->n_probes; j++) {
+			struct json_object *line;
+
+			if (!probe_wants(&pol->probes[j], ev))
+				continue;
+			if (!named) {
+				n_frames = symbolize(pl, ev, frames);
+				named = true;
+			}
+			line = report_event(ev, pol->probes[j].id, realtime, frames, n_frames);
+			if (!line)
+				return 0;
+			if (report_write(pl->out, line))
+				salve_log(LOG_ERR, "cannot write an event: %s", strerror(errno));
+			json_object_put(line);
+			pl->reported[ev->kind]++;
+		}
+	}
+	return 0;
+}
+
+int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE_EV_KIND_MAX])
+{
+	struct json_object *o = json_object_new_object(), *kinds = json_object_new_object();
+	char when[64];
+	int err;
+
+	if (!o || !kinds) {
+		json_object_put(o);
+		json_object_put(kinds);
+		return -ENOMEM;
+	}
+	report_time(clock_ns(CLOCK_REALTIME), when, sizeof(when));
+	json_object_object_add(o, "time", json_object_new_string(when));
+	json_object_object_add(o, "kind", json_object_new_string("stats"));
+	for (int k = 1; k < SALVE_EV_KIND_MAX; k++) {
+		struct json_object *c = json_object_new_object();
+
+		json_object_object_add(c, "seen", json_object_new_uint64(kernel[k].seen));
+		json_object_object_add(c, "received", json_object_new_uint64(pl->received[k]));
+		json_object_object_add(c, "reported", json_object_new_uint64(pl->reported[k]));
+		json_object_object_add(c, "lost", json_object_new_uint64(kernel[k].lost));
+		json_object_object_add(c, "suppressed", json_object_new_uint64(kernel[k].suppressed));
+		json_object_object_add(kinds, events_kind_name(k), c);
+	}
+	json_object_object_add(o, "events", kinds);
+	json_object_object_add(o, "malformed", json_object_new_uint64(pl->malformed));
+	err = report_write(pl->out, o);
+	json_object_put(o);
+	return err;
+}

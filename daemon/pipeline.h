@@ -1,0 +1,31 @@
+/* pipeline: what happens to one ring-buffer record. Decode it, find the probes it
+ * answers (its policies mask, kind and the probes' own filters), name its stack, and
+ * write one JSON line per probe. Keeps the per-kind counts of what it received. */
+#ifndef SALVE_PIPELINE_H
+#define SALVE_PIPELINE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "policy.h"
+#include "probes.h"
+
+struct pipeline;
+
+int pipeline_new(FILE *out, struct pipeline **outp);
+void pipeline_free(struct pipeline *pl);
+
+/* The policies records are matched against from now on; not owned. */
+void pipeline_set_policies(struct pipeline *pl, const struct policy_set *set);
+
+/* The libbpf ring_buffer callback; ctx is the pipeline. Never stops the ring: a bad
+ * record is counted and skipped. */
+int pipeline_record(void *ctx, void *data, size_t size);
+
+/* Recompute the boot-time to wall-clock offset (after a clock step, say). */
+void pipeline_sync_clock(struct pipeline *pl);
+
+/* Write the {"kind":"stats"} line from the kernel's counters and our own. */
+int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE_EV_KIND_MAX]);
+
+#endif

@@ -1,0 +1,407 @@
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "exits.skel.h"
+#include "log.h"
+#include "probes.h"
+#include "signals.skel.h"
+
+#define PROBES_HOOKS_MAX 16
+
+/* One probe family: a skeleton and what it attached. */
+struct family {
+	const char *name;
+	void *skel;
+	struct bpf_object *obj;
+	void (*destroy)(void *skel);
+};
+
+struct probes {
+	struct family families[2];
+	size_t n_families;
+	struct bpf_link *links[PROBES_HOOKS_MAX];
+	size_t n_links;
+	struct probes_hook hooks[PROBES_HOOKS_MAX];
+	size_t n_hooks;
+	struct ring_buffer *ring;
+	char *pin_dir;
+	/* Maps of the first family, which every later family reuses. */
+	struct bpf_object *shared;
+};
+
+static void destroy_signals(void *skel)
+{
+	salve_signals__destroy(skel);
+}
+
+static void destroy_exits(void *skel)
+{
+	salve_exits__destroy(skel);
+}
+
+static int page_shift(void)
+{
+	long size = sysconf(_SC_PAGESIZE);
+	int shift = 0;
+
+	while ((1L << shift) < size)
+		shift++;
+	return shift;
+}
+
+static int open_families(struct probes *p)
+{
+	struct salve_signals *sig = salve_signals__open();
+	struct salve_exits *ex;
+
+	if (!sig)
+		return -errno;
+	p->families[p->n_families++] = (struct family){ "signals", sig, sig->obj, destroy_signals };
+	sig->rodata->salve_page_shift = page_shift();
+	ex = salve_exits__open();
+	if (!ex)
+		return -errno;
+	p->families[p->n_families++] = (struct family){ "exits", ex, ex->obj, destroy_exits };
+	ex->rodata->salve_page_shift = page_shift();
+	return 0;
+}
+
+/* Programs come in pairs, NAME_btf on a BTF tracepoint and NAME_tp on the classic
+ * one. Keep the BTF one when this kernel has its tracepoint type, else the classic. */
+static int choose_flavours(struct probes *p, bool classic_only)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+
+	for (size_t f = 0; f < p->n_families; f++) {
+		struct bpf_program *prog;
+
+		bpf_object__for_each_program(prog, p->families[f].obj) {
+			const char *sec = bpf_program__section_name(prog);
+			struct probes_hook *h;
+			char type[128];
+
+			if (strncmp(sec, "tp_btf/", 7))
+				continue;
+			if (p->n_hooks == PROBES_HOOKS_MAX)
+				return -E2BIG;
+			h = &p->hooks[p->n_hooks++];
+			*h = (struct probes_hook){ p->families[f].name, sec + 7, "tp_btf", "" };
+			snprintf(type, sizeof(type), "btf_trace_%s", h->hook);
+			if (classic_only)
+				h->why = "classic tracepoints requested";
+			else if (!vmlinux)
+				h->why = "no kernel BTF";
+			else if (btf__find_by_name_kind(vmlinux, type, BTF_KIND_TYPEDEF) < 0)
+				h->why = "kernel has no BTF tracepoint of that name";
+			if (*h->why)
+				h->flavour = "tracepoint";
+		}
+	}
+	btf__free(vmlinux);
+	for (size_t f = 0; f < p->n_families; f++) {
+		struct bpf_program *prog;
+
+		bpf_object__for_each_program(prog, p->families[f].obj) {
+			const char *sec = bpf_program__section_name(prog);
+			const char *hook = strchr(sec, '/');
+			bool btf = !strncmp(sec, "tp_btf/", 7);
+
+			/* classic sections are tp/<category>/<name> */
+			hook = btf ? hook + 1 : strrchr(sec, '/') + 1;
+			for (size_t i = 0; i < p->n_hooks; i++) {
+				if (strcmp(p->hooks[i].hook, hook))
+					continue;
+				bool use_btf = !strcmp(p->hooks[i].flavour, "tp_btf");
+				bpf_program__set_autoload(prog, btf == use_btf);
+			}
+		}
+	}
+	return 0;
+}
+
+/* Later families use the first family's ring buffer and filter maps. */
+static int share_maps(struct probes *p)
+{
+	p->shared = p->families[0].obj;
+	for (size_t f = 1; f < p->n_families; f++) {
+		struct bpf_map *map;
+
+		bpf_object__for_each_map(map, p->families[f].obj) {
+			struct bpf_map *first;
+			int err;
+
+			if (strchr(bpf_map__name(map), '.'))
+				continue; /* .rodata and friends are each object's own */
+			first = bpf_object__find_map_by_name(p->shared, bpf_map__name(map));
+			if (!first)
+				continue;
+			err = bpf_map__reuse_fd(map, bpf_map__fd(first));
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+static int load_attach(struct probes *p)
+{
+	for (size_t f = 0; f < p->n_families; f++) {
+		struct bpf_program *prog;
+		int err = bpf_object__load(p->families[f].obj);
+
+		if (err) {
+			salve_log(LOG_ERR, "cannot load the %s BPF programs: %s", p->families[f].name,
+				  strerror(-err));
+			return err;
+		}
+		if (f == 0 && (err = share_maps(p)))
+			return err;
+		bpf_object__for_each_program(prog, p->families[f].obj) {
+			struct bpf_link *link;
+
+			if (!bpf_program__autoload(prog))
+				continue;
+			link = bpf_program__attach(prog);
+			if (!link) {
+				err = -errno;
+				salve_log(LOG_ERR, "cannot attach %s (%s): %s", bpf_program__name(prog),
+					  bpf_program__section_name(prog), strerror(-err));
+				return err;
+			}
+			p->links[p->n_links++] = link;
+		}
+	}
+	return 0;
+}
+
+static int pin_path(char *buf, size_t len, const char *dir, const char *sub, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s%s%s", dir, sub, *sub ? "/" : "", name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int make_dir(const char *path)
+{
+	return mkdir(path, 0700) && errno != EEXIST ? -errno : 0;
+}
+
+/* Remove what an earlier salved, killed before it could clean up, left pinned. */
+static void unpin_all(const char *dir, struct probes *p)
+{
+	char path[512];
+
+	for (size_t f = 0; f < p->n_families; f++) {
+		struct bpf_program *prog;
+
+		bpf_object__for_each_program(prog, p->families[f].obj) {
+			if (!pin_path(path, sizeof(path), dir, p->families[f].name,
+				      bpf_program__name(prog)))
+				unlink(path);
+		}
+		if (!pin_path(path, sizeof(path), dir, p->families[f].name, ""))
+			rmdir(path);
+	}
+	if (p->shared) {
+		struct bpf_map *map;
+
+		bpf_object__for_each_map(map, p->shared)
+			if (!pin_path(path, sizeof(path), dir, "maps", bpf_map__name(map)))
+				unlink(path);
+	}
+	if (!pin_path(path, sizeof(path), dir, "maps", ""))
+		rmdir(path);
+	rmdir(dir);
+}
+
+static int pin(struct probes *p)
+{
+	char path[512];
+	struct bpf_map *map;
+	int err;
+
+	unpin_all(p->pin_dir, p);
+	if ((err = make_dir(p->pin_dir)) || pin_path(path, sizeof(path), p->pin_dir, "maps", "") ||
+	    (err = make_dir(path)))
+		return err ? err : -ENAMETOOLONG;
+	bpf_object__for_each_map(map, p->shared) {
+		if (strchr(bpf_map__name(map), '.'))
+			continue;
+		if ((err = pin_path(path, sizeof(path), p->pin_dir, "maps", bpf_map__name(map))) ||
+		    (err = bpf_obj_pin(bpf_map__fd(map), path)))
+			return err;
+	}
+	for (size_t f = 0; f < p->n_families; f++) {
+		struct bpf_program *prog;
+
+		if ((err = pin_path(path, sizeof(path), p->pin_dir, p->families[f].name, "")) ||
+		    (err = make_dir(path)))
+			return err;
+		bpf_object__for_each_program(prog, p->families[f].obj) {
+			if (!bpf_program__autoload(prog))
+				continue;
+			if ((err = pin_path(path, sizeof(path), p->pin_dir, p->families[f].name,
+					    bpf_program__name(prog))) ||
+			    (err = bpf_obj_pin(bpf_program__fd(prog), path)))
+				return err;
+		}
+	}
+	return 0;
+}
+
+int probes_new(const struct probes_cfg *cfg, struct probes **out)
+{
+	struct probes *p = calloc(1, sizeof(*p));
+	int err;
+
+	if (!p)
+		return -ENOMEM;
+	if ((err = open_families(p)) || (err = choose_flavours(p, cfg->classic_only)) ||
+	    (err = load_attach(p)))
+		goto err;
+	p->ring = ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(p->shared, "salve_events")),
+				   cfg->on_record, cfg->ctx, NULL);
+	if (!p->ring) {
+		err = -errno;
+		goto err;
+	}
+	if (cfg->pin_dir) {
+		p->pin_dir = strdup(cfg->pin_dir);
+		if (!p->pin_dir) {
+			err = -ENOMEM;
+			goto err;
+		}
+		if ((err = pin(p))) {
+			salve_log(LOG_ERR, "cannot pin under %s: %s", p->pin_dir, strerror(-err));
+			goto err;
+		}
+	}
+	*out = p;
+	return 0;
+err:
+	probes_free(p);
+	return err;
+}
+
+void probes_free(struct probes *p)
+{
+	if (!p)
+		return;
+	if (p->pin_dir)
+		unpin_all(p->pin_dir, p);
+	ring_buffer__free(p->ring);
+	for (size_t i = 0; i < p->n_links; i++)
+		bpf_link__destroy(p->links[i]);
+	for (size_t f = p->n_families; f-- > 0;)
+		p->families[f].destroy(p->families[f].skel);
+	free(p->pin_dir);
+	free(p);
+}
+
+int probes_ring_fd(const struct probes *p)
+{
+	return ring_buffer__epoll_fd(p->ring);
+}
+
+int probes_consume(struct probes *p)
+{
+	return ring_buffer__consume(p->ring);
+}
+
+static int map_fd(struct probes *p, const char *name)
+{
+	return bpf_map__fd(bpf_object__find_map_by_name(p->shared, name));
+}
+
+static const char *scope_map(int set)
+{
+	switch (set) {
+	case SALVE_SCOPE_TGID:
+		return "salve_scope_tgid";
+	case SALVE_SCOPE_CGROUP:
+		return "salve_scope_cgrp";
+	case SALVE_SCOPE_EXE:
+		return "salve_scope_exe";
+	default:
+		return "salve_scope_comm";
+	}
+}
+
+/* Delete every key of a map that the new entries do not hold. */
+static void prune(struct probes *p, int set, const struct probes_scope_entry *entries, size_t n)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(p->shared, scope_map(set));
+	char key[sizeof(entries->key)], next[sizeof(entries->key)];
+	size_t key_size = bpf_map__key_size(map);
+	int fd = bpf_map__fd(map);
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		bool keep = false;
+
+		for (size_t i = 0; i < n && !keep; i++)
+			keep = entries[i].set == set && !memcmp(&entries[i].key, next, key_size);
+		memcpy(key, next, key_size);
+		if (keep) {
+			prev = key;
+			continue;
+		}
+		bpf_map_delete_elem(fd, key);
+		prev = NULL; /* restart: a deleted key cannot be the cursor */
+	}
+}
+
+int probes_configure(struct probes *p, const struct salve_config *cfg,
+		     const struct probes_scope_entry *entries, size_t n)
+{
+	static const int sets[] = { SALVE_SCOPE_TGID, SALVE_SCOPE_CGROUP, SALVE_SCOPE_EXE,
+				    SALVE_SCOPE_COMM };
+	__u32 zero = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (bpf_map_update_elem(map_fd(p, scope_map(entries[i].set)), &entries[i].key,
+					&entries[i].policies, BPF_ANY))
+			return -errno;
+	}
+	for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++)
+		prune(p, sets[s], entries, n);
+	if (bpf_map_update_elem(map_fd(p, "salve_config"), &zero, cfg, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int probes_counters(struct probes *p, struct salve_counters out[SALVE_EV_KIND_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus(), fd = map_fd(p, "salve_counters");
+	struct salve_counters *percpu;
+
+	if (ncpu < 0)
+		return ncpu;
+	percpu = calloc(ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	for (__u32 k = 0; k < SALVE_EV_KIND_MAX; k++) {
+		out[k] = (struct salve_counters){ 0 };
+		if (bpf_map_lookup_elem(fd, &k, percpu))
+			continue;
+		for (int c = 0; c < ncpu; c++) {
+			out[k].seen += percpu[c].seen;
+			out[k].lost += percpu[c].lost;
+			out[k].suppressed += percpu[c].suppressed;
+		}
+	}
+	free(percpu);
+	return 0;
+}
+
+size_t probes_hooks(const struct probes *p, const struct probes_hook **out)
+{
+	*out = p->hooks;
+	return p->n_hooks;
+}

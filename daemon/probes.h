@@ -1,0 +1,60 @@
+/* probes: the BPF side of salved. Opens every probe family's skeleton, picks the best
+ * tracepoint flavour each hook's kernel offers, loads, shares one ring buffer and one
+ * set of filter maps across families, attaches, and pins under a bpffs directory so
+ * bpftool can inspect it. probes_free detaches and unpins everything. */
+#ifndef SALVE_PROBES_H
+#define SALVE_PROBES_H
+
+#include <bpf/libbpf.h>
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "salve/event.h"
+
+struct probes;
+
+struct probes_cfg {
+	const char *pin_dir;       /* e.g. /sys/fs/bpf/salve; NULL: do not pin */
+	bool classic_only;         /* use classic tracepoints even where BTF ones load */
+	ring_buffer_sample_fn on_record;
+	void *ctx;
+};
+
+/* What one hook runs on and why, for logs and salvectl features. */
+struct probes_hook {
+	const char *family;
+	const char *hook;     /* "signal_generate" */
+	const char *flavour;  /* "tp_btf" or "tracepoint" */
+	const char *why;      /* why the fallback, or "" */
+};
+
+int probes_new(const struct probes_cfg *cfg, struct probes **out);
+void probes_free(struct probes *p);
+
+int probes_ring_fd(const struct probes *p);
+/* Read every record waiting; returns the count or -errno. */
+int probes_consume(struct probes *p);
+
+/* Replace the kernel filter: config and the scope sets. Entries absent from the new
+ * sets are deleted. */
+struct probes_scope_entry {
+	int set;        /* SALVE_SCOPE_* */
+	union {
+		__u32 tgid;
+		__u64 cgroup_id;
+		struct salve_exe_key exe;
+		char comm[SALVE_COMM_LEN];
+	} key;
+	__u64 policies;
+};
+
+int probes_configure(struct probes *p, const struct salve_config *cfg,
+		     const struct probes_scope_entry *entries, size_t n);
+
+/* Counters summed over CPUs, indexed by enum salve_event_kind. */
+int probes_counters(struct probes *p, struct salve_counters out[SALVE_EV_KIND_MAX]);
+
+size_t probes_hooks(const struct probes *p, const struct probes_hook **out);
+
+#endif

@@ -1,0 +1,33 @@
+/* symbolize: name the function at an offset of an ELF file, with libelf.
+ *
+ * Works from the file alone (path + file offset, as the kernel records them), so a
+ * stack can be named after its process has exited. The file offset is turned into a
+ * virtual address through the PT_LOAD segment that holds it, which covers PIE and
+ * non-PIE executables and shared libraries alike; the symbol is looked up in .symtab,
+ * or in .dynsym when the file is stripped. Parsed files are cached by path, device,
+ * inode and mtime, at most 64 of them. */
+#ifndef SALVE_SYMBOLIZE_H
+#define SALVE_SYMBOLIZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct symbolizer;
+
+#define SYMBOL_NAME_MAX 512
+
+struct symbol {
+	char name[SYMBOL_NAME_MAX]; /* a longer name is cut and ends in "..." */
+	uint64_t offset;            /* bytes from the start of the symbol */
+};
+
+int symbolizer_new(struct symbolizer **out);
+void symbolizer_free(struct symbolizer *s);
+
+/* Find the function holding file_off in the ELF file at path. 0 and *out filled;
+ * -ENOENT when no symbol covers it; -ENOEXEC when the file is not ELF; other -errno
+ * when the file cannot be read. */
+int symbolizer_lookup(struct symbolizer *s, const char *path, uint64_t file_off,
+		      struct symbol *out);
+
+#endif

@@ -1,0 +1,150 @@
+/* The one record format of the salve ring buffer, shared by the BPF programs and salved.
+ *
+ * Includes nothing: BPF code includes vmlinux.h first, user space <linux/types.h>.
+ * Fixed-width fields only, explicit padding, sizes checked at compile time on both
+ * sides. Every record starts with struct salve_event_hdr; a reader checks hdr.size
+ * against the size of the kind before it copies. */
+#ifndef SALVE_EVENT_H
+#define SALVE_EVENT_H
+
+#define SALVE_EVENT_VERSION 1
+
+enum salve_event_kind {
+	SALVE_EV_SIGNAL = 1, /* a fatal-class signal was sent to a process */
+	SALVE_EV_EXIT = 2,   /* a process (its last thread) exited */
+	SALVE_EV_OOM = 3,    /* the OOM killer chose a victim */
+	SALVE_EV_EXEC = 4,   /* a process executed a new binary */
+	SALVE_EV_KIND_MAX,
+};
+
+#define SALVE_COMM_LEN 16
+#define SALVE_STACK_MAX 32   /* user frames captured per stack */
+#define SALVE_MODULES_MAX 6  /* distinct mapped files named per stack */
+#define SALVE_PATH_MAX 256   /* bytes of a path kept in a record */
+#define SALVE_MODULE_NONE 0xff
+
+/* Path components are written leaf first, each followed by '/', by the kernel walk
+ * (the verifier wants forward writes); the reader reverses them. */
+#define SALVE_PATH_TRUNCATED 0x1 /* the walk ran out of depth or room */
+
+struct salve_event_hdr {
+	__u16 kind;    /* enum salve_event_kind */
+	__u16 size;    /* bytes of the whole record */
+	__u8 version;  /* SALVE_EVENT_VERSION */
+	__u8 pad0[3];
+	__u32 pid;     /* tgid of the subject process */
+	__u32 tid;     /* thread of the subject */
+	__u64 boot_ns; /* CLOCK_BOOTTIME when the kernel saw it */
+	__u64 cgroup_id;
+	__u64 policies;   /* bit i: the process is in the scope of policy i */
+	__u32 suppressed; /* records of this kind dropped by the rate limit before this one */
+	__u32 pad2;
+	char comm[SALVE_COMM_LEN];
+};
+
+/* A file the stack runs through, named as the kernel saw it mapped. */
+struct salve_module {
+	__u64 dev;  /* kernel dev_t: major << 20 | minor */
+	__u64 ino;
+	__u32 path_flags; /* SALVE_PATH_* */
+	__u32 pad;
+	char path[SALVE_PATH_MAX]; /* components leaf first, see above */
+};
+
+/* A user stack: instruction pointers innermost first, each mapped to a file and an
+ * offset in it, so the reader can symbolize after the process is gone. */
+struct salve_stack {
+	__u16 nr_frames;
+	__u8 nr_modules;
+	__u8 pad0[5];
+	__u64 ip[SALVE_STACK_MAX];
+	__u64 file_off[SALVE_STACK_MAX]; /* offset of ip in its file */
+	__u8 module[SALVE_STACK_MAX];    /* index into modules, or SALVE_MODULE_NONE */
+	struct salve_module modules[SALVE_MODULES_MAX];
+};
+
+#define SALVE_SIG_FATAL 0x1    /* the receiver's disposition is the default action */
+#define SALVE_SIG_HAS_ADDR 0x2 /* addr is the fault address */
+#define SALVE_SIG_HAS_IP 0x4   /* ip and stack are the receiver's (it raised it itself) */
+
+struct salve_signal_event {
+	struct salve_event_hdr hdr;
+	__s32 signo;
+	__s32 code;       /* si_code */
+	__u32 sender_pid; /* tgid of the sender; the receiver itself for faults */
+	__u32 flags;      /* SALVE_SIG_* */
+	__u64 addr;
+	__u64 ip;
+	struct salve_module exe;
+	struct salve_stack stack;
+};
+
+struct salve_exit_event {
+	struct salve_event_hdr hdr;
+	__u32 status;      /* wait(2) status: exit code << 8, or signal | 0x80 if core */
+	__u32 pad;
+	struct salve_module exe;
+};
+
+struct salve_oom_event {
+	struct salve_event_hdr hdr;
+	__u64 total_vm_kb;
+	__u64 anon_rss_kb;
+	__u64 file_rss_kb;
+	__u64 shmem_rss_kb;
+	__u64 pgtables_kb;
+	__u32 uid;
+	__s32 oom_score_adj;
+};
+
+struct salve_exec_event {
+	struct salve_event_hdr hdr;
+	__u32 old_tid; /* the thread that called exec, when not the leader */
+	__u32 pad;
+	struct salve_module exe;
+};
+
+/* Kernel-side filter, one entry in the salve_config array map, rewritten on reload.
+ * Scope sets map an exe, cgroup, comm or tgid to the mask of policies naming it; a
+ * record carries the union of the masks it matched, so salved never re-checks scope. */
+#define SALVE_POLICIES_MAX 64
+#define SALVE_SCOPE_TGID 0x1
+#define SALVE_SCOPE_CGROUP 0x2
+#define SALVE_SCOPE_EXE 0x4
+#define SALVE_SCOPE_COMM 0x8
+
+struct salve_config {
+	__u32 kinds;       /* 1 << enum salve_event_kind for each kind wanted */
+	__u32 scope;       /* SALVE_SCOPE_* sets in use, so empty ones cost nothing */
+	__u32 exit_nonzero; /* only exits with a non-zero status (or by a signal) */
+	__u32 stack;       /* 1 << kind for the kinds that capture a user stack */
+	__u32 signals;     /* 1 << signo for the signals wanted */
+	__u32 signals_handled; /* also signals the receiver catches, not only fatal ones */
+	__u32 rate_per_sec; /* per (tgid, kind) records per second; 0 means unlimited */
+	__u32 burst;
+	__u64 unscoped;    /* policies with an empty scope: every process is theirs */
+};
+
+struct salve_exe_key {
+	__u64 dev;
+	__u64 ino;
+};
+
+/* Per-CPU counters, indexed by kind, in the salve_counters array map. */
+struct salve_counters {
+	__u64 seen;       /* matched the filter */
+	__u64 lost;       /* the ring buffer was full */
+	__u64 suppressed; /* the rate limit held it back */
+};
+
+#define SALVE_ASSERT_SIZE(type, n) _Static_assert(sizeof(type) == (n), #type " changed size")
+SALVE_ASSERT_SIZE(struct salve_event_hdr, 64);
+SALVE_ASSERT_SIZE(struct salve_module, 280);
+SALVE_ASSERT_SIZE(struct salve_stack, 8 + 8 * SALVE_STACK_MAX * 2 + SALVE_STACK_MAX + 280 * SALVE_MODULES_MAX);
+SALVE_ASSERT_SIZE(struct salve_signal_event, 64 + 32 + 280 + sizeof(struct salve_stack));
+SALVE_ASSERT_SIZE(struct salve_exit_event, 64 + 8 + 280);
+SALVE_ASSERT_SIZE(struct salve_oom_event, 64 + 48);
+SALVE_ASSERT_SIZE(struct salve_exec_event, 64 + 8 + 280);
+SALVE_ASSERT_SIZE(struct salve_config, 40);
+
+#endif

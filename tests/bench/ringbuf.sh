@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Ring-buffer path benchmark: a kernel producer (storm raising caught SIGTRAPs, each one
+# a signal record with a captured stack) at rising rates, until records are lost. For
+# each rate: what the kernel produced, what salved decoded and formatted, the share
+# lost, and salved's records per CPU-second. Figures are ratios of one run; times move
+# between machines.
+set -u
+BUILD=$(realpath "${1:-build}")
+TARGETS=$BUILD/tests/targets
+WORK=$(mktemp -d /tmp/salve-bench.XXXXXX)
+PIN_DIR=/sys/fs/bpf/salve-bench-$$
+trap 'kill -9 ${SALVED_PID:-} 2>/dev/null; rm -rf "$WORK"' EXIT
+[ "$(id -u)" = 0 ] || { echo "ringbuf bench: needs root"; exit 77; }
+
+cat > "$WORK/p.json" <<JSON
+{"salve": 1, "name": "bench", "scope": {"binaries": ["$TARGETS/storm"]},
+ "probes": [{"id": "traps", "kind": "signal", "signals": ["SIGTRAP"], "handled": true}]}
+JSON
+
+clk=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+printf '%10s %10s %10s %10s %8s %14s\n' rate/s produced received lost lost% "rec/cpu-s"
+for rate in 5000 10000 20000 40000 80000 160000 0; do
+	"$BUILD/salved" --policy "$WORK/p.json" --log "$WORK/events" --pin-dir "$PIN_DIR" \
+		--state-dir "$WORK/state" --rate 0 --stats-interval 0 2> "$WORK/err" &
+	SALVED_PID=$!
+	for _ in $(seq 200); do grep -q 'watching with' "$WORK/err" && break; sleep 0.05; done
+	t0=$(cpu_ticks "$SALVED_PID")
+	"$TARGETS/storm" "$rate" 2 > "$WORK/storm.out"
+	sleep 0.5
+	t1=$(cpu_ticks "$SALVED_PID")
+	kill -TERM "$SALVED_PID"; wait "$SALVED_PID"; SALVED_PID=
+	stats=$(grep '"kind":"stats"' "$WORK/events" | tail -n1)
+	seen=$(jq .events.signal.seen <<<"$stats")
+	received=$(jq .events.signal.received <<<"$stats")
+	lost=$(jq .events.signal.lost <<<"$stats")
+	reported=$(grep -c '"probe":"traps"' "$WORK/events")
+	[ "$reported" = "$received" ] || echo "warning: $received received but $reported formatted"
+	cpu=$(( t1 - t0 ))
+	per_cpu=$(awk -v r="$received" -v c="$cpu" -v k="$clk" 'BEGIN { printf "%d", c ? r * k / c : 0 }')
+	share=$(awk -v l="$lost" -v s="$seen" 'BEGIN { printf "%.2f", s ? 100 * l / s : 0 }')
+	printf '%10s %10s %10s %10s %8s %14s\n' "${rate/#0/max}" "$seen" "$received" "$lost" "$share" "$per_cpu"
+	rm -f "$WORK/events"
+	[ "$lost" -gt 0 ] && break
+done
