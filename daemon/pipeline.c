@@ -92,14 +92,17 @@ static size_t symbolize(struct pipeline *pl, const struct event *ev, struct repo
 		const struct event_frame *f = &ev->frames[i];
 		struct report_frame *r = &frames[i];
 		struct symbol *s = &pl->names[i];
+		const struct event_module *m;
 
 		*r = (struct report_frame){ .ip = f->ip };
 		if (f->module < 0)
 			continue;
-		r->module = ev->modules[f->module].path;
+		m = &ev->modules[f->module];
+		r->module = m->path;
 		r->offset = f->file_off;
-		if (!ev->modules[f->module].truncated &&
-		    !symbolizer_lookup(pl->sym, r->module, f->file_off, s)) {
+		if (!m->truncated &&
+		    !symbolizer_lookup(pl->sym, &(struct symbolizer_file){ m->path, m->dev, m->ino },
+				       f->file_off, s)) {
 			r->symbol = s->name;
 			r->offset = s->offset;
 		}

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "symbolize.h"
@@ -22,9 +23,7 @@ struct segment {
 
 struct elf_file {
 	char *path;
-	dev_t dev;
-	ino_t ino;
-	struct timespec mtime;
+	uint64_t dev, ino; /* the kernel's encoding, as in records */
 	uint64_t used; /* lookup clock at last use */
 	struct segment *segs;
 	size_t n_segs;
@@ -169,7 +168,12 @@ out:
 	return err;
 }
 
-static int file_open(const char *path, const struct stat *st, struct elf_file **out)
+static uint64_t kernel_dev(dev_t dev)
+{
+	return ((uint64_t)major(dev) << 20) | minor(dev);
+}
+
+static int file_open(const char *path, uint64_t dev, uint64_t ino, struct elf_file **out)
 {
 	struct elf_file *f = calloc(1, sizeof(*f));
 	Elf *elf;
@@ -193,41 +197,47 @@ static int file_open(const char *path, const struct stat *st, struct elf_file **
 		file_free(f);
 		return err;
 	}
-	f->dev = st->st_dev;
-	f->ino = st->st_ino;
-	f->mtime = st->st_mtim;
+	f->dev = dev;
+	f->ino = ino;
 	*out = f;
 	return 0;
 }
 
-static bool file_current(const struct elf_file *f, const char *path, const struct stat *st)
-{
-	return !strcmp(f->path, path) && f->dev == st->st_dev && f->ino == st->st_ino &&
-	       f->mtime.tv_sec == st->st_mtim.tv_sec && f->mtime.tv_nsec == st->st_mtim.tv_nsec;
-}
-
-static int file_get(struct symbolizer *s, const char *path, struct elf_file **out)
+static int file_get(struct symbolizer *s, const struct symbolizer_file *id, struct elf_file **out)
 {
 	struct elf_file *f = NULL;
+	uint64_t dev = id->dev, ino = id->ino;
 	struct stat st;
 	size_t slot;
 	int err;
 
-	if (stat(path, &st))
-		return -errno;
-	for (size_t i = 0; i < s->n_files; i++) {
-		if (!strcmp(s->files[i]->path, path)) {
-			if (file_current(s->files[i], path, &st)) {
-				*out = s->files[i];
-				return 0;
-			}
-			/* Replaced on disk: read it again. */
-			file_free(s->files[i]);
-			s->files[i] = s->files[--s->n_files];
-			break;
+	/* The identity the kernel recorded is enough to find a file parsed before. */
+	for (size_t i = 0; ino && i < s->n_files; i++) {
+		if (s->files[i]->ino == ino && s->files[i]->dev == dev &&
+		    !strcmp(s->files[i]->path, id->path)) {
+			*out = s->files[i];
+			return 0;
 		}
 	}
-	if ((err = file_open(path, &st, &f)))
+	if (stat(id->path, &st))
+		return -errno;
+	if (ino && (st.st_ino != ino || kernel_dev(st.st_dev) != dev))
+		return -ESTALE;
+	dev = kernel_dev(st.st_dev);
+	ino = st.st_ino;
+	/* Without an identity from the kernel, the stat decides; a replaced file goes. */
+	for (size_t i = 0; i < s->n_files; i++) {
+		if (strcmp(s->files[i]->path, id->path))
+			continue;
+		if (s->files[i]->ino == ino && s->files[i]->dev == dev) {
+			*out = s->files[i];
+			return 0;
+		}
+		file_free(s->files[i]);
+		s->files[i] = s->files[--s->n_files];
+		break;
+	}
+	if ((err = file_open(id->path, dev, ino, &f)))
 		return err;
 	if (s->n_files < SYMBOLIZER_FILES) {
 		slot = s->n_files++;
@@ -255,8 +265,8 @@ static void copy_name(char *dst, const char *src)
 	memcpy(dst + SYMBOL_NAME_MAX - 4, "...", 4);
 }
 
-int symbolizer_lookup(struct symbolizer *s, const char *path, uint64_t file_off,
-		      struct symbol *out)
+int symbolizer_lookup(struct symbolizer *s, const struct symbolizer_file *file,
+		      uint64_t file_off, struct symbol *out)
 {
 	const struct segment *seg = NULL;
 	struct elf_file *f = NULL;
@@ -264,7 +274,7 @@ int symbolizer_lookup(struct symbolizer *s, const char *path, uint64_t file_off,
 	uint64_t addr;
 	int err;
 
-	if ((err = file_get(s, path, &f)))
+	if ((err = file_get(s, file, &f)))
 		return err;
 	f->used = ++s->clock;
 	for (size_t i = 0; i < f->n_segs && !seg; i++)

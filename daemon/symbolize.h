@@ -4,8 +4,8 @@
  * stack can be named after its process has exited. The file offset is turned into a
  * virtual address through the PT_LOAD segment that holds it, which covers PIE and
  * non-PIE executables and shared libraries alike; the symbol is looked up in .symtab,
- * or in .dynsym when the file is stripped. Parsed files are cached by path, device,
- * inode and mtime, at most 64 of them. */
+ * or in .dynsym when the file is stripped. Parsed files are cached by path, device and
+ * inode, at most 64 of them. */
 #ifndef SALVE_SYMBOLIZE_H
 #define SALVE_SYMBOLIZE_H
 
@@ -24,10 +24,19 @@ struct symbol {
 int symbolizer_new(struct symbolizer **out);
 void symbolizer_free(struct symbolizer *s);
 
-/* Find the function holding file_off in the ELF file at path. 0 and *out filled;
- * -ENOENT when no symbol covers it; -ENOEXEC when the file is not ELF; other -errno
- * when the file cannot be read. */
-int symbolizer_lookup(struct symbolizer *s, const char *path, uint64_t file_off,
-		      struct symbol *out);
+/* The file a frame ran in, as the kernel saw it mapped: its path and identity (the
+ * kernel's dev_t, major << 20 | minor, and inode). dev and ino 0: not known. */
+struct symbolizer_file {
+	const char *path;
+	uint64_t dev, ino;
+};
+
+/* Find the function holding file_off in file. 0 and *out filled; -ENOENT when no
+ * symbol covers it; -ENOEXEC when the file is not ELF; -ESTALE when the path now names
+ * another file than the one that was mapped (replaced since); other -errno when the
+ * file cannot be read. A file already parsed under the same identity is not looked
+ * at again. */
+int symbolizer_lookup(struct symbolizer *s, const struct symbolizer_file *file,
+		      uint64_t file_off, struct symbol *out);
 
 #endif
