@@ -12,14 +12,15 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 # What the build and tests need from Debian, by package name (make deps installs the missing ones).
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev libcmocka-dev \
-        libsystemd-dev pkg-config make gcc g++ bpftrace util-linux procps jq
+        libsystemd-dev pkg-config make gcc g++ binutils bpftrace util-linux procps jq
 
 LIBS     := libbpf libelf json-c zlib libsystemd
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 $(WARN) -Iinclude -I$(BUILD) -I$(BUILD)/bpf -Idaemon -MMD -MP \
+# User CFLAGS (make CFLAGS=-fsanitize=address) add to the project's, never replace them.
+ALL_CFLAGS = $(CFLAGS) -std=gnu11 $(WARN) -Iinclude -I$(BUILD) -I$(BUILD)/bpf -Idaemon -MMD -MP \
             -DSALVE_VERSION='"$(VERSION)"' $(shell $(PKG) --cflags $(LIBS) 2>/dev/null)
-LDLIBS   += $(shell $(PKG) --libs $(LIBS) 2>/dev/null)
+LDLIBS   := $(shell $(PKG) --libs $(LIBS) 2>/dev/null)
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -I$(BUILD) \
               -DSALVE_VERSION='"$(VERSION)"'
 
@@ -90,7 +91,7 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 # ---- user space -----------------------------------------------------------------
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(call msg,CC,$<)$(CC) $(CFLAGS) -c $< -o $@
+	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # probes.c includes every skeleton.
 $(BUILD)/obj/daemon/probes.o: $(SKELS)
@@ -99,19 +100,19 @@ $(BUILD)/libsalved.a: $(LIB_OBJS)
 	$(call msg,AR,$@)$(AR) rcs $@ $^
 
 $(BUILD)/salved: $(BUILD)/obj/daemon/main.o $(BUILD)/libsalved.a
-	$(call msg,LINK,$@)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(call msg,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/salvectl: $(CLI_OBJS) $(BUILD)/libsalved.a
-	$(call msg,LINK,$@)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(call msg,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # ---- tests ----------------------------------------------------------------------
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libsalved.a
 	@mkdir -p $(@D)
-	$(call msg,CC,$<)$(CC) $(CFLAGS) $< $(BUILD)/libsalved.a $(LDLIBS) -lcmocka -o $@
+	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $< $(BUILD)/libsalved.a $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/tests/bench/%: tests/bench/%.c $(BUILD)/libsalved.a
 	@mkdir -p $(@D)
-	$(call msg,CC,$<)$(CC) $(CFLAGS) $< $(BUILD)/libsalved.a $(LDLIBS) -o $@
+	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $< $(BUILD)/libsalved.a $(LDFLAGS) $(LDLIBS) -o $@
 
 # Targets keep frame pointers so stacks unwind; crash-nopie, crash-stripped and crash-nofp
 # are crash built without PIE, stripped to .dynsym, and without frame pointers;
