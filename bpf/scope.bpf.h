@@ -13,13 +13,6 @@
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SALVE_SCOPE_ENTRIES);
-	__type(key, __u32);
-	__type(value, __u64);
-} salve_scope_tgid SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SALVE_SCOPE_ENTRIES);
 	__type(key, __u64);
 	__type(value, __u64);
 } salve_scope_cgrp SEC(".maps");
@@ -97,12 +90,7 @@ static __always_inline __u64 salve_scope_mask(const struct salve_config *cfg,
 					      struct task_struct *task)
 {
 	__u64 mask = cfg->unscoped;
-	__u32 tgid;
 
-	if (cfg->scope & SALVE_SCOPE_TGID) {
-		tgid = BPF_CORE_READ(task, tgid);
-		mask |= salve_mask_of(&salve_scope_tgid, &tgid);
-	}
 	if (cfg->scope & SALVE_SCOPE_EXE)
 		mask |= salve_exe_mask(task);
 	if (cfg->scope & SALVE_SCOPE_CGROUP)

@@ -322,8 +322,6 @@ static int map_fd(struct probes *p, const char *name)
 static const char *scope_map(int set)
 {
 	switch (set) {
-	case SALVE_SCOPE_TGID:
-		return "salve_scope_tgid";
 	case SALVE_SCOPE_CGROUP:
 		return "salve_scope_cgrp";
 	case SALVE_SCOPE_EXE:
@@ -360,8 +358,7 @@ static void prune(struct probes *p, int set, const struct probes_scope_entry *en
 int probes_configure(struct probes *p, const struct salve_config *cfg,
 		     const struct probes_scope_entry *entries, size_t n)
 {
-	static const int sets[] = { SALVE_SCOPE_TGID, SALVE_SCOPE_CGROUP, SALVE_SCOPE_EXE,
-				    SALVE_SCOPE_COMM };
+	static const int sets[] = { SALVE_SCOPE_CGROUP, SALVE_SCOPE_EXE, SALVE_SCOPE_COMM };
 	__u32 zero = 0;
 
 	for (size_t i = 0; i < n; i++) {

@@ -41,7 +41,6 @@ int probes_consume(struct probes *p);
 struct probes_scope_entry {
 	int set;        /* SALVE_SCOPE_* */
 	union {
-		__u32 tgid;
 		__u64 cgroup_id;
 		struct salve_exe_key exe;
 		char comm[SALVE_COMM_LEN];

@@ -105,13 +105,12 @@ struct salve_exec_event {
 };
 
 /* Kernel-side filter, one entry in the salve_config array map, rewritten on reload.
- * Scope sets map an exe, cgroup, comm or tgid to the mask of policies naming it; a
+ * Scope sets map an exe, cgroup or comm to the mask of policies naming it; a
  * record carries the union of the masks it matched, so salved never re-checks scope. */
 #define SALVE_POLICIES_MAX 64
-#define SALVE_SCOPE_TGID 0x1
-#define SALVE_SCOPE_CGROUP 0x2
-#define SALVE_SCOPE_EXE 0x4
-#define SALVE_SCOPE_COMM 0x8
+#define SALVE_SCOPE_CGROUP 0x1
+#define SALVE_SCOPE_EXE 0x2
+#define SALVE_SCOPE_COMM 0x4
 
 struct salve_config {
 	__u32 kinds;       /* 1 << enum salve_event_kind for each kind wanted */
