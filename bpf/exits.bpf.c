@@ -12,14 +12,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define MM_ANONPAGES 1
 #define MM_SHMEMPAGES 3
 
-static __always_inline void module_clear(struct salve_module *m)
-{
-	m->dev = 0;
-	m->ino = 0;
-	m->path_flags = 0;
-	m->path[0] = 0;
-}
-
 /* ---- exit ----------------------------------------------------------------------- */
 
 static __always_inline int on_exit(struct task_struct *task, bool group_dead)
@@ -44,7 +36,6 @@ static __always_inline int on_exit(struct task_struct *task, bool group_dead)
 	/* The last thread to go may not be the leader; the process is the leader. */
 	e->hdr.tid = e->hdr.pid;
 	e->status = status;
-	module_clear(&e->exe);
 	salve_fill_exe(&e->exe, task);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
@@ -152,7 +143,6 @@ static __always_inline int on_exec(__u32 old_tid)
 		return 0;
 	salve_fill_task(&e->hdr, task);
 	e->old_tid = old_tid;
-	module_clear(&e->exe);
 	salve_fill_exe(&e->exe, task);
 	bpf_ringbuf_submit(e, 0);
 	return 0;

@@ -26,14 +26,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define ADDR_SIGNALS ((1u << SIGILL) | (1u << SIGTRAP) | (1u << SIGBUS) | (1u << SIGFPE) | \
 		      (1u << SIGSEGV))
 
-static __always_inline void salve_module_clear(struct salve_module *m)
-{
-	m->dev = 0;
-	m->ino = 0;
-	m->path_flags = 0;
-	m->path[0] = 0;
-}
-
 static __always_inline bool wanted(const struct salve_config *cfg, int sig, int result)
 {
 	if (!salve_kind_on(cfg, SALVE_EV_SIGNAL) || sig <= 0 || sig >= 32 ||
@@ -97,11 +89,12 @@ static __always_inline int emit(void *ctx, const struct salve_config *cfg,
 	e->sender_pid = p->sender_pid;
 	e->addr = p->addr;
 	e->ip = 0;
-	salve_module_clear(&e->exe);
 	e->stack.nr_frames = 0;
 	e->stack.nr_modules = 0;
 	if (task)
 		salve_fill_exe(&e->exe, task);
+	else
+		salve_module_clear(&e->exe);
 	if (with_stack && (cfg->stack & (1u << SALVE_EV_SIGNAL))) {
 		salve_capture_stack(ctx, &e->stack);
 		if (e->stack.nr_frames) {

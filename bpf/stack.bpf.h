@@ -157,11 +157,21 @@ static __always_inline void salve_capture_stack(void *ctx, struct salve_stack *s
 	}
 }
 
-/* The binary a task runs, or nothing for a kernel thread or an mm already gone. */
+/* Ring-buffer memory is not zeroed: a module left unnamed must say so. */
+static __always_inline void salve_module_clear(struct salve_module *m)
+{
+	m->dev = 0;
+	m->ino = 0;
+	m->path_flags = 0;
+	m->path[0] = 0;
+}
+
+/* The binary a task runs; left empty for a kernel thread or an mm already gone. */
 static __always_inline void salve_fill_exe(struct salve_module *m, struct task_struct *task)
 {
 	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
 
+	salve_module_clear(m);
 	if (exe)
 		salve_fill_module(m, exe);
 }
