@@ -21,6 +21,7 @@ struct pipeline {
 	/* Scratch: an event and its names are too big for the stack of a callback. */
 	struct event ev;
 	struct symbol names[SALVE_STACK_MAX];
+	char build_ids[SALVE_MODULES_MAX][BUILD_ID_HEX_MAX];
 };
 
 static int64_t clock_ns(clockid_t clk)
@@ -81,25 +82,41 @@ static bool probe_wants(const struct policy_probe *pr, const struct event *ev)
 	}
 }
 
-/* Name every frame. The strings point into ev and pl->names. A frame
- * equal to the one before means the frame-pointer walk went round in code built
- * without frame pointers: the stack ends there. */
+/* The build ids of the event's modules, read from their files; "" when unknown. */
+static void read_build_ids(struct pipeline *pl, const struct event *ev)
+{
+	for (size_t j = 0; j < ev->n_modules; j++) {
+		const struct event_module *m = &ev->modules[j];
+
+		pl->build_ids[j][0] = 0;
+		if (!m->truncated)
+			symbolizer_build_id(pl->sym, &(struct symbolizer_file){ m->path, m->dev, m->ino },
+					    pl->build_ids[j]);
+	}
+}
+
+/* Name every frame. The strings point into ev and pl's scratch. A frame equal to the
+ * one before means the frame-pointer walk went round in code built without frame
+ * pointers: the stack ends there. */
 static size_t symbolize(struct pipeline *pl, const struct event *ev, struct report_frame *frames)
 {
+	read_build_ids(pl, ev);
 	for (size_t i = 0; i < ev->n_frames; i++) {
-		if (i && ev->frames[i].ip == ev->frames[i - 1].ip)
-			return i;
 		const struct event_frame *f = &ev->frames[i];
 		struct report_frame *r = &frames[i];
 		struct symbol *s = &pl->names[i];
 		const struct event_module *m;
 
+		if (i && f->ip == ev->frames[i - 1].ip)
+			return i;
 		*r = (struct report_frame){ .ip = f->ip };
 		if (f->module < 0)
 			continue;
 		m = &ev->modules[f->module];
 		r->module = m->path;
 		r->offset = f->file_off;
+		if (pl->build_ids[f->module][0])
+			r->build_id = pl->build_ids[f->module];
 		if (!m->truncated &&
 		    !symbolizer_lookup(pl->sym, &(struct symbolizer_file){ m->path, m->dev, m->ino },
 				       f->file_off, s)) {

@@ -330,6 +330,8 @@ static int add_stack(struct json_object *obj, const struct report_frame *frames,
 		err = err ?: add_hex(fo, "ip", f->ip);
 		if (f->module)
 			err = err ?: add(fo, "module", report_string(f->module));
+		if (f->build_id)
+			err = err ?: add(fo, "build_id", report_string(f->build_id));
 		if (f->symbol)
 			err = err ?: add(fo, "symbol", report_string(f->symbol));
 		/* An offset means nothing without the module or symbol it counts from. */

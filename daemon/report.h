@@ -14,9 +14,10 @@
 
 struct report_frame {
 	uint64_t ip;
-	const char *module; /* NULL when unknown */
-	const char *symbol; /* NULL when unknown */
-	uint64_t offset;    /* from the symbol, or from the module when symbol is NULL */
+	const char *module;   /* NULL when unknown */
+	const char *symbol;   /* NULL when unknown */
+	uint64_t offset;      /* from the symbol, or from the module when symbol is NULL */
+	const char *build_id; /* of the module, as hex; NULL when unknown */
 };
 
 /* The JSON object of one event as produced by probe. realtime_ns is the wall-clock

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,6 +31,7 @@ struct elf_file {
 	struct sym *syms; /* sorted by addr */
 	size_t n_syms;
 	char *strings;
+	char build_id[BUILD_ID_HEX_MAX]; /* "" when the file has none */
 };
 
 struct symbolizer {
@@ -114,7 +116,35 @@ static int read_symtab(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, struct sym **syms,
 	return 0;
 }
 
-/* Parse the PT_LOAD segments and the functions of .symtab, then .dynsym. */
+/* The NT_GNU_BUILD_ID note of any note section, as hex. */
+static void read_build_id(Elf *elf, char *hex)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		Elf_Data *data;
+		GElf_Shdr sh;
+		GElf_Nhdr nh;
+		size_t off = 0, name_off, desc_off;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE || !(data = elf_getdata(scn, NULL)))
+			continue;
+		while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
+			const unsigned char *desc = (const unsigned char *)data->d_buf + desc_off;
+
+			if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
+			    memcmp((const char *)data->d_buf + name_off, "GNU", 4) ||
+			    nh.n_descsz * 2 >= BUILD_ID_HEX_MAX)
+				continue;
+			for (size_t i = 0; i < nh.n_descsz; i++)
+				sprintf(hex + 2 * i, "%02x", desc[i]);
+			return;
+		}
+	}
+}
+
+/* Parse the PT_LOAD segments, the build id and the functions of .symtab, then
+ * .dynsym. */
 static int file_parse(struct elf_file *f, Elf *elf)
 {
 	struct sym *syms = NULL;
@@ -134,6 +164,7 @@ static int file_parse(struct elf_file *f, Elf *elf)
 		if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_LOAD)
 			f->segs[f->n_segs++] = (struct segment){ ph.p_offset, ph.p_filesz, ph.p_vaddr };
 	}
+	read_build_id(elf, f->build_id);
 	for (int want = SHT_SYMTAB; want >= 0; want = want == SHT_SYMTAB ? SHT_DYNSYM : -1) {
 		scn = NULL;
 		while ((scn = elf_nextscn(elf, scn))) {
@@ -309,4 +340,19 @@ int symbolizer_lookup(struct symbolizer *s, const struct symbolizer_file *file,
 		}
 	}
 	return -ENOENT;
+}
+
+int symbolizer_build_id(struct symbolizer *s, const struct symbolizer_file *file,
+			char hex[BUILD_ID_HEX_MAX])
+{
+	struct elf_file *f;
+	int err = file_get(s, file, &f);
+
+	if (err)
+		return err;
+	f->used = ++s->clock;
+	if (!f->build_id[0])
+		return -ENOENT;
+	memcpy(hex, f->build_id, BUILD_ID_HEX_MAX);
+	return 0;
 }

@@ -24,6 +24,8 @@ struct symbol {
 int symbolizer_new(struct symbolizer **out);
 void symbolizer_free(struct symbolizer *s);
 
+#define BUILD_ID_HEX_MAX 65 /* 32 bytes of GNU build id as hex, and the NUL */
+
 /* The file a frame ran in, as the kernel saw it mapped: its path and identity (the
  * kernel's dev_t, major << 20 | minor, and inode). dev and ino 0: not known. */
 struct symbolizer_file {
@@ -38,5 +40,10 @@ struct symbolizer_file {
  * at again. */
 int symbolizer_lookup(struct symbolizer *s, const struct symbolizer_file *file,
 		      uint64_t file_off, struct symbol *out);
+
+/* The GNU build id of file as lower-case hex. -ENOENT when it has none; the other
+ * errors as for symbolizer_lookup. */
+int symbolizer_build_id(struct symbolizer *s, const struct symbolizer_file *file,
+			char hex[BUILD_ID_HEX_MAX]);
 
 #endif

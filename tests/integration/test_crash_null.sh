@@ -29,6 +29,7 @@ for core in 0 unlimited; do
 	expect "$ev" '.stack[0].symbol' fault_null_deref
 	expect "$ev" '.stack[0].module' "$TARGETS/crash"
 	expect "$ev" '.stack[0].ip == .ip' true
+	expect "$ev" '.stack[0].build_id' "$(readelf -n "$TARGETS/crash" | sed -n 's/.*Build ID: *//p')"
 	jq -e '.stack | map(.symbol) | index("main") != null' <<<"$ev" >/dev/null ||
 		fail "main is not on the stack: $ev"
 	jq -e '.time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\\.[0-9]{9}Z$")' <<<"$ev" >/dev/null ||

@@ -63,9 +63,10 @@ static void check_line(const struct event *ev, const char *probe, const struct r
 static void test_signal_line(void **state)
 {
 	struct report_frame frames[] = {
-		{ 0x555555555149, "/work/main/build/tests/targets/crash", "fault_null", 0x14 },
-		{ 0x7ffff7829d90, "/usr/lib/x86_64-linux-gnu/libc.so.6", NULL, 0x29d90 },
-		{ 0x7ffffffde000, NULL, NULL, 0 },
+		{ 0x555555555149, "/work/main/build/tests/targets/crash", "fault_null", 0x14,
+		  "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567" },
+		{ 0x7ffff7829d90, "/usr/lib/x86_64-linux-gnu/libc.so.6", NULL, 0x29d90, NULL },
+		{ 0x7ffffffde000, NULL, NULL, 0, NULL },
 	};
 	struct event ev;
 
@@ -83,6 +84,7 @@ static void test_signal_line(void **state)
 		   "\"cgroup_id\":7,\"signal\":\"SIGSEGV\",\"code\":\"SEGV_MAPERR\","
 		   "\"addr\":\"0x10\",\"ip\":\"0x555555555149\",\"sender_pid\":4242,\"fatal\":true,"
 		   "\"stack\":[{\"ip\":\"0x555555555149\",\"module\":\"/work/main/build/tests/targets/crash\","
+		   "\"build_id\":\"0a1b2c3d4e5f60718293a4b5c6d7e8f901234567\","
 		   "\"symbol\":\"fault_null\",\"offset\":20},"
 		   "{\"ip\":\"0x7ffff7829d90\",\"module\":\"/usr/lib/x86_64-linux-gnu/libc.so.6\","
 		   "\"offset\":171408},"
@@ -254,7 +256,7 @@ static void test_hostile_strings(void **state)
 static void test_hostile_stack(void **state)
 {
 	struct report_frame frames[] = {
-		{ 0x1000, "/tmp/\xc0\xaf\n", "f\"\xed\xa0\x80", 1 },
+		{ 0x1000, "/tmp/\xc0\xaf\n", "f\"\xed\xa0\x80", 1, NULL },
 	};
 	struct json_object *root, *stack, *frame, *val;
 	struct event ev;

@@ -171,6 +171,28 @@ static void test_rewritten_file_is_reread(void **state)
 	unlink(tmp);
 }
 
+/* The build id is the one binutils reads from the note. */
+static void test_build_id(void **state)
+{
+	char path[512], cmd[700], want[BUILD_ID_HEX_MAX] = "", got[BUILD_ID_HEX_MAX];
+	struct symbolizer *s;
+	FILE *p;
+
+	(void)state;
+	target(path, sizeof(path), "libfault.so");
+	snprintf(cmd, sizeof(cmd), "readelf -n '%s' | sed -n 's/.*Build ID: *//p'", path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_non_null(fgets(want, sizeof(want), p));
+	pclose(p);
+	want[strcspn(want, "\n")] = 0;
+	assert_true(strlen(want) >= 40);
+	assert_int_equal(symbolizer_new(&s), 0);
+	assert_int_equal(symbolizer_build_id(s, &(struct symbolizer_file){ .path = path }, got), 0);
+	assert_string_equal(got, want);
+	symbolizer_free(s);
+}
+
 static void test_errors(void **state)
 {
 	char tmp[] = "/tmp/salve-symbolize-XXXXXX", path[512];
@@ -208,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_stripped_dynsym),
 		cmocka_unit_test(test_replaced_file_is_stale),
 		cmocka_unit_test(test_rewritten_file_is_reread),
+		cmocka_unit_test(test_build_id),
 		cmocka_unit_test(test_errors),
 	};
 	const char *b = getenv("SALVE_BUILD");
