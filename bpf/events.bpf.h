@@ -33,13 +33,6 @@ struct salve_rate_key {
 	__u32 kind;
 };
 
-struct salve_rate {
-	__u64 last_ns;
-	__u64 tokens_milli; /* tokens * 1000, so slow rates refill exactly */
-	__u32 held;         /* suppressed since the last record sent */
-	__u32 pad;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -62,28 +55,14 @@ static __always_inline struct salve_counters *salve_counter(__u32 kind)
 	return bpf_map_lookup_elem(&salve_counters, &kind);
 }
 
-/* Whether a record of kind for tgid may go out now. *held gets the number suppressed
- * before it, which the record carries so counts stay exact. */
-static __always_inline bool salve_rate_allow(const struct salve_config *cfg, __u32 tgid,
-					     __u32 kind, __u32 *held)
+/* Take a token from bucket r, refilled at rate per second up to burst. false: the
+ * record is held back, and counted in r->held until a record carries the count. */
+static __always_inline bool salve_bucket_take(struct salve_rate *r, __u32 rate, __u32 burst,
+					      __u32 *held)
 {
-	struct salve_rate_key key = { .tgid = tgid, .kind = kind };
-	struct salve_rate *r, fresh = {};
-	__u64 now, burst_milli;
+	__u64 now = bpf_ktime_get_boot_ns(), burst_milli = (__u64)burst * 1000;
 
-	*held = 0;
-	if (!cfg->rate_per_sec)
-		return true;
-	now = bpf_ktime_get_boot_ns();
-	burst_milli = (__u64)cfg->burst * 1000;
-	r = bpf_map_lookup_elem(&salve_rates, &key);
-	if (!r) {
-		fresh.last_ns = now;
-		fresh.tokens_milli = burst_milli - 1000;
-		bpf_map_update_elem(&salve_rates, &key, &fresh, BPF_NOEXIST);
-		return true;
-	}
-	r->tokens_milli += (now - r->last_ns) / 1000000 * cfg->rate_per_sec;
+	r->tokens_milli += (now - r->last_ns) / 1000000 * rate;
 	if (r->tokens_milli > burst_milli)
 		r->tokens_milli = burst_milli;
 	/* Only whole milliseconds were credited; keep the remainder for next time. */
@@ -97,23 +76,33 @@ static __always_inline bool salve_rate_allow(const struct salve_config *cfg, __u
 	return true;
 }
 
-/* Reserve a record of kind for the policies in mask; counts it as seen, and as lost
- * or suppressed when it cannot go out. Returns NULL when the caller must not emit. */
-static __always_inline void *salve_reserve(const struct salve_config *cfg, __u32 kind,
-					   __u32 size, __u32 tgid, __u64 policies)
+/* Whether a record of kind for tgid may go out now (the per-process bucket). */
+static __always_inline bool salve_rate_allow(const struct salve_config *cfg, __u32 tgid,
+					     __u32 kind, __u32 *held)
 {
-	struct salve_counters *c = salve_counter(kind);
-	struct salve_event_hdr *hdr;
-	__u32 held;
+	struct salve_rate_key key = { .tgid = tgid, .kind = kind };
+	struct salve_rate *r, fresh = {};
 
-	if (!c)
-		return NULL;
-	c->seen++;
-	if (!salve_rate_allow(cfg, tgid, kind, &held)) {
-		c->suppressed++;
-		return NULL;
+	*held = 0;
+	if (!cfg->rate_per_sec)
+		return true;
+	r = bpf_map_lookup_elem(&salve_rates, &key);
+	if (!r) {
+		fresh.last_ns = bpf_ktime_get_boot_ns();
+		fresh.tokens_milli = (__u64)cfg->burst * 1000 - 1000;
+		bpf_map_update_elem(&salve_rates, &key, &fresh, BPF_NOEXIST);
+		return true;
 	}
-	hdr = bpf_ringbuf_reserve(&salve_events, size, 0);
+	return salve_bucket_take(r, cfg->rate_per_sec, cfg->burst, held);
+}
+
+/* Reserve a record that the rate limit let through; counts it as lost when the ring
+ * is full. */
+static __always_inline void *salve_reserve_held(struct salve_counters *c, __u32 kind, __u32 size,
+						__u32 held, __u64 policies)
+{
+	struct salve_event_hdr *hdr = bpf_ringbuf_reserve(&salve_events, size, 0);
+
 	if (!hdr) {
 		c->lost++;
 		return NULL;
@@ -125,6 +114,24 @@ static __always_inline void *salve_reserve(const struct salve_config *cfg, __u32
 	hdr->suppressed = held;
 	hdr->boot_ns = bpf_ktime_get_boot_ns();
 	return hdr;
+}
+
+/* Reserve a record of kind for the policies in mask; counts it as seen, and as lost
+ * or suppressed when it cannot go out. Returns NULL when the caller must not emit. */
+static __always_inline void *salve_reserve(const struct salve_config *cfg, __u32 kind,
+					   __u32 size, __u32 tgid, __u64 policies)
+{
+	struct salve_counters *c = salve_counter(kind);
+	__u32 held;
+
+	if (!c)
+		return NULL;
+	c->seen++;
+	if (!salve_rate_allow(cfg, tgid, kind, &held)) {
+		c->suppressed++;
+		return NULL;
+	}
+	return salve_reserve_held(c, kind, size, held, policies);
 }
 
 /* The subject of a record: a task other than current when the kernel acts on it. */

@@ -134,8 +134,16 @@ static size_t kind_size(unsigned int kind)
 		return sizeof(struct salve_oom_event);
 	case SALVE_EV_EXEC:
 		return sizeof(struct salve_exec_event);
+	case SALVE_EV_RETURN:
+		return sizeof(struct salve_call_event);
 	}
 	return 0;
+}
+
+/* Function-call records carry a stack when their site asks for one. */
+static bool has_stack_variant(unsigned int kind)
+{
+	return kind == SALVE_EV_RETURN;
 }
 
 int events_decode(const void *data, size_t size, struct event *out)
@@ -147,6 +155,7 @@ int events_decode(const void *data, size_t size, struct event *out)
 		struct salve_exit_event exit;
 		struct salve_oom_event oom;
 		struct salve_exec_event exec;
+		struct salve_call_stack_event call;
 	} rec;
 	size_t want;
 
@@ -158,6 +167,8 @@ int events_decode(const void *data, size_t size, struct event *out)
 	want = kind_size(rec.hdr.kind);
 	if (!want)
 		return -ENOTSUP;
+	if (has_stack_variant(rec.hdr.kind) && rec.hdr.size == sizeof(struct salve_call_stack_event))
+		want = rec.hdr.size;
 	if (rec.hdr.size != want || want > size)
 		return -EINVAL;
 	memcpy(&rec, data, want);
@@ -200,6 +211,13 @@ int events_decode(const void *data, size_t size, struct event *out)
 		out->exec.old_tid = rec.exec.old_tid;
 		decode_module(&rec.exec.exe, &out->exe);
 		break;
+	case SALVE_EV_RETURN:
+		out->call.site = rec.call.call.site;
+		out->call.ret = rec.call.call.ret;
+		out->call.duration_ns = rec.call.call.duration_ns;
+		if (want == sizeof(struct salve_call_stack_event))
+			decode_stack(&rec.call.stack, out);
+		break;
 	}
 	return 0;
 }
@@ -215,6 +233,8 @@ const char *events_kind_name(enum salve_event_kind kind)
 		return "oom";
 	case SALVE_EV_EXEC:
 		return "exec";
+	case SALVE_EV_RETURN:
+		return "return";
 	case SALVE_EV_KIND_MAX:
 		break;
 	}

@@ -51,6 +51,11 @@ struct event {
 		struct {
 			uint32_t old_tid;
 		} exec;
+		struct {
+			uint32_t site; /* site id; salved knows its probe */
+			int64_t ret;
+			uint64_t duration_ns;
+		} call;
 	};
 	size_t n_frames;
 	struct event_frame frames[SALVE_STACK_MAX];

@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include "exits.skel.h"
+#include "functions.skel.h"
 #include "log.h"
 #include "probes.h"
+#include "salve/site.h"
 #include "signals.skel.h"
 
 #define PROBES_HOOKS_MAX 16
@@ -23,7 +25,7 @@ struct family {
 };
 
 struct probes {
-	struct family families[2];
+	struct family families[3];
 	size_t n_families;
 	struct bpf_link *links[PROBES_HOOKS_MAX];
 	size_t n_links;
@@ -33,16 +35,23 @@ struct probes {
 	char *pin_dir;
 	/* Maps of the first family, which every later family reuses. */
 	struct bpf_object *shared;
+	struct salve_functions *functions;
+	struct bpf_link *sites[SALVE_SITES_MAX]; /* by site id */
 };
 
-static void destroy_signals(void *skel)
+static void destroy_salve_signals(void *skel)
 {
 	salve_signals__destroy(skel);
 }
 
-static void destroy_exits(void *skel)
+static void destroy_salve_exits(void *skel)
 {
 	salve_exits__destroy(skel);
+}
+
+static void destroy_salve_functions(void *skel)
+{
+	salve_functions__destroy(skel);
 }
 
 static int page_shift(void)
@@ -55,20 +64,23 @@ static int page_shift(void)
 	return shift;
 }
 
+/* Open one family's skeleton and give it the running kernel's page size. */
+#define OPEN_FAMILY(p, label, type)                                                            \
+	({                                                                                     \
+		struct type *skel_ = type##__open();                                           \
+		if (skel_) {                                                                   \
+			skel_->rodata->salve_page_shift = page_shift();                        \
+			(p)->families[(p)->n_families++] =                                     \
+				(struct family){ label, skel_, skel_->obj, destroy_##type };   \
+		}                                                                              \
+		skel_;                                                                         \
+	})
+
 static int open_families(struct probes *p)
 {
-	struct salve_signals *sig = salve_signals__open();
-	struct salve_exits *ex;
-
-	if (!sig)
+	if (!OPEN_FAMILY(p, "signals", salve_signals) || !OPEN_FAMILY(p, "exits", salve_exits) ||
+	    !(p->functions = OPEN_FAMILY(p, "functions", salve_functions)))
 		return -errno;
-	p->families[p->n_families++] = (struct family){ "signals", sig, sig->obj, destroy_signals };
-	sig->rodata->salve_page_shift = page_shift();
-	ex = salve_exits__open();
-	if (!ex)
-		return -errno;
-	p->families[p->n_families++] = (struct family){ "exits", ex, ex->obj, destroy_exits };
-	ex->rodata->salve_page_shift = page_shift();
 	return 0;
 }
 
@@ -109,16 +121,17 @@ static int choose_flavours(struct probes *p, bool classic_only)
 
 		bpf_object__for_each_program(prog, p->families[f].obj) {
 			const char *sec = bpf_program__section_name(prog);
-			const char *hook = strchr(sec, '/');
+			/* tp_btf/<name> or tp/<category>/<name>; uprobes have no pair */
+			const char *hook = strrchr(sec, '/');
 			bool btf = !strncmp(sec, "tp_btf/", 7);
 
-			/* classic sections are tp/<category>/<name> */
-			hook = btf ? hook + 1 : strrchr(sec, '/') + 1;
+			if (strncmp(sec, "tp", 2) || !hook)
+				continue;
 			for (size_t i = 0; i < p->n_hooks; i++) {
-				if (strcmp(p->hooks[i].hook, hook))
-					continue;
 				bool use_btf = !strcmp(p->hooks[i].flavour, "tp_btf");
-				bpf_program__set_autoload(prog, btf == use_btf);
+
+				if (!strcmp(p->hooks[i].hook, hook + 1))
+					bpf_program__set_autoload(prog, btf == use_btf);
 			}
 		}
 	}
@@ -165,7 +178,9 @@ static int load_attach(struct probes *p)
 		bpf_object__for_each_program(prog, p->families[f].obj) {
 			struct bpf_link *link;
 
-			if (!bpf_program__autoload(prog))
+			/* Uprobes attach per site, when the policy names one. */
+			if (!bpf_program__autoload(prog) ||
+			    strncmp(bpf_program__section_name(prog), "tp", 2))
 				continue;
 			link = bpf_program__attach(prog);
 			if (!link) {
@@ -296,6 +311,8 @@ void probes_free(struct probes *p)
 	if (p->pin_dir)
 		unpin_all(p->pin_dir, p);
 	ring_buffer__free(p->ring);
+	for (size_t i = 0; i < SALVE_SITES_MAX; i++)
+		bpf_link__destroy(p->sites[i]);
 	for (size_t i = 0; i < p->n_links; i++)
 		bpf_link__destroy(p->links[i]);
 	for (size_t f = p->n_families; f-- > 0;)
@@ -401,4 +418,40 @@ size_t probes_hooks(const struct probes *p, const struct probes_hook **out)
 {
 	*out = p->hooks;
 	return p->n_hooks;
+}
+
+int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site, const char *path,
+		       __u64 offset)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = id, .retprobe = true);
+	struct bpf_link *link;
+	int err;
+
+	if (id >= SALVE_SITES_MAX || p->sites[id])
+		return -EINVAL;
+	if (bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_sites), &id, site, BPF_ANY))
+		return -errno;
+	/* -1: every process, present and future, that maps the file. */
+	link = bpf_program__attach_uprobe_opts(p->functions->progs.salve_fn_ret, -1, path, offset,
+					       &opts);
+	if (!link) {
+		err = -errno;
+		probes_site_detach(p, id);
+		return err;
+	}
+	p->sites[id] = link;
+	return 0;
+}
+
+void probes_site_detach(struct probes *p, __u32 id)
+{
+	struct salve_site none = { 0 };
+	struct salve_rate fresh = { 0 };
+
+	if (id >= SALVE_SITES_MAX)
+		return;
+	bpf_link__destroy(p->sites[id]);
+	p->sites[id] = NULL;
+	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_sites), &id, &none, BPF_ANY);
+	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_site_rates), &id, &fresh, BPF_ANY);
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "salve/event.h"
+#include "salve/site.h"
 
 struct probes;
 
@@ -55,5 +56,11 @@ int probes_configure(struct probes *p, const struct salve_config *cfg,
 int probes_counters(struct probes *p, struct salve_counters out[SALVE_EV_KIND_MAX]);
 
 size_t probes_hooks(const struct probes *p, const struct probes_hook **out);
+
+/* Attach site id (settings in site) at offset of the ELF file at path, for every
+ * process that maps it, now and later. */
+int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site, const char *path,
+		       __u64 offset);
+void probes_site_detach(struct probes *p, __u32 id);
 
 #endif

@@ -381,6 +381,9 @@ struct json_object *report_event(const struct event *ev, const char *probe, uint
 		if (ev->exec.old_tid && ev->exec.old_tid != ev->pid)
 			err = add(obj, "old_tid", json_object_new_int64(ev->exec.old_tid));
 		break;
+	case SALVE_EV_RETURN:
+		err = add(obj, "ret", json_object_new_int64(ev->call.ret));
+		break;
 	case SALVE_EV_KIND_MAX:
 		break;
 	}

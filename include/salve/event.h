@@ -14,6 +14,7 @@ enum salve_event_kind {
 	SALVE_EV_EXIT = 2,   /* a process (its last thread) exited */
 	SALVE_EV_OOM = 3,    /* the OOM killer chose a victim */
 	SALVE_EV_EXEC = 4,   /* a process executed a new binary */
+	SALVE_EV_RETURN = 5, /* a probed function returned a value its predicate matches */
 	SALVE_EV_KIND_MAX,
 };
 
@@ -104,6 +105,21 @@ struct salve_exec_event {
 	struct salve_module exe;
 };
 
+/* A call of a probed function (kinds SALVE_EV_RETURN and later function kinds). The
+ * stack follows only when the site asks for it: hdr.size says which. */
+struct salve_call_event {
+	struct salve_event_hdr hdr;
+	__u32 site;     /* the site id, from the attachment's cookie */
+	__u32 pad;
+	__s64 ret;      /* the return value, sign-extended from the site's type */
+	__u64 duration_ns;
+};
+
+struct salve_call_stack_event {
+	struct salve_call_event call;
+	struct salve_stack stack;
+};
+
 /* Kernel-side filter, one entry in the salve_config array map, rewritten on reload.
  * Scope sets map an exe, cgroup or comm to the mask of policies naming it; a
  * record carries the union of the masks it matched, so salved never re-checks scope. */
@@ -129,6 +145,15 @@ struct salve_exe_key {
 	__u64 ino;
 };
 
+/* A token bucket (salve_rates per process and kind, salve_site_rates per site). All
+ * zero is a full bucket. */
+struct salve_rate {
+	__u64 last_ns;
+	__u64 tokens_milli; /* tokens * 1000, so slow rates refill exactly */
+	__u32 held;         /* suppressed since the last record sent */
+	__u32 pad;
+};
+
 /* Per-CPU counters, indexed by kind, in the salve_counters array map. */
 struct salve_counters {
 	__u64 seen;       /* matched the filter */
@@ -144,6 +169,9 @@ SALVE_ASSERT_SIZE(struct salve_signal_event, 64 + 32 + 280 + sizeof(struct salve
 SALVE_ASSERT_SIZE(struct salve_exit_event, 64 + 8 + 280);
 SALVE_ASSERT_SIZE(struct salve_oom_event, 64 + 48);
 SALVE_ASSERT_SIZE(struct salve_exec_event, 64 + 8 + 280);
+SALVE_ASSERT_SIZE(struct salve_call_event, 64 + 24);
+SALVE_ASSERT_SIZE(struct salve_call_stack_event, 64 + 24 + sizeof(struct salve_stack));
 SALVE_ASSERT_SIZE(struct salve_config, 40);
+SALVE_ASSERT_SIZE(struct salve_rate, 24);
 
 #endif

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0
+/* functions: probes on functions of any binary or shared library, one program per
+ * probe kind attached at every site of that kind. The site id rides in the BPF cookie;
+ * the site's settings are in salve_sites. Each program filters first (the predicate,
+ * the threshold) and reads only what the event needs. */
+#include "salve.bpf.h"
+#include "salve/site.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SALVE_SITES_MAX);
+	__type(key, __u32);
+	__type(value, struct salve_site);
+} salve_sites SEC(".maps");
+
+/* The token bucket of each site, so a storm at one site costs a bounded number of
+ * records and the count of what it held back stays exact. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SALVE_SITES_MAX);
+	__type(key, __u32);
+	__type(value, struct salve_rate);
+} salve_site_rates SEC(".maps");
+
+static __always_inline bool pred_match(const struct salve_site *s, __s64 v)
+{
+	switch (s->op) {
+	case SALVE_PRED_LT:
+		return v < s->values[0];
+	case SALVE_PRED_LE:
+		return v <= s->values[0];
+	case SALVE_PRED_GT:
+		return v > s->values[0];
+	case SALVE_PRED_GE:
+		return v >= s->values[0];
+	case SALVE_PRED_EQ:
+		return v == s->values[0];
+	case SALVE_PRED_NE:
+		return v != s->values[0];
+	case SALVE_PRED_IN:
+		for (int i = 0; i < SALVE_PRED_VALUES; i++) {
+			if (i >= s->n_values)
+				break;
+			if (v == s->values[i])
+				return true;
+		}
+		return false;
+	}
+	return false;
+}
+
+/* The return register read at the site's declared width. */
+static __always_inline __s64 ret_value(const struct salve_site *s, __u64 rax)
+{
+	switch (s->value_type) {
+	case SALVE_VALUE_INT:
+		return (__s32)rax;
+	case SALVE_VALUE_BOOL:
+		return (__u8)rax;
+	default:
+		return (__s64)rax;
+	}
+}
+
+/* Emit a call record for site id: the site's bucket first, then the process's scope. */
+static __always_inline int emit_call(void *ctx, __u32 kind, __u32 id, const struct salve_site *s,
+				     __s64 ret, __u64 duration_ns)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	const struct salve_config *cfg = salve_cfg();
+	struct salve_counters *c = salve_counter(kind);
+	struct salve_call_event *e;
+	struct salve_rate *r;
+	__u64 policies;
+	__u32 held = 0;
+
+	if (!cfg || !c)
+		return 0;
+	policies = salve_scope_mask(cfg, task) & s->policies;
+	if (!policies)
+		return 0;
+	c->seen++;
+	r = bpf_map_lookup_elem(&salve_site_rates, &id);
+	if (r && s->rate_per_sec && !salve_bucket_take(r, s->rate_per_sec, s->burst, &held)) {
+		c->suppressed++;
+		return 0;
+	}
+	if (s->flags & SALVE_SITE_STACK) {
+		struct salve_call_stack_event *se;
+
+		se = salve_reserve_held(c, kind, sizeof(*se), held, policies);
+		if (!se)
+			return 0;
+		se->stack.nr_frames = 0;
+		se->stack.nr_modules = 0;
+		salve_capture_stack(ctx, &se->stack);
+		e = &se->call;
+	} else {
+		e = salve_reserve_held(c, kind, sizeof(*e), held, policies);
+		if (!e)
+			return 0;
+	}
+	salve_fill_task(&e->hdr, task);
+	e->site = id;
+	e->ret = ret;
+	e->duration_ns = duration_ns;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(salve_fn_ret)
+{
+	__u32 id = bpf_get_attach_cookie(ctx);
+	const struct salve_site *s = bpf_map_lookup_elem(&salve_sites, &id);
+	__s64 ret;
+
+	if (!s || s->kind != SALVE_SITE_RETURN)
+		return 0;
+	ret = ret_value(s, PT_REGS_RC(ctx));
+	if (!pred_match(s, ret))
+		return 0;
+	return emit_call(ctx, SALVE_EV_RETURN, id, s, ret, 0);
+}

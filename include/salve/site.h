@@ -1,0 +1,54 @@
+/* Probe sites: the settings of one function probe, in the salve_sites map, indexed by
+ * the site id that each attachment carries in its BPF cookie. Shared by the BPF
+ * programs and salved; same rules as event.h (fixed width, explicit padding). */
+#ifndef SALVE_SITE_H
+#define SALVE_SITE_H
+
+#define SALVE_SITES_MAX 4096
+#define SALVE_PRED_VALUES 16
+#define SALVE_DEPTH_MAX 16 /* nested calls timed per thread and site */
+#define SALVE_HIST_BUCKETS 64 /* log2 of nanoseconds */
+
+enum salve_site_kind {
+	SALVE_SITE_RETURN = 1,
+	SALVE_SITE_LATENCY = 2,
+	SALVE_SITE_STALL = 3,
+};
+
+enum salve_value_type {
+	SALVE_VALUE_INT = 1,  /* 32-bit signed */
+	SALVE_VALUE_LONG = 2, /* 64-bit signed */
+	SALVE_VALUE_POINTER = 3,
+	SALVE_VALUE_BOOL = 4,
+};
+
+enum salve_pred_op {
+	SALVE_PRED_LT = 1,
+	SALVE_PRED_LE,
+	SALVE_PRED_GT,
+	SALVE_PRED_GE,
+	SALVE_PRED_EQ,
+	SALVE_PRED_NE,
+	SALVE_PRED_IN,
+};
+
+#define SALVE_SITE_STACK 0x1 /* capture the user stack with each event */
+
+struct salve_site {
+	__u32 kind;       /* enum salve_site_kind; 0: unused slot */
+	__u32 flags;      /* SALVE_SITE_* */
+	__u64 policies;   /* the policy that declares the site, as a mask bit */
+	__u32 value_type; /* return: enum salve_value_type */
+	__u32 op;         /* return: enum salve_pred_op */
+	__u32 n_values;
+	__u32 rate_per_sec; /* token bucket of the site; 0: unlimited */
+	__u32 burst;
+	__u32 pad;
+	__u64 threshold_ns; /* latency */
+	__s64 values[SALVE_PRED_VALUES];
+};
+
+#define SALVE_SITE_ASSERT(type, n) _Static_assert(sizeof(type) == (n), #type " changed size")
+SALVE_SITE_ASSERT(struct salve_site, 48 + 8 * SALVE_PRED_VALUES);
+
+#endif
