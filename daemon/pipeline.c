@@ -163,8 +163,8 @@ int pipeline_record(void *ctx, void *data, size_t size)
 			line = report_event(ev, pol->probes[j].id, realtime, frames, n_frames);
 			if (!line)
 				return 0;
-			if (report_write(pl->out, line))
-				salve_log(LOG_ERR, "cannot write an event: %s", strerror(errno));
+			if ((err = report_write(pl->out, line)))
+				salve_log(LOG_ERR, "cannot write an event: %s", strerror(-err));
 			json_object_put(line);
 			pl->reported[ev->kind]++;
 		}
