@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -244,6 +245,7 @@ typedef int check_fn(struct parser *ps, struct json_object *v, const char *s, si
 enum {
 	FIELD_REQUIRED = 1 << 0,
 	FIELD_EARLY = 1 << 1, /* checked before unknown fields: the format version */
+	FIELD_ANY_TYPE = 1 << 2, /* the parser checks the type: its message says what fits */
 };
 
 struct field {
@@ -251,10 +253,14 @@ struct field {
 	enum json_type type;
 	unsigned flags;
 	unsigned only;     /* tagged objects: bit i when variant i takes it; 0: every variant */
+	unsigned required; /* tagged objects: bit i when variant i must have it */
+	const char *alt;   /* the other of an either/or pair: one of the two is required where
+			    * this one is, and never both */
 	const char *help;  /* what a required field holds, said when it is missing */
 	parse_fn *parse;
 	size_t off, n_off; /* where the generic parsers store the value (and its count) in dst */
 	check_fn *check;   /* strings: what more than non-empty they must be */
+	uint64_t min;      /* numbers and durations: the smallest value taken */
 };
 
 struct object_spec {
@@ -264,9 +270,33 @@ struct object_spec {
 	 * variant, and some fields apply to some variants only. */
 	const char *what; /* "a probe" */
 	const char *tag;  /* "kind" */
+	unsigned n_variants;
 	unsigned (*variant)(const void *dst);
 	const char *(*variant_name)(unsigned i);
 };
+
+/* The variant the object's tag names, read from the JSON before the tag is parsed; -1 when
+ * it names none. */
+static int tag_variant(const struct object_spec *spec, struct json_object *obj)
+{
+	struct json_object *t;
+	const char *s;
+
+	if (!spec->tag || !json_object_object_get_ex(obj, spec->tag, &t) ||
+	    !json_object_is_type(t, json_type_string))
+		return -1;
+	s = json_object_get_string(t);
+	for (unsigned i = 0; i < spec->n_variants; i++)
+		if (!strcmp(s, spec->variant_name(i)) &&
+		    strlen(s) == (size_t)json_object_get_string_len(t))
+			return (int)i;
+	return -1;
+}
+
+static bool takes(const struct field *f, int variant)
+{
+	return !f->only || variant < 0 || (f->only & (1u << variant));
+}
 
 static const struct field *find_field(const struct object_spec *spec, const char *name)
 {
@@ -276,14 +306,19 @@ static const struct field *find_field(const struct object_spec *spec, const char
 	return NULL;
 }
 
-static int unknown_field(struct parser *ps, const struct object_spec *spec, const char *key)
+/* Once the tag names a variant, only the fields that variant takes are offered. */
+static int unknown_field(struct parser *ps, const struct object_spec *spec, struct json_object *obj,
+			 const char *key)
 {
 	const char *names[32];
 	struct nearest n = { .word = key, .dist = SIZE_MAX };
-	char shown[SHOWN_LEN], h[256];
+	char shown[SHOWN_LEN], h[512];
+	int variant = tag_variant(spec, obj);
 	size_t count = 0;
 
 	for (size_t i = 0; i < spec->n_fields && count < 32; i++) {
+		if (!takes(&spec->fields[i], variant))
+			continue;
 		names[count++] = spec->fields[i].name;
 		nearest_try(&n, spec->fields[i].name, spec->fields[i].name);
 	}
@@ -294,7 +329,7 @@ static int unknown_field(struct parser *ps, const struct object_spec *spec, cons
 static int not_for_variant(struct parser *ps, const struct object_spec *spec,
 			   const struct field *f, unsigned variant)
 {
-	char list[128];
+	char list[256];
 	size_t off = 0, count = 0;
 
 	list[0] = '\0';
@@ -309,19 +344,30 @@ static int not_for_variant(struct parser *ps, const struct object_spec *spec,
 static int check_field(struct parser *ps, struct json_object *obj, const struct object_spec *spec,
 		       const struct field *f, void *dst)
 {
+	const struct field *alt;
 	struct json_object *v;
 	size_t mark;
 	int err;
 
 	if (!json_object_object_get_ex(obj, f->name, &v)) {
-		if (f->flags & FIELD_REQUIRED)
+		if (!(f->flags & FIELD_REQUIRED) &&
+		    !(f->required && spec->variant && (f->required & (1u << spec->variant(dst)))))
+			return 0;
+		if (!f->alt)
 			return fail(ps, "missing required field \"%s\" (%s)", f->name, f->help);
+		if (!json_object_object_get_ex(obj, f->alt, NULL))
+			return fail(ps, "missing required field \"%s\" or \"%s\" (%s)", f->name, f->alt,
+				    f->help);
 		return 0;
 	}
 	mark = path_key(ps, f->name);
 	if (f->only && spec->variant && !(f->only & (1u << spec->variant(dst))))
 		err = not_for_variant(ps, spec, f, spec->variant(dst));
-	else if (!json_object_is_type(v, f->type))
+	/* said at the second of the pair, the one a reader meets last */
+	else if (f->alt && (alt = find_field(spec, f->alt)) && alt < f &&
+		 json_object_object_get_ex(obj, f->alt, NULL))
+		err = fail(ps, "give \"%s\" or \"%s\", not both", f->alt, f->name);
+	else if (!(f->flags & FIELD_ANY_TYPE) && !json_object_is_type(v, f->type))
 		err = wrong_type(ps, f->type, v);
 	else
 		err = f->parse(ps, v, dst, f);
@@ -346,7 +392,7 @@ static int check_object(struct parser *ps, struct json_object *obj, const struct
 	json_object_object_foreach(obj, key, val) {
 		(void)val;
 		if (!find_field(spec, key))
-			return unknown_field(ps, spec, key);
+			return unknown_field(ps, spec, obj, key);
 	}
 	for (size_t i = 0; i < spec->n_fields; i++) {
 		const struct field *f = &spec->fields[i];
@@ -500,6 +546,12 @@ static const char *const kind_names[POLICY_PROBE_KIND_COUNT] = {
 	[POLICY_PROBE_EXIT] = "exit",
 	[POLICY_PROBE_OOM] = "oom",
 	[POLICY_PROBE_EXEC] = "exec",
+	[POLICY_PROBE_RETURN] = "return",
+	[POLICY_PROBE_LATENCY] = "latency",
+	[POLICY_PROBE_STALL] = "stall",
+	[POLICY_PROBE_EXCEPTION] = "exception",
+	[POLICY_PROBE_ABORT] = "abort",
+	[POLICY_PROBE_SYSCALL] = "syscall",
 };
 
 const char *policy_probe_kind_name(enum policy_probe_kind kind)
@@ -604,6 +656,651 @@ static int parse_signals(struct parser *ps, struct json_object *v, void *dst, co
 	return 0;
 }
 
+/* ---- function probes: where ------------------------------------------------------------- */
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_word(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_';
+}
+
+static int hex_digit(char c)
+{
+	if (is_digit(c))
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* An absolute path, or a soname for the loader to find ("libc.so.6"). */
+static int check_probe_binary(struct parser *ps, struct json_object *v, const char *s, size_t len)
+{
+	char shown[SHOWN_LEN];
+
+	if (s[0] == '/')
+		return check_binary(ps, v, s, len);
+	if (strchr(s, '/') || !strstr(s, ".so"))
+		return fail(ps, "expected an absolute path or a library soname such as \"libc.so.6\", got %s",
+			    show(v, shown, sizeof(shown)));
+	return 0;
+}
+
+/* "name", "name@VERSION" (that version) or "name@@VERSION" (the default version), as
+ * readelf and the linker write them. */
+static int check_symbol(struct parser *ps, struct json_object *v, const char *s, size_t len)
+{
+	const char *at = memchr(s, '@', len), *ver = NULL;
+	char shown[SHOWN_LEN];
+	bool ok = at != s;
+
+	for (size_t i = 0; i < len && ok; i++)
+		ok = (unsigned char)s[i] > ' ' && s[i] != 0x7f;
+	if (ok && at) {
+		ver = at + 1 + (at + 1 < s + len && at[1] == '@');
+		ok = ver < s + len && !memchr(ver, '@', s + len - ver);
+	}
+	if (!ok)
+		return fail(ps, "expected a symbol name, optionally with a version (\"name@VERSION\" or "
+			    "\"name@@VERSION\"), got %s", show(v, shown, sizeof(shown)));
+	return 0;
+}
+
+static int parse_offset(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
+{
+	struct policy_probe *pr = dst;
+	char shown[SHOWN_LEN];
+	uint64_t off = 0;
+	bool ok = false;
+
+	(void)f;
+	if (json_object_is_type(v, json_type_int)) {
+		/* above INT64_MAX json-c keeps it unsigned: get_int64 saturates, get_uint64 not */
+		ok = json_object_get_int64(v) >= 0;
+		off = json_object_get_uint64(v);
+	} else if (json_object_is_type(v, json_type_string)) {
+		const char *s = json_object_get_string(v);
+		size_t len = json_object_get_string_len(v), i = 2;
+
+		ok = len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+		for (; ok && i < len; i++) {
+			int d = hex_digit(s[i]);
+
+			ok = d >= 0 && off >> 60 == 0;
+			off = off << 4 | (uint64_t)(d & 0xf);
+		}
+	}
+	if (!ok)
+		return fail(ps, "expected a file offset: an integer of 0 or more, or a hex string such "
+			    "as \"0x4f0\", got %s", show(v, shown, sizeof(shown)));
+	pr->offset = off;
+	pr->has_offset = true;
+	return 0;
+}
+
+/* ---- function probes: values ------------------------------------------------------------- */
+
+static const char *const value_type_names[] = {
+	[POLICY_VALUE_INT] = "int",
+	[POLICY_VALUE_LONG] = "long",
+	[POLICY_VALUE_POINTER] = "pointer",
+	[POLICY_VALUE_BOOL] = "bool",
+};
+#define N_VALUE_TYPES (sizeof(value_type_names) / sizeof(value_type_names[0]))
+
+/* "an int", for "4294967296 does not fit an int" */
+static const char *const value_type_nouns[] = {
+	[POLICY_VALUE_INT] = "an int",
+	[POLICY_VALUE_LONG] = "a long",
+	[POLICY_VALUE_POINTER] = "a pointer",
+	[POLICY_VALUE_BOOL] = "a bool",
+};
+
+static int parse_value_type(struct parser *ps, struct json_object *v, void *dst,
+			    const struct field *f)
+{
+	const char *s = json_object_get_string(v);
+	struct nearest n = { .word = s, .dist = SIZE_MAX };
+	char shown[SHOWN_LEN], h[256];
+
+	(void)f;
+	for (unsigned i = 0; i < N_VALUE_TYPES; i++) {
+		if (!strcmp(s, value_type_names[i]) &&
+		    strlen(s) == (size_t)json_object_get_string_len(v)) {
+			((struct policy_probe *)dst)->type = i;
+			return 0;
+		}
+		nearest_try(&n, value_type_names[i], value_type_names[i]);
+	}
+	return fail(ps, "unknown type %s%s", show(v, shown, sizeof(shown)),
+		    hint(&n, value_type_names, N_VALUE_TYPES, h, sizeof(h)));
+}
+
+/* An integer as written in a predicate: sign, magnitude, and the text for messages. */
+struct pred_number {
+	const char *text;
+	size_t len;
+	bool neg, overflow; /* overflow: the magnitude passed 64 bits */
+	uint64_t mag;
+};
+
+static void skip_spaces(const char **p, const char *end)
+{
+	while (*p < end && (**p == ' ' || **p == '\t'))
+		(*p)++;
+}
+
+/* [+-] then decimal digits or 0x and hex digits, ending at a non-word character. */
+static bool read_number(const char **p, const char *end, struct pred_number *n)
+{
+	const char *s = *p;
+	unsigned base = 10;
+	size_t digits = 0;
+
+	*n = (struct pred_number){ .text = s };
+	if (s < end && (*s == '-' || *s == '+'))
+		n->neg = *s++ == '-';
+	if (end - s > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+	}
+	for (; s < end; s++, digits++) {
+		int d = hex_digit(*s);
+
+		if (d < 0 || (unsigned)d >= base)
+			break;
+		if (n->mag > (UINT64_MAX - (unsigned)d) / base)
+			n->overflow = true;
+		else
+			n->mag = n->mag * base + (unsigned)d;
+	}
+	if (!digits || (s < end && (is_word(*s) || *s == '.')))
+		return false;
+	n->len = s - n->text;
+	*p = s;
+	return true;
+}
+
+static bool fits(enum policy_value_type type, const struct pred_number *n, int64_t *out)
+{
+	static const uint64_t max_pos[N_VALUE_TYPES] = {
+		[POLICY_VALUE_INT] = INT32_MAX, [POLICY_VALUE_LONG] = INT64_MAX,
+		[POLICY_VALUE_POINTER] = UINT64_MAX, [POLICY_VALUE_BOOL] = 1,
+	};
+	static const uint64_t max_neg[N_VALUE_TYPES] = { /* 0: no negative values */
+		[POLICY_VALUE_INT] = (uint64_t)INT32_MAX + 1, [POLICY_VALUE_LONG] = (uint64_t)INT64_MAX + 1,
+	};
+
+	if (n->overflow || n->mag > (n->neg ? max_neg[type] : max_pos[type]))
+		return false;
+	/* two's complement, as GNU C converts: a pointer keeps its bit pattern */
+	*out = n->neg ? (int64_t)(0 - n->mag) : (int64_t)n->mag;
+	return true;
+}
+
+static int bad_predicate(struct parser *ps, struct json_object *v)
+{
+	char shown[SHOWN_LEN];
+
+	return fail(ps, "expected a comparison such as \"< 0\", \"== 0\" or \"in [1, 2]\", got %s",
+		    show(v, shown, sizeof(shown)));
+}
+
+/* "OP N" with OP one of < <= > >= == !=, or "in [N, ...]"; spaces between tokens are free.
+ * The type (parsed before, from the row above) decides which operators and values fit. */
+static int parse_when(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
+{
+	static const struct {
+		const char *text;
+		enum policy_pred_op op;
+	} ops[] = { /* two-character operators first */
+		{ "<=", PRED_LE }, { ">=", PRED_GE }, { "==", PRED_EQ }, { "!=", PRED_NE },
+		{ "<", PRED_LT }, { ">", PRED_GT },
+	};
+	struct policy_probe *pr = dst;
+	struct policy_predicate pred = { 0 };
+	struct pred_number nums[POLICY_PRED_VALUES];
+	const char *p, *end;
+	char shown[SHOWN_LEN];
+	size_t total = 0;
+
+	(void)f;
+	if (!json_object_is_type(v, json_type_string))
+		return bad_predicate(ps, v);
+	p = json_object_get_string(v);
+	end = p + json_object_get_string_len(v);
+	skip_spaces(&p, end);
+	if (end - p >= 2 && !memcmp(p, "in", 2) && !(end - p > 2 && is_word(p[2]))) {
+		pred.op = PRED_IN;
+		p += 2;
+		skip_spaces(&p, end);
+		if (p == end || *p++ != '[')
+			return bad_predicate(ps, v);
+		skip_spaces(&p, end);
+		if (p < end && *p == ']') {
+			p++;
+		} else {
+			for (;;) {
+				struct pred_number num;
+
+				if (!read_number(&p, end, &num))
+					return bad_predicate(ps, v);
+				if (total < POLICY_PRED_VALUES)
+					nums[total] = num;
+				total++;
+				skip_spaces(&p, end);
+				if (p < end && *p == ',') {
+					p++;
+					skip_spaces(&p, end);
+				} else if (p < end && *p == ']') {
+					p++;
+					break;
+				} else {
+					return bad_predicate(ps, v);
+				}
+			}
+		}
+	} else {
+		size_t i;
+
+		for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+			if ((size_t)(end - p) >= strlen(ops[i].text) &&
+			    !memcmp(p, ops[i].text, strlen(ops[i].text)))
+				break;
+		if (i == sizeof(ops) / sizeof(ops[0]))
+			return bad_predicate(ps, v);
+		pred.op = ops[i].op;
+		p += strlen(ops[i].text);
+		skip_spaces(&p, end);
+		if (!read_number(&p, end, &nums[0]))
+			return bad_predicate(ps, v);
+		total = 1;
+	}
+	skip_spaces(&p, end);
+	if (p != end)
+		return bad_predicate(ps, v);
+
+	if (pr->type == POLICY_VALUE_POINTER && pred.op != PRED_EQ && pred.op != PRED_NE)
+		return fail(ps, "a pointer can only be compared with \"==\" or \"!=\" (such as \"== 0\" "
+			    "for NULL), got %s", show(v, shown, sizeof(shown)));
+	if (pr->type == POLICY_VALUE_BOOL && pred.op != PRED_EQ && pred.op != PRED_NE)
+		return fail(ps, "a bool can only be compared with \"== 0\", \"== 1\", \"!= 0\" or "
+			    "\"!= 1\", got %s", show(v, shown, sizeof(shown)));
+	if (!total || total > POLICY_PRED_VALUES)
+		return fail(ps, "\"in\" takes 1 to %d values, got %zu", POLICY_PRED_VALUES, total);
+	for (size_t i = 0; i < total; i++) {
+		if (!fits(pr->type, &nums[i], &pred.values[i]))
+			return fail(ps, "%.*s%s does not fit %s",
+				    (int)(nums[i].len > SHOWN_MAX ? SHOWN_MAX : nums[i].len), nums[i].text,
+				    nums[i].len > SHOWN_MAX ? "..." : "", value_type_nouns[pr->type]);
+	}
+	pred.n_values = total;
+	pr->when = pred;
+	return 0;
+}
+
+/* ---- durations and numbers ------------------------------------------------------------- */
+
+#define NS_PER_SEC 1000000000ull
+
+static const struct {
+	const char *unit;
+	uint64_t ns;
+} duration_units[] = {
+	{ "h", 3600 * NS_PER_SEC }, { "m", 60 * NS_PER_SEC }, { "s", NS_PER_SEC },
+	{ "ms", 1000000 }, { "us", 1000 },
+};
+#define N_DURATION_UNITS (sizeof(duration_units) / sizeof(duration_units[0]))
+
+/* "250us", "1.5s": a decimal number and a unit, nothing else. 0, -EINVAL when it is not a
+ * duration, -ERANGE past 64 bits of nanoseconds, -EDOM for a fraction of a nanosecond. */
+static int duration_ns(const char *s, size_t len, uint64_t *out)
+{
+	const char *p = s, *end = s + len;
+	unsigned __int128 whole = 0, frac = 0, scale = 1, ns;
+	bool finer = false;
+	size_t u;
+
+	if (p == end || !is_digit(*p))
+		return -EINVAL;
+	for (; p < end && is_digit(*p); p++)
+		if (whole <= UINT64_MAX)
+			whole = whole * 10 + (unsigned)(*p - '0');
+	if (p < end && *p == '.') {
+		if (++p == end || !is_digit(*p))
+			return -EINVAL;
+		for (; p < end && is_digit(*p); p++) {
+			/* 18 places is finer than a nanosecond of any unit */
+			if (scale < 1000000000000000000ull) {
+				frac = frac * 10 + (unsigned)(*p - '0');
+				scale *= 10;
+			} else if (*p != '0') {
+				finer = true;
+			}
+		}
+	}
+	for (u = 0; u < N_DURATION_UNITS; u++)
+		if ((size_t)(end - p) == strlen(duration_units[u].unit) &&
+		    !memcmp(p, duration_units[u].unit, end - p))
+			break;
+	if (u == N_DURATION_UNITS)
+		return -EINVAL;
+	if (finer || frac * duration_units[u].ns % scale)
+		return -EDOM;
+	ns = whole * duration_units[u].ns + frac * duration_units[u].ns / scale;
+	if (ns > UINT64_MAX)
+		return -ERANGE;
+	*out = (uint64_t)ns;
+	return 0;
+}
+
+/* The largest unit that says it exactly: "1ms", "90s". */
+static const char *format_duration(uint64_t ns, char *buf, size_t size)
+{
+	for (size_t u = 0; u < N_DURATION_UNITS; u++) {
+		if (ns && !(ns % duration_units[u].ns)) {
+			snprintf(buf, size, "%" PRIu64 "%s", ns / duration_units[u].ns,
+				 duration_units[u].unit);
+			return buf;
+		}
+	}
+	snprintf(buf, size, "%" PRIu64 "ns", ns);
+	return buf;
+}
+
+/* A duration into a uint64_t of nanoseconds at off, at least f->min (1 when unset). */
+static int parse_duration(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
+{
+	uint64_t ns = 0, min = f->min ? f->min : 1;
+	char shown[SHOWN_LEN], limit[32];
+	int rc = -EINVAL;
+
+	if (json_object_is_type(v, json_type_string))
+		rc = duration_ns(json_object_get_string(v), json_object_get_string_len(v), &ns);
+	if (rc == -ERANGE)
+		return fail(ps, "expected a duration of at most %" PRIu64 "h, got %s",
+			    UINT64_MAX / duration_units[0].ns, show(v, shown, sizeof(shown)));
+	if (rc == -EDOM)
+		return fail(ps, "expected a duration in whole nanoseconds, got %s",
+			    show(v, shown, sizeof(shown)));
+	if (rc)
+		return fail(ps, "expected a duration such as \"20ms\" or \"1s\", got %s",
+			    show(v, shown, sizeof(shown)));
+	if (ns < min && min == 1)
+		return fail(ps, "expected a duration greater than 0, got %s", show(v, shown, sizeof(shown)));
+	if (ns < min)
+		return fail(ps, "expected a duration of at least %s, got %s",
+			    format_duration(min, limit, sizeof(limit)), show(v, shown, sizeof(shown)));
+	*AT(dst, f->off, uint64_t) = ns;
+	return 0;
+}
+
+/* An integer from f->min to UINT32_MAX into a uint32_t at off. */
+static int parse_u32(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
+{
+	int64_t n = json_object_get_int64(v);
+	char shown[SHOWN_LEN];
+
+	if (n < (int64_t)f->min || n > UINT32_MAX)
+		return fail(ps, "expected an integer from %" PRIu64 " to %" PRIu32 ", got %s", f->min,
+			    UINT32_MAX, show(v, shown, sizeof(shown)));
+	*AT(dst, f->off, uint32_t) = (uint32_t)n;
+	return 0;
+}
+
+static bool number_value(struct json_object *v, double *out)
+{
+	if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
+		return false;
+	*out = json_object_get_double(v);
+	return isfinite(*out);
+}
+
+static int parse_percentile(struct parser *ps, struct json_object *v, void *dst,
+			    const struct field *f)
+{
+	char shown[SHOWN_LEN];
+	double x;
+
+	if (!number_value(v, &x) || x < 50 || x > 99.9)
+		return fail(ps, "expected a number from 50 to 99.9, got %s", show(v, shown, sizeof(shown)));
+	*AT(dst, f->off, double) = x;
+	return 0;
+}
+
+static int parse_factor(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
+{
+	char shown[SHOWN_LEN];
+	double x;
+
+	if (!number_value(v, &x) || !(x > 1))
+		return fail(ps, "expected a number greater than 1, got %s", show(v, shown, sizeof(shown)));
+	*AT(dst, f->off, double) = x;
+	return 0;
+}
+
+static const struct policy_baseline baseline_default = {
+	.percentile = 99, .factor = 2, .window_ns = 60 * NS_PER_SEC,
+};
+
+static const struct field baseline_fields[] = {
+	{ .name = "percentile", .flags = FIELD_ANY_TYPE, .parse = parse_percentile,
+	  .off = offsetof(struct policy_baseline, percentile) },
+	{ .name = "factor", .flags = FIELD_ANY_TYPE, .parse = parse_factor,
+	  .off = offsetof(struct policy_baseline, factor) },
+	/* the histograms are read about once a second: a shorter window holds nothing */
+	{ .name = "window", .flags = FIELD_ANY_TYPE, .parse = parse_duration, .min = NS_PER_SEC,
+	  .off = offsetof(struct policy_baseline, window_ns) },
+};
+
+static const struct object_spec baseline_spec = {
+	.fields = baseline_fields,
+	.n_fields = sizeof(baseline_fields) / sizeof(baseline_fields[0]),
+};
+
+static int parse_baseline(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
+{
+	struct policy_baseline *b = AT(dst, f->off, struct policy_baseline);
+
+	*b = baseline_default;
+	return check_object(ps, v, &baseline_spec, b);
+}
+
+static const struct policy_rate rate_default = { .per_second = 100, .burst = 200 };
+
+static const struct field rate_fields[] = {
+	{ .name = "per_second", .type = json_type_int, .parse = parse_u32, .min = 1,
+	  .off = offsetof(struct policy_rate, per_second) },
+	{ .name = "burst", .type = json_type_int, .parse = parse_u32, .min = 1,
+	  .off = offsetof(struct policy_rate, burst) },
+};
+
+static const struct object_spec rate_spec = {
+	.fields = rate_fields,
+	.n_fields = sizeof(rate_fields) / sizeof(rate_fields[0]),
+};
+
+static int parse_rate(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
+{
+	struct policy_rate *r = AT(dst, f->off, struct policy_rate);
+
+	*r = rate_default;
+	return check_object(ps, v, &rate_spec, r);
+}
+
+/* ---- exception types, syscalls, errnos ------------------------------------------------- */
+
+/* A C++ type as written in source: "std::runtime_error", "::app::ParseError",
+ * "app::Error<int>" (template arguments are taken as they are, brackets balanced). */
+static int check_type_name(struct parser *ps, struct json_object *v, const char *s, size_t len)
+{
+	char shown[SHOWN_LEN];
+	size_t i = len >= 2 && s[0] == ':' && s[1] == ':' ? 2 : 0;
+
+	for (;;) {
+		size_t start = i;
+
+		while (i < len && is_word(s[i]))
+			i++;
+		if (i == start || is_digit(s[start]))
+			break;
+		if (i < len && s[i] == '<') {
+			unsigned depth = 0;
+
+			for (; i < len; i++) {
+				if ((unsigned char)s[i] < ' ' || s[i] == 0x7f)
+					break;
+				depth += s[i] == '<';
+				depth -= s[i] == '>';
+				if (!depth)
+					break;
+			}
+			if (i == len || s[i] != '>')
+				break;
+			i++;
+		}
+		if (i == len)
+			return 0;
+		if (len - i < 2 || s[i] != ':' || s[i + 1] != ':')
+			break;
+		i += 2;
+	}
+	return fail(ps, "expected a C++ type name such as \"std::runtime_error\", got %s",
+		    show(v, shown, sizeof(shown)));
+}
+
+static int parse_types(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
+{
+	if (!json_object_array_length(v))
+		return fail(ps, "expected at least one type name (leave \"types\" out for every exception)");
+	return parse_strings(ps, v, dst, f);
+}
+
+struct named {
+	const char *name;
+	int value;
+};
+
+static const struct named syscall_names[] = {
+#define SALVE_SYSCALL(name, nr) { #name, nr },
+#include "syscalls.h"
+#undef SALVE_SYSCALL
+};
+
+/* Every errno a Linux syscall returns, with the aliases glibc defines. */
+#define ERRNO(e) { #e, e }
+static const struct named errno_names[] = {
+	ERRNO(EPERM), ERRNO(ENOENT), ERRNO(ESRCH), ERRNO(EINTR), ERRNO(EIO), ERRNO(ENXIO),
+	ERRNO(E2BIG), ERRNO(ENOEXEC), ERRNO(EBADF), ERRNO(ECHILD), ERRNO(EAGAIN), ERRNO(ENOMEM),
+	ERRNO(EACCES), ERRNO(EFAULT), ERRNO(ENOTBLK), ERRNO(EBUSY), ERRNO(EEXIST), ERRNO(EXDEV),
+	ERRNO(ENODEV), ERRNO(ENOTDIR), ERRNO(EISDIR), ERRNO(EINVAL), ERRNO(ENFILE), ERRNO(EMFILE),
+	ERRNO(ENOTTY), ERRNO(ETXTBSY), ERRNO(EFBIG), ERRNO(ENOSPC), ERRNO(ESPIPE), ERRNO(EROFS),
+	ERRNO(EMLINK), ERRNO(EPIPE), ERRNO(EDOM), ERRNO(ERANGE), ERRNO(EDEADLK),
+	ERRNO(ENAMETOOLONG), ERRNO(ENOLCK), ERRNO(ENOSYS), ERRNO(ENOTEMPTY), ERRNO(ELOOP),
+	ERRNO(EWOULDBLOCK), ERRNO(ENOMSG), ERRNO(EIDRM), ERRNO(ECHRNG), ERRNO(EL2NSYNC),
+	ERRNO(EL3HLT), ERRNO(EL3RST), ERRNO(ELNRNG), ERRNO(EUNATCH), ERRNO(ENOCSI), ERRNO(EL2HLT),
+	ERRNO(EBADE), ERRNO(EBADR), ERRNO(EXFULL), ERRNO(ENOANO), ERRNO(EBADRQC), ERRNO(EBADSLT),
+	ERRNO(EDEADLOCK), ERRNO(EBFONT), ERRNO(ENOSTR), ERRNO(ENODATA), ERRNO(ETIME), ERRNO(ENOSR),
+	ERRNO(ENONET), ERRNO(ENOPKG), ERRNO(EREMOTE), ERRNO(ENOLINK), ERRNO(EADV), ERRNO(ESRMNT),
+	ERRNO(ECOMM), ERRNO(EPROTO), ERRNO(EMULTIHOP), ERRNO(EDOTDOT), ERRNO(EBADMSG),
+	ERRNO(EOVERFLOW), ERRNO(ENOTUNIQ), ERRNO(EBADFD), ERRNO(EREMCHG), ERRNO(ELIBACC),
+	ERRNO(ELIBBAD), ERRNO(ELIBSCN), ERRNO(ELIBMAX), ERRNO(ELIBEXEC), ERRNO(EILSEQ),
+	ERRNO(ERESTART), ERRNO(ESTRPIPE), ERRNO(EUSERS), ERRNO(ENOTSOCK), ERRNO(EDESTADDRREQ),
+	ERRNO(EMSGSIZE), ERRNO(EPROTOTYPE), ERRNO(ENOPROTOOPT), ERRNO(EPROTONOSUPPORT),
+	ERRNO(ESOCKTNOSUPPORT), ERRNO(EOPNOTSUPP), ERRNO(ENOTSUP), ERRNO(EPFNOSUPPORT),
+	ERRNO(EAFNOSUPPORT), ERRNO(EADDRINUSE), ERRNO(EADDRNOTAVAIL), ERRNO(ENETDOWN),
+	ERRNO(ENETUNREACH), ERRNO(ENETRESET), ERRNO(ECONNABORTED), ERRNO(ECONNRESET),
+	ERRNO(ENOBUFS), ERRNO(EISCONN), ERRNO(ENOTCONN), ERRNO(ESHUTDOWN), ERRNO(ETOOMANYREFS),
+	ERRNO(ETIMEDOUT), ERRNO(ECONNREFUSED), ERRNO(EHOSTDOWN), ERRNO(EHOSTUNREACH),
+	ERRNO(EALREADY), ERRNO(EINPROGRESS), ERRNO(ESTALE), ERRNO(EUCLEAN), ERRNO(ENOTNAM),
+	ERRNO(ENAVAIL), ERRNO(EISNAM), ERRNO(EREMOTEIO), ERRNO(EDQUOT), ERRNO(ENOMEDIUM),
+	ERRNO(EMEDIUMTYPE), ERRNO(ECANCELED), ERRNO(ENOKEY), ERRNO(EKEYEXPIRED),
+	ERRNO(EKEYREVOKED), ERRNO(EKEYREJECTED), ERRNO(EOWNERDEAD), ERRNO(ENOTRECOVERABLE),
+	ERRNO(ERFKILL), ERRNO(EHWPOISON),
+};
+#undef ERRNO
+
+/* A table too long to list in a message: what it is and where its names are. */
+struct name_table {
+	const struct named *names;
+	size_t n;
+	const char *what;  /* "syscall" */
+	const char *where; /* said when no name is close */
+};
+
+static const struct name_table syscall_table = {
+	syscall_names, sizeof(syscall_names) / sizeof(syscall_names[0]), "syscall",
+	"not an x86-64 syscall name; see syscalls(2)",
+};
+
+static const struct name_table errno_table = {
+	errno_names, sizeof(errno_names) / sizeof(errno_names[0]), "errno",
+	"not a Linux errno name; see errno(3)",
+};
+
+/* A non-empty array of names into an int * at off and its count at n_off; the count grows
+ * with each value, as in parse_strings. */
+static int parse_named(struct parser *ps, struct json_object *v, void *dst, const struct field *f,
+		       const struct name_table *t)
+{
+	size_t n = json_object_array_length(v);
+	int **arr = AT(dst, f->off, int *);
+	size_t *count = AT(dst, f->n_off, size_t);
+
+	if (!n)
+		return fail(ps, "expected at least one %s name, got []", t->what);
+	if (!(*arr = calloc(n, sizeof(**arr))))
+		return no_memory(ps);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(v, i);
+		size_t mark = path_index(ps, i), k = t->n;
+		const char *s = json_object_get_string(e);
+		struct nearest near = { .word = s, .dist = SIZE_MAX };
+		char shown[SHOWN_LEN], h[128];
+		int err = 0;
+
+		if (!json_object_is_type(e, json_type_string)) {
+			err = wrong_type(ps, json_type_string, e);
+		} else {
+			for (k = 0; k < t->n; k++) {
+				if (!strcmp(s, t->names[k].name) &&
+				    strlen(s) == (size_t)json_object_get_string_len(e))
+					break;
+				nearest_try(&near, t->names[k].name, t->names[k].name);
+			}
+			if (k == t->n && near.best)
+				snprintf(h, sizeof(h), " (did you mean \"%s\"?)", near.best);
+			else
+				snprintf(h, sizeof(h), " (%s)", t->where);
+			if (k == t->n)
+				err = fail(ps, "unknown %s %s%s", t->what, show(e, shown, sizeof(shown)), h);
+		}
+		path_pop(ps, mark);
+		if (err)
+			return err;
+		(*arr)[(*count)++] = t->names[k].value;
+	}
+	return 0;
+}
+
+static int parse_syscalls(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
+{
+	return parse_named(ps, v, dst, f, &syscall_table);
+}
+
+static int parse_errnos(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
+{
+	return parse_named(ps, v, dst, f, &errno_table);
+}
+
+/* ---- the probe object ------------------------------------------------------------------ */
+
 static unsigned probe_variant(const void *dst)
 {
 	return ((const struct policy_probe *)dst)->kind;
@@ -615,18 +1312,59 @@ static const char *probe_variant_name(unsigned i)
 }
 
 #define KIND(k) (1u << POLICY_PROBE_##k)
+#define FUNCTION_KINDS (KIND(RETURN) | KIND(LATENCY) | KIND(STALL))
+#define LIBRARY_KINDS (KIND(EXCEPTION) | KIND(ABORT))
+#define SITE_KINDS (FUNCTION_KINDS | LIBRARY_KINDS | KIND(SYSCALL))
 
+#define PR(field) offsetof(struct policy_probe, field)
+
+/* Rows are checked in order: "type" before the "when" it decides. */
 static const struct field probe_fields[] = {
 	{ .name = "id", .type = json_type_string, .flags = FIELD_REQUIRED, .parse = parse_string,
-	  .check = check_id, .off = offsetof(struct policy_probe, id),
+	  .check = check_id, .off = PR(id),
 	  .help = "a name for the probe, unique across all policies" },
 	{ .name = "kind", .type = json_type_string, .flags = FIELD_REQUIRED, .parse = parse_kind,
-	  .help = "one of \"signal\", \"exit\", \"oom\", \"exec\"" },
+	  .help = "one of \"signal\", \"exit\", \"oom\", \"exec\", \"return\", \"latency\", \"stall\", "
+		  "\"exception\", \"abort\", \"syscall\"" },
 	{ .name = "signals", .type = json_type_array, .only = KIND(SIGNAL), .parse = parse_signals },
 	{ .name = "handled", .type = json_type_boolean, .only = KIND(SIGNAL), .parse = parse_bool,
-	  .off = offsetof(struct policy_probe, handled) },
+	  .off = PR(handled) },
 	{ .name = "nonzero", .type = json_type_boolean, .only = KIND(EXIT), .parse = parse_bool,
-	  .off = offsetof(struct policy_probe, nonzero) },
+	  .off = PR(nonzero) },
+	{ .name = "binary", .type = json_type_string, .only = FUNCTION_KINDS | LIBRARY_KINDS,
+	  .required = FUNCTION_KINDS, .parse = parse_string, .check = check_probe_binary,
+	  .off = PR(binary),
+	  .help = "the executable's absolute path, or a library soname such as \"libc.so.6\"" },
+	{ .name = "symbol", .type = json_type_string, .only = FUNCTION_KINDS,
+	  .required = FUNCTION_KINDS, .alt = "offset", .parse = parse_string, .check = check_symbol,
+	  .off = PR(symbol), .help = "the function: its symbol name, or its offset in the file" },
+	{ .name = "offset", .flags = FIELD_ANY_TYPE, .only = FUNCTION_KINDS,
+	  .required = FUNCTION_KINDS, .alt = "symbol", .parse = parse_offset,
+	  .help = "the function: its symbol name, or its offset in the file" },
+	{ .name = "type", .type = json_type_string, .only = KIND(RETURN), .parse = parse_value_type },
+	{ .name = "when", .flags = FIELD_ANY_TYPE, .only = KIND(RETURN), .required = KIND(RETURN),
+	  .parse = parse_when, .help = "a test of the return value, such as \"< 0\"" },
+	{ .name = "threshold", .flags = FIELD_ANY_TYPE, .only = KIND(LATENCY),
+	  .required = KIND(LATENCY), .alt = "baseline", .parse = parse_duration, .off = PR(threshold_ns),
+	  .help = "a fixed duration such as \"20ms\", or a baseline learned from past calls" },
+	{ .name = "baseline", .type = json_type_object, .only = KIND(LATENCY),
+	  .required = KIND(LATENCY), .alt = "threshold", .parse = parse_baseline, .off = PR(baseline),
+	  .help = "a fixed duration such as \"20ms\", or a baseline learned from past calls" },
+	{ .name = "every", .flags = FIELD_ANY_TYPE, .only = KIND(STALL), .required = KIND(STALL),
+	  .parse = parse_duration, .min = 1000000, .off = PR(every_ns),
+	  .help = "the longest the function may go uncalled, such as \"1s\"" },
+	{ .name = "types", .type = json_type_array, .only = KIND(EXCEPTION), .parse = parse_types,
+	  .check = check_type_name, .off = PR(types), .n_off = PR(n_types) },
+	{ .name = "syscalls", .type = json_type_array, .only = KIND(SYSCALL), .required = KIND(SYSCALL),
+	  .parse = parse_syscalls, .off = PR(syscalls), .n_off = PR(n_syscalls),
+	  .help = "a non-empty array of syscall names, such as [\"openat\"]" },
+	{ .name = "errnos", .type = json_type_array, .only = KIND(SYSCALL), .required = KIND(SYSCALL),
+	  .parse = parse_errnos, .off = PR(errnos), .n_off = PR(n_errnos),
+	  .help = "a non-empty array of errno names, such as [\"ENOENT\"]" },
+	{ .name = "stack", .type = json_type_boolean, .only = SITE_KINDS, .parse = parse_bool,
+	  .off = PR(stack) },
+	{ .name = "rate", .type = json_type_object, .only = SITE_KINDS, .parse = parse_rate,
+	  .off = PR(rate) },
 };
 
 static const struct object_spec probe_spec = {
@@ -634,9 +1372,36 @@ static const struct object_spec probe_spec = {
 	.n_fields = sizeof(probe_fields) / sizeof(probe_fields[0]),
 	.what = "a probe",
 	.tag = "kind",
+	.n_variants = POLICY_PROBE_KIND_COUNT,
 	.variant = probe_variant,
 	.variant_name = probe_variant_name,
 };
+
+/* What a probe gets for the fields it leaves out. A throw or an abort is worth little
+ * without the stack that led to it. */
+static const struct {
+	const char *binary; /* the library holding the probed function */
+	bool stack;
+} kind_defaults[POLICY_PROBE_KIND_COUNT] = {
+	[POLICY_PROBE_EXCEPTION] = { "libstdc++.so.6", true },
+	[POLICY_PROBE_ABORT] = { "libc.so.6", true },
+};
+
+static int probe_defaults(struct parser *ps, struct json_object *obj, struct policy_probe *pr)
+{
+	if (pr->kind == POLICY_PROBE_SIGNAL && !pr->signals_mask)
+		pr->signals_mask = all_signals();
+	if (!(SITE_KINDS & (1u << pr->kind)))
+		return 0;
+	if (!pr->binary && kind_defaults[pr->kind].binary &&
+	    !(pr->binary = strdup(kind_defaults[pr->kind].binary)))
+		return no_memory(ps);
+	if (!json_object_object_get_ex(obj, "stack", NULL))
+		pr->stack = kind_defaults[pr->kind].stack;
+	if (!json_object_object_get_ex(obj, "rate", NULL))
+		pr->rate = rate_default;
+	return 0;
+}
 
 static int parse_probes(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
 {
@@ -659,10 +1424,10 @@ static int parse_probes(struct parser *ps, struct json_object *v, void *dst, con
 		else
 			err = check_object(ps, e, &probe_spec, pr);
 		path_pop(ps, mark);
+		if (!err)
+			err = probe_defaults(ps, e, pr);
 		if (err)
 			return err;
-		if (pr->kind == POLICY_PROBE_SIGNAL && !pr->signals_mask)
-			pr->signals_mask = all_signals();
 	}
 	return 0;
 }
@@ -878,8 +1643,18 @@ void policy_clear(struct policy *p)
 	for (size_t i = 0; i < p->scope.n_comms; i++)
 		free(p->scope.comms[i]);
 	free(p->scope.comms);
-	for (size_t i = 0; i < p->n_probes; i++)
-		free(p->probes[i].id);
+	for (size_t i = 0; i < p->n_probes; i++) {
+		struct policy_probe *pr = &p->probes[i];
+
+		free(pr->id);
+		free(pr->binary);
+		free(pr->symbol);
+		for (size_t j = 0; j < pr->n_types; j++)
+			free(pr->types[j]);
+		free(pr->types);
+		free(pr->syscalls);
+		free(pr->errnos);
+	}
 	free(p->probes);
 	*p = (struct policy){ 0 };
 }

@@ -5,7 +5,9 @@
  *    "scope": {"binaries": [], "cgroups": [], "comms": []},
  *    "probes": [{"id": "crashes", "kind": "signal"},
  *               {"id": "exits", "kind": "exit", "nonzero": true},
- *               {"id": "oom", "kind": "oom"}]}
+ *               {"id": "oom", "kind": "oom"},
+ *               {"id": "parse-errors", "kind": "return", "binary": "/srv/app/bin/app",
+ *                "symbol": "parse", "type": "int", "when": "< 0"}]}
  * An empty scope means every process. Errors name the file and the JSON path of the
  * offending value: "policies/web.json: probes[1].kind: unknown probe kind "exitt"
  * (did you mean "exit"?)". */
@@ -14,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define POLICY_FORMAT_VERSION 1
 
@@ -22,7 +25,45 @@ enum policy_probe_kind {
 	POLICY_PROBE_EXIT,
 	POLICY_PROBE_OOM,
 	POLICY_PROBE_EXEC,
+	POLICY_PROBE_RETURN,    /* a function returned a value matching a predicate */
+	POLICY_PROBE_LATENCY,   /* a call took longer than a threshold or a learned baseline */
+	POLICY_PROBE_STALL,     /* a function was not called for longer than its period */
+	POLICY_PROBE_EXCEPTION, /* C++ throw (__cxa_throw) */
+	POLICY_PROBE_ABORT,     /* abort() and failed assert() */
+	POLICY_PROBE_SYSCALL,   /* chosen syscalls failing with chosen errnos */
 	POLICY_PROBE_KIND_COUNT,
+};
+
+/* Width and signedness of a return value; the zero value is the default. */
+enum policy_value_type {
+	POLICY_VALUE_INT,     /* 32-bit signed */
+	POLICY_VALUE_LONG,    /* 64-bit signed */
+	POLICY_VALUE_POINTER, /* 64-bit unsigned; compared with == and != only */
+	POLICY_VALUE_BOOL,    /* 0 or 1; compared with == and != only */
+};
+
+#define POLICY_PRED_VALUES 16
+
+/* "when" of a return probe: "< 0", "== 0", "in [1, 2]". Every value fits the probe's type;
+ * a pointer's is its bit pattern. */
+struct policy_predicate {
+	enum policy_pred_op { PRED_LT, PRED_LE, PRED_GT, PRED_GE, PRED_EQ, PRED_NE, PRED_IN } op;
+	int64_t values[POLICY_PRED_VALUES];
+	size_t n_values; /* 1 except for PRED_IN: 1 to POLICY_PRED_VALUES */
+};
+
+/* A latency threshold learned from the site's own histogram: percentile of the last
+ * window, times factor. */
+struct policy_baseline {
+	double percentile;  /* 50 to 99.9; default 99 */
+	double factor;      /* > 1; default 2 */
+	uint64_t window_ns; /* default one minute */
+};
+
+/* Per-site token bucket in the kernel; what it holds back is counted, not lost. */
+struct policy_rate {
+	uint32_t per_second; /* default 100 */
+	uint32_t burst;      /* default 200 */
 };
 
 struct policy;
@@ -33,6 +74,25 @@ struct policy_probe {
 	bool nonzero;                /* exit: only non-zero statuses and deaths by signal */
 	unsigned signals_mask;       /* signal: 1u << signo for each signal reported */
 	bool handled;                /* signal: also signals the process catches */
+
+	/* return, latency, stall: the function; exception, abort: the library (a default) */
+	char *binary;                /* absolute path, or a soname resolved as the loader would */
+	char *symbol;                /* as written: "name", "name@VER" or "name@@VER"; NULL by offset */
+	uint64_t offset;             /* file offset of the function, when has_offset */
+	bool has_offset;
+	enum policy_value_type type;     /* return */
+	struct policy_predicate when;    /* return */
+	uint64_t threshold_ns;           /* latency: fixed; 0 when the baseline decides */
+	struct policy_baseline baseline; /* latency: all zero when threshold_ns is set */
+	uint64_t every_ns;               /* stall: the longest expected gap between calls */
+	char **types;                    /* exception: C++ type names; none: every type */
+	size_t n_types;
+	int *syscalls;                   /* syscall: x86-64 syscall numbers */
+	size_t n_syscalls;
+	int *errnos;                     /* syscall: positive errno values */
+	size_t n_errnos;
+	bool stack;                      /* the kinds above: capture the user stack */
+	struct policy_rate rate;         /* the kinds above; zero for the others */
 	const struct policy *policy; /* the policy that declares it */
 };
 

@@ -17,8 +17,10 @@ enum salve_event_kind scope_event_kind(enum policy_probe_kind kind)
 		return SALVE_EV_EXIT;
 	case POLICY_PROBE_OOM:
 		return SALVE_EV_OOM;
-	default:
+	case POLICY_PROBE_EXEC:
 		return SALVE_EV_EXEC;
+	default:
+		return 0; /* no record kind runs it yet */
 	}
 }
 
@@ -95,10 +97,17 @@ static int add_scope(const struct policy *pol, __u64 bit, const struct scope_opt
 	return 0;
 }
 
-static void add_probe(const struct policy_probe *pr, struct salve_config *cfg, bool *all_exits)
+static int add_probe(const struct policy *pol, size_t index, struct salve_config *cfg,
+		     bool *all_exits, char *err, size_t err_len)
 {
+	const struct policy_probe *pr = &pol->probes[index];
 	enum salve_event_kind kind = scope_event_kind(pr->kind);
 
+	if (!kind) {
+		snprintf(err, err_len, "%s: probes[%zu]: salved %s cannot run probes of kind \"%s\" yet",
+			 pol->file, index, SALVE_VERSION, policy_probe_kind_name(pr->kind));
+		return -EOPNOTSUPP;
+	}
 	cfg->kinds |= 1u << kind;
 	if (pr->kind == POLICY_PROBE_SIGNAL) {
 		cfg->signals |= pr->signals_mask;
@@ -107,6 +116,7 @@ static void add_probe(const struct policy_probe *pr, struct salve_config *cfg, b
 	}
 	if (pr->kind == POLICY_PROBE_EXIT && !pr->nonzero)
 		*all_exits = true;
+	return 0;
 }
 
 int scope_plan_build(const struct policy_set *set, const struct scope_opts *opts,
@@ -127,8 +137,12 @@ int scope_plan_build(const struct policy_set *set, const struct scope_opts *opts
 		const struct policy_scope *sc = &pol->scope;
 		__u64 bit = 1ull << i;
 
-		for (size_t j = 0; j < pol->n_probes; j++)
-			add_probe(&pol->probes[j], &plan.cfg, &all_exits);
+		for (size_t j = 0; j < pol->n_probes; j++) {
+			if ((rc = add_probe(pol, j, &plan.cfg, &all_exits, err, err_len))) {
+				scope_plan_clear(&plan);
+				return rc;
+			}
+		}
 		if (!sc->n_binaries && !sc->n_cgroups && !sc->n_comms) {
 			plan.cfg.unscoped |= bit;
 			continue;
