@@ -18,6 +18,7 @@
 #include "policy.h"
 #include "probes.h"
 #include "scope.h"
+#include "sites.h"
 #include "sys.h"
 
 #define TICK_MS 1000
@@ -42,6 +43,7 @@ struct daemon {
 	struct pipeline *pipeline;
 	struct policy_set *set;
 	struct scope_plan plan;
+	struct site_plan sites;
 	FILE *out;
 	unsigned ticks;
 	bool watchdog;
@@ -178,22 +180,38 @@ static void reload(struct daemon *d)
 {
 	struct policy_set *set;
 	struct scope_plan plan;
-	char err[1024];
+	struct site_plan sites;
+	char err[1024] = "";
 
 	if (policy_set_load(d->opt.policy, &set, err, sizeof(err))) {
 		salve_log(LOG_ERR, "reload refused, the running policy stays: %s", err);
 		return;
 	}
-	if (build_plan(d, set, &plan) || apply_plan(d, &plan)) {
+	if (build_plan(d, set, &plan)) {
 		salve_log(LOG_ERR, "reload refused, the running policy stays");
 		policy_set_free(set);
 		return;
 	}
-	pipeline_set_policies(d->pipeline, set);
+	if (sites_plan_build(set, &sites, err, sizeof(err))) {
+		salve_log(LOG_ERR, "reload refused, the running policy stays: %s", err);
+		scope_plan_clear(&plan);
+		policy_set_free(set);
+		return;
+	}
+	if (apply_plan(d, &plan) || sites_apply(d->probes, &d->sites, &sites, err, sizeof(err))) {
+		salve_log(LOG_ERR, "reload failed half-way: %s", err);
+		scope_plan_clear(&plan);
+		sites_plan_clear(&sites);
+		policy_set_free(set);
+		return;
+	}
+	pipeline_set_policies(d->pipeline, set, &sites);
 	policy_set_free(d->set);
 	scope_plan_clear(&d->plan);
+	sites_plan_clear(&d->sites);
 	d->set = set;
 	d->plan = plan;
+	d->sites = sites;
 	salve_log(LOG_INFO, "reloaded %zu polic%s from %s", set->n_policies,
 		  set->n_policies == 1 ? "y" : "ies", d->opt.policy);
 }
@@ -306,7 +324,6 @@ static int start(struct daemon *d)
 	if ((err = build_plan(d, d->set, &d->plan)) ||
 	    (err = pipeline_new(d->out, &d->pipeline)))
 		return err;
-	pipeline_set_policies(d->pipeline, d->set);
 	pc.ctx = d->pipeline;
 	if ((err = probes_new(&pc, &d->probes)))
 		return err;
@@ -315,6 +332,12 @@ static int start(struct daemon *d)
 			  hooks[i].hook, hooks[i].flavour, hooks[i].why[0] ? ": " : "", hooks[i].why);
 	if ((err = apply_plan(d, &d->plan)))
 		return err;
+	if ((err = sites_plan_build(d->set, &d->sites, why, sizeof(why))) ||
+	    (err = sites_apply(d->probes, &(struct site_plan){ 0 }, &d->sites, why, sizeof(why)))) {
+		salve_log(LOG_ERR, "%s", why);
+		return err;
+	}
+	pipeline_set_policies(d->pipeline, d->set, &d->sites);
 	salve_log(LOG_INFO, "watching with %zu polic%s from %s%s", d->set->n_policies,
 		  d->set->n_policies == 1 ? "y" : "ies", d->opt.policy,
 		  d->opt.dry_run ? " (dry run)" : "");
@@ -380,6 +403,7 @@ int main(int argc, char **argv)
 	probes_free(d.probes);
 	pipeline_free(d.pipeline);
 	scope_plan_clear(&d.plan);
+	sites_plan_clear(&d.sites);
 	policy_set_free(d.set);
 	loop_free(d.loop);
 	if (d.out != stdout)

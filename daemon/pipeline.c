@@ -13,6 +13,7 @@
 struct pipeline {
 	FILE *out;
 	const struct policy_set *set;
+	const struct site_plan *sites;
 	struct symbolizer *sym;
 	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	uint64_t received[SALVE_EV_KIND_MAX];
@@ -62,9 +63,11 @@ void pipeline_free(struct pipeline *pl)
 	free(pl);
 }
 
-void pipeline_set_policies(struct pipeline *pl, const struct policy_set *set)
+void pipeline_set_policies(struct pipeline *pl, const struct policy_set *set,
+			   const struct site_plan *sites)
 {
 	pl->set = set;
+	pl->sites = sites;
 }
 
 static bool probe_wants(const struct policy_probe *pr, const struct event *ev)
@@ -77,6 +80,8 @@ static bool probe_wants(const struct policy_probe *pr, const struct event *ev)
 		       (pr->handled || (ev->sig.flags & SALVE_SIG_FATAL));
 	case SALVE_EV_EXIT:
 		return !pr->nonzero || ev->exit.status;
+	case SALVE_EV_RETURN:
+		return false; /* a site names its one probe: see report_site */
 	default:
 		return true;
 	}
@@ -127,6 +132,26 @@ static size_t symbolize(struct pipeline *pl, const struct event *ev, struct repo
 	return ev->n_frames;
 }
 
+/* Write ev as produced by probe. */
+static void report(struct pipeline *pl, const struct event *ev, const char *probe, bool *named,
+		   struct report_frame *frames, size_t *n_frames)
+{
+	struct json_object *line;
+	int err;
+
+	if (!*named) {
+		*n_frames = symbolize(pl, ev, frames);
+		*named = true;
+	}
+	line = report_event(ev, probe, ev->boot_ns + pl->realtime_offset_ns, frames, *n_frames);
+	if (!line)
+		return;
+	if ((err = report_write(pl->out, line)))
+		salve_log(LOG_ERR, "cannot write an event: %s", strerror(-err));
+	json_object_put(line);
+	pl->reported[ev->kind]++;
+}
+
 int pipeline_record(void *ctx, void *data, size_t size)
 {
 	struct pipeline *pl = ctx;
@@ -145,29 +170,23 @@ int pipeline_record(void *ctx, void *data, size_t size)
 	pl->received[ev->kind]++;
 	if (!pl->set)
 		return 0;
+	if (ev->kind == SALVE_EV_RETURN) {
+		/* The kernel checked the site's own policy; a site that went with a reload
+		 * has no probe to name any more. */
+		const struct site *site = pl->sites ? sites_find(pl->sites, ev->call.site) : NULL;
+
+		if (site)
+			report(pl, ev, site->probe->id, &named, frames, &n_frames);
+		return 0;
+	}
 	for (size_t i = 0; i < pl->set->n_policies && i < SALVE_POLICIES_MAX; i++) {
 		const struct policy *pol = &pl->set->policies[i];
-		uint64_t realtime = ev->boot_ns + pl->realtime_offset_ns;
 
 		if (!(ev->policies & (1ull << i)))
 			continue;
-		for (size_t j = 0; j < pol->n_probes; j++) {
-			struct json_object *line;
-
-			if (!probe_wants(&pol->probes[j], ev))
-				continue;
-			if (!named) {
-				n_frames = symbolize(pl, ev, frames);
-				named = true;
-			}
-			line = report_event(ev, pol->probes[j].id, realtime, frames, n_frames);
-			if (!line)
-				return 0;
-			if ((err = report_write(pl->out, line)))
-				salve_log(LOG_ERR, "cannot write an event: %s", strerror(-err));
-			json_object_put(line);
-			pl->reported[ev->kind]++;
-		}
+		for (size_t j = 0; j < pol->n_probes; j++)
+			if (probe_wants(&pol->probes[j], ev))
+				report(pl, ev, pol->probes[j].id, &named, frames, &n_frames);
 	}
 	return 0;
 }

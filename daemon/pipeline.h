@@ -9,14 +9,17 @@
 
 #include "policy.h"
 #include "probes.h"
+#include "sites.h"
 
 struct pipeline;
 
 int pipeline_new(FILE *out, struct pipeline **outp);
 void pipeline_free(struct pipeline *pl);
 
-/* The policies records are matched against from now on; not owned. */
-void pipeline_set_policies(struct pipeline *pl, const struct policy_set *set);
+/* The policies, and their function-probe sites, records are matched against from now
+ * on; not owned. */
+void pipeline_set_policies(struct pipeline *pl, const struct policy_set *set,
+			   const struct site_plan *sites);
 
 /* The libbpf ring_buffer callback; ctx is the pipeline. Never stops the ring: a bad
  * record is counted and skipped. */

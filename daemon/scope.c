@@ -19,6 +19,8 @@ enum salve_event_kind scope_event_kind(enum policy_probe_kind kind)
 		return SALVE_EV_OOM;
 	case POLICY_PROBE_EXEC:
 		return SALVE_EV_EXEC;
+	case POLICY_PROBE_RETURN:
+		return SALVE_EV_RETURN;
 	default:
 		return 0; /* no record kind runs it yet */
 	}

@@ -1,0 +1,193 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "resolve.h"
+#include "sites.h"
+
+static enum salve_value_type value_type(const struct policy_probe *pr)
+{
+	switch (pr->type) {
+	case POLICY_VALUE_LONG:
+		return SALVE_VALUE_LONG;
+	case POLICY_VALUE_POINTER:
+		return SALVE_VALUE_POINTER;
+	case POLICY_VALUE_BOOL:
+		return SALVE_VALUE_BOOL;
+	default:
+		return SALVE_VALUE_INT;
+	}
+}
+
+static enum salve_pred_op pred_op(const struct policy_predicate *pred)
+{
+	switch (pred->op) {
+	case PRED_LT:
+		return SALVE_PRED_LT;
+	case PRED_LE:
+		return SALVE_PRED_LE;
+	case PRED_GT:
+		return SALVE_PRED_GT;
+	case PRED_GE:
+		return SALVE_PRED_GE;
+	case PRED_EQ:
+		return SALVE_PRED_EQ;
+	case PRED_NE:
+		return SALVE_PRED_NE;
+	default:
+		return SALVE_PRED_IN;
+	}
+}
+
+/* The kernel's settings for probe pr of policy number index. */
+static void site_cfg(const struct policy_probe *pr, size_t index, struct salve_site *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->kind = SALVE_SITE_RETURN;
+	cfg->flags = pr->stack ? SALVE_SITE_STACK : 0;
+	cfg->policies = 1ull << index;
+	cfg->value_type = value_type(pr);
+	cfg->op = pred_op(&pr->when);
+	cfg->n_values = pr->when.n_values;
+	for (size_t i = 0; i < pr->when.n_values && i < SALVE_PRED_VALUES; i++)
+		cfg->values[i] = pr->when.values[i];
+	cfg->rate_per_sec = pr->rate.per_second;
+	cfg->burst = pr->rate.burst;
+}
+
+static int resolve_site(const struct policy *pol, const struct policy_probe *pr, struct site *s,
+			char *err, size_t err_len)
+{
+	struct resolve_site rs;
+	char why[512];
+	int rc;
+
+	rc = resolve_binary(pr->binary, s->path, sizeof(s->path), why, sizeof(why));
+	if (!rc)
+		rc = pr->has_offset ? resolve_offset(s->path, pr->offset, &rs, why, sizeof(why))
+				    : resolve_symbol(s->path, pr->symbol, NULL, &rs, why, sizeof(why));
+	if (rc) {
+		snprintf(err, err_len, "%s: probe \"%s\": %s", pol->file, pr->id, why);
+		return rc;
+	}
+	s->offset = rs.offset;
+	s->nop5 = rs.nop5;
+	return 0;
+}
+
+int sites_plan_build(const struct policy_set *set, struct site_plan *out, char *err,
+		     size_t err_len)
+{
+	struct site_plan plan = { 0 };
+	size_t n = 0;
+	int rc;
+
+	for (size_t i = 0; i < set->n_policies; i++)
+		for (size_t j = 0; j < set->policies[i].n_probes; j++)
+			n += set->policies[i].probes[j].kind == POLICY_PROBE_RETURN;
+	if (n > SALVE_SITES_MAX) {
+		snprintf(err, err_len, "%zu function probes; salved holds at most %d", n,
+			 SALVE_SITES_MAX);
+		return -E2BIG;
+	}
+	plan.sites = calloc(n ? n : 1, sizeof(*plan.sites));
+	if (!plan.sites)
+		return -ENOMEM;
+	for (size_t i = 0; i < set->n_policies; i++) {
+		const struct policy *pol = &set->policies[i];
+
+		for (size_t j = 0; j < pol->n_probes; j++) {
+			const struct policy_probe *pr = &pol->probes[j];
+			struct site *s;
+
+			if (pr->kind != POLICY_PROBE_RETURN)
+				continue;
+			s = &plan.sites[plan.n_sites++];
+			s->probe = pr;
+			site_cfg(pr, i, &s->cfg);
+			if ((rc = resolve_site(pol, pr, s, err, err_len))) {
+				sites_plan_clear(&plan);
+				return rc;
+			}
+		}
+	}
+	*out = plan;
+	return 0;
+}
+
+void sites_plan_clear(struct site_plan *plan)
+{
+	free(plan->sites);
+	*plan = (struct site_plan){ 0 };
+}
+
+const struct site *sites_find(const struct site_plan *plan, uint32_t id)
+{
+	for (size_t i = 0; i < plan->n_sites; i++)
+		if (plan->sites[i].id == id)
+			return &plan->sites[i];
+	return NULL;
+}
+
+/* The same probe at the same place with the same settings. */
+static const struct site *same_site(const struct site_plan *plan, const struct site *s)
+{
+	for (size_t i = 0; i < plan->n_sites; i++) {
+		const struct site *o = &plan->sites[i];
+
+		if (!strcmp(o->probe->id, s->probe->id) && !strcmp(o->path, s->path) &&
+		    o->offset == s->offset && !memcmp(&o->cfg, &s->cfg, sizeof(o->cfg)))
+			return o;
+	}
+	return NULL;
+}
+
+static bool id_taken(const struct site_plan *plan, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (plan->sites[i].id == id)
+			return true;
+	return false;
+}
+
+int sites_apply(struct probes *p, const struct site_plan *prev, struct site_plan *next,
+		char *err, size_t err_len)
+{
+	uint32_t fresh = 0;
+	int rc;
+
+	/* Keep the ids of unchanged sites first, so new ones cannot take them. */
+	for (size_t i = 0; i < next->n_sites; i++) {
+		const struct site *o = same_site(prev, &next->sites[i]);
+
+		next->sites[i].id = o ? o->id : UINT32_MAX;
+	}
+	for (size_t i = 0; i < prev->n_sites; i++) {
+		const struct site *s = &prev->sites[i];
+
+		if (!id_taken(next, next->n_sites, s->id))
+			probes_site_detach(p, s->id);
+	}
+	for (size_t i = 0; i < next->n_sites; i++) {
+		struct site *s = &next->sites[i];
+
+		if (s->id != UINT32_MAX)
+			continue;
+		while (id_taken(next, next->n_sites, fresh) || id_taken(prev, prev->n_sites, fresh))
+			fresh++;
+		s->id = fresh++;
+		rc = probes_site_attach(p, s->id, &s->cfg, s->path, s->offset);
+		if (rc) {
+			snprintf(err, err_len, "%s: probe \"%s\": cannot attach at %s+0x%llx: %s",
+				 s->probe->policy->file, s->probe->id, s->path,
+				 (unsigned long long)s->offset, strerror(-rc));
+			return rc;
+		}
+		salve_log(LOG_INFO, "probe %s: %s+0x%llx%s", s->probe->id, s->path,
+			  (unsigned long long)s->offset,
+			  s->nop5 ? " (5-byte NOP entry: optimized uprobe)" : "");
+	}
+	return 0;
+}
