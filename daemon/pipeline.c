@@ -81,7 +81,7 @@ static bool probe_wants(const struct policy_probe *pr, const struct event *ev)
 	case SALVE_EV_EXIT:
 		return !pr->nonzero || ev->exit.status;
 	case SALVE_EV_RETURN:
-		return false; /* a site names its one probe: see report_site */
+		return false; /* a site names its one probe: pipeline_record looks it up */
 	default:
 		return true;
 	}
