@@ -24,6 +24,39 @@ struct {
 	__type(value, struct salve_rate);
 } salve_site_rates SEC(".maps");
 
+/* Entry times per thread and site, one per nesting level, so recursion and threads
+ * never mix up calls. */
+struct lat_key {
+	__u32 tid;
+	__u32 site;
+};
+
+struct lat_starts {
+	__u32 depth; /* calls in progress; only the first SALVE_DEPTH_MAX are timed */
+	__u32 pad;
+	__u64 start[SALVE_DEPTH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct lat_key);
+	__type(value, struct lat_starts);
+} salve_lat_starts SEC(".maps");
+
+/* log2 histogram of each latency site's calls, in nanoseconds; salved reads it for
+ * baselines and reports. */
+struct salve_hist {
+	__u64 buckets[SALVE_HIST_BUCKETS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SALVE_SITES_MAX);
+	__type(key, __u32);
+	__type(value, struct salve_hist);
+} salve_site_hist SEC(".maps");
+
 static __always_inline bool pred_match(const struct salve_site *s, __s64 v)
 {
 	switch (s->op) {
@@ -123,4 +156,65 @@ int BPF_KRETPROBE(salve_fn_ret)
 	if (!pred_match(s, ret))
 		return 0;
 	return emit_call(ctx, SALVE_EV_RETURN, id, s, ret, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(salve_fn_entry)
+{
+	struct lat_key key = { .tid = (__u32)bpf_get_current_pid_tgid(),
+			       .site = bpf_get_attach_cookie(ctx) };
+	struct lat_starts *v, fresh = {};
+	__u32 d;
+
+	v = bpf_map_lookup_elem(&salve_lat_starts, &key);
+	if (!v) {
+		bpf_map_update_elem(&salve_lat_starts, &key, &fresh, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&salve_lat_starts, &key);
+		if (!v)
+			return 0;
+	}
+	d = v->depth++;
+	if (d < SALVE_DEPTH_MAX)
+		v->start[d] = bpf_ktime_get_ns();
+	return 0;
+}
+
+static __always_inline __u32 log2_bucket(__u64 v)
+{
+	__u32 b = 0;
+
+	for (int i = 32; i > 0; i >>= 1) {
+		if (v >> i) {
+			v >>= i;
+			b += i;
+		}
+	}
+	return b < SALVE_HIST_BUCKETS ? b : SALVE_HIST_BUCKETS - 1;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(salve_fn_exit)
+{
+	struct lat_key key = { .tid = (__u32)bpf_get_current_pid_tgid(),
+			       .site = bpf_get_attach_cookie(ctx) };
+	const struct salve_site *s;
+	struct lat_starts *v;
+	struct salve_hist *h;
+	__u64 now = bpf_ktime_get_ns(), dur;
+	__u32 d;
+
+	v = bpf_map_lookup_elem(&salve_lat_starts, &key);
+	if (!v || !v->depth)
+		return 0; /* the call began before the probe was attached */
+	d = --v->depth;
+	if (d >= SALVE_DEPTH_MAX)
+		return 0;
+	dur = now - v->start[d];
+	h = bpf_map_lookup_elem(&salve_site_hist, &key.site);
+	if (h)
+		h->buckets[log2_bucket(dur)]++;
+	s = bpf_map_lookup_elem(&salve_sites, &key.site);
+	if (!s || s->kind != SALVE_SITE_LATENCY || !s->threshold_ns || dur <= s->threshold_ns)
+		return 0;
+	return emit_call(ctx, SALVE_EV_LATENCY, key.site, s, 0, dur);
 }

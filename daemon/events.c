@@ -135,6 +135,7 @@ static size_t kind_size(unsigned int kind)
 	case SALVE_EV_EXEC:
 		return sizeof(struct salve_exec_event);
 	case SALVE_EV_RETURN:
+	case SALVE_EV_LATENCY:
 		return sizeof(struct salve_call_event);
 	}
 	return 0;
@@ -143,7 +144,7 @@ static size_t kind_size(unsigned int kind)
 /* Function-call records carry a stack when their site asks for one. */
 static bool has_stack_variant(unsigned int kind)
 {
-	return kind == SALVE_EV_RETURN;
+	return kind == SALVE_EV_RETURN || kind == SALVE_EV_LATENCY;
 }
 
 int events_decode(const void *data, size_t size, struct event *out)
@@ -212,6 +213,7 @@ int events_decode(const void *data, size_t size, struct event *out)
 		decode_module(&rec.exec.exe, &out->exe);
 		break;
 	case SALVE_EV_RETURN:
+	case SALVE_EV_LATENCY:
 		out->call.site = rec.call.call.site;
 		out->call.ret = rec.call.call.ret;
 		out->call.duration_ns = rec.call.call.duration_ns;
@@ -235,6 +237,8 @@ const char *events_kind_name(enum salve_event_kind kind)
 		return "exec";
 	case SALVE_EV_RETURN:
 		return "return";
+	case SALVE_EV_LATENCY:
+		return "latency";
 	case SALVE_EV_KIND_MAX:
 		break;
 	}

@@ -36,7 +36,7 @@ struct probes {
 	/* Maps of the first family, which every later family reuses. */
 	struct bpf_object *shared;
 	struct salve_functions *functions;
-	struct bpf_link *sites[SALVE_SITES_MAX]; /* by site id */
+	struct bpf_link *sites[SALVE_SITES_MAX][2]; /* by site id: entry and return probe */
 };
 
 static void destroy_salve_signals(void *skel)
@@ -311,8 +311,10 @@ void probes_free(struct probes *p)
 	if (p->pin_dir)
 		unpin_all(p->pin_dir, p);
 	ring_buffer__free(p->ring);
-	for (size_t i = 0; i < SALVE_SITES_MAX; i++)
-		bpf_link__destroy(p->sites[i]);
+	for (size_t i = 0; i < SALVE_SITES_MAX; i++) {
+		bpf_link__destroy(p->sites[i][0]);
+		bpf_link__destroy(p->sites[i][1]);
+	}
 	for (size_t i = 0; i < p->n_links; i++)
 		bpf_link__destroy(p->links[i]);
 	for (size_t f = p->n_families; f-- > 0;)
@@ -420,27 +422,53 @@ size_t probes_hooks(const struct probes *p, const struct probes_hook **out)
 	return p->n_hooks;
 }
 
+/* Attach prog at the site as its entry (slot 0) or return (slot 1) probe. */
+static int attach_at(struct probes *p, __u32 id, struct bpf_program *prog, int slot,
+		     const char *path, __u64 offset)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = id, .retprobe = slot == 1);
+
+	/* -1: every process, present and future, that maps the file. */
+	p->sites[id][slot] = bpf_program__attach_uprobe_opts(prog, -1, path, offset, &opts);
+	return p->sites[id][slot] ? 0 : -errno;
+}
+
 int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site, const char *path,
 		       __u64 offset)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = id, .retprobe = true);
-	struct bpf_link *link;
+	struct salve_functions *fn = p->functions;
 	int err;
 
-	if (id >= SALVE_SITES_MAX || p->sites[id])
+	if (id >= SALVE_SITES_MAX || p->sites[id][0] || p->sites[id][1])
 		return -EINVAL;
-	if (bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_sites), &id, site, BPF_ANY))
+	if (bpf_map_update_elem(bpf_map__fd(fn->maps.salve_sites), &id, site, BPF_ANY))
 		return -errno;
-	/* -1: every process, present and future, that maps the file. */
-	link = bpf_program__attach_uprobe_opts(p->functions->progs.salve_fn_ret, -1, path, offset,
-					       &opts);
-	if (!link) {
-		err = -errno;
-		probes_site_detach(p, id);
-		return err;
+	switch (site->kind) {
+	case SALVE_SITE_RETURN:
+		err = attach_at(p, id, fn->progs.salve_fn_ret, 1, path, offset);
+		break;
+	case SALVE_SITE_LATENCY:
+		err = attach_at(p, id, fn->progs.salve_fn_entry, 0, path, offset);
+		err = err ?: attach_at(p, id, fn->progs.salve_fn_exit, 1, path, offset);
+		break;
+	default:
+		err = -EINVAL;
 	}
-	p->sites[id] = link;
-	return 0;
+	if (err)
+		probes_site_detach(p, id);
+	return err;
+}
+
+/* A new site at this id starts with an empty histogram. */
+static void clear_hist(struct probes *p, __u32 id)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	void *zero;
+
+	if (ncpu <= 0 || !(zero = calloc(ncpu, SALVE_HIST_BUCKETS * sizeof(__u64))))
+		return;
+	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_site_hist), &id, zero, BPF_ANY);
+	free(zero);
 }
 
 void probes_site_detach(struct probes *p, __u32 id)
@@ -450,8 +478,11 @@ void probes_site_detach(struct probes *p, __u32 id)
 
 	if (id >= SALVE_SITES_MAX)
 		return;
-	bpf_link__destroy(p->sites[id]);
-	p->sites[id] = NULL;
+	for (int slot = 0; slot < 2; slot++) {
+		bpf_link__destroy(p->sites[id][slot]);
+		p->sites[id][slot] = NULL;
+	}
 	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_sites), &id, &none, BPF_ANY);
 	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_site_rates), &id, &fresh, BPF_ANY);
+	clear_hist(p, id);
 }

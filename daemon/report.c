@@ -384,6 +384,9 @@ struct json_object *report_event(const struct event *ev, const char *probe, uint
 	case SALVE_EV_RETURN:
 		err = add(obj, "ret", json_object_new_int64(ev->call.ret));
 		break;
+	case SALVE_EV_LATENCY:
+		err = add(obj, "duration_ns", json_object_new_uint64(ev->call.duration_ns));
+		break;
 	case SALVE_EV_KIND_MAX:
 		break;
 	}

@@ -45,7 +45,8 @@ static enum salve_pred_op pred_op(const struct policy_predicate *pred)
 static void site_cfg(const struct policy_probe *pr, size_t index, struct salve_site *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->kind = SALVE_SITE_RETURN;
+	cfg->kind = pr->kind == POLICY_PROBE_LATENCY ? SALVE_SITE_LATENCY : SALVE_SITE_RETURN;
+	cfg->threshold_ns = pr->threshold_ns;
 	cfg->flags = pr->stack ? SALVE_SITE_STACK : 0;
 	cfg->policies = 1ull << index;
 	cfg->value_type = value_type(pr);
@@ -77,6 +78,12 @@ static int resolve_site(const struct policy *pol, const struct policy_probe *pr,
 	return 0;
 }
 
+/* The probe kinds that sit on a function. */
+static bool is_site(const struct policy_probe *pr)
+{
+	return pr->kind == POLICY_PROBE_RETURN || pr->kind == POLICY_PROBE_LATENCY;
+}
+
 int sites_plan_build(const struct policy_set *set, struct site_plan *out, char *err,
 		     size_t err_len)
 {
@@ -86,7 +93,7 @@ int sites_plan_build(const struct policy_set *set, struct site_plan *out, char *
 
 	for (size_t i = 0; i < set->n_policies; i++)
 		for (size_t j = 0; j < set->policies[i].n_probes; j++)
-			n += set->policies[i].probes[j].kind == POLICY_PROBE_RETURN;
+			n += is_site(&set->policies[i].probes[j]);
 	if (n > SALVE_SITES_MAX) {
 		snprintf(err, err_len, "%zu function probes; salved holds at most %d", n,
 			 SALVE_SITES_MAX);
@@ -102,7 +109,7 @@ int sites_plan_build(const struct policy_set *set, struct site_plan *out, char *
 			const struct policy_probe *pr = &pol->probes[j];
 			struct site *s;
 
-			if (pr->kind != POLICY_PROBE_RETURN)
+			if (!is_site(pr))
 				continue;
 			s = &plan.sites[plan.n_sites++];
 			s->probe = pr;

@@ -15,6 +15,7 @@ enum salve_event_kind {
 	SALVE_EV_OOM = 3,    /* the OOM killer chose a victim */
 	SALVE_EV_EXEC = 4,   /* a process executed a new binary */
 	SALVE_EV_RETURN = 5, /* a probed function returned a value its predicate matches */
+	SALVE_EV_LATENCY = 6, /* a call of a probed function took longer than its threshold */
 	SALVE_EV_KIND_MAX,
 };
 

@@ -4,7 +4,14 @@
  *   calls fail N     calls parse_item(i) for i < N; every 7th call (i % 7 == 3) fails
  *                    with -(i % 5 + 1). Prints "failures=K sum=S" (S: the sum of the
  *                    failing return values).
+ *   calls slow MS    query() recursing 4 deep (each level sleeps 5, 30, 5 and 2 ms) and
+ *                    work() called 6 times from each of 4 threads (sleeping 5 or 30 ms
+ *                    in turn); every call longer than MS ms prints "slow tid=T ns=N"
+ *                    with the duration it measured itself.
  */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +22,64 @@ __attribute__((noinline)) int parse_item(int i)
 	if (i % 7 == 3)
 		return -(i % 5 + 1);
 	return i;
+}
+
+static long threshold_ns;
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+static void nap(int ms)
+{
+	struct timespec ts = { 0, ms * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void report_if_slow(long start)
+{
+	long ns = now_ns() - start;
+
+	if (ns <= threshold_ns)
+		return;
+	pthread_mutex_lock(&out_lock);
+	printf("slow tid=%d ns=%ld\n", gettid(), ns);
+	pthread_mutex_unlock(&out_lock);
+}
+
+__attribute__((noinline)) int query(int depth)
+{
+	static const int ms[] = { 2, 5, 30, 5 };
+	long start = now_ns();
+	int r = 0;
+
+	nap(ms[depth]);
+	if (depth > 0)
+		r = query(depth - 1) + 1;
+	report_if_slow(start);
+	return r;
+}
+
+__attribute__((noinline)) void work(int ms)
+{
+	long start = now_ns();
+
+	nap(ms);
+	report_if_slow(start);
+}
+
+static void *worker(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 6; i++)
+		work(i % 2 ? 30 : 5);
+	return NULL;
 }
 
 int main(int argc, char **argv)
@@ -32,6 +97,18 @@ int main(int argc, char **argv)
 			}
 		}
 		printf("pid=%d failures=%ld sum=%ld\n", getpid(), failures, sum);
+		return 0;
+	}
+	if (!strcmp(mode, "slow")) {
+		pthread_t t[4];
+
+		threshold_ns = (argc > 2 ? atol(argv[2]) : 20) * 1000000L;
+		query(3);
+		for (int i = 0; i < 4; i++)
+			pthread_create(&t[i], NULL, worker, NULL);
+		for (int i = 0; i < 4; i++)
+			pthread_join(t[i], NULL);
+		printf("pid=%d done\n", getpid());
 		return 0;
 	}
 	fprintf(stderr, "calls: unknown mode '%s'\n", mode);
