@@ -218,3 +218,27 @@ int BPF_KRETPROBE(salve_fn_exit)
 		return 0;
 	return emit_call(ctx, SALVE_EV_LATENCY, key.site, s, 0, dur);
 }
+
+/* Stall sites: the last call per site and process, which salved compares with the
+ * site's period on its timer. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct salve_call_key);
+	__type(value, __u64); /* CLOCK_BOOTTIME ns */
+} salve_last_call SEC(".maps");
+
+SEC("uprobe")
+int BPF_KPROBE(salve_fn_call)
+{
+	struct salve_call_key key = { .site = bpf_get_attach_cookie(ctx),
+				      .tgid = bpf_get_current_pid_tgid() >> 32 };
+	const struct salve_config *cfg = salve_cfg();
+	const struct salve_site *s = bpf_map_lookup_elem(&salve_sites, &key.site);
+	__u64 now = bpf_ktime_get_boot_ns();
+
+	if (!cfg || !s || !(salve_scope_mask(cfg, bpf_get_current_task_btf()) & s->policies))
+		return 0;
+	bpf_map_update_elem(&salve_last_call, &key, &now, BPF_ANY);
+	return 0;
+}

@@ -239,6 +239,8 @@ const char *events_kind_name(enum salve_event_kind kind)
 		return "return";
 	case SALVE_EV_LATENCY:
 		return "latency";
+	case SALVE_EV_STALL:
+		return "stall";
 	case SALVE_EV_KIND_MAX:
 		break;
 	}

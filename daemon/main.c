@@ -10,6 +10,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -19,6 +20,7 @@
 #include "probes.h"
 #include "scope.h"
 #include "sites.h"
+#include "stall.h"
 #include "sys.h"
 
 #define TICK_MS 1000
@@ -44,6 +46,7 @@ struct daemon {
 	struct policy_set *set;
 	struct scope_plan plan;
 	struct site_plan sites;
+	struct stall *stall;
 	FILE *out;
 	unsigned ticks;
 	bool watchdog;
@@ -272,12 +275,16 @@ static int on_tick(int fd, void *ctx)
 {
 	struct daemon *d = ctx;
 	uint64_t expirations;
+	struct timespec now;
 
 	if (read(fd, &expirations, sizeof(expirations)) != sizeof(expirations))
 		return 0;
 	d->ticks++;
 	pipeline_sync_clock(d->pipeline);
 	refresh_plan(d);
+	clock_gettime(CLOCK_BOOTTIME, &now);
+	stall_check(d->stall, d->probes, &d->sites, d->pipeline,
+		    (uint64_t)now.tv_sec * 1000000000 + now.tv_nsec);
 	if (d->opt.stats_every && d->ticks % d->opt.stats_every == 0)
 		write_stats(d);
 	if (d->watchdog)
@@ -322,7 +329,7 @@ static int start(struct daemon *d)
 		return err;
 	}
 	if ((err = build_plan(d, d->set, &d->plan)) ||
-	    (err = pipeline_new(d->out, &d->pipeline)))
+	    (err = pipeline_new(d->out, &d->pipeline)) || (err = stall_new(&d->stall)))
 		return err;
 	pc.ctx = d->pipeline;
 	if ((err = probes_new(&pc, &d->probes)))
@@ -402,6 +409,7 @@ int main(int argc, char **argv)
 	err = run(&d);
 	probes_free(d.probes);
 	pipeline_free(d.pipeline);
+	stall_free(d.stall);
 	scope_plan_clear(&d.plan);
 	sites_plan_clear(&d.sites);
 	policy_set_free(d.set);

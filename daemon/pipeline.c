@@ -1,5 +1,7 @@
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -82,6 +84,7 @@ static bool probe_wants(const struct policy_probe *pr, const struct event *ev)
 		return !pr->nonzero || ev->exit.status;
 	case SALVE_EV_RETURN:
 	case SALVE_EV_LATENCY:
+	case SALVE_EV_STALL:
 		return false; /* a site names its one probe: pipeline_record looks it up */
 	default:
 		return true;
@@ -221,4 +224,40 @@ int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE
 	err = report_write(pl->out, o);
 	json_object_put(o);
 	return err;
+}
+
+/* What /proc says of a live process: its comm and its binary. */
+static void describe_process(uint32_t tgid, struct event *ev)
+{
+	char path[64];
+	FILE *f;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%u/comm", tgid);
+	if ((f = fopen(path, "re"))) {
+		if (fgets(ev->comm, sizeof(ev->comm), f))
+			ev->comm[strcspn(ev->comm, "\n")] = 0;
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "/proc/%u/exe", tgid);
+	n = readlink(path, ev->exe.path, sizeof(ev->exe.path) - 1);
+	ev->exe.path[n > 0 ? n : 0] = 0;
+}
+
+void pipeline_stall(struct pipeline *pl, const struct site *site, uint32_t tgid, uint64_t now_ns,
+		    uint64_t stalled_ns)
+{
+	struct event *ev = &pl->ev;
+	bool named = true;
+	size_t n_frames = 0;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = SALVE_EV_STALL;
+	ev->boot_ns = now_ns;
+	ev->pid = ev->tid = tgid;
+	ev->call.site = site->id;
+	ev->call.duration_ns = stalled_ns;
+	describe_process(tgid, ev);
+	pl->received[SALVE_EV_STALL]++;
+	report(pl, ev, site->probe->id, &named, NULL, &n_frames);
 }

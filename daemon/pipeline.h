@@ -25,6 +25,11 @@ void pipeline_set_policies(struct pipeline *pl, const struct policy_set *set,
  * record is counted and skipped. */
 int pipeline_record(void *ctx, void *data, size_t size);
 
+/* Report that site's function has not run in process tgid for stalled_ns, at now_ns
+ * (CLOCK_BOOTTIME). */
+void pipeline_stall(struct pipeline *pl, const struct site *site, uint32_t tgid, uint64_t now_ns,
+		    uint64_t stalled_ns);
+
 /* Recompute the boot-time to wall-clock offset (after a clock step, say). */
 void pipeline_sync_clock(struct pipeline *pl);
 

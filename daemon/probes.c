@@ -451,6 +451,9 @@ int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site
 		err = attach_at(p, id, fn->progs.salve_fn_entry, 0, path, offset);
 		err = err ?: attach_at(p, id, fn->progs.salve_fn_exit, 1, path, offset);
 		break;
+	case SALVE_SITE_STALL:
+		err = attach_at(p, id, fn->progs.salve_fn_call, 0, path, offset);
+		break;
 	default:
 		err = -EINVAL;
 	}
@@ -485,4 +488,24 @@ void probes_site_detach(struct probes *p, __u32 id)
 	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_sites), &id, &none, BPF_ANY);
 	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_site_rates), &id, &fresh, BPF_ANY);
 	clear_hist(p, id);
+}
+
+int probes_last_calls(struct probes *p, probes_last_call_fn fn, void *ctx)
+{
+	int fd = bpf_map__fd(p->functions->maps.salve_last_call);
+	struct salve_call_key key, next, *prev = NULL, gone[256];
+	size_t n_gone = 0;
+	__u64 last;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(fd, &key, &last) && fn(ctx, key.site, key.tgid, last) &&
+		    n_gone < sizeof(gone) / sizeof(gone[0]))
+			gone[n_gone++] = key;
+	}
+	/* Deleted after the walk: a deleted key cannot be the walk's cursor. */
+	for (size_t i = 0; i < n_gone; i++)
+		bpf_map_delete_elem(fd, &gone[i]);
+	return 0;
 }

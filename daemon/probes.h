@@ -63,4 +63,9 @@ int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site
 		       __u64 offset);
 void probes_site_detach(struct probes *p, __u32 id);
 
+/* Called per (stall site, process) with the boot-time ns of the last call; returning
+ * true forgets the entry (the process is gone). */
+typedef bool (*probes_last_call_fn)(void *ctx, __u32 site, __u32 tgid, __u64 last_ns);
+int probes_last_calls(struct probes *p, probes_last_call_fn fn, void *ctx);
+
 #endif

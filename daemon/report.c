@@ -385,6 +385,7 @@ struct json_object *report_event(const struct event *ev, const char *probe, uint
 		err = add(obj, "ret", json_object_new_int64(ev->call.ret));
 		break;
 	case SALVE_EV_LATENCY:
+	case SALVE_EV_STALL:
 		err = add(obj, "duration_ns", json_object_new_uint64(ev->call.duration_ns));
 		break;
 	case SALVE_EV_KIND_MAX:

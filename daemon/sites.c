@@ -45,7 +45,9 @@ static enum salve_pred_op pred_op(const struct policy_predicate *pred)
 static void site_cfg(const struct policy_probe *pr, size_t index, struct salve_site *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->kind = pr->kind == POLICY_PROBE_LATENCY ? SALVE_SITE_LATENCY : SALVE_SITE_RETURN;
+	cfg->kind = pr->kind == POLICY_PROBE_LATENCY ? SALVE_SITE_LATENCY :
+		    pr->kind == POLICY_PROBE_STALL   ? SALVE_SITE_STALL :
+						       SALVE_SITE_RETURN;
 	cfg->threshold_ns = pr->threshold_ns;
 	cfg->flags = pr->stack ? SALVE_SITE_STACK : 0;
 	cfg->policies = 1ull << index;
@@ -81,7 +83,8 @@ static int resolve_site(const struct policy *pol, const struct policy_probe *pr,
 /* The probe kinds that sit on a function. */
 static bool is_site(const struct policy_probe *pr)
 {
-	return pr->kind == POLICY_PROBE_RETURN || pr->kind == POLICY_PROBE_LATENCY;
+	return pr->kind == POLICY_PROBE_RETURN || pr->kind == POLICY_PROBE_LATENCY ||
+	       pr->kind == POLICY_PROBE_STALL;
 }
 
 int sites_plan_build(const struct policy_set *set, struct site_plan *out, char *err,

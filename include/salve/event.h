@@ -16,6 +16,7 @@ enum salve_event_kind {
 	SALVE_EV_EXEC = 4,   /* a process executed a new binary */
 	SALVE_EV_RETURN = 5, /* a probed function returned a value its predicate matches */
 	SALVE_EV_LATENCY = 6, /* a call of a probed function took longer than its threshold */
+	SALVE_EV_STALL = 7,   /* a function due every so often was not called (salved's own) */
 	SALVE_EV_KIND_MAX,
 };
 

@@ -15,6 +15,7 @@ enum salve_site_kind {
 	SALVE_SITE_STALL = 3,
 };
 
+
 enum salve_value_type {
 	SALVE_VALUE_INT = 1,  /* 32-bit signed */
 	SALVE_VALUE_LONG = 2, /* 64-bit signed */
@@ -33,6 +34,12 @@ enum salve_pred_op {
 };
 
 #define SALVE_SITE_STACK 0x1 /* capture the user stack with each event */
+
+/* Key of salve_last_call: when a stall site's function last ran in a process. */
+struct salve_call_key {
+	__u32 site;
+	__u32 tgid;
+};
 
 struct salve_site {
 	__u32 kind;       /* enum salve_site_kind; 0: unused slot */

@@ -8,6 +8,8 @@
  *                    work() called 6 times from each of 4 threads (sleeping 5 or 30 ms
  *                    in turn); every call longer than MS ms prints "slow tid=T ns=N"
  *                    with the duration it measured itself.
+ *   calls beat       tick() every 100 ms for 1 s, none for 2 s, every 100 ms for 2 s
+ *                    more; prints "pause" and "resume" around the gap.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -37,7 +39,7 @@ static long now_ns(void)
 
 static void nap(int ms)
 {
-	struct timespec ts = { 0, ms * 1000000L };
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
 }
@@ -82,6 +84,19 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+__attribute__((noinline)) void tick(void)
+{
+	__asm__ volatile("" ::: "memory");
+}
+
+static void beat(int ms, int times)
+{
+	for (int i = 0; i < times; i++) {
+		tick();
+		nap(ms);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "fail";
@@ -109,6 +124,17 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 4; i++)
 			pthread_join(t[i], NULL);
 		printf("pid=%d done\n", getpid());
+		return 0;
+	}
+	if (!strcmp(mode, "beat")) {
+		printf("pid=%d\n", getpid());
+		beat(100, 10);
+		printf("pause\n");
+		fflush(stdout);
+		nap(2000);
+		printf("resume\n");
+		fflush(stdout);
+		beat(100, 20);
 		return 0;
 	}
 	fprintf(stderr, "calls: unknown mode '%s'\n", mode);
