@@ -97,29 +97,42 @@ static __always_inline __s64 ret_value(const struct salve_site *s, __u64 rax)
 	}
 }
 
-/* Emit a call record for site id: the site's bucket first, then the process's scope. */
+/* Whether a record of kind for site id may go out: the process is in the site's
+ * policy's scope and the site's bucket has a token. */
+static __always_inline struct salve_counters *admit(__u32 kind, __u32 id,
+						    const struct salve_site *s, __u32 *held,
+						    __u64 *policies)
+{
+	const struct salve_config *cfg = salve_cfg();
+	struct salve_counters *c = salve_counter(kind);
+	struct salve_rate *r;
+
+	*held = 0;
+	if (!cfg || !c)
+		return NULL;
+	*policies = salve_scope_mask(cfg, bpf_get_current_task_btf()) & s->policies;
+	if (!*policies)
+		return NULL;
+	c->seen++;
+	r = bpf_map_lookup_elem(&salve_site_rates, &id);
+	if (r && s->rate_per_sec && !salve_bucket_take(r, s->rate_per_sec, s->burst, held)) {
+		c->suppressed++;
+		return NULL;
+	}
+	return c;
+}
+
+/* Emit a call record for site id. */
 static __always_inline int emit_call(void *ctx, __u32 kind, __u32 id, const struct salve_site *s,
 				     __s64 ret, __u64 duration_ns)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	const struct salve_config *cfg = salve_cfg();
-	struct salve_counters *c = salve_counter(kind);
+	struct salve_counters *c;
 	struct salve_call_event *e;
-	struct salve_rate *r;
 	__u64 policies;
-	__u32 held = 0;
+	__u32 held;
 
-	if (!cfg || !c)
+	if (!(c = admit(kind, id, s, &held, &policies)))
 		return 0;
-	policies = salve_scope_mask(cfg, task) & s->policies;
-	if (!policies)
-		return 0;
-	c->seen++;
-	r = bpf_map_lookup_elem(&salve_site_rates, &id);
-	if (r && s->rate_per_sec && !salve_bucket_take(r, s->rate_per_sec, s->burst, &held)) {
-		c->suppressed++;
-		return 0;
-	}
 	if (s->flags & SALVE_SITE_STACK) {
 		struct salve_call_stack_event *se;
 
@@ -128,19 +141,56 @@ static __always_inline int emit_call(void *ctx, __u32 kind, __u32 id, const stru
 			return 0;
 		se->stack.nr_frames = 0;
 		se->stack.nr_modules = 0;
-		salve_capture_stack(ctx, &se->stack);
+		salve_capture_stack(ctx, &se->stack, false); /* after the return: whole frames */
 		e = &se->call;
 	} else {
 		e = salve_reserve_held(c, kind, sizeof(*e), held, policies);
 		if (!e)
 			return 0;
 	}
-	salve_fill_task(&e->hdr, task);
+	salve_fill_task(&e->hdr, bpf_get_current_task_btf());
 	e->site = id;
 	e->ret = ret;
 	e->duration_ns = duration_ns;
 	bpf_ringbuf_submit(e, 0);
 	return 0;
+}
+
+/* Emit a text record for site id; the caller fills the text. */
+static __always_inline struct salve_text_event *reserve_text(void *ctx, __u32 kind, __u32 id,
+							     const struct salve_site *s)
+{
+	struct salve_text_event *t;
+	struct salve_counters *c;
+	__u64 policies;
+	__u32 held;
+
+	if (!(c = admit(kind, id, s, &held, &policies)))
+		return NULL;
+	if (s->flags & SALVE_SITE_STACK) {
+		struct salve_text_stack_event *se;
+
+		se = salve_reserve_held(c, kind, sizeof(*se), held, policies);
+		if (!se)
+			return NULL;
+		se->stack.nr_frames = 0;
+		se->stack.nr_modules = 0;
+		salve_capture_stack(ctx, &se->stack, true); /* at the entry of the function */
+		t = &se->text;
+	} else {
+		t = salve_reserve_held(c, kind, sizeof(*t), held, policies);
+		if (!t)
+			return NULL;
+	}
+	salve_fill_task(&t->call.hdr, bpf_get_current_task_btf());
+	t->call.site = id;
+	t->call.ret = 0;
+	t->call.duration_ns = 0;
+	t->line = 0;
+	t->text[0] = 0;
+	t->file[0] = 0;
+	t->func[0] = 0;
+	return t;
 }
 
 SEC("uretprobe")
@@ -240,5 +290,56 @@ int BPF_KPROBE(salve_fn_call)
 	if (!cfg || !s || !(salve_scope_mask(cfg, bpf_get_current_task_btf()) & s->policies))
 		return 0;
 	bpf_map_update_elem(&salve_last_call, &key, &now, BPF_ANY);
+	return 0;
+}
+
+/* A failed assert() calls __assert_fail, which calls abort(): the thread's abort is
+ * then part of the assert's record, not one of its own. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} salve_asserting SEC(".maps");
+
+SEC("uprobe")
+int BPF_KPROBE(salve_fn_assert, const char *assertion, const char *file, unsigned int line,
+	       const char *function)
+{
+	__u32 id = bpf_get_attach_cookie(ctx), tid = bpf_get_current_pid_tgid();
+	const struct salve_site *s = bpf_map_lookup_elem(&salve_sites, &id);
+	struct salve_text_event *t;
+	__u8 one = 1;
+
+	if (!s || s->kind != SALVE_SITE_ASSERT)
+		return 0;
+	bpf_map_update_elem(&salve_asserting, &tid, &one, BPF_ANY);
+	t = reserve_text(ctx, SALVE_EV_ABORT, id, s);
+	if (!t)
+		return 0;
+	t->line = line;
+	bpf_probe_read_user_str(t->text, sizeof(t->text), assertion);
+	bpf_probe_read_user_str(t->file, sizeof(t->file), file);
+	bpf_probe_read_user_str(t->func, sizeof(t->func), function);
+	bpf_ringbuf_submit(t, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(salve_fn_abort)
+{
+	__u32 id = bpf_get_attach_cookie(ctx), tid = bpf_get_current_pid_tgid();
+	const struct salve_site *s = bpf_map_lookup_elem(&salve_sites, &id);
+	struct salve_text_event *t;
+
+	if (!s || s->kind != SALVE_SITE_ABORT)
+		return 0;
+	if (bpf_map_lookup_elem(&salve_asserting, &tid)) {
+		bpf_map_delete_elem(&salve_asserting, &tid);
+		return 0;
+	}
+	t = reserve_text(ctx, SALVE_EV_ABORT, id, s);
+	if (t)
+		bpf_ringbuf_submit(t, 0);
 	return 0;
 }

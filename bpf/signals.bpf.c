@@ -96,7 +96,7 @@ static __always_inline int emit(void *ctx, const struct salve_config *cfg,
 	else
 		salve_module_clear(&e->exe);
 	if (with_stack && (cfg->stack & (1u << SALVE_EV_SIGNAL))) {
-		salve_capture_stack(ctx, &e->stack);
+		salve_capture_stack(ctx, &e->stack, false);
 		if (e->stack.nr_frames) {
 			e->ip = e->stack.ip[0];
 			flags |= SALVE_SIG_HAS_IP;

@@ -112,9 +112,26 @@ static long salve_vma_cb(struct task_struct *task, struct vm_area_struct *vma, v
 	return 0;
 }
 
+/* At a function's first instruction its frame is not built yet, so a frame-pointer
+ * walk skips the caller: put the return address the call left on top of the stack in
+ * as the second frame. */
+static __always_inline __u32 salve_add_caller(struct pt_regs *regs, struct salve_stack *st,
+					      __u32 nr)
+{
+	__u64 ret;
+
+	if (!nr || bpf_probe_read_user(&ret, sizeof(ret), (void *)PT_REGS_SP(regs)))
+		return nr;
+	for (int i = SALVE_STACK_MAX - 1; i > 1; i--)
+		st->ip[i] = st->ip[i - 1];
+	st->ip[1] = ret;
+	return nr < SALVE_STACK_MAX ? nr + 1 : nr;
+}
+
 /* Capture current's user stack into st. Runs in the context of the thread whose
- * stack it is, so the frames and mappings are its own. */
-static __always_inline void salve_capture_stack(void *ctx, struct salve_stack *st)
+ * stack it is, so the frames and mappings are its own. at_entry: ctx is a uprobe at a
+ * function's first instruction. */
+static __always_inline void salve_capture_stack(void *ctx, struct salve_stack *st, bool at_entry)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 files[SALVE_MODULES_MAX] = {};
@@ -126,6 +143,8 @@ static __always_inline void salve_capture_stack(void *ctx, struct salve_stack *s
 	if (bytes <= 0)
 		return;
 	nr = bytes / sizeof(__u64);
+	if (at_entry)
+		nr = salve_add_caller(ctx, st, nr);
 	st->nr_frames = nr;
 	for (__u32 i = 0; i < SALVE_STACK_MAX; i++) {
 		__u32 j;

@@ -137,6 +137,8 @@ static size_t kind_size(unsigned int kind)
 	case SALVE_EV_RETURN:
 	case SALVE_EV_LATENCY:
 		return sizeof(struct salve_call_event);
+	case SALVE_EV_ABORT:
+		return sizeof(struct salve_text_event);
 	}
 	return 0;
 }
@@ -144,7 +146,7 @@ static size_t kind_size(unsigned int kind)
 /* Function-call records carry a stack when their site asks for one. */
 static bool has_stack_variant(unsigned int kind)
 {
-	return kind == SALVE_EV_RETURN || kind == SALVE_EV_LATENCY;
+	return kind == SALVE_EV_RETURN || kind == SALVE_EV_LATENCY || kind == SALVE_EV_ABORT;
 }
 
 int events_decode(const void *data, size_t size, struct event *out)
@@ -157,6 +159,7 @@ int events_decode(const void *data, size_t size, struct event *out)
 		struct salve_oom_event oom;
 		struct salve_exec_event exec;
 		struct salve_call_stack_event call;
+		struct salve_text_stack_event text;
 	} rec;
 	size_t want;
 
@@ -168,7 +171,7 @@ int events_decode(const void *data, size_t size, struct event *out)
 	want = kind_size(rec.hdr.kind);
 	if (!want)
 		return -ENOTSUP;
-	if (has_stack_variant(rec.hdr.kind) && rec.hdr.size == sizeof(struct salve_call_stack_event))
+	if (has_stack_variant(rec.hdr.kind) && rec.hdr.size == want + sizeof(struct salve_stack))
 		want = rec.hdr.size;
 	if (rec.hdr.size != want || want > size)
 		return -EINVAL;
@@ -220,6 +223,15 @@ int events_decode(const void *data, size_t size, struct event *out)
 		if (want == sizeof(struct salve_call_stack_event))
 			decode_stack(&rec.call.stack, out);
 		break;
+	case SALVE_EV_ABORT:
+		out->call.site = rec.text.text.call.site;
+		out->text.line = rec.text.text.line;
+		memcpy(out->text.text, rec.text.text.text, strnlen(rec.text.text.text, SALVE_TEXT_MAX));
+		memcpy(out->text.file, rec.text.text.file, strnlen(rec.text.text.file, SALVE_NAME_MAX));
+		memcpy(out->text.func, rec.text.text.func, strnlen(rec.text.text.func, SALVE_NAME_MAX));
+		if (want == sizeof(struct salve_text_stack_event))
+			decode_stack(&rec.text.stack, out);
+		break;
 	}
 	return 0;
 }
@@ -241,6 +253,8 @@ const char *events_kind_name(enum salve_event_kind kind)
 		return "latency";
 	case SALVE_EV_STALL:
 		return "stall";
+	case SALVE_EV_ABORT:
+		return "abort";
 	case SALVE_EV_KIND_MAX:
 		break;
 	}

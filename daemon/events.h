@@ -57,6 +57,12 @@ struct event {
 			uint64_t duration_ns;
 		} call;
 	};
+	struct {
+		uint32_t line;
+		char text[SALVE_TEXT_MAX + 1];
+		char file[SALVE_NAME_MAX + 1];
+		char func[SALVE_NAME_MAX + 1];
+	} text; /* abort: an assert's expression, file, line and function */
 	size_t n_frames;
 	struct event_frame frames[SALVE_STACK_MAX];
 	size_t n_modules;

@@ -85,6 +85,7 @@ static bool probe_wants(const struct policy_probe *pr, const struct event *ev)
 	case SALVE_EV_RETURN:
 	case SALVE_EV_LATENCY:
 	case SALVE_EV_STALL:
+	case SALVE_EV_ABORT:
 		return false; /* a site names its one probe: pipeline_record looks it up */
 	default:
 		return true;
@@ -174,7 +175,7 @@ int pipeline_record(void *ctx, void *data, size_t size)
 	pl->received[ev->kind]++;
 	if (!pl->set)
 		return 0;
-	if (ev->kind == SALVE_EV_RETURN || ev->kind == SALVE_EV_LATENCY) {
+	if (ev->kind == SALVE_EV_RETURN || ev->kind == SALVE_EV_LATENCY || ev->kind == SALVE_EV_ABORT) {
 		/* The kernel checked the site's own policy; a site that went with a reload
 		 * has no probe to name any more. */
 		const struct site *site = pl->sites ? sites_find(pl->sites, ev->call.site) : NULL;

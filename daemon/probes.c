@@ -454,6 +454,12 @@ int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site
 	case SALVE_SITE_STALL:
 		err = attach_at(p, id, fn->progs.salve_fn_call, 0, path, offset);
 		break;
+	case SALVE_SITE_ASSERT:
+		err = attach_at(p, id, fn->progs.salve_fn_assert, 0, path, offset);
+		break;
+	case SALVE_SITE_ABORT:
+		err = attach_at(p, id, fn->progs.salve_fn_abort, 0, path, offset);
+		break;
 	default:
 		err = -EINVAL;
 	}

@@ -388,6 +388,14 @@ struct json_object *report_event(const struct event *ev, const char *probe, uint
 	case SALVE_EV_STALL:
 		err = add(obj, "duration_ns", json_object_new_uint64(ev->call.duration_ns));
 		break;
+	case SALVE_EV_ABORT:
+		if (!ev->text.text[0])
+			break; /* abort() itself: no assertion */
+		err = add(obj, "assertion", report_string(ev->text.text));
+		err = err ?: add(obj, "file", report_string(ev->text.file));
+		err = err ?: add(obj, "line", json_object_new_int64(ev->text.line));
+		err = err ?: add(obj, "function", report_string(ev->text.func));
+		break;
 	case SALVE_EV_KIND_MAX:
 		break;
 	}

@@ -25,6 +25,8 @@ enum salve_event_kind scope_event_kind(enum policy_probe_kind kind)
 		return SALVE_EV_LATENCY;
 	case POLICY_PROBE_STALL:
 		return SALVE_EV_STALL;
+	case POLICY_PROBE_ABORT:
+		return SALVE_EV_ABORT;
 	default:
 		return 0; /* no record kind runs it yet */
 	}

@@ -41,13 +41,41 @@ static enum salve_pred_op pred_op(const struct policy_predicate *pred)
 	}
 }
 
-/* The kernel's settings for probe pr of policy number index. */
-static void site_cfg(const struct policy_probe *pr, size_t index, struct salve_site *cfg)
+/* A function a probe sits on, and what its site does there. */
+struct site_spec {
+	enum salve_site_kind kind;
+	const char *symbol; /* NULL: at the probe's offset */
+};
+
+/* The functions probe pr sits on; 0 for kinds that sit on none. */
+static size_t site_specs(const struct policy_probe *pr, struct site_spec out[2])
+{
+	switch (pr->kind) {
+	case POLICY_PROBE_RETURN:
+		out[0] = (struct site_spec){ SALVE_SITE_RETURN, pr->symbol };
+		return 1;
+	case POLICY_PROBE_LATENCY:
+		out[0] = (struct site_spec){ SALVE_SITE_LATENCY, pr->symbol };
+		return 1;
+	case POLICY_PROBE_STALL:
+		out[0] = (struct site_spec){ SALVE_SITE_STALL, pr->symbol };
+		return 1;
+	case POLICY_PROBE_ABORT:
+		/* A failed assert() names its expression; a plain abort() only itself. */
+		out[0] = (struct site_spec){ SALVE_SITE_ASSERT, "__assert_fail" };
+		out[1] = (struct site_spec){ SALVE_SITE_ABORT, "abort" };
+		return 2;
+	default:
+		return 0;
+	}
+}
+
+/* The kernel's settings for a site of probe pr of policy number index. */
+static void site_cfg(const struct policy_probe *pr, enum salve_site_kind kind, size_t index,
+		     struct salve_site *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->kind = pr->kind == POLICY_PROBE_LATENCY ? SALVE_SITE_LATENCY :
-		    pr->kind == POLICY_PROBE_STALL   ? SALVE_SITE_STALL :
-						       SALVE_SITE_RETURN;
+	cfg->kind = kind;
 	cfg->threshold_ns = pr->threshold_ns;
 	cfg->flags = pr->stack ? SALVE_SITE_STACK : 0;
 	cfg->policies = 1ull << index;
@@ -60,8 +88,8 @@ static void site_cfg(const struct policy_probe *pr, size_t index, struct salve_s
 	cfg->burst = pr->rate.burst;
 }
 
-static int resolve_site(const struct policy *pol, const struct policy_probe *pr, struct site *s,
-			char *err, size_t err_len)
+static int resolve_site(const struct policy *pol, const struct policy_probe *pr,
+			const struct site_spec *spec, struct site *s, char *err, size_t err_len)
 {
 	struct resolve_site rs;
 	char why[512];
@@ -69,8 +97,8 @@ static int resolve_site(const struct policy *pol, const struct policy_probe *pr,
 
 	rc = resolve_binary(pr->binary, s->path, sizeof(s->path), why, sizeof(why));
 	if (!rc)
-		rc = pr->has_offset ? resolve_offset(s->path, pr->offset, &rs, why, sizeof(why))
-				    : resolve_symbol(s->path, pr->symbol, NULL, &rs, why, sizeof(why));
+		rc = spec->symbol ? resolve_symbol(s->path, spec->symbol, NULL, &rs, why, sizeof(why))
+				  : resolve_offset(s->path, pr->offset, &rs, why, sizeof(why));
 	if (rc) {
 		snprintf(err, err_len, "%s: probe \"%s\": %s", pol->file, pr->id, why);
 		return rc;
@@ -80,23 +108,17 @@ static int resolve_site(const struct policy *pol, const struct policy_probe *pr,
 	return 0;
 }
 
-/* The probe kinds that sit on a function. */
-static bool is_site(const struct policy_probe *pr)
-{
-	return pr->kind == POLICY_PROBE_RETURN || pr->kind == POLICY_PROBE_LATENCY ||
-	       pr->kind == POLICY_PROBE_STALL;
-}
-
 int sites_plan_build(const struct policy_set *set, struct site_plan *out, char *err,
 		     size_t err_len)
 {
 	struct site_plan plan = { 0 };
+	struct site_spec specs[2];
 	size_t n = 0;
 	int rc;
 
 	for (size_t i = 0; i < set->n_policies; i++)
 		for (size_t j = 0; j < set->policies[i].n_probes; j++)
-			n += is_site(&set->policies[i].probes[j]);
+			n += site_specs(&set->policies[i].probes[j], specs);
 	if (n > SALVE_SITES_MAX) {
 		snprintf(err, err_len, "%zu function probes; salved holds at most %d", n,
 			 SALVE_SITES_MAX);
@@ -110,16 +132,17 @@ int sites_plan_build(const struct policy_set *set, struct site_plan *out, char *
 
 		for (size_t j = 0; j < pol->n_probes; j++) {
 			const struct policy_probe *pr = &pol->probes[j];
-			struct site *s;
+			size_t k = site_specs(pr, specs);
 
-			if (!is_site(pr))
-				continue;
-			s = &plan.sites[plan.n_sites++];
-			s->probe = pr;
-			site_cfg(pr, i, &s->cfg);
-			if ((rc = resolve_site(pol, pr, s, err, err_len))) {
-				sites_plan_clear(&plan);
-				return rc;
+			for (size_t f = 0; f < k; f++) {
+				struct site *s = &plan.sites[plan.n_sites++];
+
+				s->probe = pr;
+				site_cfg(pr, specs[f].kind, i, &s->cfg);
+				if ((rc = resolve_site(pol, pr, &specs[f], s, err, err_len))) {
+					sites_plan_clear(&plan);
+					return rc;
+				}
 			}
 		}
 	}

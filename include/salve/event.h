@@ -17,6 +17,7 @@ enum salve_event_kind {
 	SALVE_EV_RETURN = 5, /* a probed function returned a value its predicate matches */
 	SALVE_EV_LATENCY = 6, /* a call of a probed function took longer than its threshold */
 	SALVE_EV_STALL = 7,   /* a function due every so often was not called (salved's own) */
+	SALVE_EV_ABORT = 8,   /* abort() or a failed assert() */
 	SALVE_EV_KIND_MAX,
 };
 
@@ -122,6 +123,24 @@ struct salve_call_stack_event {
 	struct salve_stack stack;
 };
 
+/* A call that carries text read from its arguments (abort and assert, exceptions). */
+#define SALVE_TEXT_MAX 256
+#define SALVE_NAME_MAX 128
+
+struct salve_text_event {
+	struct salve_call_event call;
+	__u32 line;  /* assert: the line */
+	__u32 pad;
+	char text[SALVE_TEXT_MAX]; /* assert: the expression; exception: the type's name */
+	char file[SALVE_NAME_MAX]; /* assert: the source file */
+	char func[SALVE_NAME_MAX]; /* assert: the function */
+};
+
+struct salve_text_stack_event {
+	struct salve_text_event text;
+	struct salve_stack stack;
+};
+
 /* Kernel-side filter, one entry in the salve_config array map, rewritten on reload.
  * Scope sets map an exe, cgroup or comm to the mask of policies naming it; a
  * record carries the union of the masks it matched, so salved never re-checks scope. */
@@ -173,6 +192,8 @@ SALVE_ASSERT_SIZE(struct salve_oom_event, 64 + 48);
 SALVE_ASSERT_SIZE(struct salve_exec_event, 64 + 8 + 280);
 SALVE_ASSERT_SIZE(struct salve_call_event, 64 + 24);
 SALVE_ASSERT_SIZE(struct salve_call_stack_event, 64 + 24 + sizeof(struct salve_stack));
+SALVE_ASSERT_SIZE(struct salve_text_event, 64 + 24 + 8 + 512);
+SALVE_ASSERT_SIZE(struct salve_text_stack_event, 64 + 24 + 8 + 512 + sizeof(struct salve_stack));
 SALVE_ASSERT_SIZE(struct salve_config, 40);
 SALVE_ASSERT_SIZE(struct salve_rate, 24);
 

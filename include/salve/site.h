@@ -13,6 +13,8 @@ enum salve_site_kind {
 	SALVE_SITE_RETURN = 1,
 	SALVE_SITE_LATENCY = 2,
 	SALVE_SITE_STALL = 3,
+	SALVE_SITE_ASSERT = 4, /* __assert_fail */
+	SALVE_SITE_ABORT = 5,  /* abort */
 };
 
 

@@ -4,6 +4,7 @@
  *   crash lib        the same fault inside libfault.so's fault_lib_write()
  *   crash thread     the fault in a second thread (prints that thread's tid)
  *   crash abort      abort()
+ *   crash assert     a failed assert() in fault_assert()
  *   crash fpe        integer divide by zero in fault_divide()
  *   crash sleep      waits to be killed
  *   crash exit N     exit(N)
@@ -12,6 +13,7 @@
  * It prints "pid=P tid=T" for the faulting thread and "addr=0x..." for memory faults
  * before it faults, flushed, so the test can compare them with what salve reports. */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,12 @@ __attribute__((noinline)) void fault_null_deref(void)
 	printf("addr=%p\n", (void *)null_page);
 	fflush(stdout);
 	*null_page = 1;
+}
+
+__attribute__((noinline)) void fault_assert(int x)
+{
+	announce();
+	assert(x == 42 && "value must be 42");
 }
 
 __attribute__((noinline)) int fault_divide(int x)
@@ -72,6 +80,8 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "abort")) {
 		announce();
 		abort();
+	} else if (!strcmp(mode, "assert")) {
+		fault_assert(argc);
 	} else if (!strcmp(mode, "fpe")) {
 		return fault_divide(argc);
 	} else if (!strcmp(mode, "sleep")) {
