@@ -20,7 +20,8 @@ CFLAGS   ?= -O2 -g
 # User CFLAGS (make CFLAGS=-fsanitize=address) add to the project's, never replace them.
 ALL_CFLAGS = $(CFLAGS) -std=gnu11 $(WARN) -Iinclude -I$(BUILD) -I$(BUILD)/bpf -Idaemon -MMD -MP \
             -DSALVE_VERSION='"$(VERSION)"' $(shell $(PKG) --cflags $(LIBS) 2>/dev/null)
-LDLIBS   := $(shell $(PKG) --libs $(LIBS) 2>/dev/null)
+# libstdc++ for its demangler (C++ exception types).
+LDLIBS   := $(shell $(PKG) --libs $(LIBS) 2>/dev/null) -lstdc++
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -I$(BUILD) \
               -DSALVE_VERSION='"$(VERSION)"'
 
@@ -47,6 +48,7 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 # Targets: small programs with deliberate faults, and the ELF shapes the symbolizer must read.
 TARGET_SRCS := $(filter-out tests/targets/lib%.c,$(wildcard tests/targets/*.c))
 TARGETS     := $(patsubst tests/targets/%.c,$(BUILD)/tests/targets/%,$(TARGET_SRCS)) \
+               $(patsubst tests/targets/%.cpp,$(BUILD)/tests/targets/%,$(wildcard tests/targets/*.cpp)) \
                $(BUILD)/tests/targets/libfault.so $(BUILD)/tests/targets/crash-nopie \
                $(BUILD)/tests/targets/crash-stripped $(BUILD)/tests/targets/crash-nofp
 
@@ -130,6 +132,9 @@ $(BUILD)/tests/targets/crash-nofp: tests/targets/crash.c $(BUILD)/tests/targets/
 	$(call msg,CC,$<)$(CC) $(TARGET_CFLAGS) -O2 -fomit-frame-pointer $< $(TARGET_LINK) -o $@
 $(BUILD)/tests/targets/crash-stripped: $(BUILD)/tests/targets/crash
 	$(call msg,STRIP,$@)strip --strip-all -o $@ $< && test -n "$$(nm -D $@ 2>/dev/null)"
+$(BUILD)/tests/targets/%: tests/targets/%.cpp
+	@mkdir -p $(@D)
+	$(call msg,CXX,$<)$(CXX) -O0 -g -fno-omit-frame-pointer -Wall $< -o $@
 $(BUILD)/tests/targets/crash: TARGET_LDFLAGS := -rdynamic
 $(BUILD)/tests/targets/%: tests/targets/%.c $(BUILD)/tests/targets/libfault.so
 	@mkdir -p $(@D)

@@ -343,3 +343,24 @@ int BPF_KPROBE(salve_fn_abort)
 		bpf_ringbuf_submit(t, 0);
 	return 0;
 }
+
+/* __cxa_throw(object, type_info *, destructor): the thrown type's mangled name is the
+ * type_info's second word (after its vtable pointer). */
+SEC("uprobe")
+int BPF_KPROBE(salve_fn_throw, void *object, void *tinfo)
+{
+	__u32 id = bpf_get_attach_cookie(ctx);
+	const struct salve_site *s = bpf_map_lookup_elem(&salve_sites, &id);
+	struct salve_text_event *t;
+	const char *name = NULL;
+
+	if (!s || s->kind != SALVE_SITE_THROW)
+		return 0;
+	t = reserve_text(ctx, SALVE_EV_EXCEPTION, id, s);
+	if (!t)
+		return 0;
+	if (!bpf_probe_read_user(&name, sizeof(name), tinfo + sizeof(void *)) && name)
+		bpf_probe_read_user_str(t->text, sizeof(t->text), name);
+	bpf_ringbuf_submit(t, 0);
+	return 0;
+}

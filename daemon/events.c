@@ -138,6 +138,7 @@ static size_t kind_size(unsigned int kind)
 	case SALVE_EV_LATENCY:
 		return sizeof(struct salve_call_event);
 	case SALVE_EV_ABORT:
+	case SALVE_EV_EXCEPTION:
 		return sizeof(struct salve_text_event);
 	}
 	return 0;
@@ -146,7 +147,8 @@ static size_t kind_size(unsigned int kind)
 /* Function-call records carry a stack when their site asks for one. */
 static bool has_stack_variant(unsigned int kind)
 {
-	return kind == SALVE_EV_RETURN || kind == SALVE_EV_LATENCY || kind == SALVE_EV_ABORT;
+	return kind == SALVE_EV_RETURN || kind == SALVE_EV_LATENCY || kind == SALVE_EV_ABORT ||
+	       kind == SALVE_EV_EXCEPTION;
 }
 
 int events_decode(const void *data, size_t size, struct event *out)
@@ -224,6 +226,7 @@ int events_decode(const void *data, size_t size, struct event *out)
 			decode_stack(&rec.call.stack, out);
 		break;
 	case SALVE_EV_ABORT:
+	case SALVE_EV_EXCEPTION:
 		out->call.site = rec.text.text.call.site;
 		out->text.line = rec.text.text.line;
 		memcpy(out->text.text, rec.text.text.text, strnlen(rec.text.text.text, SALVE_TEXT_MAX));
@@ -255,6 +258,8 @@ const char *events_kind_name(enum salve_event_kind kind)
 		return "stall";
 	case SALVE_EV_ABORT:
 		return "abort";
+	case SALVE_EV_EXCEPTION:
+		return "exception";
 	case SALVE_EV_KIND_MAX:
 		break;
 	}

@@ -86,6 +86,7 @@ static bool probe_wants(const struct policy_probe *pr, const struct event *ev)
 	case SALVE_EV_LATENCY:
 	case SALVE_EV_STALL:
 	case SALVE_EV_ABORT:
+	case SALVE_EV_EXCEPTION:
 		return false; /* a site names its one probe: pipeline_record looks it up */
 	default:
 		return true;
@@ -137,6 +138,33 @@ static size_t symbolize(struct pipeline *pl, const struct event *ev, struct repo
 	return ev->n_frames;
 }
 
+/* The C++ runtime's demangler, from libstdc++ (its ABI, callable from C). */
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+
+/* A thrown type's name as written in source: "St13runtime_error" becomes
+ * "std::runtime_error". A name it cannot read stays as the runtime gave it. */
+static void demangle_type(struct event *ev)
+{
+	const char *mangled = ev->text.text + (ev->text.text[0] == '*'); /* local linkage mark */
+	int status = -1;
+	char *name = __cxa_demangle(mangled, NULL, NULL, &status);
+
+	if (!status && name)
+		snprintf(ev->text.text, sizeof(ev->text.text), "%s", name);
+	free(name);
+}
+
+/* An exception probe with types reports only those. */
+static bool type_wanted(const struct policy_probe *pr, const struct event *ev)
+{
+	if (ev->kind != SALVE_EV_EXCEPTION || !pr->n_types)
+		return true;
+	for (size_t i = 0; i < pr->n_types; i++)
+		if (!strcmp(pr->types[i], ev->text.text))
+			return true;
+	return false;
+}
+
 /* Write ev as produced by probe. */
 static void report(struct pipeline *pl, const struct event *ev, const char *probe, bool *named,
 		   struct report_frame *frames, size_t *n_frames)
@@ -175,12 +203,14 @@ int pipeline_record(void *ctx, void *data, size_t size)
 	pl->received[ev->kind]++;
 	if (!pl->set)
 		return 0;
-	if (ev->kind == SALVE_EV_RETURN || ev->kind == SALVE_EV_LATENCY || ev->kind == SALVE_EV_ABORT) {
+	if (ev->kind >= SALVE_EV_RETURN) {
 		/* The kernel checked the site's own policy; a site that went with a reload
 		 * has no probe to name any more. */
 		const struct site *site = pl->sites ? sites_find(pl->sites, ev->call.site) : NULL;
 
-		if (site)
+		if (ev->kind == SALVE_EV_EXCEPTION)
+			demangle_type(ev);
+		if (site && type_wanted(site->probe, ev))
 			report(pl, ev, site->probe->id, &named, frames, &n_frames);
 		return 0;
 	}

@@ -460,6 +460,9 @@ int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site
 	case SALVE_SITE_ABORT:
 		err = attach_at(p, id, fn->progs.salve_fn_abort, 0, path, offset);
 		break;
+	case SALVE_SITE_THROW:
+		err = attach_at(p, id, fn->progs.salve_fn_throw, 0, path, offset);
+		break;
 	default:
 		err = -EINVAL;
 	}

@@ -396,6 +396,9 @@ struct json_object *report_event(const struct event *ev, const char *probe, uint
 		err = err ?: add(obj, "line", json_object_new_int64(ev->text.line));
 		err = err ?: add(obj, "function", report_string(ev->text.func));
 		break;
+	case SALVE_EV_EXCEPTION:
+		err = add(obj, "type", report_string(ev->text.text));
+		break;
 	case SALVE_EV_KIND_MAX:
 		break;
 	}

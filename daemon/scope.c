@@ -27,6 +27,8 @@ enum salve_event_kind scope_event_kind(enum policy_probe_kind kind)
 		return SALVE_EV_STALL;
 	case POLICY_PROBE_ABORT:
 		return SALVE_EV_ABORT;
+	case POLICY_PROBE_EXCEPTION:
+		return SALVE_EV_EXCEPTION;
 	default:
 		return 0; /* no record kind runs it yet */
 	}

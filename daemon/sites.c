@@ -65,6 +65,9 @@ static size_t site_specs(const struct policy_probe *pr, struct site_spec out[2])
 		out[0] = (struct site_spec){ SALVE_SITE_ASSERT, "__assert_fail" };
 		out[1] = (struct site_spec){ SALVE_SITE_ABORT, "abort" };
 		return 2;
+	case POLICY_PROBE_EXCEPTION:
+		out[0] = (struct site_spec){ SALVE_SITE_THROW, "__cxa_throw" };
+		return 1;
 	default:
 		return 0;
 	}

@@ -18,6 +18,7 @@ enum salve_event_kind {
 	SALVE_EV_LATENCY = 6, /* a call of a probed function took longer than its threshold */
 	SALVE_EV_STALL = 7,   /* a function due every so often was not called (salved's own) */
 	SALVE_EV_ABORT = 8,   /* abort() or a failed assert() */
+	SALVE_EV_EXCEPTION = 9, /* a C++ exception was thrown */
 	SALVE_EV_KIND_MAX,
 };
 

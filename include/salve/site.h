@@ -15,6 +15,7 @@ enum salve_site_kind {
 	SALVE_SITE_STALL = 3,
 	SALVE_SITE_ASSERT = 4, /* __assert_fail */
 	SALVE_SITE_ABORT = 5,  /* abort */
+	SALVE_SITE_THROW = 6,  /* __cxa_throw */
 };
 
 
