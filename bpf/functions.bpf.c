@@ -4,25 +4,9 @@
  * the site's settings are in salve_sites. Each program filters first (the predicate,
  * the threshold) and reads only what the event needs. */
 #include "salve.bpf.h"
-#include "salve/site.h"
+#include "sites.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SALVE_SITES_MAX);
-	__type(key, __u32);
-	__type(value, struct salve_site);
-} salve_sites SEC(".maps");
-
-/* The token bucket of each site, so a storm at one site costs a bounded number of
- * records and the count of what it held back stays exact. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SALVE_SITES_MAX);
-	__type(key, __u32);
-	__type(value, struct salve_rate);
-} salve_site_rates SEC(".maps");
 
 /* Entry times per thread and site, one per nesting level, so recursion and threads
  * never mix up calls. */
@@ -95,102 +79,6 @@ static __always_inline __s64 ret_value(const struct salve_site *s, __u64 rax)
 	default:
 		return (__s64)rax;
 	}
-}
-
-/* Whether a record of kind for site id may go out: the process is in the site's
- * policy's scope and the site's bucket has a token. */
-static __always_inline struct salve_counters *admit(__u32 kind, __u32 id,
-						    const struct salve_site *s, __u32 *held,
-						    __u64 *policies)
-{
-	const struct salve_config *cfg = salve_cfg();
-	struct salve_counters *c = salve_counter(kind);
-	struct salve_rate *r;
-
-	*held = 0;
-	if (!cfg || !c)
-		return NULL;
-	*policies = salve_scope_mask(cfg, bpf_get_current_task_btf()) & s->policies;
-	if (!*policies)
-		return NULL;
-	c->seen++;
-	r = bpf_map_lookup_elem(&salve_site_rates, &id);
-	if (r && s->rate_per_sec && !salve_bucket_take(r, s->rate_per_sec, s->burst, held)) {
-		c->suppressed++;
-		return NULL;
-	}
-	return c;
-}
-
-/* Emit a call record for site id. */
-static __always_inline int emit_call(void *ctx, __u32 kind, __u32 id, const struct salve_site *s,
-				     __s64 ret, __u64 duration_ns)
-{
-	struct salve_counters *c;
-	struct salve_call_event *e;
-	__u64 policies;
-	__u32 held;
-
-	if (!(c = admit(kind, id, s, &held, &policies)))
-		return 0;
-	if (s->flags & SALVE_SITE_STACK) {
-		struct salve_call_stack_event *se;
-
-		se = salve_reserve_held(c, kind, sizeof(*se), held, policies);
-		if (!se)
-			return 0;
-		se->stack.nr_frames = 0;
-		se->stack.nr_modules = 0;
-		salve_capture_stack(ctx, &se->stack, false); /* after the return: whole frames */
-		e = &se->call;
-	} else {
-		e = salve_reserve_held(c, kind, sizeof(*e), held, policies);
-		if (!e)
-			return 0;
-	}
-	salve_fill_task(&e->hdr, bpf_get_current_task_btf());
-	e->site = id;
-	e->ret = ret;
-	e->duration_ns = duration_ns;
-	bpf_ringbuf_submit(e, 0);
-	return 0;
-}
-
-/* Emit a text record for site id; the caller fills the text. */
-static __always_inline struct salve_text_event *reserve_text(void *ctx, __u32 kind, __u32 id,
-							     const struct salve_site *s)
-{
-	struct salve_text_event *t;
-	struct salve_counters *c;
-	__u64 policies;
-	__u32 held;
-
-	if (!(c = admit(kind, id, s, &held, &policies)))
-		return NULL;
-	if (s->flags & SALVE_SITE_STACK) {
-		struct salve_text_stack_event *se;
-
-		se = salve_reserve_held(c, kind, sizeof(*se), held, policies);
-		if (!se)
-			return NULL;
-		se->stack.nr_frames = 0;
-		se->stack.nr_modules = 0;
-		salve_capture_stack(ctx, &se->stack, true); /* at the entry of the function */
-		t = &se->text;
-	} else {
-		t = salve_reserve_held(c, kind, sizeof(*t), held, policies);
-		if (!t)
-			return NULL;
-	}
-	salve_fill_task(&t->call.hdr, bpf_get_current_task_btf());
-	t->call.site = id;
-	t->call.ret = 0;
-	t->call.duration_ns = 0;
-	t->line = 0;
-	t->text[0] = 0;
-	t->file[0] = 0;
-	t->func[0] = 0;
-	return t;
 }
 
 SEC("uretprobe")
