@@ -21,6 +21,11 @@ static __always_inline int on_exit(struct task_struct *task, bool group_dead)
 	__u64 policies;
 	__u32 status;
 
+	if (group_dead) {
+		__u32 tgid = BPF_CORE_READ(task, tgid);
+
+		bpf_map_delete_elem(&salve_scope_cache, &tgid);
+	}
 	if (!cfg || !group_dead || !salve_kind_on(cfg, SALVE_EV_EXIT))
 		return 0;
 	status = BPF_CORE_READ(task, exit_code);
@@ -131,8 +136,10 @@ static __always_inline int on_exec(__u32 old_tid)
 	const struct salve_config *cfg = salve_cfg();
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct salve_exec_event *e;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 policies;
 
+	bpf_map_delete_elem(&salve_scope_cache, &tgid); /* a new binary: scope anew */
 	if (!cfg || !salve_kind_on(cfg, SALVE_EV_EXEC))
 		return 0;
 	policies = salve_scope_mask(cfg, task);

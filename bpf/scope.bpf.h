@@ -85,6 +85,15 @@ static __always_inline __u64 salve_comm_mask(const char *task_comm)
 	return salve_mask_of(&salve_scope_comm, comm);
 }
 
+/* Scope masks of processes that hot probes (syscalls) have seen, so a syscall costs
+ * one lookup; exec and exit forget a process, salved clears it all on reload. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} salve_scope_cache SEC(".maps");
+
 /* The policies whose scope holds task; 0 means none. */
 static __always_inline __u64 salve_scope_mask(const struct salve_config *cfg,
 					      struct task_struct *task)

@@ -78,6 +78,7 @@ static __always_inline int emit_call(void *ctx, __u32 kind, __u32 id, const stru
 	}
 	salve_fill_task(&e->hdr, bpf_get_current_task_btf());
 	e->site = id;
+	e->syscall = 0;
 	e->ret = ret;
 	e->duration_ns = duration_ns;
 	bpf_ringbuf_submit(e, 0);

@@ -136,6 +136,7 @@ static size_t kind_size(unsigned int kind)
 		return sizeof(struct salve_exec_event);
 	case SALVE_EV_RETURN:
 	case SALVE_EV_LATENCY:
+	case SALVE_EV_SYSCALL:
 		return sizeof(struct salve_call_event);
 	case SALVE_EV_ABORT:
 	case SALVE_EV_EXCEPTION:
@@ -148,7 +149,7 @@ static size_t kind_size(unsigned int kind)
 static bool has_stack_variant(unsigned int kind)
 {
 	return kind == SALVE_EV_RETURN || kind == SALVE_EV_LATENCY || kind == SALVE_EV_ABORT ||
-	       kind == SALVE_EV_EXCEPTION;
+	       kind == SALVE_EV_EXCEPTION || kind == SALVE_EV_SYSCALL;
 }
 
 int events_decode(const void *data, size_t size, struct event *out)
@@ -219,7 +220,9 @@ int events_decode(const void *data, size_t size, struct event *out)
 		break;
 	case SALVE_EV_RETURN:
 	case SALVE_EV_LATENCY:
+	case SALVE_EV_SYSCALL:
 		out->call.site = rec.call.call.site;
+		out->call.syscall = rec.call.call.syscall;
 		out->call.ret = rec.call.call.ret;
 		out->call.duration_ns = rec.call.call.duration_ns;
 		if (want == sizeof(struct salve_call_stack_event))
@@ -260,6 +263,8 @@ const char *events_kind_name(enum salve_event_kind kind)
 		return "abort";
 	case SALVE_EV_EXCEPTION:
 		return "exception";
+	case SALVE_EV_SYSCALL:
+		return "syscall";
 	case SALVE_EV_KIND_MAX:
 		break;
 	}

@@ -53,6 +53,7 @@ struct event {
 		} exec;
 		struct {
 			uint32_t site; /* site id; salved knows its probe */
+			uint32_t syscall; /* syscall: its number */
 			int64_t ret;
 			uint64_t duration_ns;
 		} call;

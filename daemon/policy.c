@@ -1902,3 +1902,22 @@ void policy_set_free(struct policy_set *set)
 	free(set->policies);
 	free(set);
 }
+
+static const char *name_of(const struct named *names, size_t n, int value)
+{
+	for (size_t i = 0; i < n; i++)
+		if (names[i].value == value)
+			return names[i].name;
+	return NULL;
+}
+
+const char *policy_syscall_name(int nr)
+{
+	return name_of(syscall_names, sizeof(syscall_names) / sizeof(syscall_names[0]), nr);
+}
+
+/* The first name of a value is its usual one: EAGAIN before EWOULDBLOCK. */
+const char *policy_errno_name(int err)
+{
+	return name_of(errno_names, sizeof(errno_names) / sizeof(errno_names[0]), err);
+}

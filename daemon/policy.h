@@ -133,4 +133,8 @@ void policy_clear(struct policy *p);
 
 const char *policy_probe_kind_name(enum policy_probe_kind kind);
 
+/* Names of x86-64 syscall numbers and of errno values; NULL when unknown. */
+const char *policy_syscall_name(int nr);
+const char *policy_errno_name(int err);
+
 #endif

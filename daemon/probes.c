@@ -13,6 +13,7 @@
 #include "probes.h"
 #include "salve/site.h"
 #include "signals.skel.h"
+#include "syscalls.skel.h"
 
 #define PROBES_HOOKS_MAX 16
 
@@ -25,7 +26,7 @@ struct family {
 };
 
 struct probes {
-	struct family families[3];
+	struct family families[4];
 	size_t n_families;
 	struct bpf_link *links[PROBES_HOOKS_MAX];
 	size_t n_links;
@@ -36,6 +37,7 @@ struct probes {
 	/* Maps of the first family, which every later family reuses. */
 	struct bpf_object *shared;
 	struct salve_functions *functions;
+	struct salve_syscalls *syscalls;
 	struct bpf_link *sites[SALVE_SITES_MAX][2]; /* by site id: entry and return probe */
 };
 
@@ -52,6 +54,11 @@ static void destroy_salve_exits(void *skel)
 static void destroy_salve_functions(void *skel)
 {
 	salve_functions__destroy(skel);
+}
+
+static void destroy_salve_syscalls(void *skel)
+{
+	salve_syscalls__destroy(skel);
 }
 
 static int page_shift(void)
@@ -79,7 +86,8 @@ static int page_shift(void)
 static int open_families(struct probes *p)
 {
 	if (!OPEN_FAMILY(p, "signals", salve_signals) || !OPEN_FAMILY(p, "exits", salve_exits) ||
-	    !(p->functions = OPEN_FAMILY(p, "functions", salve_functions)))
+	    !(p->functions = OPEN_FAMILY(p, "functions", salve_functions)) ||
+	    !(p->syscalls = OPEN_FAMILY(p, "syscalls", salve_syscalls)))
 		return -errno;
 	return 0;
 }
@@ -138,25 +146,25 @@ static int choose_flavours(struct probes *p, bool classic_only)
 	return 0;
 }
 
-/* Later families use the first family's ring buffer and filter maps. */
-static int share_maps(struct probes *p)
+/* Family f uses the maps of the same name that an earlier family made: one ring
+ * buffer, one set of filter maps, one site table. */
+static int share_maps(struct probes *p, size_t f)
 {
-	p->shared = p->families[0].obj;
-	for (size_t f = 1; f < p->n_families; f++) {
-		struct bpf_map *map;
+	struct bpf_map *map;
 
-		bpf_object__for_each_map(map, p->families[f].obj) {
-			struct bpf_map *first;
+	bpf_object__for_each_map(map, p->families[f].obj) {
+		if (strchr(bpf_map__name(map), '.'))
+			continue; /* .rodata and friends are each object's own */
+		for (size_t e = 0; e < f; e++) {
+			struct bpf_map *first = bpf_object__find_map_by_name(p->families[e].obj,
+									     bpf_map__name(map));
 			int err;
 
-			if (strchr(bpf_map__name(map), '.'))
-				continue; /* .rodata and friends are each object's own */
-			first = bpf_object__find_map_by_name(p->shared, bpf_map__name(map));
 			if (!first)
 				continue;
-			err = bpf_map__reuse_fd(map, bpf_map__fd(first));
-			if (err)
+			if ((err = bpf_map__reuse_fd(map, bpf_map__fd(first))))
 				return err;
+			break;
 		}
 	}
 	return 0;
@@ -164,17 +172,16 @@ static int share_maps(struct probes *p)
 
 static int load_attach(struct probes *p)
 {
+	p->shared = p->families[0].obj;
 	for (size_t f = 0; f < p->n_families; f++) {
 		struct bpf_program *prog;
-		int err = bpf_object__load(p->families[f].obj);
+		int err = share_maps(p, f) ?: bpf_object__load(p->families[f].obj);
 
 		if (err) {
 			salve_log(LOG_ERR, "cannot load the %s BPF programs: %s", p->families[f].name,
 				  strerror(-err));
 			return err;
 		}
-		if (f == 0 && (err = share_maps(p)))
-			return err;
 		bpf_object__for_each_program(prog, p->families[f].obj) {
 			struct bpf_link *link;
 
@@ -350,6 +357,15 @@ static const char *scope_map(int set)
 	}
 }
 
+static void clear_map(int fd)
+{
+	__u64 key[8]; /* room for any key of salve's maps that are cleared */
+
+	while (!bpf_map_get_next_key(fd, NULL, key))
+		if (bpf_map_delete_elem(fd, key))
+			break;
+}
+
 /* Delete every key of a map that the new entries do not hold. */
 static void prune(struct probes *p, int set, const struct probes_scope_entry *entries, size_t n)
 {
@@ -389,6 +405,8 @@ int probes_configure(struct probes *p, const struct salve_config *cfg,
 		prune(p, sets[s], entries, n);
 	if (bpf_map_update_elem(map_fd(p, "salve_config"), &zero, cfg, BPF_ANY))
 		return -errno;
+	/* Cached scope masks were computed under the old scope. */
+	clear_map(map_fd(p, "salve_scope_cache"));
 	return 0;
 }
 
@@ -463,12 +481,34 @@ int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site
 	case SALVE_SITE_THROW:
 		err = attach_at(p, id, fn->progs.salve_fn_throw, 0, path, offset);
 		break;
+	case SALVE_SITE_SYSCALL:
+		err = 0; /* its (syscall, errno) pairs come with probes_site_syscalls */
+		break;
 	default:
 		err = -EINVAL;
 	}
 	if (err)
 		probes_site_detach(p, id);
 	return err;
+}
+
+/* Forget the (syscall, errno) pairs that site id watched. */
+static void drop_sys_rules(struct probes *p, __u32 id)
+{
+	int fd = bpf_map__fd(p->syscalls->maps.salve_sys_rules);
+	struct salve_sys_key key, next, *prev = NULL, gone[256];
+	size_t n_gone = 0;
+	__u32 owner;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(fd, &key, &owner) && owner == id &&
+		    n_gone < sizeof(gone) / sizeof(gone[0]))
+			gone[n_gone++] = key;
+	}
+	for (size_t i = 0; i < n_gone; i++)
+		bpf_map_delete_elem(fd, &gone[i]);
 }
 
 /* A new site at this id starts with an empty histogram. */
@@ -497,6 +537,7 @@ void probes_site_detach(struct probes *p, __u32 id)
 	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_sites), &id, &none, BPF_ANY);
 	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_site_rates), &id, &fresh, BPF_ANY);
 	clear_hist(p, id);
+	drop_sys_rules(p, id);
 }
 
 int probes_last_calls(struct probes *p, probes_last_call_fn fn, void *ctx)
@@ -516,5 +557,17 @@ int probes_last_calls(struct probes *p, probes_last_call_fn fn, void *ctx)
 	/* Deleted after the walk: a deleted key cannot be the walk's cursor. */
 	for (size_t i = 0; i < n_gone; i++)
 		bpf_map_delete_elem(fd, &gone[i]);
+	return 0;
+}
+
+int probes_site_syscalls(struct probes *p, __u32 id, const struct salve_sys_key *keys, size_t n)
+{
+	int fd = bpf_map__fd(p->syscalls->maps.salve_sys_rules);
+
+	for (size_t i = 0; i < n; i++) {
+		if (!bpf_map_update_elem(fd, &keys[i], &id, BPF_NOEXIST))
+			continue;
+		return errno == EEXIST ? -EEXIST : -errno;
+	}
 	return 0;
 }

@@ -63,6 +63,9 @@ int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site
 		       __u64 offset);
 void probes_site_detach(struct probes *p, __u32 id);
 
+/* The (syscall, errno) pairs site id watches. -EEXIST when another site has one. */
+int probes_site_syscalls(struct probes *p, __u32 id, const struct salve_sys_key *keys, size_t n);
+
 /* Called per (stall site, process) with the boot-time ns of the last call; returning
  * true forgets the entry (the process is gone). */
 typedef bool (*probes_last_call_fn)(void *ctx, __u32 site, __u32 tgid, __u64 last_ns);

@@ -1,4 +1,5 @@
 /* report: events as JSON lines, one object per line, flushed per line. */
+#include "policy.h"
 #include "report.h"
 
 #include <errno.h>
@@ -341,6 +342,18 @@ static int add_stack(struct json_object *obj, const struct report_frame *frames,
 	return err;
 }
 
+/* A name from a table, or the number when the table has none. */
+static int add_name(struct json_object *obj, const char *key, const char *name, int64_t n)
+{
+	char num[24];
+
+	if (!name) {
+		snprintf(num, sizeof(num), "%lld", (long long)n);
+		name = num;
+	}
+	return add(obj, key, json_object_new_string(name));
+}
+
 struct json_object *report_event(const struct event *ev, const char *probe, uint64_t realtime_ns,
 				 const struct report_frame *frames, size_t n_frames)
 {
@@ -398,6 +411,10 @@ struct json_object *report_event(const struct event *ev, const char *probe, uint
 		break;
 	case SALVE_EV_EXCEPTION:
 		err = add(obj, "type", report_string(ev->text.text));
+		break;
+	case SALVE_EV_SYSCALL:
+		err = add_name(obj, "syscall", policy_syscall_name(ev->call.syscall), ev->call.syscall);
+		err = err ?: add_name(obj, "errno", policy_errno_name(-ev->call.ret), -ev->call.ret);
 		break;
 	case SALVE_EV_KIND_MAX:
 		break;

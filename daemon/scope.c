@@ -29,6 +29,8 @@ enum salve_event_kind scope_event_kind(enum policy_probe_kind kind)
 		return SALVE_EV_ABORT;
 	case POLICY_PROBE_EXCEPTION:
 		return SALVE_EV_EXCEPTION;
+	case POLICY_PROBE_SYSCALL:
+		return SALVE_EV_SYSCALL;
 	default:
 		return 0; /* no record kind runs it yet */
 	}

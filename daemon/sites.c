@@ -68,6 +68,9 @@ static size_t site_specs(const struct policy_probe *pr, struct site_spec out[2])
 	case POLICY_PROBE_EXCEPTION:
 		out[0] = (struct site_spec){ SALVE_SITE_THROW, "__cxa_throw" };
 		return 1;
+	case POLICY_PROBE_SYSCALL:
+		out[0] = (struct site_spec){ SALVE_SITE_SYSCALL, NULL }; /* on no function */
+		return 1;
 	default:
 		return 0;
 	}
@@ -98,6 +101,8 @@ static int resolve_site(const struct policy *pol, const struct policy_probe *pr,
 	char why[512];
 	int rc;
 
+	if (spec->kind == SALVE_SITE_SYSCALL)
+		return 0;
 	rc = resolve_binary(pr->binary, s->path, sizeof(s->path), why, sizeof(why));
 	if (!rc)
 		rc = spec->symbol ? resolve_symbol(s->path, spec->symbol, NULL, &rs, why, sizeof(why))
@@ -167,6 +172,35 @@ const struct site *sites_find(const struct site_plan *plan, uint32_t id)
 	return NULL;
 }
 
+static bool same_ints(const int *a, size_t na, const int *b, size_t nb)
+{
+	return na == nb && (!na || !memcmp(a, b, na * sizeof(*a)));
+}
+
+static bool same_syscalls(const struct policy_probe *a, const struct policy_probe *b)
+{
+	return same_ints(a->syscalls, a->n_syscalls, b->syscalls, b->n_syscalls) &&
+	       same_ints(a->errnos, a->n_errnos, b->errnos, b->n_errnos);
+}
+
+/* The (syscall, errno) pairs of a syscall site, into the kernel. */
+static int attach_syscalls(struct probes *p, const struct site *s)
+{
+	const struct policy_probe *pr = s->probe;
+	size_t n = pr->n_syscalls * pr->n_errnos, k = 0;
+	struct salve_sys_key *keys = calloc(n ? n : 1, sizeof(*keys));
+	int rc;
+
+	if (!keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < pr->n_syscalls; i++)
+		for (size_t j = 0; j < pr->n_errnos; j++)
+			keys[k++] = (struct salve_sys_key){ pr->syscalls[i], pr->errnos[j] };
+	rc = probes_site_syscalls(p, s->id, keys, n);
+	free(keys);
+	return rc;
+}
+
 /* The same probe at the same place with the same settings. */
 static const struct site *same_site(const struct site_plan *plan, const struct site *s)
 {
@@ -174,7 +208,8 @@ static const struct site *same_site(const struct site_plan *plan, const struct s
 		const struct site *o = &plan->sites[i];
 
 		if (!strcmp(o->probe->id, s->probe->id) && !strcmp(o->path, s->path) &&
-		    o->offset == s->offset && !memcmp(&o->cfg, &s->cfg, sizeof(o->cfg)))
+		    o->offset == s->offset && !memcmp(&o->cfg, &s->cfg, sizeof(o->cfg)) &&
+		    same_syscalls(o->probe, s->probe))
 			return o;
 	}
 	return NULL;
@@ -215,12 +250,20 @@ int sites_apply(struct probes *p, const struct site_plan *prev, struct site_plan
 			fresh++;
 		s->id = fresh++;
 		rc = probes_site_attach(p, s->id, &s->cfg, s->path, s->offset);
+		if (!rc && s->cfg.kind == SALVE_SITE_SYSCALL && (rc = attach_syscalls(p, s)) == -EEXIST) {
+			snprintf(err, err_len, "%s: probe \"%s\": another syscall probe already watches "
+				 "one of its (syscall, errno) pairs", s->probe->policy->file, s->probe->id);
+			probes_site_detach(p, s->id);
+			return rc;
+		}
 		if (rc) {
 			snprintf(err, err_len, "%s: probe \"%s\": cannot attach at %s+0x%llx: %s",
 				 s->probe->policy->file, s->probe->id, s->path,
 				 (unsigned long long)s->offset, strerror(-rc));
 			return rc;
 		}
+		if (s->cfg.kind == SALVE_SITE_SYSCALL)
+			continue;
 		salve_log(LOG_INFO, "probe %s: %s+0x%llx%s", s->probe->id, s->path,
 			  (unsigned long long)s->offset,
 			  s->nop5 ? " (5-byte NOP entry: optimized uprobe)" : "");

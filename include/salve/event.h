@@ -19,6 +19,7 @@ enum salve_event_kind {
 	SALVE_EV_STALL = 7,   /* a function due every so often was not called (salved's own) */
 	SALVE_EV_ABORT = 8,   /* abort() or a failed assert() */
 	SALVE_EV_EXCEPTION = 9, /* a C++ exception was thrown */
+	SALVE_EV_SYSCALL = 10,  /* a watched syscall failed with a watched errno */
 	SALVE_EV_KIND_MAX,
 };
 
@@ -114,7 +115,7 @@ struct salve_exec_event {
 struct salve_call_event {
 	struct salve_event_hdr hdr;
 	__u32 site;     /* the site id, from the attachment's cookie */
-	__u32 pad;
+	__u32 syscall;  /* syscall: its number */
 	__s64 ret;      /* the return value, sign-extended from the site's type */
 	__u64 duration_ns;
 };

@@ -16,6 +16,13 @@ enum salve_site_kind {
 	SALVE_SITE_ASSERT = 4, /* __assert_fail */
 	SALVE_SITE_ABORT = 5,  /* abort */
 	SALVE_SITE_THROW = 6,  /* __cxa_throw */
+	SALVE_SITE_SYSCALL = 7, /* no function: the (syscall, errno) pairs in salve_sys_rules */
+};
+
+/* Key of salve_sys_rules, whose value is the site id watching the pair. */
+struct salve_sys_key {
+	__u32 nr;
+	__u32 err; /* positive errno */
 };
 
 

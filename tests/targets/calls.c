@@ -8,10 +8,12 @@
  *                    work() called 6 times from each of 4 threads (sleeping 5 or 30 ms
  *                    in turn); every call longer than MS ms prints "slow tid=T ns=N"
  *                    with the duration it measured itself.
+ *   calls open PATH  open()s PATH 3 times (it does not exist), prints "pid=P".
  *   calls beat       tick() every 100 ms for 1 s, none for 2 s, every 100 ms for 2 s
  *                    more; prints "pause" and "resume" around the gap.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <time.h>
 #include <stdio.h>
@@ -124,6 +126,13 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 4; i++)
 			pthread_join(t[i], NULL);
 		printf("pid=%d done\n", getpid());
+		return 0;
+	}
+	if (!strcmp(mode, "open")) {
+		for (int i = 0; i < 3; i++)
+			if (open(argc > 2 ? argv[2] : "/nonexistent", O_RDONLY) >= 0)
+				return 1;
+		printf("pid=%d\n", getpid());
 		return 0;
 	}
 	if (!strcmp(mode, "beat")) {

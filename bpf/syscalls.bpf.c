@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0
+/* syscalls: chosen syscalls failing with chosen errnos, in processes in scope. Every
+ * syscall exit on the host passes here, so the order is cheapest first: is any syscall
+ * probe on, did the call fail, is the process in scope (one cached lookup), is the
+ * (syscall, errno) pair watched. */
+#include "salve.bpf.h"
+#include "sites.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define MAX_ERRNO 4095
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct salve_sys_key);
+	__type(value, __u32); /* site id */
+} salve_sys_rules SEC(".maps");
+
+static __always_inline int on_exit(void *ctx, long nr, long ret)
+{
+	const struct salve_config *cfg = salve_cfg();
+	struct salve_sys_key key;
+	const struct salve_site *s;
+	struct salve_call_stack_event *se;
+	struct salve_call_event *e;
+	struct salve_counters *c;
+	__u64 *cached, mask, policies;
+	__u32 tgid, *id, held;
+
+	if (!cfg || !salve_kind_on(cfg, SALVE_EV_SYSCALL) || ret >= 0 || ret < -MAX_ERRNO)
+		return 0;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	cached = bpf_map_lookup_elem(&salve_scope_cache, &tgid);
+	if (cached) {
+		mask = *cached;
+	} else {
+		mask = salve_scope_mask(cfg, bpf_get_current_task_btf());
+		bpf_map_update_elem(&salve_scope_cache, &tgid, &mask, BPF_ANY);
+	}
+	if (!mask)
+		return 0;
+	key.nr = nr;
+	key.err = -ret;
+	id = bpf_map_lookup_elem(&salve_sys_rules, &key);
+	if (!id)
+		return 0;
+	s = bpf_map_lookup_elem(&salve_sites, id);
+	if (!s || s->kind != SALVE_SITE_SYSCALL || !(s->policies & mask))
+		return 0;
+	if (!(c = admit(SALVE_EV_SYSCALL, *id, s, &held, &policies)))
+		return 0;
+	if (s->flags & SALVE_SITE_STACK) {
+		se = salve_reserve_held(c, SALVE_EV_SYSCALL, sizeof(*se), held, policies);
+		if (!se)
+			return 0;
+		se->stack.nr_frames = 0;
+		se->stack.nr_modules = 0;
+		salve_capture_stack(ctx, &se->stack, false);
+		e = &se->call;
+	} else {
+		e = salve_reserve_held(c, SALVE_EV_SYSCALL, sizeof(*e), held, policies);
+		if (!e)
+			return 0;
+	}
+	salve_fill_task(&e->hdr, bpf_get_current_task_btf());
+	e->site = *id;
+	e->syscall = nr;
+	e->ret = ret;
+	e->duration_ns = 0;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(salve_sys_btf, struct pt_regs *regs, long ret)
+{
+	return on_exit(ctx, BPF_CORE_READ(regs, orig_ax), ret);
+}
+
+SEC("tp/raw_syscalls/sys_exit")
+int salve_sys_tp(struct trace_event_raw_sys_exit *args)
+{
+	return on_exit(args, args->id, args->ret);
+}
