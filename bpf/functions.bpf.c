@@ -93,7 +93,7 @@ int BPF_KRETPROBE(salve_fn_ret)
 	ret = ret_value(s, PT_REGS_RC(ctx));
 	if (!pred_match(s, ret))
 		return 0;
-	return emit_call(ctx, SALVE_EV_RETURN, id, s, ret, 0);
+	return emit_call(ctx, SALVE_EV_RETURN, id, s, ret, 0, 0);
 }
 
 SEC("uprobe")
@@ -154,7 +154,7 @@ int BPF_KRETPROBE(salve_fn_exit)
 	s = bpf_map_lookup_elem(&salve_sites, &key.site);
 	if (!s || s->kind != SALVE_SITE_LATENCY || !s->threshold_ns || dur <= s->threshold_ns)
 		return 0;
-	return emit_call(ctx, SALVE_EV_LATENCY, key.site, s, 0, dur);
+	return emit_call(ctx, SALVE_EV_LATENCY, key.site, s, 0, dur, 0);
 }
 
 /* Stall sites: the last call per site and process, which salved compares with the

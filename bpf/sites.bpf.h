@@ -50,9 +50,9 @@ static __always_inline struct salve_counters *admit(__u32 kind, __u32 id,
 	return c;
 }
 
-/* Emit a call record for site id. */
+/* Emit a call record for site id; syscall: its number, for syscall sites. */
 static __always_inline int emit_call(void *ctx, __u32 kind, __u32 id, const struct salve_site *s,
-				     __s64 ret, __u64 duration_ns)
+				     __s64 ret, __u64 duration_ns, __u32 syscall)
 {
 	struct salve_counters *c;
 	struct salve_call_event *e;
@@ -78,7 +78,7 @@ static __always_inline int emit_call(void *ctx, __u32 kind, __u32 id, const stru
 	}
 	salve_fill_task(&e->hdr, bpf_get_current_task_btf());
 	e->site = id;
-	e->syscall = 0;
+	e->syscall = syscall;
 	e->ret = ret;
 	e->duration_ns = duration_ns;
 	bpf_ringbuf_submit(e, 0);

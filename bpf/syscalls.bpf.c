@@ -22,11 +22,8 @@ static __always_inline int on_exit(void *ctx, long nr, long ret)
 	const struct salve_config *cfg = salve_cfg();
 	struct salve_sys_key key;
 	const struct salve_site *s;
-	struct salve_call_stack_event *se;
-	struct salve_call_event *e;
-	struct salve_counters *c;
-	__u64 *cached, mask, policies;
-	__u32 tgid, *id, held;
+	__u64 *cached, mask;
+	__u32 tgid, *id;
 
 	if (!cfg || !salve_kind_on(cfg, SALVE_EV_SYSCALL) || ret >= 0 || ret < -MAX_ERRNO)
 		return 0;
@@ -48,28 +45,7 @@ static __always_inline int on_exit(void *ctx, long nr, long ret)
 	s = bpf_map_lookup_elem(&salve_sites, id);
 	if (!s || s->kind != SALVE_SITE_SYSCALL || !(s->policies & mask))
 		return 0;
-	if (!(c = admit(SALVE_EV_SYSCALL, *id, s, &held, &policies)))
-		return 0;
-	if (s->flags & SALVE_SITE_STACK) {
-		se = salve_reserve_held(c, SALVE_EV_SYSCALL, sizeof(*se), held, policies);
-		if (!se)
-			return 0;
-		se->stack.nr_frames = 0;
-		se->stack.nr_modules = 0;
-		salve_capture_stack(ctx, &se->stack, false);
-		e = &se->call;
-	} else {
-		e = salve_reserve_held(c, SALVE_EV_SYSCALL, sizeof(*e), held, policies);
-		if (!e)
-			return 0;
-	}
-	salve_fill_task(&e->hdr, bpf_get_current_task_btf());
-	e->site = *id;
-	e->syscall = nr;
-	e->ret = ret;
-	e->duration_ns = 0;
-	bpf_ringbuf_submit(e, 0);
-	return 0;
+	return emit_call(ctx, SALVE_EV_SYSCALL, *id, s, ret, 0, nr);
 }
 
 SEC("tp_btf/sys_exit")
