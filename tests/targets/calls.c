@@ -8,6 +8,8 @@
  *                    work() called 6 times from each of 4 threads (sleeping 5 or 30 ms
  *                    in turn); every call longer than MS ms prints "slow tid=T ns=N"
  *                    with the duration it measured itself.
+ *   calls lib N      calls libfault.so's fault_lib_compute(i) for i < N (it returns
+ *                    3i + 1); prints "pid=P".
  *   calls open PATH  open()s PATH 3 times (it does not exist), prints "pid=P".
  *   calls beat       tick() every 100 ms for 1 s, none for 2 s, every 100 ms for 2 s
  *                    more; prints "pause" and "resume" around the gap.
@@ -20,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "libfault.h"
 
 __attribute__((noinline)) int parse_item(int i)
 {
@@ -126,6 +130,12 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 4; i++)
 			pthread_join(t[i], NULL);
 		printf("pid=%d done\n", getpid());
+		return 0;
+	}
+	if (!strcmp(mode, "lib")) {
+		for (long i = 0; i < n; i++)
+			sum += fault_lib_compute((int)i);
+		printf("pid=%d sum=%ld\n", getpid(), sum);
 		return 0;
 	}
 	if (!strcmp(mode, "open")) {
