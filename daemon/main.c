@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "baseline.h"
 #include "log.h"
 #include "loop.h"
 #include "pipeline.h"
@@ -47,6 +48,7 @@ struct daemon {
 	struct scope_plan plan;
 	struct site_plan sites;
 	struct stall *stall;
+	struct baseline *baseline;
 	FILE *out;
 	unsigned ticks;
 	bool watchdog;
@@ -285,6 +287,7 @@ static int on_tick(int fd, void *ctx)
 	clock_gettime(CLOCK_BOOTTIME, &now);
 	stall_check(d->stall, d->probes, &d->sites, d->pipeline,
 		    (uint64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+	baseline_tick(d->baseline, d->probes, &d->sites);
 	if (d->opt.stats_every && d->ticks % d->opt.stats_every == 0)
 		write_stats(d);
 	if (d->watchdog)
@@ -329,7 +332,8 @@ static int start(struct daemon *d)
 		return err;
 	}
 	if ((err = build_plan(d, d->set, &d->plan)) ||
-	    (err = pipeline_new(d->out, &d->pipeline)) || (err = stall_new(&d->stall)))
+	    (err = pipeline_new(d->out, &d->pipeline)) || (err = stall_new(&d->stall)) ||
+	    (err = baseline_new(&d->baseline)))
 		return err;
 	pc.ctx = d->pipeline;
 	if ((err = probes_new(&pc, &d->probes)))
@@ -410,6 +414,7 @@ int main(int argc, char **argv)
 	probes_free(d.probes);
 	pipeline_free(d.pipeline);
 	stall_free(d.stall);
+	baseline_free(d.baseline);
 	scope_plan_clear(&d.plan);
 	sites_plan_clear(&d.sites);
 	policy_set_free(d.set);

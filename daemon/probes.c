@@ -571,3 +571,32 @@ int probes_site_syscalls(struct probes *p, __u32 id, const struct salve_sys_key 
 	}
 	return 0;
 }
+
+int probes_site_hist(struct probes *p, __u32 id, uint64_t out[SALVE_HIST_BUCKETS])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *percpu;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	percpu = calloc(ncpu, SALVE_HIST_BUCKETS * sizeof(__u64));
+	if (!percpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(p->functions->maps.salve_site_hist), &id, percpu)) {
+		free(percpu);
+		return -errno;
+	}
+	memset(out, 0, SALVE_HIST_BUCKETS * sizeof(__u64));
+	for (int c = 0; c < ncpu; c++)
+		for (int k = 0; k < SALVE_HIST_BUCKETS; k++)
+			out[k] += percpu[c * SALVE_HIST_BUCKETS + k];
+	free(percpu);
+	return 0;
+}
+
+int probes_site_update(struct probes *p, __u32 id, const struct salve_site *site)
+{
+	if (bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_sites), &id, site, BPF_EXIST))
+		return -errno;
+	return 0;
+}

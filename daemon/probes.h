@@ -9,6 +9,7 @@
 #include <linux/types.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "salve/event.h"
 #include "salve/site.h"
@@ -62,6 +63,12 @@ size_t probes_hooks(const struct probes *p, const struct probes_hook **out);
 int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site, const char *path,
 		       __u64 offset);
 void probes_site_detach(struct probes *p, __u32 id);
+
+/* Site id's latency histogram, summed over CPUs (cumulative since it was attached). */
+int probes_site_hist(struct probes *p, __u32 id, uint64_t out[SALVE_HIST_BUCKETS]);
+
+/* New settings for a site already attached (a learned latency threshold). */
+int probes_site_update(struct probes *p, __u32 id, const struct salve_site *site);
 
 /* The (syscall, errno) pairs site id watches. -EEXIST when another site has one. */
 int probes_site_syscalls(struct probes *p, __u32 id, const struct salve_sys_key *keys, size_t n);

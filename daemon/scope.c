@@ -115,10 +115,9 @@ static int add_probe(const struct policy *pol, size_t index, struct salve_config
 	const struct policy_probe *pr = &pol->probes[index];
 	enum salve_event_kind kind = scope_event_kind(pr->kind);
 
-	if (!kind || (pr->kind == POLICY_PROBE_LATENCY && !pr->threshold_ns)) {
-		snprintf(err, err_len, "%s: probes[%zu]: salved %s cannot run %sprobes of kind \"%s\" yet",
-			 pol->file, index, SALVE_VERSION, kind ? "baseline " : "",
-			 policy_probe_kind_name(pr->kind));
+	if (!kind) {
+		snprintf(err, err_len, "%s: probes[%zu]: salved %s cannot run probes of kind \"%s\"",
+			 pol->file, index, SALVE_VERSION, policy_probe_kind_name(pr->kind));
 		return -EOPNOTSUPP;
 	}
 	cfg->kinds |= 1u << kind;

@@ -8,6 +8,8 @@
  *                    work() called 6 times from each of 4 threads (sleeping 5 or 30 ms
  *                    in turn); every call longer than MS ms prints "slow tid=T ns=N"
  *                    with the duration it measured itself.
+ *   calls learn      work(1) for 2.5 s, then work(25) once; prints "slow tid=T ns=N"
+ *                    for that one call.
  *   calls lib N      calls libfault.so's fault_lib_compute(i) for i < N (it returns
  *                    3i + 1); prints "pid=P".
  *   calls open PATH  open()s PATH 3 times (it does not exist), prints "pid=P".
@@ -129,6 +131,16 @@ int main(int argc, char **argv)
 			pthread_create(&t[i], NULL, worker, NULL);
 		for (int i = 0; i < 4; i++)
 			pthread_join(t[i], NULL);
+		printf("pid=%d done\n", getpid());
+		return 0;
+	}
+	if (!strcmp(mode, "learn")) {
+		long start = now_ns();
+
+		threshold_ns = 20 * 1000000L;
+		while (now_ns() - start < 2500 * 1000000L)
+			work(1);
+		work(25);
 		printf("pid=%d done\n", getpid());
 		return 0;
 	}
