@@ -82,12 +82,6 @@ static bool probe_wants(const struct policy_probe *pr, const struct event *ev)
 		       (pr->handled || (ev->sig.flags & SALVE_SIG_FATAL));
 	case SALVE_EV_EXIT:
 		return !pr->nonzero || ev->exit.status;
-	case SALVE_EV_RETURN:
-	case SALVE_EV_LATENCY:
-	case SALVE_EV_STALL:
-	case SALVE_EV_ABORT:
-	case SALVE_EV_EXCEPTION:
-		return false; /* a site names its one probe: pipeline_record looks it up */
 	default:
 		return true;
 	}
@@ -204,8 +198,9 @@ int pipeline_record(void *ctx, void *data, size_t size)
 	if (!pl->set)
 		return 0;
 	if (ev->kind >= SALVE_EV_RETURN) {
-		/* The kernel checked the site's own policy; a site that went with a reload
-		 * has no probe to name any more. */
+		/* Records of function and syscall probes name their site, and the site its
+		 * one probe; the kernel checked the site's own policy. A site that went with
+		 * a reload has no probe to name any more. */
 		const struct site *site = pl->sites ? sites_find(pl->sites, ev->call.site) : NULL;
 
 		if (ev->kind == SALVE_EV_EXCEPTION)
