@@ -9,7 +9,8 @@
  *                    in turn); every call longer than MS ms prints "slow tid=T ns=N"
  *                    with the duration it measured itself.
  *   calls learn      work(1) for 2.5 s, then work(25) once; prints "slow tid=T ns=N"
- *                    for that one call.
+ *                    for every call over 3 ms: any a busy host stretched, then the
+ *                    25 ms call last.
  *   calls lib N      calls libfault.so's fault_lib_compute(i) for i < N (it returns
  *                    3i + 1); prints "pid=P".
  *   calls open PATH  open()s PATH 3 times (it does not exist), prints "pid=P".
@@ -137,7 +138,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "learn")) {
 		long start = now_ns();
 
-		threshold_ns = 20 * 1000000L;
+		threshold_ns = 3 * 1000000L;
 		while (now_ns() - start < 2500 * 1000000L)
 			work(1);
 		work(25);
