@@ -96,21 +96,109 @@ struct policy_probe {
 	const struct policy *policy; /* the policy that declares it */
 };
 
+/* Which processes a policy covers. Within a list any entry matches; across lists every
+ * non-empty list must match; an empty scope covers every process. */
 struct policy_scope {
-	char **binaries; /* absolute paths */
+	char **binaries;  /* absolute paths */
+	char **build_ids; /* per binary: lowercase hex the file must have, or NULL */
 	size_t n_binaries;
-	char **cgroups;  /* cgroup v2 paths relative to the cgroup2 mount, "/system.slice/x.service" */
+	char **cgroups;   /* cgroup v2 paths relative to the cgroup2 mount, "/system.slice/x.service" */
 	size_t n_cgroups;
-	char **comms;    /* at most 15 bytes each */
+	char **units;     /* systemd unit names, "app.service"; their cgroups */
+	size_t n_units;
+	char **comms;     /* at most 15 bytes each */
 	size_t n_comms;
+	uint32_t *uids;   /* real uids */
+	size_t n_uids;
+	/* "exclude": processes that match any of these are out of scope, whatever the above
+	 * say. The same fields; never nested further. */
+	struct policy_scope *exclude;
+};
+
+/* ---- rules: when a run of events is a fault, and what to do about it --------------------- */
+
+/* What a rule counts separately: each process, each binary (by file identity), or the
+ * whole host. */
+enum policy_group_by { POLICY_BY_PROCESS, POLICY_BY_BINARY, POLICY_BY_HOST };
+
+/* Field filters on the events of a condition's probe; an event must pass every filter
+ * given. Zero/empty: no filter. */
+struct policy_filter {
+	unsigned signals_mask;         /* "signal": 1u << signo of the accepted signals */
+	int *errnos;                   /* "errno": positive errno values */
+	size_t n_errnos;
+	bool has_ret;                  /* "ret": a predicate on the return value, as "when" */
+	struct policy_predicate ret;
+	char **types;                  /* "type": C++ exception type names */
+	size_t n_types;
+	char *stack_has;               /* "stack_has": a function name in the event's stack */
+};
+
+enum policy_cond_kind {
+	POLICY_COND_COUNT,      /* at least count events within the window */
+	POLICY_COND_RATE,       /* more than rate events per second, averaged over the window */
+	POLICY_COND_PERCENTILE, /* a latency percentile over the window above a value or baseline */
+	POLICY_COND_ALL,        /* every child holds */
+	POLICY_COND_ANY,        /* one child holds */
+};
+
+/* "when" of a rule: a tree whose leaves each watch one probe. */
+struct policy_cond {
+	enum policy_cond_kind kind;
+	/* leaves */
+	char *probe_id;
+	const struct policy_probe *probe; /* resolved by policy_set_load; NULL before */
+	struct policy_filter filter;
+	uint64_t within_ns;               /* the sliding window */
+	uint32_t count;                   /* COUNT */
+	double rate;                      /* RATE: events per second */
+	double percentile;                /* PERCENTILE: "p99" gives 99, "p999" 99.9 */
+	uint64_t above_ns;                /* PERCENTILE: a fixed value, or 0 with a baseline */
+	double baseline_factor;           /* PERCENTILE: above the same percentile over */
+	uint64_t baseline_ns;             /*   the last baseline_ns, times this factor */
+	/* ALL, ANY */
+	struct policy_cond *children;
+	size_t n_children;
+};
+
+enum policy_action_kind {
+	POLICY_ACTION_LOG,    /* write the incident to salved's log at a level */
+	POLICY_ACTION_SIGNAL, /* send a named signal to the process */
+	POLICY_ACTION_EXEC,   /* run a command with the incident on stdin */
+	POLICY_ACTION_KIND_COUNT,
+};
+
+struct policy_action {
+	enum policy_action_kind kind;
+	char *message;            /* log: a line to write with the incident; may be NULL */
+	int signo;                /* signal */
+	char **argv;              /* exec: "command", argv[0] an absolute path; NULL-terminated */
+	size_t argc;
+	uint64_t timeout_ns;      /* exec: killed after; default 10 s */
+};
+
+struct policy_rule {
+	char *id;                 /* unique across the whole set (rules and probes apart) */
+	enum policy_group_by by;  /* default process */
+	struct policy_cond when;
+	uint64_t cooldown_ns;     /* after firing, the group does not fire again for this long */
+	uint32_t budget;          /* actions dispatched per hour per rule, at most; default 10 */
+	bool dry_run;             /* record what would be done, do nothing (or the policy's) */
+	uint64_t verify_ns;       /* after the actions, the window in which the fault must stop */
+	struct policy_action *actions;
+	size_t n_actions;
+	const struct policy *policy;
 };
 
 struct policy {
 	char *file; /* as given to policy_set_load, or file within the directory */
 	char *name;
+	bool dry_run; /* every rule of this policy only records what it would do */
 	struct policy_scope scope;
 	struct policy_probe *probes;
 	size_t n_probes;
+	struct policy_rule *rules;
+	size_t n_rules;
 };
 
 struct policy_set {

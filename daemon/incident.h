@@ -1,0 +1,50 @@
+/* incident: a rule fired for one group. The engine builds it; from then on it is
+ * immutable, and the actions, the journal and the report read it.
+ *
+ * It carries the raw ring-buffer records of the last few events that triggered it,
+ * not decoded events: the engine copies a few bytes per event on the hot path and the
+ * costly work (decode again, symbolize, localize, format) happens only when a rule
+ * fires. */
+#ifndef SALVE_INCIDENT_H
+#define SALVE_INCIDENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/types.h>
+
+#include "policy.h"
+#include "salve/event.h"
+
+#define INCIDENT_RECORDS_MAX 4 /* the last events kept in full, oldest first */
+#define INCIDENT_LEAVES_MAX 16 /* condition leaves counted in an incident */
+
+struct incident_record {
+	size_t size;
+	const void *data; /* a ring-buffer record as events_decode reads it */
+};
+
+/* How many events one leaf of the rule's condition saw in its window when it fired. */
+struct incident_count {
+	const char *probe_id;
+	uint64_t events;
+	uint64_t value_ns; /* percentile leaves: the percentile measured; 0 otherwise */
+};
+
+struct incident {
+	uint64_t id;                   /* salved-wide sequence number, from 1 */
+	uint64_t boot_ns;              /* CLOCK_BOOTTIME of the event that made it fire */
+	const struct policy_rule *rule;
+	enum policy_group_by by;
+	uint32_t pid;                  /* by process: the process; else the last event's */
+	uint64_t exe_dev, exe_ino;     /* by binary: the file; else the last event's exe */
+	char exe[SALVE_PATH_MAX + 1];  /* its path; "" when unknown */
+	bool dry_run;                  /* the rule's, its policy's or salved's --dry-run */
+	struct incident_count counts[INCIDENT_LEAVES_MAX];
+	size_t n_counts;
+	struct incident_record records[INCIDENT_RECORDS_MAX];
+	size_t n_records;
+};
+
+#endif
