@@ -39,6 +39,12 @@ struct probes {
 	struct salve_functions *functions;
 	struct salve_syscalls *syscalls;
 	struct bpf_link *sites[SALVE_SITES_MAX][2]; /* by site id: entry and return probe */
+	/* sys_exit runs only while a syscall site exists: a syscall tracepoint puts every
+	 * syscall of the host on its slow path, uprobe and uretprobe returns included. */
+	struct bpf_program *sys_exit;
+	struct bpf_link *sys_link;
+	bool sys_sites[SALVE_SITES_MAX];
+	size_t n_sys_sites;
 };
 
 static void destroy_salve_signals(void *skel)
@@ -185,10 +191,15 @@ static int load_attach(struct probes *p)
 		bpf_object__for_each_program(prog, p->families[f].obj) {
 			struct bpf_link *link;
 
-			/* Uprobes attach per site, when the policy names one. */
+			/* Uprobes attach per site, when the policy names one; sys_exit when a
+			 * syscall site does. */
 			if (!bpf_program__autoload(prog) ||
 			    strncmp(bpf_program__section_name(prog), "tp", 2))
 				continue;
+			if (p->families[f].obj == p->syscalls->obj) {
+				p->sys_exit = prog;
+				continue;
+			}
 			link = bpf_program__attach(prog);
 			if (!link) {
 				err = -errno;
@@ -322,6 +333,7 @@ void probes_free(struct probes *p)
 		bpf_link__destroy(p->sites[i][0]);
 		bpf_link__destroy(p->sites[i][1]);
 	}
+	bpf_link__destroy(p->sys_link);
 	for (size_t i = 0; i < p->n_links; i++)
 		bpf_link__destroy(p->links[i]);
 	for (size_t f = p->n_families; f-- > 0;)
@@ -482,7 +494,14 @@ int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site
 		err = attach_at(p, id, fn->progs.salve_fn_throw, 0, path, offset);
 		break;
 	case SALVE_SITE_SYSCALL:
-		err = 0; /* its (syscall, errno) pairs come with probes_site_syscalls */
+		/* Its (syscall, errno) pairs come with probes_site_syscalls. */
+		if (!p->sys_link && !(p->sys_link = bpf_program__attach(p->sys_exit))) {
+			err = -errno;
+			break;
+		}
+		p->sys_sites[id] = true;
+		p->n_sys_sites++;
+		err = 0;
 		break;
 	default:
 		err = -EINVAL;
@@ -533,6 +552,13 @@ void probes_site_detach(struct probes *p, __u32 id)
 	for (int slot = 0; slot < 2; slot++) {
 		bpf_link__destroy(p->sites[id][slot]);
 		p->sites[id][slot] = NULL;
+	}
+	if (p->sys_sites[id]) {
+		p->sys_sites[id] = false;
+		if (!--p->n_sys_sites) {
+			bpf_link__destroy(p->sys_link);
+			p->sys_link = NULL;
+		}
 	}
 	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_sites), &id, &none, BPF_ANY);
 	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_site_rates), &id, &fresh, BPF_ANY);
