@@ -8,25 +8,33 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Entry times per thread and site, one per nesting level, so recursion and threads
- * never mix up calls. */
-struct lat_key {
-	__u32 tid;
+/* Calls in progress per thread, in a stack of the thread's own (task storage: found
+ * from the task, no hash lookup): each timed call's site, entry time and stack pointer.
+ * Calls nest, so the exit of a site is the innermost frame with its stack pointer; a
+ * frame deeper than the call that returns ended without its return probe (longjmp, an
+ * exception unwinding through it) and is dropped. Recursion and threads never mix up
+ * calls; calls nested deeper than SALVE_DEPTH_MAX are not timed. */
+struct lat_frame {
+	__u64 start;
+	__u64 sp; /* at entry: it points at the return address */
 	__u32 site;
+	__u32 pad;
 };
 
-struct lat_starts {
-	__u32 depth; /* calls in progress; only the first SALVE_DEPTH_MAX are timed */
+_Static_assert((SALVE_DEPTH_MAX & (SALVE_DEPTH_MAX - 1)) == 0, "SALVE_DEPTH_MAX: a power of 2");
+
+struct lat_stack {
+	__u32 depth;
 	__u32 pad;
-	__u64 start[SALVE_DEPTH_MAX];
+	struct lat_frame f[SALVE_DEPTH_MAX];
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct lat_key);
-	__type(value, struct lat_starts);
-} salve_lat_starts SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct lat_stack);
+} salve_lat_stacks SEC(".maps");
 
 /* log2 histogram of each latency site's calls, in nanoseconds; salved reads it for
  * baselines and reports. */
@@ -99,21 +107,30 @@ int BPF_KRETPROBE(salve_fn_ret)
 SEC("uprobe")
 int BPF_KPROBE(salve_fn_entry)
 {
-	struct lat_key key = { .tid = (__u32)bpf_get_current_pid_tgid(),
-			       .site = bpf_get_attach_cookie(ctx) };
-	struct lat_starts *v, fresh = {};
-	__u32 d;
+	struct lat_stack *st = bpf_task_storage_get(&salve_lat_stacks, bpf_get_current_task_btf(), 0,
+						    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	__u64 sp = PT_REGS_SP(ctx);
+	__u32 site = bpf_get_attach_cookie(ctx), d;
 
-	v = bpf_map_lookup_elem(&salve_lat_starts, &key);
-	if (!v) {
-		bpf_map_update_elem(&salve_lat_starts, &key, &fresh, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&salve_lat_starts, &key);
-		if (!v)
-			return 0;
+	if (!st)
+		return 0;
+	/* Frames at or below this call's stack pointer have ended unseen; the same
+	 * address for another site is another probe on this very call. */
+	for (int i = 0; i < SALVE_DEPTH_MAX; i++) {
+		d = st->depth;
+		if (!d || d > SALVE_DEPTH_MAX)
+			break;
+		if (st->f[d - 1].sp > sp || (st->f[d - 1].sp == sp && st->f[d - 1].site != site))
+			break;
+		st->depth = d - 1;
 	}
-	d = v->depth++;
-	if (d < SALVE_DEPTH_MAX)
-		v->start[d] = bpf_ktime_get_ns();
+	d = st->depth;
+	if (d >= SALVE_DEPTH_MAX)
+		return 0;
+	st->f[d].sp = sp;
+	st->f[d].site = site;
+	st->f[d].start = bpf_ktime_get_ns();
+	st->depth = d + 1;
 	return 0;
 }
 
@@ -130,31 +147,58 @@ static __always_inline __u32 log2_bucket(__u64 v)
 	return b < SALVE_HIST_BUCKETS ? b : SALVE_HIST_BUCKETS - 1;
 }
 
+/* The start of the call of site that returns with stack pointer sp, taken off the
+ * thread's stack; 0 when its entry was not seen. */
+static __always_inline __u64 lat_pop(struct lat_stack *st, __u32 site, __u64 sp)
+{
+	__u64 entry_sp = sp - 8, start = 0; /* the return popped the return address */
+	__u32 d;
+
+	for (int i = 0; i < SALVE_DEPTH_MAX; i++) {
+		d = st->depth;
+		if (!d || d > SALVE_DEPTH_MAX || st->f[d - 1].sp >= entry_sp)
+			break;
+		st->depth = d - 1; /* deeper: it ended without its return probe */
+	}
+	/* Among frames of this very call (two probes on one function), this site's. */
+	for (int i = 0; i < SALVE_DEPTH_MAX; i++) {
+		d = st->depth;
+		if (i >= d || d > SALVE_DEPTH_MAX)
+			break;
+		/* The mask keeps the verifier sure of the bounds: SALVE_DEPTH_MAX is 2^n. */
+		struct lat_frame *f = &st->f[(d - 1 - i) & (SALVE_DEPTH_MAX - 1)];
+
+		if (f->sp != entry_sp)
+			break;
+		if (f->site != site)
+			continue;
+		start = f->start;
+		*f = st->f[(d - 1) & (SALVE_DEPTH_MAX - 1)];
+		st->depth = d - 1;
+		break;
+	}
+	return start;
+}
+
 SEC("uretprobe")
 int BPF_KRETPROBE(salve_fn_exit)
 {
-	struct lat_key key = { .tid = (__u32)bpf_get_current_pid_tgid(),
-			       .site = bpf_get_attach_cookie(ctx) };
+	struct lat_stack *st = bpf_task_storage_get(&salve_lat_stacks, bpf_get_current_task_btf(), 0, 0);
+	__u32 site = bpf_get_attach_cookie(ctx);
 	const struct salve_site *s;
-	struct lat_starts *v;
 	struct salve_hist *h;
-	__u64 now = bpf_ktime_get_ns(), dur;
-	__u32 d;
+	__u64 now = bpf_ktime_get_ns(), start, dur;
 
-	v = bpf_map_lookup_elem(&salve_lat_starts, &key);
-	if (!v || !v->depth)
-		return 0; /* the call began before the probe was attached */
-	d = --v->depth;
-	if (d >= SALVE_DEPTH_MAX)
-		return 0;
-	dur = now - v->start[d];
-	h = bpf_map_lookup_elem(&salve_site_hist, &key.site);
+	if (!st || !(start = lat_pop(st, site, PT_REGS_SP(ctx))))
+		return 0; /* the call began before the probe was attached, or too deep */
+	dur = now - start;
+	h = bpf_map_lookup_elem(&salve_site_hist, &site);
 	if (h)
 		h->buckets[log2_bucket(dur)]++;
-	s = bpf_map_lookup_elem(&salve_sites, &key.site);
+	s = bpf_map_lookup_elem(&salve_sites, &site);
 	if (!s || s->kind != SALVE_SITE_LATENCY || !s->threshold_ns || dur <= s->threshold_ns)
 		return 0;
-	return emit_call(ctx, SALVE_EV_LATENCY, key.site, s, 0, dur, 0);
+	return emit_call(ctx, SALVE_EV_LATENCY, site, s, 0, dur, 0);
 }
 
 /* Stall sites: the last call per site and process, which salved compares with the

@@ -6,7 +6,7 @@
 
 #define SALVE_SITES_MAX 4096
 #define SALVE_PRED_VALUES 16
-#define SALVE_DEPTH_MAX 16 /* nested calls timed per thread and site */
+#define SALVE_DEPTH_MAX 16 /* nested calls timed per thread; a power of 2 */
 #define SALVE_HIST_BUCKETS 64 /* log2 of nanoseconds */
 
 enum salve_site_kind {

@@ -14,12 +14,17 @@
  *   calls lib N      calls libfault.so's fault_lib_compute(i) for i < N (it returns
  *                    3i + 1); prints "pid=P".
  *   calls open PATH  open()s PATH 3 times (it does not exist), prints "pid=P".
+ *   calls leap       leap() 40 times jumping out with longjmp after 1 ms (so it never
+ *                    returns),
+ *                    then once returning after 25 ms; prints "slow tid=T ns=N" for
+ *                    that call.
  *   calls beat       tick() every 100 ms for 1 s, none for 2 s, every 100 ms for 2 s
  *                    more; prints "pause" and "resume" around the gap.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +87,21 @@ __attribute__((noinline)) void work(int ms)
 	long start = now_ns();
 
 	nap(ms);
+	report_if_slow(start);
+}
+
+static jmp_buf leap_back;
+
+/* With escape set it leaves by longjmp after 1 ms: its return probe never runs. */
+__attribute__((noinline)) void leap(int escape)
+{
+	long start = now_ns();
+
+	if (escape) {
+		nap(1);
+		longjmp(leap_back, 1);
+	}
+	nap(25);
 	report_if_slow(start);
 }
 
@@ -156,6 +176,15 @@ int main(int argc, char **argv)
 			if (open(argc > 2 ? argv[2] : "/nonexistent", O_RDONLY) >= 0)
 				return 1;
 		printf("pid=%d\n", getpid());
+		return 0;
+	}
+	if (!strcmp(mode, "leap")) {
+		threshold_ns = 20 * 1000000L;
+		for (volatile int i = 0; i < 40; i++)
+			if (!setjmp(leap_back))
+				leap(1);
+		leap(0);
+		printf("pid=%d done\n", getpid());
 		return 0;
 	}
 	if (!strcmp(mode, "beat")) {
