@@ -46,18 +46,21 @@ BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 
 # Targets: small programs with deliberate faults, and the ELF shapes the symbolizer must read.
-TARGET_SRCS := $(filter-out tests/targets/lib%.c,$(wildcard tests/targets/*.c))
+TARGET_SRCS := $(filter-out tests/targets/lib%.c tests/targets/hot.c,$(wildcard tests/targets/*.c))
 TARGETS     := $(patsubst tests/targets/%.c,$(BUILD)/tests/targets/%,$(TARGET_SRCS)) \
                $(patsubst tests/targets/%.cpp,$(BUILD)/tests/targets/%,$(wildcard tests/targets/*.cpp)) \
                $(BUILD)/tests/targets/libfault.so $(BUILD)/tests/targets/crash-nopie \
-               $(BUILD)/tests/targets/crash-stripped $(BUILD)/tests/targets/crash-nofp
+               $(BUILD)/tests/targets/crash-stripped $(BUILD)/tests/targets/crash-nofp \
+               $(BUILD)/tests/targets/hot $(BUILD)/tests/targets/hot-nop5
+# What the benchmarks run besides salved: empty BPF programs, the kernel's floor.
+BENCH_TOOLS := $(BUILD)/tests/bench/floor $(BUILD)/tests/bench/floor.bpf.o
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all deps run check unit integration bench clean install
 
-all: deps-check $(BUILD)/salved $(BUILD)/salvectl $(TARGETS) $(UNIT_BINS) $(BENCH_BINS)
+all: deps-check $(BUILD)/salved $(BUILD)/salvectl $(TARGETS) $(UNIT_BINS) $(BENCH_BINS) $(BENCH_TOOLS)
 
 # ---- dependencies --------------------------------------------------------------
 deps:
@@ -116,6 +119,14 @@ $(BUILD)/tests/bench/%: tests/bench/%.c $(BUILD)/libsalved.a
 	@mkdir -p $(@D)
 	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $< $(BUILD)/libsalved.a $(LDFLAGS) $(LDLIBS) -o $@
 
+$(BUILD)/tests/bench/floor.bpf.o: tests/bench/lib/floor.bpf.c $(BUILD)/vmlinux.h
+	@mkdir -p $(@D)
+	$(call msg,BPF,$<)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/bench/floor: tests/bench/lib/floor.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $< $(LDFLAGS) $(LDLIBS) -o $@
+
 # Targets keep frame pointers so stacks unwind; crash-nopie, crash-stripped and crash-nofp
 # are crash built without PIE, stripped to .dynsym, and without frame pointers;
 # libfault.so is the shared-library case.
@@ -130,6 +141,16 @@ $(BUILD)/tests/targets/crash-nopie: tests/targets/crash.c $(BUILD)/tests/targets
 $(BUILD)/tests/targets/crash-nofp: tests/targets/crash.c $(BUILD)/tests/targets/libfault.so
 	@mkdir -p $(@D)
 	$(call msg,CC,$<)$(CC) $(TARGET_CFLAGS) -O2 -fomit-frame-pointer $< $(TARGET_LINK) -o $@
+# hot is the probe benchmark's function, built by clang with an ordinary entry and with
+# the 5-byte NOP entry (clang's is one instruction; gcc's is five, which the kernel
+# does not optimize).
+HOT_CFLAGS := -O2 -g -fno-omit-frame-pointer -Wall
+$(BUILD)/tests/targets/hot: tests/targets/hot.c
+	@mkdir -p $(@D)
+	$(call msg,CLANG,$<)$(CLANG) $(HOT_CFLAGS) $< -o $@
+$(BUILD)/tests/targets/hot-nop5: tests/targets/hot.c
+	@mkdir -p $(@D)
+	$(call msg,CLANG,$<)$(CLANG) $(HOT_CFLAGS) -fpatchable-function-entry=5 $< -o $@
 $(BUILD)/tests/targets/crash-stripped: $(BUILD)/tests/targets/crash
 	$(call msg,STRIP,$@)strip --strip-all -o $@ $< && test -n "$$(nm -D $@ 2>/dev/null)"
 $(BUILD)/tests/targets/%: tests/targets/%.cpp
