@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "baseline.h"
+#include "ctl.h"
 #include "log.h"
 #include "loop.h"
 #include "pipeline.h"
@@ -31,6 +32,7 @@ struct options {
 	const char *log;
 	const char *state_dir;
 	const char *pin_dir;
+	const char *socket;
 	bool dry_run;
 	bool classic;
 	bool verbose;
@@ -49,6 +51,7 @@ struct daemon {
 	struct site_plan sites;
 	struct stall *stall;
 	struct baseline *baseline;
+	struct ctl *ctl;
 	FILE *out;
 	unsigned ticks;
 	bool watchdog;
@@ -64,6 +67,7 @@ static void usage(FILE *f)
 		"  --state-dir DIR       where salved keeps its journal (default /var/lib/salve)\n"
 		"  --pin-dir DIR         bpffs directory for pinned programs and maps\n"
 		"                        (default /sys/fs/bpf/salve)\n"
+		"  --socket PATH         control socket for salvectl (default " CTL_SOCKET_DEFAULT ")\n"
 		"  --dry-run             log what actions would do, change no process\n"
 		"  --rate N[/BURST]      records per second per process and kind (default 100/200;\n"
 		"                        0 = unlimited)\n"
@@ -72,7 +76,8 @@ static void usage(FILE *f)
 		"  -v, --verbose         debug logging, libbpf's included\n"
 		"  --version             print the version\n"
 		"  -h, --help            print this help\n\n"
-		"Signals: INT and TERM stop salved cleanly, HUP reloads the policy.\n");
+		"Signals: INT and TERM stop salved cleanly, HUP reloads the policy (as\n"
+		"'salvectl reload' does).\n");
 }
 
 static int parse_unsigned(const char *s, const char *what, unsigned *out)
@@ -92,13 +97,14 @@ static int parse_unsigned(const char *s, const char *what, unsigned *out)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_POLICY = 256, OPT_LOG, OPT_STATE, OPT_PIN, OPT_DRY, OPT_RATE, OPT_STATS,
-	       OPT_CLASSIC, OPT_VERSION };
+	enum { OPT_POLICY = 256, OPT_LOG, OPT_STATE, OPT_PIN, OPT_SOCKET, OPT_DRY, OPT_RATE,
+	       OPT_STATS, OPT_CLASSIC, OPT_VERSION };
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "pin-dir", required_argument, NULL, OPT_PIN },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "dry-run", no_argument, NULL, OPT_DRY },
 		{ "rate", required_argument, NULL, OPT_RATE },
 		{ "stats-interval", required_argument, NULL, OPT_STATS },
@@ -111,7 +117,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	int c;
 
 	*o = (struct options){ .policy = "/etc/salve/policies.d", .state_dir = "/var/lib/salve",
-			       .pin_dir = "/sys/fs/bpf/salve", .rate = 100, .burst = 200,
+			       .pin_dir = "/sys/fs/bpf/salve", .socket = CTL_SOCKET_DEFAULT, .rate = 100, .burst = 200,
 			       .stats_every = 60 };
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		char *slash;
@@ -121,6 +127,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_LOG: o->log = optarg; break;
 		case OPT_STATE: o->state_dir = optarg; break;
 		case OPT_PIN: o->pin_dir = optarg; break;
+		case OPT_SOCKET: o->socket = optarg; break;
 		case OPT_DRY: o->dry_run = true; break;
 		case OPT_CLASSIC: o->classic = true; break;
 		case 'v': o->verbose = true; break;
@@ -180,35 +187,34 @@ static int apply_plan(struct daemon *d, struct scope_plan *plan)
 }
 
 /* Parse and plan the whole new set first; only then switch. A broken policy leaves the
- * running one in place. */
-static void reload(struct daemon *d)
+ * running one in place. 0, or -errno and err saying why. */
+static int reload(struct daemon *d, char *err, size_t err_len)
 {
 	struct policy_set *set;
 	struct scope_plan plan;
 	struct site_plan sites;
-	char err[1024] = "";
+	int rc;
 
-	if (policy_set_load(d->opt.policy, &set, err, sizeof(err))) {
-		salve_log(LOG_ERR, "reload refused, the running policy stays: %s", err);
-		return;
-	}
-	if (build_plan(d, set, &plan)) {
-		salve_log(LOG_ERR, "reload refused, the running policy stays");
+	*err = 0;
+	if ((rc = policy_set_load(d->opt.policy, &set, err, err_len)))
+		goto refused;
+	if ((rc = build_plan(d, set, &plan))) {
+		snprintf(err, err_len, "the scope cannot be programmed (see salved's log)");
 		policy_set_free(set);
-		return;
+		goto refused;
 	}
-	if (sites_plan_build(set, &sites, err, sizeof(err))) {
-		salve_log(LOG_ERR, "reload refused, the running policy stays: %s", err);
+	if ((rc = sites_plan_build(set, &sites, err, err_len))) {
 		scope_plan_clear(&plan);
 		policy_set_free(set);
-		return;
+		goto refused;
 	}
-	if (apply_plan(d, &plan) || sites_apply(d->probes, &d->sites, &sites, err, sizeof(err))) {
+	if ((rc = apply_plan(d, &plan)) ||
+	    (rc = sites_apply(d->probes, &d->sites, &sites, err, err_len))) {
 		salve_log(LOG_ERR, "reload failed half-way: %s", err);
 		scope_plan_clear(&plan);
 		sites_plan_clear(&sites);
 		policy_set_free(set);
-		return;
+		return rc;
 	}
 	pipeline_set_policies(d->pipeline, set, &sites);
 	policy_set_free(d->set);
@@ -219,6 +225,39 @@ static void reload(struct daemon *d)
 	d->sites = sites;
 	salve_log(LOG_INFO, "reloaded %zu polic%s from %s", set->n_policies,
 		  set->n_policies == 1 ? "y" : "ies", d->opt.policy);
+	return 0;
+refused:
+	salve_log(LOG_ERR, "reload refused, the running policy stays: %s", err);
+	return rc;
+}
+
+static void reload_notified(struct daemon *d, char *err, size_t err_len)
+{
+	sd_notify(0, "RELOADING=1");
+	reload(d, err, err_len);
+	sd_notify(0, "READY=1");
+}
+
+/* salvectl's requests. */
+static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct json_object *reply)
+{
+	struct daemon *d = ctx;
+	char err[1024];
+
+	(void)req;
+	if (!strcmp(cmd, "reload")) {
+		reload_notified(d, err, sizeof(err));
+		json_object_object_add(reply, "ok", json_object_new_boolean(!*err));
+		if (*err)
+			json_object_object_add(reply, "error", json_object_new_string(err));
+		else
+			json_object_object_add(reply, "policies",
+					       json_object_new_int64((int64_t)d->set->n_policies));
+		return;
+	}
+	json_object_object_add(reply, "ok", json_object_new_boolean(0));
+	snprintf(err, sizeof(err), "unknown command \"%s\"", cmd);
+	json_object_object_add(reply, "error", json_object_new_string(err));
 }
 
 /* A binary named in a scope may have been installed or replaced: follow its inode. */
@@ -262,9 +301,9 @@ static int on_signal(int fd, void *ctx)
 
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			sd_notify(0, "RELOADING=1");
-			reload(d);
-			sd_notify(0, "READY=1");
+			char err[1024];
+
+			reload_notified(d, err, sizeof(err));
 			continue;
 		}
 		salve_log(LOG_INFO, "%s: stopping", strsignal(si.ssi_signo));
@@ -310,6 +349,23 @@ static int make_dirs(const char *path)
 		*p = '/';
 	}
 	return mkdir(buf, 0700) && errno != EEXIST ? -errno : 0;
+}
+
+/* The directory a file goes in, made when missing. */
+static int make_parent(const char *path)
+{
+	char dir[4096];
+	char *slash;
+	int err;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = 0;
+	if ((err = make_dirs(dir)))
+		salve_log(LOG_ERR, "%s: %s", dir, strerror(-err));
+	return err;
 }
 
 static int start(struct daemon *d)
@@ -380,6 +436,8 @@ static int run(struct daemon *d)
 	}
 	if ((err = loop_add(d->loop, probes_ring_fd(d->probes), on_ring, d)) ||
 	    (err = loop_add(d->loop, sigfd, on_signal, d)) ||
+	    (err = make_parent(d->opt.socket)) ||
+	    (err = ctl_new(d->loop, d->opt.socket, on_ctl, d, &d->ctl)) ||
 	    (err = loop_add(d->loop, timer, on_tick, d)))
 		goto out;
 	d->watchdog = sd_watchdog_enabled(0, &usec) > 0;
@@ -411,6 +469,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	err = run(&d);
+	ctl_free(d.ctl);
 	probes_free(d.probes);
 	pipeline_free(d.pipeline);
 	stall_free(d.stall);

@@ -1,7 +1,10 @@
 /* salvectl: the operator's command line for salved. Verbs come in a table, one
- * handler each; this first version knows only help and version. */
+ * handler each; those that talk to a running salved go through its control socket. */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "ctl.h"
 
 struct cmd {
 	const char *name;
@@ -19,8 +22,50 @@ static int do_version(int argc, char **argv)
 	return 0;
 }
 
+/* reload [--socket PATH]: salved parses the policies again; a broken set leaves the
+ * running one in place, and its error is printed here. */
+static int do_reload(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ 0 },
+	};
+	const char *path = CTL_SOCKET_DEFAULT;
+	struct json_object *req = json_object_new_object(), *reply = NULL, *ok, *v;
+	char err[1024];
+	int c, rc = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c != 's') {
+			fprintf(stderr, "usage: salvectl reload [--socket PATH]\n");
+			json_object_put(req);
+			return 2;
+		}
+		path = optarg;
+	}
+	if (!req || json_object_object_add(req, "cmd", json_object_new_string("reload"))) {
+		fprintf(stderr, "salvectl: out of memory\n");
+	} else if (ctl_request(path, req, &reply, err, sizeof(err))) {
+		fprintf(stderr, "salvectl: %s\n", err);
+	} else if (json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok)) {
+		json_object_object_get_ex(reply, "policies", &v);
+		printf("reloaded: %d polic%s\n", json_object_get_int(v),
+		       json_object_get_int(v) == 1 ? "y" : "ies");
+		rc = 0;
+	} else {
+		json_object_object_get_ex(reply, "error", &v);
+		fprintf(stderr, "salvectl: reload refused, the running policy stays: %s\n",
+			v ? json_object_get_string(v) : "salved gave no reason");
+	}
+	json_object_put(req);
+	json_object_put(reply);
+	return rc;
+}
+
 static const struct cmd cmds[] = {
 	{ "help", do_help, "print this help" },
+	{ "reload", do_reload, "make salved load its policies again [--socket PATH]" },
 	{ "version", do_version, "print the version" },
 	{ 0 },
 };

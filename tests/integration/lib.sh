@@ -10,6 +10,7 @@ TARGETS=$BUILD/tests/targets
 WORK=$(mktemp -d "/tmp/salve-$(basename "$0" .sh).XXXXXX")
 PIN_DIR=/sys/fs/bpf/salve-test-$$
 EVENTS=$WORK/events.jsonl
+SOCKET=$WORK/salved.sock
 SALVED_PID=
 PIDS=()
 EXITCODE=1
@@ -50,7 +51,8 @@ start_salved() {
 	local policy=$1; shift
 	: > "$EVENTS"
 	"$BUILD/salved" --policy "$policy" --log "$EVENTS" --pin-dir "$PIN_DIR" \
-		--state-dir "$WORK/state" --stats-interval 0 "$@" 2> "$WORK/salved.err" &
+		--state-dir "$WORK/state" --socket "$SOCKET" --stats-interval 0 "$@" \
+		2> "$WORK/salved.err" &
 	SALVED_PID=$!
 	for _ in $(seq 200); do
 		grep -q 'watching with' "$WORK/salved.err" 2>/dev/null && return 0

@@ -52,4 +52,23 @@ ev=$(wait_event ".pid == $pid") || fail "the new policy does not report"
 expect "$ev" .probe after
 sleep 0.3
 [ "$(count_events ".pid == $old")" = 0 ] || fail "the old scope still reports after reload"
-pass "options, refusals with reasons, and reload"
+
+# salvectl reload does the same through the control socket, and says how it went.
+printf '{"salve": 1, "name": ' > "$WORK/p.json"
+"$BUILD/salvectl" reload --socket "$SOCKET" > /dev/null 2> "$WORK/ctl.err" &&
+	fail "salvectl reload accepted a broken policy"
+grep -qF "salvectl: reload refused, the running policy stays: $WORK/p.json:1:" "$WORK/ctl.err" ||
+	fail "salvectl reload did not say why: $(cat "$WORK/ctl.err")"
+pid=$(crash crash)
+ev=$(wait_event ".pid == $pid") || fail "the running policy stopped reporting after salvectl reload"
+expect "$ev" .probe after
+policy crash-nopie again
+out=$("$BUILD/salvectl" reload --socket "$SOCKET") || fail "salvectl reload failed on a good policy"
+[ "$out" = "reloaded: 1 policy" ] || fail "salvectl reload printed '$out'"
+pid=$(crash crash-nopie)
+ev=$(wait_event ".pid == $pid") || fail "the policy loaded by salvectl reload does not report"
+expect "$ev" .probe again
+"$BUILD/salvectl" reload --socket "$WORK/none.sock" 2> "$WORK/ctl.err" && fail "reload without salved"
+grep -qF "$WORK/none.sock: No such file or directory (is salved running? see --socket)" \
+	"$WORK/ctl.err" || fail "no-daemon message: $(cat "$WORK/ctl.err")"
+pass "options, refusals with reasons, and reload by SIGHUP and salvectl"
