@@ -100,24 +100,31 @@ int BPF_PROG(salve_oom_btf, struct task_struct *task)
 }
 
 /* The classic record carries the figures the kernel computed, but only the victim's
- * pid: it goes to the policies that take every process. */
+ * pid and comm: it goes to the policies that take every process, less those whose
+ * exclusions name that comm (other exclusions cannot be told from here). */
 SEC("tp/oom/mark_victim")
 int salve_oom_tp(struct trace_event_raw_mark_victim *args)
 {
 	const struct salve_config *cfg = salve_cfg();
 	struct salve_oom_event *e;
+	char comm[SALVE_COMM_LEN];
+	__u64 policies;
 	__u32 loc;
 
 	if (!cfg || !salve_kind_on(cfg, SALVE_EV_OOM) || !cfg->unscoped)
 		return 0;
-	e = salve_reserve(cfg, SALVE_EV_OOM, sizeof(*e), args->pid, cfg->unscoped);
+	loc = BPF_CORE_READ(args, __data_loc_comm);
+	bpf_probe_read_kernel_str(comm, sizeof(comm), (void *)args + (loc & 0xffff));
+	policies = salve_comm_scope_mask(cfg, comm) & cfg->unscoped;
+	if (!policies)
+		return 0;
+	e = salve_reserve(cfg, SALVE_EV_OOM, sizeof(*e), args->pid, policies);
 	if (!e)
 		return 0;
 	e->hdr.pid = args->pid;
 	e->hdr.tid = args->pid;
 	e->hdr.cgroup_id = 0;
-	loc = BPF_CORE_READ(args, __data_loc_comm);
-	bpf_probe_read_kernel_str(e->hdr.comm, sizeof(e->hdr.comm), (void *)args + (loc & 0xffff));
+	__builtin_memcpy(e->hdr.comm, comm, sizeof(comm));
 	e->total_vm_kb = args->total_vm;
 	e->anon_rss_kb = args->anon_rss;
 	e->file_rss_kb = args->file_rss;

@@ -1,7 +1,8 @@
 /* Process scope, decided in the kernel so processes out of scope cost a few lookups.
- * salved fills the sets from the policies' scopes: each entry maps to the mask of the
- * policies that name it. A process belongs to the policies with an empty scope and to
- * those whose entries it matches; with no policy it is not recorded at all. */
+ * salved fills the sets from the policies' scopes: each entry maps to the policies
+ * that name it, to include or to exclude. A process belongs to the policies with no
+ * inclusions and to those whose inclusions it matches, less those whose exclusions it
+ * matches; with no policy it is not recorded at all. */
 #ifndef SALVE_SCOPE_BPF_H
 #define SALVE_SCOPE_BPF_H
 
@@ -14,22 +15,29 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SALVE_SCOPE_ENTRIES);
 	__type(key, __u64);
-	__type(value, __u64);
+	__type(value, struct salve_scope_val);
 } salve_scope_cgrp SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SALVE_SCOPE_ENTRIES);
 	__type(key, struct salve_exe_key);
-	__type(value, __u64);
+	__type(value, struct salve_scope_val);
 } salve_scope_exe SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SALVE_SCOPE_ENTRIES);
 	__type(key, char[SALVE_COMM_LEN]);
-	__type(value, __u64);
+	__type(value, struct salve_scope_val);
 } salve_scope_comm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SALVE_SCOPE_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct salve_scope_val);
+} salve_scope_uid SEC(".maps");
 
 /* kernfs_node.parent became __parent in 6.15; CO-RE picks whichever this kernel has. */
 struct kernfs_node___old {
@@ -43,46 +51,55 @@ static __always_inline struct kernfs_node *salve_kn_parent(struct kernfs_node *k
 	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
 }
 
-static __always_inline __u64 salve_mask_of(void *map, const void *key)
+static __always_inline void salve_scope_add(void *map, const void *key, struct salve_scope_val *acc)
 {
-	__u64 *mask = bpf_map_lookup_elem(map, key);
+	struct salve_scope_val *v = bpf_map_lookup_elem(map, key);
 
-	return mask ? *mask : 0;
+	if (v) {
+		acc->include |= v->include;
+		acc->exclude |= v->exclude;
+	}
 }
 
 /* The cgroup and its ancestors, so a unit's child cgroups count as the unit. */
-static __always_inline __u64 salve_cgroup_mask(struct task_struct *task)
+static __always_inline void salve_cgroup_scope(struct task_struct *task, struct salve_scope_val *acc)
 {
 	struct kernfs_node *kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
-	__u64 mask = 0;
 
 	for (int i = 0; i < SALVE_CGROUP_DEPTH && kn; i++) {
 		__u64 id = BPF_CORE_READ(kn, id);
 
-		mask |= salve_mask_of(&salve_scope_cgrp, &id);
+		salve_scope_add(&salve_scope_cgrp, &id, acc);
 		kn = salve_kn_parent(kn);
 	}
-	return mask;
 }
 
-static __always_inline __u64 salve_exe_mask(struct task_struct *task)
+static __always_inline void salve_exe_scope(struct task_struct *task, struct salve_scope_val *acc)
 {
 	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
 	struct salve_exe_key key = {};
 
 	if (!exe)
-		return 0;
+		return;
 	key.dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
 	key.ino = BPF_CORE_READ(exe, f_inode, i_ino);
-	return salve_mask_of(&salve_scope_exe, &key);
+	salve_scope_add(&salve_scope_exe, &key, acc);
 }
 
-static __always_inline __u64 salve_comm_mask(const char *task_comm)
+static __always_inline void salve_comm_scope(const char *task_comm, struct salve_scope_val *acc)
 {
 	char comm[SALVE_COMM_LEN] = {};
 
 	bpf_probe_read_kernel_str(comm, sizeof(comm), task_comm);
-	return salve_mask_of(&salve_scope_comm, comm);
+	salve_scope_add(&salve_scope_comm, comm, acc);
+}
+
+/* The real uid, as ps shows it. */
+static __always_inline void salve_uid_scope(struct task_struct *task, struct salve_scope_val *acc)
+{
+	__u32 uid = BPF_CORE_READ(task, real_cred, uid.val);
+
+	salve_scope_add(&salve_scope_uid, &uid, acc);
 }
 
 /* Scope masks of processes that hot probes (syscalls) have seen, so a syscall costs
@@ -98,15 +115,27 @@ struct {
 static __always_inline __u64 salve_scope_mask(const struct salve_config *cfg,
 					      struct task_struct *task)
 {
-	__u64 mask = cfg->unscoped;
+	struct salve_scope_val acc = { .include = cfg->unscoped };
 
 	if (cfg->scope & SALVE_SCOPE_EXE)
-		mask |= salve_exe_mask(task);
+		salve_exe_scope(task, &acc);
 	if (cfg->scope & SALVE_SCOPE_CGROUP)
-		mask |= salve_cgroup_mask(task);
+		salve_cgroup_scope(task, &acc);
 	if (cfg->scope & SALVE_SCOPE_COMM)
-		mask |= salve_comm_mask(task->comm);
-	return mask;
+		salve_comm_scope(task->comm, &acc);
+	if (cfg->scope & SALVE_SCOPE_UID)
+		salve_uid_scope(task, &acc);
+	return acc.include & ~acc.exclude;
+}
+
+/* What a classic tracepoint knows of another process, its comm, decides its scope. */
+static __always_inline __u64 salve_comm_scope_mask(const struct salve_config *cfg, const char *comm)
+{
+	struct salve_scope_val acc = { .include = cfg->unscoped };
+
+	if (cfg->scope & SALVE_SCOPE_COMM)
+		salve_comm_scope(comm, &acc);
+	return acc.include & ~acc.exclude;
 }
 
 #endif

@@ -136,9 +136,7 @@ static __always_inline int on_generate(void *ctx, const struct salve_config *cfg
 		/* Classic tracepoint, another process: all we know of it is its comm. */
 		if (sig == SIGKILL)
 			p.flags |= SALVE_SIG_FATAL;
-		p.policies = cfg->unscoped;
-		if (cfg->scope & SALVE_SCOPE_COMM)
-			p.policies |= salve_comm_mask(comm);
+		p.policies = salve_comm_scope_mask(cfg, comm);
 	}
 	if (!p.policies)
 		return 0;

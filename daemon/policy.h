@@ -96,8 +96,9 @@ struct policy_probe {
 	const struct policy *policy; /* the policy that declares it */
 };
 
-/* Which processes a policy covers. Within a list any entry matches; across lists every
- * non-empty list must match; an empty scope covers every process. */
+/* Which processes a policy covers: a process that matches any entry of any list, less
+ * those that match any entry of "exclude". No entries (exclusions aside) cover every
+ * process. */
 struct policy_scope {
 	char **binaries;  /* absolute paths */
 	char **build_ids; /* per binary: lowercase hex the file must have, or NULL */

@@ -364,6 +364,8 @@ static const char *scope_map(int set)
 		return "salve_scope_cgrp";
 	case SALVE_SCOPE_EXE:
 		return "salve_scope_exe";
+	case SALVE_SCOPE_UID:
+		return "salve_scope_uid";
 	default:
 		return "salve_scope_comm";
 	}
@@ -405,12 +407,13 @@ static void prune(struct probes *p, int set, const struct probes_scope_entry *en
 int probes_configure(struct probes *p, const struct salve_config *cfg,
 		     const struct probes_scope_entry *entries, size_t n)
 {
-	static const int sets[] = { SALVE_SCOPE_CGROUP, SALVE_SCOPE_EXE, SALVE_SCOPE_COMM };
+	static const int sets[] = { SALVE_SCOPE_CGROUP, SALVE_SCOPE_EXE, SALVE_SCOPE_COMM,
+				    SALVE_SCOPE_UID };
 	__u32 zero = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		if (bpf_map_update_elem(map_fd(p, scope_map(entries[i].set)), &entries[i].key,
-					&entries[i].policies, BPF_ANY))
+					&entries[i].val, BPF_ANY))
 			return -errno;
 	}
 	for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++)

@@ -46,8 +46,9 @@ struct probes_scope_entry {
 		__u64 cgroup_id;
 		struct salve_exe_key exe;
 		char comm[SALVE_COMM_LEN];
+		__u32 uid;
 	} key;
-	__u64 policies;
+	struct salve_scope_val val; /* the policies it puts in scope, and those it takes out */
 };
 
 int probes_configure(struct probes *p, const struct salve_config *cfg,

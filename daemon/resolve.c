@@ -812,3 +812,15 @@ int resolve_offset(const char *path, uint64_t offset, struct resolve_site *out, 
 	elf_file_close(&bin);
 	return rc;
 }
+
+int resolve_build_id(const char *path, char hex[RESOLVE_BUILD_ID_MAX], char *err, size_t err_len)
+{
+	struct elf_file f;
+	int rc = elf_file_open(path, &f, err, err_len);
+
+	if (rc)
+		return rc;
+	read_build_id(f.elf, hex);
+	elf_file_close(&f);
+	return 0;
+}

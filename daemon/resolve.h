@@ -63,4 +63,7 @@ int resolve_symbol(const char *path, const char *symbol, const struct resolve_op
 int resolve_offset(const char *path, uint64_t offset, struct resolve_site *out, char *err,
 		   size_t err_len);
 
+/* The GNU build id of the ELF file at path, as lower-case hex; "" when it has none. */
+int resolve_build_id(const char *path, char hex[RESOLVE_BUILD_ID_MAX], char *err, size_t err_len);
+
 #endif

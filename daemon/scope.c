@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,7 +7,10 @@
 #include <sys/sysmacros.h>
 
 #include "log.h"
+#include "resolve.h"
 #include "scope.h"
+
+#define UNIT_SEARCH_DEPTH 6 /* slices nest: /user.slice/user-1000.slice/user@1000.service/... */
 
 enum salve_event_kind scope_event_kind(enum policy_probe_kind kind)
 {
@@ -36,13 +40,14 @@ enum salve_event_kind scope_event_kind(enum policy_probe_kind kind)
 	}
 }
 
-/* Add policy bit to the entry with this key, or a new entry. */
+/* Add the entry's policies to the entry with this key, or a new entry. */
 static int add_entry(struct scope_plan *plan, const struct probes_scope_entry *e, size_t *cap)
 {
 	for (size_t i = 0; i < plan->n_entries; i++) {
 		if (plan->entries[i].set == e->set &&
 		    !memcmp(&plan->entries[i].key, &e->key, sizeof(e->key))) {
-			plan->entries[i].policies |= e->policies;
+			plan->entries[i].val.include |= e->val.include;
+			plan->entries[i].val.exclude |= e->val.exclude;
 			return 0;
 		}
 	}
@@ -60,49 +65,117 @@ static int add_entry(struct scope_plan *plan, const struct probes_scope_entry *e
 	return 0;
 }
 
-static int add_scope(const struct policy *pol, __u64 bit, const struct scope_opts *opts,
+/* The cgroup of a systemd unit: the directory of that name under root, in whatever
+ * slice it runs. 0 and path filled, or -ENOENT when the unit has no cgroup (it is not
+ * running). */
+static int unit_cgroup(const char *dir, const char *unit, int depth, char *path, size_t len)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int rc = -ENOENT;
+
+	if (!d)
+		return -errno;
+	while (rc && (de = readdir(d))) {
+		char sub[4096];
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name) >= sizeof(sub))
+			continue;
+		if (!strcmp(de->d_name, unit)) {
+			snprintf(path, len, "%s", sub);
+			rc = 0;
+		} else if (depth > 1 && strchr(de->d_name, '.')) { /* units and slices only */
+			rc = unit_cgroup(sub, unit, depth - 1, path, len) ? -ENOENT : 0;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+static int add_cgroup(struct scope_plan *plan, size_t *cap, const char *path,
+		      struct salve_scope_val val)
+{
+	struct probes_scope_entry e = { .set = SALVE_SCOPE_CGROUP, .val = val };
+	struct stat st;
+
+	if (stat(path, &st))
+		return -errno;
+	e.key.cgroup_id = st.st_ino; /* a cgroup2 directory's inode is its id */
+	return add_entry(plan, &e, cap);
+}
+
+/* The binary at path, when it has the build id the policy asks for (if any). */
+static int add_binary(struct scope_plan *plan, size_t *cap, const char *path,
+		      const char *build_id, struct salve_scope_val val, const char *where)
+{
+	struct probes_scope_entry e = { .set = SALVE_SCOPE_EXE, .val = val };
+	char hex[RESOLVE_BUILD_ID_MAX], why[512];
+	struct stat st;
+
+	if (stat(path, &st)) {
+		salve_log(LOG_WARNING, "%s: %s: %s; no process runs it yet", where, path,
+			  strerror(errno));
+		return 0;
+	}
+	if (build_id && (resolve_build_id(path, hex, why, sizeof(why)) || strcmp(hex, build_id))) {
+		salve_log(LOG_WARNING, "%s: %s has build id \"%s\", not \"%s\"; left out until it does",
+			  where, path, hex[0] ? hex : "(none)", build_id);
+		return 0;
+	}
+	/* The kernel's dev_t packs major and minor as major << 20 | minor. */
+	e.key.exe.dev = ((__u64)major(st.st_dev) << 20) | minor(st.st_dev);
+	e.key.exe.ino = st.st_ino;
+	return add_entry(plan, &e, cap);
+}
+
+/* The entries of one scope (a policy's, or its exclusions when val excludes). Names
+ * that match nothing yet (a binary not installed, a unit not started) are left out
+ * with a warning; salved looks again every second. */
+static int add_scope(const struct policy *pol, const struct policy_scope *sc, const char *field,
+		     struct salve_scope_val val, const struct scope_opts *opts,
 		     struct scope_plan *plan, size_t *cap)
 {
-	const struct policy_scope *sc = &pol->scope;
 	struct probes_scope_entry e;
-	char path[4096];
-	struct stat st;
+	char path[4096], where[512];
 	int err;
 
 	for (size_t i = 0; i < sc->n_binaries; i++) {
-		if (stat(sc->binaries[i], &st)) {
-			salve_log(LOG_WARNING, "%s: scope.binaries[%zu]: %s: %s; no process runs it yet",
-				  pol->file, i, sc->binaries[i], strerror(errno));
-			continue;
-		}
-		memset(&e, 0, sizeof(e));
-		e.set = SALVE_SCOPE_EXE;
-		/* The kernel's dev_t packs major and minor as major << 20 | minor. */
-		e.key.exe.dev = ((__u64)major(st.st_dev) << 20) | minor(st.st_dev);
-		e.key.exe.ino = st.st_ino;
-		e.policies = bit;
-		if ((err = add_entry(plan, &e, cap)))
+		snprintf(where, sizeof(where), "%s: %s.binaries[%zu]", pol->file, field, i);
+		if ((err = add_binary(plan, cap, sc->binaries[i],
+				      sc->build_ids ? sc->build_ids[i] : NULL, val, where)))
 			return err;
 	}
 	for (size_t i = 0; i < sc->n_cgroups; i++) {
 		snprintf(path, sizeof(path), "%s%s", opts->cgroup_root, sc->cgroups[i]);
-		if (stat(path, &st)) {
-			salve_log(LOG_WARNING, "%s: scope.cgroups[%zu]: %s: %s; no process is in it yet",
-				  pol->file, i, path, strerror(errno));
-			continue;
-		}
-		memset(&e, 0, sizeof(e));
-		e.set = SALVE_SCOPE_CGROUP;
-		e.key.cgroup_id = st.st_ino; /* a cgroup2 directory's inode is its id */
-		e.policies = bit;
+		err = add_cgroup(plan, cap, path, val);
+		if (err == -ENOMEM)
+			return err;
+		if (err)
+			salve_log(LOG_WARNING, "%s: %s.cgroups[%zu]: %s: %s; no process is in it yet",
+				  pol->file, field, i, path, strerror(-err));
+	}
+	for (size_t i = 0; i < sc->n_units; i++) {
+		err = unit_cgroup(opts->cgroup_root, sc->units[i], UNIT_SEARCH_DEPTH, path, sizeof(path));
+		if (!err)
+			err = add_cgroup(plan, cap, path, val);
+		if (err == -ENOMEM)
+			return err;
+		if (err)
+			salve_log(LOG_WARNING, "%s: %s.units[%zu]: %s has no cgroup under %s: %s; "
+				  "it is not running yet", pol->file, field, i, sc->units[i],
+				  opts->cgroup_root, strerror(-err));
+	}
+	for (size_t i = 0; i < sc->n_comms; i++) {
+		e = (struct probes_scope_entry){ .set = SALVE_SCOPE_COMM, .val = val };
+		strncpy(e.key.comm, sc->comms[i], sizeof(e.key.comm) - 1);
 		if ((err = add_entry(plan, &e, cap)))
 			return err;
 	}
-	for (size_t i = 0; i < sc->n_comms; i++) {
-		memset(&e, 0, sizeof(e));
-		e.set = SALVE_SCOPE_COMM;
-		strncpy(e.key.comm, sc->comms[i], sizeof(e.key.comm) - 1);
-		e.policies = bit;
+	for (size_t i = 0; i < sc->n_uids; i++) {
+		e = (struct probes_scope_entry){ .set = SALVE_SCOPE_UID, .val = val };
+		e.key.uid = sc->uids[i];
 		if ((err = add_entry(plan, &e, cap)))
 			return err;
 	}
@@ -149,17 +222,22 @@ int scope_plan_build(const struct policy_set *set, const struct scope_opts *opts
 		const struct policy_scope *sc = &pol->scope;
 		__u64 bit = 1ull << i;
 
+		rc = 0;
 		for (size_t j = 0; j < pol->n_probes; j++) {
 			if ((rc = add_probe(pol, j, &plan.cfg, &all_exits, err, err_len))) {
 				scope_plan_clear(&plan);
 				return rc;
 			}
 		}
-		if (!sc->n_binaries && !sc->n_cgroups && !sc->n_comms) {
+		if (!sc->n_binaries && !sc->n_cgroups && !sc->n_units && !sc->n_comms && !sc->n_uids)
 			plan.cfg.unscoped |= bit;
-			continue;
-		}
-		if ((rc = add_scope(pol, bit, opts, &plan, &cap))) {
+		else
+			rc = add_scope(pol, sc, "scope", (struct salve_scope_val){ .include = bit }, opts,
+				       &plan, &cap);
+		if (!rc && sc->exclude)
+			rc = add_scope(pol, sc->exclude, "scope.exclude",
+				       (struct salve_scope_val){ .exclude = bit }, opts, &plan, &cap);
+		if (rc) {
 			snprintf(err, err_len, "%s: cannot build its scope: %s", pol->file, strerror(-rc));
 			scope_plan_clear(&plan);
 			return rc;

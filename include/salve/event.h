@@ -144,12 +144,20 @@ struct salve_text_stack_event {
 };
 
 /* Kernel-side filter, one entry in the salve_config array map, rewritten on reload.
- * Scope sets map an exe, cgroup or comm to the mask of policies naming it; a
- * record carries the union of the masks it matched, so salved never re-checks scope. */
+ * Scope sets map an exe, cgroup, comm or uid to the policies that name it, to include
+ * or to exclude; a record carries the policies it is in (the union of what it matched,
+ * less what excludes it), so salved never re-checks scope. */
 #define SALVE_POLICIES_MAX 64
 #define SALVE_SCOPE_CGROUP 0x1
 #define SALVE_SCOPE_EXE 0x2
 #define SALVE_SCOPE_COMM 0x4
+#define SALVE_SCOPE_UID 0x8
+
+/* The value of a scope-set entry: bit i, policy i. */
+struct salve_scope_val {
+	__u64 include;
+	__u64 exclude;
+};
 
 struct salve_config {
 	__u32 kinds;       /* 1 << enum salve_event_kind for each kind wanted */
@@ -198,5 +206,6 @@ SALVE_ASSERT_SIZE(struct salve_text_event, 64 + 24 + 8 + 512);
 SALVE_ASSERT_SIZE(struct salve_text_stack_event, 64 + 24 + 8 + 512 + sizeof(struct salve_stack));
 SALVE_ASSERT_SIZE(struct salve_config, 40);
 SALVE_ASSERT_SIZE(struct salve_rate, 24);
+SALVE_ASSERT_SIZE(struct salve_scope_val, 16);
 
 #endif
