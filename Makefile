@@ -12,7 +12,8 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 # What the build and tests need from Debian, by package name (make deps installs the missing ones).
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev libcmocka-dev \
-        libsystemd-dev pkg-config make gcc g++ binutils bpftrace util-linux procps jq
+        libsystemd-dev pkg-config make gcc g++ binutils bpftrace util-linux procps jq \
+        libclang-rt-dev
 
 LIBS     := libbpf libelf json-c zlib libsystemd
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2
@@ -58,7 +59,7 @@ BENCH_TOOLS := $(BUILD)/tests/bench/floor $(BUILD)/tests/bench/floor.bpf.o
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps run check unit integration bench clean install
+.PHONY: all deps run check unit integration bench fuzz clean install
 
 all: deps-check $(BUILD)/salved $(BUILD)/salvectl $(TARGETS) $(UNIT_BINS) $(BENCH_BINS) $(BENCH_TOOLS)
 
@@ -173,6 +174,24 @@ check: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@for b in $(BENCH_BINS) $(wildcard tests/bench/*.sh); do "$$b" $(BUILD) || exit 1; done
+
+# The policy parser under libFuzzer, ASan and UBSan, seeded from the shipped policies;
+# FUZZ_SECONDS bounds the run. A crash, an out-of-bounds read or a leak fails it.
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS  := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                -std=gnu11 -Iinclude -Idaemon -DSALVE_VERSION='"$(VERSION)"' \
+                $(shell $(PKG) --cflags json-c 2>/dev/null)
+$(BUILD)/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c $(wildcard daemon/policy*.c daemon/policy*.h)
+	@mkdir -p $(@D)
+	$(call msg,FUZZ,$@)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_policy.c \
+	    $(wildcard daemon/policy*.c) $(shell $(PKG) --libs json-c 2>/dev/null) -o $@
+
+fuzz: deps
+	@$(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_policy
+	@rm -rf $(BUILD)/fuzz/corpus && mkdir -p $(BUILD)/fuzz/corpus && \
+	    cp policies/*.json $(BUILD)/fuzz/corpus/
+	$(BUILD)/fuzz/fuzz_policy -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 \
+	    -print_final_stats=1 $(BUILD)/fuzz/corpus
 
 clean:
 	rm -rf $(BUILD)

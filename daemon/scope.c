@@ -229,6 +229,14 @@ int scope_plan_build(const struct policy_set *set, const struct scope_opts *opts
 				return rc;
 			}
 		}
+		/* Rules that count per process forget a process when it exits: every exit
+		 * in scope must reach salved, whether a probe reports it or not. */
+		for (size_t j = 0; j < pol->n_rules; j++) {
+			if (pol->rules[j].by == POLICY_BY_PROCESS) {
+				plan.cfg.kinds |= 1u << SALVE_EV_EXIT;
+				all_exits = true;
+			}
+		}
 		if (!sc->n_binaries && !sc->n_cgroups && !sc->n_units && !sc->n_comms && !sc->n_uids)
 			plan.cfg.unscoped |= bit;
 		else
