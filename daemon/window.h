@@ -15,6 +15,7 @@
 #ifndef SALVE_WINDOW_H
 #define SALVE_WINDOW_H
 
+#include <linux/types.h>
 #include <stdint.h>
 
 #include "salve/site.h"
