@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "baseline.h"
@@ -11,6 +12,8 @@
 #define HOUR_NS (3600ull * 1000000000ull)
 #define BUDGET_MAX 65536 /* incidents remembered per rule; a larger budget counts as this */
 #define NONE UINT32_MAX
+#define EMPTY UINT64_MAX
+#define HUGE_PAGE (2u << 20)
 #define MAX_ERRNO 4095
 
 /* Percentile state of one leaf: per probe, not per group (the kernel's histograms are
@@ -22,11 +25,15 @@ struct pct {
 	struct window_hist win, base;
 };
 
+/* A leaf of a rule's condition, with what the hot path needs copied out of it. */
 struct leaf {
-	const struct policy_cond *cond;
-	uint64_t width;       /* count and rate: of the group window */
+	enum policy_cond_kind kind;
 	int win;              /* count and rate: index of the group's window; -1 otherwise */
-	bool filtered;        /* has a field filter */
+	uint64_t width;       /* count and rate: of the group window */
+	uint32_t count;       /* COUNT */
+	double rate_events;   /* RATE: holds above this many events in the window */
+	const struct policy_filter *filter; /* NULL: no field filter */
+	const struct policy_cond *cond;
 	struct pct *pct;      /* percentile */
 };
 
@@ -35,7 +42,7 @@ struct leaf {
 struct group {
 	uint64_t k1, k2;        /* process: pid, 0; binary: dev, ino; host: 0, 0 */
 	uint32_t prev, next;    /* LRU list, most recent first; next also links free slots */
-	uint32_t pid;           /* of the last event */
+	uint32_t seq;           /* r->seq when last put at the front of the LRU list */
 	uint8_t n_rec, rec_next;
 	uint16_t rec_size[INCIDENT_RECORDS_MAX];
 	uint64_t cooldown_until;
@@ -44,27 +51,35 @@ struct group {
 	struct window win[];
 };
 
+/* Fields in the order the hot path reads them; the leaves last. */
 struct rule {
 	const struct policy_rule *def;
-	struct leaf leaves[INCIDENT_LEAVES_MAX];
-	size_t n_leaves, n_win, n_pct;
-	size_t rec_max, group_size;
+	enum policy_group_by by;
 	bool simple; /* one leaf: the rule holds when it does */
+	uint32_t n_leaves, n_win, n_pct;
+	uint32_t rec_max, group_size;
 
 	/* State, kept across reloads while the rule does not change. Groups live in pool,
-	 * found through table (open addressing, linear probing, group indices). */
+	 * found through table (open addressing, linear probing). */
 	unsigned char *pool;
+	uint64_t *table; /* key hash << 32 | group index; EMPTY */
+	uint32_t table_mask;
 	uint32_t cap, n_pool, n_live, free_head;
-	uint32_t *table, table_mask;
-	uint32_t lru_head, lru_tail;
+	uint32_t lru_head, lru_tail, seq;
+	uint32_t verifying;
+	struct leaf leaves[INCIDENT_LEAVES_MAX];
 	uint64_t *spent; /* boot_ns of the incidents that took budget, a FIFO ring */
 	uint32_t spent_cap, spent_n, spent_head;
-	uint32_t verifying;
 };
 
+/* A leaf as the probe index holds it: enough to filter and count without a visit to
+ * the rule. */
 struct leaf_ref {
 	struct rule *rule;
+	const struct policy_filter *filter;
+	uint64_t width;
 	uint32_t leaf;
+	int win;
 };
 
 struct probe_entry {
@@ -75,7 +90,7 @@ struct probe_entry {
 	size_t n_pct_refs;
 	bool symbols;
 	bool has_last;
-	uint64_t last[SALVE_HIST_BUCKETS]; /* the previous cumulative histogram */
+	uint64_t *last; /* percentile probes: the previous cumulative histogram */
 };
 
 struct engine {
@@ -139,6 +154,13 @@ int engine_new(const struct engine_config *cfg, engine_fire_fn *fire, engine_ver
 	return 0;
 }
 
+static void index_free(struct probe_entry *tab, size_t mask)
+{
+	for (size_t i = 0; tab && i <= mask; i++)
+		free(tab[i].last);
+	free(tab);
+}
+
 static void rule_free_state(struct rule *r)
 {
 	free(r->pool);
@@ -160,7 +182,7 @@ void engine_free(struct engine *e)
 	if (!e)
 		return;
 	rules_free(e->rules, e->n_rules);
-	free(e->probes);
+	index_free(e->probes, e->probe_mask);
 	free(e->refs);
 	free(e);
 }
@@ -191,6 +213,11 @@ static size_t record_max(const struct policy_probe *pr)
 	}
 }
 
+static enum policy_group_by def_by(const struct rule *r)
+{
+	return r->def->by;
+}
+
 static int flatten(struct rule *r, const struct policy_cond *c)
 {
 	struct leaf *l;
@@ -209,11 +236,13 @@ static int flatten(struct rule *r, const struct policy_cond *c)
 	if (!c->probe || !c->within_ns)
 		return -EINVAL;
 	l = &r->leaves[r->n_leaves++];
-	*l = (struct leaf){ .cond = c, .win = -1 };
-	l->filtered = c->filter.signals_mask || c->filter.n_errnos || c->filter.has_ret ||
-		      c->filter.n_types || c->filter.stack_has;
+	*l = (struct leaf){ .cond = c, .kind = c->kind, .win = -1, .count = c->count,
+			    .rate_events = c->rate * ((double)c->within_ns / 1e9) };
+	if (c->filter.signals_mask || c->filter.n_errnos || c->filter.has_ret ||
+	    c->filter.n_types || c->filter.stack_has)
+		l->filter = &c->filter;
 	if (c->kind == POLICY_COND_PERCENTILE) {
-		if (r->def->by == POLICY_BY_PROCESS ||
+		if (def_by(r) == POLICY_BY_PROCESS ||
 		    (!c->above_ns && (!c->baseline_ns || c->baseline_factor <= 0)))
 			return -EINVAL;
 		r->n_pct++;
@@ -230,13 +259,14 @@ static int rule_build(struct rule *r, const struct policy_rule *def)
 {
 	int err;
 
-	*r = (struct rule){ .def = def, .lru_head = NONE, .lru_tail = NONE, .free_head = NONE };
+	*r = (struct rule){ .def = def, .by = def->by, .lru_head = NONE, .lru_tail = NONE,
+			    .free_head = NONE };
 	if ((err = flatten(r, &def->when)))
 		return err;
 	if (!r->n_leaves)
 		return -EINVAL;
 	r->simple = r->n_leaves == 1;
-	r->rec_max = (r->rec_max + 7) & ~(size_t)7;
+	r->rec_max = (r->rec_max + 7) & ~7u;
 	r->group_size = sizeof(struct group) + r->n_win * sizeof(struct window) +
 			INCIDENT_RECORDS_MAX * r->rec_max;
 	return 0;
@@ -400,12 +430,20 @@ static int index_build(struct rule *rules, size_t n_rules, struct probe_entry **
 		for (size_t j = 0; j < rules[i].n_leaves; j++) {
 			const struct policy_cond *c = rules[i].leaves[j].cond;
 			struct probe_entry *pe = probe_insert(tab, size - 1, c->probe);
-			struct leaf_ref ref = { &rules[i], (uint32_t)j };
+			const struct leaf *l = &rules[i].leaves[j];
+			struct leaf_ref ref = { .rule = &rules[i], .filter = l->filter,
+						.width = l->width, .leaf = (uint32_t)j, .win = l->win };
 
 			if (c->kind == POLICY_COND_PERCENTILE)
 				pe->pct_refs[pe->n_pct_refs++] = ref;
 			else
 				pe->refs[pe->n_refs++] = ref;
+		}
+	for (size_t i = 0; i < size; i++)
+		if (tab[i].n_pct_refs && !(tab[i].last = calloc(SALVE_HIST_BUCKETS, sizeof(uint64_t)))) {
+			index_free(tab, size - 1);
+			free(refs);
+			return -ENOMEM;
 		}
 	*tabp = tab;
 	*maskp = size - 1;
@@ -435,6 +473,7 @@ static void adopt(struct rule *to, struct rule *from)
 	to->table_mask = from->table_mask;
 	to->lru_head = from->lru_head;
 	to->lru_tail = from->lru_tail;
+	to->seq = from->seq;
 	to->spent = from->spent;
 	to->spent_cap = from->spent_cap;
 	to->spent_n = from->spent_n;
@@ -503,11 +542,11 @@ int engine_set_rules(struct engine *e, const struct policy_set *set)
 		for (size_t j = 0; j <= mask; j++)
 			if (tab[j].probe && tab[j].n_pct_refs && str_eq(tab[j].probe->id, old->probe->id)) {
 				tab[j].has_last = true;
-				memcpy(tab[j].last, old->last, sizeof(old->last));
+				memcpy(tab[j].last, old->last, SALVE_HIST_BUCKETS * sizeof(uint64_t));
 			}
 	}
 	rules_free(e->rules, e->n_rules);
-	free(e->probes);
+	index_free(e->probes, e->probe_mask);
 	free(e->refs);
 	e->rules = rules;
 	e->n_rules = n;
@@ -543,29 +582,36 @@ static inline uint32_t key_hash(uint64_t k1, uint64_t k2)
 	return (uint32_t)(h ^ (h >> 29) ^ (h >> 47));
 }
 
-/* The table slot holding the group of this key, or NONE. */
+/* The table slot holding the group of this key, or NONE. The hash kept beside the
+ * index spares a visit to the group (a cache miss) for every other key probed. */
 static uint32_t slot_find(const struct rule *r, uint64_t k1, uint64_t k2)
 {
-	uint32_t gi;
+	uint32_t h = key_hash(k1, k2);
+	uint64_t v;
 
 	if (!r->table)
 		return NONE;
-	for (uint32_t s = key_hash(k1, k2) & r->table_mask;; s = (s + 1) & r->table_mask) {
-		if ((gi = r->table[s]) == NONE)
+	for (uint32_t s = h & r->table_mask;; s = (s + 1) & r->table_mask) {
+		if ((v = r->table[s]) == EMPTY)
 			return NONE;
-		if (group_at(r, gi)->k1 == k1 && group_at(r, gi)->k2 == k2)
+		if ((uint32_t)(v >> 32) == h && group_at(r, (uint32_t)v)->k1 == k1 &&
+		    group_at(r, (uint32_t)v)->k2 == k2)
 			return s;
 	}
 }
 
-static void slot_put(struct rule *r, uint32_t gi)
+static inline uint32_t slot_group(const struct rule *r, uint32_t s)
 {
-	const struct group *g = group_at(r, gi);
-	uint32_t s = key_hash(g->k1, g->k2) & r->table_mask;
+	return (uint32_t)r->table[s];
+}
 
-	while (r->table[s] != NONE)
+static void slot_put(struct rule *r, uint64_t v)
+{
+	uint32_t s = (uint32_t)(v >> 32) & r->table_mask;
+
+	while (r->table[s] != EMPTY)
 		s = (s + 1) & r->table_mask;
-	r->table[s] = gi;
+	r->table[s] = v;
 }
 
 /* Linear probing deletion: shift back the entries that probed past the hole. */
@@ -574,25 +620,26 @@ static void slot_delete(struct rule *r, uint32_t hole)
 	uint32_t mask = r->table_mask, j = hole;
 
 	for (;;) {
-		uint32_t gj, home;
+		uint32_t home;
 
 		j = (j + 1) & mask;
-		if ((gj = r->table[j]) == NONE)
+		if (r->table[j] == EMPTY)
 			break;
-		home = key_hash(group_at(r, gj)->k1, group_at(r, gj)->k2) & mask;
+		home = (uint32_t)(r->table[j] >> 32) & mask;
 		/* It stays when its home lies cyclically in (hole, j]. */
 		if (hole <= j ? (home > hole && home <= j) : (home > hole || home <= j))
 			continue;
-		r->table[hole] = gj;
+		r->table[hole] = r->table[j];
 		hole = j;
 	}
-	r->table[hole] = NONE;
+	r->table[hole] = EMPTY;
 }
 
 /* Room for n live groups at a load of at most one half. */
 static int table_reserve(struct rule *r, uint32_t n)
 {
-	uint32_t size = r->table ? r->table_mask + 1 : 0, want = 16, *old = r->table;
+	uint32_t size = r->table ? r->table_mask + 1 : 0, want = 16;
+	uint64_t *old = r->table;
 
 	if (2 * (uint64_t)n <= size)
 		return 0;
@@ -604,8 +651,9 @@ static int table_reserve(struct rule *r, uint32_t n)
 	}
 	memset(r->table, 0xff, want * sizeof(*r->table));
 	r->table_mask = want - 1;
-	for (uint32_t gi = r->lru_head; gi != NONE; gi = group_at(r, gi)->next)
-		slot_put(r, gi);
+	for (uint32_t i = 0; i < size; i++)
+		if (old[i] != EMPTY)
+			slot_put(r, old[i]);
 	free(old);
 	return 0;
 }
@@ -629,6 +677,7 @@ static void lru_push(struct rule *r, uint32_t gi)
 	struct group *g = group_at(r, gi);
 
 	g->prev = NONE;
+	g->seq = ++r->seq;
 	g->next = r->lru_head;
 	if (r->lru_head != NONE)
 		group_at(r, r->lru_head)->prev = gi;
@@ -651,7 +700,7 @@ static void verify_end(struct engine *e, struct rule *r, struct group *g, bool r
 /* Drop the group in table slot s; its slot goes to the free list. */
 static void group_drop(struct engine *e, struct rule *r, uint32_t s, uint64_t now)
 {
-	uint32_t gi = r->table[s];
+	uint32_t gi = slot_group(r, s);
 	struct group *g = group_at(r, gi);
 
 	if (g->verify_until)
@@ -661,6 +710,17 @@ static void group_drop(struct engine *e, struct rule *r, uint32_t s, uint64_t no
 	g->next = r->free_head;
 	r->free_head = gi;
 	r->n_live--;
+}
+
+/* Thousands of groups touched at random cost a TLB miss each on 4 KiB pages: ask for
+ * huge pages where the kernel gives them on request (THP "madvise"). */
+static void huge_pages(void *p, size_t len)
+{
+	uintptr_t start = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+	uintptr_t end = ((uintptr_t)p + len) & ~(uintptr_t)(HUGE_PAGE - 1);
+
+	if (end > start)
+		madvise((void *)start, end - start, MADV_HUGEPAGE);
 }
 
 /* Grow the pool by half again (amortized, bounded by cap); new slots go to the free list. */
@@ -674,6 +734,7 @@ static int pool_grow(struct rule *r)
 	if (!(p = realloc(r->pool, want * r->group_size)))
 		return -ENOMEM;
 	r->pool = p;
+	huge_pages(p, want * r->group_size);
 	for (uint64_t i = want; i-- > r->n_pool;) {
 		group_at(r, (uint32_t)i)->next = r->free_head;
 		r->free_head = (uint32_t)i;
@@ -709,12 +770,16 @@ static struct group *group_get(struct engine *e, struct rule *r, uint64_t k1, ui
 	struct group *g;
 
 	if (s != NONE) {
-		gi = r->table[s];
-		if (r->lru_head != gi) {
+		gi = slot_group(r, s);
+		g = group_at(r, gi);
+		/* Moving a group to the front touches three others: a group in the younger
+		 * half of the list stays where it is. The one evicted is still one that no
+		 * event touched while half of the groups were renewed. */
+		if (r->seq - g->seq >= r->n_live / 2 && r->lru_head != gi) {
 			lru_unlink(r, gi);
 			lru_push(r, gi);
 		}
-		return group_at(r, gi);
+		return g;
 	}
 	if (table_reserve(r, r->n_live + 1) || (gi = group_alloc(e, r, now)) == NONE)
 		return NULL;
@@ -722,7 +787,7 @@ static struct group *group_get(struct engine *e, struct rule *r, uint64_t k1, ui
 	memset(g, 0, sizeof(*g) + r->n_win * sizeof(struct window));
 	g->k1 = k1;
 	g->k2 = k2;
-	slot_put(r, gi);
+	slot_put(r, (uint64_t)key_hash(k1, k2) << 32 | gi);
 	lru_push(r, gi);
 	r->n_live++;
 	return g;
@@ -730,7 +795,7 @@ static struct group *group_get(struct engine *e, struct rule *r, uint64_t k1, ui
 
 static void group_key(const struct rule *r, const struct event *ev, uint64_t *k1, uint64_t *k2)
 {
-	switch (r->def->by) {
+	switch (r->by) {
 	case POLICY_BY_PROCESS:
 		*k1 = ev->pid;
 		*k2 = 0;
@@ -824,16 +889,15 @@ static bool filter_pass(const struct policy_filter *f, const struct engine_input
 
 static bool leaf_holds(const struct leaf *l, struct group *g, uint64_t now)
 {
-	const struct policy_cond *c = l->cond;
 	uint64_t n;
 
-	switch (c->kind) {
+	switch (l->kind) {
 	case POLICY_COND_COUNT:
-		return g && window_count(&g->win[l->win], l->width, now) >= c->count;
+		return g && window_count(&g->win[l->win], l->width, now) >= l->count;
 	case POLICY_COND_RATE:
-		/* events / (within_ns / 1e9) > rate, without the division */
+		/* events / (within_ns / 1e9) > rate, as events > rate * within in seconds */
 		n = g ? window_count(&g->win[l->win], l->width, now) : 0;
-		return (double)n * 1e9 > c->rate * (double)c->within_ns;
+		return (double)n > l->rate_events;
 	case POLICY_COND_PERCENTILE:
 		return l->pct->holds;
 	default:
@@ -967,29 +1031,23 @@ void engine_event(struct engine *e, const struct engine_input *in)
 		return;
 	for (size_t i = 0; i < pe->n_refs;) {
 		struct rule *r = pe->refs[i].rule;
-		uint32_t hit = 0;
+		const struct leaf_ref *hit[INCIDENT_LEAVES_MAX];
+		size_t n_hit = 0;
 		struct group *g;
 		uint64_t k1, k2;
 
 		/* The leaves of one rule on this probe are adjacent. */
-		for (; i < pe->n_refs && pe->refs[i].rule == r; i++) {
-			const struct leaf *l = &r->leaves[pe->refs[i].leaf];
-
-			if (!l->filtered || filter_pass(&l->cond->filter, in))
-				hit |= 1u << pe->refs[i].leaf;
-		}
-		if (!hit)
+		for (; i < pe->n_refs && pe->refs[i].rule == r; i++)
+			if (!pe->refs[i].filter || filter_pass(pe->refs[i].filter, in))
+				hit[n_hit++] = &pe->refs[i];
+		if (!n_hit)
 			continue;
 		matched = true;
 		group_key(r, ev, &k1, &k2);
 		if (!(g = group_get(e, r, k1, k2, now)))
 			continue;
-		g->pid = ev->pid;
-		for (uint32_t h = hit; h; h &= h - 1) {
-			const struct leaf *l = &r->leaves[__builtin_ctz(h)];
-
-			window_add(&g->win[l->win], l->width, now, 1);
-		}
+		for (size_t k = 0; k < n_hit; k++)
+			window_add(&g->win[hit[k]->win], hit[k]->width, now, 1);
 		keep_record(e, r, g, in);
 		if (rule_holds(r, g, now))
 			holds(e, r, g, now, ev);
@@ -1025,7 +1083,7 @@ void engine_histogram(struct engine *e, const struct policy_probe *probe,
 		return;
 	if (!pe->has_last) {
 		/* The first snapshot only sets the reference: it may hold calls of any age. */
-		memcpy(pe->last, counts, sizeof(pe->last));
+		memcpy(pe->last, counts, SALVE_HIST_BUCKETS * sizeof(uint64_t));
 		pe->has_last = true;
 		return;
 	}
@@ -1079,7 +1137,7 @@ void engine_forget(struct engine *e, uint32_t pid)
 		struct rule *r = &e->rules[i];
 		uint32_t s;
 
-		if (r->def->by == POLICY_BY_PROCESS && (s = slot_find(r, pid, 0)) != NONE)
+		if (r->by == POLICY_BY_PROCESS && (s = slot_find(r, pid, 0)) != NONE)
 			group_drop(e, r, s, e->now);
 	}
 }
