@@ -32,7 +32,6 @@ struct leaf {
 	uint64_t width;       /* count and rate: of the group window */
 	uint32_t count;       /* COUNT */
 	double rate_events;   /* RATE: holds above this many events in the window */
-	const struct policy_filter *filter; /* NULL: no field filter */
 	const struct policy_cond *cond;
 	struct pct *pct;      /* percentile */
 };
@@ -72,16 +71,35 @@ struct rule {
 	uint32_t spent_cap, spent_n, spent_head;
 };
 
-/* A leaf as the probe index holds it: enough to filter and count without a visit to
- * the rule. */
+/* Field filters a leaf applies, and which of them its leaf_ref holds inline. */
+enum {
+	CHECK_SIGNAL = 0x1,
+	CHECK_ERRNO = 0x2,
+	CHECK_RET = 0x4,
+	CHECK_TYPE = 0x8,
+	CHECK_STACK = 0x10,
+	CHECK_RET_ONE = 0x20, /* ret has one value: ret_op, ret_value */
+};
+
+#define ERRNOS_INLINE 4
+
+/* A leaf as the probe index holds it, in one cache line: enough to filter and count an
+ * event without a visit to the rule or the policy. */
 struct leaf_ref {
 	struct rule *rule;
-	const struct policy_filter *filter;
 	uint64_t width;
 	uint32_t leaf;
 	int win;
-};
+	uint8_t checks;    /* CHECK_* */
+	uint8_t ret_op;    /* enum policy_pred_op, with CHECK_RET_ONE */
+	uint8_t n_errnos;  /* inline errnos; 0 with CHECK_ERRNO: see filter */
+	unsigned signals_mask;
+	int64_t ret_value;
+	int errnos[ERRNOS_INLINE];
+	const struct policy_filter *filter; /* the rest */
+} __attribute__((aligned(64)));
 
+/* Two cache lines: the entry, then the first leaf inline (most probes have one). */
 struct probe_entry {
 	const struct policy_probe *probe;
 	struct leaf_ref *refs; /* count and rate leaves, grouped by rule */
@@ -91,6 +109,7 @@ struct probe_entry {
 	bool symbols;
 	bool has_last;
 	uint64_t *last; /* percentile probes: the previous cumulative histogram */
+	struct leaf_ref ref0;
 };
 
 struct engine {
@@ -108,21 +127,37 @@ struct engine {
 	struct engine_stats stats;
 };
 
+/* v op a, for every operator but PRED_IN. */
+static inline bool pred1(enum policy_pred_op op, int64_t a, int64_t v)
+{
+	switch (op) {
+	case PRED_LT:
+		return v < a;
+	case PRED_LE:
+		return v <= a;
+	case PRED_GT:
+		return v > a;
+	case PRED_GE:
+		return v >= a;
+	case PRED_EQ:
+	case PRED_IN:
+		return v == a;
+	case PRED_NE:
+		return v != a;
+	}
+	return false;
+}
+
 bool engine_pred_match(const struct policy_predicate *pred, int64_t v)
 {
 	switch (pred->op) {
 	case PRED_LT:
-		return v < pred->values[0];
 	case PRED_LE:
-		return v <= pred->values[0];
 	case PRED_GT:
-		return v > pred->values[0];
 	case PRED_GE:
-		return v >= pred->values[0];
 	case PRED_EQ:
-		return v == pred->values[0];
 	case PRED_NE:
-		return v != pred->values[0];
+		return pred1(pred->op, pred->values[0], v);
 	case PRED_IN:
 		for (size_t i = 0; i < pred->n_values && i < POLICY_PRED_VALUES; i++)
 			if (v == pred->values[i])
@@ -238,9 +273,6 @@ static int flatten(struct rule *r, const struct policy_cond *c)
 	l = &r->leaves[r->n_leaves++];
 	*l = (struct leaf){ .cond = c, .kind = c->kind, .win = -1, .count = c->count,
 			    .rate_events = c->rate * ((double)c->within_ns / 1e9) };
-	if (c->filter.signals_mask || c->filter.n_errnos || c->filter.has_ret ||
-	    c->filter.n_types || c->filter.stack_has)
-		l->filter = &c->filter;
 	if (c->kind == POLICY_COND_PERCENTILE) {
 		if (def_by(r) == POLICY_BY_PROCESS ||
 		    (!c->above_ns && (!c->baseline_ns || c->baseline_factor <= 0)))
@@ -387,6 +419,28 @@ static struct probe_entry *probe_insert(struct probe_entry *tab, size_t mask,
 	return &tab[i];
 }
 
+static struct leaf_ref leaf_ref_of(struct rule *r, size_t j)
+{
+	const struct leaf *l = &r->leaves[j];
+	const struct policy_filter *f = &l->cond->filter;
+	struct leaf_ref ref = { .rule = r, .width = l->width, .leaf = (uint32_t)j, .win = l->win,
+				.filter = f, .signals_mask = f->signals_mask };
+
+	ref.checks = (f->signals_mask ? CHECK_SIGNAL : 0) | (f->n_errnos ? CHECK_ERRNO : 0) |
+		     (f->has_ret ? CHECK_RET : 0) | (f->n_types ? CHECK_TYPE : 0) |
+		     (f->stack_has ? CHECK_STACK : 0);
+	if (f->has_ret && (f->ret.op != PRED_IN || f->ret.n_values == 1)) {
+		ref.checks |= CHECK_RET_ONE;
+		ref.ret_op = (uint8_t)f->ret.op;
+		ref.ret_value = f->ret.values[0];
+	}
+	if (f->n_errnos <= ERRNOS_INLINE) {
+		ref.n_errnos = (uint8_t)f->n_errnos;
+		memcpy(ref.errnos, f->errnos, f->n_errnos * sizeof(int));
+	}
+	return ref;
+}
+
 /* Build the index of rules' leaves by probe: one table, one array of references. */
 static int index_build(struct rule *rules, size_t n_rules, struct probe_entry **tabp,
 		       size_t *maskp, struct leaf_ref **refsp)
@@ -399,8 +453,10 @@ static int index_build(struct rule *rules, size_t n_rules, struct probe_entry **
 		n_leaves += rules[i].n_leaves;
 	while (size < 2 * n_leaves)
 		size *= 2;
-	tab = calloc(size, sizeof(*tab));
-	refs = calloc(n_leaves ? n_leaves : 1, sizeof(*refs));
+	tab = aligned_alloc(64, size * sizeof(*tab));
+	if (tab)
+		memset(tab, 0, size * sizeof(*tab));
+	refs = aligned_alloc(64, (n_leaves ? n_leaves : 1) * sizeof(*refs));
 	if (!tab || !refs) {
 		free(tab);
 		free(refs);
@@ -420,8 +476,8 @@ static int index_build(struct rule *rules, size_t n_rules, struct probe_entry **
 				pe->symbols = true;
 		}
 	for (size_t i = 0; i < size; i++) {
-		tab[i].refs = refs + at;
-		at += tab[i].n_refs;
+		tab[i].refs = tab[i].n_refs == 1 ? &tab[i].ref0 : refs + at;
+		at += tab[i].n_refs == 1 ? 0 : tab[i].n_refs;
 		tab[i].pct_refs = refs + at;
 		at += tab[i].n_pct_refs;
 		tab[i].n_refs = tab[i].n_pct_refs = 0;
@@ -430,9 +486,7 @@ static int index_build(struct rule *rules, size_t n_rules, struct probe_entry **
 		for (size_t j = 0; j < rules[i].n_leaves; j++) {
 			const struct policy_cond *c = rules[i].leaves[j].cond;
 			struct probe_entry *pe = probe_insert(tab, size - 1, c->probe);
-			const struct leaf *l = &rules[i].leaves[j];
-			struct leaf_ref ref = { .rule = &rules[i], .filter = l->filter,
-						.width = l->width, .leaf = (uint32_t)j, .win = l->win };
+			struct leaf_ref ref = leaf_ref_of(&rules[i], j);
 
 			if (c->kind == POLICY_COND_PERCENTILE)
 				pe->pct_refs[pe->n_pct_refs++] = ref;
@@ -837,11 +891,13 @@ static bool is_call(enum salve_event_kind kind)
 	return kind == SALVE_EV_RETURN || kind == SALVE_EV_LATENCY || kind == SALVE_EV_SYSCALL;
 }
 
-static bool filter_pass(const struct policy_filter *f, const struct engine_input *in)
+static bool filter_pass(const struct leaf_ref *ref, const struct engine_input *in)
 {
+	const struct policy_filter *f = ref->filter;
 	const struct event *ev = in->ev;
+	unsigned checks = ref->checks;
 
-	if (f->signals_mask) {
+	if (checks & CHECK_SIGNAL) {
 		int sig;
 
 		if (ev->kind == SALVE_EV_SIGNAL)
@@ -850,23 +906,32 @@ static bool filter_pass(const struct policy_filter *f, const struct engine_input
 			sig = WTERMSIG(ev->exit.status);
 		else
 			return false;
-		if (sig < 0 || sig > 31 || !(f->signals_mask & (1u << sig)))
+		if (sig < 0 || sig > 31 || !(ref->signals_mask & (1u << sig)))
 			return false;
 	}
-	if (f->n_errnos) {
+	if (checks & CHECK_ERRNO) {
 		bool found = false;
 
 		/* Syscalls and functions that return -errno. */
 		if (!is_call(ev->kind) || ev->call.ret >= 0 || ev->call.ret < -MAX_ERRNO)
 			return false;
-		for (size_t i = 0; i < f->n_errnos && !found; i++)
-			found = f->errnos[i] == -ev->call.ret;
+		if (ref->n_errnos)
+			for (size_t i = 0; i < ref->n_errnos && !found; i++)
+				found = ref->errnos[i] == -ev->call.ret;
+		else
+			for (size_t i = 0; i < f->n_errnos && !found; i++)
+				found = f->errnos[i] == -ev->call.ret;
 		if (!found)
 			return false;
 	}
-	if (f->has_ret && (!is_call(ev->kind) || !engine_pred_match(&f->ret, ev->call.ret)))
-		return false;
-	if (f->n_types) {
+	if (checks & CHECK_RET) {
+		if (!is_call(ev->kind))
+			return false;
+		if (checks & CHECK_RET_ONE ? !pred1(ref->ret_op, ref->ret_value, ev->call.ret) :
+					     !engine_pred_match(&f->ret, ev->call.ret))
+			return false;
+	}
+	if (checks & CHECK_TYPE) {
 		bool found = false;
 
 		if (ev->kind != SALVE_EV_EXCEPTION)
@@ -876,7 +941,7 @@ static bool filter_pass(const struct policy_filter *f, const struct engine_input
 		if (!found)
 			return false;
 	}
-	if (f->stack_has) {
+	if (checks & CHECK_STACK) {
 		bool found = false;
 
 		for (size_t i = 0; i < in->n_symbols && !found; i++)
@@ -1038,7 +1103,7 @@ void engine_event(struct engine *e, const struct engine_input *in)
 
 		/* The leaves of one rule on this probe are adjacent. */
 		for (; i < pe->n_refs && pe->refs[i].rule == r; i++)
-			if (!pe->refs[i].filter || filter_pass(pe->refs[i].filter, in))
+			if (!pe->refs[i].checks || filter_pass(&pe->refs[i], in))
 				hit[n_hit++] = &pe->refs[i];
 		if (!n_hit)
 			continue;

@@ -31,6 +31,9 @@ struct bench {
 	unsigned char *buf;  /* the records, back to back */
 	size_t *off, *size;
 	uint64_t incidents;
+	const struct policy_probe **by_site; /* site id to probe, as salved's pipeline has it */
+	struct event *ev;
+	struct engine *e;
 };
 
 static int errnos[] = { EAGAIN, ECONNRESET };
@@ -202,55 +205,49 @@ static double cpu_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Events per CPU second over PASSES passes of the records; each pass later in time. */
-static int run(struct bench *b, double *rate, struct engine_stats *st)
+static int setup(struct bench *b)
 {
-	const struct policy_probe **by_site = calloc(b->n, sizeof(*by_site));
-	struct event *ev = malloc(sizeof(*ev));
-	struct engine *e = NULL;
-	double cpu = 0;
 	int err;
 
-	if (!by_site || !ev) {
-		err = -ENOMEM;
-		goto out;
-	}
+	if (!(b->by_site = calloc(b->n, sizeof(*b->by_site))) || !(b->ev = malloc(sizeof(*b->ev))))
+		return -ENOMEM;
 	for (size_t i = 0; i < b->n; i++)
-		by_site[i] = &b->probes[i];
-	if ((err = engine_new(&(struct engine_config){ 0 }, on_fire, NULL, b, &e)) ||
-	    (err = engine_set_rules(e, &b->set)))
-		goto out;
-	/* Pass 0 is a warm-up, untimed: the groups exist in a daemon that has run a while. */
-	for (int pass = 0; pass <= PASSES; pass++) {
-		double t0;
+		b->by_site[i] = &b->probes[i];
+	if ((err = engine_new(&(struct engine_config){ 0 }, on_fire, NULL, b, &b->e)))
+		return err;
+	return engine_set_rules(b->e, &b->set);
+}
 
-		/* Untimed: move this pass's records on in time, as the next second's. */
-		for (size_t i = 0; i < RECORDS; i++) {
-			struct salve_event_hdr *h = (struct salve_event_hdr *)(b->buf + b->off[i]);
+/* One pass over the records, pass seconds later than the first: CPU seconds it took. */
+static double pass_once(struct bench *b, int pass)
+{
+	double t0;
 
-			h->boot_ns = 100 * S + (uint64_t)pass * RECORDS * 500 + i * 500;
-		}
-		t0 = cpu_now();
-		for (size_t i = 0; i < RECORDS; i++) {
-			const void *rec = b->buf + b->off[i];
-			const struct policy_probe *probe;
+	/* Untimed: move the records on in time, as the next stretch of the stream. */
+	for (size_t i = 0; i < RECORDS; i++) {
+		struct salve_event_hdr *h = (struct salve_event_hdr *)(b->buf + b->off[i]);
 
-			if (events_decode(rec, b->size[i], ev))
-				continue;
-			probe = ev->call.site < b->n ? by_site[ev->call.site] : NULL;
-			engine_event(e, &(struct engine_input){ .ev = ev, .probe = probe,
-								.record = rec, .size = b->size[i] });
-		}
-		if (pass)
-			cpu += cpu_now() - t0;
+		h->boot_ns = 100 * S + ((uint64_t)pass * RECORDS + i) * 500;
 	}
-	*rate = (double)RECORDS * PASSES / cpu;
-	engine_stats(e, st);
-out:
-	engine_free(e);
-	free(ev);
-	free(by_site);
-	return err;
+	t0 = cpu_now();
+	for (size_t i = 0; i < RECORDS; i++) {
+		const void *rec = b->buf + b->off[i];
+		const struct policy_probe *probe;
+
+		if (events_decode(rec, b->size[i], b->ev))
+			continue;
+		probe = b->ev->call.site < b->n ? b->by_site[b->ev->call.site] : NULL;
+		engine_event(b->e, &(struct engine_input){ .ev = b->ev, .probe = probe,
+							   .record = rec, .size = b->size[i] });
+	}
+	return cpu_now() - t0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static void bench_free(struct bench *b)
@@ -265,36 +262,56 @@ static void bench_free(struct bench *b)
 	free(b->buf);
 	free(b->off);
 	free(b->size);
+	free(b->by_site);
+	free(b->ev);
+	engine_free(b->e);
 }
 
 int main(void)
 {
 	static const size_t sizes[2] = { 10, 1000 };
-	double rate[2];
+	struct bench b[2] = { 0 };
+	double cpu[2][PASSES], rate[2], best[2];
+	int err = 0;
 
-	printf("engine: %u records (return and syscall, %d processes) x %d passes, "
-	       "decode + probe lookup + engine_event\n", RECORDS, PIDS, PASSES);
-	for (int k = 0; k < 2; k++) {
-		struct bench b = { 0 };
-		struct engine_stats st;
-		int err;
-
-		if ((err = build_rules(&b, sizes[k])) || (err = build_records(&b)) ||
-		    (err = run(&b, &rate[k], &st))) {
+	for (int k = 0; k < 2 && !err; k++)
+		if ((err = build_rules(&b[k], sizes[k])) || (err = build_records(&b[k])) ||
+		    (err = setup(&b[k])))
 			fprintf(stderr, "engine bench: %s\n", strerror(-err));
-			bench_free(&b);
-			return 1;
+	/* Pass 0 warms up (the groups exist in a daemon that has run a while); then the two
+	 * sets take turns, so a noisy neighbour hits both alike. */
+	for (int pass = 0; pass <= PASSES && !err; pass++)
+		for (int k = 0; k < 2; k++) {
+			double t = pass_once(&b[k], pass);
+
+			if (pass)
+				cpu[k][pass - 1] = t;
 		}
-		printf("  %4zu rules: %6.2f M events/s/core  (matched %llu, groups %llu, "
-		       "incidents %llu, budget exhausted %llu)\n", sizes[k], rate[k] / 1e6,
-		       (unsigned long long)st.matched, (unsigned long long)st.groups,
-		       (unsigned long long)st.incidents, (unsigned long long)st.budget_exhausted);
-		bench_free(&b);
+	if (err) {
+		bench_free(&b[0]);
+		bench_free(&b[1]);
+		return 1;
 	}
-	printf("  1000 rules are %.2fx slower than 10 (target <= 1.5x): %s\n", rate[0] / rate[1],
-	       rate[0] / rate[1] <= 1.5 ? "met" : "MISSED");
-	printf("  slowest / 2M events/s target: %.2fx (target >= 1x): %s\n",
+	printf("engine: %u records a pass (return and syscall records, %d processes of %d "
+	       "binaries), decode + probe lookup + engine_event, %d passes\n", RECORDS, PIDS,
+	       BINARIES, PASSES);
+	for (int k = 0; k < 2; k++) {
+		struct engine_stats st;
+
+		qsort(cpu[k], PASSES, sizeof(double), cmp_double);
+		rate[k] = RECORDS / cpu[k][PASSES / 2];
+		best[k] = RECORDS / cpu[k][0];
+		engine_stats(b[k].e, &st);
+		printf("  %4zu rules: %5.2f M events/s/core median, %5.2f best  (groups %llu, "
+		       "incidents %llu)\n", sizes[k], rate[k] / 1e6, best[k] / 1e6,
+		       (unsigned long long)st.groups, (unsigned long long)st.incidents);
+	}
+	printf("  1000 rules / 10 rules: %.2fx slower (median; best %.2fx); target <= 1.5x: %s\n",
+	       rate[0] / rate[1], best[0] / best[1], rate[0] / rate[1] <= 1.5 ? "met" : "MISSED");
+	printf("  slowest median / 2M events/s: %.2fx; target >= 1x: %s\n",
 	       (rate[1] < rate[0] ? rate[1] : rate[0]) / 2e6,
 	       (rate[1] < rate[0] ? rate[1] : rate[0]) >= 2e6 ? "met" : "MISSED");
+	bench_free(&b[0]);
+	bench_free(&b[1]);
 	return 0;
 }
