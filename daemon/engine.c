@@ -36,40 +36,47 @@ struct leaf {
 	struct pct *pct;      /* percentile */
 };
 
-/* What a rule tracks per group: a header, a window per count or rate leaf, then a ring
- * of the last records, each slot rec_max bytes. */
+/* What a rule tracks per group, 64-byte aligned: a header, a window per count or rate
+ * leaf (the first one's head and total in the header's cache line), what only firing
+ * reads (struct group_cold), then a ring of the last records, each slot rec_max bytes. */
 struct group {
 	uint64_t k1, k2;        /* process: pid, 0; binary: dev, ino; host: 0, 0 */
 	uint32_t prev, next;    /* LRU list, most recent first; next also links free slots */
 	uint32_t seq;           /* r->seq when last put at the front of the LRU list */
 	uint8_t n_rec, rec_next;
 	uint16_t rec_size[INCIDENT_RECORDS_MAX];
+	struct window win[];
+};
+
+struct group_cold {
 	uint64_t cooldown_until;
 	uint64_t verify_until;  /* 0: not under verification */
 	uint64_t verify_id;
-	struct window win[];
 };
 
 /* Fields in the order the hot path reads them; the leaves last. */
 struct rule {
-	const struct policy_rule *def;
-	enum policy_group_by by;
-	bool simple; /* one leaf: the rule holds when it does */
-	uint32_t n_leaves, n_win, n_pct;
-	uint32_t rec_max, group_size;
-
-	/* State, kept across reloads while the rule does not change. Groups live in pool,
-	 * found through table (open addressing, linear probing). */
+	/* One cache line: what every event of the rule reads. The state (pool, table,
+	 * LRU, budget, verifications) is kept across reloads while the rule does not
+	 * change. Groups live in pool, found through table (open addressing, linear
+	 * probing), and the last one found is remembered: a rule by host or binary, or a
+	 * process erring in a burst, finds it without the table. */
 	unsigned char *pool;
 	uint64_t *table; /* key hash << 32 | group index; EMPTY */
-	uint32_t table_mask;
-	uint32_t cap, n_pool, n_live, free_head;
-	uint32_t lru_head, lru_tail, seq;
-	uint32_t verifying;
+	uint64_t last_k1, last_k2;
+	uint32_t table_mask, group_size, rec_max, n_live, seq, lru_head;
+	uint32_t last_gi; /* NONE: nothing remembered */
+	uint8_t by;       /* enum policy_group_by */
+	bool simple;      /* one leaf: the rule holds when it does */
+	uint8_t n_leaves, n_win;
 	struct leaf leaves[INCIDENT_LEAVES_MAX];
+
+	const struct policy_rule *def;
+	uint32_t n_pct;
+	uint32_t cap, n_pool, free_head, lru_tail, verifying;
 	uint64_t *spent; /* boot_ns of the incidents that took budget, a FIFO ring */
 	uint32_t spent_cap, spent_n, spent_head;
-};
+} __attribute__((aligned(64)));
 
 /* Field filters a leaf applies, and which of them its leaf_ref holds inline. */
 enum {
@@ -291,8 +298,8 @@ static int rule_build(struct rule *r, const struct policy_rule *def)
 {
 	int err;
 
-	*r = (struct rule){ .def = def, .by = def->by, .lru_head = NONE, .lru_tail = NONE,
-			    .free_head = NONE };
+	*r = (struct rule){ .def = def, .by = (uint8_t)def->by, .lru_head = NONE, .lru_tail = NONE,
+			    .free_head = NONE, .last_gi = NONE };
 	if ((err = flatten(r, &def->when)))
 		return err;
 	if (!r->n_leaves)
@@ -300,7 +307,8 @@ static int rule_build(struct rule *r, const struct policy_rule *def)
 	r->simple = r->n_leaves == 1;
 	r->rec_max = (r->rec_max + 7) & ~7u;
 	r->group_size = sizeof(struct group) + r->n_win * sizeof(struct window) +
-			INCIDENT_RECORDS_MAX * r->rec_max;
+			sizeof(struct group_cold) + INCIDENT_RECORDS_MAX * r->rec_max;
+	r->group_size = (r->group_size + 63) & ~63u;
 	return 0;
 }
 
@@ -434,7 +442,7 @@ static struct leaf_ref leaf_ref_of(struct rule *r, size_t j)
 		ref.ret_op = (uint8_t)f->ret.op;
 		ref.ret_value = f->ret.values[0];
 	}
-	if (f->n_errnos <= ERRNOS_INLINE) {
+	if (f->n_errnos && f->n_errnos <= ERRNOS_INLINE) {
 		ref.n_errnos = (uint8_t)f->n_errnos;
 		memcpy(ref.errnos, f->errnos, f->n_errnos * sizeof(int));
 	}
@@ -528,6 +536,9 @@ static void adopt(struct rule *to, struct rule *from)
 	to->lru_head = from->lru_head;
 	to->lru_tail = from->lru_tail;
 	to->seq = from->seq;
+	to->last_k1 = from->last_k1;
+	to->last_k2 = from->last_k2;
+	to->last_gi = from->last_gi;
 	to->spent = from->spent;
 	to->spent_cap = from->spent_cap;
 	to->spent_n = from->spent_n;
@@ -545,7 +556,7 @@ static void adopt(struct rule *to, struct rule *from)
 int engine_set_rules(struct engine *e, const struct policy_set *set)
 {
 	size_t n = count_rules(set), k = 0, mask = 0;
-	struct rule *rules = calloc(n ? n : 1, sizeof(*rules));
+	struct rule *rules = aligned_alloc(64, (n ? n : 1) * sizeof(*rules));
 	struct rule **from = calloc(n ? n : 1, sizeof(*from));
 	struct probe_entry *tab = NULL;
 	struct leaf_ref *refs = NULL;
@@ -556,6 +567,7 @@ int engine_set_rules(struct engine *e, const struct policy_set *set)
 		free(from);
 		return -ENOMEM;
 	}
+	memset(rules, 0, (n ? n : 1) * sizeof(*rules));
 	for (size_t i = 0; set && i < set->n_policies; i++)
 		for (size_t j = 0; j < set->policies[i].n_rules; j++, k++) {
 			if ((err = rule_build(&rules[k], &set->policies[i].rules[j])))
@@ -627,6 +639,11 @@ bool engine_needs_symbols(const struct engine *e, const struct policy_probe *pro
 static inline struct group *group_at(const struct rule *r, uint32_t i)
 {
 	return (struct group *)(r->pool + (size_t)i * r->group_size);
+}
+
+static inline struct group_cold *cold(const struct rule *r, struct group *g)
+{
+	return (struct group_cold *)&g->win[r->n_win];
 }
 
 static inline uint32_t key_hash(uint64_t k1, uint64_t k2)
@@ -743,9 +760,9 @@ static void lru_push(struct rule *r, uint32_t gi)
 static void verify_end(struct engine *e, struct rule *r, struct group *g, bool resolved,
 		       uint64_t now)
 {
-	uint64_t id = g->verify_id;
+	uint64_t id = cold(r, g)->verify_id;
 
-	g->verify_until = 0;
+	cold(r, g)->verify_until = 0;
 	r->verifying--;
 	if (e->verify)
 		e->verify(e->ctx, id, r->def, resolved, now);
@@ -757,8 +774,10 @@ static void group_drop(struct engine *e, struct rule *r, uint32_t s, uint64_t no
 	uint32_t gi = slot_group(r, s);
 	struct group *g = group_at(r, gi);
 
-	if (g->verify_until)
+	if (cold(r, g)->verify_until)
 		verify_end(e, r, g, true, now);
+	if (r->last_gi == gi)
+		r->last_gi = NONE;
 	slot_delete(r, s);
 	lru_unlink(r, gi);
 	g->next = r->free_head;
@@ -785,8 +804,12 @@ static int pool_grow(struct rule *r)
 
 	if (want > r->cap)
 		want = r->cap;
-	if (!(p = realloc(r->pool, want * r->group_size)))
+	/* Aligned, so a group's header and first window share a cache line. */
+	if (!(p = aligned_alloc(64, want * r->group_size)))
 		return -ENOMEM;
+	if (r->pool)
+		memcpy(p, r->pool, (size_t)r->n_pool * r->group_size);
+	free(r->pool);
 	r->pool = p;
 	huge_pages(p, want * r->group_size);
 	for (uint64_t i = want; i-- > r->n_pool;) {
@@ -820,12 +843,18 @@ static uint32_t group_alloc(struct engine *e, struct rule *r, uint64_t now)
 static struct group *group_get(struct engine *e, struct rule *r, uint64_t k1, uint64_t k2,
 			       uint64_t now)
 {
-	uint32_t s = slot_find(r, k1, k2), gi;
+	uint32_t s, gi = NONE;
 	struct group *g;
 
-	if (s != NONE) {
+	if (r->last_gi != NONE && r->last_k1 == k1 && r->last_k2 == k2)
+		gi = r->last_gi;
+	else if ((s = slot_find(r, k1, k2)) != NONE)
 		gi = slot_group(r, s);
+	if (gi != NONE) {
 		g = group_at(r, gi);
+		r->last_k1 = k1;
+		r->last_k2 = k2;
+		r->last_gi = gi;
 		/* Moving a group to the front touches three others: a group in the younger
 		 * half of the list stays where it is. The one evicted is still one that no
 		 * event touched while half of the groups were renewed. */
@@ -838,12 +867,15 @@ static struct group *group_get(struct engine *e, struct rule *r, uint64_t k1, ui
 	if (table_reserve(r, r->n_live + 1) || (gi = group_alloc(e, r, now)) == NONE)
 		return NULL;
 	g = group_at(r, gi);
-	memset(g, 0, sizeof(*g) + r->n_win * sizeof(struct window));
+	memset(g, 0, sizeof(*g) + r->n_win * sizeof(struct window) + sizeof(struct group_cold));
 	g->k1 = k1;
 	g->k2 = k2;
 	slot_put(r, (uint64_t)key_hash(k1, k2) << 32 | gi);
 	lru_push(r, gi);
 	r->n_live++;
+	r->last_k1 = k1;
+	r->last_k2 = k2;
+	r->last_gi = gi;
 	return g;
 }
 
@@ -865,7 +897,7 @@ static void group_key(const struct rule *r, const struct event *ev, uint64_t *k1
 
 static unsigned char *record_slot(const struct rule *r, struct group *g, unsigned i)
 {
-	return (unsigned char *)&g->win[r->n_win] + (size_t)i * r->rec_max;
+	return (unsigned char *)&g->win[r->n_win] + sizeof(struct group_cold) + (size_t)i * r->rec_max;
 }
 
 static void keep_record(struct engine *e, const struct rule *r, struct group *g,
@@ -1059,14 +1091,14 @@ static void fire(struct engine *e, struct rule *r, struct group *g, uint64_t now
 	e->fire(e->ctx, &inc);
 
 	/* The events of this incident make no other. */
-	g->cooldown_until = now + def->cooldown_ns;
+	cold(r, g)->cooldown_until = now + def->cooldown_ns;
 	memset(g->win, 0, r->n_win * sizeof(struct window));
 	g->n_rec = g->rec_next = 0;
 	if (acts && !inc.budget_exhausted && def->verify_ns) {
-		if (!g->verify_until)
+		if (!cold(r, g)->verify_until)
 			r->verifying++;
-		g->verify_until = now + def->verify_ns;
-		g->verify_id = inc.id;
+		cold(r, g)->verify_until = now + def->verify_ns;
+		cold(r, g)->verify_id = inc.id;
 	}
 }
 
@@ -1074,11 +1106,11 @@ static void fire(struct engine *e, struct rule *r, struct group *g, uint64_t now
 static void holds(struct engine *e, struct rule *r, struct group *g, uint64_t now,
 		  const struct event *ev)
 {
-	if (g->verify_until)
+	if (cold(r, g)->verify_until)
 		/* The fault came back within the verify window: the repair did not help.
 		 * Past it, the tick that would have said so has not come yet. */
-		verify_end(e, r, g, now >= g->verify_until, now);
-	if (now < g->cooldown_until)
+		verify_end(e, r, g, now >= cold(r, g)->verify_until, now);
+	if (now < cold(r, g)->cooldown_until)
 		return;
 	fire(e, r, g, now, ev);
 }
@@ -1190,7 +1222,7 @@ void engine_tick(struct engine *e, uint64_t now_ns)
 		for (uint32_t gi = r->lru_head; r->verifying && gi != NONE; gi = group_at(r, gi)->next) {
 			struct group *g = group_at(r, gi);
 
-			if (g->verify_until && now_ns >= g->verify_until)
+			if (cold(r, g)->verify_until && now_ns >= cold(r, g)->verify_until)
 				verify_end(e, r, g, true, now_ns);
 		}
 	}
