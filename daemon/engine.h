@@ -25,7 +25,19 @@
  *   again, verify reports resolved = false; if the window ends without that,
  *   engine_tick reports resolved = true. A group evicted or forgotten under
  *   verification reports resolved = true then: the fault did not come back while the
- *   group could be watched. */
+ *   group could be watched.
+ * - Groups: by process (ev->pid), by binary (ev->exe dev and ino; events without an
+ *   exe share one group) or by host. At most max_groups per rule; when a new group
+ *   needs room the least recently used one is dropped (counted in stats.evicted). The
+ *   order is kept lazily: a group used while in the younger half of the list is not
+ *   moved, so the one dropped is always one not used while half the groups were
+ *   renewed. Memory per group is fixed: its windows and a ring of the last
+ *   INCIDENT_RECORDS_MAX records, each slot the largest record its probes can send.
+ *
+ * - A reload that changes or removes a rule drops its verifications without a verdict.
+ *
+ * The callbacks run inside engine_event, engine_histogram, engine_tick and
+ * engine_forget, and must not call back into the engine. */
 #ifndef SALVE_ENGINE_H
 #define SALVE_ENGINE_H
 

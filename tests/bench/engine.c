@@ -17,7 +17,7 @@
 #define PIDS 100
 #define BINARIES 10 /* the processes run 10 binaries, 10 processes each */
 #define RECORDS (1u << 18)
-#define PASSES 8
+#define PASSES 15
 #define MS 1000000ull
 #define S 1000000000ull
 

@@ -531,6 +531,44 @@ static void test_filter_signal(void **state)
 	assert_int_equal(f->seen[0].inc.n_records, 0); /* none given */
 }
 
+/* A signal filter on an exit probe matches processes killed by that signal. */
+static void test_filter_signal_of_exit(void **state)
+{
+	struct fx *f = *state;
+	struct event ev = { .kind = SALVE_EV_EXIT, .pid = 5, .boot_ns = T0 };
+
+	f->probes[0].kind = POLICY_PROBE_EXIT;
+	f->rules[0].when.count = 1;
+	f->rules[0].when.filter.signals_mask = 1u << SIGKILL;
+	start(f, 1);
+	ev.exit.status = 1 << 8; /* exit(1) */
+	send(f, 0, &ev, NULL, 0);
+	ev.exit.status = SIGSEGV | 0x80; /* core dumped */
+	send(f, 0, &ev, NULL, 0);
+	assert_int_equal(f->n_inc, 0);
+	ev.exit.status = SIGKILL;
+	send(f, 0, &ev, NULL, 0);
+	assert_int_equal(f->n_inc, 1);
+}
+
+/* A record larger than its probe's kind can send is counted, not kept. */
+static void test_record_too_big(void **state)
+{
+	struct fx *f = *state;
+	struct engine_stats st;
+	unsigned char big[sizeof(struct salve_call_stack_event)] = { 0 };
+	struct event ev = { .kind = SALVE_EV_RETURN, .pid = 5, .boot_ns = T0 };
+
+	f->rules[0].when.count = 1;
+	start(f, 1);
+	engine_event(f->e, &(struct engine_input){ .ev = &ev, .probe = &f->probes[0],
+						   .record = big, .size = sizeof(big) });
+	assert_int_equal(f->n_inc, 1);
+	assert_int_equal(f->seen[0].inc.n_records, 0);
+	engine_stats(f->e, &st);
+	assert_int_equal(st.records_skipped, 1);
+}
+
 static void test_filter_errno(void **state)
 {
 	struct fx *f = *state;
@@ -880,6 +918,8 @@ int main(void)
 		T(test_any),
 		T(test_rate_at_boundary),
 		T(test_filter_signal),
+		T(test_filter_signal_of_exit),
+		T(test_record_too_big),
 		T(test_filter_errno),
 		T(test_filter_ret),
 		cmocka_unit_test(test_pred_match),
