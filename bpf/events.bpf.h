@@ -143,6 +143,15 @@ static __always_inline void salve_fill_task(struct salve_event_hdr *hdr, struct 
 	bpf_probe_read_kernel_str(hdr->comm, sizeof(hdr->comm), &task->comm);
 }
 
+/* The executable's identity, without its path: enough to group calls by binary. */
+static __always_inline void salve_fill_exe_id(__u64 *dev, __u64 *ino, struct task_struct *task)
+{
+	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+
+	*dev = exe ? BPF_CORE_READ(exe, f_inode, i_sb, s_dev) : 0;
+	*ino = exe ? BPF_CORE_READ(exe, f_inode, i_ino) : 0;
+}
+
 static __always_inline bool salve_kind_on(const struct salve_config *cfg, __u32 kind)
 {
 	return cfg->kinds & (1u << kind);

@@ -77,6 +77,7 @@ static __always_inline int emit_call(void *ctx, __u32 kind, __u32 id, const stru
 			return 0;
 	}
 	salve_fill_task(&e->hdr, bpf_get_current_task_btf());
+	salve_fill_exe_id(&e->exe_dev, &e->exe_ino, bpf_get_current_task_btf());
 	e->site = id;
 	e->syscall = syscall;
 	e->ret = ret;
@@ -112,6 +113,7 @@ static __always_inline struct salve_text_event *reserve_text(void *ctx, __u32 ki
 			return NULL;
 	}
 	salve_fill_task(&t->call.hdr, bpf_get_current_task_btf());
+	salve_fill_exe_id(&t->call.exe_dev, &t->call.exe_ino, bpf_get_current_task_btf());
 	t->call.site = id;
 	t->call.ret = 0;
 	t->call.duration_ns = 0;

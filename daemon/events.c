@@ -225,12 +225,16 @@ int events_decode(const void *data, size_t size, struct event *out)
 		out->call.syscall = rec.call.call.syscall;
 		out->call.ret = rec.call.call.ret;
 		out->call.duration_ns = rec.call.call.duration_ns;
+		out->exe.dev = rec.call.call.exe_dev;
+		out->exe.ino = rec.call.call.exe_ino;
 		if (want == sizeof(struct salve_call_stack_event))
 			decode_stack(&rec.call.stack, out);
 		break;
 	case SALVE_EV_ABORT:
 	case SALVE_EV_EXCEPTION:
 		out->call.site = rec.text.text.call.site;
+		out->exe.dev = rec.text.text.call.exe_dev;
+		out->exe.ino = rec.text.text.call.exe_ino;
 		out->text.line = rec.text.text.line;
 		memcpy(out->text.text, rec.text.text.text, strnlen(rec.text.text.text, SALVE_TEXT_MAX));
 		memcpy(out->text.file, rec.text.text.file, strnlen(rec.text.text.file, SALVE_NAME_MAX));

@@ -118,6 +118,8 @@ struct salve_call_event {
 	__u32 syscall;  /* syscall: its number */
 	__s64 ret;      /* the return value, sign-extended from the site's type */
 	__u64 duration_ns;
+	__u64 exe_dev;  /* the process's executable, as the kernel knows it (rules group */
+	__u64 exe_ino;  /*   by binary on it); 0 for a process without one */
 };
 
 struct salve_call_stack_event {
@@ -200,10 +202,10 @@ SALVE_ASSERT_SIZE(struct salve_signal_event, 64 + 32 + 280 + sizeof(struct salve
 SALVE_ASSERT_SIZE(struct salve_exit_event, 64 + 8 + 280);
 SALVE_ASSERT_SIZE(struct salve_oom_event, 64 + 48);
 SALVE_ASSERT_SIZE(struct salve_exec_event, 64 + 8 + 280);
-SALVE_ASSERT_SIZE(struct salve_call_event, 64 + 24);
-SALVE_ASSERT_SIZE(struct salve_call_stack_event, 64 + 24 + sizeof(struct salve_stack));
-SALVE_ASSERT_SIZE(struct salve_text_event, 64 + 24 + 8 + 512);
-SALVE_ASSERT_SIZE(struct salve_text_stack_event, 64 + 24 + 8 + 512 + sizeof(struct salve_stack));
+SALVE_ASSERT_SIZE(struct salve_call_event, 64 + 40);
+SALVE_ASSERT_SIZE(struct salve_call_stack_event, 64 + 40 + sizeof(struct salve_stack));
+SALVE_ASSERT_SIZE(struct salve_text_event, 64 + 40 + 8 + 512);
+SALVE_ASSERT_SIZE(struct salve_text_stack_event, 64 + 40 + 8 + 512 + sizeof(struct salve_stack));
 SALVE_ASSERT_SIZE(struct salve_config, 40);
 SALVE_ASSERT_SIZE(struct salve_rate, 24);
 SALVE_ASSERT_SIZE(struct salve_scope_val, 16);
