@@ -171,6 +171,30 @@ static void test_decode_exec(void **state)
 	free(r);
 }
 
+/* A call record: its site, value and the process's executable by identity only. */
+static void test_decode_call(void **state)
+{
+	struct salve_call_event *r = calloc(1, sizeof(*r));
+	struct event ev;
+
+	(void)state;
+	assert_non_null(r);
+	fill_hdr(&r->hdr, SALVE_EV_RETURN, sizeof(*r));
+	r->site = 17;
+	r->ret = -4;
+	r->exe_dev = 0x800001;
+	r->exe_ino = 99;
+	assert_int_equal(events_decode(r, sizeof(*r), &ev), 0);
+	assert_int_equal(ev.kind, SALVE_EV_RETURN);
+	assert_int_equal(ev.call.site, 17);
+	assert_int_equal(ev.call.ret, -4);
+	assert_int_equal(ev.exe.dev, 0x800001);
+	assert_int_equal(ev.exe.ino, 99);
+	assert_string_equal(ev.exe.path, "");
+	assert_int_equal(ev.n_frames, 0);
+	free(r);
+}
+
 /* The kernel fills all 16 bytes of comm and may leave no NUL. */
 static void test_decode_comm_unterminated(void **state)
 {
@@ -433,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_decode_exit),
 		cmocka_unit_test(test_decode_oom),
 		cmocka_unit_test(test_decode_exec),
+		cmocka_unit_test(test_decode_call),
 		cmocka_unit_test(test_decode_comm_unterminated),
 		cmocka_unit_test(test_decode_unaligned),
 		cmocka_unit_test(test_decode_short_buffer),
