@@ -41,6 +41,8 @@ struct incident {
 	uint64_t exe_dev, exe_ino;     /* by binary: the file; else the last event's exe */
 	char exe[SALVE_PATH_MAX + 1];  /* its path; "" when unknown */
 	bool dry_run;                  /* the rule's, its policy's or salved's --dry-run */
+	bool budget_exhausted;         /* the rule's budget of actions for the last hour is
+					* spent: record the incident, run no action */
 	struct incident_count counts[INCIDENT_LEAVES_MAX];
 	size_t n_counts;
 	struct incident_record records[INCIDENT_RECORDS_MAX];
