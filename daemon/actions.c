@@ -346,10 +346,13 @@ void actions_free(struct actions *a)
 		return;
 	while (a->jobs) {
 		struct job *jb = a->jobs;
-		const struct action_ops *ops = ops_of[jb->acts[jb->index].kind];
+		const struct action_ops *ops = NULL;
 
+		if (jb->pending && jb->index < jb->n_acts &&
+		    jb->acts[jb->index].kind < POLICY_ACTION_KIND_COUNT)
+			ops = ops_of[jb->acts[jb->index].kind];
 		a->jobs = jb->next;
-		if (jb->pending && ops->cancel) {
+		if (ops && ops->cancel) {
 			ops->cancel(&jb->run);
 			job_record(jb);
 		}

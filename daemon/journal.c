@@ -437,6 +437,24 @@ static int end_interrupted(struct journal *j, const struct journal_replay *r)
 	return err;
 }
 
+/* What replay found that a person should know, whatever the caller does with it. */
+static void log_replay(const struct journal *j, const struct journal_replay *r)
+{
+	if (r->torn_tail)
+		salve_log(LOG_WARNING, "journal %s: its last line was cut short (salved stopped "
+			  "while writing it); removed", j->path);
+	if (r->corrupt_lines)
+		salve_log(LOG_WARNING, "journal %s: %zu line(s) are not journal entries, the "
+			  "first at line %zu; skipped and kept as they are", j->path,
+			  r->corrupt_lines, r->first_corrupt);
+	for (size_t i = 0; i < r->n_pending; i++)
+		salve_log(LOG_WARNING, "journal %s: entry %llu (incident %llu) began and never "
+			  "ended: salved stopped during that action, which may or may not have "
+			  "taken effect; recorded as interrupted", j->path,
+			  (unsigned long long)r->pending[i].seq,
+			  (unsigned long long)r->pending[i].incident_id);
+}
+
 int journal_open(const char *dir, uint64_t max_bytes, struct journal **out,
 		 struct journal_replay *replay_out)
 {
@@ -463,7 +481,10 @@ int journal_open(const char *dir, uint64_t max_bytes, struct journal **out,
 		err = -errno;
 		goto err;
 	}
-	if ((err = replay(j, &r)) || (err = end_interrupted(j, &r)))
+	if ((err = replay(j, &r)))
+		goto err;
+	log_replay(j, &r);
+	if ((err = end_interrupted(j, &r)))
 		goto err;
 	if (fsync(j->dirfd)) /* the file may be new */
 		salve_log(LOG_WARNING, "journal %s: cannot sync its directory: %s", j->path,
