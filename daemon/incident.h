@@ -14,8 +14,11 @@
 
 #include <linux/types.h>
 
+#include <json-c/json.h>
+
 #include "policy.h"
 #include "salve/event.h"
+#include "symbolize.h"
 
 #define INCIDENT_RECORDS_MAX 4 /* the last events kept in full, oldest first */
 #define INCIDENT_LEAVES_MAX 16 /* condition leaves counted in an incident */
@@ -48,5 +51,26 @@ struct incident {
 	struct incident_record records[INCIDENT_RECORDS_MAX];
 	size_t n_records;
 };
+
+/* The incident as the JSON object of its {"kind":"incident"} line:
+ *   {"time", "kind":"incident", "id", "rule", "policy", "by":"process"|"binary"|"host",
+ *    by process: "pid" and "exe" (when known); by binary: "binary" (its path) and "pid"
+ *    of the last event; by host: "host": true and "pid" of the last event,
+ *    "dry_run", "budget_exhausted" (only when true),
+ *    "events": {"counts": [{"probe", "events"[, "value_ns"]}…],
+ *               "last": [event objects as report_event makes them, oldest first]},
+ *    "suspect": {"module", "symbol", "offset", "in_scope"} or null,
+ *    "actions": []}
+ * "actions" is left empty for the dispatcher to fill. An event of "last" names its probe
+ * when exactly one leaf of the rule watches its kind of event. realtime_offset_ns is
+ * CLOCK_REALTIME - CLOCK_BOOTTIME; sym names the stacks. 0 or -errno (-ENOMEM). */
+int incident_to_json(const struct incident *inc, struct symbolizer *sym,
+		     int64_t realtime_offset_ns, struct json_object **out);
+
+/* The probe of the rule's first condition leaf, for SALVE_PROBE; NULL when none. */
+const char *incident_first_probe(const struct incident *inc);
+
+/* The events counted over every leaf. */
+uint64_t incident_events(const struct incident *inc);
 
 #endif

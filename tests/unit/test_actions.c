@@ -1,0 +1,555 @@
+/* actions: real commands and real processes, driven through salved's loop, each action
+ * journaled. No root needed. */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "actions.h"
+#include "journal.h"
+#include "loop.h"
+
+struct fixture {
+	char dir[64];
+	struct loop *loop;
+	struct journal *journal;
+	struct symbolizer *sym;
+	struct actions *actions;
+	int guard; /* a timerfd that fails a test stuck in the loop */
+	struct json_object *result;
+	int calls;
+	struct policy policy;
+	struct policy_rule rule;
+	struct policy_action acts[4];
+	struct incident inc;
+};
+
+static int guard_fired(int fd, void *ctx)
+{
+	(void)fd;
+	(void)ctx;
+	return -ETIMEDOUT;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	strcpy(f->dir, "/tmp/salve-actions-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(loop_new(&f->loop), 0);
+	assert_int_equal(journal_open(f->dir, 0, &f->journal, NULL), 0);
+	assert_int_equal(symbolizer_new(&f->sym), 0);
+	assert_int_equal(actions_new(f->loop, f->journal, f->sym, &f->actions), 0);
+	f->guard = loop_timer_fd(20000);
+	assert_true(f->guard >= 0);
+	assert_int_equal(loop_add(f->loop, f->guard, guard_fired, f), 0);
+
+	f->policy = (struct policy){ .name = "web", .file = "web.json" };
+	f->rule = (struct policy_rule){ .id = "parse-failing", .policy = &f->policy,
+					.actions = f->acts, .budget = 10 };
+	f->inc = (struct incident){ .id = 7, .rule = &f->rule, .by = POLICY_BY_PROCESS,
+				    .pid = 4242, .exe = "/srv/app/bin/app", .n_counts = 1 };
+	f->inc.counts[0] = (struct incident_count){ .probe_id = "parse-errors", .events = 3 };
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	actions_free(f->actions);
+	symbolizer_free(f->sym);
+	journal_free(f->journal);
+	loop_remove(f->loop, f->guard);
+	close(f->guard);
+	loop_free(f->loop);
+	json_object_put(f->result);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void done(void *ctx, struct json_object *incident)
+{
+	struct fixture *f = ctx;
+
+	f->calls++;
+	json_object_put(f->result);
+	f->result = json_object_get(incident);
+	loop_stop(f->loop);
+}
+
+/* Dispatch f->inc and run the loop until its actions have all ended. */
+static void dispatch(struct fixture *f)
+{
+	assert_int_equal(actions_dispatch(f->actions, &f->inc, done, f), 0);
+	if (!f->calls)
+		assert_int_equal(loop_run(f->loop), 0);
+	assert_int_equal(f->calls, 1);
+	assert_int_equal(actions_running(f->actions), 0);
+}
+
+static struct json_object *get(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		fail_msg("no \"%s\" in %s", key, json_object_to_json_string(o));
+	return v;
+}
+
+static const char *get_str(struct json_object *o, const char *key)
+{
+	return json_object_get_string(get(o, key));
+}
+
+/* Outcome i of the incident line. */
+static struct json_object *outcome(struct fixture *f, size_t i)
+{
+	struct json_object *actions = get(f->result, "actions");
+
+	assert_true(i < json_object_array_length(actions));
+	return json_object_array_get_idx(actions, i);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *in = fopen(path, "r");
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!in)
+		return NULL;
+	n = getdelim(&buf, &cap, '\0', in);
+	fclose(in);
+	if (n < 0) {
+		free(buf);
+		return strdup("");
+	}
+	return buf;
+}
+
+/* The journal's entries, as parsed lines. */
+static struct json_object *journal_lines(struct fixture *f)
+{
+	char path[128], *text, *save;
+	struct json_object *arr = json_object_new_array();
+
+	snprintf(path, sizeof(path), "%s/journal.jsonl", f->dir);
+	text = slurp(path);
+	assert_non_null(text);
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		struct json_object *o = json_tokener_parse(l);
+
+		assert_non_null(o);
+		json_object_array_add(arr, o);
+	}
+	free(text);
+	return arr;
+}
+
+static void set_exec(struct policy_action *a, char **argv, uint64_t timeout_ns)
+{
+	size_t n = 0;
+
+	while (argv[n])
+		n++;
+	*a = (struct policy_action){ .kind = POLICY_ACTION_EXEC, .argv = argv, .argc = n,
+				     .timeout_ns = timeout_ns };
+}
+
+static void test_exec_stdin_env(void **state)
+{
+	struct fixture *f = *state;
+	char *argv[] = { "/bin/sh", "-c", "cat > \"$0/stdin\"; env > \"$0/env\"; exit 3", f->dir,
+			 NULL };
+	char path[128], *env, *in;
+	struct json_object *o, *incident, *lines, *begin, *end;
+
+	setenv("SALVE_TEST_SECRET", "leaked", 1);
+	set_exec(&f->acts[0], argv, 5000000000ULL);
+	f->rule.n_actions = 1;
+	dispatch(f);
+	unsetenv("SALVE_TEST_SECRET");
+
+	o = outcome(f, 0);
+	assert_string_equal(get_str(o, "do"), "exec");
+	assert_string_equal(get_str(o, "outcome"), "exited");
+	assert_int_equal(json_object_get_int(get(o, "status")), 3);
+	assert_true(json_object_get_int64(get(o, "duration_ms")) < 5000);
+	assert_int_equal(json_object_get_int64(get(o, "timeout_ms")), 5000);
+	assert_int_equal(json_object_array_length(get(o, "command")), 4);
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(get(o, "command"), 0)),
+			    "/bin/sh");
+
+	/* stdin: the incident line, in full. */
+	snprintf(path, sizeof(path), "%s/stdin", f->dir);
+	in = slurp(path);
+	assert_non_null(in);
+	incident = json_tokener_parse(in);
+	assert_non_null(incident);
+	assert_string_equal(get_str(incident, "kind"), "incident");
+	assert_int_equal(json_object_get_int64(get(incident, "id")), 7);
+	assert_string_equal(get_str(incident, "rule"), "parse-failing");
+	json_object_put(incident);
+	free(in);
+
+	/* The environment: the incident's fields and a PATH, nothing of ours. */
+	snprintf(path, sizeof(path), "%s/env", f->dir);
+	env = slurp(path);
+	assert_non_null(env);
+	assert_non_null(strstr(env, "SALVE_INCIDENT_ID=7\n"));
+	assert_non_null(strstr(env, "SALVE_RULE=parse-failing\n"));
+	assert_non_null(strstr(env, "SALVE_POLICY=web\n"));
+	assert_non_null(strstr(env, "SALVE_PID=4242\n"));
+	assert_non_null(strstr(env, "SALVE_BINARY=/srv/app/bin/app\n"));
+	assert_non_null(strstr(env, "SALVE_PROBE=parse-errors\n"));
+	assert_non_null(strstr(env, "SALVE_EVENTS=3\n"));
+	assert_non_null(strstr(env, "PATH=/usr/local/sbin:"));
+	assert_null(strstr(env, "SALVE_TEST_SECRET"));
+	free(env);
+
+	/* Journaled: begin before, end after, the same seq. */
+	lines = journal_lines(f);
+	assert_int_equal(json_object_array_length(lines), 2);
+	begin = json_object_array_get_idx(lines, 0);
+	end = json_object_array_get_idx(lines, 1);
+	assert_string_equal(get_str(begin, "type"), "begin");
+	assert_int_equal(json_object_get_int64(get(begin, "incident")), 7);
+	assert_string_equal(get_str(get(begin, "action"), "do"), "exec");
+	assert_string_equal(get_str(end, "type"), "end");
+	assert_int_equal(json_object_get_int64(get(end, "seq")),
+			 json_object_get_int64(get(begin, "seq")));
+	assert_string_equal(get_str(get(end, "outcome"), "outcome"), "exited");
+	json_object_put(lines);
+}
+
+/* Is pid gone (or a zombie nobody reaped yet)? */
+static bool dead(pid_t pid)
+{
+	char path[64], *stat;
+	bool gone;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (!(stat = slurp(path)))
+		return true;
+	gone = strstr(stat, ") Z ") != NULL;
+	free(stat);
+	return gone;
+}
+
+static void test_exec_timeout(void **state)
+{
+	struct fixture *f = *state;
+	/* A grandchild too: the whole process group goes. */
+	char *argv[] = { "/bin/sh", "-c", "sleep 30 & echo $! > \"$0/pid\"; wait", f->dir, NULL };
+	char path[128], *text;
+	struct json_object *o;
+	pid_t grandchild;
+
+	set_exec(&f->acts[0], argv, 300000000ULL);
+	f->rule.n_actions = 1;
+	assert_int_equal(actions_dispatch(f->actions, &f->inc, done, f), 0);
+	/* The dispatcher kept its own copies: the rule and incident may go now. */
+	memset(&f->inc, 0, sizeof(f->inc));
+	argv[2] = "garbage";
+	f->rule.n_actions = 0;
+	assert_int_equal(loop_run(f->loop), 0);
+	assert_int_equal(f->calls, 1);
+
+	o = outcome(f, 0);
+	assert_string_equal(get_str(o, "outcome"), "killed: timeout");
+	assert_true(json_object_get_int64(get(o, "duration_ms")) >= 300);
+	assert_true(json_object_get_int64(get(o, "duration_ms")) < 10000);
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(get(o, "command"), 2)),
+			    "sleep 30 & echo $! > \"$0/pid\"; wait");
+	snprintf(path, sizeof(path), "%s/pid", f->dir);
+	text = slurp(path);
+	assert_non_null(text);
+	grandchild = atoi(text);
+	free(text);
+	assert_true(grandchild > 1);
+	for (int i = 0; i < 100 && !dead(grandchild); i++)
+		usleep(10000);
+	assert_true(dead(grandchild));
+}
+
+static void test_exec_missing_command(void **state)
+{
+	struct fixture *f = *state;
+	char *missing[] = { "/nonexistent/salve-command", "x", NULL };
+	char *relative[] = { "sh", "-c", "true", NULL };
+
+	set_exec(&f->acts[0], missing, 0);
+	set_exec(&f->acts[1], relative, 0);
+	f->rule.n_actions = 2;
+	dispatch(f);
+	assert_string_equal(get_str(outcome(f, 0), "outcome"),
+			    "failed: /nonexistent/salve-command: No such file or directory");
+	assert_int_equal(json_object_get_int64(get(outcome(f, 0), "timeout_ms")), 10000);
+	assert_string_equal(get_str(outcome(f, 1), "outcome"),
+			    "failed: the command must start with an absolute path");
+}
+
+/* The kernel's dev_t and inode of pid's executable, as events carry them. */
+static void exe_identity(pid_t pid, struct incident *inc)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	assert_int_equal(stat(path, &st), 0);
+	inc->exe_dev = ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev);
+	inc->exe_ino = st.st_ino;
+}
+
+static pid_t spawn_sleeper(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (!pid) {
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+static void test_signal_kills_child(void **state)
+{
+	struct fixture *f = *state;
+	struct json_object *o;
+	pid_t child = spawn_sleeper();
+	int status;
+
+	f->acts[0] = (struct policy_action){ .kind = POLICY_ACTION_SIGNAL, .signo = SIGTERM };
+	f->rule.n_actions = 1;
+	f->inc.pid = (uint32_t)child;
+	exe_identity(child, &f->inc);
+	dispatch(f);
+	o = outcome(f, 0);
+	assert_string_equal(get_str(o, "do"), "signal");
+	assert_string_equal(get_str(o, "signal"), "SIGTERM");
+	assert_int_equal(json_object_get_int64(get(o, "pid")), child);
+	assert_string_equal(get_str(o, "outcome"), "sent");
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGTERM);
+
+	/* Gone and reaped: nothing to signal. */
+	json_object_put(f->result);
+	f->result = NULL;
+	f->calls = 0;
+	dispatch(f);
+	assert_string_equal(get_str(outcome(f, 0), "outcome"), "no process");
+}
+
+static void test_signal_refused(void **state)
+{
+	struct fixture *f = *state;
+	pid_t child = spawn_sleeper();
+	int status;
+
+	f->acts[0] = (struct policy_action){ .kind = POLICY_ACTION_SIGNAL, .signo = SIGKILL };
+	f->rule.n_actions = 1;
+
+	f->inc.pid = 1;
+	dispatch(f);
+	assert_string_equal(get_str(outcome(f, 0), "outcome"), "refused: never pid 1");
+
+	f->calls = 0;
+	f->inc.pid = (uint32_t)getpid();
+	exe_identity(getpid(), &f->inc);
+	dispatch(f);
+	assert_true(!strncmp(get_str(outcome(f, 0), "outcome"), "refused: pid ", 13));
+	assert_non_null(strstr(get_str(outcome(f, 0), "outcome"), "salved itself"));
+
+	/* The pid now runs another executable than the events': not that process. */
+	f->calls = 0;
+	f->inc.pid = (uint32_t)child;
+	f->inc.exe_ino++;
+	dispatch(f);
+	assert_non_null(strstr(get_str(outcome(f, 0), "outcome"), "now runs another executable"));
+	assert_int_equal(waitpid(child, &status, WNOHANG), 0); /* still alive */
+	kill(child, SIGKILL);
+	assert_int_equal(waitpid(child, &status, 0), child);
+}
+
+static void test_dry_run(void **state)
+{
+	struct fixture *f = *state;
+	char marker[128];
+	char *argv[] = { "/bin/sh", "-c", "touch \"$0\"", marker, NULL };
+	pid_t child = spawn_sleeper();
+	struct json_object *lines;
+	int status;
+
+	snprintf(marker, sizeof(marker), "%s/ran", f->dir);
+	set_exec(&f->acts[0], argv, 0);
+	f->acts[1] = (struct policy_action){ .kind = POLICY_ACTION_SIGNAL, .signo = SIGKILL };
+	f->rule.n_actions = 2;
+	f->inc.dry_run = true;
+	f->inc.pid = (uint32_t)child;
+	exe_identity(child, &f->inc);
+	dispatch(f);
+	assert_true(json_object_get_boolean(get(f->result, "dry_run")));
+	assert_string_equal(get_str(outcome(f, 0), "outcome"), "dry-run");
+	assert_string_equal(get_str(outcome(f, 0), "do"), "exec");
+	assert_string_equal(get_str(outcome(f, 1), "outcome"), "dry-run");
+	assert_string_equal(get_str(outcome(f, 1), "signal"), "SIGKILL");
+	assert_int_equal(access(marker, F_OK), -1);
+	assert_int_equal(waitpid(child, &status, WNOHANG), 0);
+	kill(child, SIGKILL);
+	waitpid(child, &status, 0);
+
+	/* What would have happened is in the journal. */
+	lines = journal_lines(f);
+	assert_int_equal(json_object_array_length(lines), 4);
+	assert_string_equal(get_str(json_object_array_get_idx(lines, 0), "type"), "begin");
+	assert_string_equal(get_str(get(json_object_array_get_idx(lines, 1), "outcome"), "outcome"),
+			    "dry-run");
+	assert_string_equal(get_str(get(json_object_array_get_idx(lines, 2), "action"), "do"),
+			    "signal");
+	json_object_put(lines);
+}
+
+static void test_budget(void **state)
+{
+	struct fixture *f = *state;
+	char marker[128];
+	char *argv[] = { "/bin/sh", "-c", "touch \"$0\"", marker, NULL };
+	struct json_object *lines;
+
+	snprintf(marker, sizeof(marker), "%s/ran", f->dir);
+	set_exec(&f->acts[0], argv, 0);
+	f->acts[1] = (struct policy_action){ .kind = POLICY_ACTION_LOG, .message = "no" };
+	f->rule.n_actions = 2;
+	f->inc.budget_exhausted = true;
+	dispatch(f);
+	assert_string_equal(get_str(outcome(f, 0), "outcome"), "skipped: budget");
+	assert_string_equal(get_str(outcome(f, 1), "outcome"), "skipped: budget");
+	assert_true(json_object_get_boolean(get(f->result, "budget_exhausted")));
+	assert_int_equal(access(marker, F_OK), -1);
+	lines = journal_lines(f);
+	assert_int_equal(json_object_array_length(lines), 0);
+	json_object_put(lines);
+}
+
+static void test_in_order(void **state)
+{
+	struct fixture *f = *state;
+	char *first[] = { "/bin/sh", "-c", "sleep 0.2; echo 1 >> \"$0/order\"", f->dir, NULL };
+	char *second[] = { "/bin/sh", "-c", "echo 2 >> \"$0/order\"; cat > \"$0/stdin\"", f->dir,
+			   NULL };
+	char path[128], *text;
+	struct json_object *in, *earlier;
+
+	set_exec(&f->acts[0], first, 0);
+	f->acts[1] = (struct policy_action){ .kind = POLICY_ACTION_LOG, .message = "parse failing" };
+	set_exec(&f->acts[2], second, 0);
+	f->rule.n_actions = 3;
+	dispatch(f);
+	assert_string_equal(get_str(outcome(f, 0), "outcome"), "exited");
+	assert_string_equal(get_str(outcome(f, 1), "do"), "log");
+	assert_string_equal(get_str(outcome(f, 1), "message"), "parse failing");
+	assert_string_equal(get_str(outcome(f, 1), "outcome"), "logged");
+	assert_string_equal(get_str(outcome(f, 2), "outcome"), "exited");
+	snprintf(path, sizeof(path), "%s/order", f->dir);
+	text = slurp(path);
+	assert_string_equal(text, "1\n2\n");
+	free(text);
+
+	/* A later command sees the outcomes before it. */
+	snprintf(path, sizeof(path), "%s/stdin", f->dir);
+	text = slurp(path);
+	in = json_tokener_parse(text);
+	assert_non_null(in);
+	assert_int_equal(json_object_array_length(get(in, "actions")), 2);
+	earlier = json_object_array_get_idx(get(in, "actions"), 0);
+	assert_string_equal(get_str(earlier, "outcome"), "exited");
+	json_object_put(in);
+	free(text);
+}
+
+static void test_no_actions(void **state)
+{
+	struct fixture *f = *state;
+
+	f->rule.n_actions = 0;
+	dispatch(f);
+	assert_int_equal(json_object_array_length(get(f->result, "actions")), 0);
+}
+
+static void test_free_kills_running(void **state)
+{
+	struct fixture *f = *state;
+	char *argv[] = { "/bin/sh", "-c", "echo $$ > \"$0/pid\"; exec sleep 30", f->dir, NULL };
+	char path[128], *text = NULL;
+	struct json_object *lines, *end;
+	pid_t child;
+
+	set_exec(&f->acts[0], argv, 0);
+	f->rule.n_actions = 1;
+	assert_int_equal(actions_dispatch(f->actions, &f->inc, done, f), 0);
+	assert_int_equal(actions_running(f->actions), 1);
+	snprintf(path, sizeof(path), "%s/pid", f->dir);
+	for (int i = 0; i < 500 && !(text = slurp(path)); i++)
+		usleep(10000);
+	for (int i = 0; i < 500 && text && !strchr(text, '\n'); i++) {
+		free(text);
+		usleep(10000);
+		text = slurp(path);
+	}
+	assert_non_null(text);
+	child = atoi(text);
+	free(text);
+	actions_free(f->actions);
+	f->actions = NULL;
+	assert_int_equal(f->calls, 0);
+	/* Reaped by salved, so gone entirely. */
+	assert_int_equal(kill(child, 0), -1);
+	lines = journal_lines(f);
+	assert_int_equal(json_object_array_length(lines), 2);
+	end = json_object_array_get_idx(lines, 1);
+	assert_string_equal(get_str(get(end, "outcome"), "outcome"), "killed: salved stopping");
+	json_object_put(lines);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_exec_stdin_env, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_missing_command, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signal_kills_child, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signal_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_actions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_free_kills_running, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
