@@ -36,9 +36,12 @@ static const struct field policy_fields[] = {
 	  .parse = parse_version, .help = "the format version, 1" },
 	{ .name = "name", .type = json_type_string, .flags = FIELD_REQUIRED, .parse = ps_parse_string,
 	  .off = offsetof(struct policy, name), .help = "a non-empty string naming the policy" },
+	{ .name = "dry_run", .type = json_type_boolean, .parse = ps_parse_bool,
+	  .off = offsetof(struct policy, dry_run) },
 	{ .name = "scope", .type = json_type_object, .parse = ps_parse_scope },
 	{ .name = "probes", .type = json_type_array, .flags = FIELD_REQUIRED, .parse = ps_parse_probes,
 	  .help = "a non-empty array of probes" },
+	{ .name = "rules", .type = json_type_array, .parse = ps_parse_rules },
 };
 
 static const struct object_spec policy_spec = {
@@ -50,7 +53,8 @@ static const struct object_spec policy_spec = {
 
 struct id_ref {
 	const char *id;
-	size_t policy, probe, order;
+	size_t policy, index, order;
+	bool rule;
 };
 
 static int id_ref_cmp(const void *a, const void *b)
@@ -61,8 +65,10 @@ static int id_ref_cmp(const void *a, const void *b)
 	return c ? c : (x->order > y->order) - (x->order < y->order);
 }
 
-/* Sorted rather than compared pairwise: sets of thousands of probes stay cheap. The clash
- * reported is the one whose second declaration comes first in load order. */
+/* Probes and rules share one name space: an incident names a rule, an event a probe, and
+ * neither may be taken for the other. Sorted rather than compared pairwise: sets of
+ * thousands of ids stay cheap. The clash reported is the one whose second declaration
+ * comes first in load order (a file's probes before its rules). */
 static int check_unique(const struct policy *pols, size_t n_pols, char *err, size_t err_len)
 {
 	const struct id_ref *first = NULL, *second = NULL;
@@ -70,7 +76,7 @@ static int check_unique(const struct policy *pols, size_t n_pols, char *err, siz
 	size_t n = 0;
 
 	for (size_t i = 0; i < n_pols; i++)
-		n += pols[i].n_probes;
+		n += pols[i].n_probes + pols[i].n_rules;
 	if (n < 2)
 		return 0;
 	if (!(refs = calloc(n, sizeof(*refs)))) {
@@ -78,9 +84,12 @@ static int check_unique(const struct policy *pols, size_t n_pols, char *err, siz
 		return -ENOMEM;
 	}
 	n = 0;
-	for (size_t i = 0; i < n_pols; i++)
+	for (size_t i = 0; i < n_pols; i++) {
 		for (size_t j = 0; j < pols[i].n_probes; j++, n++)
-			refs[n] = (struct id_ref){ pols[i].probes[j].id, i, j, n };
+			refs[n] = (struct id_ref){ pols[i].probes[j].id, i, j, n, false };
+		for (size_t j = 0; j < pols[i].n_rules; j++, n++)
+			refs[n] = (struct id_ref){ pols[i].rules[j].id, i, j, n, true };
+	}
 	qsort(refs, n, sizeof(*refs), id_ref_cmp);
 	for (size_t k = 1; k < n; k++) {
 		if (strcmp(refs[k - 1].id, refs[k].id))
@@ -96,10 +105,10 @@ static int check_unique(const struct policy *pols, size_t n_pols, char *err, siz
 		}
 	}
 	if (second)
-		ps_say(err, err_len,
-		    "%s: probes[%zu].id: duplicate probe id \"%s\" (first declared at %s: probes[%zu].id)",
-		    pols[second->policy].file, second->probe, second->id, pols[first->policy].file,
-		    first->probe);
+		ps_say(err, err_len, "%s: %s[%zu].id: duplicate %sid \"%s\" (first declared at %s: %s[%zu].id)",
+		       pols[second->policy].file, second->rule ? "rules" : "probes", second->index,
+		       first->rule != second->rule ? "" : second->rule ? "rule " : "probe ", second->id,
+		       pols[first->policy].file, first->rule ? "rules" : "probes", first->index);
 	free(refs);
 	return second ? -EINVAL : 0;
 }
@@ -178,8 +187,18 @@ static int parse_json(struct parser *ps, const char *buf, size_t len, struct jso
 	return 0;
 }
 
-int policy_parse(const char *file, const char *json, size_t len, struct policy *out,
-		 char *err, size_t err_len)
+/* Back pointers from probes and rules to the policy, once it has its final address. */
+static void adopt(struct policy *p)
+{
+	for (size_t i = 0; i < p->n_probes; i++)
+		p->probes[i].policy = p;
+	for (size_t i = 0; i < p->n_rules; i++)
+		p->rules[i].policy = p;
+}
+
+/* One file's text into out, its probe references left for the set to resolve. */
+static int parse_one(const char *file, const char *json, size_t len, struct policy *out,
+		     char *err, size_t err_len)
 {
 	struct parser ps = { .file = file, .err = err, .err_len = err ? err_len : 0 };
 	struct policy p = { 0 };
@@ -194,16 +213,37 @@ int policy_parse(const char *file, const char *json, size_t len, struct policy *
 			  ps_show(root, shown, sizeof(shown)));
 	else if (!(p.file = strdup(file)))
 		rc = ps_no_memory(&ps);
-	else if (!(rc = ps_check_object(&ps, root, &policy_spec, &p)))
-		rc = check_unique(&p, 1, ps.err, ps.err_len);
+	else
+		rc = ps_check_object(&ps, root, &policy_spec, &p);
 	json_object_put(root);
 	if (rc) {
 		policy_clear(&p);
 		return rc;
 	}
+	/* a policy in dry run keeps every rule of it in dry run, whatever the rule says */
+	for (size_t i = 0; i < p.n_rules; i++)
+		p.rules[i].dry_run |= p.dry_run;
 	*out = p;
-	for (size_t i = 0; i < out->n_probes; i++)
-		out->probes[i].policy = out;
+	adopt(out);
+	return 0;
+}
+
+int policy_parse(const char *file, const char *json, size_t len, struct policy *out,
+		 char *err, size_t err_len)
+{
+	struct policy p;
+	int rc;
+
+	if (!err)
+		err_len = 0;
+	if ((rc = parse_one(file, json, len, &p, err, err_len)))
+		return rc;
+	if ((rc = check_unique(&p, 1, err, err_len)) || (rc = ps_resolve_rules(&p, 1, err, err_len))) {
+		policy_clear(&p);
+		return rc;
+	}
+	*out = p;
+	adopt(out);
 	return 0;
 }
 
@@ -227,6 +267,9 @@ void policy_clear(struct policy *p)
 		free(pr->errnos);
 	}
 	free(p->probes);
+	for (size_t i = 0; i < p->n_rules; i++)
+		ps_rule_clear(&p->rules[i]);
+	free(p->rules);
 	*p = (struct policy){ 0 };
 }
 
@@ -318,7 +361,7 @@ static int load_file(const char *path, struct policy *out, char *err, size_t err
 
 	if ((rc = read_file(path, &buf, &len, err, err_len)))
 		return rc;
-	rc = policy_parse(path, buf, len, out, err, err_len);
+	rc = parse_one(path, buf, len, out, err, err_len);
 	free(buf);
 	return rc;
 }
@@ -453,7 +496,8 @@ int policy_set_load(const char *path, struct policy_set **out, char *err, size_t
 			goto err;
 		set->n_policies++;
 	}
-	if ((rc = check_unique(set->policies, set->n_policies, err, err_len)))
+	if ((rc = check_unique(set->policies, set->n_policies, err, err_len)) ||
+	    (rc = ps_resolve_rules(set->policies, set->n_policies, err, err_len)))
 		goto err;
 	free_names(files, n);
 	*out = set;

@@ -129,6 +129,8 @@ struct policy_filter {
 	size_t n_errnos;
 	bool has_ret;                  /* "ret": a predicate on the return value, as "when" */
 	struct policy_predicate ret;
+	char *ret_text;                /* "ret" as written: parsed with the probe's value type
+					* once the probe is resolved */
 	char **types;                  /* "type": C++ exception type names */
 	size_t n_types;
 	char *stack_has;               /* "stack_has": a function name in the event's stack */

@@ -31,6 +31,7 @@ struct parser {
 	size_t err_len;
 	char path[JSON_PATH_MAX]; /* JSON path of the value being checked, "" at the top */
 	size_t path_len;
+	const void *ctx; /* what an enclosing object tells the fields of an inner one */
 };
 
 /* ---- messages and JSON paths ----------------------------------------------------------- */
@@ -71,6 +72,7 @@ enum {
 	FIELD_REQUIRED = 1 << 0,
 	FIELD_EARLY = 1 << 1, /* checked before unknown fields: the format version */
 	FIELD_ANY_TYPE = 1 << 2, /* the parser checks the type: its message says what fits */
+	FIELD_ZERO = 1 << 3,     /* durations: 0 is a value ("cooldown": "0s") */
 };
 
 struct field {
@@ -117,6 +119,7 @@ int ps_check_id(struct parser *ps, struct json_object *v, const char *s, size_t 
 int ps_check_binary(struct parser *ps, struct json_object *v, const char *s, size_t len);
 const char *ps_format_duration(uint64_t ns, char *buf, size_t size);
 int ps_parse_duration(struct parser *ps, struct json_object *v, void *dst, const struct field *f);
+int ps_parse_size(struct parser *ps, struct json_object *v, void *dst, const struct field *f);
 int ps_parse_u32(struct parser *ps, struct json_object *v, void *dst, const struct field *f);
 bool ps_number_value(struct json_object *v, double *out);
 int ps_parse_percentile(struct parser *ps, struct json_object *v, void *dst,
@@ -187,6 +190,6 @@ void ps_scope_clear(struct policy_scope *sc);
 int ps_parse_rules(struct parser *ps, struct json_object *v, void *dst, const struct field *f);
 void ps_rule_clear(struct policy_rule *r);
 /* Points each leaf of each rule at its probe among n_pols policies; err as policy_set_load. */
-int ps_resolve_rules(struct policy *pols, size_t n_pols, size_t first, char *err, size_t err_len);
+int ps_resolve_rules(struct policy *pols, size_t n_pols, char *err, size_t err_len);
 
 #endif

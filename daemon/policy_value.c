@@ -83,7 +83,7 @@ const char *ps_format_duration(uint64_t ns, char *buf, size_t size)
 /* A duration into a uint64_t of nanoseconds at off, at least f->min (1 when unset). */
 int ps_parse_duration(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
 {
-	uint64_t ns = 0, min = f->min ? f->min : 1;
+	uint64_t ns = 0, min = f->min ? f->min : !(f->flags & FIELD_ZERO);
 	char shown[SHOWN_LEN], limit[32];
 	int rc = -EINVAL;
 
@@ -103,6 +103,10 @@ int ps_parse_duration(struct parser *ps, struct json_object *v, void *dst, const
 	if (ns < min)
 		return ps_fail(ps, "expected a duration of at least %s, got %s",
 			    ps_format_duration(min, limit, sizeof(limit)), ps_show(v, shown, sizeof(shown)));
+	if (f->max && ns > f->max)
+		return ps_fail(ps, "expected a duration of at most %s, got %s",
+			       ps_format_duration(f->max, limit, sizeof(limit)),
+			       ps_show(v, shown, sizeof(shown)));
 	*AT(dst, f->off, uint64_t) = ns;
 	return 0;
 }
@@ -151,3 +155,63 @@ int ps_parse_factor(struct parser *ps, struct json_object *v, void *dst, const s
 	return 0;
 }
 
+
+static const struct {
+	const char *unit;
+	unsigned shift;
+} size_units[] = {
+	{ "", 0 }, { "B", 0 }, { "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 }, { "TiB", 40 },
+};
+
+/* "64MiB", "4096", "4096B": an integer and a binary unit. Decimal units (MB) are refused
+ * rather than guessed at. */
+int policy_size_bytes(const char *s, size_t len, uint64_t *out)
+{
+	const char *p = s, *end = s + len;
+	uint64_t n = 0;
+	bool range = false;
+	size_t u;
+
+	if (p == end || !is_digit(*p))
+		return -EINVAL;
+	for (; p < end && is_digit(*p); p++) {
+		if (n > (UINT64_MAX - (unsigned)(*p - '0')) / 10)
+			range = true;
+		else
+			n = n * 10 + (unsigned)(*p - '0');
+	}
+	for (u = 0; u < N_FIELDS(size_units); u++)
+		if ((size_t)(end - p) == strlen(size_units[u].unit) &&
+		    !memcmp(p, size_units[u].unit, end - p))
+			break;
+	if (u == N_FIELDS(size_units))
+		return -EINVAL;
+	if (range || (size_units[u].shift && n > UINT64_MAX >> size_units[u].shift))
+		return -ERANGE;
+	*out = n << size_units[u].shift;
+	return 0;
+}
+
+/* A size into a uint64_t of bytes at off, at least f->min. */
+int ps_parse_size(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
+{
+	char shown[SHOWN_LEN];
+	uint64_t n = 0;
+	int rc = -EINVAL;
+
+	if (json_object_is_type(v, json_type_string))
+		rc = policy_size_bytes(json_object_get_string(v), json_object_get_string_len(v), &n);
+	else if (json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0)
+		rc = 0, n = json_object_get_uint64(v);
+	if (rc == -ERANGE)
+		return ps_fail(ps, "expected a size of at most 16EiB - 1, got %s",
+			       ps_show(v, shown, sizeof(shown)));
+	if (rc)
+		return ps_fail(ps, "expected a size such as \"64MiB\" or \"4096\" (units B, KiB, MiB, "
+			       "GiB, TiB), got %s", ps_show(v, shown, sizeof(shown)));
+	if (n < f->min)
+		return ps_fail(ps, "expected a size of at least %" PRIu64 " bytes, got %s", f->min,
+			       ps_show(v, shown, sizeof(shown)));
+	*AT(dst, f->off, uint64_t) = n;
+	return 0;
+}

@@ -314,7 +314,7 @@ static void test_unknown_field(void **state)
 		     "x.json: scope: unknown field \"uid\" (did you mean \"uids\"?)");
 	/* a hostile key is quoted, not printed raw */
 	expect_error("{\"salve\": 1, \"a\\nb\\\"\": 1}", -EINVAL,
-		     "x.json: unknown field \"a\\nb\\\"\" (expected one of \"salve\", \"name\", \"scope\", \"probes\")");
+		     "x.json: unknown field \"a\\nb\\\"\" (expected one of \"salve\", \"name\", \"dry_run\", \"scope\", \"probes\", \"rules\")");
 }
 
 /* ---- probes ----------------------------------------------------------------------------- */
