@@ -130,6 +130,8 @@ struct policy_filter {
 	size_t n_errnos;
 	bool has_ret;                  /* "ret": a predicate on the return value, as "when" */
 	struct policy_predicate ret;
+	char *ret_text;                /* "ret" as written: parsed with the probe's value type
+					* once the probe is resolved */
 	char **types;                  /* "type": C++ exception type names */
 	size_t n_types;
 	char *stack_has;               /* "stack_has": a function name in the event's stack */
@@ -222,8 +224,17 @@ void policy_clear(struct policy *p);
 
 const char *policy_probe_kind_name(enum policy_probe_kind kind);
 
-/* Names of x86-64 syscall numbers and of errno values; NULL when unknown. */
+/* Names of x86-64 syscall numbers, of errno values and of signals; NULL when unknown. */
 const char *policy_syscall_name(int nr);
 const char *policy_errno_name(int err);
+const char *policy_signal_name(int signo);
+
+/* The value parsers of the format, for tests and later fields. Durations: a decimal number
+ * and one of h, m, s, ms, us ("250ms", "1.5s"); -EINVAL when it is not one, -ERANGE past
+ * 64 bits of nanoseconds, -EDOM for a fraction of a nanosecond. Sizes: an integer and
+ * optionally B, KiB, MiB, GiB or TiB ("64MiB", "4096"); -EINVAL when it is not one,
+ * -ERANGE past 64 bits of bytes. */
+int policy_duration_ns(const char *s, size_t len, uint64_t *ns);
+int policy_size_bytes(const char *s, size_t len, uint64_t *bytes);
 
 #endif

@@ -310,11 +310,11 @@ static void test_unknown_field(void **state)
 		     "\"signals\", \"handled\", \"nonzero\", \"binary\", \"symbol\", \"offset\", \"type\", "
 		     "\"when\", \"threshold\", \"baseline\", \"every\", \"types\", \"syscalls\", \"errnos\", "
 		     "\"stack\", \"rate\")");
-	expect_error(WITH_SCOPE("{\"uids\": [0]}"), -EINVAL,
-		     "x.json: scope: unknown field \"uids\" (expected one of \"binaries\", \"cgroups\", \"comms\")");
+	expect_error(WITH_SCOPE("{\"uid\": [0]}"), -EINVAL,
+		     "x.json: scope: unknown field \"uid\" (did you mean \"uids\"?)");
 	/* a hostile key is quoted, not printed raw */
 	expect_error("{\"salve\": 1, \"a\\nb\\\"\": 1}", -EINVAL,
-		     "x.json: unknown field \"a\\nb\\\"\" (expected one of \"salve\", \"name\", \"scope\", \"probes\")");
+		     "x.json: unknown field \"a\\nb\\\"\" (expected one of \"salve\", \"name\", \"dry_run\", \"scope\", \"probes\", \"rules\")");
 }
 
 /* ---- probes ----------------------------------------------------------------------------- */
