@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -474,6 +475,12 @@ int journal_open(const char *dir, uint64_t max_bytes, struct journal **out,
 	j->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (j->dirfd < 0) {
 		err = -errno;
+		goto err;
+	}
+	/* One writer: a second salved on the same state directory would interleave
+	 * entries and end the first one's running actions as interrupted. */
+	if (flock(j->dirfd, LOCK_EX | LOCK_NB)) {
+		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
 		goto err;
 	}
 	j->fd = openat(j->dirfd, JOURNAL_FILE, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);

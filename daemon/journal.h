@@ -59,7 +59,8 @@ struct journal_subject {
 
 /* Open (creating) dir/journal.jsonl, replay it into *replay (may be NULL) and append an
  * "interrupted" end for every begin without one. max_bytes 0 takes the default. Never
- * fails for what the file holds; -errno when the directory or file cannot be used. */
+ * fails for what the file holds; -errno when the directory or file cannot be used,
+ * -EBUSY when another journal (another salved) has dir open. */
 int journal_open(const char *dir, uint64_t max_bytes, struct journal **out,
 		 struct journal_replay *replay);
 void journal_free(struct journal *j);

@@ -28,6 +28,7 @@
 #define EXEC_TIMEOUT_DEFAULT_NS (10ULL * 1000000000ULL)
 #define EXEC_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define EXEC_ENV_MAX 9
+#define EXEC_STDIN_MAX (16u << 20) /* the largest pipe asked for */
 
 struct exec_state {
 	pid_t pid;
@@ -101,8 +102,10 @@ static int stdin_pipe(const char *text, bool *truncated)
 	*truncated = false;
 	if (pipe2(fds, O_CLOEXEC))
 		return -errno;
-	if (len >= 65536) /* the default size; more may be refused (pipe-max-size) */
-		fcntl(fds[1], F_SETPIPE_SZ, (int)(len + 1 < (1u << 30) ? len + 1 : 1u << 30));
+	/* 64 KiB by default; growing it may be refused (pipe-max-size), then the text is
+	 * cut and the outcome says so. */
+	if (len >= 65536)
+		fcntl(fds[1], F_SETPIPE_SZ, (int)(len < EXEC_STDIN_MAX ? len + 1 : EXEC_STDIN_MAX));
 	fcntl(fds[1], F_SETFL, O_NONBLOCK);
 	while (off < len) {
 		ssize_t n = write(fds[1], text + off, len - off);

@@ -21,6 +21,7 @@
 
 #include "actions.h"
 #include "journal.h"
+#include "log.h"
 #include "loop.h"
 
 struct fixture {
@@ -492,6 +493,37 @@ static void test_in_order(void **state)
 	free(text);
 }
 
+static void test_exec_large_stdin(void **state)
+{
+	struct fixture *f = *state;
+	char *ignore[] = { "/bin/sh", "-c", "exit 0", NULL };
+	char *count[] = { "/bin/sh", "-c", "wc -c > \"$0/size\"", f->dir, NULL };
+	size_t big = 300000;
+	char *message = malloc(big + 1), path[128], *text;
+
+	/* A long log message makes the line the later commands get longer than a pipe
+	 * holds by default; one command never reads it, the next reads it all. */
+	assert_non_null(message);
+	memset(message, 'x', big);
+	message[big] = '\0';
+	salve_log_setup(LOG_SINK_STDERR, LOG_ERR, false);
+	f->acts[0] = (struct policy_action){ .kind = POLICY_ACTION_LOG, .message = message };
+	set_exec(&f->acts[1], ignore, 0);
+	set_exec(&f->acts[2], count, 0);
+	f->rule.n_actions = 3;
+	dispatch(f);
+	salve_log_setup(LOG_SINK_STDERR, LOG_INFO, false);
+	assert_string_equal(get_str(outcome(f, 1), "outcome"), "exited");
+	assert_string_equal(get_str(outcome(f, 2), "outcome"), "exited");
+	assert_false(json_object_object_get_ex(outcome(f, 2), "stdin_truncated", NULL));
+	snprintf(path, sizeof(path), "%s/size", f->dir);
+	text = slurp(path);
+	assert_non_null(text);
+	assert_true(strtoul(text, NULL, 10) > big);
+	free(text);
+	free(message);
+}
+
 static void test_no_actions(void **state)
 {
 	struct fixture *f = *state;
@@ -547,6 +579,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_large_stdin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_actions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_kills_running, setup, teardown),
 	};

@@ -329,6 +329,19 @@ static void test_rotation(void **state)
 	json_object_put(o);
 }
 
+static void test_one_writer(void **state)
+{
+	struct fixture *f = *state;
+	struct journal *j, *other = NULL;
+
+	assert_int_equal(journal_open(f->dir, 0, &j, NULL), 0);
+	assert_int_equal(journal_open(f->dir, 0, &other, NULL), -EBUSY);
+	assert_null(other);
+	journal_free(j);
+	assert_int_equal(journal_open(f->dir, 0, &other, NULL), 0);
+	journal_free(other);
+}
+
 static void test_missing_dir(void **state)
 {
 	struct journal *j = NULL;
@@ -345,6 +358,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replay_unfinished, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_and_corrupt_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_writer, setup, teardown),
 		cmocka_unit_test(test_missing_dir),
 	};
 
