@@ -2,6 +2,7 @@
  * policy -> scope plan -> probes -> ring buffer -> pipeline -> JSON lines, in one epoll
  * loop with a signalfd (INT/TERM stop, HUP reloads) and a timerfd for periodic work. */
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,17 +10,22 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "actions.h"
 #include "baseline.h"
 #include "ctl.h"
+#include "engine.h"
+#include "journal.h"
 #include "log.h"
 #include "loop.h"
 #include "pipeline.h"
 #include "policy.h"
 #include "probes.h"
+#include "report.h"
 #include "scope.h"
 #include "sites.h"
 #include "stall.h"
@@ -51,6 +57,10 @@ struct daemon {
 	struct site_plan sites;
 	struct stall *stall;
 	struct baseline *baseline;
+	struct engine *engine;
+	struct journal *journal;
+	struct symbolizer *sym; /* names the stacks of incidents */
+	struct actions *actions;
 	struct ctl *ctl;
 	FILE *out;
 	unsigned ticks;
@@ -208,9 +218,18 @@ static int reload(struct daemon *d, char *err, size_t err_len)
 		policy_set_free(set);
 		goto refused;
 	}
+	/* Rules that did not change keep their windows. */
+	if ((rc = engine_set_rules(d->engine, set))) {
+		snprintf(err, err_len, "the rules cannot be set up: %s", strerror(-rc));
+		scope_plan_clear(&plan);
+		sites_plan_clear(&sites);
+		policy_set_free(set);
+		goto refused;
+	}
 	if ((rc = apply_plan(d, &plan)) ||
 	    (rc = sites_apply(d->probes, &d->sites, &sites, err, err_len))) {
 		salve_log(LOG_ERR, "reload failed half-way: %s", err);
+		engine_set_rules(d->engine, d->set); /* the running set's rules, as they were */
 		scope_plan_clear(&plan);
 		sites_plan_clear(&sites);
 		policy_set_free(set);
@@ -312,6 +331,102 @@ static int on_signal(int fd, void *ctx)
 	return 0;
 }
 
+static int64_t clock_offset_ns(void)
+{
+	struct timespec real, boot;
+
+	clock_gettime(CLOCK_REALTIME, &real);
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	return ((int64_t)real.tv_sec - boot.tv_sec) * 1000000000 + real.tv_nsec - boot.tv_nsec;
+}
+
+static void write_line(struct daemon *d, struct json_object *line, const char *what)
+{
+	int err = report_write(d->out, line);
+
+	if (err)
+		salve_log(LOG_ERR, "cannot write %s: %s", what, strerror(-err));
+}
+
+/* Every action of an incident has ended: its line, with their outcomes. */
+static void on_incident_done(void *ctx, struct json_object *incident)
+{
+	write_line(ctx, incident, "an incident");
+}
+
+/* Records of calls name the process's executable only by identity, and the process
+ * may be gone by the time its records are read: the path is the scoped binary with
+ * that identity, else what /proc says while the process still runs. */
+static void name_exe(struct incident *inc)
+{
+	const struct policy_scope *sc = &inc->rule->policy->scope;
+	char link[64];
+	struct stat st;
+	ssize_t n;
+
+	for (size_t i = 0; i < sc->n_binaries; i++) {
+		if (!stat(sc->binaries[i], &st) && st.st_ino == inc->exe_ino &&
+		    (((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev)) == inc->exe_dev) {
+			snprintf(inc->exe, sizeof(inc->exe), "%s", sc->binaries[i]);
+			return;
+		}
+	}
+	snprintf(link, sizeof(link), "/proc/%u/exe", inc->pid);
+	if (!inc->pid || stat(link, &st) || st.st_ino != inc->exe_ino ||
+	    (n = readlink(link, inc->exe, sizeof(inc->exe) - 1)) < 0)
+		return;
+	inc->exe[n] = 0;
+}
+
+/* A rule fired: its actions, through the journal. */
+static void on_incident(void *ctx, const struct incident *inc)
+{
+	struct daemon *d = ctx;
+	struct incident named = *inc;
+	int err;
+
+	if (!named.exe[0] && named.exe_ino)
+		name_exe(&named);
+	if ((err = actions_dispatch(d->actions, &named, on_incident_done, d)))
+		salve_log(LOG_ERR, "rule %s fired (incident %" PRIu64 ") but its actions cannot start: %s",
+			  inc->rule->id, inc->id, strerror(-err));
+}
+
+/* The verdict on a repair: did the fault stop within the rule's verify window? */
+static void on_verified(void *ctx, uint64_t incident_id, const struct policy_rule *rule,
+			bool resolved, uint64_t now_ns)
+{
+	struct daemon *d = ctx;
+	struct json_object *o = json_object_new_object();
+	char when[64];
+
+	if (!o)
+		return;
+	report_time((uint64_t)((int64_t)now_ns + clock_offset_ns()), when, sizeof(when));
+	json_object_object_add(o, "time", json_object_new_string(when));
+	json_object_object_add(o, "kind", json_object_new_string("verify"));
+	json_object_object_add(o, "incident", json_object_new_uint64(incident_id));
+	json_object_object_add(o, "rule", json_object_new_string(rule->id));
+	json_object_object_add(o, "policy", json_object_new_string(rule->policy->name));
+	json_object_object_add(o, "outcome", json_object_new_string(resolved ? "resolved" : "persists"));
+	write_line(d, o, "a verify line");
+	json_object_put(o);
+}
+
+/* The rules' second: the sites' latency histograms for rules on percentiles, and the
+ * verify windows that end. */
+static void tick_rules(struct daemon *d, uint64_t now_ns)
+{
+	for (size_t i = 0; i < d->sites.n_sites; i++) {
+		const struct site *s = &d->sites.sites[i];
+		uint64_t counts[SALVE_HIST_BUCKETS];
+
+		if (s->cfg.kind == SALVE_SITE_LATENCY && !probes_site_hist(d->probes, s->id, counts))
+			engine_histogram(d->engine, s->probe, counts, now_ns);
+	}
+	engine_tick(d->engine, now_ns);
+}
+
 static int on_tick(int fd, void *ctx)
 {
 	struct daemon *d = ctx;
@@ -322,11 +437,13 @@ static int on_tick(int fd, void *ctx)
 		return 0;
 	d->ticks++;
 	pipeline_sync_clock(d->pipeline);
+	actions_set_clock(d->actions, clock_offset_ns());
 	refresh_plan(d);
 	clock_gettime(CLOCK_BOOTTIME, &now);
 	stall_check(d->stall, d->probes, &d->sites, d->pipeline,
 		    (uint64_t)now.tv_sec * 1000000000 + now.tv_nsec);
 	baseline_tick(d->baseline, d->probes, &d->sites);
+	tick_rules(d, (uint64_t)now.tv_sec * 1000000000 + now.tv_nsec);
 	if (d->opt.stats_every && d->ticks % d->opt.stats_every == 0)
 		write_stats(d);
 	if (d->watchdog)
@@ -350,6 +467,7 @@ static int make_dirs(const char *path)
 	}
 	return mkdir(buf, 0700) && errno != EEXIST ? -errno : 0;
 }
+
 
 /* The directory a file goes in, made when missing. */
 static int make_parent(const char *path)
@@ -379,18 +497,29 @@ static int start(struct daemon *d)
 		salve_log(LOG_ERR, "%s", why);
 		return err;
 	}
-	if ((err = make_dirs(d->opt.state_dir))) {
+	if ((err = make_dirs(d->opt.state_dir)) ||
+	    (err = journal_open(d->opt.state_dir, 0, &d->journal, NULL))) {
 		salve_log(LOG_ERR, "--state-dir %s: %s", d->opt.state_dir, strerror(-err));
 		return err;
 	}
+	if ((err = symbolizer_new(&d->sym)) ||
+	    (err = actions_new(d->loop, d->journal, d->sym, &d->actions)))
+		return err;
 	if ((err = policy_set_load(d->opt.policy, &d->set, why, sizeof(why)))) {
 		salve_log(LOG_ERR, "%s", why);
 		return err;
 	}
 	if ((err = build_plan(d, d->set, &d->plan)) ||
 	    (err = pipeline_new(d->out, &d->pipeline)) || (err = stall_new(&d->stall)) ||
-	    (err = baseline_new(&d->baseline)))
+	    (err = baseline_new(&d->baseline)) ||
+	    (err = engine_new(&(struct engine_config){ .dry_run = d->opt.dry_run }, on_incident,
+			      on_verified, d, &d->engine)))
 		return err;
+	if ((err = engine_set_rules(d->engine, d->set))) {
+		salve_log(LOG_ERR, "the rules cannot be set up: %s", strerror(-err));
+		return err;
+	}
+	pipeline_set_engine(d->pipeline, d->engine);
 	pc.ctx = d->pipeline;
 	if ((err = probes_new(&pc, &d->probes)))
 		return err;
@@ -471,6 +600,10 @@ int main(int argc, char **argv)
 	err = run(&d);
 	ctl_free(d.ctl);
 	probes_free(d.probes);
+	engine_free(d.engine);
+	actions_free(d.actions);
+	symbolizer_free(d.sym);
+	journal_free(d.journal);
 	pipeline_free(d.pipeline);
 	stall_free(d.stall);
 	baseline_free(d.baseline);

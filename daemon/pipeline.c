@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine.h"
 #include "events.h"
 #include "log.h"
 #include "pipeline.h"
@@ -16,6 +17,7 @@ struct pipeline {
 	FILE *out;
 	const struct policy_set *set;
 	const struct site_plan *sites;
+	struct engine *engine; /* the rules; NULL: events are only reported */
 	struct symbolizer *sym;
 	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	uint64_t received[SALVE_EV_KIND_MAX];
@@ -70,6 +72,11 @@ void pipeline_set_policies(struct pipeline *pl, const struct policy_set *set,
 {
 	pl->set = set;
 	pl->sites = sites;
+}
+
+void pipeline_set_engine(struct pipeline *pl, struct engine *engine)
+{
+	pl->engine = engine;
 }
 
 static bool probe_wants(const struct policy_probe *pr, const struct event *ev)
@@ -179,6 +186,27 @@ static void report(struct pipeline *pl, const struct event *ev, const char *prob
 	pl->reported[ev->kind]++;
 }
 
+/* ev as produced by probe: its line, then the rules that watch the probe. record is
+ * the ring-buffer record it came from (NULL for salved's own events). */
+static void deliver(struct pipeline *pl, const struct event *ev, const struct policy_probe *probe,
+		    const void *record, size_t size, bool *named, struct report_frame *frames,
+		    size_t *n_frames)
+{
+	struct engine_input in = { ev, probe, record, size, NULL, 0 };
+	const char *symbols[SALVE_STACK_MAX];
+
+	report(pl, ev, probe->id, named, frames, n_frames);
+	if (!pl->engine)
+		return;
+	if (engine_needs_symbols(pl->engine, probe)) {
+		for (size_t i = 0; i < *n_frames; i++)
+			if (frames[i].symbol)
+				symbols[in.n_symbols++] = frames[i].symbol;
+		in.symbols = symbols;
+	}
+	engine_event(pl->engine, &in);
+}
+
 int pipeline_record(void *ctx, void *data, size_t size)
 {
 	struct pipeline *pl = ctx;
@@ -206,7 +234,7 @@ int pipeline_record(void *ctx, void *data, size_t size)
 		if (ev->kind == SALVE_EV_EXCEPTION)
 			demangle_type(ev);
 		if (site && type_wanted(site->probe, ev))
-			report(pl, ev, site->probe->id, &named, frames, &n_frames);
+			deliver(pl, ev, site->probe, data, size, &named, frames, &n_frames);
 		return 0;
 	}
 	for (size_t i = 0; i < pl->set->n_policies && i < SALVE_POLICIES_MAX; i++) {
@@ -216,8 +244,11 @@ int pipeline_record(void *ctx, void *data, size_t size)
 			continue;
 		for (size_t j = 0; j < pol->n_probes; j++)
 			if (probe_wants(&pol->probes[j], ev))
-				report(pl, ev, pol->probes[j].id, &named, frames, &n_frames);
+				deliver(pl, ev, &pol->probes[j], data, size, &named, frames, &n_frames);
 	}
+	/* The rules count that process no more. */
+	if (ev->kind == SALVE_EV_EXIT && pl->engine)
+		engine_forget(pl->engine, ev->pid);
 	return 0;
 }
 
@@ -285,5 +316,5 @@ void pipeline_stall(struct pipeline *pl, const struct site *site, uint32_t tgid,
 	ev->call.duration_ns = stalled_ns;
 	describe_process(tgid, ev);
 	pl->received[SALVE_EV_STALL]++;
-	report(pl, ev, site->probe->id, &named, NULL, &n_frames);
+	deliver(pl, ev, site->probe, NULL, 0, &named, NULL, &n_frames);
 }

@@ -1,6 +1,7 @@
 /* pipeline: what happens to one ring-buffer record. Decode it, find the probes it
- * answers (its policies mask, kind and the probes' own filters), name its stack, and
- * write one JSON line per probe. Keeps the per-kind counts of what it received. */
+ * answers (its policies mask, kind and the probes' own filters), name its stack, write
+ * one JSON line per probe, and hand it to the rule engine. Keeps the per-kind counts
+ * of what it received. */
 #ifndef SALVE_PIPELINE_H
 #define SALVE_PIPELINE_H
 
@@ -20,6 +21,11 @@ void pipeline_free(struct pipeline *pl);
  * on; not owned. */
 void pipeline_set_policies(struct pipeline *pl, const struct policy_set *set,
 			   const struct site_plan *sites);
+
+struct engine;
+
+/* The rules every event a probe reports goes on to; NULL: none. Not owned. */
+void pipeline_set_engine(struct pipeline *pl, struct engine *engine);
 
 /* The libbpf ring_buffer callback; ctx is the pipeline. Never stops the ring: a bad
  * record is counted and skipped. */
