@@ -107,7 +107,7 @@ static int parse_percentile_key(struct parser *ps, struct json_object *v, void *
 }
 
 /* A string, or a non-empty array of them, handed one at a time to each(). */
-static int one_or_many(struct parser *ps, struct json_object *v, const char *what,
+static int one_or_many(struct parser *ps, struct json_object *v, const char *a, const char *what,
 		       int (*each)(struct parser *ps, struct json_object *e, void *dst), void *dst)
 {
 	size_t n;
@@ -117,7 +117,7 @@ static int one_or_many(struct parser *ps, struct json_object *v, const char *wha
 	if (!json_object_is_type(v, json_type_array)) {
 		char shown[SHOWN_LEN];
 
-		return ps_fail(ps, "expected %s or an array of them, got %s", what,
+		return ps_fail(ps, "expected %s %s or an array of them, got %s", a, what,
 			       ps_show(v, shown, sizeof(shown)));
 	}
 	if (!(n = json_object_array_length(v)))
@@ -142,7 +142,7 @@ static int parse_signal_filter(struct parser *ps, struct json_object *v, void *d
 			       const struct field *f)
 {
 	(void)f;
-	return one_or_many(ps, v, "a signal name", one_signal, dst);
+	return one_or_many(ps, v, "a", "signal name", one_signal, dst);
 }
 
 static int one_errno(struct parser *ps, struct json_object *e, void *dst)
@@ -165,7 +165,7 @@ static int parse_errno_filter(struct parser *ps, struct json_object *v, void *ds
 			      const struct field *f)
 {
 	(void)f;
-	return one_or_many(ps, v, "an errno name", one_errno, dst);
+	return one_or_many(ps, v, "an", "errno name", one_errno, dst);
 }
 
 static int one_type(struct parser *ps, struct json_object *e, void *dst)
@@ -192,7 +192,7 @@ static int parse_type_filter(struct parser *ps, struct json_object *v, void *dst
 			     const struct field *f)
 {
 	(void)f;
-	return one_or_many(ps, v, "a C++ type name", one_type, dst);
+	return one_or_many(ps, v, "a", "C++ type name", one_type, dst);
 }
 
 /* A function as a stack shows it: one word without spaces ("parse", "app::Parser::run"). */
