@@ -674,6 +674,20 @@ static void test_id_clash_across_files(void **state)
 	expect_load_error(dir, want);
 }
 
+/* The JSON Schema ships in policies/ beside the policies; a directory load passes it by. */
+static void test_directory_skips_schema(void **state)
+{
+	const char *dir = *state;
+	struct policy_set *set = NULL;
+	char err[1024] = "";
+
+	write_file(dir, "a.json", A_JSON);
+	write_file(dir, "salve-policy.schema.json", "{\"$schema\": \"x\"}");
+	assert_int_equal(policy_set_load(dir, &set, err, sizeof(err)), 0);
+	assert_int_equal(set->n_policies, 1);
+	policy_set_free(set);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -695,6 +709,7 @@ int main(void)
 		cmocka_unit_test(test_signal_names),
 		cmocka_unit_test_setup_teardown(test_rule_uses_probe_of_other_file, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_id_clash_across_files, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_directory_skips_schema, setup_dir, teardown_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
