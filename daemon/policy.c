@@ -254,18 +254,8 @@ void policy_clear(struct policy *p)
 	free(p->file);
 	free(p->name);
 	ps_scope_clear(&p->scope);
-	for (size_t i = 0; i < p->n_probes; i++) {
-		struct policy_probe *pr = &p->probes[i];
-
-		free(pr->id);
-		free(pr->binary);
-		free(pr->symbol);
-		for (size_t j = 0; j < pr->n_types; j++)
-			free(pr->types[j]);
-		free(pr->types);
-		free(pr->syscalls);
-		free(pr->errnos);
-	}
+	for (size_t i = 0; i < p->n_probes; i++)
+		ps_probe_clear(&p->probes[i]);
 	free(p->probes);
 	for (size_t i = 0; i < p->n_rules; i++)
 		ps_rule_clear(&p->rules[i]);
