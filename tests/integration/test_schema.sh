@@ -4,7 +4,8 @@
 # policy passes both. No root needed.
 #
 # Beyond a schema, and so left out of the corpus (the unit tests cover them): rules naming
-# probes that do not exist or whose kind does not fit a filter or a percentile; ids unique
+# probes that do not exist, whose kind does not fit a filter or a percentile, or that do
+# not report a filter's signal or errno; ids unique
 # across files; "when" and "ret" predicates and whether their values fit the probe's type;
 # C++ type names; bounds on durations (exec timeout at most 10m, stall "every" at least
 # 1ms, baselines at least 1s, overflow, fractions of a nanosecond); "all"/"any" nested more

@@ -688,6 +688,20 @@ static void test_directory_skips_schema(void **state)
 	policy_set_free(set);
 }
 
+/* A filter on a value its probe never reports could never match. */
+static void test_filter_values_the_probe_reports(void **state)
+{
+	(void)state;
+	expect_error("{\"salve\": 1, \"name\": \"t\", \"probes\": [{\"id\": \"segv\", \"kind\": \"signal\", "
+		     "\"signals\": [\"SIGSEGV\"]}], \"rules\": ["
+		     RULE("{\"probe\": \"segv\", \"signal\": [\"SIGSEGV\", \"SIGBUS\"], \"count\": 1, \"within\": \"1s\"}", LOG) "]}",
+		     -EINVAL, "x.json: rules[0].when.signal: probe \"segv\" does not report SIGBUS (add it to the "
+		     "probe's \"signals\")");
+	expect_error(WITH_RULES(RULE("{\"probe\": \"sys\", \"errno\": [\"ENOENT\", \"EPERM\"], \"count\": 1, \"within\": \"1s\"}", LOG)),
+		     -EINVAL, "x.json: rules[0].when.errno: probe \"sys\" does not report EPERM (add it to the "
+		     "probe's \"errnos\")");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -702,6 +716,7 @@ int main(void)
 		cmocka_unit_test(test_errors_all_any),
 		cmocka_unit_test(test_errors_filters),
 		cmocka_unit_test(test_errors_policy),
+		cmocka_unit_test(test_filter_values_the_probe_reports),
 		cmocka_unit_test(test_scope_errors),
 		cmocka_unit_test(test_scope_values),
 		cmocka_unit_test(test_sizes),
