@@ -688,6 +688,58 @@ static void test_directory_skips_schema(void **state)
 	policy_set_free(set);
 }
 
+static void test_errors_edges(void **state)
+{
+	(void)state;
+	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"rate\": \".5/s\", \"within\": \"1s\"}", LOG)), -EINVAL,
+		     "x.json: rules[0].when.rate: expected a rate of events greater than 0 such as \"5/s\" or \"30/m\", got \".5/s\"");
+	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"rate\": \"5./s\", \"within\": \"1s\"}", LOG)), -EINVAL,
+		     "x.json: rules[0].when.rate: expected a rate of events greater than 0 such as \"5/s\" or \"30/m\", got \"5./s\"");
+	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"rate\": \"1.2.3/s\", \"within\": \"1s\"}", LOG)), -EINVAL,
+		     "x.json: rules[0].when.rate: expected a rate of events greater than 0 such as \"5/s\" or \"30/m\", got \"1.2.3/s\"");
+	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"rate\": \"5/ s\", \"within\": \"1s\"}", LOG)), -EINVAL,
+		     "x.json: rules[0].when.rate: expected a rate of events greater than 0 such as \"5/s\" or \"30/m\", got \"5/ s\"");
+	expect_error(WITH_RULES(RULE("{\"probe\": \"exc\", \"type\": [3], \"count\": 1, \"within\": \"1s\"}", LOG)), -EINVAL,
+		     "x.json: rules[0].when.type[0]: expected a string, got 3");
+	expect_error(WITH_RULES(RULE("{\"probe\": \"exc\", \"type\": [], \"count\": 1, \"within\": \"1s\"}", LOG)), -EINVAL,
+		     "x.json: rules[0].when.type: expected at least one C++ type name, got []");
+	expect_error(WITH_RULES(RULE("{\"probe\": \"sys\", \"errno\": [4], \"count\": 1, \"within\": \"1s\"}", LOG)), -EINVAL,
+		     "x.json: rules[0].when.errno[0]: expected a string, got 4");
+	expect_error(WITH_RULES(RULE("{\"probe\": \"sys\", \"errno\": \"ENOPE\", \"count\": 1, \"within\": \"1s\"}", LOG)), -EINVAL,
+		     "x.json: rules[0].when.errno: unknown errno \"ENOPE\" (did you mean \"ENOMEM\"?)");
+	expect_error(WITH_RULES(RULE("{\"probe\": \"rets\", \"ret\": \"\", \"count\": 1, \"within\": \"1s\"}", LOG)), -EINVAL,
+		     "x.json: rules[0].when.ret: expected a non-empty string, got \"\"");
+	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"log\", \"message\": \"\"}]")), -EINVAL,
+		     "x.json: rules[0].actions[0].message: expected a non-empty string, got \"\"");
+	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"exec\", \"command\": [\"/bin/x\", \"a\\u0000b\"]}]")), -EINVAL,
+		     "x.json: rules[0].actions[0].command[1]: expected a string without NUL characters, got \"a\\u0000b\"");
+	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": 3}]")), -EINVAL,
+		     "x.json: rules[0].actions[0].do: expected a string, got 3");
+	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"signal\", \"signal\": \"SIGTERM\", \"timeout\": \"1s\"}]")), -EINVAL,
+		     "x.json: rules[0].actions[0].timeout: does not apply to an action of do \"signal\" (only to do \"exec\")");
+	expect_error("{\"salve\": 1, \"name\": \"t\", \"probes\": [{\"id\": \"a\", \"kind\": \"oom\"}], \"rules\": {}}",
+		     -EINVAL, "x.json: rules: expected an array, got {}");
+	{
+		char json[1024], unit[300], msg[1024];
+
+		memset(unit, 'a', 248);
+		strcpy(unit + 248, ".service"); /* 256 bytes */
+		snprintf(json, sizeof(json), WITH_SCOPE("{\"units\": [\"%s\"]}"), unit);
+		snprintf(msg, sizeof(msg), "x.json: scope.units[0]: expected a systemd unit name such as "
+			 "\"app.service\": letters, digits, \":\", \"_\", \".\", \"-\", \"\\\" and at most one \"@\" "
+			 "(not first), then .service, .scope, .slice, .socket, .mount or .swap; at most 255 "
+			 "bytes; got \"%.63s...", unit); /* quoted, cut at 64 bytes */
+		expect_error(json, -EINVAL, msg);
+		unit[247] = '\0';
+		strcat(unit, ".service"); /* 255 bytes */
+		snprintf(json, sizeof(json), WITH_SCOPE("{\"units\": [\"%s\"]}"), unit);
+		struct policy p;
+
+		parse_ok(json, &p);
+		policy_clear(&p);
+	}
+}
+
 /* A filter on a value its probe never reports could never match. */
 static void test_filter_values_the_probe_reports(void **state)
 {
@@ -716,6 +768,7 @@ int main(void)
 		cmocka_unit_test(test_errors_all_any),
 		cmocka_unit_test(test_errors_filters),
 		cmocka_unit_test(test_errors_policy),
+		cmocka_unit_test(test_errors_edges),
 		cmocka_unit_test(test_filter_values_the_probe_reports),
 		cmocka_unit_test(test_scope_errors),
 		cmocka_unit_test(test_scope_values),
