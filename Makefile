@@ -13,7 +13,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 # What the build and tests need from Debian, by package name (make deps installs the missing ones).
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev libcmocka-dev \
         libsystemd-dev pkg-config make gcc g++ binutils bpftrace util-linux procps jq \
-        libclang-rt-dev
+        libclang-rt-dev python3-jsonschema
 
 LIBS     := libbpf libelf json-c zlib libsystemd
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2

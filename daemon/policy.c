@@ -254,18 +254,8 @@ void policy_clear(struct policy *p)
 	free(p->file);
 	free(p->name);
 	ps_scope_clear(&p->scope);
-	for (size_t i = 0; i < p->n_probes; i++) {
-		struct policy_probe *pr = &p->probes[i];
-
-		free(pr->id);
-		free(pr->binary);
-		free(pr->symbol);
-		for (size_t j = 0; j < pr->n_types; j++)
-			free(pr->types[j]);
-		free(pr->types);
-		free(pr->syscalls);
-		free(pr->errnos);
-	}
+	for (size_t i = 0; i < p->n_probes; i++)
+		ps_probe_clear(&p->probes[i]);
 	free(p->probes);
 	for (size_t i = 0; i < p->n_rules; i++)
 		ps_rule_clear(&p->rules[i]);
@@ -389,8 +379,8 @@ static void free_names(char **names, size_t n)
 	free(names);
 }
 
-/* Regular *.json files of dir (symlinks followed), sorted. Hidden files are left out:
- * editors keep their locks and backups there. */
+/* Regular *.json files of dir (symlinks followed), sorted, but for *.schema.json. Hidden
+ * files are left out: editors keep their locks and backups there. */
 static int list_dir(const char *dir, char ***out, size_t *out_n, char *err, size_t err_len)
 {
 	char **names = NULL;
@@ -416,6 +406,9 @@ static int list_dir(const char *dir, char ***out, size_t *out_n, char *err, size
 		name = de->d_name;
 		len = strlen(name);
 		if (name[0] == '.' || len <= 5 || strcmp(name + len - 5, ".json"))
+			continue;
+		/* the JSON Schema of the format ships beside the policies it describes */
+		if (len > 12 && !strcmp(name + len - 12, ".schema.json"))
 			continue;
 		if (!(full = join(dir, name))) {
 			rc = -ENOMEM;

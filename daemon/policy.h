@@ -7,8 +7,11 @@
  *               {"id": "exits", "kind": "exit", "nonzero": true},
  *               {"id": "oom", "kind": "oom"},
  *               {"id": "parse-errors", "kind": "return", "binary": "/srv/app/bin/app",
- *                "symbol": "parse", "type": "int", "when": "< 0"}]}
- * An empty scope means every process. Errors name the file and the JSON path of the
+ *                "symbol": "parse", "type": "int", "when": "< 0"}],
+ *    "rules": [{"id": "parse-failing", "when": {"probe": "parse-errors", "count": 3, "within": "1s"},
+ *               "actions": [{"do": "exec", "command": ["/usr/bin/logger", "parse failing"]}]}]}
+ * An empty scope means every process. policies/README.md documents every field, and
+ * policies/salve-policy.schema.json is the format's JSON Schema. Errors name the file and the JSON path of the
  * offending value: "policies/web.json: probes[1].kind: unknown probe kind "exitt"
  * (did you mean "exit"?)". */
 #ifndef SALVE_POLICY_H

@@ -405,3 +405,16 @@ int ps_parse_probes(struct parser *ps, struct json_object *v, void *dst, const s
 	return 0;
 }
 
+
+void ps_probe_clear(struct policy_probe *pr)
+{
+	free(pr->id);
+	free(pr->binary);
+	free(pr->symbol);
+	for (size_t j = 0; j < pr->n_types; j++)
+		free(pr->types[j]);
+	free(pr->types);
+	free(pr->syscalls);
+	free(pr->errnos);
+	*pr = (struct policy_probe){ 0 };
+}

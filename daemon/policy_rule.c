@@ -107,7 +107,7 @@ static int parse_percentile_key(struct parser *ps, struct json_object *v, void *
 }
 
 /* A string, or a non-empty array of them, handed one at a time to each(). */
-static int one_or_many(struct parser *ps, struct json_object *v, const char *what,
+static int one_or_many(struct parser *ps, struct json_object *v, const char *a, const char *what,
 		       int (*each)(struct parser *ps, struct json_object *e, void *dst), void *dst)
 {
 	size_t n;
@@ -117,7 +117,7 @@ static int one_or_many(struct parser *ps, struct json_object *v, const char *wha
 	if (!json_object_is_type(v, json_type_array)) {
 		char shown[SHOWN_LEN];
 
-		return ps_fail(ps, "expected %s or an array of them, got %s", what,
+		return ps_fail(ps, "expected %s %s or an array of them, got %s", a, what,
 			       ps_show(v, shown, sizeof(shown)));
 	}
 	if (!(n = json_object_array_length(v)))
@@ -142,7 +142,7 @@ static int parse_signal_filter(struct parser *ps, struct json_object *v, void *d
 			       const struct field *f)
 {
 	(void)f;
-	return one_or_many(ps, v, "a signal name", one_signal, dst);
+	return one_or_many(ps, v, "a", "signal name", one_signal, dst);
 }
 
 static int one_errno(struct parser *ps, struct json_object *e, void *dst)
@@ -165,7 +165,7 @@ static int parse_errno_filter(struct parser *ps, struct json_object *v, void *ds
 			      const struct field *f)
 {
 	(void)f;
-	return one_or_many(ps, v, "an errno name", one_errno, dst);
+	return one_or_many(ps, v, "an", "errno name", one_errno, dst);
 }
 
 static int one_type(struct parser *ps, struct json_object *e, void *dst)
@@ -192,7 +192,7 @@ static int parse_type_filter(struct parser *ps, struct json_object *v, void *dst
 			     const struct field *f)
 {
 	(void)f;
-	return one_or_many(ps, v, "a C++ type name", one_type, dst);
+	return one_or_many(ps, v, "a", "C++ type name", one_type, dst);
 }
 
 /* A function as a stack shows it: one word without spaces ("parse", "app::Parser::run"). */
@@ -598,6 +598,39 @@ static int not_for_probe(struct parser *ps, const char *key, const struct policy
 	return err;
 }
 
+/* A filter on a value the probe never reports would never let an event through: a
+ * mistake, said now rather than found by a rule that never fires. */
+static int reported(struct parser *ps, const struct policy_cond *c, const struct policy_probe *pr)
+{
+	unsigned extra = c->filter.signals_mask & ~pr->signals_mask;
+	size_t mark;
+	int err = 0;
+
+	if (c->filter.signals_mask && extra) {
+		int signo = __builtin_ctz(extra);
+
+		mark = ps_path_key(ps, "signal");
+		err = ps_fail(ps, "probe \"%s\" does not report %s (add it to the probe's \"signals\")",
+			      pr->id, policy_signal_name(signo));
+		ps_path_pop(ps, mark);
+		return err;
+	}
+	for (size_t i = 0; i < c->filter.n_errnos; i++) {
+		bool found = false;
+
+		for (size_t j = 0; j < pr->n_errnos && !found; j++)
+			found = pr->errnos[j] == c->filter.errnos[i];
+		if (found)
+			continue;
+		mark = ps_path_key(ps, "errno");
+		err = ps_fail(ps, "probe \"%s\" does not report %s (add it to the probe's \"errnos\")",
+			      pr->id, policy_errno_name(c->filter.errnos[i]));
+		ps_path_pop(ps, mark);
+		return err;
+	}
+	return 0;
+}
+
 static int resolve_leaf(struct parser *ps, struct policy_cond *c, const struct probes_of *set)
 {
 	struct nearest near = { .word = c->probe_id, .dist = SIZE_MAX };
@@ -635,6 +668,8 @@ static int resolve_leaf(struct parser *ps, struct policy_cond *c, const struct p
 	if (c->filter.stack_has && pr->kind != POLICY_PROBE_SIGNAL && !pr->stack)
 		return not_for_probe(ps, "stack_has", pr,
 				     "probes that capture stacks: kind \"signal\", or \"stack\": true");
+	if ((err = reported(ps, c, pr)))
+		return err;
 	if (c->filter.ret_text) {
 		struct json_object *t = json_object_new_string(c->filter.ret_text);
 

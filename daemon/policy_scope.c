@@ -75,9 +75,10 @@ static int check_unit(struct parser *ps, struct json_object *v, const char *s, s
 			prefix = 0;
 	}
 	if (!prefix || ats > 1 || len > UNIT_NAME_MAX)
-		return ps_fail(ps, "expected a systemd unit name such as \"app.service\" (letters, digits, "
-			       "\":_.-\\@\", a suffix .service, .scope, .slice, .socket, .mount or .swap, "
-			       "at most %d bytes), got %s", UNIT_NAME_MAX, ps_show(v, shown, sizeof(shown)));
+		return ps_fail(ps, "expected a systemd unit name such as \"app.service\": letters, digits, "
+			       "\":\", \"_\", \".\", \"-\", \"\\\" and at most one \"@\" (not first), then "
+			       ".service, .scope, .slice, .socket, .mount or .swap; at most %d bytes; got %s",
+			       UNIT_NAME_MAX, ps_show(v, shown, sizeof(shown)));
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "policy.h"
 
 struct cmd {
 	const char *name;
@@ -63,9 +64,49 @@ static int do_reload(int argc, char **argv)
 	return rc;
 }
 
+static const char *plural(size_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+/* The daemon's own loader, offline: what passes here loads in salved, with the same
+ * messages. One line per file on success; errors on stderr. */
+static int do_validate(int argc, char **argv)
+{
+	int status = 0;
+
+	if (argc < 2) {
+		fprintf(stderr, "Usage: salvectl validate FILE|DIR...\n");
+		return 2;
+	}
+	for (int i = 1; i < argc; i++) {
+		struct policy_set *set = NULL;
+		char err[2048] = "";
+
+		if (policy_set_load(argv[i], &set, err, sizeof(err))) {
+			fprintf(stderr, "%s\n", err);
+			status = 1;
+			continue;
+		}
+		for (size_t j = 0; j < set->n_policies; j++) {
+			const struct policy *p = &set->policies[j];
+
+			printf("%s: ok (%zu %s, %zu %s)\n", p->file, p->n_probes,
+			       plural(p->n_probes, "probe", "probes"), p->n_rules,
+			       plural(p->n_rules, "rule", "rules"));
+		}
+		policy_set_free(set);
+	}
+	return status;
+}
+
 static const struct cmd cmds[] = {
 	{ "help", do_help, "print this help" },
 	{ "reload", do_reload, "make salved load its policies again [--socket PATH]" },
+	{ "validate", do_validate,
+	  "FILE|DIR...: check policy files offline, as salved loads them (no root needed);\n"
+	  "             a directory is one set (its *.json, ids unique across them); exit 0 if all\n"
+	  "             are valid, else 1" },
 	{ "version", do_version, "print the version" },
 	{ 0 },
 };

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# policies/salve-policy.schema.json says what `salvectl validate` accepts: a corpus of valid
+# and invalid policies goes through both, and they must agree on each. Every shipped
+# policy passes both. No root needed.
+#
+# Beyond a schema, and so left out of the corpus (the unit tests cover them): rules naming
+# probes that do not exist, whose kind does not fit a filter or a percentile, or that do
+# not report a filter's signal or errno; ids unique
+# across files; "when" and "ret" predicates and whether their values fit the probe's type;
+# C++ type names; bounds on durations (exec timeout at most 10m, stall "every" at least
+# 1ms, baselines at least 1s, overflow, fractions of a nanosecond); "all"/"any" nested more
+# than 8 deep; comm names longer than 15 bytes but not 15 characters; NUL in strings.
+. "$(dirname "$0")/lib.sh"
+
+CTL=$BUILD/salvectl
+SCHEMA=$ROOT/policies/salve-policy.schema.json
+[ -x "$CTL" ] || fail "no $CTL: run make"
+python3 -c 'import jsonschema' 2>/dev/null || skip "needs python3-jsonschema (make deps)"
+
+mkdir -p "$WORK/valid" "$WORK/invalid"
+n=0
+# valid NAME JSON / invalid NAME JSON: one corpus case, in the policy around $PROBES.
+PROBES='{"id": "crashes", "kind": "signal"}, {"id": "slow", "kind": "latency", "binary": "/b", "symbol": "f", "threshold": "1ms"}'
+policy() { printf '{"salve": 1, "name": "t", "probes": [%s]%s}\n' "$PROBES" "${1:+, $1}"; }
+rule() { policy "\"rules\": [{\"id\": \"r\", $1}]"; }
+valid() { n=$((n + 1)); printf '%s\n' "$2" > "$WORK/valid/$1.json"; }
+invalid() { n=$((n + 1)); printf '%s\n' "$2" > "$WORK/invalid/$1.json"; }
+LOG='"actions": [{"do": "log"}]'
+C='{"probe": "crashes", "count": 1, "within": "1s"}'
+
+valid minimal '{"salve": 1, "name": "m", "probes": [{"id": "a", "kind": "oom"}]}'
+valid dry-run "$(policy '"dry_run": true')"
+valid scope-full "$(policy '"scope": {"binaries": ["/a", {"path": "/b", "build_id": "abcd"}], "cgroups": ["/x.slice"], "units": ["app.service", "getty@tty1.service"], "comms": ["app"], "uids": [0, 4294967295], "exclude": {"comms": ["sh"], "uids": [1]}}')"
+PROBES_SAVED=$PROBES
+PROBES='{"id": "a", "kind": "exit", "nonzero": true}, {"id": "b", "kind": "exec"}, {"id": "c", "kind": "return", "binary": "/b", "offset": "0x4f0", "type": "long", "when": "< 0", "stack": true, "rate": {"per_second": 5, "burst": 10}}, {"id": "d", "kind": "stall", "binary": "/b", "symbol": "tick@@V1", "every": "1s"}, {"id": "e", "kind": "exception", "types": ["std::bad_alloc"]}, {"id": "f", "kind": "abort"}, {"id": "g", "kind": "syscall", "syscalls": ["openat"], "errnos": ["ENOENT"]}, {"id": "h", "kind": "latency", "binary": "libc.so.6", "symbol": "read", "baseline": {"percentile": 99.9, "factor": 3, "window": "5m"}}, {"id": "i", "kind": "signal", "signals": ["SIGSEGV"], "handled": true}'
+valid every-kind "$(policy)"
+PROBES=$PROBES_SAVED
+valid rule-count "$(rule "\"when\": $C, $LOG")"
+valid rule-every-field "$(rule "\"by\": \"host\", \"when\": {\"any\": [$C, {\"probe\": \"slow\", \"p99\": \"50ms\", \"within\": \"30s\"}, {\"all\": [{\"probe\": \"slow\", \"p50\": {\"baseline\": \"10m\", \"factor\": 1.5}, \"within\": \"1m\"}]}]}, \"cooldown\": \"0s\", \"budget\": 3, \"dry_run\": true, \"verify\": \"1m\", \"actions\": [{\"do\": \"log\", \"message\": \"m\"}, {\"do\": \"signal\", \"signal\": \"SIGHUP\"}, {\"do\": \"exec\", \"command\": [\"/bin/true\", \"\"], \"timeout\": \"10m\"}]")"
+valid rule-rate "$(rule '"when": {"probe": "crashes", "rate": "0.5/m", "signal": ["SIGSEGV", "SIGBUS"], "stack_has": "parse", "within": "1m"}, '"$LOG")"
+
+invalid no-version '{"name": "m", "probes": [{"id": "a", "kind": "oom"}]}'
+invalid version-2 '{"salve": 2, "name": "m", "probes": [{"id": "a", "kind": "oom"}]}'
+invalid unknown-top "$(policy '"rulez": []')"
+invalid no-probes '{"salve": 1, "name": "m", "probes": []}'
+invalid dry-run-type "$(policy '"dry_run": "yes"')"
+invalid scope-relative "$(policy '"scope": {"binaries": ["bin/app"]}')"
+invalid scope-build-id-upper "$(policy '"scope": {"binaries": [{"path": "/b", "build_id": "ABCD"}]}')"
+invalid scope-build-id-odd "$(policy '"scope": {"binaries": [{"path": "/b", "build_id": "abc"}]}')"
+invalid scope-unit-suffix "$(policy '"scope": {"units": ["app.timer"]}')"
+invalid scope-uid-negative "$(policy '"scope": {"uids": [-1]}')"
+invalid scope-uid-big "$(policy '"scope": {"uids": [4294967296]}')"
+invalid scope-nested-exclude "$(policy '"scope": {"exclude": {"exclude": {}}}')"
+invalid probe-kind "$(PROBES='{"id": "a", "kind": "exitt"}' policy)"
+invalid probe-field-for-other-kind "$(PROBES='{"id": "a", "kind": "oom", "nonzero": true}' policy)"
+invalid probe-symbol-and-offset "$(PROBES='{"id": "a", "kind": "stall", "binary": "/b", "symbol": "f", "offset": 16, "every": "1s"}' policy)"
+invalid probe-bad-id "$(PROBES='{"id": "a b", "kind": "oom"}' policy)"
+invalid probe-errno "$(PROBES='{"id": "a", "kind": "syscall", "syscalls": ["openat"], "errnos": ["ENOPE"]}' policy)"
+invalid rule-no-actions "$(rule "\"when\": $C, \"actions\": []")"
+invalid rule-no-when "$(rule "$LOG")"
+invalid rule-two-thresholds "$(rule '"when": {"probe": "crashes", "count": 1, "rate": "1/s", "within": "1s"}, '"$LOG")"
+invalid rule-no-threshold "$(rule '"when": {"probe": "crashes", "within": "1s"}, '"$LOG")"
+invalid rule-no-within "$(rule '"when": {"probe": "crashes", "count": 1}, '"$LOG")"
+invalid rule-zero-within "$(rule '"when": {"probe": "crashes", "count": 1, "within": "0ms"}, '"$LOG")"
+invalid rule-count-zero "$(rule '"when": {"probe": "crashes", "count": 0, "within": "1s"}, '"$LOG")"
+invalid rule-rate-unit "$(rule '"when": {"probe": "crashes", "rate": "5/h", "within": "1s"}, '"$LOG")"
+invalid rule-rate-zero "$(rule '"when": {"probe": "crashes", "rate": "0.0/s", "within": "1s"}, '"$LOG")"
+invalid rule-percentile-by-process "$(rule '"when": {"probe": "slow", "p99": "5ms", "within": "1s"}, '"$LOG")"
+invalid rule-percentile-nested-by-process "$(rule '"by": "process", "when": {"any": ['"$C"', {"probe": "slow", "p99": "5ms", "within": "1s"}]}, '"$LOG")"
+invalid rule-baseline-factor "$(rule '"by": "host", "when": {"probe": "slow", "p99": {"baseline": "10m", "factor": 1}, "within": "1s"}, '"$LOG")"
+invalid rule-all-empty "$(rule '"when": {"all": []}, '"$LOG")"
+invalid rule-all-and-any "$(rule "\"when\": {\"all\": [$C], \"any\": [$C]}, $LOG")"
+invalid rule-all-extra "$(rule "\"when\": {\"all\": [$C], \"within\": \"1s\"}, $LOG")"
+invalid rule-by "$(rule "\"by\": \"cluster\", \"when\": $C, $LOG")"
+invalid rule-budget "$(rule "\"budget\": 0, \"when\": $C, $LOG")"
+invalid rule-cooldown "$(rule "\"cooldown\": \"soon\", \"when\": $C, $LOG")"
+invalid rule-verify-zero "$(rule "\"verify\": \"0s\", \"when\": $C, $LOG")"
+invalid rule-signal-filter "$(rule '"when": {"probe": "crashes", "signal": "SIGTERM", "count": 1, "within": "1s"}, '"$LOG")"
+invalid rule-stack-has-space "$(rule '"when": {"probe": "crashes", "stack_has": "a b", "count": 1, "within": "1s"}, '"$LOG")"
+invalid action-unknown "$(rule "\"when\": $C, \"actions\": [{\"do\": \"reboot\"}]")"
+invalid action-signal-name "$(rule "\"when\": $C, \"actions\": [{\"do\": \"signal\", \"signal\": \"SIGTREM\"}]")"
+invalid action-signal-missing "$(rule "\"when\": $C, \"actions\": [{\"do\": \"signal\"}]")"
+invalid action-field-for-other "$(rule "\"when\": $C, \"actions\": [{\"do\": \"log\", \"timeout\": \"1s\"}]")"
+invalid action-exec-relative "$(rule "\"when\": $C, \"actions\": [{\"do\": \"exec\", \"command\": [\"logger\"]}]")"
+invalid action-exec-empty "$(rule "\"when\": $C, \"actions\": [{\"do\": \"exec\", \"command\": []}]")"
+invalid action-exec-timeout "$(rule "\"when\": $C, \"actions\": [{\"do\": \"exec\", \"command\": [\"/bin/true\"], \"timeout\": \"5\"}]")"
+
+# The shipped policies are part of the corpus.
+for f in "$ROOT"/policies/*.json; do
+	case $f in *.schema.json) continue ;; esac
+	cp "$f" "$WORK/valid/shipped-$(basename "$f")"
+	n=$((n + 1))
+done
+
+# The schema's verdict on every file: "valid NAME" or "invalid NAME".
+python3 - "$SCHEMA" "$WORK"/valid/*.json "$WORK"/invalid/*.json > "$WORK/schema.out" <<'PY' || fail "python3 jsonschema failed"
+import json, sys
+from jsonschema import Draft202012Validator
+schema = json.load(open(sys.argv[1]))
+Draft202012Validator.check_schema(schema)
+v = Draft202012Validator(schema)
+for path in sys.argv[2:]:
+    errors = list(v.iter_errors(json.load(open(path))))
+    print(("invalid " if errors else "valid ") + path)
+PY
+
+checked=0
+for f in "$WORK"/valid/*.json "$WORK"/invalid/*.json; do
+	want=$(basename "$(dirname "$f")")
+	if "$CTL" validate "$f" > /dev/null 2> "$WORK/err"; then ctl=valid; else ctl=invalid; fi
+	schema=$(grep -F " $f" "$WORK/schema.out" | cut -d' ' -f1)
+	[ "$ctl" = "$want" ] || fail "$(basename "$f"): salvectl says $ctl, the corpus $want: $(cat "$WORK/err")"
+	[ "$schema" = "$want" ] || fail "$(basename "$f"): the schema says ${schema:-nothing}, the corpus $want"
+	checked=$((checked + 1))
+done
+[ "$checked" -eq "$n" ] || fail "checked $checked of $n cases"
+
+pass "salvectl validate and the JSON Schema agree on $checked policies"

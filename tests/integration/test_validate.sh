@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# salvectl validate: offline, no root, the daemon's loader and messages. A valid file and a
+# directory print one "ok" line per file and exit 0; a broken file prints the loader's
+# message on stderr and exits 1; ids clashing across two files of a directory name both.
+. "$(dirname "$0")/lib.sh"
+
+CTL=$BUILD/salvectl
+[ -x "$CTL" ] || fail "no $CTL: run make"
+
+P='{"id": "parse-errors", "kind": "return", "binary": "/srv/app", "symbol": "parse", "when": "< 0"}'
+write_policy "$WORK/app.json" '{"salve": 1, "name": "app",
+ "probes": [{"id": "crashes", "kind": "signal"}, {"id": "exits", "kind": "exit"}, '"$P"'],
+ "rules": [{"id": "parse-failing", "when": {"probe": "parse-errors", "count": 3, "within": "1s"},
+            "actions": [{"do": "exec", "command": ["/usr/bin/logger", "parse failing"], "timeout": "5s"}]}]}'
+
+out=$("$CTL" validate "$WORK/app.json" 2> "$WORK/err"); rc=$?
+[ "$rc" -eq 0 ] || fail "valid file: exit $rc, stderr: $(cat "$WORK/err")"
+[ "$out" = "$WORK/app.json: ok (3 probes, 1 rule)" ] || fail "valid file: printed '$out'"
+[ ! -s "$WORK/err" ] || fail "valid file: stderr not empty: $(cat "$WORK/err")"
+
+# A directory: each file on its line, in lexical order; the schema beside them is no policy.
+mkdir "$WORK/dir"
+cp "$WORK/app.json" "$WORK/dir/20-app.json"
+write_policy "$WORK/dir/10-base.json" '{"salve": 1, "name": "base", "probes": [{"id": "oom", "kind": "oom"}]}'
+cp "$ROOT/policies/salve-policy.schema.json" "$WORK/dir/"
+out=$("$CTL" validate "$WORK/dir" 2> "$WORK/err"); rc=$?
+[ "$rc" -eq 0 ] || fail "directory: exit $rc, stderr: $(cat "$WORK/err")"
+want="$WORK/dir/10-base.json: ok (1 probe, 0 rules)
+$WORK/dir/20-app.json: ok (3 probes, 1 rule)"
+[ "$out" = "$want" ] || fail "directory: printed '$out'"
+
+# The shipped policies are valid, alone and as one set.
+"$CTL" validate "$ROOT/policies" "$ROOT/policies/default.json" > /dev/null 2> "$WORK/err" ||
+	fail "shipped policies: $(cat "$WORK/err")"
+
+# A broken file: the message on stderr, nothing on stdout, exit 1; the valid one still says ok.
+write_policy "$WORK/broken.json" '{"salve": 1, "name": "b", "probes": [{"id": "crashes", "kind": "signal"}],
+ "rules": [{"id": "r", "when": {"probe": "crashes", "count": 1, "within": "1s"},
+            "actions": [{"do": "exec", "command": ["/bin/true"], "timeout": "x"}]}]}'
+out=$("$CTL" validate "$WORK/broken.json" "$WORK/app.json" 2> "$WORK/err"); rc=$?
+[ "$rc" -eq 1 ] || fail "broken file: exit $rc, want 1"
+[ "$out" = "$WORK/app.json: ok (3 probes, 1 rule)" ] || fail "broken file: stdout '$out'"
+want="$WORK/broken.json: rules[0].actions[0].timeout: expected a duration such as \"20ms\" or \"1s\", got \"x\""
+[ "$(cat "$WORK/err")" = "$want" ] || fail "broken file: stderr '$(cat "$WORK/err")', want '$want'"
+
+# A syntax error: file, line and column.
+printf '{"salve": 1,\n "name": "s",,\n}\n' > "$WORK/syntax.json"
+"$CTL" validate "$WORK/syntax.json" > /dev/null 2> "$WORK/err" && fail "syntax error: exit 0"
+grep -q "^$WORK/syntax.json:2:[0-9]*: syntax error" "$WORK/err" || fail "syntax error: '$(cat "$WORK/err")'"
+
+# The same id in two files of a directory: both files and JSON paths are named.
+mkdir "$WORK/clash"
+cp "$WORK/app.json" "$WORK/clash/a.json"
+write_policy "$WORK/clash/b.json" '{"salve": 1, "name": "b", "probes": [{"id": "parse-failing", "kind": "oom"}]}'
+"$CTL" validate "$WORK/clash" > "$WORK/out" 2> "$WORK/err"; rc=$?
+[ "$rc" -eq 1 ] || fail "clash: exit $rc, want 1"
+[ ! -s "$WORK/out" ] || fail "clash: stdout '$(cat "$WORK/out")'"
+want="$WORK/clash/b.json: probes[0].id: duplicate id \"parse-failing\" (first declared at $WORK/clash/a.json: rules[0].id)"
+[ "$(cat "$WORK/err")" = "$want" ] || fail "clash: stderr '$(cat "$WORK/err")', want '$want'"
+
+# Usage: no argument is a usage error (2), and --help documents the verb.
+"$CTL" validate > /dev/null 2>&1; rc=$?
+[ "$rc" -eq 2 ] || fail "no argument: exit $rc, want 2"
+"$CTL" --help | grep -q '^  validate ' || fail "--help does not document validate"
+
+pass "salvectl validate: files, directories, errors with their messages, clashes across files"
