@@ -1,8 +1,8 @@
 /* Process scope, decided in the kernel so processes out of scope cost a few lookups.
  * salved fills the sets from the policies' scopes: each entry maps to the policies
  * that name it, to include or to exclude. A process belongs to the policies with no
- * inclusions and to those whose inclusions it matches, less those whose exclusions it
- * matches; with no policy it is not recorded at all. */
+ * inclusions and to those it matches in every kind of set they list, less those whose
+ * exclusions it matches; with no policy it is not recorded at all. */
 #ifndef SALVE_SCOPE_BPF_H
 #define SALVE_SCOPE_BPF_H
 
@@ -111,31 +111,57 @@ struct {
 	__type(value, __u64);
 } salve_scope_cache SEC(".maps");
 
+/* Narrow in to the policies this kind of set lets through (those that match one of
+ * its entries, and those that list none of its kind); collect its exclusions. */
+static __always_inline void salve_scope_narrow(const struct salve_config *cfg, int idx,
+					       const struct salve_scope_val *v, __u64 *in, __u64 *out)
+{
+	*in &= v->include | ~cfg->needs[idx];
+	*out |= v->exclude;
+}
+
 /* The policies whose scope holds task; 0 means none. */
 static __always_inline __u64 salve_scope_mask(const struct salve_config *cfg,
 					      struct task_struct *task)
 {
-	struct salve_scope_val acc = { .include = cfg->unscoped };
+	__u64 in = cfg->scoped, out = 0;
+	struct salve_scope_val v;
 
-	if (cfg->scope & SALVE_SCOPE_EXE)
-		salve_exe_scope(task, &acc);
-	if (cfg->scope & SALVE_SCOPE_CGROUP)
-		salve_cgroup_scope(task, &acc);
-	if (cfg->scope & SALVE_SCOPE_COMM)
-		salve_comm_scope(task->comm, &acc);
-	if (cfg->scope & SALVE_SCOPE_UID)
-		salve_uid_scope(task, &acc);
-	return acc.include & ~acc.exclude;
+	if (cfg->scope & SALVE_SCOPE_CGROUP) {
+		v = (struct salve_scope_val){};
+		salve_cgroup_scope(task, &v);
+		salve_scope_narrow(cfg, 0, &v, &in, &out);
+	}
+	if (cfg->scope & SALVE_SCOPE_EXE) {
+		v = (struct salve_scope_val){};
+		salve_exe_scope(task, &v);
+		salve_scope_narrow(cfg, 1, &v, &in, &out);
+	}
+	if (cfg->scope & SALVE_SCOPE_COMM) {
+		v = (struct salve_scope_val){};
+		salve_comm_scope(task->comm, &v);
+		salve_scope_narrow(cfg, 2, &v, &in, &out);
+	}
+	if (cfg->scope & SALVE_SCOPE_UID) {
+		v = (struct salve_scope_val){};
+		salve_uid_scope(task, &v);
+		salve_scope_narrow(cfg, 3, &v, &in, &out);
+	}
+	return (cfg->unscoped | in) & ~out;
 }
 
-/* What a classic tracepoint knows of another process, its comm, decides its scope. */
+/* What a classic tracepoint knows of another process, its comm, decides its scope:
+ * the policies that list nothing but comms can be told. */
 static __always_inline __u64 salve_comm_scope_mask(const struct salve_config *cfg, const char *comm)
 {
-	struct salve_scope_val acc = { .include = cfg->unscoped };
+	__u64 in = cfg->scoped & ~(cfg->needs[0] | cfg->needs[1] | cfg->needs[3]), out = 0;
+	struct salve_scope_val v = {};
 
-	if (cfg->scope & SALVE_SCOPE_COMM)
-		salve_comm_scope(comm, &acc);
-	return acc.include & ~acc.exclude;
+	if (cfg->scope & SALVE_SCOPE_COMM) {
+		salve_comm_scope(comm, &v);
+		salve_scope_narrow(cfg, 2, &v, &in, &out);
+	}
+	return (cfg->unscoped | in) & ~out;
 }
 
 #endif

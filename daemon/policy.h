@@ -99,9 +99,9 @@ struct policy_probe {
 	const struct policy *policy; /* the policy that declares it */
 };
 
-/* Which processes a policy covers: a process that matches any entry of any list, less
- * those that match any entry of "exclude". No entries (exclusions aside) cover every
- * process. */
+/* Which processes a policy covers: within a list any entry matches; every non-empty
+ * list must match (cgroups and units count as one list: both name cgroups); and no
+ * entry of "exclude" may. No entries (exclusions aside) cover every process. */
 struct policy_scope {
 	char **binaries;  /* absolute paths */
 	char **build_ids; /* per binary: lowercase hex the file must have, or NULL */

@@ -237,11 +237,18 @@ int scope_plan_build(const struct policy_set *set, const struct scope_opts *opts
 				all_exits = true;
 			}
 		}
-		if (!sc->n_binaries && !sc->n_cgroups && !sc->n_units && !sc->n_comms && !sc->n_uids)
+		if (!sc->n_binaries && !sc->n_cgroups && !sc->n_units && !sc->n_comms && !sc->n_uids) {
 			plan.cfg.unscoped |= bit;
-		else
+		} else {
+			/* Every kind of list it has must match (indexes: the SALVE_SCOPE_* bits). */
+			plan.cfg.scoped |= bit;
+			plan.cfg.needs[0] |= sc->n_cgroups || sc->n_units ? bit : 0;
+			plan.cfg.needs[1] |= sc->n_binaries ? bit : 0;
+			plan.cfg.needs[2] |= sc->n_comms ? bit : 0;
+			plan.cfg.needs[3] |= sc->n_uids ? bit : 0;
 			rc = add_scope(pol, sc, "scope", (struct salve_scope_val){ .include = bit }, opts,
 				       &plan, &cap);
+		}
 		if (!rc && sc->exclude)
 			rc = add_scope(pol, sc->exclude, "scope.exclude",
 				       (struct salve_scope_val){ .exclude = bit }, opts, &plan, &cap);

@@ -147,13 +147,16 @@ struct salve_text_stack_event {
 
 /* Kernel-side filter, one entry in the salve_config array map, rewritten on reload.
  * Scope sets map an exe, cgroup, comm or uid to the policies that name it, to include
- * or to exclude; a record carries the policies it is in (the union of what it matched,
- * less what excludes it), so salved never re-checks scope. */
+ * or to exclude. A process is in a policy's scope when it matches an entry of every
+ * kind of set the policy lists (its binaries, its cgroups and units, ...) and no entry
+ * of its exclusions; a record carries the policies it is in, so salved never re-checks
+ * scope. */
 #define SALVE_POLICIES_MAX 64
 #define SALVE_SCOPE_CGROUP 0x1
 #define SALVE_SCOPE_EXE 0x2
 #define SALVE_SCOPE_COMM 0x4
 #define SALVE_SCOPE_UID 0x8
+#define SALVE_SCOPE_SETS 4 /* needs[] index: the bit's position */
 
 /* The value of a scope-set entry: bit i, policy i. */
 struct salve_scope_val {
@@ -171,6 +174,8 @@ struct salve_config {
 	__u32 rate_per_sec; /* per (tgid, kind) records per second; 0 means unlimited */
 	__u32 burst;
 	__u64 unscoped;    /* policies with an empty scope: every process is theirs */
+	__u64 scoped;      /* the others */
+	__u64 needs[SALVE_SCOPE_SETS]; /* per kind of set: the policies that list some */
 };
 
 struct salve_exe_key {
@@ -206,7 +211,7 @@ SALVE_ASSERT_SIZE(struct salve_call_event, 64 + 40);
 SALVE_ASSERT_SIZE(struct salve_call_stack_event, 64 + 40 + sizeof(struct salve_stack));
 SALVE_ASSERT_SIZE(struct salve_text_event, 64 + 40 + 8 + 512);
 SALVE_ASSERT_SIZE(struct salve_text_stack_event, 64 + 40 + 8 + 512 + sizeof(struct salve_stack));
-SALVE_ASSERT_SIZE(struct salve_config, 40);
+SALVE_ASSERT_SIZE(struct salve_config, 48 + 8 * SALVE_SCOPE_SETS);
 SALVE_ASSERT_SIZE(struct salve_rate, 24);
 SALVE_ASSERT_SIZE(struct salve_scope_val, 16);
 
