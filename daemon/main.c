@@ -45,6 +45,7 @@ struct options {
 	unsigned rate;
 	unsigned burst;
 	unsigned stats_every; /* seconds; 0: only at exit */
+	unsigned max_groups;  /* per rule: processes (or binaries) tracked at once */
 };
 
 struct daemon {
@@ -82,6 +83,8 @@ static void usage(FILE *f)
 		"  --rate N[/BURST]      records per second per process and kind (default 100/200;\n"
 		"                        0 = unlimited)\n"
 		"  --stats-interval SEC  write a stats line every SEC seconds (default 60; 0 = at exit)\n"
+		"  --max-groups N        per rule, the processes or binaries counted at once; the\n"
+		"                        least recently seen is forgotten past it (default 4096)\n"
 		"  --classic-tracepoints use classic tracepoints even where BTF ones load\n"
 		"  -v, --verbose         debug logging, libbpf's included\n"
 		"  --version             print the version\n"
@@ -108,7 +111,7 @@ static int parse_unsigned(const char *s, const char *what, unsigned *out)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_POLICY = 256, OPT_LOG, OPT_STATE, OPT_PIN, OPT_SOCKET, OPT_DRY, OPT_RATE,
-	       OPT_STATS, OPT_CLASSIC, OPT_VERSION };
+	       OPT_STATS, OPT_GROUPS, OPT_CLASSIC, OPT_VERSION };
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "log", required_argument, NULL, OPT_LOG },
@@ -118,6 +121,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "dry-run", no_argument, NULL, OPT_DRY },
 		{ "rate", required_argument, NULL, OPT_RATE },
 		{ "stats-interval", required_argument, NULL, OPT_STATS },
+		{ "max-groups", required_argument, NULL, OPT_GROUPS },
 		{ "classic-tracepoints", no_argument, NULL, OPT_CLASSIC },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -128,7 +132,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 	*o = (struct options){ .policy = "/etc/salve/policies.d", .state_dir = "/var/lib/salve",
 			       .pin_dir = "/sys/fs/bpf/salve", .socket = CTL_SOCKET_DEFAULT, .rate = 100, .burst = 200,
-			       .stats_every = 60 };
+			       .stats_every = 60, .max_groups = ENGINE_MAX_GROUPS_DEFAULT };
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		char *slash;
 
@@ -156,6 +160,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_STATS:
 			if (parse_unsigned(optarg, "--stats-interval", &o->stats_every))
 				return 2;
+			break;
+		case OPT_GROUPS:
+			if (parse_unsigned(optarg, "--max-groups", &o->max_groups))
+				return 2;
+			if (!o->max_groups) {
+				fprintf(stderr, "salved: --max-groups: at least 1\n");
+				return 2;
+			}
 			break;
 		case OPT_VERSION:
 			printf("salved %s\n", SALVE_VERSION);
@@ -512,7 +524,8 @@ static int start(struct daemon *d)
 	if ((err = build_plan(d, d->set, &d->plan)) ||
 	    (err = pipeline_new(d->out, &d->pipeline)) || (err = stall_new(&d->stall)) ||
 	    (err = baseline_new(&d->baseline)) ||
-	    (err = engine_new(&(struct engine_config){ .dry_run = d->opt.dry_run }, on_incident,
+	    (err = engine_new(&(struct engine_config){ .max_groups = d->opt.max_groups,
+						       .dry_run = d->opt.dry_run }, on_incident,
 			      on_verified, d, &d->engine)))
 		return err;
 	if ((err = engine_set_rules(d->engine, d->set))) {

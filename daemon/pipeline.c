@@ -278,6 +278,19 @@ int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE
 	}
 	json_object_object_add(o, "events", kinds);
 	json_object_object_add(o, "malformed", json_object_new_uint64(pl->malformed));
+	if (pl->engine) {
+		struct json_object *r = json_object_new_object();
+		struct engine_stats es;
+
+		engine_stats(pl->engine, &es);
+		json_object_object_add(r, "rules", json_object_new_uint64(es.rules));
+		json_object_object_add(r, "groups", json_object_new_uint64(es.groups));
+		json_object_object_add(r, "evicted", json_object_new_uint64(es.evicted));
+		json_object_object_add(r, "incidents", json_object_new_uint64(es.incidents));
+		json_object_object_add(r, "budget_exhausted",
+				       json_object_new_uint64(es.budget_exhausted));
+		json_object_object_add(o, "rules", r);
+	}
 	err = report_write(pl->out, o);
 	json_object_put(o);
 	return err;

@@ -69,4 +69,10 @@ seq=$(jq -r 'select(.type == "begin" and .action.do == "exec" and .rule == "pars
 [ -n "$seq" ] || fail "the journal has no begin entry for the exec: $(cat "$journal")"
 expect "$(jq -c "select(.type == \"begin\" and .seq == $seq)" "$journal")" .pid "$pid"
 expect "$(jq -c "select(.type == \"end\" and .seq == $seq)" "$journal")" .outcome.outcome exited
+# The stats line at exit counts the rule's incident; both processes were forgotten
+# when they exited.
+stop_salved
+st=$(jq -c 'select(.kind == "stats")' "$EVENTS" | tail -n1)
+expect "$st" .rules.incidents 1
+expect "$st" .rules.groups 0
 pass "3 errors within 1 s fired exec once, with the incident on stdin and SALVE_* in env"
