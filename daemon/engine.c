@@ -15,6 +15,12 @@
 #define EMPTY UINT64_MAX
 #define HUGE_PAGE (2u << 20)
 #define MAX_ERRNO 4095
+/* The records behind incidents: one ring of bytes for the whole engine, written in
+ * order, each matched record once; groups keep where theirs are. 16 MiB holds the
+ * last 160,000 call records or 6,000 with stacks: a group's records are overwritten
+ * only when that many came after them. */
+#define ARENA_BYTES (16u << 20)
+#define NO_RECORD UINT64_MAX
 
 /* Percentile state of one leaf: per probe, not per group (the kernel's histograms are
  * per site). */
@@ -36,15 +42,16 @@ struct leaf {
 	struct pct *pct;      /* percentile */
 };
 
-/* What a rule tracks per group, 64-byte aligned: a header, a window per count or rate
- * leaf (the first one's head and total in the header's cache line), what only firing
- * reads (struct group_cold), then a ring of the last records, each slot rec_max bytes. */
+/* What a rule tracks per group, 64-byte aligned: a header with where its last records
+ * are in the engine's arena, a window per count or rate leaf, then what only firing
+ * reads (struct group_cold). */
 struct group {
 	uint64_t k1, k2;        /* process: pid, 0; binary: dev, ino; host: 0, 0 */
 	uint32_t prev, next;    /* LRU list, most recent first; next also links free slots */
 	uint32_t seq;           /* r->seq when last put at the front of the LRU list */
 	uint8_t n_rec, rec_next;
 	uint16_t rec_size[INCIDENT_RECORDS_MAX];
+	uint64_t rec_pos[INCIDENT_RECORDS_MAX]; /* arena positions, a ring */
 	struct window win[];
 };
 
@@ -64,7 +71,7 @@ struct rule {
 	unsigned char *pool;
 	uint64_t *table; /* key hash << 32 | group index; EMPTY */
 	uint64_t last_k1, last_k2;
-	uint32_t table_mask, group_size, rec_max, n_live, seq, lru_head;
+	uint32_t table_mask, group_size, n_live, seq, lru_head;
 	uint32_t last_gi; /* NONE: nothing remembered */
 	uint8_t by;       /* enum policy_group_by */
 	bool simple;      /* one leaf: the rule holds when it does */
@@ -129,6 +136,8 @@ struct engine {
 	struct probe_entry *probes; /* hash table by probe pointer */
 	size_t probe_mask;
 	struct leaf_ref *refs;
+	unsigned char *arena;  /* ARENA_BYTES */
+	uint64_t arena_pos;    /* bytes ever written: the next record goes at arena_pos % size */
 	uint64_t next_id;
 	uint64_t now; /* the latest time seen, for what happens without one (forget) */
 	struct engine_stats stats;
@@ -183,6 +192,10 @@ int engine_new(const struct engine_config *cfg, engine_fire_fn *fire, engine_ver
 		return -EINVAL;
 	if (!(e = calloc(1, sizeof(*e))))
 		return -ENOMEM;
+	if (!(e->arena = malloc(ARENA_BYTES))) {
+		free(e);
+		return -ENOMEM;
+	}
 	if (cfg)
 		e->cfg = *cfg;
 	if (!e->cfg.max_groups)
@@ -226,34 +239,11 @@ void engine_free(struct engine *e)
 	rules_free(e->rules, e->n_rules);
 	index_free(e->probes, e->probe_mask);
 	free(e->refs);
+	free(e->arena);
 	free(e);
 }
 
 /* ---- rule definitions: flatten, size, compare ------------------------------------- */
-
-/* The largest record a probe's events come in: what a group keeps per record. */
-static size_t record_max(const struct policy_probe *pr)
-{
-	switch (pr->kind) {
-	case POLICY_PROBE_SIGNAL:
-		return sizeof(struct salve_signal_event);
-	case POLICY_PROBE_EXIT:
-		return sizeof(struct salve_exit_event);
-	case POLICY_PROBE_OOM:
-		return sizeof(struct salve_oom_event);
-	case POLICY_PROBE_EXEC:
-		return sizeof(struct salve_exec_event);
-	case POLICY_PROBE_RETURN:
-	case POLICY_PROBE_LATENCY:
-	case POLICY_PROBE_SYSCALL:
-		return pr->stack ? sizeof(struct salve_call_stack_event) : sizeof(struct salve_call_event);
-	case POLICY_PROBE_EXCEPTION:
-	case POLICY_PROBE_ABORT:
-		return pr->stack ? sizeof(struct salve_text_stack_event) : sizeof(struct salve_text_event);
-	default:
-		return 0; /* stalls: salved's own, no record */
-	}
-}
 
 static enum policy_group_by def_by(const struct rule *r)
 {
@@ -288,8 +278,6 @@ static int flatten(struct rule *r, const struct policy_cond *c)
 	} else {
 		l->win = (int)r->n_win++;
 		l->width = window_width(c->within_ns);
-		if (record_max(c->probe) > r->rec_max)
-			r->rec_max = record_max(c->probe);
 	}
 	return 0;
 }
@@ -305,9 +293,8 @@ static int rule_build(struct rule *r, const struct policy_rule *def)
 	if (!r->n_leaves)
 		return -EINVAL;
 	r->simple = r->n_leaves == 1;
-	r->rec_max = (r->rec_max + 7) & ~7u;
 	r->group_size = sizeof(struct group) + r->n_win * sizeof(struct window) +
-			sizeof(struct group_cold) + INCIDENT_RECORDS_MAX * r->rec_max;
+			sizeof(struct group_cold);
 	r->group_size = (r->group_size + 63) & ~63u;
 	return 0;
 }
@@ -580,8 +567,7 @@ int engine_set_rules(struct engine *e, const struct policy_set *set)
 		for (size_t j = 0; j < e->n_rules; j++) {
 			struct rule *o = &e->rules[j];
 
-			if (o->group_size == rules[i].group_size &&
-			    o->rec_max == rules[i].rec_max && rule_eq(o->def, rules[i].def)) {
+			if (o->group_size == rules[i].group_size && rule_eq(o->def, rules[i].def)) {
 				bool taken = false;
 
 				for (size_t m = 0; m < i; m++)
@@ -895,22 +881,31 @@ static void group_key(const struct rule *r, const struct event *ev, uint64_t *k1
 	}
 }
 
-static unsigned char *record_slot(const struct rule *r, struct group *g, unsigned i)
+/* Copy a record into the arena; its position. A record never wraps: the tail of the
+ * ring too small for it is skipped. */
+static uint64_t arena_put(struct engine *e, const void *rec, size_t size)
 {
-	return (unsigned char *)&g->win[r->n_win] + sizeof(struct group_cold) + (size_t)i * r->rec_max;
+	uint64_t pos = e->arena_pos;
+
+	if (pos % ARENA_BYTES + size > ARENA_BYTES)
+		pos += ARENA_BYTES - pos % ARENA_BYTES;
+	memcpy(e->arena + pos % ARENA_BYTES, rec, size);
+	e->arena_pos = pos + size;
+	return pos;
 }
 
-static void keep_record(struct engine *e, const struct rule *r, struct group *g,
-			const struct engine_input *in)
+/* The record at pos, unless later ones have overwritten it since. */
+static const void *arena_get(const struct engine *e, uint64_t pos)
 {
-	if (!in->record || !in->size)
+	return e->arena_pos <= pos + ARENA_BYTES ? e->arena + pos % ARENA_BYTES : NULL;
+}
+
+static void keep_record(struct group *g, uint64_t pos, size_t size)
+{
+	if (pos == NO_RECORD)
 		return;
-	if (in->size > r->rec_max) {
-		e->stats.records_skipped++;
-		return;
-	}
-	memcpy(record_slot(r, g, g->rec_next), in->record, in->size);
-	g->rec_size[g->rec_next] = (uint16_t)in->size;
+	g->rec_pos[g->rec_next] = pos;
+	g->rec_size[g->rec_next] = (uint16_t)size;
 	g->rec_next = (g->rec_next + 1) % INCIDENT_RECORDS_MAX;
 	if (g->n_rec < INCIDENT_RECORDS_MAX)
 		g->n_rec++;
@@ -1079,9 +1074,12 @@ static void fire(struct engine *e, struct rule *r, struct group *g, uint64_t now
 	}
 	for (unsigned i = 0; i < g->n_rec; i++) {
 		unsigned k = (first + i) % INCIDENT_RECORDS_MAX;
+		const void *data = arena_get(e, g->rec_pos[k]);
 
-		inc.records[inc.n_records++] = (struct incident_record){ g->rec_size[k],
-									 record_slot(r, g, k) };
+		if (data)
+			inc.records[inc.n_records++] = (struct incident_record){ g->rec_size[k], data };
+		else
+			e->stats.records_skipped++;
 	}
 	if (acts && !budget_take(r, now)) {
 		inc.budget_exhausted = true;
@@ -1119,7 +1117,7 @@ void engine_event(struct engine *e, const struct engine_input *in)
 {
 	struct probe_entry *pe = probe_find(e, in->probe);
 	const struct event *ev = in->ev;
-	uint64_t now = ev->boot_ns;
+	uint64_t now = ev->boot_ns, pos = NO_RECORD;
 	bool matched = false;
 
 	if (now > e->now)
@@ -1139,13 +1137,16 @@ void engine_event(struct engine *e, const struct engine_input *in)
 				hit[n_hit++] = &pe->refs[i];
 		if (!n_hit)
 			continue;
+		/* Copied once, when a first rule wants it. */
+		if (!matched && in->record && in->size)
+			pos = arena_put(e, in->record, in->size);
 		matched = true;
 		group_key(r, ev, &k1, &k2);
 		if (!(g = group_get(e, r, k1, k2, now)))
 			continue;
 		for (size_t k = 0; k < n_hit; k++)
 			window_add(&g->win[hit[k]->win], hit[k]->width, now, 1);
-		keep_record(e, r, g, in);
+		keep_record(g, pos, in->size);
 		if (rule_holds(r, g, now))
 			holds(e, r, g, now, ev);
 	}

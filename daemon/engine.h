@@ -84,7 +84,7 @@ struct engine_stats {
 	uint64_t incidents;    /* fired, dry runs and exhausted budgets included */
 	uint64_t budget_exhausted;
 	uint64_t matched;      /* events that passed the filters of at least one leaf */
-	uint64_t records_skipped; /* matched records too big to keep for an incident */
+	uint64_t records_skipped; /* records of an incident overwritten before it fired */
 };
 
 /* fire is required; verify may be NULL. */

@@ -551,20 +551,39 @@ static void test_filter_signal_of_exit(void **state)
 	assert_int_equal(f->n_inc, 1);
 }
 
-/* A record larger than its probe's kind can send is counted, not kept. */
-static void test_record_too_big(void **state)
+/* Records live in one ring for the whole engine: one that later records overwrote
+ * before its incident fired is counted, not handed on. */
+static void test_record_overwritten(void **state)
 {
 	struct fx *f = *state;
 	struct engine_stats st;
-	unsigned char big[sizeof(struct salve_call_stack_event)] = { 0 };
+	struct salve_call_event rec = { .hdr.kind = SALVE_EV_RETURN, .hdr.size = sizeof(rec) };
 	struct event ev = { .kind = SALVE_EV_RETURN, .pid = 5, .boot_ns = T0 };
 
-	f->rules[0].when.count = 1;
+	f->rules[0].when.count = 2;
+	f->rules[0].when.within_ns = 1000 * S;
 	start(f, 1);
+	rec.hdr.pid = 5;
 	engine_event(f->e, &(struct engine_input){ .ev = &ev, .probe = &f->probes[0],
-						   .record = big, .size = sizeof(big) });
+						   .record = &rec, .size = sizeof(rec) });
+	/* Other processes' records, more than the ring holds: 16 MiB of them. */
+	for (uint32_t i = 0; i < (16u << 20) / sizeof(rec) + 1; i++) {
+		struct event other = { .kind = SALVE_EV_RETURN, .pid = 100 + i % 1000, .boot_ns = T0 };
+
+		rec.hdr.pid = other.pid;
+		engine_event(f->e, &(struct engine_input){ .ev = &other, .probe = &f->probes[0],
+							   .record = &rec, .size = sizeof(rec) });
+		f->n_inc = 0; /* their incidents do not matter here */
+	}
+	f->n_inc = 0;
+	rec.hdr.pid = 5;
+	ev.boot_ns = T0 + 1;
+	engine_event(f->e, &(struct engine_input){ .ev = &ev, .probe = &f->probes[0],
+						   .record = &rec, .size = sizeof(rec) });
 	assert_int_equal(f->n_inc, 1);
-	assert_int_equal(f->seen[0].inc.n_records, 0);
+	assert_int_equal(f->seen[0].inc.pid, 5);
+	assert_int_equal(f->seen[0].inc.n_records, 1); /* the first was overwritten */
+	assert_int_equal(rec_pid(&f->seen[0], 0), 5);
 	engine_stats(f->e, &st);
 	assert_int_equal(st.records_skipped, 1);
 }
@@ -919,7 +938,7 @@ int main(void)
 		T(test_rate_at_boundary),
 		T(test_filter_signal),
 		T(test_filter_signal_of_exit),
-		T(test_record_too_big),
+		T(test_record_overwritten),
 		T(test_filter_errno),
 		T(test_filter_ret),
 		cmocka_unit_test(test_pred_match),
