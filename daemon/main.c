@@ -511,7 +511,8 @@ static int start(struct daemon *d)
 	}
 	if ((err = make_dirs(d->opt.state_dir)) ||
 	    (err = journal_open(d->opt.state_dir, 0, &d->journal, NULL))) {
-		salve_log(LOG_ERR, "--state-dir %s: %s", d->opt.state_dir, strerror(-err));
+		salve_log(LOG_ERR, "--state-dir %s: %s", d->opt.state_dir,
+			  err == -EBUSY ? "another salved keeps its journal there" : strerror(-err));
 		return err;
 	}
 	if ((err = symbolizer_new(&d->sym)) ||

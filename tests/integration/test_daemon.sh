@@ -71,4 +71,10 @@ expect "$ev" .probe again
 "$BUILD/salvectl" reload --socket "$WORK/none.sock" 2> "$WORK/ctl.err" && fail "reload without salved"
 grep -qF "$WORK/none.sock: No such file or directory (is salved running? see --socket)" \
 	"$WORK/ctl.err" || fail "no-daemon message: $(cat "$WORK/ctl.err")"
+# A second salved on the same state directory would interleave journals: refused.
+"$BUILD/salved" --policy "$WORK/p.json" --state-dir "$WORK/state" --socket "$WORK/second.sock" \
+	--pin-dir "$PIN_DIR-second" --log /dev/null 2> "$WORK/second.err" &&
+	fail "a second salved ran on the same state directory"
+grep -qF -- "--state-dir $WORK/state: another salved keeps its journal there" "$WORK/second.err" ||
+	fail "second salved: $(cat "$WORK/second.err")"
 pass "options, refusals with reasons, and reload by SIGHUP and salvectl"
