@@ -247,13 +247,13 @@ static int reload(struct daemon *d, char *err, size_t err_len)
 		policy_set_free(set);
 		return rc;
 	}
-	pipeline_set_policies(d->pipeline, set, &sites);
 	policy_set_free(d->set);
 	scope_plan_clear(&d->plan);
 	sites_plan_clear(&d->sites);
 	d->set = set;
 	d->plan = plan;
 	d->sites = sites;
+	pipeline_set_policies(d->pipeline, d->set, &d->sites); /* the daemon's, not this frame's */
 	salve_log(LOG_INFO, "reloaded %zu polic%s from %s", set->n_policies,
 		  set->n_policies == 1 ? "y" : "ies", d->opt.policy);
 	return 0;
