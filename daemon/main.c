@@ -240,6 +240,9 @@ static int reload(struct daemon *d, char *err, size_t err_len)
 	}
 	if ((rc = apply_plan(d, &plan)) ||
 	    (rc = sites_apply(d->probes, &d->sites, &sites, err, err_len))) {
+		if (!*err)
+			snprintf(err, err_len, "the kernel filter cannot be programmed: %s",
+				 strerror(-rc));
 		salve_log(LOG_ERR, "reload failed half-way: %s", err);
 		engine_set_rules(d->engine, d->set); /* the running set's rules, as they were */
 		scope_plan_clear(&plan);
@@ -262,11 +265,14 @@ refused:
 	return rc;
 }
 
-static void reload_notified(struct daemon *d, char *err, size_t err_len)
+static int reload_notified(struct daemon *d, char *err, size_t err_len)
 {
+	int rc;
+
 	sd_notify(0, "RELOADING=1");
-	reload(d, err, err_len);
+	rc = reload(d, err, err_len);
 	sd_notify(0, "READY=1");
+	return rc;
 }
 
 /* salvectl's requests. */
@@ -277,9 +283,10 @@ static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct j
 
 	(void)req;
 	if (!strcmp(cmd, "reload")) {
-		reload_notified(d, err, sizeof(err));
-		json_object_object_add(reply, "ok", json_object_new_boolean(!*err));
-		if (*err)
+		bool ok = !reload_notified(d, err, sizeof(err));
+
+		json_object_object_add(reply, "ok", json_object_new_boolean(ok));
+		if (!ok)
 			json_object_object_add(reply, "error", json_object_new_string(err));
 		else
 			json_object_object_add(reply, "policies",
