@@ -4,6 +4,7 @@
  * the site's settings are in salve_sites. Each program filters first (the predicate,
  * the threshold) and reads only what the event needs. */
 #include "salve.bpf.h"
+#include "latency.bpf.h"
 #include "sites.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -35,19 +36,6 @@ struct {
 	__type(key, int);
 	__type(value, struct lat_stack);
 } salve_lat_stacks SEC(".maps");
-
-/* log2 histogram of each latency site's calls, in nanoseconds; salved reads it for
- * baselines and reports. */
-struct salve_hist {
-	__u64 buckets[SALVE_HIST_BUCKETS];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SALVE_SITES_MAX);
-	__type(key, __u32);
-	__type(value, struct salve_hist);
-} salve_site_hist SEC(".maps");
 
 static __always_inline bool pred_match(const struct salve_site *s, __s64 v)
 {
@@ -134,19 +122,6 @@ int BPF_KPROBE(salve_fn_entry)
 	return 0;
 }
 
-static __always_inline __u32 log2_bucket(__u64 v)
-{
-	__u32 b = 0;
-
-	for (int i = 32; i > 0; i >>= 1) {
-		if (v >> i) {
-			v >>= i;
-			b += i;
-		}
-	}
-	return b < SALVE_HIST_BUCKETS ? b : SALVE_HIST_BUCKETS - 1;
-}
-
 /* The start of the call of site that returns with stack pointer sp, taken off the
  * thread's stack; 0 when its entry was not seen. */
 static __always_inline __u64 lat_pop(struct lat_stack *st, __u32 site, __u64 sp)
@@ -185,20 +160,11 @@ int BPF_KRETPROBE(salve_fn_exit)
 {
 	struct lat_stack *st = bpf_task_storage_get(&salve_lat_stacks, bpf_get_current_task_btf(), 0, 0);
 	__u32 site = bpf_get_attach_cookie(ctx);
-	const struct salve_site *s;
-	struct salve_hist *h;
-	__u64 now = bpf_ktime_get_ns(), start, dur;
+	__u64 now = bpf_ktime_get_ns(), start;
 
 	if (!st || !(start = lat_pop(st, site, PT_REGS_SP(ctx))))
 		return 0; /* the call began before the probe was attached, or too deep */
-	dur = now - start;
-	h = bpf_map_lookup_elem(&salve_site_hist, &site);
-	if (h)
-		h->buckets[log2_bucket(dur)]++;
-	s = bpf_map_lookup_elem(&salve_sites, &site);
-	if (!s || s->kind != SALVE_SITE_LATENCY || !s->threshold_ns || dur <= s->threshold_ns)
-		return 0;
-	return emit_call(ctx, SALVE_EV_LATENCY, site, s, 0, dur, 0);
+	return salve_latency_done(ctx, site, now - start);
 }
 
 /* Stall sites: the last call per site and process, which salved compares with the

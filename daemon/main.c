@@ -41,6 +41,7 @@ struct options {
 	const char *socket;
 	bool dry_run;
 	bool classic;
+	bool no_sessions;
 	bool verbose;
 	unsigned rate;
 	unsigned burst;
@@ -86,6 +87,8 @@ static void usage(FILE *f)
 		"  --max-groups N        per rule, the processes or binaries counted at once; the\n"
 		"                        least recently seen is forgotten past it (default 4096)\n"
 		"  --classic-tracepoints use classic tracepoints even where BTF ones load\n"
+		"  --no-uprobe-sessions  time latency probes with a uprobe and a uretprobe even\n"
+		"                        where the kernel has uprobe session programs\n"
 		"  -v, --verbose         debug logging, libbpf's included\n"
 		"  --version             print the version\n"
 		"  -h, --help            print this help\n\n"
@@ -111,7 +114,7 @@ static int parse_unsigned(const char *s, const char *what, unsigned *out)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_POLICY = 256, OPT_LOG, OPT_STATE, OPT_PIN, OPT_SOCKET, OPT_DRY, OPT_RATE,
-	       OPT_STATS, OPT_GROUPS, OPT_CLASSIC, OPT_VERSION };
+	       OPT_STATS, OPT_GROUPS, OPT_CLASSIC, OPT_NO_SESSIONS, OPT_VERSION };
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "log", required_argument, NULL, OPT_LOG },
@@ -123,6 +126,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "stats-interval", required_argument, NULL, OPT_STATS },
 		{ "max-groups", required_argument, NULL, OPT_GROUPS },
 		{ "classic-tracepoints", no_argument, NULL, OPT_CLASSIC },
+		{ "no-uprobe-sessions", no_argument, NULL, OPT_NO_SESSIONS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
@@ -144,6 +148,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_SOCKET: o->socket = optarg; break;
 		case OPT_DRY: o->dry_run = true; break;
 		case OPT_CLASSIC: o->classic = true; break;
+		case OPT_NO_SESSIONS: o->no_sessions = true; break;
 		case 'v': o->verbose = true; break;
 		case OPT_RATE:
 			slash = strchr(optarg, '/');
@@ -507,7 +512,8 @@ static int make_parent(const char *path)
 
 static int start(struct daemon *d)
 {
-	struct probes_cfg pc = { d->opt.pin_dir, d->opt.classic, pipeline_record, NULL };
+	struct probes_cfg pc = { .pin_dir = d->opt.pin_dir, .classic_only = d->opt.classic,
+				 .no_sessions = d->opt.no_sessions, .on_record = pipeline_record };
 	const struct probes_hook *hooks;
 	char why[512];
 	int err;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "exits.skel.h"
@@ -12,10 +13,13 @@
 #include "log.h"
 #include "probes.h"
 #include "salve/site.h"
+#include "sessions.skel.h"
 #include "signals.skel.h"
 #include "syscalls.skel.h"
 
 #define PROBES_HOOKS_MAX 16
+/* enum bpf_attach_type of kernel 6.13, newer than the uapi headers we build with. */
+#define SALVE_TRACE_UPROBE_SESSION 57
 
 /* One probe family: a skeleton and what it attached. */
 struct family {
@@ -26,7 +30,7 @@ struct family {
 };
 
 struct probes {
-	struct family families[4];
+	struct family families[5];
 	size_t n_families;
 	struct bpf_link *links[PROBES_HOOKS_MAX];
 	size_t n_links;
@@ -45,6 +49,9 @@ struct probes {
 	struct bpf_link *sys_link;
 	bool sys_sites[SALVE_SITES_MAX];
 	size_t n_sys_sites;
+	/* Latency sites as uprobe sessions where the kernel has them: one link each. */
+	struct salve_sessions *sessions; /* NULL: the uprobe and uretprobe pair instead */
+	int session_links[SALVE_SITES_MAX]; /* link fd + 1; 0: none */
 };
 
 static void destroy_salve_signals(void *skel)
@@ -55,6 +62,11 @@ static void destroy_salve_signals(void *skel)
 static void destroy_salve_exits(void *skel)
 {
 	salve_exits__destroy(skel);
+}
+
+static void destroy_salve_sessions(void *skel)
+{
+	salve_sessions__destroy(skel);
 }
 
 static void destroy_salve_functions(void *skel)
@@ -93,7 +105,8 @@ static int open_families(struct probes *p)
 {
 	if (!OPEN_FAMILY(p, "signals", salve_signals) || !OPEN_FAMILY(p, "exits", salve_exits) ||
 	    !(p->functions = OPEN_FAMILY(p, "functions", salve_functions)) ||
-	    !(p->syscalls = OPEN_FAMILY(p, "syscalls", salve_syscalls)))
+	    !(p->syscalls = OPEN_FAMILY(p, "syscalls", salve_syscalls)) ||
+	    !(p->sessions = OPEN_FAMILY(p, "sessions", salve_sessions)))
 		return -errno;
 	return 0;
 }
@@ -176,13 +189,31 @@ static int share_maps(struct probes *p, size_t f)
 	return 0;
 }
 
-static int load_attach(struct probes *p)
+/* The sessions family is the last, and optional: without it (asked, or a kernel
+ * before 6.13) latency sites use the uprobe and uretprobe pair. */
+static void drop_sessions(struct probes *p, const char *why)
+{
+	salve_log(LOG_INFO, "latency probes: a uprobe and a uretprobe per site (%s)", why);
+	p->families[--p->n_families].destroy(p->sessions);
+	p->sessions = NULL;
+}
+
+static int load_attach(struct probes *p, bool no_sessions)
 {
 	p->shared = p->families[0].obj;
+	if (no_sessions)
+		drop_sessions(p, "uprobe sessions turned off");
+	else
+		bpf_program__set_expected_attach_type(p->sessions->progs.salve_fn_session,
+						      SALVE_TRACE_UPROBE_SESSION);
 	for (size_t f = 0; f < p->n_families; f++) {
 		struct bpf_program *prog;
 		int err = share_maps(p, f) ?: bpf_object__load(p->families[f].obj);
 
+		if (err && p->sessions && p->families[f].obj == p->sessions->obj) {
+			drop_sessions(p, "this kernel has no uprobe sessions");
+			break;
+		}
 		if (err) {
 			salve_log(LOG_ERR, "cannot load the %s BPF programs: %s", p->families[f].name,
 				  strerror(-err));
@@ -210,6 +241,8 @@ static int load_attach(struct probes *p)
 			p->links[p->n_links++] = link;
 		}
 	}
+	if (p->sessions)
+		salve_log(LOG_INFO, "latency probes: one uprobe session per site");
 	return 0;
 }
 
@@ -296,7 +329,7 @@ int probes_new(const struct probes_cfg *cfg, struct probes **out)
 	if (!p)
 		return -ENOMEM;
 	if ((err = open_families(p)) || (err = choose_flavours(p, cfg->classic_only)) ||
-	    (err = load_attach(p)))
+	    (err = load_attach(p, cfg->no_sessions)))
 		goto err;
 	p->ring = ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(p->shared, "salve_events")),
 				   cfg->on_record, cfg->ctx, NULL);
@@ -332,6 +365,8 @@ void probes_free(struct probes *p)
 	for (size_t i = 0; i < SALVE_SITES_MAX; i++) {
 		bpf_link__destroy(p->sites[i][0]);
 		bpf_link__destroy(p->sites[i][1]);
+		if (p->session_links[i])
+			close(p->session_links[i] - 1);
 	}
 	bpf_link__destroy(p->sys_link);
 	for (size_t i = 0; i < p->n_links; i++)
@@ -466,13 +501,44 @@ static int attach_at(struct probes *p, __u32 id, struct bpf_program *prog, int s
 	return p->sites[id][slot] ? 0 : -errno;
 }
 
+/* BPF_LINK_CREATE of a uprobe_multi link, whose bpf_attr layout libbpf 1.1 and the
+ * uapi headers we build with predate. */
+struct uprobe_multi_attr {
+	__u32 prog_fd, target_fd, attach_type, flags;
+	__u64 path, offsets, ref_ctr_offsets, cookies;
+	__u32 cnt, flags2, pid;
+};
+
+/* Site id as a uprobe session at offset of path, for every process. */
+static int attach_session(struct probes *p, __u32 id, const char *path, __u64 offset)
+{
+	union {
+		struct uprobe_multi_attr um;
+		char bytes[128]; /* the kernel wants the rest of bpf_attr zeroed */
+	} attr = { 0 };
+	__u64 cookie = id;
+	int fd;
+
+	attr.um.prog_fd = bpf_program__fd(p->sessions->progs.salve_fn_session);
+	attr.um.attach_type = SALVE_TRACE_UPROBE_SESSION;
+	attr.um.path = (__u64)(unsigned long)path;
+	attr.um.offsets = (__u64)(unsigned long)&offset;
+	attr.um.cookies = (__u64)(unsigned long)&cookie;
+	attr.um.cnt = 1;
+	fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	if (fd < 0)
+		return -errno;
+	p->session_links[id] = fd + 1;
+	return 0;
+}
+
 int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site, const char *path,
 		       __u64 offset)
 {
 	struct salve_functions *fn = p->functions;
 	int err;
 
-	if (id >= SALVE_SITES_MAX || p->sites[id][0] || p->sites[id][1])
+	if (id >= SALVE_SITES_MAX || p->sites[id][0] || p->sites[id][1] || p->session_links[id])
 		return -EINVAL;
 	if (bpf_map_update_elem(bpf_map__fd(fn->maps.salve_sites), &id, site, BPF_ANY))
 		return -errno;
@@ -481,6 +547,8 @@ int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site
 		err = attach_at(p, id, fn->progs.salve_fn_ret, 1, path, offset);
 		break;
 	case SALVE_SITE_LATENCY:
+		if (p->sessions && !(err = attach_session(p, id, path, offset)))
+			break;
 		err = attach_at(p, id, fn->progs.salve_fn_entry, 0, path, offset);
 		err = err ?: attach_at(p, id, fn->progs.salve_fn_exit, 1, path, offset);
 		break;
@@ -555,6 +623,10 @@ void probes_site_detach(struct probes *p, __u32 id)
 	for (int slot = 0; slot < 2; slot++) {
 		bpf_link__destroy(p->sites[id][slot]);
 		p->sites[id][slot] = NULL;
+	}
+	if (p->session_links[id]) {
+		close(p->session_links[id] - 1);
+		p->session_links[id] = 0;
 	}
 	if (p->sys_sites[id]) {
 		p->sys_sites[id] = false;

@@ -19,6 +19,8 @@ struct probes;
 struct probes_cfg {
 	const char *pin_dir;       /* e.g. /sys/fs/bpf/salve; NULL: do not pin */
 	bool classic_only;         /* use classic tracepoints even where BTF ones load */
+	bool no_sessions;          /* time latency sites with a uprobe and a uretprobe even
+				    * where uprobe session programs load */
 	ring_buffer_sample_fn on_record;
 	void *ctx;
 };
