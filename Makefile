@@ -54,7 +54,8 @@ TARGETS     := $(patsubst tests/targets/%.c,$(BUILD)/tests/targets/%,$(TARGET_SR
                $(BUILD)/tests/targets/crash-stripped $(BUILD)/tests/targets/crash-nofp \
                $(BUILD)/tests/targets/hot $(BUILD)/tests/targets/hot-nop5
 # What the benchmarks run besides salved: empty BPF programs, the kernel's floor.
-BENCH_TOOLS := $(BUILD)/tests/bench/floor $(BUILD)/tests/bench/floor.bpf.o
+BENCH_TOOLS := $(BUILD)/tests/bench/floor $(BUILD)/tests/bench/floor.bpf.o \
+               $(BUILD)/tests/bench/floor_session.bpf.o
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
@@ -120,13 +121,13 @@ $(BUILD)/tests/bench/%: tests/bench/%.c $(BUILD)/libsalved.a
 	@mkdir -p $(@D)
 	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $< $(BUILD)/libsalved.a $(LDFLAGS) $(LDLIBS) -o $@
 
-$(BUILD)/tests/bench/floor.bpf.o: tests/bench/lib/floor.bpf.c $(BUILD)/vmlinux.h
+$(BUILD)/tests/bench/%.bpf.o: tests/bench/lib/%.bpf.c $(BUILD)/vmlinux.h
 	@mkdir -p $(@D)
 	$(call msg,BPF,$<)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/bench/floor: tests/bench/lib/floor.c
+$(BUILD)/tests/bench/floor: tests/bench/lib/floor.c $(BUILD)/libsalved.a
 	@mkdir -p $(@D)
-	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $< $(LDFLAGS) $(LDLIBS) -o $@
+	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $< $(BUILD)/libsalved.a $(LDFLAGS) $(LDLIBS) -o $@
 
 # Targets keep frame pointers so stacks unwind; crash-nopie, crash-stripped and crash-nofp
 # are crash built without PIE, stripped to .dynsym, and without frame pointers;

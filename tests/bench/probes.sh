@@ -4,8 +4,10 @@
 # salve's latency probe, and (5) with bpftrace doing the same filtering; on an ordinary
 # entry (an int3 uprobe) and on a 5-byte NOP entry (which the kernel optimizes).
 #
-# A return probe is a uretprobe, so its floor is an empty uretprobe; a latency probe is a
-# uprobe and a uretprobe, so its floor is that pair. Each figure is the median over
+# A return probe is a uretprobe, so its floor is an empty uretprobe. A latency probe is a
+# uprobe session program where the kernel has them (its floor: an empty session
+# program) and a uprobe and a uretprobe otherwise (its floor: that pair); both are
+# measured. Each figure is the median over
 # ROUNDS (default 5) rounds that run every row in turn; the ratios compare figures of
 # this one run.
 set -u
@@ -40,25 +42,28 @@ wait_for() {
 
 # floor MODE BIN: empty programs at hot_call's entry, return or both.
 floor() {
-	"$BUILD/tests/bench/floor" "$BUILD/tests/bench/floor.bpf.o" "$2" hot_call "$1" \
-		> "$WORK/prober" 2>&1 &
+	local obj=$BUILD/tests/bench/floor.bpf.o
+	[ "$1" = session ] && obj=$BUILD/tests/bench/floor_session.bpf.o
+	"$BUILD/tests/bench/floor" "$obj" "$2" hot_call "$1" > "$WORK/prober" 2>&1 &
 	PROBER=$!
 	wait_for "$WORK/prober" attached
 }
 
-# salve KIND BIN: salved with one probe of KIND on hot_call, scoped to BIN.
+# salve KIND BIN [ARGS...]: salved with one probe of KIND on hot_call, scoped to BIN.
 salve() {
-	local what
-	case $1 in
+	local kind=$1 bin=$2 what
+	shift 2
+	case $kind in
 	return) what='"type": "int", "when": "< 0"' ;;
 	latency) what='"threshold": "1ms"' ;;
 	esac
 	cat > "$WORK/p.json" <<JSON
-{"salve": 1, "name": "bench", "scope": {"binaries": ["$2"]},
- "probes": [{"id": "hot", "kind": "$1", "binary": "$2", "symbol": "hot_call", $what}]}
+{"salve": 1, "name": "bench", "scope": {"binaries": ["$bin"]},
+ "probes": [{"id": "hot", "kind": "$kind", "binary": "$bin", "symbol": "hot_call", $what}]}
 JSON
 	"$BUILD/salved" --policy "$WORK/p.json" --log "$WORK/events" --pin-dir "$PIN_DIR" \
-		--state-dir "$WORK/state" --stats-interval 0 > /dev/null 2> "$WORK/prober" &
+		--state-dir "$WORK/state" --socket "$WORK/salved.sock" --stats-interval 0 "$@" \
+		> /dev/null 2> "$WORK/prober" &
 	PROBER=$!
 	wait_for "$WORK/prober" 'watching with'
 }
@@ -108,33 +113,32 @@ run_entry() {
 		measure floor-ret "$bin" "$n" floor return "$bin"
 		measure salve-ret "$bin" "$n" salve return "$bin"
 		measure bpftrace-ret "$bin" "$n" bpftrace_probe return "$bin"
-		measure floor-lat "$bin" "$n" floor both "$bin"
+		measure floor-lat "$bin" "$n" floor session "$bin"
 		measure salve-lat "$bin" "$n" salve latency "$bin"
+		measure floor-pair "$bin" "$n" floor both "$bin"
+		measure salve-pair "$bin" "$n" salve latency "$bin" --no-uprobe-sessions
 		measure bpftrace-lat "$bin" "$n" bpftrace_probe latency "$bin"
 	done
 	for label in "${!RUNS[@]}"; do NS[$label]=$(median "${RUNS[$label]}"); done
 
 	printf '\n%s (%s, median of %d runs of %d calls)\n' "$title" "$(basename "$bin")" "$ROUNDS" "$n"
-	printf '  %-34s %12s %10s\n' "" "ns/call" "x floor"
-	printf '  %-34s %12.1f\n' "no probe" "${NS[none]}"
-	for kind in ret lat; do
-		for who in floor salve bpftrace; do
-			case $who-$kind in
-			floor-ret) label="empty uretprobe (floor)" ;;
-			floor-lat) label="empty uprobe + uretprobe (floor)" ;;
-			salve-ret) label="salve return probe (< 0)" ;;
-			salve-lat) label="salve latency probe (> 1ms)" ;;
-			bpftrace-ret) label="bpftrace, same filter" ;;
-			bpftrace-lat) label="bpftrace, same filter + hist" ;;
-			esac
-			printf '  %-34s %12.1f %10s\n' "$label" "${NS[$who-$kind]}" \
-				"$(ratio "${NS[$who-$kind]}" "${NS[floor-$kind]}")"
-		done
-	done
-	printf '  salve / floor: return %s, latency %s (target <= 1.15)\n' \
-		"$(ratio "${NS[salve-ret]}" "${NS[floor-ret]}")" "$(ratio "${NS[salve-lat]}" "${NS[floor-lat]}")"
-	printf '  salve / bpftrace: return %s, latency %s (target <= 1.00)\n' \
-		"$(ratio "${NS[salve-ret]}" "${NS[bpftrace-ret]}")" "$(ratio "${NS[salve-lat]}" "${NS[bpftrace-lat]}")"
+	printf '  %-44s %12s %10s\n' "" "ns/call" "x floor"
+	printf '  %-44s %12.1f\n' "no probe" "${NS[none]}"
+	row() { printf '  %-44s %12.1f %10s\n' "$1" "${NS[$2]}" "$(ratio "${NS[$2]}" "${NS[$3]}")"; }
+	row "empty uretprobe (floor)" floor-ret floor-ret
+	row "salve return probe (< 0)" salve-ret floor-ret
+	row "bpftrace, same filter" bpftrace-ret floor-ret
+	row "empty uprobe session (floor)" floor-lat floor-lat
+	row "salve latency probe (> 1ms), session" salve-lat floor-lat
+	row "empty uprobe + uretprobe (floor of the pair)" floor-pair floor-pair
+	row "salve latency probe, --no-uprobe-sessions" salve-pair floor-pair
+	row "bpftrace, same filter + hist (x pair floor)" bpftrace-lat floor-pair
+	printf '  salve / floor: return %s, latency %s (pair: %s) (target <= 1.15)\n' \
+		"$(ratio "${NS[salve-ret]}" "${NS[floor-ret]}")" "$(ratio "${NS[salve-lat]}" "${NS[floor-lat]}")" \
+		"$(ratio "${NS[salve-pair]}" "${NS[floor-pair]}")"
+	printf '  salve / bpftrace: return %s, latency %s (pair: %s) (target <= 1.00)\n' \
+		"$(ratio "${NS[salve-ret]}" "${NS[bpftrace-ret]}")" \
+		"$(ratio "${NS[salve-lat]}" "${NS[bpftrace-lat]}")" "$(ratio "${NS[salve-pair]}" "${NS[bpftrace-lat]}")"
 }
 
 echo "probe cost per call of hot_call(); figures of this run, compare the ratios"

@@ -1,15 +1,51 @@
 /* floor: attach empty BPF programs to a function, for the probe-cost benchmark.
  *
- *   floor OBJECT BINARY SYMBOL entry|return|both
+ *   floor OBJECT BINARY SYMBOL entry|return|both|session
  *
- * Loads OBJECT (floor.bpf.o), attaches its empty uprobe, uretprobe or both to SYMBOL of
- * BINARY for every process, prints "attached" and holds them until SIGINT or SIGTERM. */
+ * Loads OBJECT (floor.bpf.o; floor_session.bpf.o for session), attaches its empty
+ * uprobe, uretprobe, both, or its empty uprobe session program to SYMBOL of BINARY for
+ * every process, prints "attached" and holds them until SIGINT or SIGTERM. */
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include "resolve.h"
+
+#define TRACE_UPROBE_SESSION 57 /* enum bpf_attach_type, kernel 6.13 */
+
+/* The session program at SYMBOL, by BPF_LINK_CREATE (libbpf 1.1 cannot); the link fd. */
+static int attach_session(struct bpf_object *obj, const char *binary, const char *symbol)
+{
+	struct {
+		__u32 prog_fd, target_fd, attach_type, flags;
+		__u64 path, offsets, ref_ctr_offsets, cookies;
+		__u32 cnt, flags2, pid;
+		char rest[64];
+	} attr = { 0 };
+	struct resolve_site site;
+	char err[512];
+	int fd;
+
+	if (resolve_symbol(binary, symbol, NULL, &site, err, sizeof(err))) {
+		fprintf(stderr, "floor: %s\n", err);
+		return -1;
+	}
+	attr.prog_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "floor_session"));
+	attr.attach_type = TRACE_UPROBE_SESSION;
+	attr.path = (__u64)(unsigned long)site.path;
+	attr.offsets = (__u64)(unsigned long)&site.offset;
+	attr.cnt = 1;
+	fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	if (fd < 0)
+		fprintf(stderr, "floor: cannot attach a uprobe session to %s:%s: %s\n", binary, symbol,
+			strerror(errno));
+	return fd;
+}
 
 static struct bpf_link *attach(struct bpf_object *obj, const char *prog, const char *binary,
 			       const char *symbol, bool retprobe)
@@ -33,22 +69,26 @@ int main(int argc, char **argv)
 {
 	struct bpf_link *entry = NULL, *ret = NULL;
 	struct bpf_object *obj;
-	bool want_entry, want_return;
+	bool want_entry, want_return, session;
+	int sig, rc = 1, session_fd = -1;
 	sigset_t stop;
-	int sig, rc = 1;
 
 	if (argc != 5 || (strcmp(argv[4], "entry") && strcmp(argv[4], "return") &&
-			  strcmp(argv[4], "both"))) {
-		fprintf(stderr, "usage: floor OBJECT BINARY SYMBOL entry|return|both\n");
+			  strcmp(argv[4], "both") && strcmp(argv[4], "session"))) {
+		fprintf(stderr, "usage: floor OBJECT BINARY SYMBOL entry|return|both|session\n");
 		return 2;
 	}
-	want_entry = strcmp(argv[4], "return");
-	want_return = strcmp(argv[4], "entry");
+	session = !strcmp(argv[4], "session");
+	want_entry = !session && strcmp(argv[4], "return");
+	want_return = !session && strcmp(argv[4], "entry");
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
 	sigprocmask(SIG_BLOCK, &stop, NULL);
 	obj = bpf_object__open_file(argv[1], NULL);
+	if (obj && session)
+		bpf_program__set_expected_attach_type(
+			bpf_object__find_program_by_name(obj, "floor_session"), TRACE_UPROBE_SESSION);
 	if (!obj || bpf_object__load(obj)) {
 		fprintf(stderr, "floor: cannot load %s: %s\n", argv[1], strerror(errno));
 		goto out;
@@ -57,11 +97,15 @@ int main(int argc, char **argv)
 		goto out;
 	if (want_return && !(ret = attach(obj, "floor_return", argv[2], argv[3], true)))
 		goto out;
+	if (session && (session_fd = attach_session(obj, argv[2], argv[3])) < 0)
+		goto out;
 	printf("attached\n");
 	fflush(stdout);
 	sigwait(&stop, &sig);
 	rc = 0;
 out:
+	if (session_fd >= 0)
+		close(session_fd);
 	bpf_link__destroy(ret);
 	bpf_link__destroy(entry);
 	bpf_object__close(obj);
