@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "actions.h"
+#include "report.h"
 #include "actions/action.h"
 #include "log.h"
 
@@ -47,16 +48,6 @@ struct actions {
 	size_t n_jobs;
 };
 
-int action_add(struct json_object *obj, const char *key, struct json_object *val)
-{
-	if (!val)
-		return -ENOMEM;
-	if (json_object_object_add(obj, key, val) < 0) {
-		json_object_put(val);
-		return -ENOMEM;
-	}
-	return 0;
-}
 
 int action_outcome(struct json_object *obj, const char *fmt, ...)
 {
@@ -66,7 +57,7 @@ int action_outcome(struct json_object *obj, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	return action_add(obj, "outcome", json_object_new_string(text));
+	return report_add(obj, "outcome", json_object_new_string(text));
 }
 
 static int64_t clock_ns(clockid_t clk)
@@ -250,11 +241,11 @@ static int job_start(struct job *jb)
 	if (!o)
 		return 0; /* out of memory: the line goes out without this outcome */
 	if (!ops) {
-		action_add(o, "do", json_object_new_int(act->kind));
+		report_add(o, "do", json_object_new_int(act->kind));
 		action_outcome(o, "failed: unknown action kind %d", act->kind);
 		return 0;
 	}
-	if ((err = action_add(o, "do", json_object_new_string(ops->name))) ||
+	if ((err = report_add(o, "do", json_object_new_string(ops->name))) ||
 	    (err = ops->describe(act, &jb->target, o))) {
 		action_outcome(o, "failed: %s", strerror(-err));
 		return 0;

@@ -19,17 +19,6 @@ struct scratch {
 	char build_ids[SALVE_MODULES_MAX][BUILD_ID_HEX_MAX];
 };
 
-static int add(struct json_object *obj, const char *key, struct json_object *val)
-{
-	if (!val)
-		return -ENOMEM;
-	if (json_object_object_add(obj, key, val) < 0) {
-		json_object_put(val);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 static int push(struct json_object *arr, struct json_object *val)
 {
 	if (!val)
@@ -157,20 +146,20 @@ static int add_events(struct json_object *obj, const struct incident *inc,
 		      struct symbolizer *sym, int64_t offset, struct scratch *s)
 {
 	struct json_object *events = json_object_new_object(), *counts, *last;
-	int err = add(obj, "events", events);
+	int err = report_add(obj, "events", events);
 
-	err = err ?: add(events, "counts", counts = json_object_new_array());
+	err = err ?: report_add(events, "counts", counts = json_object_new_array());
 	for (size_t i = 0; !err && i < inc->n_counts && i < INCIDENT_LEAVES_MAX; i++) {
 		const struct incident_count *c = &inc->counts[i];
 		struct json_object *co = json_object_new_object();
 
 		err = push(counts, co);
-		err = err ?: add(co, "probe", report_string(c->probe_id));
-		err = err ?: add(co, "events", json_object_new_uint64(c->events));
+		err = err ?: report_add(co, "probe", report_string(c->probe_id));
+		err = err ?: report_add(co, "events", json_object_new_uint64(c->events));
 		if (c->value_ns)
-			err = err ?: add(co, "value_ns", json_object_new_uint64(c->value_ns));
+			err = err ?: report_add(co, "value_ns", json_object_new_uint64(c->value_ns));
 	}
-	err = err ?: add(events, "last", last = json_object_new_array());
+	err = err ?: report_add(events, "last", last = json_object_new_array());
 	for (size_t i = 0; !err && i < inc->n_records && i < INCIDENT_RECORDS_MAX; i++) {
 		const struct incident_record *rec = &inc->records[i];
 		struct event *ev = &s->events[s->n_events];
@@ -202,14 +191,14 @@ static int add_suspect(struct json_object *obj, const struct incident *inc,
 		/* json-c stores a JSON null as a NULL value. */
 		return json_object_object_add(obj, "suspect", NULL) < 0 ? -ENOMEM : 0;
 	}
-	err = add(obj, "suspect", so = json_object_new_object());
-	err = err ?: add(so, "module", report_string(sus.module));
+	err = report_add(obj, "suspect", so = json_object_new_object());
+	err = err ?: report_add(so, "module", report_string(sus.module));
 	if (sus.symbol[0])
-		err = err ?: add(so, "symbol", report_string(sus.symbol));
+		err = err ?: report_add(so, "symbol", report_string(sus.symbol));
 	else if (!err && json_object_object_add(so, "symbol", NULL) < 0)
 		err = -ENOMEM;
-	err = err ?: add(so, "offset", json_object_new_uint64(sus.offset));
-	err = err ?: add(so, "in_scope", json_object_new_boolean(sus.in_scope));
+	err = err ?: report_add(so, "offset", json_object_new_uint64(sus.offset));
+	err = err ?: report_add(so, "in_scope", json_object_new_boolean(sus.in_scope));
 	return err;
 }
 
@@ -228,21 +217,21 @@ static const char *by_name(enum policy_group_by by)
 
 static int add_group(struct json_object *obj, const struct incident *inc)
 {
-	int err = add(obj, "by", json_object_new_string(by_name(inc->by)));
+	int err = report_add(obj, "by", json_object_new_string(by_name(inc->by)));
 
 	switch (inc->by) {
 	case POLICY_BY_PROCESS:
-		err = err ?: add(obj, "pid", json_object_new_int64(inc->pid));
+		err = err ?: report_add(obj, "pid", json_object_new_int64(inc->pid));
 		if (inc->exe[0])
-			err = err ?: add(obj, "exe", report_string(inc->exe));
+			err = err ?: report_add(obj, "exe", report_string(inc->exe));
 		break;
 	case POLICY_BY_BINARY:
-		err = err ?: add(obj, "binary", report_string(inc->exe));
-		err = err ?: add(obj, "pid", json_object_new_int64(inc->pid));
+		err = err ?: report_add(obj, "binary", report_string(inc->exe));
+		err = err ?: report_add(obj, "pid", json_object_new_int64(inc->pid));
 		break;
 	case POLICY_BY_HOST:
-		err = err ?: add(obj, "host", json_object_new_boolean(true));
-		err = err ?: add(obj, "pid", json_object_new_int64(inc->pid));
+		err = err ?: report_add(obj, "host", json_object_new_boolean(true));
+		err = err ?: report_add(obj, "pid", json_object_new_int64(inc->pid));
 		break;
 	}
 	return err;
@@ -263,19 +252,19 @@ int incident_to_json(const struct incident *inc, struct symbolizer *sym,
 	}
 	if (report_time(inc->boot_ns + (uint64_t)realtime_offset_ns, when, sizeof(when)) < 0)
 		when[0] = '\0';
-	err = err ?: add(obj, "time", json_object_new_string(when));
-	err = err ?: add(obj, "kind", json_object_new_string("incident"));
-	err = err ?: add(obj, "id", json_object_new_uint64(inc->id));
-	err = err ?: add(obj, "rule", report_string(rule ? rule->id : NULL));
-	err = err ?: add(obj, "policy", report_string(rule && rule->policy ? rule->policy->name
+	err = err ?: report_add(obj, "time", json_object_new_string(when));
+	err = err ?: report_add(obj, "kind", json_object_new_string("incident"));
+	err = err ?: report_add(obj, "id", json_object_new_uint64(inc->id));
+	err = err ?: report_add(obj, "rule", report_string(rule ? rule->id : NULL));
+	err = err ?: report_add(obj, "policy", report_string(rule && rule->policy ? rule->policy->name
 									: NULL));
 	err = err ?: add_group(obj, inc);
-	err = err ?: add(obj, "dry_run", json_object_new_boolean(inc->dry_run));
+	err = err ?: report_add(obj, "dry_run", json_object_new_boolean(inc->dry_run));
 	if (inc->budget_exhausted)
-		err = err ?: add(obj, "budget_exhausted", json_object_new_boolean(true));
+		err = err ?: report_add(obj, "budget_exhausted", json_object_new_boolean(true));
 	err = err ?: add_events(obj, inc, sym, realtime_offset_ns, s);
 	err = err ?: add_suspect(obj, inc, sym, s);
-	err = err ?: add(obj, "actions", json_object_new_array());
+	err = err ?: report_add(obj, "actions", json_object_new_array());
 out:
 	free(s);
 	if (err) {

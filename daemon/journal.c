@@ -43,17 +43,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static int add(struct json_object *obj, const char *key, struct json_object *val)
-{
-	if (!val)
-		return -ENOMEM;
-	if (json_object_object_add(obj, key, val) < 0) {
-		json_object_put(val);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 /* The common head of every entry. */
 static struct json_object *entry_new(uint64_t seq, const char *type)
 {
@@ -65,9 +54,9 @@ static struct json_object *entry_new(uint64_t seq, const char *type)
 		return NULL;
 	if (report_time(now_ns(), when, sizeof(when)) < 0)
 		when[0] = '\0';
-	err = err ?: add(obj, "seq", json_object_new_uint64(seq));
-	err = err ?: add(obj, "type", json_object_new_string(type));
-	err = err ?: add(obj, "time", json_object_new_string(when));
+	err = err ?: report_add(obj, "seq", json_object_new_uint64(seq));
+	err = err ?: report_add(obj, "type", json_object_new_string(type));
+	err = err ?: report_add(obj, "time", json_object_new_string(when));
 	if (err) {
 		json_object_put(obj);
 		return NULL;
@@ -132,7 +121,7 @@ static int rotate(struct journal *j)
 
 	if (!head)
 		return -ENOMEM;
-	err = add(head, "last_seq", json_object_new_uint64(j->seq));
+	err = report_add(head, "last_seq", json_object_new_uint64(j->seq));
 	if (!err && !(line = entry_line(head)))
 		err = -ENOMEM;
 	json_object_put(head);
@@ -211,14 +200,14 @@ int journal_begin(struct journal *j, const struct journal_subject *subject, size
 
 	if (!obj)
 		return -ENOMEM;
-	err = err ?: add(obj, "incident", json_object_new_uint64(subject->incident_id));
-	err = err ?: add(obj, "rule", report_string(subject->rule));
-	err = err ?: add(obj, "policy", report_string(subject->policy));
-	err = err ?: add(obj, "pid", json_object_new_int64(subject->pid));
+	err = err ?: report_add(obj, "incident", json_object_new_uint64(subject->incident_id));
+	err = err ?: report_add(obj, "rule", report_string(subject->rule));
+	err = err ?: report_add(obj, "policy", report_string(subject->policy));
+	err = err ?: report_add(obj, "pid", json_object_new_int64(subject->pid));
 	if (subject->binary && subject->binary[0])
-		err = err ?: add(obj, "binary", report_string(subject->binary));
-	err = err ?: add(obj, "index", json_object_new_uint64(index));
-	err = err ?: add(obj, "action", action ? json_object_get(action) : json_object_new_object());
+		err = err ?: report_add(obj, "binary", report_string(subject->binary));
+	err = err ?: report_add(obj, "index", json_object_new_uint64(index));
+	err = err ?: report_add(obj, "action", action ? json_object_get(action) : json_object_new_object());
 	if (!err && !(line = entry_line(obj)))
 		err = -ENOMEM;
 	json_object_put(obj);
@@ -242,7 +231,7 @@ int journal_end(struct journal *j, uint64_t seq, struct json_object *outcome)
 
 	if (!obj)
 		return -ENOMEM;
-	err = add(obj, "outcome", outcome ? json_object_get(outcome) : json_object_new_object());
+	err = report_add(obj, "outcome", outcome ? json_object_get(outcome) : json_object_new_object());
 	if (!err && !(line = entry_line(obj)))
 		err = -ENOMEM;
 	json_object_put(obj);
@@ -431,7 +420,7 @@ static int end_interrupted(struct journal *j, const struct journal_replay *r)
 
 		if (!o)
 			return -ENOMEM;
-		err = add(o, "outcome", json_object_new_string("interrupted"));
+		err = report_add(o, "outcome", json_object_new_string("interrupted"));
 		err = err ?: journal_end(j, r->pending[i].seq, o);
 		json_object_put(o);
 	}

@@ -227,7 +227,7 @@ struct json_object *report_string(const char *s)
 	return obj;
 }
 
-static int add(struct json_object *obj, const char *key, struct json_object *val)
+int report_add(struct json_object *obj, const char *key, struct json_object *val)
 {
 	if (!val)
 		return -ENOMEM;
@@ -243,7 +243,7 @@ static int add_hex(struct json_object *obj, const char *key, uint64_t v)
 	char buf[24];
 
 	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
-	return add(obj, key, json_object_new_string(buf));
+	return report_add(obj, key, json_object_new_string(buf));
 }
 
 static int add_signal_name(struct json_object *obj, const char *key, int signo)
@@ -255,7 +255,7 @@ static int add_signal_name(struct json_object *obj, const char *key, int signo)
 		snprintf(buf, sizeof(buf), "SIG%d", signo);
 		name = buf;
 	}
-	return add(obj, key, json_object_new_string(name));
+	return report_add(obj, key, json_object_new_string(name));
 }
 
 static int add_signal(struct json_object *obj, const struct event *ev)
@@ -269,13 +269,13 @@ static int add_signal(struct json_object *obj, const struct event *ev)
 		code = buf;
 	}
 	err = err ?: add_signal_name(obj, "signal", ev->sig.signo);
-	err = err ?: add(obj, "code", json_object_new_string(code));
+	err = err ?: report_add(obj, "code", json_object_new_string(code));
 	if (ev->sig.flags & SALVE_SIG_HAS_ADDR)
 		err = err ?: add_hex(obj, "addr", ev->sig.addr);
 	if (ev->sig.flags & SALVE_SIG_HAS_IP)
 		err = err ?: add_hex(obj, "ip", ev->sig.ip);
-	err = err ?: add(obj, "sender_pid", json_object_new_int64(ev->sig.sender_pid));
-	err = err ?: add(obj, "fatal", json_object_new_boolean(!!(ev->sig.flags & SALVE_SIG_FATAL)));
+	err = err ?: report_add(obj, "sender_pid", json_object_new_int64(ev->sig.sender_pid));
+	err = err ?: report_add(obj, "fatal", json_object_new_boolean(!!(ev->sig.flags & SALVE_SIG_FATAL)));
 	return err;
 }
 
@@ -285,7 +285,7 @@ static int add_exit(struct json_object *obj, const struct event *ev)
 	int err = 0;
 
 	if (WIFEXITED(status)) {
-		err = add(obj, "exit_code", json_object_new_int(WEXITSTATUS(status)));
+		err = report_add(obj, "exit_code", json_object_new_int(WEXITSTATUS(status)));
 	} else {
 		/* json-c stores a JSON null as a NULL value. */
 		if (json_object_object_add(obj, "exit_code", NULL) < 0)
@@ -293,7 +293,7 @@ static int add_exit(struct json_object *obj, const struct event *ev)
 	}
 	if (WIFSIGNALED(status))
 		err = err ?: add_signal_name(obj, "signal", WTERMSIG(status));
-	err = err ?: add(obj, "core_dumped", json_object_new_boolean(WIFSIGNALED(status) &&
+	err = err ?: report_add(obj, "core_dumped", json_object_new_boolean(WIFSIGNALED(status) &&
 								     WCOREDUMP(status)));
 	return err;
 }
@@ -302,13 +302,13 @@ static int add_oom(struct json_object *obj, const struct event *ev)
 {
 	int err = 0;
 
-	err = err ?: add(obj, "total_vm_kb", json_object_new_uint64(ev->oom.total_vm_kb));
-	err = err ?: add(obj, "anon_rss_kb", json_object_new_uint64(ev->oom.anon_rss_kb));
-	err = err ?: add(obj, "file_rss_kb", json_object_new_uint64(ev->oom.file_rss_kb));
-	err = err ?: add(obj, "shmem_rss_kb", json_object_new_uint64(ev->oom.shmem_rss_kb));
-	err = err ?: add(obj, "pgtables_kb", json_object_new_uint64(ev->oom.pgtables_kb));
-	err = err ?: add(obj, "uid", json_object_new_int64(ev->oom.uid));
-	err = err ?: add(obj, "oom_score_adj", json_object_new_int(ev->oom.oom_score_adj));
+	err = err ?: report_add(obj, "total_vm_kb", json_object_new_uint64(ev->oom.total_vm_kb));
+	err = err ?: report_add(obj, "anon_rss_kb", json_object_new_uint64(ev->oom.anon_rss_kb));
+	err = err ?: report_add(obj, "file_rss_kb", json_object_new_uint64(ev->oom.file_rss_kb));
+	err = err ?: report_add(obj, "shmem_rss_kb", json_object_new_uint64(ev->oom.shmem_rss_kb));
+	err = err ?: report_add(obj, "pgtables_kb", json_object_new_uint64(ev->oom.pgtables_kb));
+	err = err ?: report_add(obj, "uid", json_object_new_int64(ev->oom.uid));
+	err = err ?: report_add(obj, "oom_score_adj", json_object_new_int(ev->oom.oom_score_adj));
 	return err;
 }
 
@@ -317,7 +317,7 @@ static int add_stack(struct json_object *obj, const struct report_frame *frames,
 	struct json_object *arr = json_object_new_array_ext((int)n);
 	int err;
 
-	err = add(obj, "stack", arr);
+	err = report_add(obj, "stack", arr);
 	for (size_t i = 0; !err && i < n; i++) {
 		const struct report_frame *f = &frames[i];
 		struct json_object *fo = json_object_new_object();
@@ -330,14 +330,14 @@ static int add_stack(struct json_object *obj, const struct report_frame *frames,
 		}
 		err = err ?: add_hex(fo, "ip", f->ip);
 		if (f->module)
-			err = err ?: add(fo, "module", report_string(f->module));
+			err = err ?: report_add(fo, "module", report_string(f->module));
 		if (f->build_id)
-			err = err ?: add(fo, "build_id", report_string(f->build_id));
+			err = err ?: report_add(fo, "build_id", report_string(f->build_id));
 		if (f->symbol)
-			err = err ?: add(fo, "symbol", report_string(f->symbol));
+			err = err ?: report_add(fo, "symbol", report_string(f->symbol));
 		/* An offset means nothing without the module or symbol it counts from. */
 		if (f->module || f->symbol)
-			err = err ?: add(fo, "offset", json_object_new_uint64(f->offset));
+			err = err ?: report_add(fo, "offset", json_object_new_uint64(f->offset));
 	}
 	return err;
 }
@@ -351,7 +351,7 @@ static int add_name(struct json_object *obj, const char *key, const char *name, 
 		snprintf(num, sizeof(num), "%lld", (long long)n);
 		name = num;
 	}
-	return add(obj, key, json_object_new_string(name));
+	return report_add(obj, key, json_object_new_string(name));
 }
 
 struct json_object *report_event(const struct event *ev, const char *probe, uint64_t realtime_ns,
@@ -365,18 +365,18 @@ struct json_object *report_event(const struct event *ev, const char *probe, uint
 		return NULL;
 	if (report_time(realtime_ns, when, sizeof(when)) < 0)
 		when[0] = '\0';
-	err = err ?: add(obj, "time", json_object_new_string(when));
-	err = err ?: add(obj, "kind", json_object_new_string(events_kind_name(ev->kind)));
+	err = err ?: report_add(obj, "time", json_object_new_string(when));
+	err = err ?: report_add(obj, "kind", json_object_new_string(events_kind_name(ev->kind)));
 	if (probe)
-		err = err ?: add(obj, "probe", report_string(probe));
-	err = err ?: add(obj, "pid", json_object_new_int64(ev->pid));
-	err = err ?: add(obj, "tid", json_object_new_int64(ev->tid));
-	err = err ?: add(obj, "comm", report_string(ev->comm));
+		err = err ?: report_add(obj, "probe", report_string(probe));
+	err = err ?: report_add(obj, "pid", json_object_new_int64(ev->pid));
+	err = err ?: report_add(obj, "tid", json_object_new_int64(ev->tid));
+	err = err ?: report_add(obj, "comm", report_string(ev->comm));
 	if (ev->exe.path[0])
-		err = err ?: add(obj, "exe", report_string(ev->exe.path));
-	err = err ?: add(obj, "cgroup_id", json_object_new_uint64(ev->cgroup_id));
+		err = err ?: report_add(obj, "exe", report_string(ev->exe.path));
+	err = err ?: report_add(obj, "cgroup_id", json_object_new_uint64(ev->cgroup_id));
 	if (ev->suppressed)
-		err = err ?: add(obj, "suppressed", json_object_new_int64(ev->suppressed));
+		err = err ?: report_add(obj, "suppressed", json_object_new_int64(ev->suppressed));
 	if (err)
 		goto err;
 
@@ -392,25 +392,25 @@ struct json_object *report_event(const struct event *ev, const char *probe, uint
 		break;
 	case SALVE_EV_EXEC:
 		if (ev->exec.old_tid && ev->exec.old_tid != ev->pid)
-			err = add(obj, "old_tid", json_object_new_int64(ev->exec.old_tid));
+			err = report_add(obj, "old_tid", json_object_new_int64(ev->exec.old_tid));
 		break;
 	case SALVE_EV_RETURN:
-		err = add(obj, "ret", json_object_new_int64(ev->call.ret));
+		err = report_add(obj, "ret", json_object_new_int64(ev->call.ret));
 		break;
 	case SALVE_EV_LATENCY:
 	case SALVE_EV_STALL:
-		err = add(obj, "duration_ns", json_object_new_uint64(ev->call.duration_ns));
+		err = report_add(obj, "duration_ns", json_object_new_uint64(ev->call.duration_ns));
 		break;
 	case SALVE_EV_ABORT:
 		if (!ev->text.text[0])
 			break; /* abort() itself: no assertion */
-		err = add(obj, "assertion", report_string(ev->text.text));
-		err = err ?: add(obj, "file", report_string(ev->text.file));
-		err = err ?: add(obj, "line", json_object_new_int64(ev->text.line));
-		err = err ?: add(obj, "function", report_string(ev->text.func));
+		err = report_add(obj, "assertion", report_string(ev->text.text));
+		err = err ?: report_add(obj, "file", report_string(ev->text.file));
+		err = err ?: report_add(obj, "line", json_object_new_int64(ev->text.line));
+		err = err ?: report_add(obj, "function", report_string(ev->text.func));
 		break;
 	case SALVE_EV_EXCEPTION:
-		err = add(obj, "type", report_string(ev->text.text));
+		err = report_add(obj, "type", report_string(ev->text.text));
 		break;
 	case SALVE_EV_SYSCALL:
 		err = add_name(obj, "syscall", policy_syscall_name(ev->call.syscall), ev->call.syscall);

@@ -25,6 +25,10 @@ struct report_frame {
 struct json_object *report_event(const struct event *ev, const char *probe, uint64_t realtime_ns,
 				 const struct report_frame *frames, size_t n_frames);
 
+/* Add val under key to obj, taking val; val NULL (a failed allocation) or a failed add
+ * gives -ENOMEM, and val is freed. Lets a builder chain its adds with ?:. */
+int report_add(struct json_object *obj, const char *key, struct json_object *val);
+
 /* Write obj as one line and flush. 0 or -errno. */
 int report_write(FILE *out, struct json_object *obj);
 

@@ -62,7 +62,4 @@ extern const struct action_ops action_exec_ops;
 __attribute__((format(printf, 2, 3))) int action_outcome(struct json_object *obj,
 							 const char *fmt, ...);
 
-/* Add key to obj, taking val (NULL: out of memory). 0 or -ENOMEM. */
-int action_add(struct json_object *obj, const char *key, struct json_object *val);
-
 #endif

@@ -54,7 +54,7 @@ static int exec_describe(const struct policy_action *action, const struct action
 			 struct json_object *obj)
 {
 	struct json_object *cmd = json_object_new_array();
-	int err = action_add(obj, "command", cmd);
+	int err = report_add(obj, "command", cmd);
 
 	(void)t;
 	for (size_t i = 0; !err && action->argv && action->argv[i]; i++) {
@@ -65,7 +65,7 @@ static int exec_describe(const struct policy_action *action, const struct action
 			err = -ENOMEM;
 		}
 	}
-	return err ?: action_add(obj, "timeout_ms",
+	return err ?: report_add(obj, "timeout_ms",
 				 json_object_new_uint64(timeout_of(action) / 1000000));
 }
 
@@ -184,7 +184,7 @@ static void set_ended(struct action_run *run, int status, uint64_t duration_ns)
 		action_outcome(o, "killed: timeout");
 	} else if (WIFEXITED(status)) {
 		action_outcome(o, "exited");
-		action_add(o, "status", json_object_new_int(WEXITSTATUS(status)));
+		report_add(o, "status", json_object_new_int(WEXITSTATUS(status)));
 	} else if (WIFSIGNALED(status)) {
 		const char *name = report_signal_name(WTERMSIG(status));
 
@@ -195,7 +195,7 @@ static void set_ended(struct action_run *run, int status, uint64_t duration_ns)
 	} else {
 		action_outcome(o, "failed: wait status %#x", (unsigned)status);
 	}
-	action_add(o, "duration_ms", json_object_new_uint64(duration_ns / 1000000));
+	report_add(o, "duration_ms", json_object_new_uint64(duration_ns / 1000000));
 }
 
 static int exec_exited(int fd, void *ctx)
@@ -283,7 +283,7 @@ static int exec_start(struct action_run *run)
 		return action_outcome(run->outcome, "failed: pipe: %s", strerror(-fd));
 	}
 	if (truncated)
-		action_add(run->outcome, "stdin_truncated", json_object_new_boolean(true));
+		report_add(run->outcome, "stdin_truncated", json_object_new_boolean(true));
 	st->start_ns = mono_ns();
 	err = spawn(run, fd, &st->pid);
 	close(fd);
@@ -330,7 +330,7 @@ static void exec_cancel(struct action_run *run)
 	while (waitpid(st->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	action_outcome(run->outcome, "killed: salved stopping");
-	action_add(run->outcome, "duration_ms",
+	report_add(run->outcome, "duration_ms",
 		   json_object_new_uint64((mono_ns() - st->start_ns) / 1000000));
 	state_close(run);
 }

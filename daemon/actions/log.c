@@ -11,7 +11,7 @@ static int log_describe(const struct policy_action *action, const struct action_
 	(void)t;
 	if (!action->message)
 		return 0;
-	return action_add(obj, "message", report_string(action->message));
+	return report_add(obj, "message", report_string(action->message));
 }
 
 static int log_start(struct action_run *run)

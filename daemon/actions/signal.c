@@ -25,8 +25,8 @@ static int signal_describe(const struct policy_action *action, const struct acti
 		snprintf(num, sizeof(num), "%d", action->signo);
 		name = num;
 	}
-	err = action_add(obj, "signal", json_object_new_string(name));
-	return err ?: action_add(obj, "pid", json_object_new_int64(t->pid));
+	err = report_add(obj, "signal", json_object_new_string(name));
+	return err ?: report_add(obj, "pid", json_object_new_int64(t->pid));
 }
 
 /* Does pidfd's process still exist? Signal 0 checks without sending. */
