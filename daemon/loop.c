@@ -108,12 +108,14 @@ int loop_run(struct loop *l)
 	return 0;
 }
 
-int loop_timer_fd(uint64_t interval_ms)
+static struct timespec ns_to_ts(uint64_t ns)
 {
-	struct itimerspec its = {
-		.it_interval = { interval_ms / 1000, (interval_ms % 1000) * 1000000 },
-		.it_value = { interval_ms / 1000, (interval_ms % 1000) * 1000000 },
-	};
+	return (struct timespec){ (time_t)(ns / 1000000000ULL), (long)(ns % 1000000000ULL) };
+}
+
+int loop_timer_fd_ns(uint64_t first_ns, uint64_t interval_ns)
+{
+	struct itimerspec its = { .it_interval = ns_to_ts(interval_ns), .it_value = ns_to_ts(first_ns) };
 	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 
 	if (fd < 0)
@@ -125,4 +127,9 @@ int loop_timer_fd(uint64_t interval_ms)
 		return err;
 	}
 	return fd;
+}
+
+int loop_timer_fd(uint64_t interval_ms)
+{
+	return loop_timer_fd_ns(interval_ms * 1000000, interval_ms * 1000000);
 }

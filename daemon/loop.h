@@ -23,4 +23,8 @@ void loop_stop(struct loop *l);
 /* A timerfd that fires every interval_ms; the handler must read it. Returns the fd. */
 int loop_timer_fd(uint64_t interval_ms);
 
+/* A timerfd that fires first_ns from now, then every interval_ns (0: once). Returns the
+ * fd or -errno. */
+int loop_timer_fd_ns(uint64_t first_ns, uint64_t interval_ns);
+
 #endif

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
-#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -240,23 +239,6 @@ static int exec_timed_out(int fd, void *ctx)
 	return 0;
 }
 
-static int arm_timer(uint64_t ns)
-{
-	struct itimerspec its = { .it_value = { (time_t)(ns / 1000000000ULL),
-						(long)(ns % 1000000000ULL) } };
-	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-
-	if (fd < 0)
-		return -errno;
-	if (timerfd_settime(fd, 0, &its, NULL)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 /* A child that cannot be watched is not left behind. */
 static void kill_reap(pid_t pid)
 {
@@ -295,7 +277,7 @@ static int exec_start(struct action_run *run)
 		err = -errno;
 		goto kill;
 	}
-	if ((st->timerfd = arm_timer(timeout_of(run->action))) < 0) {
+	if ((st->timerfd = loop_timer_fd_ns(timeout_of(run->action), 0)) < 0) {
 		err = st->timerfd;
 		goto kill;
 	}
