@@ -13,25 +13,11 @@
 
 #define NS_PER_SEC 1000000000ULL
 
-static const char *const signal_names[] = {
-	[SIGHUP] = "SIGHUP",   [SIGINT] = "SIGINT",       [SIGQUIT] = "SIGQUIT",
-	[SIGILL] = "SIGILL",   [SIGTRAP] = "SIGTRAP",     [SIGABRT] = "SIGABRT",
-	[SIGBUS] = "SIGBUS",   [SIGFPE] = "SIGFPE",       [SIGKILL] = "SIGKILL",
-	[SIGUSR1] = "SIGUSR1", [SIGSEGV] = "SIGSEGV",     [SIGUSR2] = "SIGUSR2",
-	[SIGPIPE] = "SIGPIPE", [SIGALRM] = "SIGALRM",     [SIGTERM] = "SIGTERM",
-	[SIGSTKFLT] = "SIGSTKFLT", [SIGCHLD] = "SIGCHLD", [SIGCONT] = "SIGCONT",
-	[SIGSTOP] = "SIGSTOP", [SIGTSTP] = "SIGTSTP",     [SIGTTIN] = "SIGTTIN",
-	[SIGTTOU] = "SIGTTOU", [SIGURG] = "SIGURG",       [SIGXCPU] = "SIGXCPU",
-	[SIGXFSZ] = "SIGXFSZ", [SIGVTALRM] = "SIGVTALRM", [SIGPROF] = "SIGPROF",
-	[SIGWINCH] = "SIGWINCH", [SIGIO] = "SIGIO",       [SIGPWR] = "SIGPWR",
-	[SIGSYS] = "SIGSYS",
-};
-
+/* One table of signal names, the policy language's: what a policy may write is what
+ * salved writes. */
 const char *report_signal_name(int signo)
 {
-	if (signo <= 0 || (size_t)signo >= sizeof(signal_names) / sizeof(signal_names[0]))
-		return NULL;
-	return signal_names[signo];
+	return policy_signal_name(signo);
 }
 
 /* si_code values as the kernel defines them (uapi asm-generic/siginfo.h); numbers,
