@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 #define ELLIPSIS "..."
 
@@ -273,4 +274,9 @@ const char *events_kind_name(enum salve_event_kind kind)
 		break;
 	}
 	return "unknown";
+}
+
+uint64_t events_kernel_dev(dev_t dev)
+{
+	return ((uint64_t)major(dev) << 20) | minor(dev);
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "salve/event.h"
 
@@ -79,5 +80,9 @@ int events_decode(const void *data, size_t size, struct event *out);
 int events_path(const char *kernel_path, size_t kernel_len, char *out, size_t out_len);
 
 const char *events_kind_name(enum salve_event_kind kind);
+
+/* A device number as records carry it, the kernel's own encoding (major << 20 | minor),
+ * so a stat(2) can be compared with the file a record names. */
+uint64_t events_kernel_dev(dev_t dev);
 
 #endif

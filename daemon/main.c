@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +18,7 @@
 #include "baseline.h"
 #include "ctl.h"
 #include "engine.h"
+#include "events.h"
 #include "journal.h"
 #include "log.h"
 #include "loop.h"
@@ -390,7 +390,7 @@ static void name_exe(struct incident *inc)
 
 	for (size_t i = 0; i < sc->n_binaries; i++) {
 		if (!stat(sc->binaries[i], &st) && st.st_ino == inc->exe_ino &&
-		    (((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev)) == inc->exe_dev) {
+		    events_kernel_dev(st.st_dev) == inc->exe_dev) {
 			snprintf(inc->exe, sizeof(inc->exe), "%s", sc->binaries[i]);
 			return;
 		}

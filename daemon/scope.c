@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
+#include "events.h"
 #include "log.h"
 #include "resolve.h"
 #include "scope.h"
@@ -124,8 +124,7 @@ static int add_binary(struct scope_plan *plan, size_t *cap, const char *path,
 			  where, path, hex[0] ? hex : "(none)", build_id);
 		return 0;
 	}
-	/* The kernel's dev_t packs major and minor as major << 20 | minor. */
-	e.key.exe.dev = ((__u64)major(st.st_dev) << 20) | minor(st.st_dev);
+	e.key.exe.dev = events_kernel_dev(st.st_dev);
 	e.key.exe.ino = st.st_ino;
 	return add_entry(plan, &e, cap);
 }

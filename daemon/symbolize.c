@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "events.h"
 #include "symbolize.h"
 
 #define SYMBOLIZER_FILES 64 /* ELF files kept parsed; the least recently used goes */
@@ -283,11 +283,6 @@ static int file_parse(struct elf_file *f, Elf *elf)
 	return 0;
 }
 
-static uint64_t kernel_dev(dev_t dev)
-{
-	return ((uint64_t)major(dev) << 20) | minor(dev);
-}
-
 static bool same_version(const struct elf_file *f, const struct stat *st)
 {
 	return f->mtime.tv_sec == st->st_mtim.tv_sec && f->mtime.tv_nsec == st->st_mtim.tv_nsec &&
@@ -354,7 +349,7 @@ static int file_load(struct symbolizer *s, const struct symbolizer_file *id, str
 		err = -errno;
 		goto err;
 	}
-	f->dev = kernel_dev(st.st_dev);
+	f->dev = events_kernel_dev(st.st_dev);
 	f->ino = st.st_ino;
 	f->mtime = st.st_mtim;
 	f->size = st.st_size;
@@ -412,8 +407,8 @@ static int file_get(struct symbolizer *s, const struct symbolizer_file *id, stru
 	if (f && f->checked == now)
 		goto found;
 	err = stat(id->path, &st) ? -errno : 0;
-	if (!err && (!id->ino || (st.st_ino == id->ino && kernel_dev(st.st_dev) == id->dev))) {
-		f = cache_find(s, id->path, kernel_dev(st.st_dev), st.st_ino, &st);
+	if (!err && (!id->ino || (st.st_ino == id->ino && events_kernel_dev(st.st_dev) == id->dev))) {
+		f = cache_find(s, id->path, events_kernel_dev(st.st_dev), st.st_ino, &st);
 		if (!f && (err = file_load(s, id, &f)))
 			return err;
 		f->checked = now;

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "actions/action.h"
+#include "events.h"
 #include "report.h"
 
 static int signal_describe(const struct policy_action *action, const struct action_target *t,
@@ -61,8 +61,7 @@ static bool same_exe(struct action_run *run)
 			action_outcome(run->outcome, "failed: %s: %s", path, strerror(err));
 		return false;
 	}
-	/* The kernel's dev_t, as the events carry it: major << 20 | minor. */
-	dev = ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev);
+	dev = events_kernel_dev(st.st_dev);
 	if (dev != t->exe_dev || st.st_ino != t->exe_ino) {
 		action_outcome(run->outcome, "refused: pid %u now runs another executable than %s",
 			       t->pid, t->exe[0] ? t->exe : "the incident's");
