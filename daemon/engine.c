@@ -613,6 +613,13 @@ fail:
 	return err;
 }
 
+bool engine_needs_histogram(const struct engine *e, const struct policy_probe *probe)
+{
+	const struct probe_entry *pe = probe_find(e, probe);
+
+	return pe && pe->n_pct_refs;
+}
+
 bool engine_needs_symbols(const struct engine *e, const struct policy_probe *probe)
 {
 	const struct probe_entry *pe = probe_find(e, probe);

@@ -106,6 +106,9 @@ bool engine_needs_symbols(const struct engine *e, const struct policy_probe *pro
 
 void engine_event(struct engine *e, const struct engine_input *in);
 
+/* A percentile leaf watches this probe: feed it engine_histogram. */
+bool engine_needs_histogram(const struct engine *e, const struct policy_probe *probe);
+
 /* The cumulative latency histogram of probe's site, read now; the engine takes the
  * difference from the previous one. */
 void engine_histogram(struct engine *e, const struct policy_probe *probe,

@@ -445,7 +445,8 @@ static void tick_rules(struct daemon *d, uint64_t now_ns)
 		const struct site *s = &d->sites.sites[i];
 		uint64_t counts[SALVE_HIST_BUCKETS];
 
-		if (s->cfg.kind == SALVE_SITE_LATENCY && !probes_site_hist(d->probes, s->id, counts))
+		if (s->cfg.kind == SALVE_SITE_LATENCY && engine_needs_histogram(d->engine, s->probe) &&
+		    !probes_site_hist(d->probes, s->id, counts))
 			engine_histogram(d->engine, s->probe, counts, now_ns);
 	}
 	engine_tick(d->engine, now_ns);

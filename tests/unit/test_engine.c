@@ -773,6 +773,8 @@ static void test_percentile_fixed(void **state)
 						 .probe = &f->probes[0], .percentile = 99,
 						 .above_ns = 2 * MS, .within_ns = 31 * S };
 	start(f, 1);
+	assert_true(engine_needs_histogram(f->e, &f->probes[0])); /* salved reads it then */
+	assert_false(engine_needs_histogram(f->e, &f->probes[1]));
 	h[10] = 1000; /* calls before salved looked: not in any window */
 	h[30] = 1000;
 	engine_histogram(f->e, &f->probes[0], h, T0);
