@@ -18,8 +18,6 @@
 #include "syscalls.skel.h"
 
 #define PROBES_HOOKS_MAX 16
-/* enum bpf_attach_type of kernel 6.13, newer than the uapi headers we build with. */
-#define SALVE_TRACE_UPROBE_SESSION 57
 
 /* One probe family: a skeleton and what it attached. */
 struct family {
@@ -509,25 +507,32 @@ struct uprobe_multi_attr {
 	__u32 cnt, flags2, pid;
 };
 
-/* Site id as a uprobe session at offset of path, for every process. */
-static int attach_session(struct probes *p, __u32 id, const char *path, __u64 offset)
+int probes_session_link(int prog_fd, const char *path, __u64 offset, __u64 cookie)
 {
 	union {
 		struct uprobe_multi_attr um;
 		char bytes[128]; /* the kernel wants the rest of bpf_attr zeroed */
 	} attr = { 0 };
-	__u64 cookie = id;
 	int fd;
 
-	attr.um.prog_fd = bpf_program__fd(p->sessions->progs.salve_fn_session);
+	attr.um.prog_fd = prog_fd;
 	attr.um.attach_type = SALVE_TRACE_UPROBE_SESSION;
 	attr.um.path = (__u64)(unsigned long)path;
 	attr.um.offsets = (__u64)(unsigned long)&offset;
 	attr.um.cookies = (__u64)(unsigned long)&cookie;
 	attr.um.cnt = 1;
 	fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	return fd < 0 ? -errno : fd;
+}
+
+/* Site id as a uprobe session at offset of path, for every process. */
+static int attach_session(struct probes *p, __u32 id, const char *path, __u64 offset)
+{
+	int fd = probes_session_link(bpf_program__fd(p->sessions->progs.salve_fn_session), path,
+				     offset, id);
+
 	if (fd < 0)
-		return -errno;
+		return fd;
 	p->session_links[id] = fd + 1;
 	return 0;
 }

@@ -61,6 +61,13 @@ int probes_counters(struct probes *p, struct salve_counters out[SALVE_EV_KIND_MA
 
 size_t probes_hooks(const struct probes *p, const struct probes_hook **out);
 
+/* enum bpf_attach_type of kernel 6.13, newer than the uapi headers we build with. */
+#define SALVE_TRACE_UPROBE_SESSION 57
+
+/* Attach prog_fd (loaded as SALVE_TRACE_UPROBE_SESSION) as a uprobe session at offset of
+ * the file at path, for every process, with cookie. The link fd, or -errno. */
+int probes_session_link(int prog_fd, const char *path, __u64 offset, __u64 cookie);
+
 /* Attach site id (settings in site) at offset of the ELF file at path, for every
  * process that maps it, now and later. */
 int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site, const char *path,

@@ -5,28 +5,19 @@
  * Loads OBJECT (floor.bpf.o; floor_session.bpf.o for session), attaches its empty
  * uprobe, uretprobe, both, or its empty uprobe session program to SYMBOL of BINARY for
  * every process, prints "attached" and holds them until SIGINT or SIGTERM. */
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "probes.h"
 #include "resolve.h"
 
-#define TRACE_UPROBE_SESSION 57 /* enum bpf_attach_type, kernel 6.13 */
-
-/* The session program at SYMBOL, by BPF_LINK_CREATE (libbpf 1.1 cannot); the link fd. */
+/* The session program at SYMBOL, linked the way salved links its own; the link fd. */
 static int attach_session(struct bpf_object *obj, const char *binary, const char *symbol)
 {
-	struct {
-		__u32 prog_fd, target_fd, attach_type, flags;
-		__u64 path, offsets, ref_ctr_offsets, cookies;
-		__u32 cnt, flags2, pid;
-		char rest[64];
-	} attr = { 0 };
 	struct resolve_site site;
 	char err[512];
 	int fd;
@@ -35,15 +26,11 @@ static int attach_session(struct bpf_object *obj, const char *binary, const char
 		fprintf(stderr, "floor: %s\n", err);
 		return -1;
 	}
-	attr.prog_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, "floor_session"));
-	attr.attach_type = TRACE_UPROBE_SESSION;
-	attr.path = (__u64)(unsigned long)site.path;
-	attr.offsets = (__u64)(unsigned long)&site.offset;
-	attr.cnt = 1;
-	fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	fd = probes_session_link(bpf_program__fd(bpf_object__find_program_by_name(obj, "floor_session")),
+				 site.path, site.offset, 0);
 	if (fd < 0)
 		fprintf(stderr, "floor: cannot attach a uprobe session to %s:%s: %s\n", binary, symbol,
-			strerror(errno));
+			strerror(-fd));
 	return fd;
 }
 
@@ -88,7 +75,7 @@ int main(int argc, char **argv)
 	obj = bpf_object__open_file(argv[1], NULL);
 	if (obj && session)
 		bpf_program__set_expected_attach_type(
-			bpf_object__find_program_by_name(obj, "floor_session"), TRACE_UPROBE_SESSION);
+			bpf_object__find_program_by_name(obj, "floor_session"), SALVE_TRACE_UPROBE_SESSION);
 	if (!obj || bpf_object__load(obj)) {
 		fprintf(stderr, "floor: cannot load %s: %s\n", argv[1], strerror(errno));
 		goto out;
