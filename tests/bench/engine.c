@@ -17,7 +17,7 @@
 #define PIDS 100
 #define BINARIES 10 /* the processes run 10 binaries, 10 processes each */
 #define RECORDS (1u << 18)
-#define PASSES 15
+#define PASSES 31
 #define MS 1000000ull
 #define S 1000000000ull
 
@@ -271,7 +271,7 @@ int main(void)
 {
 	static const size_t sizes[2] = { 10, 1000 };
 	struct bench b[2] = { 0 };
-	double cpu[2][PASSES], rate[2], best[2];
+	double cpu[2][PASSES], ratio[PASSES], rate[2], best[2];
 	int err = 0;
 
 	for (int k = 0; k < 2 && !err; k++)
@@ -287,6 +287,11 @@ int main(void)
 			if (pass)
 				cpu[k][pass - 1] = t;
 		}
+	/* Each pass's two runs are adjacent in time: their ratio is the least disturbed
+	 * by a machine that changes speed from one second to the next. */
+	for (int pass = 0; pass < PASSES && !err; pass++)
+		ratio[pass] = cpu[1][pass] / cpu[0][pass];
+	qsort(ratio, PASSES, sizeof(double), cmp_double);
 	if (err) {
 		bench_free(&b[0]);
 		bench_free(&b[1]);
@@ -306,8 +311,9 @@ int main(void)
 		       "incidents %llu)\n", sizes[k], rate[k] / 1e6, best[k] / 1e6,
 		       (unsigned long long)st.groups, (unsigned long long)st.incidents);
 	}
-	printf("  1000 rules / 10 rules: %.2fx slower (median; best %.2fx); target <= 1.5x: %s\n",
-	       rate[0] / rate[1], best[0] / best[1], rate[0] / rate[1] <= 1.5 ? "met" : "MISSED");
+	printf("  1000 rules / 10 rules: %.2fx slower (median of each pass's ratio; quartiles "
+	       "%.2fx-%.2fx); target <= 1.5x: %s\n", ratio[PASSES / 2], ratio[PASSES / 4],
+	       ratio[3 * PASSES / 4], ratio[PASSES / 2] <= 1.5 ? "met" : "MISSED");
 	printf("  slowest median / 2M events/s: %.2fx; target >= 1x: %s\n",
 	       (rate[1] < rate[0] ? rate[1] : rate[0]) / 2e6,
 	       (rate[1] < rate[0] ? rate[1] : rate[0]) >= 2e6 ? "met" : "MISSED");
