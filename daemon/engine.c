@@ -4,6 +4,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "baseline.h"
 #include "engine.h"
@@ -36,8 +39,7 @@ struct leaf {
 	enum policy_cond_kind kind;
 	int win;              /* count and rate: index of the group's window; -1 otherwise */
 	uint64_t width;       /* count and rate: of the group window */
-	uint32_t count;       /* COUNT */
-	double rate_events;   /* RATE: holds above this many events in the window */
+	uint64_t need;        /* count and rate: holds at this many events in the window */
 	const struct policy_cond *cond;
 	struct pct *pct;      /* percentile */
 };
@@ -95,23 +97,27 @@ enum {
 	CHECK_RET_ONE = 0x20, /* ret has one value: ret_op, ret_value */
 };
 
-#define ERRNOS_INLINE 4
+#define ERRNOS_INLINE 3
 
 /* A leaf as the probe index holds it, in one cache line: enough to filter and count an
  * event without a visit to the rule or the policy. */
 struct leaf_ref {
 	struct rule *rule;
 	uint64_t width;
-	uint32_t leaf;
-	int win;
+	uint64_t need; /* the leaf's, so a rule of one leaf is decided here */
+	int64_t ret_value;
+	const struct policy_filter *filter; /* the rest */
+	unsigned signals_mask;
+	int errnos[ERRNOS_INLINE];
+	uint8_t leaf;
+	int8_t win;
 	uint8_t checks;    /* CHECK_* */
 	uint8_t ret_op;    /* enum policy_pred_op, with CHECK_RET_ONE */
 	uint8_t n_errnos;  /* inline errnos; 0 with CHECK_ERRNO: see filter */
-	unsigned signals_mask;
-	int64_t ret_value;
-	int errnos[ERRNOS_INLINE];
-	const struct policy_filter *filter; /* the rest */
 } __attribute__((aligned(64)));
+
+_Static_assert(sizeof(struct leaf_ref) == 64, "a leaf_ref is one cache line");
+_Static_assert(INCIDENT_LEAVES_MAX <= INT8_MAX, "leaf_ref.leaf and .win hold a leaf index");
 
 /* Two cache lines: the entry, then the first leaf inline (most probes have one). */
 struct probe_entry {
@@ -192,7 +198,7 @@ int engine_new(const struct engine_config *cfg, engine_fire_fn *fire, engine_ver
 		return -EINVAL;
 	if (!(e = calloc(1, sizeof(*e))))
 		return -ENOMEM;
-	if (!(e->arena = malloc(ARENA_BYTES))) {
+	if (!(e->arena = aligned_alloc(64, ARENA_BYTES))) {
 		free(e);
 		return -ENOMEM;
 	}
@@ -250,6 +256,19 @@ static enum policy_group_by def_by(const struct rule *r)
 	return r->def->by;
 }
 
+/* Events in the window at which a count or rate leaf holds: a rate holds above
+ * rate * within events, that is at the next whole number. */
+static uint64_t leaf_need(const struct policy_cond *c)
+{
+	double events = c->rate * ((double)c->within_ns / 1e9);
+
+	if (c->kind == POLICY_COND_COUNT)
+		return c->count;
+	if (events >= 0x1p64)
+		return UINT64_MAX;
+	return events < 0 ? 0 : (uint64_t)events + 1;
+}
+
 static int flatten(struct rule *r, const struct policy_cond *c)
 {
 	struct leaf *l;
@@ -268,8 +287,7 @@ static int flatten(struct rule *r, const struct policy_cond *c)
 	if (!c->probe || !c->within_ns)
 		return -EINVAL;
 	l = &r->leaves[r->n_leaves++];
-	*l = (struct leaf){ .cond = c, .kind = c->kind, .win = -1, .count = c->count,
-			    .rate_events = c->rate * ((double)c->within_ns / 1e9) };
+	*l = (struct leaf){ .cond = c, .kind = c->kind, .win = -1, .need = leaf_need(c) };
 	if (c->kind == POLICY_COND_PERCENTILE) {
 		if (def_by(r) == POLICY_BY_PROCESS ||
 		    (!c->above_ns && (!c->baseline_ns || c->baseline_factor <= 0)))
@@ -418,8 +436,9 @@ static struct leaf_ref leaf_ref_of(struct rule *r, size_t j)
 {
 	const struct leaf *l = &r->leaves[j];
 	const struct policy_filter *f = &l->cond->filter;
-	struct leaf_ref ref = { .rule = r, .width = l->width, .leaf = (uint32_t)j, .win = l->win,
-				.filter = f, .signals_mask = f->signals_mask };
+	struct leaf_ref ref = { .rule = r, .width = l->width, .leaf = (uint8_t)j,
+				.win = (int8_t)l->win, .need = l->need, .filter = f,
+				.signals_mask = f->signals_mask };
 
 	ref.checks = (f->signals_mask ? CHECK_SIGNAL : 0) | (f->n_errnos ? CHECK_ERRNO : 0) |
 		     (f->has_ret ? CHECK_RET : 0) | (f->n_types ? CHECK_TYPE : 0) |
@@ -888,16 +907,35 @@ static void group_key(const struct rule *r, const struct event *ev, uint64_t *k1
 	}
 }
 
-/* Copy a record into the arena; its position. A record never wraps: the tail of the
- * ring too small for it is skipped. */
+/* Records are read again only when a rule fires: they are written around the caches,
+ * so that the stream of them does not push the rules' groups out. */
+static void copy_uncached(unsigned char *dst, const unsigned char *src, size_t size)
+{
+#ifdef __SSE2__
+	/* Whole lines only: a line written in part costs a read of it from memory. */
+	size_t whole = size / 16 * 16, end = (size + 63) & ~(size_t)63;
+	unsigned char tail[64] __attribute__((aligned(16))) = { 0 };
+
+	for (size_t i = 0; i < whole; i += 16)
+		_mm_stream_si128((__m128i *)(dst + i), _mm_loadu_si128((const __m128i *)(src + i)));
+	memcpy(tail, src + whole, size - whole);
+	for (size_t i = whole; i < end; i += 16)
+		_mm_stream_si128((__m128i *)(dst + i), _mm_load_si128((const __m128i *)(tail + i - whole)));
+#else
+	memcpy(dst, src, size);
+#endif
+}
+
+/* Copy a record into the arena, at the start of a cache line; its position. A record
+ * never wraps: the tail of the ring too small for it is skipped. */
 static uint64_t arena_put(struct engine *e, const void *rec, size_t size)
 {
 	uint64_t pos = e->arena_pos;
 
 	if (pos % ARENA_BYTES + size > ARENA_BYTES)
 		pos += ARENA_BYTES - pos % ARENA_BYTES;
-	memcpy(e->arena + pos % ARENA_BYTES, rec, size);
-	e->arena_pos = pos + size;
+	copy_uncached(e->arena + pos % ARENA_BYTES, rec, size);
+	e->arena_pos = pos + ((size + 63) & ~(uint64_t)63);
 	return pos;
 }
 
@@ -988,15 +1026,10 @@ static bool filter_pass(const struct leaf_ref *ref, const struct engine_input *i
 
 static bool leaf_holds(const struct leaf *l, struct group *g, uint64_t now)
 {
-	uint64_t n;
-
 	switch (l->kind) {
 	case POLICY_COND_COUNT:
-		return g && window_count(&g->win[l->win], l->width, now) >= l->count;
 	case POLICY_COND_RATE:
-		/* events / (within_ns / 1e9) > rate, as events > rate * within in seconds */
-		n = g ? window_count(&g->win[l->win], l->width, now) : 0;
-		return (double)n > l->rate_events;
+		return (g ? window_count(&g->win[l->win], l->width, now) : 0) >= l->need;
 	case POLICY_COND_PERCENTILE:
 		return l->pct->holds;
 	default:
@@ -1136,7 +1169,7 @@ void engine_event(struct engine *e, const struct engine_input *in)
 		const struct leaf_ref *hit[INCIDENT_LEAVES_MAX];
 		size_t n_hit = 0;
 		struct group *g;
-		uint64_t k1, k2;
+		uint64_t k1, k2, n = 0;
 
 		/* The leaves of one rule on this probe are adjacent. */
 		for (; i < pe->n_refs && pe->refs[i].rule == r; i++)
@@ -1152,9 +1185,11 @@ void engine_event(struct engine *e, const struct engine_input *in)
 		if (!(g = group_get(e, r, k1, k2, now)))
 			continue;
 		for (size_t k = 0; k < n_hit; k++)
-			window_add(&g->win[hit[k]->win], hit[k]->width, now, 1);
+			n = window_add(&g->win[hit[k]->win], hit[k]->width, now, 1);
 		keep_record(g, pos, in->size);
-		if (rule_holds(r, g, now))
+		/* A rule of one leaf holds on what its window now counts: no visit to the
+		 * rule's leaves. */
+		if (r->simple ? n >= hit[0]->need : rule_holds(r, g, now))
 			holds(e, r, g, now, ev);
 	}
 	e->stats.matched += matched;

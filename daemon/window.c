@@ -34,7 +34,7 @@ static void advance(struct window *w, uint64_t b)
 	w->head = b;
 }
 
-void window_add(struct window *w, uint64_t width, uint64_t now_ns, uint32_t n)
+uint64_t window_add(struct window *w, uint64_t width, uint64_t now_ns, uint32_t n)
 {
 	uint64_t b = now_ns / width;
 	uint32_t *s;
@@ -42,13 +42,13 @@ void window_add(struct window *w, uint64_t width, uint64_t now_ns, uint32_t n)
 	if (b > w->head)
 		advance(w, b);
 	else if (w->head - b >= WINDOW_SLOTS)
-		return; /* older than the whole window */
+		return w->total; /* older than the whole window */
 	s = &w->slots[b % WINDOW_SLOTS];
 	/* Saturate rather than wrap: a storm must not look like silence. */
 	if (*s > UINT32_MAX - n)
 		n = UINT32_MAX - *s;
 	*s += n;
-	w->total += n;
+	return w->total += n;
 }
 
 uint64_t window_count(struct window *w, uint64_t width, uint64_t now_ns)

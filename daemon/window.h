@@ -39,8 +39,8 @@ struct window_hist {
 uint64_t window_width(uint64_t within_ns);
 
 void window_clear(struct window *w);
-/* Count n events at now_ns. */
-void window_add(struct window *w, uint64_t width, uint64_t now_ns, uint32_t n);
+/* Count n events at now_ns; the events in the window then, as window_count. */
+uint64_t window_add(struct window *w, uint64_t width, uint64_t now_ns, uint32_t n);
 /* Events in the window as seen at now_ns. */
 uint64_t window_count(struct window *w, uint64_t width, uint64_t now_ns);
 
