@@ -119,18 +119,24 @@ struct leaf_ref {
 _Static_assert(sizeof(struct leaf_ref) == 64, "a leaf_ref is one cache line");
 _Static_assert(INCIDENT_LEAVES_MAX <= INT8_MAX, "leaf_ref.leaf and .win hold a leaf index");
 
-/* Two cache lines: the entry, then the first leaf inline (most probes have one). */
+/* Two to a cache line, so the index of a thousand probes stays in the caches and an
+ * event's first miss is its leaf_ref. */
 struct probe_entry {
 	const struct policy_probe *probe;
-	struct leaf_ref *refs; /* count and rate leaves, grouped by rule */
-	size_t n_refs;
-	struct leaf_ref *pct_refs;
-	size_t n_pct_refs;
-	bool symbols;
-	bool has_last;
-	uint64_t *last; /* percentile probes: the previous cumulative histogram */
-	struct leaf_ref ref0;
+	struct leaf_ref *refs;  /* count and rate leaves grouped by rule, then percentile ones */
+	struct probe_hist *hist; /* percentile probes */
+	uint32_t n_refs;
+	uint32_t n_pct_refs : 31;
+	uint32_t symbols : 1;
 };
+
+/* A percentile probe's previous cumulative histogram, to take the next one's delta. */
+struct probe_hist {
+	bool has_last;
+	uint64_t last[SALVE_HIST_BUCKETS];
+};
+
+_Static_assert(sizeof(struct probe_entry) == 32, "two probe_entry to a cache line");
 
 struct engine {
 	struct engine_config cfg;
@@ -218,7 +224,7 @@ int engine_new(const struct engine_config *cfg, engine_fire_fn *fire, engine_ver
 static void index_free(struct probe_entry *tab, size_t mask)
 {
 	for (size_t i = 0; tab && i <= mask; i++)
-		free(tab[i].last);
+		free(tab[i].hist);
 	free(tab);
 }
 
@@ -462,6 +468,10 @@ static int index_build(struct rule *rules, size_t n_rules, struct probe_entry **
 	size_t n_leaves = 0, size = 4, at = 0;
 	struct probe_entry *tab;
 	struct leaf_ref *refs;
+	/* Where the next count and percentile references of each entry go. */
+	struct placed {
+		uint32_t count, pct;
+	} *placed;
 
 	for (size_t i = 0; i < n_rules; i++)
 		n_leaves += rules[i].n_leaves;
@@ -471,9 +481,11 @@ static int index_build(struct rule *rules, size_t n_rules, struct probe_entry **
 	if (tab)
 		memset(tab, 0, size * sizeof(*tab));
 	refs = aligned_alloc(64, (n_leaves ? n_leaves : 1) * sizeof(*refs));
-	if (!tab || !refs) {
+	placed = calloc(size, sizeof(*placed));
+	if (!tab || !refs || !placed) {
 		free(tab);
 		free(refs);
+		free(placed);
 		return -ENOMEM;
 	}
 	/* Count, then place each probe's references in one run, in rule order. */
@@ -490,25 +502,23 @@ static int index_build(struct rule *rules, size_t n_rules, struct probe_entry **
 				pe->symbols = true;
 		}
 	for (size_t i = 0; i < size; i++) {
-		tab[i].refs = tab[i].n_refs == 1 ? &tab[i].ref0 : refs + at;
-		at += tab[i].n_refs == 1 ? 0 : tab[i].n_refs;
-		tab[i].pct_refs = refs + at;
-		at += tab[i].n_pct_refs;
-		tab[i].n_refs = tab[i].n_pct_refs = 0;
+		tab[i].refs = refs + at;
+		at += tab[i].n_refs + tab[i].n_pct_refs;
 	}
+	for (size_t i = 0; i < size; i++)
+		placed[i] = (struct placed){ 0, tab[i].n_refs };
 	for (size_t i = 0; i < n_rules; i++)
 		for (size_t j = 0; j < rules[i].n_leaves; j++) {
 			const struct policy_cond *c = rules[i].leaves[j].cond;
 			struct probe_entry *pe = probe_insert(tab, size - 1, c->probe);
-			struct leaf_ref ref = leaf_ref_of(&rules[i], j);
+			struct placed *at_pe = &placed[pe - tab];
 
-			if (c->kind == POLICY_COND_PERCENTILE)
-				pe->pct_refs[pe->n_pct_refs++] = ref;
-			else
-				pe->refs[pe->n_refs++] = ref;
+			pe->refs[c->kind == POLICY_COND_PERCENTILE ? at_pe->pct++ : at_pe->count++] =
+				leaf_ref_of(&rules[i], j);
 		}
+	free(placed);
 	for (size_t i = 0; i < size; i++)
-		if (tab[i].n_pct_refs && !(tab[i].last = calloc(SALVE_HIST_BUCKETS, sizeof(uint64_t)))) {
+		if (tab[i].n_pct_refs && !(tab[i].hist = calloc(1, sizeof(*tab[i].hist)))) {
 			index_free(tab, size - 1);
 			free(refs);
 			return -ENOMEM;
@@ -608,12 +618,11 @@ int engine_set_rules(struct engine *e, const struct policy_set *set)
 	for (size_t i = 0; e->probes && i <= e->probe_mask; i++) {
 		struct probe_entry *old = &e->probes[i];
 
-		if (!old->probe || !old->has_last)
+		if (!old->probe || !old->hist || !old->hist->has_last)
 			continue;
 		for (size_t j = 0; j <= mask; j++)
 			if (tab[j].probe && tab[j].n_pct_refs && str_eq(tab[j].probe->id, old->probe->id)) {
-				tab[j].has_last = true;
-				memcpy(tab[j].last, old->last, SALVE_HIST_BUCKETS * sizeof(uint64_t));
+				*tab[j].hist = *old->hist;
 			}
 	}
 	rules_free(e->rules, e->n_rules);
@@ -1221,19 +1230,20 @@ void engine_histogram(struct engine *e, const struct policy_probe *probe,
 		e->now = now_ns;
 	if (!pe || !pe->n_pct_refs)
 		return;
-	if (!pe->has_last) {
+	if (!pe->hist->has_last) {
 		/* The first snapshot only sets the reference: it may hold calls of any age. */
-		memcpy(pe->last, counts, SALVE_HIST_BUCKETS * sizeof(uint64_t));
-		pe->has_last = true;
+		memcpy(pe->hist->last, counts, sizeof(pe->hist->last));
+		pe->hist->has_last = true;
 		return;
 	}
 	for (int k = 0; k < SALVE_HIST_BUCKETS; k++) {
 		/* A count that went down: the site was attached again and starts from 0. */
-		delta[k] = counts[k] >= pe->last[k] ? counts[k] - pe->last[k] : counts[k];
-		pe->last[k] = counts[k];
+		delta[k] = counts[k] >= pe->hist->last[k] ? counts[k] - pe->hist->last[k] : counts[k];
+		pe->hist->last[k] = counts[k];
 	}
 	for (size_t i = 0; i < pe->n_pct_refs; i++) {
-		const struct leaf *l = &pe->pct_refs[i].rule->leaves[pe->pct_refs[i].leaf];
+		const struct leaf_ref *ref = &pe->refs[pe->n_refs + i];
+		const struct leaf *l = &ref->rule->leaves[ref->leaf];
 		const struct policy_cond *c = l->cond;
 		struct pct *p = l->pct;
 		uint64_t limit;
@@ -1250,9 +1260,9 @@ void engine_histogram(struct engine *e, const struct policy_probe *probe,
 		}
 		p->holds = p->calls && limit && p->value > limit;
 	}
-	for (size_t i = 0; i < pe->n_pct_refs; i++)
-		if (!i || pe->pct_refs[i].rule != pe->pct_refs[i - 1].rule)
-			rule_hist_eval(e, pe->pct_refs[i].rule, now_ns);
+	for (size_t i = pe->n_refs; i < pe->n_refs + pe->n_pct_refs; i++)
+		if (i == pe->n_refs || pe->refs[i].rule != pe->refs[i - 1].rule)
+			rule_hist_eval(e, pe->refs[i].rule, now_ns);
 }
 
 void engine_tick(struct engine *e, uint64_t now_ns)
