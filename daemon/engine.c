@@ -19,9 +19,9 @@
 #define HUGE_PAGE (2u << 20)
 #define MAX_ERRNO 4095
 /* The records behind incidents: one ring of bytes for the whole engine, written in
- * order, each matched record once; groups keep where theirs are. 16 MiB holds the
- * last 160,000 call records or 6,000 with stacks: a group's records are overwritten
- * only when that many came after them. */
+ * order, each matched record once, each on cache lines of its own; groups keep where
+ * theirs are. 16 MiB holds the last 131,000 call records or 7,000 with stacks: a
+ * group's records are overwritten only when that many came after them. */
 #define ARENA_BYTES (16u << 20)
 #define NO_RECORD UINT64_MAX
 
@@ -46,16 +46,21 @@ struct leaf {
 
 /* What a rule tracks per group, 64-byte aligned: a header with where its last records
  * are in the engine's arena, a window per count or rate leaf, then what only firing
- * reads (struct group_cold). */
+ * reads (struct group_cold). The header and the first window's head and total share
+ * the first cache line: an event of a one-leaf rule touches it and one line of slots. */
 struct group {
 	uint64_t k1, k2;        /* process: pid, 0; binary: dev, ino; host: 0, 0 */
 	uint32_t prev, next;    /* LRU list, most recent first; next also links free slots */
 	uint32_t seq;           /* r->seq when last put at the front of the LRU list */
-	uint8_t n_rec, rec_next;
-	uint16_t rec_size[INCIDENT_RECORDS_MAX];
-	uint64_t rec_pos[INCIDENT_RECORDS_MAX]; /* arena positions, a ring */
+	/* From each kept record back to the one kept before it, newest first, in arena
+	 * lines; 0: none kept before. */
+	uint32_t rec_back[INCIDENT_RECORDS_MAX - 1];
+	uint64_t rec_last;      /* 1 + the arena position of the newest record; 0: none */
 	struct window win[];
 };
+
+_Static_assert(sizeof(struct group) + 2 * sizeof(uint64_t) == 64,
+	       "a group's header and its first window's head and total: one cache line");
 
 struct group_cold {
 	uint64_t cooldown_until;
@@ -918,51 +923,93 @@ static void group_key(const struct rule *r, const struct event *ev, uint64_t *k1
 
 /* Records are read again only when a rule fires: they are written around the caches,
  * so that the stream of them does not push the rules' groups out. */
-static void copy_uncached(unsigned char *dst, const unsigned char *src, size_t size)
+static inline void copy_uncached(unsigned char *dst, const void *src, size_t size, size_t padded)
 {
 #ifdef __SSE2__
 	/* Whole lines only: a line written in part costs a read of it from memory. */
-	size_t whole = size / 16 * 16, end = (size + 63) & ~(size_t)63;
-	unsigned char tail[64] __attribute__((aligned(16))) = { 0 };
+	size_t whole = size / 16 * 16;
 
 	for (size_t i = 0; i < whole; i += 16)
-		_mm_stream_si128((__m128i *)(dst + i), _mm_loadu_si128((const __m128i *)(src + i)));
-	memcpy(tail, src + whole, size - whole);
-	for (size_t i = whole; i < end; i += 16)
-		_mm_stream_si128((__m128i *)(dst + i), _mm_load_si128((const __m128i *)(tail + i - whole)));
+		_mm_stream_si128((__m128i *)(dst + i),
+				 _mm_loadu_si128((const __m128i *)((const unsigned char *)src + i)));
+	if (whole < padded) {
+		unsigned char tail[64] __attribute__((aligned(16))) = { 0 };
+
+		memcpy(tail, (const unsigned char *)src + whole, size - whole);
+		for (size_t i = whole; i < padded; i += 16)
+			_mm_stream_si128((__m128i *)(dst + i),
+					 _mm_load_si128((const __m128i *)(tail + i - whole)));
+	}
 #else
 	memcpy(dst, src, size);
+	(void)padded;
 #endif
 }
 
-/* Copy a record into the arena, at the start of a cache line; its position. A record
- * never wraps: the tail of the ring too small for it is skipped. */
+/* An arena entry: its record's size, then the record; entries start on a cache line. */
+struct arena_entry {
+	uint64_t size;
+	uint64_t pad;
+	unsigned char record[];
+};
+
+#define ARENA_LINE 64
+
+/* Copy a record into the arena; its position. A record never wraps: the tail of the
+ * ring too small for it is skipped. */
 static uint64_t arena_put(struct engine *e, const void *rec, size_t size)
 {
+	size_t len = (sizeof(struct arena_entry) + size + ARENA_LINE - 1) & ~(size_t)(ARENA_LINE - 1);
+	struct arena_entry head = { .size = size };
 	uint64_t pos = e->arena_pos;
 
-	if (pos % ARENA_BYTES + size > ARENA_BYTES)
+	if (pos % ARENA_BYTES + len > ARENA_BYTES)
 		pos += ARENA_BYTES - pos % ARENA_BYTES;
-	copy_uncached(e->arena + pos % ARENA_BYTES, rec, size);
-	e->arena_pos = pos + ((size + 63) & ~(uint64_t)63);
+	copy_uncached(e->arena + pos % ARENA_BYTES, &head, sizeof(head), sizeof(head));
+	copy_uncached(e->arena + pos % ARENA_BYTES + sizeof(head), rec, size, len - sizeof(head));
+	e->arena_pos = pos + len;
 	return pos;
 }
 
-/* The record at pos, unless later ones have overwritten it since. */
-static const void *arena_get(const struct engine *e, uint64_t pos)
+/* The entry at pos, unless later ones have overwritten it since. */
+static const struct arena_entry *arena_get(const struct engine *e, uint64_t pos)
 {
-	return e->arena_pos <= pos + ARENA_BYTES ? e->arena + pos % ARENA_BYTES : NULL;
+	return e->arena_pos <= pos + ARENA_BYTES ? (const void *)(e->arena + pos % ARENA_BYTES) : NULL;
 }
 
-static void keep_record(struct group *g, uint64_t pos, size_t size)
+static void keep_record(struct group *g, uint64_t pos)
 {
+	uint64_t back;
+
 	if (pos == NO_RECORD)
 		return;
-	g->rec_pos[g->rec_next] = pos;
-	g->rec_size[g->rec_next] = (uint16_t)size;
-	g->rec_next = (g->rec_next + 1) % INCIDENT_RECORDS_MAX;
-	if (g->n_rec < INCIDENT_RECORDS_MAX)
-		g->n_rec++;
+	if (g->rec_last) {
+		back = (pos - (g->rec_last - 1)) / ARENA_LINE;
+		memmove(&g->rec_back[1], &g->rec_back[0], sizeof(g->rec_back) - sizeof(g->rec_back[0]));
+		/* Farther back than any arena holds: as good as overwritten. */
+		g->rec_back[0] = back < UINT32_MAX ? (uint32_t)back : UINT32_MAX;
+	}
+	g->rec_last = pos + 1;
+}
+
+/* The positions of g's kept records, oldest first; how many. */
+static unsigned kept_records(const struct group *g, uint64_t pos[INCIDENT_RECORDS_MAX])
+{
+	uint64_t at[INCIDENT_RECORDS_MAX];
+	unsigned n = 0;
+
+	if (!g->rec_last)
+		return 0;
+	at[n++] = g->rec_last - 1;
+	for (unsigned i = 0; i < INCIDENT_RECORDS_MAX - 1 && g->rec_back[i]; i++) {
+		uint64_t back = (uint64_t)g->rec_back[i] * ARENA_LINE;
+
+		at[n] = back <= at[n - 1] && g->rec_back[i] != UINT32_MAX ? at[n - 1] - back : NO_RECORD;
+		n++;
+	}
+	for (unsigned i = 0; i < n; i++)
+		pos[i] = at[n - 1 - i];
+	return n;
 }
 
 /* ---- filters and conditions ------------------------------------------------------ */
@@ -1103,7 +1150,8 @@ static void fire(struct engine *e, struct rule *r, struct group *g, uint64_t now
 		.dry_run = e->cfg.dry_run || def->dry_run || (def->policy && def->policy->dry_run),
 	};
 	bool acts = !inc.dry_run && def->n_actions;
-	unsigned first = (g->rec_next + INCIDENT_RECORDS_MAX - g->n_rec) % INCIDENT_RECORDS_MAX;
+	uint64_t kept[INCIDENT_RECORDS_MAX];
+	unsigned n_kept = kept_records(g, kept);
 
 	if (ev)
 		memcpy(inc.exe, ev->exe.path, sizeof(inc.exe));
@@ -1121,12 +1169,11 @@ static void fire(struct engine *e, struct rule *r, struct group *g, uint64_t now
 			c->events = window_count(&g->win[l->win], l->width, now);
 		}
 	}
-	for (unsigned i = 0; i < g->n_rec; i++) {
-		unsigned k = (first + i) % INCIDENT_RECORDS_MAX;
-		const void *data = arena_get(e, g->rec_pos[k]);
+	for (unsigned i = 0; i < n_kept; i++) {
+		const struct arena_entry *a = kept[i] == NO_RECORD ? NULL : arena_get(e, kept[i]);
 
-		if (data)
-			inc.records[inc.n_records++] = (struct incident_record){ g->rec_size[k], data };
+		if (a)
+			inc.records[inc.n_records++] = (struct incident_record){ a->size, a->record };
 		else
 			e->stats.records_skipped++;
 	}
@@ -1140,7 +1187,8 @@ static void fire(struct engine *e, struct rule *r, struct group *g, uint64_t now
 	/* The events of this incident make no other. */
 	cold(r, g)->cooldown_until = now + def->cooldown_ns;
 	memset(g->win, 0, r->n_win * sizeof(struct window));
-	g->n_rec = g->rec_next = 0;
+	g->rec_last = 0;
+	memset(g->rec_back, 0, sizeof(g->rec_back));
 	if (acts && !inc.budget_exhausted && def->verify_ns) {
 		if (!cold(r, g)->verify_until)
 			r->verifying++;
@@ -1195,7 +1243,7 @@ void engine_event(struct engine *e, const struct engine_input *in)
 			continue;
 		for (size_t k = 0; k < n_hit; k++)
 			n = window_add(&g->win[hit[k]->win], hit[k]->width, now, 1);
-		keep_record(g, pos, in->size);
+		keep_record(g, pos);
 		/* A rule of one leaf holds on what its window now counts: no visit to the
 		 * rule's leaves. */
 		if (r->simple ? n >= hit[0]->need : rule_holds(r, g, now))

@@ -628,6 +628,21 @@ static int reported(struct parser *ps, const struct policy_cond *c, const struct
 		ps_path_pop(ps, mark);
 		return err;
 	}
+	/* An exception probe without types reports every type. */
+	for (size_t i = 0; pr->n_types && i < c->filter.n_types; i++) {
+		char shown[SHOWN_LEN];
+		bool found = false;
+
+		for (size_t j = 0; j < pr->n_types && !found; j++)
+			found = !strcmp(pr->types[j], c->filter.types[i]);
+		if (found)
+			continue;
+		mark = ps_path_key(ps, "type");
+		err = ps_fail(ps, "probe \"%s\" does not report %s (add it to the probe's \"types\")",
+			      pr->id, ps_show_str(c->filter.types[i], shown, sizeof(shown)));
+		ps_path_pop(ps, mark);
+		return err;
+	}
 	return 0;
 }
 

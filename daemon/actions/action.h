@@ -19,7 +19,8 @@ struct action_target {
 	const char *policy;
 	uint32_t pid;              /* by process: the process; else the last event's */
 	int pidfd;                 /* of pid, opened at dispatch when an action needs it; -1 */
-	int pidfd_err;             /* -errno of pidfd_open when pidfd is -1 */
+	int pidfd_err;             /* when pidfd is -1: -errno of pidfd_open, or -ESTALE
+				    * when the process started after the events */
 	uint64_t exe_dev, exe_ino; /* the executable of the events (kernel dev_t) */
 	const char *exe;           /* its path; "" when unknown */
 	const char *probe;         /* the first condition leaf's probe; "" when none */

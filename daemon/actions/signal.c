@@ -1,5 +1,6 @@
 /* signal: a named signal to the incident's process, through a pidfd opened when the
- * incident was dispatched, so a pid taken over by another process is never hit. Never
+ * incident was dispatched, so a pid taken over by another process is never hit (nor
+ * one that had been taken over already: started after the events). Never
  * pid 1 or below, never salved, never a process that runs another executable than the
  * one the events came from (DESIGN: scope is a wall). */
 #define _GNU_SOURCE
@@ -81,6 +82,9 @@ static int signal_start(struct action_run *run)
 	if (t->pidfd < 0) {
 		if (t->pidfd_err == -ESRCH)
 			return action_outcome(run->outcome, "no process");
+		if (t->pidfd_err == -ESTALE)
+			return action_outcome(run->outcome, "refused: pid %u is a process started "
+					      "after the events", t->pid);
 		return action_outcome(run->outcome, "failed: pidfd_open: %s",
 				      strerror(-t->pidfd_err));
 	}

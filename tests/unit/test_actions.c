@@ -337,6 +337,15 @@ static pid_t spawn_sleeper(void)
 	return pid;
 }
 
+/* The incident's events happen now: after the processes the test started so far. */
+static void events_now(struct fixture *f)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	f->inc.boot_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void test_signal_kills_child(void **state)
 {
 	struct fixture *f = *state;
@@ -344,6 +353,7 @@ static void test_signal_kills_child(void **state)
 	pid_t child = spawn_sleeper();
 	int status;
 
+	events_now(f);
 	f->acts[0] = (struct policy_action){ .kind = POLICY_ACTION_SIGNAL, .signo = SIGTERM };
 	f->rule.n_actions = 1;
 	f->inc.pid = (uint32_t)child;
@@ -372,6 +382,7 @@ static void test_signal_refused(void **state)
 	pid_t child = spawn_sleeper();
 	int status;
 
+	events_now(f);
 	f->acts[0] = (struct policy_action){ .kind = POLICY_ACTION_SIGNAL, .signo = SIGKILL };
 	f->rule.n_actions = 1;
 
@@ -392,6 +403,28 @@ static void test_signal_refused(void **state)
 	f->inc.exe_ino++;
 	dispatch(f);
 	assert_non_null(strstr(get_str(outcome(f, 0), "outcome"), "now runs another executable"));
+	assert_int_equal(waitpid(child, &status, WNOHANG), 0); /* still alive */
+	kill(child, SIGKILL);
+	assert_int_equal(waitpid(child, &status, 0), child);
+}
+
+/* A process that started after the events has taken their pid over: never it, even
+ * when it runs the same executable. */
+static void test_signal_pid_taken_over(void **state)
+{
+	struct fixture *f = *state;
+	pid_t child;
+	int status;
+
+	events_now(f);
+	usleep(30000); /* /proc gives start times to the clock tick (10 ms) */
+	child = spawn_sleeper();
+	f->acts[0] = (struct policy_action){ .kind = POLICY_ACTION_SIGNAL, .signo = SIGKILL };
+	f->rule.n_actions = 1;
+	f->inc.pid = (uint32_t)child;
+	exe_identity(child, &f->inc);
+	dispatch(f);
+	assert_non_null(strstr(get_str(outcome(f, 0), "outcome"), "started after the events"));
 	assert_int_equal(waitpid(child, &status, WNOHANG), 0); /* still alive */
 	kill(child, SIGKILL);
 	assert_int_equal(waitpid(child, &status, 0), child);
@@ -576,6 +609,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exec_missing_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signal_kills_child, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signal_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signal_pid_taken_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_order, setup, teardown),

@@ -752,6 +752,20 @@ static void test_filter_values_the_probe_reports(void **state)
 	expect_error(WITH_RULES(RULE("{\"probe\": \"sys\", \"errno\": [\"ENOENT\", \"EPERM\"], \"count\": 1, \"within\": \"1s\"}", LOG)),
 		     -EINVAL, "x.json: rules[0].when.errno: probe \"sys\" does not report EPERM (add it to the "
 		     "probe's \"errnos\")");
+	expect_error("{\"salve\": 1, \"name\": \"t\", \"probes\": [{\"id\": \"throws\", \"kind\": \"exception\", "
+		     "\"types\": [\"std::runtime_error\"]}], \"rules\": ["
+		     RULE("{\"probe\": \"throws\", \"type\": [\"std::runtime_error\", \"app::ParseError\"], \"count\": 1, \"within\": \"1s\"}", LOG) "]}",
+		     -EINVAL, "x.json: rules[0].when.type: probe \"throws\" does not report \"app::ParseError\" "
+		     "(add it to the probe's \"types\")");
+	/* A probe without types reports them all. */
+	{
+		struct policy p;
+
+		parse_ok("{\"salve\": 1, \"name\": \"t\", \"probes\": [{\"id\": \"throws\", \"kind\": \"exception\"}], "
+			 "\"rules\": [" RULE("{\"probe\": \"throws\", \"type\": \"app::ParseError\", \"count\": 1, \"within\": \"1s\"}", LOG) "]}",
+			 &p);
+		policy_clear(&p);
+	}
 }
 
 int main(void)
