@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,21 +47,23 @@ struct leaf {
 
 /* What a rule tracks per group, 64-byte aligned: a header with where its last records
  * are in the engine's arena, a window per count or rate leaf, then what only firing
- * reads (struct group_cold). The header and the first window's head and total share
- * the first cache line: an event of a one-leaf rule touches it and one line of slots. */
+ * reads (struct group_cold). The header and the first window's count of its newest
+ * bucket, head and total share the first cache line: most events of a one-leaf rule
+ * touch that line only. */
 struct group {
-	uint64_t k1, k2;        /* process: pid, 0; binary: dev, ino; host: 0, 0 */
-	uint32_t prev, next;    /* LRU list, most recent first; next also links free slots */
-	uint32_t seq;           /* r->seq when last put at the front of the LRU list */
+	uint64_t k1, k2;    /* process: pid, 0; binary: dev, ino; host: 0, 0. A free
+			     * group's k1 is the index of the next free one. */
+	uint64_t rec_last;  /* 1 + the arena position of the newest record; 0: none */
 	/* From each kept record back to the one kept before it, newest first, in arena
 	 * lines; 0: none kept before. */
 	uint32_t rec_back[INCIDENT_RECORDS_MAX - 1];
-	uint64_t rec_last;      /* 1 + the arena position of the newest record; 0: none */
+	bool live;
+	bool referenced;    /* an event came since the clock hand last passed (eviction) */
 	struct window win[];
 };
 
-_Static_assert(sizeof(struct group) + 2 * sizeof(uint64_t) == 64,
-	       "a group's header and its first window's head and total: one cache line");
+_Static_assert(offsetof(struct group, win) + offsetof(struct window, slots) == 64,
+	       "a group's header and its first window's head bucket and total: one cache line");
 
 struct group_cold {
 	uint64_t cooldown_until;
@@ -71,14 +74,14 @@ struct group_cold {
 /* Fields in the order the hot path reads them; the leaves last. */
 struct rule {
 	/* One cache line: what every event of the rule reads. The state (pool, table,
-	 * LRU, budget, verifications) is kept across reloads while the rule does not
-	 * change. Groups live in pool, found through table (open addressing, linear
+	 * clock hand, budget, verifications) is kept across reloads while the rule does
+	 * not change. Groups live in pool, found through table (open addressing, linear
 	 * probing), and the last one found is remembered: a rule by host or binary, or a
 	 * process erring in a burst, finds it without the table. */
 	unsigned char *pool;
 	uint64_t *table; /* key hash << 32 | group index; EMPTY */
 	uint64_t last_k1, last_k2;
-	uint32_t table_mask, group_size, n_live, seq, lru_head;
+	uint32_t table_mask, group_size, n_live;
 	uint32_t last_gi; /* NONE: nothing remembered */
 	uint8_t by;       /* enum policy_group_by */
 	bool simple;      /* one leaf: the rule holds when it does */
@@ -87,7 +90,8 @@ struct rule {
 
 	const struct policy_rule *def;
 	uint32_t n_pct;
-	uint32_t cap, n_pool, free_head, lru_tail, verifying;
+	uint32_t cap, n_pool, free_head, verifying;
+	uint32_t hand; /* the clock's: the next group eviction looks at */
 	uint64_t *spent; /* boot_ns of the incidents that took budget, a FIFO ring */
 	uint32_t spent_cap, spent_n, spent_head;
 } __attribute__((aligned(64)));
@@ -315,8 +319,8 @@ static int rule_build(struct rule *r, const struct policy_rule *def)
 {
 	int err;
 
-	*r = (struct rule){ .def = def, .by = (uint8_t)def->by, .lru_head = NONE, .lru_tail = NONE,
-			    .free_head = NONE, .last_gi = NONE };
+	*r = (struct rule){ .def = def, .by = (uint8_t)def->by, .free_head = NONE,
+			    .last_gi = NONE };
 	if ((err = flatten(r, &def->when)))
 		return err;
 	if (!r->n_leaves)
@@ -554,9 +558,7 @@ static void adopt(struct rule *to, struct rule *from)
 	to->free_head = from->free_head;
 	to->table = from->table;
 	to->table_mask = from->table_mask;
-	to->lru_head = from->lru_head;
-	to->lru_tail = from->lru_tail;
-	to->seq = from->seq;
+	to->hand = from->hand;
 	to->last_k1 = from->last_k1;
 	to->last_k2 = from->last_k2;
 	to->last_gi = from->last_gi;
@@ -755,34 +757,6 @@ static int table_reserve(struct rule *r, uint32_t n)
 	return 0;
 }
 
-static void lru_unlink(struct rule *r, uint32_t gi)
-{
-	struct group *g = group_at(r, gi);
-
-	if (g->prev != NONE)
-		group_at(r, g->prev)->next = g->next;
-	else
-		r->lru_head = g->next;
-	if (g->next != NONE)
-		group_at(r, g->next)->prev = g->prev;
-	else
-		r->lru_tail = g->prev;
-}
-
-static void lru_push(struct rule *r, uint32_t gi)
-{
-	struct group *g = group_at(r, gi);
-
-	g->prev = NONE;
-	g->seq = ++r->seq;
-	g->next = r->lru_head;
-	if (r->lru_head != NONE)
-		group_at(r, r->lru_head)->prev = gi;
-	else
-		r->lru_tail = gi;
-	r->lru_head = gi;
-}
-
 static void verify_end(struct engine *e, struct rule *r, struct group *g, bool resolved,
 		       uint64_t now)
 {
@@ -805,8 +779,8 @@ static void group_drop(struct engine *e, struct rule *r, uint32_t s, uint64_t no
 	if (r->last_gi == gi)
 		r->last_gi = NONE;
 	slot_delete(r, s);
-	lru_unlink(r, gi);
-	g->next = r->free_head;
+	g->live = false;
+	g->k1 = r->free_head;
 	r->free_head = gi;
 	r->n_live--;
 }
@@ -839,33 +813,52 @@ static int pool_grow(struct rule *r)
 	r->pool = p;
 	huge_pages(p, want * r->group_size);
 	for (uint64_t i = want; i-- > r->n_pool;) {
-		group_at(r, (uint32_t)i)->next = r->free_head;
+		group_at(r, (uint32_t)i)->live = false;
+		group_at(r, (uint32_t)i)->k1 = r->free_head;
 		r->free_head = (uint32_t)i;
 	}
 	r->n_pool = (uint32_t)want;
 	return 0;
 }
 
-/* A slot for a new group: a free one, a new one while under the bound, else the least
- * recently used group's. NONE when memory runs out. */
+/* The group eviction takes, by the clock (second chance): the next one, from the
+ * hand on, that no event touched since the hand last passed it. Like least recently
+ * used, without touching other groups on every event to keep a list in order. */
+static uint32_t clock_victim(struct rule *r)
+{
+	for (;;) {
+		uint32_t gi = r->hand;
+		struct group *g = group_at(r, gi);
+
+		r->hand = (r->hand + 1) % r->n_pool;
+		if (!g->live)
+			continue;
+		if (!g->referenced)
+			return gi;
+		g->referenced = false;
+	}
+}
+
+/* A slot for a new group: a free one, a new one while under the bound, else an old
+ * group's. NONE when memory runs out. */
 static uint32_t group_alloc(struct engine *e, struct rule *r, uint64_t now)
 {
 	uint32_t gi;
 
 	if (r->free_head == NONE && r->n_pool < r->cap)
 		pool_grow(r); /* on failure, evict instead */
-	if (r->free_head == NONE && r->lru_tail != NONE) {
-		gi = r->lru_tail;
+	if (r->free_head == NONE && r->n_live) {
+		gi = clock_victim(r);
 		group_drop(e, r, slot_find(r, group_at(r, gi)->k1, group_at(r, gi)->k2), now);
 		e->stats.evicted++;
 	}
 	if ((gi = r->free_head) == NONE)
 		return NONE;
-	r->free_head = group_at(r, gi)->next;
+	r->free_head = (uint32_t)group_at(r, gi)->k1;
 	return gi;
 }
 
-/* The group of this key, created empty (and made most recent) when new. */
+/* The group of this key, created empty when new. */
 static struct group *group_get(struct engine *e, struct rule *r, uint64_t k1, uint64_t k2,
 			       uint64_t now)
 {
@@ -881,13 +874,7 @@ static struct group *group_get(struct engine *e, struct rule *r, uint64_t k1, ui
 		r->last_k1 = k1;
 		r->last_k2 = k2;
 		r->last_gi = gi;
-		/* Moving a group to the front touches three others: a group in the younger
-		 * half of the list stays where it is. The one evicted is still one that no
-		 * event touched while half of the groups were renewed. */
-		if (r->seq - g->seq >= r->n_live / 2 && r->lru_head != gi) {
-			lru_unlink(r, gi);
-			lru_push(r, gi);
-		}
+		g->referenced = true;
 		return g;
 	}
 	if (table_reserve(r, r->n_live + 1) || (gi = group_alloc(e, r, now)) == NONE)
@@ -896,8 +883,8 @@ static struct group *group_get(struct engine *e, struct rule *r, uint64_t k1, ui
 	memset(g, 0, sizeof(*g) + r->n_win * sizeof(struct window) + sizeof(struct group_cold));
 	g->k1 = k1;
 	g->k2 = k2;
+	g->live = true; /* not referenced: a process seen once goes first */
 	slot_put(r, (uint64_t)key_hash(k1, k2) << 32 | gi);
-	lru_push(r, gi);
 	r->n_live++;
 	r->last_k1 = k1;
 	r->last_k2 = k2;
@@ -1263,8 +1250,8 @@ static void rule_hist_eval(struct engine *e, struct rule *r, uint64_t now)
 			holds(e, r, g, now, NULL);
 		return;
 	}
-	for (uint32_t gi = r->lru_head; gi != NONE; gi = group_at(r, gi)->next)
-		if (rule_holds(r, group_at(r, gi), now))
+	for (uint32_t gi = 0; gi < r->n_pool; gi++)
+		if (group_at(r, gi)->live && rule_holds(r, group_at(r, gi), now))
 			holds(e, r, group_at(r, gi), now, NULL);
 }
 
@@ -1320,10 +1307,10 @@ void engine_tick(struct engine *e, uint64_t now_ns)
 	for (size_t i = 0; i < e->n_rules; i++) {
 		struct rule *r = &e->rules[i];
 
-		for (uint32_t gi = r->lru_head; r->verifying && gi != NONE; gi = group_at(r, gi)->next) {
+		for (uint32_t gi = 0; r->verifying && gi < r->n_pool; gi++) {
 			struct group *g = group_at(r, gi);
 
-			if (cold(r, g)->verify_until && now_ns >= cold(r, g)->verify_until)
+			if (g->live && cold(r, g)->verify_until && now_ns >= cold(r, g)->verify_until)
 				verify_end(e, r, g, true, now_ns);
 		}
 	}

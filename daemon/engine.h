@@ -28,11 +28,11 @@
  *   group could be watched.
  * - Groups: by process (ev->pid), by binary (ev->exe dev and ino; events without an
  *   exe share one group) or by host. At most max_groups per rule; when a new group
- *   needs room the least recently used one is dropped (counted in stats.evicted). The
- *   order is kept lazily: a group used while in the younger half of the list is not
- *   moved, so the one dropped is always one not used while half the groups were
- *   renewed. Memory per group is fixed: its windows and a ring of the last
- *   INCIDENT_RECORDS_MAX records, each slot the largest record its probes can send.
+ *   needs room an old one is dropped (counted in stats.evicted), chosen by the clock
+ *   (second chance): the next one from the clock's hand that no event touched since
+ *   the hand last passed it, so a process seen once goes before one seen again.
+ *   Memory per group is fixed: its windows and where its last INCIDENT_RECORDS_MAX
+ *   records are in the engine's record ring.
  *
  * - A reload that changes or removes a rule drops its verifications without a verdict.
  *
@@ -80,7 +80,7 @@ struct engine_input {
 struct engine_stats {
 	uint64_t rules;
 	uint64_t groups;       /* tracked now, over all rules */
-	uint64_t evicted;      /* groups dropped for room (least recently used) */
+	uint64_t evicted;      /* groups dropped for room (by the clock: not used of late) */
 	uint64_t incidents;    /* fired, dry runs and exhausted budgets included */
 	uint64_t budget_exhausted;
 	uint64_t matched;      /* events that passed the filters of at least one leaf */

@@ -15,7 +15,8 @@ void window_clear(struct window *w)
 	memset(w, 0, sizeof(*w));
 }
 
-/* Move the head to bucket b, emptying the buckets that fall out of the ring. */
+/* Move the head to bucket b: the ended bucket's count goes to its slot, and the
+ * buckets that fall out of the ring are emptied. */
 static void advance(struct window *w, uint64_t b)
 {
 	uint64_t n = b - w->head;
@@ -24,6 +25,7 @@ static void advance(struct window *w, uint64_t b)
 		memset(w->slots, 0, sizeof(w->slots));
 		w->total = 0;
 	} else {
+		w->slots[w->head % WINDOW_SLOTS] = w->cur;
 		for (uint64_t i = 1; i <= n; i++) {
 			uint32_t *s = &w->slots[(w->head + i) % WINDOW_SLOTS];
 
@@ -31,23 +33,30 @@ static void advance(struct window *w, uint64_t b)
 			*s = 0;
 		}
 	}
+	w->cur = 0;
 	w->head = b;
+}
+
+/* c + n, or as much as a counter holds: a storm must not look like silence. */
+static uint32_t saturating_add(uint32_t c, uint32_t *n)
+{
+	if (c > UINT32_MAX - *n)
+		*n = UINT32_MAX - c;
+	return c + *n;
 }
 
 uint64_t window_add(struct window *w, uint64_t width, uint64_t now_ns, uint32_t n)
 {
 	uint64_t b = now_ns / width;
-	uint32_t *s;
 
 	if (b > w->head)
 		advance(w, b);
 	else if (w->head - b >= WINDOW_SLOTS)
 		return w->total; /* older than the whole window */
-	s = &w->slots[b % WINDOW_SLOTS];
-	/* Saturate rather than wrap: a storm must not look like silence. */
-	if (*s > UINT32_MAX - n)
-		n = UINT32_MAX - *s;
-	*s += n;
+	if (b == w->head)
+		w->cur = saturating_add(w->cur, &n);
+	else
+		w->slots[b % WINDOW_SLOTS] = saturating_add(w->slots[b % WINDOW_SLOTS], &n);
 	return w->total += n;
 }
 

@@ -23,8 +23,11 @@
 #define WINDOW_SLOTS 32
 
 struct window {
+	uint32_t cur;   /* events in the newest bucket (its slot is filled when it ends), so
+			 * that counting an event touches the slots only once a bucket */
+	uint32_t pad;
 	uint64_t head;  /* bucket number of the newest bucket */
-	uint64_t total; /* sum of slots */
+	uint64_t total; /* events in the window: cur and the slots */
 	uint32_t slots[WINDOW_SLOTS];
 };
 

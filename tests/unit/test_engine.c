@@ -390,8 +390,9 @@ static void test_by_host(void **state)
 	assert_int_equal(st.groups, 1);
 }
 
-/* At most max_groups per rule; the least recently used goes, and its counts with it. */
-static void test_lru_eviction_bound(void **state)
+/* At most max_groups per rule; a group no event touched since the clock hand last
+ * passed goes (one seen once goes before one seen again), and its counts with it. */
+static void test_eviction_bound(void **state)
 {
 	struct fx *f = *state;
 	struct engine_stats st;
@@ -400,7 +401,7 @@ static void test_lru_eviction_bound(void **state)
 	start(f, 1);
 	for (uint32_t pid = 1; pid <= 4; pid++)
 		call(f, 0, pid, T0, -1);
-	call(f, 0, 1, T0 + MS, -1); /* 1 is now the most recent: 2 is the oldest */
+	call(f, 0, 1, T0 + MS, -1); /* 1 is seen again: 2 is the first seen once */
 	call(f, 0, 5, T0 + 2 * MS, -1);
 	engine_stats(f->e, &st);
 	assert_int_equal(st.groups, 4);
@@ -933,7 +934,7 @@ int main(void)
 		T(test_by_process_isolates_sibling),
 		T(test_by_binary),
 		T(test_by_host),
-		T(test_lru_eviction_bound),
+		T(test_eviction_bound),
 		T(test_forget),
 		T(test_all),
 		T(test_any),
