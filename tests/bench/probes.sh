@@ -7,15 +7,21 @@
 # A return probe is a uretprobe, so its floor is an empty uretprobe. A latency probe is a
 # uprobe session program where the kernel has them (its floor: an empty session
 # program) and a uprobe and a uretprobe otherwise (its floor: that pair); both are
-# measured. Each figure is the median over
-# ROUNDS (default 5) rounds that run every row in turn; the ratios compare figures of
-# this one run.
+# measured. One more row shows what timing a call costs by itself: a session program
+# that only reads the clock at both ends.
+#
+# Each round runs every row in turn, the target on one CPU and the probers on the
+# other; a figure is a row's median over ROUNDS (default 7) rounds, and a ratio the
+# median of the rounds' own ratios, whose two rows ran one after the other.
 set -u
 BUILD=$(realpath "${1:-build}")
 TARGETS=$BUILD/tests/targets
 WORK=$(mktemp -d /tmp/salve-bench.XXXXXX)
 PIN_DIR=/sys/fs/bpf/salve-bench-$$
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-7}
+# The target runs alone on the last CPU; salved, bpftrace and the floor loader elsewhere.
+TARGET_CPU=$(($(nproc) - 1))
+PROBER_CPUS=0-$((TARGET_CPU > 0 ? TARGET_CPU - 1 : 0))
 PROBER=
 trap 'stop_prober; rm -rf "$WORK"' EXIT
 [ "$(id -u)" = 0 ] || { echo "probes bench: needs root"; exit 77; }
@@ -43,8 +49,8 @@ wait_for() {
 # floor MODE BIN: empty programs at hot_call's entry, return or both.
 floor() {
 	local obj=$BUILD/tests/bench/floor.bpf.o
-	[ "$1" = session ] && obj=$BUILD/tests/bench/floor_session.bpf.o
-	"$BUILD/tests/bench/floor" "$obj" "$2" hot_call "$1" > "$WORK/prober" 2>&1 &
+	[[ $1 = session* ]] && obj=$BUILD/tests/bench/floor_session.bpf.o
+	taskset -c "$PROBER_CPUS" "$BUILD/tests/bench/floor" "$obj" "$2" hot_call "$1" > "$WORK/prober" 2>&1 &
 	PROBER=$!
 	wait_for "$WORK/prober" attached
 }
@@ -61,7 +67,7 @@ salve() {
 {"salve": 1, "name": "bench", "scope": {"binaries": ["$bin"]},
  "probes": [{"id": "hot", "kind": "$kind", "binary": "$bin", "symbol": "hot_call", $what}]}
 JSON
-	"$BUILD/salved" --policy "$WORK/p.json" --log "$WORK/events" --pin-dir "$PIN_DIR" \
+	taskset -c "$PROBER_CPUS" "$BUILD/salved" --policy "$WORK/p.json" --log "$WORK/events" --pin-dir "$PIN_DIR" \
 		--state-dir "$WORK/state" --socket "$WORK/salved.sock" --stats-interval 0 "$@" \
 		> /dev/null 2> "$WORK/prober" &
 	PROBER=$!
@@ -77,14 +83,14 @@ bpftrace_probe() {
 uretprobe:$2:hot_call /@start[tid]/ { \$d = nsecs - @start[tid]; delete(@start[tid]); @hist = hist(\$d);
   if (\$d > 1000000) { printf(\"%d %d\\n\", pid, \$d); } }" ;;
 	esac
-	bpftrace -e "$prog" > "$WORK/prober" 2>&1 &
+	taskset -c "$PROBER_CPUS" bpftrace -e "$prog" > "$WORK/prober" 2>&1 &
 	PROBER=$!
 	wait_for "$WORK/prober" Attaching
 	sleep 1 # bpftrace says it attaches before it has
 }
 
 # cost BIN N: ns per call over one run of N calls.
-cost() { "$1" "$2" | sed -n 's/^ns_per_call=\([0-9.]*\).*/\1/p'; }
+cost() { taskset -c "$TARGET_CPU" "$1" "$2" | sed -n 's/^ns_per_call=\([0-9.]*\).*/\1/p'; }
 
 # measure LABEL BIN N [PROBER ARGS...]: one run's figure for a row, the prober attached
 # around it; the figures of the rounds gather in RUNS.
@@ -101,7 +107,11 @@ measure() {
 
 median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# ratio A B: the median over the rounds of row A's figure over row B's in that round.
+ratio() {
+	paste -d' ' <(tr ' ' '\n' <<<"${RUNS[$1]}" | sed '/^$/d') <(tr ' ' '\n' <<<"${RUNS[$2]}" | sed '/^$/d') |
+		awk '{ print $1 / $2 }' | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", v[int((NR + 1) / 2)] }'
+}
 
 # Rounds of every row in turn, so a slow spell of the machine spreads over all rows
 # rather than landing on one; each row's figure is its median.
@@ -115,6 +125,7 @@ run_entry() {
 		measure bpftrace-ret "$bin" "$n" bpftrace_probe return "$bin"
 		measure floor-lat "$bin" "$n" floor session "$bin"
 		measure salve-lat "$bin" "$n" salve latency "$bin"
+		measure floor-clock "$bin" "$n" floor session-clock "$bin"
 		measure floor-pair "$bin" "$n" floor both "$bin"
 		measure salve-pair "$bin" "$n" salve latency "$bin" --no-uprobe-sessions
 		measure bpftrace-lat "$bin" "$n" bpftrace_probe latency "$bin"
@@ -124,23 +135,24 @@ run_entry() {
 	printf '\n%s (%s, median of %d runs of %d calls)\n' "$title" "$(basename "$bin")" "$ROUNDS" "$n"
 	printf '  %-44s %12s %10s\n' "" "ns/call" "x floor"
 	printf '  %-44s %12.1f\n' "no probe" "${NS[none]}"
-	row() { printf '  %-44s %12.1f %10s\n' "$1" "${NS[$2]}" "$(ratio "${NS[$2]}" "${NS[$3]}")"; }
+	row() { printf '  %-44s %12.1f %10s\n' "$1" "${NS[$2]}" "$(ratio "$2" "$3")"; }
 	row "empty uretprobe (floor)" floor-ret floor-ret
 	row "salve return probe (< 0)" salve-ret floor-ret
 	row "bpftrace, same filter" bpftrace-ret floor-ret
 	row "empty uprobe session (floor)" floor-lat floor-lat
 	row "salve latency probe (> 1ms), session" salve-lat floor-lat
+	row "  session reading the clock at both ends" floor-clock floor-lat
 	row "empty uprobe + uretprobe (floor of the pair)" floor-pair floor-pair
 	row "salve latency probe, --no-uprobe-sessions" salve-pair floor-pair
 	row "bpftrace, same filter + hist (x pair floor)" bpftrace-lat floor-pair
 	printf '  salve / floor: return %s, latency %s (pair: %s) (target <= 1.15)\n' \
-		"$(ratio "${NS[salve-ret]}" "${NS[floor-ret]}")" "$(ratio "${NS[salve-lat]}" "${NS[floor-lat]}")" \
-		"$(ratio "${NS[salve-pair]}" "${NS[floor-pair]}")"
+		"$(ratio salve-ret floor-ret)" "$(ratio salve-lat floor-lat)" "$(ratio salve-pair floor-pair)"
+	printf '  salve latency / the clock reads alone: %s\n' "$(ratio salve-lat floor-clock)"
 	printf '  salve / bpftrace: return %s, latency %s (pair: %s) (target <= 1.00)\n' \
-		"$(ratio "${NS[salve-ret]}" "${NS[bpftrace-ret]}")" \
-		"$(ratio "${NS[salve-lat]}" "${NS[bpftrace-lat]}")" "$(ratio "${NS[salve-pair]}" "${NS[bpftrace-lat]}")"
+		"$(ratio salve-ret bpftrace-ret)" "$(ratio salve-lat bpftrace-lat)" \
+		"$(ratio salve-pair bpftrace-lat)"
 }
 
 echo "probe cost per call of hot_call(); figures of this run, compare the ratios"
-run_entry "ordinary entry: int3 uprobe" "$TARGETS/hot" 40000
-run_entry "5-byte NOP entry: optimized uprobe" "$TARGETS/hot-nop5" 400000
+run_entry "ordinary entry: int3 uprobe" "$TARGETS/hot" 200000
+run_entry "5-byte NOP entry: optimized uprobe" "$TARGETS/hot-nop5" 1000000
