@@ -2,6 +2,7 @@
 #include "events.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 
@@ -184,7 +185,10 @@ int events_decode(const void *data, size_t size, struct event *out)
 		return -EINVAL;
 	memcpy(&rec, data, want);
 
-	memset(out, 0, sizeof(*out));
+	/* All but the stack arrays, which are read only up to their counts: clearing
+	 * their 2.4 KB for every record cost more than the rest of the decoding. */
+	memset(out, 0, offsetof(struct event, frames));
+	out->n_modules = 0;
 	out->kind = rec.hdr.kind;
 	out->boot_ns = rec.hdr.boot_ns;
 	out->pid = rec.hdr.pid;
