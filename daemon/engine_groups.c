@@ -230,6 +230,26 @@ struct group *group_get(struct engine *e, struct rule *r, uint64_t k1, uint32_t 
 	return g;
 }
 
+void group_prefetch_slot(const struct rule *r, uint64_t k1, uint32_t k2)
+{
+	if (r->last_gi != NONE && r->last_k1 == k1 && r->last_k2 == k2)
+		__builtin_prefetch(group_at(r, r->last_gi), 1);
+	else if (r->table)
+		__builtin_prefetch(&r->table[key_hash(k1, k2) & r->table_mask]);
+}
+
+void group_prefetch(const struct rule *r, uint64_t k1, uint32_t k2)
+{
+	uint32_t h = key_hash(k1, k2);
+	uint64_t v;
+
+	if ((r->last_gi != NONE && r->last_k1 == k1 && r->last_k2 == k2) || !r->table)
+		return;
+	v = r->table[h & r->table_mask];
+	if (v != EMPTY && (uint32_t)(v >> 32) == h)
+		__builtin_prefetch(group_at(r, (uint32_t)v), 1);
+}
+
 /* Forget the group of this key, if the rule has one. */
 void group_forget(struct engine *e, struct rule *r, uint64_t k1, uint32_t k2, uint64_t now)
 {

@@ -206,6 +206,10 @@ struct probe_entry *probe_find(const struct engine *e, const struct policy_probe
 /* engine_groups.c */
 struct group *group_get(struct engine *e, struct rule *r, uint64_t k1, uint32_t k2, uint64_t now);
 void group_forget(struct engine *e, struct rule *r, uint64_t k1, uint32_t k2, uint64_t now);
+/* Fetch ahead what group_get will read for this key: the table slot, then (once that
+ * is in) the group. */
+void group_prefetch_slot(const struct rule *r, uint64_t k1, uint32_t k2);
+void group_prefetch(const struct rule *r, uint64_t k1, uint32_t k2);
 /* g's verification ends: resolved or not, as the engine's verify callback hears it. */
 void group_verify_end(struct engine *e, struct rule *r, struct group *g, bool resolved,
 		      uint64_t now);

@@ -332,6 +332,7 @@ static int on_ring(int fd, void *ctx)
 	int n = probes_consume(d->probes);
 
 	(void)fd;
+	pipeline_flush(d->pipeline);
 	if (n < 0 && n != -EINTR)
 		salve_log(LOG_ERR, "reading the ring buffer: %s", strerror(-n));
 	return 0;
@@ -603,6 +604,7 @@ static int run(struct daemon *d)
 	sd_notify(0, "STOPPING=1");
 	/* What is already in the ring is still reported. */
 	probes_consume(d->probes);
+	pipeline_flush(d->pipeline);
 	write_stats(d);
 out:
 	if (timer >= 0)

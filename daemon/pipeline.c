@@ -13,6 +13,21 @@
 #include "scope.h"
 #include "symbolize.h"
 
+/* Function and syscall events, the hot ones, reach their rules in batches
+ * (engine_events, whose cache misses overlap): each is held from its line until the
+ * batch is full, a colder event comes, or the ring is drained (pipeline_flush). */
+#define PIPELINE_BATCH 16
+
+struct held {
+	struct event ev;
+	const struct policy_probe *probe;
+	size_t size;
+	union {
+		struct salve_call_stack_event call;
+		struct salve_text_stack_event text;
+	} record;
+};
+
 struct pipeline {
 	FILE *out;
 	const struct policy_set *set;
@@ -23,8 +38,11 @@ struct pipeline {
 	uint64_t received[SALVE_EV_KIND_MAX];
 	uint64_t reported[SALVE_EV_KIND_MAX];
 	uint64_t malformed;
-	/* Scratch: an event and its names are too big for the stack of a callback. */
-	struct event ev;
+	/* Scratch: an event and its names are too big for the stack of a callback. The
+	 * next record is read into the first free held slot. */
+	struct held held[PIPELINE_BATCH];
+	size_t n_held;
+	struct event ev; /* salved's own events */
 	struct symbol names[SALVE_STACK_MAX];
 	char build_ids[SALVE_MODULES_MAX][BUILD_ID_HEX_MAX];
 };
@@ -186,8 +204,21 @@ static void report(struct pipeline *pl, const struct event *ev, const char *prob
 	pl->reported[ev->kind]++;
 }
 
-/* ev as produced by probe: its line, then the rules that watch the probe. record is
- * the ring-buffer record it came from (NULL for salved's own events). */
+void pipeline_flush(struct pipeline *pl)
+{
+	struct engine_input in[PIPELINE_BATCH];
+
+	for (size_t i = 0; i < pl->n_held; i++)
+		in[i] = (struct engine_input){ &pl->held[i].ev, pl->held[i].probe,
+					       &pl->held[i].record, pl->held[i].size, NULL, 0 };
+	if (pl->n_held)
+		engine_events(pl->engine, in, pl->n_held);
+	pl->n_held = 0;
+}
+
+/* ev as produced by probe: its line, then the rules that watch the probe, after those
+ * of the events held before it. record is the ring-buffer record it came from (NULL
+ * for salved's own events). */
 static void deliver(struct pipeline *pl, const struct event *ev, const struct policy_probe *probe,
 		    const void *record, size_t size, bool *named, struct report_frame *frames,
 		    size_t *n_frames)
@@ -198,6 +229,7 @@ static void deliver(struct pipeline *pl, const struct event *ev, const struct po
 	report(pl, ev, probe->id, named, frames, n_frames);
 	if (!pl->engine)
 		return;
+	pipeline_flush(pl);
 	if (engine_needs_symbols(pl->engine, probe)) {
 		for (size_t i = 0; i < *n_frames; i++)
 			if (frames[i].symbol)
@@ -207,11 +239,31 @@ static void deliver(struct pipeline *pl, const struct event *ev, const struct po
 	engine_event(pl->engine, &in);
 }
 
+/* As deliver, for the event in the first free held slot: held for the next batch
+ * when its rules need no symbols. */
+static void deliver_held(struct pipeline *pl, const struct policy_probe *probe,
+			 const void *record, size_t size, bool *named,
+			 struct report_frame *frames, size_t *n_frames)
+{
+	struct held *h = &pl->held[pl->n_held];
+
+	if (!pl->engine || engine_needs_symbols(pl->engine, probe) || size > sizeof(h->record)) {
+		deliver(pl, &h->ev, probe, record, size, named, frames, n_frames);
+		return;
+	}
+	report(pl, &h->ev, probe->id, named, frames, n_frames);
+	h->probe = probe;
+	h->size = size;
+	memcpy(&h->record, record, size);
+	if (++pl->n_held == PIPELINE_BATCH)
+		pipeline_flush(pl);
+}
+
 int pipeline_record(void *ctx, void *data, size_t size)
 {
 	struct pipeline *pl = ctx;
 	struct report_frame frames[SALVE_STACK_MAX];
-	struct event *ev = &pl->ev;
+	struct event *ev = &pl->held[pl->n_held].ev; /* a slot is free: flushed when full */
 	size_t n_frames = 0;
 	bool named = false;
 	int err;
@@ -234,9 +286,11 @@ int pipeline_record(void *ctx, void *data, size_t size)
 		if (ev->kind == SALVE_EV_EXCEPTION)
 			demangle_type(ev);
 		if (site && type_wanted(site->probe, ev))
-			deliver(pl, ev, site->probe, data, size, &named, frames, &n_frames);
+			deliver_held(pl, site->probe, data, size, &named, frames, &n_frames);
 		return 0;
 	}
+	if (pl->engine)
+		pipeline_flush(pl); /* the rules of the events before it, first */
 	for (size_t i = 0; i < pl->set->n_policies && i < SALVE_POLICIES_MAX; i++) {
 		const struct policy *pol = &pl->set->policies[i];
 

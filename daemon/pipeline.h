@@ -31,6 +31,10 @@ void pipeline_set_engine(struct pipeline *pl, struct engine *engine);
  * record is counted and skipped. */
 int pipeline_record(void *ctx, void *data, size_t size);
 
+/* The rules of the events pipeline_record still holds, now: after the ring is drained,
+ * and before anything else reaches the engine (ticks, histograms, reloads). */
+void pipeline_flush(struct pipeline *pl);
+
 /* Report that site's function has not run in process tgid for stalled_ns, at now_ns
  * (CLOCK_BOOTTIME). */
 void pipeline_stall(struct pipeline *pl, const struct site *site, uint32_t tgid, uint64_t now_ns,

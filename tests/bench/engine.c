@@ -18,6 +18,7 @@
 #define BINARIES 10 /* the processes run 10 binaries, 10 processes each */
 #define RECORDS (1u << 18)
 #define PASSES 31
+#define BATCH 16
 #define MS 1000000ull
 #define S 1000000000ull
 
@@ -209,7 +210,7 @@ static int setup(struct bench *b)
 {
 	int err;
 
-	if (!(b->by_site = calloc(b->n, sizeof(*b->by_site))) || !(b->ev = malloc(sizeof(*b->ev))))
+	if (!(b->by_site = calloc(b->n, sizeof(*b->by_site))) || !(b->ev = malloc(BATCH * sizeof(*b->ev))))
 		return -ENOMEM;
 	for (size_t i = 0; i < b->n; i++)
 		b->by_site[i] = &b->probes[i];
@@ -230,15 +231,20 @@ static double pass_once(struct bench *b, int pass)
 		h->boot_ns = 100 * S + ((uint64_t)pass * RECORDS + i) * 500;
 	}
 	t0 = cpu_now();
-	for (size_t i = 0; i < RECORDS; i++) {
-		const void *rec = b->buf + b->off[i];
-		const struct policy_probe *probe;
+	for (size_t i = 0; i < RECORDS;) {
+		struct engine_input in[BATCH];
+		size_t n = 0;
 
-		if (events_decode(rec, b->size[i], b->ev))
-			continue;
-		probe = b->ev->call.site < b->n ? b->by_site[b->ev->call.site] : NULL;
-		engine_event(b->e, &(struct engine_input){ .ev = b->ev, .probe = probe,
-							   .record = rec, .size = b->size[i] });
+		for (; n < BATCH && i < RECORDS; i++) {
+			const void *rec = b->buf + b->off[i];
+			struct event *ev = &b->ev[n];
+
+			if (events_decode(rec, b->size[i], ev))
+				continue;
+			in[n++] = (struct engine_input){ .ev = ev, .record = rec, .size = b->size[i],
+							 .probe = ev->call.site < b->n ? b->by_site[ev->call.site] : NULL };
+		}
+		engine_events(b->e, in, n);
 	}
 	return cpu_now() - t0;
 }

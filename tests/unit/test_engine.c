@@ -157,6 +157,77 @@ static uint32_t rec_pid(const struct seen *s, size_t i)
 	return h.pid;
 }
 
+/* What each incident of the run says, to compare two runs. */
+struct fired {
+	const char *rule;
+	uint32_t pid;
+	size_t n_records;
+	uint32_t last_pid;
+};
+
+/* 300 events over 4 rules and 8 processes, through engine_event one by one or through
+ * engine_events in batches of 37 (over the engine's own 32); what fired, in order. */
+static size_t run_mixed(struct fx *f, bool batched, struct fired *out)
+{
+	static struct salve_call_event recs[300];
+	static struct event evs[300];
+	struct engine_input in[300];
+	uint64_t seed = 7;
+
+	f->n_inc = 0;
+	for (size_t i = 0; i < 300; i++) {
+		int p;
+		uint32_t pid;
+
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		p = (int)(seed >> 60) % PROBES;
+		pid = 100 + (uint32_t)(seed >> 40) % 8;
+		recs[i] = (struct salve_call_event){ .hdr = { .kind = SALVE_EV_RETURN,
+							      .size = sizeof(recs[i]),
+							      .version = SALVE_EVENT_VERSION, .pid = pid,
+							      .tid = pid, .boot_ns = T0 + i * 20 * MS },
+						     .site = (uint32_t)p, .ret = -1 };
+		assert_int_equal(events_decode(&recs[i], sizeof(recs[i]), &evs[i]), 0);
+		in[i] = (struct engine_input){ .ev = &evs[i], .probe = &f->probes[p],
+					       .record = &recs[i], .size = sizeof(recs[i]) };
+	}
+	if (batched)
+		for (size_t at = 0; at < 300; at += 37)
+			engine_events(f->e, &in[at], 300 - at < 37 ? 300 - at : 37);
+	else
+		for (size_t i = 0; i < 300; i++)
+			engine_event(f->e, &in[i]);
+	for (size_t i = 0; i < f->n_inc; i++)
+		out[i] = (struct fired){ f->seen[i].inc.rule->id, f->seen[i].inc.pid,
+					 f->seen[i].inc.n_records,
+					 rec_pid(&f->seen[i], f->seen[i].inc.n_records - 1) };
+	return f->n_inc;
+}
+
+/* engine_events is engine_event in order: the same incidents, the same records. */
+static void test_events_batched(void **state)
+{
+	struct fx *f = *state;
+	struct fired one[INCS], batch[INCS];
+	size_t n_one, n_batch;
+
+	for (int i = 0; i < RULES; i++)
+		f->rules[i].cooldown_ns = 200 * MS;
+	start(f, RULES);
+	n_one = run_mixed(f, false, one);
+	engine_free(f->e);
+	start(f, RULES);
+	n_batch = run_mixed(f, true, batch);
+	assert_true(n_one > 10);
+	assert_int_equal(n_batch, n_one);
+	for (size_t i = 0; i < n_one; i++) {
+		assert_string_equal(batch[i].rule, one[i].rule);
+		assert_int_equal(batch[i].pid, one[i].pid);
+		assert_int_equal(batch[i].n_records, one[i].n_records);
+		assert_int_equal(batch[i].last_pid, one[i].last_pid);
+	}
+}
+
 /* The issue's case: 3 errors within 1s fire exactly once; a 4th within the cooldown
  * does not. The incident names the group, counts and the records in full. */
 static void test_count_fires_once(void **state)
@@ -935,6 +1006,7 @@ int main(void)
 		T(test_by_binary),
 		T(test_by_host),
 		T(test_eviction_bound),
+		T(test_events_batched),
 		T(test_forget),
 		T(test_all),
 		T(test_any),
