@@ -28,7 +28,8 @@ struct engine;
 void pipeline_set_engine(struct pipeline *pl, struct engine *engine);
 
 /* The libbpf ring_buffer callback; ctx is the pipeline. Never stops the ring: a bad
- * record is counted and skipped. */
+ * record is counted and skipped. An event's line is written at once; function and
+ * syscall events may then wait for their rules until pipeline_flush. */
 int pipeline_record(void *ctx, void *data, size_t size);
 
 /* The rules of the events pipeline_record still holds, now: after the ring is drained,
