@@ -106,7 +106,8 @@ static void action_clear(struct policy_action *act)
 static int action_copy(struct policy_action *dst, const struct policy_action *src)
 {
 	*dst = (struct policy_action){ .kind = src->kind, .signo = src->signo,
-				       .argc = src->argc, .timeout_ns = src->timeout_ns };
+				       .argc = src->argc, .timeout_ns = src->timeout_ns,
+				       .output_max = src->output_max };
 	if (src->message && !(dst->message = strdup(src->message)))
 		goto err;
 	if (src->argv) {

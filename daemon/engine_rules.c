@@ -159,7 +159,8 @@ static bool action_eq(const struct policy_action *a, const struct policy_action 
 {
 	return a->kind == b->kind && str_eq(a->message, b->message) && a->signo == b->signo &&
 	       a->argc == b->argc && (a->argv == b->argv || (a->argv && b->argv &&
-	       strv_eq(a->argv, b->argv, a->argc))) && a->timeout_ns == b->timeout_ns;
+	       strv_eq(a->argv, b->argv, a->argc))) && a->timeout_ns == b->timeout_ns &&
+	       a->output_max == b->output_max;
 }
 
 bool rule_eq(const struct policy_rule *a, const struct policy_rule *b)

@@ -181,6 +181,7 @@ struct policy_action {
 	char **argv;              /* exec: "command", argv[0] an absolute path; NULL-terminated */
 	size_t argc;
 	uint64_t timeout_ns;      /* exec: killed after; default 10 s */
+	uint64_t output_max;      /* exec: bytes of its stdout and stderr kept; default 4 KiB */
 };
 
 struct policy_rule {

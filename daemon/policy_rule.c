@@ -15,6 +15,8 @@
 
 #define COND_DEPTH_MAX 8          /* nested "all"/"any" */
 #define EXEC_TIMEOUT_MAX (600 * NS_PER_SEC)
+#define EXEC_OUTPUT_DEFAULT 4096
+#define EXEC_OUTPUT_MAX (1u << 20)
 
 static const struct {
 	const char *key;
@@ -403,6 +405,8 @@ static const struct field action_fields[] = {
 	  .help = "the program's absolute path and its arguments, such as [\"/usr/bin/logger\", \"x\"]" },
 	{ .name = "timeout", .flags = FIELD_ANY_TYPE, .only = ACT(EXEC), .parse = ps_parse_duration,
 	  .max = EXEC_TIMEOUT_MAX, .off = AO(timeout_ns) },
+	{ .name = "output", .flags = FIELD_ANY_TYPE, .only = ACT(EXEC), .parse = ps_parse_size,
+	  .max = EXEC_OUTPUT_MAX, .off = AO(output_max) },
 };
 
 static const struct object_spec action_spec = {
@@ -432,6 +436,7 @@ static int parse_actions(struct parser *ps, struct json_object *v, void *dst, co
 		int err;
 
 		a->timeout_ns = 10 * NS_PER_SEC;
+		a->output_max = EXEC_OUTPUT_DEFAULT;
 		if (!json_object_is_type(e, json_type_object))
 			err = ps_wrong_type(ps, json_type_object, e);
 		else

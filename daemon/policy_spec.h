@@ -88,7 +88,7 @@ struct field {
 	size_t off, n_off; /* where the generic parsers store the value (and its count) in dst */
 	check_fn *check;   /* strings: what more than non-empty they must be */
 	uint64_t min;      /* numbers and durations: the smallest value taken */
-	uint64_t max;      /* durations: the largest, when not 0 */
+	uint64_t max;      /* durations and sizes: the largest, when not 0 */
 };
 
 struct object_spec {

@@ -212,6 +212,9 @@ int ps_parse_size(struct parser *ps, struct json_object *v, void *dst, const str
 	if (n < f->min)
 		return ps_fail(ps, "expected a size of at least %" PRIu64 " bytes, got %s", f->min,
 			       ps_show(v, shown, sizeof(shown)));
+	if (f->max && n > f->max)
+		return ps_fail(ps, "expected a size of at most %" PRIu64 " bytes, got %s", f->max,
+			       ps_show(v, shown, sizeof(shown)));
 	*AT(dst, f->off, uint64_t) = n;
 	return 0;
 }

@@ -1,8 +1,10 @@
 /* exec: run a command, without a shell, with the incident as JSON on its stdin and key
- * fields in its environment; killed (its whole process group) past its timeout.
+ * fields in its environment; killed (its whole process group) past its timeout. What
+ * it writes to stdout and stderr is kept, up to the action's "output" size, in its
+ * outcome.
  *
- * Nothing here blocks salved's loop: the child is spawned, and its exit (a pidfd) and
- * its timeout (a timerfd) are watched by the loop. stdin is written in full into the
+ * Nothing here blocks salved's loop: the child is spawned, and its exit (a pidfd), its
+ * output (a pipe) and its timeout (a timerfd) are watched by the loop. stdin is written in full into the
  * pipe before the child exists, the pipe grown to fit: a child that never reads it
  * cannot stall salved, and as salved holds the read end until the spawn no write can
  * raise SIGPIPE. */
@@ -32,6 +34,10 @@
 struct exec_state {
 	pid_t pid;
 	int pidfd, timerfd;
+	int outfd;          /* the read end of its stdout and stderr; -1: none or closed */
+	char *out;          /* what it wrote, up to the action's output_max */
+	size_t out_len;
+	bool out_cut;       /* it wrote more than that */
 	bool timed_out;
 	uint64_t start_ns;
 };
@@ -121,7 +127,8 @@ static int stdin_pipe(const char *text, bool *truncated)
 	return fds[0];
 }
 
-static int spawn(const struct action_run *run, int stdin_fd, pid_t *pid)
+/* stdin_fd becomes its stdin; out_fd (or /dev/null when -1) its stdout and stderr. */
+static int spawn(const struct action_run *run, int stdin_fd, int out_fd, pid_t *pid)
 {
 	char *const *argv = run->action->argv;
 	char *env[EXEC_ENV_MAX] = { 0 };
@@ -143,7 +150,10 @@ static int spawn(const struct action_run *run, int stdin_fd, pid_t *pid)
 	/* Its own process group, so a timeout kills what it started too; salved's blocked
 	 * signals (signalfd) and dispositions not inherited; only fds 0-2 open. */
 	err = posix_spawn_file_actions_adddup2(&fa, stdin_fd, 0);
-	err = err ?: posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	if (out_fd >= 0)
+		err = err ?: posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+	else
+		err = err ?: posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	err = err ?: posix_spawn_file_actions_adddup2(&fa, 1, 2);
 	err = err ?: posix_spawn_file_actions_addchdir_np(&fa, "/");
 	err = err ?: posix_spawn_file_actions_addclosefrom_np(&fa, 3);
@@ -159,17 +169,95 @@ static int spawn(const struct action_run *run, int stdin_fd, pid_t *pid)
 	return -err;
 }
 
+/* Read what the command wrote so far, keeping up to output_max bytes; false once it
+ * closed its end (or reading failed). */
+static bool read_output(struct action_run *run)
+{
+	struct exec_state *st = run->priv;
+	char scrap[4096];
+
+	for (;;) {
+		size_t room = run->action->output_max - st->out_len;
+		ssize_t n = room ? read(st->outfd, st->out + st->out_len, room) :
+				   read(st->outfd, scrap, sizeof(scrap));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN;
+		if (!n)
+			return false;
+		if (room)
+			st->out_len += (size_t)n;
+		else
+			st->out_cut = true;
+	}
+}
+
+static void close_output(struct action_run *run)
+{
+	struct exec_state *st = run->priv;
+
+	if (st->outfd < 0)
+		return;
+	loop_remove(run->loop, st->outfd);
+	close(st->outfd);
+	st->outfd = -1;
+}
+
+static int exec_output(int fd, void *ctx)
+{
+	struct action_run *run = ctx;
+
+	(void)fd;
+	if (!read_output(run))
+		close_output(run);
+	return 0;
+}
+
+/* The output into the outcome, read to its end or to what there is now: a command
+ * that left a child holding the pipe is not waited for. NUL bytes read as U+FFFD. */
+static void add_output(struct action_run *run)
+{
+	struct exec_state *st = run->priv;
+
+	if (!st->out)
+		return;
+	if (st->outfd >= 0 && !read_output(run))
+		close_output(run);
+	if (!st->out_len && !st->out_cut)
+		return;
+	for (size_t i = 0; i < st->out_len; i++)
+		if (!st->out[i])
+			st->out[i] = (char)0xff; /* not UTF-8: report_string replaces it */
+	st->out[st->out_len] = 0;
+	report_add(run->outcome, "output", report_string(st->out));
+	if (st->out_cut)
+		report_add(run->outcome, "output_truncated", json_object_new_boolean(true));
+}
+
+/* Close what st holds and free it, before or after the loop watched it. */
+static void state_discard(struct exec_state *st)
+{
+	if (st->pidfd >= 0)
+		close(st->pidfd);
+	if (st->timerfd >= 0)
+		close(st->timerfd);
+	if (st->outfd >= 0)
+		close(st->outfd);
+	free(st->out);
+	free(st);
+}
+
 static void state_close(struct action_run *run)
 {
 	struct exec_state *st = run->priv;
 
-	if (st->timerfd >= 0) {
+	close_output(run);
+	if (st->timerfd >= 0)
 		loop_remove(run->loop, st->timerfd);
-		close(st->timerfd);
-	}
 	loop_remove(run->loop, st->pidfd);
-	close(st->pidfd);
-	free(st);
+	state_discard(st);
 	run->priv = NULL;
 }
 
@@ -215,6 +303,7 @@ static int exec_exited(int fd, void *ctx)
 		action_outcome(run->outcome, "failed: waitpid: %s", strerror(errno));
 	else
 		set_ended(run, status, mono_ns() - st->start_ns);
+	add_output(run);
 	state_close(run);
 	run->finish(run);
 	return 0;
@@ -250,27 +339,42 @@ static void kill_reap(pid_t pid)
 static int exec_start(struct action_run *run)
 {
 	char *const *argv = run->action->argv;
+	int fd, err, out_w = -1;
 	struct exec_state *st;
 	bool truncated;
-	int fd, err;
 
 	if (!argv || !argv[0] || argv[0][0] != '/')
 		return action_outcome(run->outcome, "failed: the command must start with an "
 				      "absolute path");
 	if (!(st = calloc(1, sizeof(*st))))
 		return action_outcome(run->outcome, "failed: %s", strerror(ENOMEM));
-	st->pidfd = st->timerfd = -1;
+	st->pidfd = st->timerfd = st->outfd = -1;
+	if (run->action->output_max) {
+		int out[2];
+
+		if (!(st->out = malloc(run->action->output_max + 1)) || pipe2(out, O_CLOEXEC)) {
+			err = st->out ? errno : ENOMEM;
+			state_discard(st);
+			return action_outcome(run->outcome, "failed: its output: %s", strerror(err));
+		}
+		st->outfd = out[0];
+		out_w = out[1];
+	}
 	if ((fd = stdin_pipe(run->target->incident_json, &truncated)) < 0) {
-		free(st);
+		if (out_w >= 0)
+			close(out_w);
+		state_discard(st);
 		return action_outcome(run->outcome, "failed: pipe: %s", strerror(-fd));
 	}
 	if (truncated)
 		report_add(run->outcome, "stdin_truncated", json_object_new_boolean(true));
 	st->start_ns = mono_ns();
-	err = spawn(run, fd, &st->pid);
+	err = spawn(run, fd, out_w, &st->pid);
 	close(fd);
+	if (out_w >= 0)
+		close(out_w); /* the child's now: end of file once it and its own close it */
 	if (err) {
-		free(st);
+		state_discard(st);
 		return action_outcome(run->outcome, "failed: %s: %s", argv[0], strerror(-err));
 	}
 	if ((st->pidfd = pidfd_open(st->pid, 0)) < 0) {
@@ -281,6 +385,10 @@ static int exec_start(struct action_run *run)
 		err = st->timerfd;
 		goto kill;
 	}
+	if (st->outfd >= 0 && fcntl(st->outfd, F_SETFL, O_NONBLOCK)) {
+		err = -errno;
+		goto kill;
+	}
 	run->priv = st;
 	if ((err = loop_add(run->loop, st->pidfd, exec_exited, run)))
 		goto kill;
@@ -288,14 +396,15 @@ static int exec_start(struct action_run *run)
 		loop_remove(run->loop, st->pidfd);
 		goto kill;
 	}
+	if (st->outfd >= 0 && (err = loop_add(run->loop, st->outfd, exec_output, run))) {
+		loop_remove(run->loop, st->pidfd);
+		loop_remove(run->loop, st->timerfd);
+		goto kill;
+	}
 	return ACTION_PENDING;
 kill:
 	kill_reap(st->pid);
-	if (st->pidfd >= 0)
-		close(st->pidfd);
-	if (st->timerfd >= 0)
-		close(st->timerfd);
-	free(st);
+	state_discard(st);
 	run->priv = NULL;
 	return action_outcome(run->outcome, "failed: cannot watch the command: %s",
 			      strerror(-err));
@@ -314,6 +423,7 @@ static void exec_cancel(struct action_run *run)
 	action_outcome(run->outcome, "killed: salved stopping");
 	report_add(run->outcome, "duration_ms",
 		   json_object_new_uint64((mono_ns() - st->start_ns) / 1000000));
+	add_output(run);
 	state_close(run);
 }
 

@@ -36,7 +36,7 @@ PROBES='{"id": "a", "kind": "exit", "nonzero": true}, {"id": "b", "kind": "exec"
 valid every-kind "$(policy)"
 PROBES=$PROBES_SAVED
 valid rule-count "$(rule "\"when\": $C, $LOG")"
-valid rule-every-field "$(rule "\"by\": \"host\", \"when\": {\"any\": [$C, {\"probe\": \"slow\", \"p99\": \"50ms\", \"within\": \"30s\"}, {\"all\": [{\"probe\": \"slow\", \"p50\": {\"baseline\": \"10m\", \"factor\": 1.5}, \"within\": \"1m\"}]}]}, \"cooldown\": \"0s\", \"budget\": 3, \"dry_run\": true, \"verify\": \"1m\", \"actions\": [{\"do\": \"log\", \"message\": \"m\"}, {\"do\": \"signal\", \"signal\": \"SIGHUP\"}, {\"do\": \"exec\", \"command\": [\"/bin/true\", \"\"], \"timeout\": \"10m\"}]")"
+valid rule-every-field "$(rule "\"by\": \"host\", \"when\": {\"any\": [$C, {\"probe\": \"slow\", \"p99\": \"50ms\", \"within\": \"30s\"}, {\"all\": [{\"probe\": \"slow\", \"p50\": {\"baseline\": \"10m\", \"factor\": 1.5}, \"within\": \"1m\"}]}]}, \"cooldown\": \"0s\", \"budget\": 3, \"dry_run\": true, \"verify\": \"1m\", \"actions\": [{\"do\": \"log\", \"message\": \"m\"}, {\"do\": \"signal\", \"signal\": \"SIGHUP\"}, {\"do\": \"exec\", \"command\": [\"/bin/true\", \"\"], \"timeout\": \"10m\", \"output\": \"64KiB\"}]")"
 valid rule-rate "$(rule '"when": {"probe": "crashes", "rate": "0.5/m", "signal": ["SIGSEGV", "SIGBUS"], "stack_has": "parse", "within": "1m"}, '"$LOG")"
 
 invalid no-version '{"name": "m", "probes": [{"id": "a", "kind": "oom"}]}'
@@ -84,6 +84,7 @@ invalid action-field-for-other "$(rule "\"when\": $C, \"actions\": [{\"do\": \"l
 invalid action-exec-relative "$(rule "\"when\": $C, \"actions\": [{\"do\": \"exec\", \"command\": [\"logger\"]}]")"
 invalid action-exec-empty "$(rule "\"when\": $C, \"actions\": [{\"do\": \"exec\", \"command\": []}]")"
 invalid action-exec-timeout "$(rule "\"when\": $C, \"actions\": [{\"do\": \"exec\", \"command\": [\"/bin/true\"], \"timeout\": \"5\"}]")"
+invalid action-exec-output "$(rule "\"when\": $C, \"actions\": [{\"do\": \"exec\", \"command\": [\"/bin/true\"], \"output\": \"4KB\"}]")"
 
 # The shipped policies are part of the corpus.
 for f in "$ROOT"/policies/*.json; do

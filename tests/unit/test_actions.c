@@ -296,6 +296,33 @@ static void test_exec_timeout(void **state)
 	assert_true(dead(grandchild));
 }
 
+/* What the command writes to stdout and stderr, in the order it wrote it, kept up to
+ * the action's output size; nothing without one. */
+static void test_exec_output(void **state)
+{
+	struct fixture *f = *state;
+	char *argv[] = { "/bin/sh", "-c", "echo out; echo err >&2; printf 'a\\000b'", NULL };
+	char *loud[] = { "/bin/sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x", NULL };
+	struct json_object *o, *v;
+
+	set_exec(&f->acts[0], argv, 0);
+	f->acts[0].output_max = 4096;
+	set_exec(&f->acts[1], loud, 0);
+	f->acts[1].output_max = 10;
+	set_exec(&f->acts[2], argv, 0);
+	f->rule.n_actions = 3;
+	dispatch(f);
+	o = outcome(f, 0);
+	assert_string_equal(get_str(o, "outcome"), "exited");
+	assert_string_equal(get_str(o, "output"), "out\nerr\na\xef\xbf\xbd" "b");
+	assert_false(json_object_object_get_ex(o, "output_truncated", NULL));
+	o = outcome(f, 1);
+	assert_string_equal(get_str(o, "output"), "xxxxxxxxxx");
+	assert_true(json_object_get_boolean(get(o, "output_truncated")));
+	assert_string_equal(get_str(o, "outcome"), "exited");
+	assert_false(json_object_object_get_ex(outcome(f, 2), "output", &v));
+}
+
 static void test_exec_missing_command(void **state)
 {
 	struct fixture *f = *state;
@@ -609,6 +636,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exec_missing_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signal_kills_child, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signal_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_output, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signal_pid_taken_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget, setup, teardown),

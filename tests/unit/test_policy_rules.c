@@ -112,7 +112,7 @@ static void test_issue_rule_example(void **state)
 		"  \"when\": {\"probe\": \"parse-errors\", \"count\": 3, \"within\": \"1s\"},\n"
 		"  \"cooldown\": \"10s\", \"budget\": 10, \"dry_run\": false,\n"
 		"  \"actions\": [{\"do\": \"exec\", \"command\": [\"/usr/bin/logger\", \"parse failing\"],\n"
-		"               \"timeout\": \"5s\"}]}]}";
+		"               \"timeout\": \"5s\", \"output\": \"64KiB\"}]}]}";
 	struct policy p;
 	const struct policy_action *a;
 
@@ -127,6 +127,7 @@ static void test_issue_rule_example(void **state)
 	assert_string_equal(a->argv[1], "parse failing");
 	assert_null(a->argv[2]);
 	assert_int_equal(a->timeout_ns, 5000000000ull);
+	assert_int_equal(a->output_max, 65536);
 	policy_clear(&p);
 }
 
@@ -190,6 +191,7 @@ static void test_rule_every_field(void **state)
 	assert_int_equal(r->actions[1].kind, POLICY_ACTION_SIGNAL);
 	assert_int_equal(r->actions[1].signo, SIGUSR1);
 	assert_int_equal(r->actions[2].timeout_ns, 10000000000ull);
+	assert_int_equal(r->actions[2].output_max, 4096); /* the default */
 	assert_string_equal(r->actions[2].argv[1], "");
 	policy_clear(&p);
 }
@@ -291,6 +293,10 @@ static void test_errors_actions(void **state)
 		     "x.json: rules[0].actions[0].timeout: expected a duration of at most 10m, got \"11m\"");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"exec\", \"command\": [\"/bin/x\"], \"timeout\": \"0s\"}]")), -EINVAL,
 		     "x.json: rules[0].actions[0].timeout: expected a duration greater than 0, got \"0s\"");
+	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"exec\", \"command\": [\"/bin/x\"], \"output\": \"2MiB\"}]")), -EINVAL,
+		     "x.json: rules[0].actions[0].output: expected a size of at most 1048576 bytes, got \"2MiB\"");
+	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"exec\", \"command\": [\"/bin/x\"], \"output\": \"4KB\"}]")), -EINVAL,
+		     "x.json: rules[0].actions[0].output: expected a size such as \"64MiB\" or \"4096\" (units B, KiB, MiB, GiB, TiB), got \"4KB\"");
 }
 
 static void test_errors_when(void **state)
