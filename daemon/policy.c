@@ -113,6 +113,55 @@ static int check_unique(const struct policy *pols, size_t n_pols, char *err, siz
 	return second ? -EINVAL : 0;
 }
 
+/* ---- one probe per (syscall, errno) ------------------------------------------------------ */
+
+static bool has_int(const int *v, size_t n, int x)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == x)
+			return true;
+	return false;
+}
+
+/* The kernel finds a failed syscall's probe by its (syscall, errno): two syscall probes
+ * may not share a pair. Said here, so that salvectl validate says it too. */
+static int check_syscall_pairs(const struct policy *pols, size_t n_pols, char *err,
+			       size_t err_len)
+{
+	for (size_t i = 0; i < n_pols; i++)
+		for (size_t j = 0; j < pols[i].n_probes; j++) {
+			const struct policy_probe *b = &pols[i].probes[j];
+
+			if (b->kind != POLICY_PROBE_SYSCALL)
+				continue;
+			/* Against every syscall probe declared before it. */
+			for (size_t k = 0; k <= i; k++)
+				for (size_t m = 0; m < (k == i ? j : pols[k].n_probes); m++) {
+					const struct policy_probe *a = &pols[k].probes[m];
+
+					if (a->kind != POLICY_PROBE_SYSCALL)
+						continue;
+					for (size_t x = 0; x < b->n_syscalls; x++) {
+						int sys = b->syscalls[x];
+
+						if (!has_int(a->syscalls, a->n_syscalls, sys))
+							continue;
+						for (size_t y = 0; y < b->n_errnos; y++) {
+							if (!has_int(a->errnos, a->n_errnos, b->errnos[y]))
+								continue;
+							ps_say(err, err_len, "%s: probes[%zu]: probe \"%s\" watches %s failing "
+							       "with %s, as probe \"%s\" does already (%s: probes[%zu]); a "
+							       "syscall and errno have one probe", pols[i].file, j, b->id,
+							       policy_syscall_name(sys), policy_errno_name(b->errnos[y]),
+							       a->id, pols[k].file, m);
+							return -EINVAL;
+						}
+					}
+				}
+		}
+	return 0;
+}
+
 /* ---- JSON text ------------------------------------------------------------------------- */
 
 static bool is_space(char c)
@@ -238,7 +287,8 @@ int policy_parse(const char *file, const char *json, size_t len, struct policy *
 		err_len = 0;
 	if ((rc = parse_one(file, json, len, &p, err, err_len)))
 		return rc;
-	if ((rc = check_unique(&p, 1, err, err_len)) || (rc = ps_resolve_rules(&p, 1, err, err_len))) {
+	if ((rc = check_unique(&p, 1, err, err_len)) || (rc = check_syscall_pairs(&p, 1, err, err_len)) ||
+	    (rc = ps_resolve_rules(&p, 1, err, err_len))) {
 		policy_clear(&p);
 		return rc;
 	}
@@ -490,6 +540,7 @@ int policy_set_load(const char *path, struct policy_set **out, char *err, size_t
 		set->n_policies++;
 	}
 	if ((rc = check_unique(set->policies, set->n_policies, err, err_len)) ||
+	    (rc = check_syscall_pairs(set->policies, set->n_policies, err, err_len)) ||
 	    (rc = ps_resolve_rules(set->policies, set->n_policies, err, err_len)))
 		goto err;
 	free_names(files, n);

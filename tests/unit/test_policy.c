@@ -1248,6 +1248,37 @@ static void test_duplicate_ids_across_files(void **state)
 	expect_load_error(dir, -EINVAL, msg);
 }
 
+/* The kernel finds a failed syscall's probe by (syscall, errno): one probe a pair, in a
+ * file and across files; probes that share only a syscall or only an errno are fine. */
+static void test_syscall_pairs_once(void **state)
+{
+	const char *dir = *state;
+	char msg[8192];
+
+	expect_error(WITH_PROBES("{\"id\": \"s1\", \"kind\": \"syscall\", \"syscalls\": [\"openat\"], \"errnos\": [\"ENOENT\"]}, "
+				 "{\"id\": \"s2\", \"kind\": \"syscall\", \"syscalls\": [\"connect\", \"openat\"], \"errnos\": [\"EACCES\", \"ENOENT\"]}"),
+		     -EINVAL, "x.json: probes[1]: probe \"s2\" watches openat failing with ENOENT, as probe \"s1\" "
+		     "does already (x.json: probes[0]); a syscall and errno have one probe");
+	write_file(dir, "a.json", "{\"salve\": 1, \"name\": \"a\", \"probes\": [{\"id\": \"s1\", \"kind\": \"syscall\", "
+				  "\"syscalls\": [\"openat\"], \"errnos\": [\"ENOENT\"]}, {\"id\": \"s3\", \"kind\": \"syscall\", "
+				  "\"syscalls\": [\"connect\"], \"errnos\": [\"ENOENT\"]}]}");
+	write_file(dir, "b.json", "{\"salve\": 1, \"name\": \"b\", \"probes\": [{\"id\": \"s2\", \"kind\": \"syscall\", "
+				  "\"syscalls\": [\"openat\"], \"errnos\": [\"EACCES\"]}]}");
+	{
+		struct policy_set *set = NULL;
+		char err[1024] = "";
+
+		assert_int_equal(policy_set_load(dir, &set, err, sizeof(err)), 0);
+		assert_int_equal(set->n_policies, 2);
+		policy_set_free(set);
+	}
+	write_file(dir, "c.json", "{\"salve\": 1, \"name\": \"c\", \"probes\": [{\"id\": \"s4\", \"kind\": \"syscall\", "
+				  "\"syscalls\": [\"read\", \"connect\"], \"errnos\": [\"ENOENT\"]}]}");
+	snprintf(msg, sizeof(msg), "%s/c.json: probes[0]: probe \"s4\" watches connect failing with ENOENT, as "
+		 "probe \"s3\" does already (%s/a.json: probes[1]); a syscall and errno have one probe", dir, dir);
+	expect_load_error(dir, -EINVAL, msg);
+}
+
 static void test_directory_stops_at_first_broken_file(void **state)
 {
 	const char *dir = *state;
@@ -1303,6 +1334,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_empty_directory, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_directory_lexical_order, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_duplicate_ids_across_files, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_syscall_pairs_once, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_directory_stops_at_first_broken_file, setup_dir, teardown_dir),
 	};
 
