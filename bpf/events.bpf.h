@@ -60,13 +60,16 @@ static __always_inline struct salve_counters *salve_counter(__u32 kind)
 static __always_inline bool salve_bucket_take(struct salve_rate *r, __u32 rate, __u32 burst,
 					      __u32 *held)
 {
-	__u64 now = bpf_ktime_get_boot_ns(), burst_milli = (__u64)burst * 1000;
+	__u64 now = bpf_ktime_get_boot_ns(), last = r->last_ns, burst_milli = (__u64)burst * 1000;
 
-	r->tokens_milli += (now - r->last_ns) / 1000000 * rate;
+	/* Another CPU may have moved last past this one's now: no credit then. */
+	if (now > last) {
+		r->tokens_milli += (now - last) / 1000000 * rate;
+		/* Only whole milliseconds were credited; keep the remainder for next time. */
+		r->last_ns = now - (now - last) % 1000000;
+	}
 	if (r->tokens_milli > burst_milli)
 		r->tokens_milli = burst_milli;
-	/* Only whole milliseconds were credited; keep the remainder for next time. */
-	r->last_ns = now - (now - r->last_ns) % 1000000;
 	if (r->tokens_milli < 1000) {
 		__sync_fetch_and_add(&r->held, 1);
 		return false;

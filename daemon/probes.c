@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exits.skel.h"
@@ -541,11 +542,18 @@ int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site
 		       __u64 offset)
 {
 	struct salve_functions *fn = p->functions;
+	struct salve_rate full = { .tokens_milli = (__u64)site->burst * 1000 };
+	struct timespec now;
 	int err;
 
 	if (id >= SALVE_SITES_MAX || p->sites[id][0] || p->sites[id][1] || p->session_links[id])
 		return -EINVAL;
-	if (bpf_map_update_elem(bpf_map__fd(fn->maps.salve_sites), &id, site, BPF_ANY))
+	/* The site's bucket starts full. Left empty for the kernel to fill on first use,
+	 * threads of two CPUs racing there could see no token at all. */
+	clock_gettime(CLOCK_BOOTTIME, &now);
+	full.last_ns = (__u64)now.tv_sec * 1000000000ull + (__u64)now.tv_nsec;
+	if (bpf_map_update_elem(bpf_map__fd(fn->maps.salve_site_rates), &id, &full, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(fn->maps.salve_sites), &id, site, BPF_ANY))
 		return -errno;
 	switch (site->kind) {
 	case SALVE_SITE_RETURN:
