@@ -403,11 +403,21 @@ static void test_signal_kills_child(void **state)
 	assert_string_equal(get_str(outcome(f, 0), "outcome"), "no process");
 }
 
+/* The signal was refused, saying why (text), and child lives on; then it goes. */
+static void expect_spared(struct fixture *f, pid_t child, const char *text)
+{
+	int status;
+
+	assert_non_null(strstr(get_str(outcome(f, 0), "outcome"), text));
+	assert_int_equal(waitpid(child, &status, WNOHANG), 0);
+	kill(child, SIGKILL);
+	assert_int_equal(waitpid(child, &status, 0), child);
+}
+
 static void test_signal_refused(void **state)
 {
 	struct fixture *f = *state;
 	pid_t child = spawn_sleeper();
-	int status;
 
 	events_now(f);
 	f->acts[0] = (struct policy_action){ .kind = POLICY_ACTION_SIGNAL, .signo = SIGKILL };
@@ -429,10 +439,7 @@ static void test_signal_refused(void **state)
 	f->inc.pid = (uint32_t)child;
 	f->inc.exe_ino++;
 	dispatch(f);
-	assert_non_null(strstr(get_str(outcome(f, 0), "outcome"), "now runs another executable"));
-	assert_int_equal(waitpid(child, &status, WNOHANG), 0); /* still alive */
-	kill(child, SIGKILL);
-	assert_int_equal(waitpid(child, &status, 0), child);
+	expect_spared(f, child, "now runs another executable");
 }
 
 /* A process that started after the events has taken their pid over: never it, even
@@ -441,7 +448,6 @@ static void test_signal_pid_taken_over(void **state)
 {
 	struct fixture *f = *state;
 	pid_t child;
-	int status;
 
 	events_now(f);
 	usleep(30000); /* /proc gives start times to the clock tick (10 ms) */
@@ -451,10 +457,7 @@ static void test_signal_pid_taken_over(void **state)
 	f->inc.pid = (uint32_t)child;
 	exe_identity(child, &f->inc);
 	dispatch(f);
-	assert_non_null(strstr(get_str(outcome(f, 0), "outcome"), "started after the events"));
-	assert_int_equal(waitpid(child, &status, WNOHANG), 0); /* still alive */
-	kill(child, SIGKILL);
-	assert_int_equal(waitpid(child, &status, 0), child);
+	expect_spared(f, child, "started after the events");
 }
 
 static void test_dry_run(void **state)
