@@ -60,14 +60,6 @@ int action_outcome(struct json_object *obj, const char *fmt, ...)
 	return report_add(obj, "outcome", json_object_new_string(text));
 }
 
-static int64_t clock_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int actions_new(struct loop *loop, struct journal *journal, struct symbolizer *sym,
 		struct actions **out)
 {
@@ -80,7 +72,7 @@ int actions_new(struct loop *loop, struct journal *journal, struct symbolizer *s
 	a->loop = loop;
 	a->journal = journal;
 	a->sym = sym;
-	a->realtime_offset_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+	a->realtime_offset_ns = loop_realtime_offset_ns();
 	*out = a;
 	return 0;
 }

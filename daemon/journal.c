@@ -12,6 +12,7 @@
 
 #include "journal.h"
 #include "log.h"
+#include "loop.h"
 #include "report.h"
 
 /* A begin entry whose end is not written yet; carried into a new file on rotation. */
@@ -35,14 +36,6 @@ const char *journal_path(const struct journal *j)
 	return j->path;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* The common head of every entry. */
 static struct json_object *entry_new(uint64_t seq, const char *type)
 {
@@ -52,7 +45,7 @@ static struct json_object *entry_new(uint64_t seq, const char *type)
 
 	if (!obj)
 		return NULL;
-	if (report_time(now_ns(), when, sizeof(when)) < 0)
+	if (report_time(loop_now_ns(CLOCK_REALTIME), when, sizeof(when)) < 0)
 		when[0] = '\0';
 	err = err ?: report_add(obj, "seq", json_object_new_uint64(seq));
 	err = err ?: report_add(obj, "type", json_object_new_string(type));

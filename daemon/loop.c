@@ -133,3 +133,16 @@ int loop_timer_fd(uint64_t interval_ms)
 {
 	return loop_timer_fd_ns(interval_ms * 1000000, interval_ms * 1000000);
 }
+
+uint64_t loop_now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int64_t loop_realtime_offset_ns(void)
+{
+	return (int64_t)(loop_now_ns(CLOCK_REALTIME) - loop_now_ns(CLOCK_BOOTTIME));
+}

@@ -1,8 +1,10 @@
-/* loop: an epoll loop over file descriptors, each with a handler and its context. */
+/* loop: an epoll loop over file descriptors, each with a handler and its context; its
+ * timers, and the clocks its handlers read. */
 #ifndef SALVE_LOOP_H
 #define SALVE_LOOP_H
 
 #include <stdint.h>
+#include <time.h>
 
 struct loop;
 
@@ -26,5 +28,11 @@ int loop_timer_fd(uint64_t interval_ms);
 /* A timerfd that fires first_ns from now, then every interval_ns (0: once). Returns the
  * fd or -errno. */
 int loop_timer_fd_ns(uint64_t first_ns, uint64_t interval_ns);
+
+/* clk's time now, in ns. */
+uint64_t loop_now_ns(clockid_t clk);
+
+/* CLOCK_REALTIME - CLOCK_BOOTTIME now: what makes a boot time a wall-clock time. */
+int64_t loop_realtime_offset_ns(void);
 
 #endif

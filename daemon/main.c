@@ -356,15 +356,6 @@ static int on_signal(int fd, void *ctx)
 	return 0;
 }
 
-static int64_t clock_offset_ns(void)
-{
-	struct timespec real, boot;
-
-	clock_gettime(CLOCK_REALTIME, &real);
-	clock_gettime(CLOCK_BOOTTIME, &boot);
-	return ((int64_t)real.tv_sec - boot.tv_sec) * 1000000000 + real.tv_nsec - boot.tv_nsec;
-}
-
 static void write_line(struct daemon *d, struct json_object *line, const char *what)
 {
 	int err = report_write(d->out, line);
@@ -427,7 +418,7 @@ static void on_verified(void *ctx, uint64_t incident_id, const struct policy_rul
 
 	if (!o)
 		return;
-	report_time((uint64_t)((int64_t)now_ns + clock_offset_ns()), when, sizeof(when));
+	report_time((uint64_t)((int64_t)now_ns + loop_realtime_offset_ns()), when, sizeof(when));
 	json_object_object_add(o, "time", json_object_new_string(when));
 	json_object_object_add(o, "kind", json_object_new_string("verify"));
 	json_object_object_add(o, "incident", json_object_new_uint64(incident_id));
@@ -456,20 +447,18 @@ static void tick_rules(struct daemon *d, uint64_t now_ns)
 static int on_tick(int fd, void *ctx)
 {
 	struct daemon *d = ctx;
-	uint64_t expirations;
-	struct timespec now;
+	uint64_t expirations, now;
 
 	if (read(fd, &expirations, sizeof(expirations)) != sizeof(expirations))
 		return 0;
 	d->ticks++;
 	pipeline_sync_clock(d->pipeline);
-	actions_set_clock(d->actions, clock_offset_ns());
+	actions_set_clock(d->actions, loop_realtime_offset_ns());
 	refresh_plan(d);
-	clock_gettime(CLOCK_BOOTTIME, &now);
-	stall_check(d->stall, d->probes, &d->sites, d->pipeline,
-		    (uint64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+	now = loop_now_ns(CLOCK_BOOTTIME);
+	stall_check(d->stall, d->probes, &d->sites, d->pipeline, now);
 	baseline_tick(d->baseline, d->probes, &d->sites);
-	tick_rules(d, (uint64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+	tick_rules(d, now);
 	if (d->opt.stats_every && d->ticks % d->opt.stats_every == 0)
 		write_stats(d);
 	if (d->watchdog)

@@ -8,6 +8,7 @@
 #include "engine.h"
 #include "events.h"
 #include "log.h"
+#include "loop.h"
 #include "pipeline.h"
 #include "report.h"
 #include "scope.h"
@@ -47,17 +48,9 @@ struct pipeline {
 	char build_ids[SALVE_MODULES_MAX][BUILD_ID_HEX_MAX];
 };
 
-static int64_t clock_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void pipeline_sync_clock(struct pipeline *pl)
 {
-	pl->realtime_offset_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+	pl->realtime_offset_ns = loop_realtime_offset_ns();
 }
 
 int pipeline_new(FILE *out, struct pipeline **outp)
@@ -317,7 +310,7 @@ int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE
 		json_object_put(kinds);
 		return -ENOMEM;
 	}
-	report_time(clock_ns(CLOCK_REALTIME), when, sizeof(when));
+	report_time(loop_now_ns(CLOCK_REALTIME), when, sizeof(when));
 	json_object_object_add(o, "time", json_object_new_string(when));
 	json_object_object_add(o, "kind", json_object_new_string("stats"));
 	for (int k = 1; k < SALVE_EV_KIND_MAX; k++) {

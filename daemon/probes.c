@@ -12,6 +12,7 @@
 #include "exits.skel.h"
 #include "functions.skel.h"
 #include "log.h"
+#include "loop.h"
 #include "probes.h"
 #include "salve/site.h"
 #include "sessions.skel.h"
@@ -543,15 +544,13 @@ int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site
 {
 	struct salve_functions *fn = p->functions;
 	struct salve_rate full = { .tokens_milli = (__u64)site->burst * 1000 };
-	struct timespec now;
 	int err;
 
 	if (id >= SALVE_SITES_MAX || p->sites[id][0] || p->sites[id][1] || p->session_links[id])
 		return -EINVAL;
 	/* The site's bucket starts full. Left empty for the kernel to fill on first use,
 	 * threads of two CPUs racing there could see no token at all. */
-	clock_gettime(CLOCK_BOOTTIME, &now);
-	full.last_ns = (__u64)now.tv_sec * 1000000000ull + (__u64)now.tv_nsec;
+	full.last_ns = loop_now_ns(CLOCK_BOOTTIME);
 	if (bpf_map_update_elem(bpf_map__fd(fn->maps.salve_site_rates), &id, &full, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(fn->maps.salve_sites), &id, site, BPF_ANY))
 		return -errno;

@@ -42,14 +42,6 @@ struct exec_state {
 	uint64_t start_ns;
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t timeout_of(const struct policy_action *action)
 {
 	return action->timeout_ns ? action->timeout_ns : EXEC_TIMEOUT_DEFAULT_NS;
@@ -302,7 +294,7 @@ static int exec_exited(int fd, void *ctx)
 	if (r < 0)
 		action_outcome(run->outcome, "failed: waitpid: %s", strerror(errno));
 	else
-		set_ended(run, status, mono_ns() - st->start_ns);
+		set_ended(run, status, loop_now_ns(CLOCK_MONOTONIC) - st->start_ns);
 	add_output(run);
 	state_close(run);
 	run->finish(run);
@@ -368,7 +360,7 @@ static int exec_start(struct action_run *run)
 	}
 	if (truncated)
 		report_add(run->outcome, "stdin_truncated", json_object_new_boolean(true));
-	st->start_ns = mono_ns();
+	st->start_ns = loop_now_ns(CLOCK_MONOTONIC);
 	err = spawn(run, fd, out_w, &st->pid);
 	close(fd);
 	if (out_w >= 0)
@@ -422,7 +414,7 @@ static void exec_cancel(struct action_run *run)
 		;
 	action_outcome(run->outcome, "killed: salved stopping");
 	report_add(run->outcome, "duration_ms",
-		   json_object_new_uint64((mono_ns() - st->start_ns) / 1000000));
+		   json_object_new_uint64((loop_now_ns(CLOCK_MONOTONIC) - st->start_ns) / 1000000));
 	add_output(run);
 	state_close(run);
 }
