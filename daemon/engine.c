@@ -201,7 +201,6 @@ static void group_key(const struct rule *r, const struct event *ev, uint64_t *k1
 	}
 }
 
-
 /* ---- filters and conditions ------------------------------------------------------ */
 
 static bool is_call(enum salve_event_kind kind)
@@ -340,7 +339,7 @@ static void fire(struct engine *e, struct rule *r, struct group *g, uint64_t now
 		.dry_run = e->cfg.dry_run || def->dry_run || (def->policy && def->policy->dry_run),
 	};
 	bool acts = !inc.dry_run && def->n_actions;
-	uint64_t kept[INCIDENT_RECORDS_MAX];
+	uint64_t kept[INCIDENT_RECORDS_MAX], cool;
 	unsigned n_kept = kept_records(g, kept);
 
 	if (ev)
@@ -375,9 +374,8 @@ static void fire(struct engine *e, struct rule *r, struct group *g, uint64_t now
 	e->fire(e->ctx, &inc);
 
 	/* The events of this incident make no other. */
-	cold(r, g)->cooldown_until = now + def->cooldown_ns;
-	g->cool_until = (now + def->cooldown_ns) >> COOL_SHIFT < UINT32_MAX ?
-				(uint32_t)((now + def->cooldown_ns) >> COOL_SHIFT) : UINT32_MAX;
+	cool = (cold(r, g)->cooldown_until = now + def->cooldown_ns) >> COOL_SHIFT;
+	g->cool_until = cool < UINT32_MAX ? (uint32_t)cool : UINT32_MAX;
 	memset(g->win, 0, r->n_win * sizeof(struct window));
 	g->rec_last = 0;
 	memset(g->rec_back, 0, sizeof(g->rec_back));

@@ -282,8 +282,7 @@ int pipeline_record(void *ctx, void *data, size_t size)
 			deliver_held(pl, site->probe, data, size, &named, frames, &n_frames);
 		return 0;
 	}
-	if (pl->engine)
-		pipeline_flush(pl); /* the rules of the events before it, first */
+	pipeline_flush(pl); /* the rules of the events before it, first */
 	for (size_t i = 0; i < pl->set->n_policies && i < SALVE_POLICIES_MAX; i++) {
 		const struct policy *pol = &pl->set->policies[i];
 

@@ -4,10 +4,10 @@
  * outcome.
  *
  * Nothing here blocks salved's loop: the child is spawned, and its exit (a pidfd), its
- * output (a pipe) and its timeout (a timerfd) are watched by the loop. stdin is written in full into the
- * pipe before the child exists, the pipe grown to fit: a child that never reads it
- * cannot stall salved, and as salved holds the read end until the spawn no write can
- * raise SIGPIPE. */
+ * output (a pipe) and its timeout (a timerfd) are watched by the loop. stdin is
+ * written in full into the pipe before the child exists, the pipe grown to fit: a
+ * child that never reads it cannot stall salved, and as salved holds the read end
+ * until the spawn no write can raise SIGPIPE. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
