@@ -37,8 +37,14 @@ endif
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS      := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
-LIB_SRCS   := $(filter-out daemon/main.c,$(wildcard daemon/*.c daemon/actions/*.c))
+# One folder per stage (the README's layout). The policy language is a library of its own,
+# linked by salved, salvectl and the fuzzer; the other stages make libsalved.a.
+STAGES     := base kernel events symbols engine actions ctl
+POLICY_SRCS := $(wildcard daemon/policy/*.c)
+POLICY_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(POLICY_SRCS))
+LIB_SRCS   := $(foreach s,$(STAGES),$(wildcard daemon/$(s)/*.c))
 LIB_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+LIBS_SALVE := $(BUILD)/libsalved.a $(BUILD)/libsalve-policy.a
 CLI_SRCS   := $(wildcard daemon/cli/*.c)
 CLI_OBJS   := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
@@ -101,33 +107,36 @@ $(BUILD)/obj/%.o: %.c
 	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # probes.c includes every skeleton.
-$(BUILD)/obj/daemon/probes.o: $(SKELS)
+$(BUILD)/obj/daemon/kernel/probes.o: $(SKELS)
 
 $(BUILD)/libsalved.a: $(LIB_OBJS)
 	$(call msg,AR,$@)$(AR) rcs $@ $^
 
-$(BUILD)/salved: $(BUILD)/obj/daemon/main.o $(BUILD)/libsalved.a
+$(BUILD)/libsalve-policy.a: $(POLICY_OBJS)
+	$(call msg,AR,$@)$(AR) rcs $@ $^
+
+$(BUILD)/salved: $(BUILD)/obj/daemon/main.o $(LIBS_SALVE)
 	$(call msg,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/salvectl: $(CLI_OBJS) $(BUILD)/libsalved.a
+$(BUILD)/salvectl: $(CLI_OBJS) $(LIBS_SALVE)
 	$(call msg,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # ---- tests ----------------------------------------------------------------------
-$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libsalved.a
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIBS_SALVE)
 	@mkdir -p $(@D)
-	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $< $(BUILD)/libsalved.a $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
+	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $< $(LIBS_SALVE) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/tests/bench/%: tests/bench/%.c $(BUILD)/libsalved.a
+$(BUILD)/tests/bench/%: tests/bench/%.c $(LIBS_SALVE)
 	@mkdir -p $(@D)
-	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $< $(BUILD)/libsalved.a $(LDFLAGS) $(LDLIBS) -o $@
+	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $< $(LIBS_SALVE) $(LDFLAGS) $(LDLIBS) -o $@
 
 $(BUILD)/tests/bench/%.bpf.o: tests/bench/lib/%.bpf.c $(BUILD)/vmlinux.h
 	@mkdir -p $(@D)
 	$(call msg,BPF,$<)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/bench/floor: tests/bench/lib/floor.c $(BUILD)/libsalved.a
+$(BUILD)/tests/bench/floor: tests/bench/lib/floor.c $(LIBS_SALVE)
 	@mkdir -p $(@D)
-	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $< $(BUILD)/libsalved.a $(LDFLAGS) $(LDLIBS) -o $@
+	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $< $(LIBS_SALVE) $(LDFLAGS) $(LDLIBS) -o $@
 
 # Targets keep frame pointers so stacks unwind; crash-nopie, crash-stripped and crash-nofp
 # are crash built without PIE, stripped to .dynsym, and without frame pointers;
@@ -182,10 +191,10 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 -std=gnu11 -Iinclude -Idaemon -DSALVE_VERSION='"$(VERSION)"' \
                 $(shell $(PKG) --cflags json-c 2>/dev/null)
-$(BUILD)/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c $(wildcard daemon/policy*.c daemon/policy*.h)
+$(BUILD)/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c $(wildcard daemon/policy/*.c daemon/policy/*.h)
 	@mkdir -p $(@D)
 	$(call msg,FUZZ,$@)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_policy.c \
-	    $(wildcard daemon/policy*.c) $(shell $(PKG) --libs json-c 2>/dev/null) -o $@
+	    $(POLICY_SRCS) $(shell $(PKG) --libs json-c 2>/dev/null) -o $@
 
 fuzz: deps
 	@$(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_policy

@@ -14,22 +14,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "actions.h"
-#include "baseline.h"
-#include "ctl.h"
-#include "engine.h"
-#include "events.h"
-#include "journal.h"
-#include "log.h"
-#include "loop.h"
-#include "pipeline.h"
-#include "policy.h"
-#include "probes.h"
-#include "report.h"
-#include "scope.h"
-#include "sites.h"
-#include "stall.h"
-#include "sys.h"
+#include "actions/actions.h"
+#include "kernel/baseline.h"
+#include "ctl/ctl.h"
+#include "engine/engine.h"
+#include "events/events.h"
+#include "actions/journal.h"
+#include "base/log.h"
+#include "base/loop.h"
+#include "events/pipeline.h"
+#include "policy/policy.h"
+#include "kernel/probes.h"
+#include "events/report.h"
+#include "kernel/scope.h"
+#include "kernel/sites.h"
+#include "events/stall.h"
+#include "base/sys.h"
 
 #define TICK_MS 1000
 

@@ -9,8 +9,8 @@
 #include <json-c/json.h>
 #include <stdint.h>
 
-#include "loop.h"
-#include "policy.h"
+#include "base/loop.h"
+#include "policy/policy.h"
 
 /* The incident as an action sees it: the dispatcher's copies, valid for the whole run. */
 struct action_target {

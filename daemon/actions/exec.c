@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #include "actions/action.h"
-#include "log.h"
-#include "report.h"
+#include "base/log.h"
+#include "events/report.h"
 
 #define EXEC_TIMEOUT_DEFAULT_NS (10ULL * 1000000000ULL)
 #define EXEC_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -2,8 +2,8 @@
 #include <inttypes.h>
 
 #include "actions/action.h"
-#include "log.h"
-#include "report.h"
+#include "base/log.h"
+#include "events/report.h"
 
 static int log_describe(const struct policy_action *action, const struct action_target *t,
 			struct json_object *obj)

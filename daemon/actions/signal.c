@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "actions/action.h"
-#include "events.h"
-#include "report.h"
+#include "events/events.h"
+#include "events/report.h"
 
 static int signal_describe(const struct policy_action *action, const struct action_target *t,
 			   struct json_object *obj)

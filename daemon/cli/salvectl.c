@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ctl.h"
-#include "policy.h"
+#include "ctl/ctl.h"
+#include "policy/policy.h"
 
 struct cmd {
 	const char *name;

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine.h"
-#include "events.h"
+#include "engine/engine.h"
+#include "events/events.h"
 
 #define PIDS 100
 #define BINARIES 10 /* the processes run 10 binaries, 10 processes each */

@@ -19,10 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "actions.h"
-#include "journal.h"
-#include "log.h"
-#include "loop.h"
+#include "actions/actions.h"
+#include "actions/journal.h"
+#include "base/log.h"
+#include "base/loop.h"
 
 struct fixture {
 	char dir[64];

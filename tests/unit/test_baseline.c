@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "baseline.h"
+#include "kernel/baseline.h"
 
 static void test_empty_window_reports_nothing(void **state)
 {

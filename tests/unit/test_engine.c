@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
-#include "events.h"
+#include "engine/engine.h"
+#include "events/events.h"
 
 #define MS 1000000ull
 #define S 1000000000ull

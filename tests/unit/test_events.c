@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "events.h"
+#include "events/events.h"
 
 #define KPATH_CRASH "crash/targets/tests/build/main/work/"
 #define PATH_CRASH "/work/main/build/tests/targets/crash"

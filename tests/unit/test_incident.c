@@ -14,9 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "incident.h"
-#include "localize.h"
-#include "report.h"
+#include "actions/incident.h"
+#include "symbols/localize.h"
+#include "events/report.h"
 
 /* A function of ours for the stack to run through. */
 int incident_test_suspect(int x);

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "journal.h"
+#include "actions/journal.h"
 
 struct fixture {
 	char dir[64];

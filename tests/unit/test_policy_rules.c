@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "policy.h"
+#include "policy/policy.h"
 
 /* Probes of every kind a filter cares about; rules are tested against them. */
 #define PROBES                                                                                   \

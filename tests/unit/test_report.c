@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report.h"
+#include "events/report.h"
 
 /* 2026-11-22T16:31:13.123456789Z */
 #define T_NS (1795365073ULL * 1000000000ULL + 123456789ULL)

@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "resolve.h"
+#include "kernel/resolve.h"
 
 #define P 512 /* bytes of a fixture path: the temporary directory is short */
 

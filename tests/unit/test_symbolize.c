@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "symbolize.h"
+#include "symbols/symbolize.h"
 
 static char build[256];
 

@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "window.h"
+#include "engine/window.h"
 
 #define MS 1000000ull
 

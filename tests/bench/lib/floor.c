@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "probes.h"
-#include "resolve.h"
+#include "kernel/probes.h"
+#include "kernel/resolve.h"
 
 /* The session program at SYMBOL, linked the way salved links its own; the link fd. */
 static int attach_session(struct bpf_object *obj, const char *prog, const char *binary,

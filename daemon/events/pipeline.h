@@ -1,0 +1,50 @@
+/* pipeline: what happens to one ring-buffer record. Decode it, find the probes it
+ * answers (its policies mask, kind and the probes' own filters), name its stack, write
+ * one JSON line per probe, and hand it to the rule engine. Keeps the per-kind counts
+ * of what it received. */
+#ifndef SALVE_PIPELINE_H
+#define SALVE_PIPELINE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "policy/policy.h"
+#include "kernel/probes.h"
+#include "kernel/sites.h"
+
+struct pipeline;
+
+int pipeline_new(FILE *out, struct pipeline **outp);
+void pipeline_free(struct pipeline *pl);
+
+/* The policies, and their function-probe sites, records are matched against from now
+ * on; not owned. */
+void pipeline_set_policies(struct pipeline *pl, const struct policy_set *set,
+			   const struct site_plan *sites);
+
+struct engine;
+
+/* The rules every event a probe reports goes on to; NULL: none. Not owned. */
+void pipeline_set_engine(struct pipeline *pl, struct engine *engine);
+
+/* The libbpf ring_buffer callback; ctx is the pipeline. Never stops the ring: a bad
+ * record is counted and skipped. An event's line is written at once; function and
+ * syscall events may then wait for their rules until pipeline_flush. */
+int pipeline_record(void *ctx, void *data, size_t size);
+
+/* The rules of the events pipeline_record still holds, now: after the ring is drained,
+ * and before anything else reaches the engine (ticks, histograms, reloads). */
+void pipeline_flush(struct pipeline *pl);
+
+/* Report that site's function has not run in process tgid for stalled_ns, at now_ns
+ * (CLOCK_BOOTTIME). */
+void pipeline_stall(struct pipeline *pl, const struct site *site, uint32_t tgid, uint64_t now_ns,
+		    uint64_t stalled_ns);
+
+/* Recompute the boot-time to wall-clock offset (after a clock step, say). */
+void pipeline_sync_clock(struct pipeline *pl);
+
+/* Write the {"kind":"stats"} line from the kernel's counters and our own. */
+int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE_EV_KIND_MAX]);
+
+#endif

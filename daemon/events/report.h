@@ -1,0 +1,45 @@
+/* report: events as JSON lines, one object per line, flushed per line.
+ *
+ * Strings from processes (comm, paths, symbols) are hostile: they may hold quotes,
+ * control bytes and invalid UTF-8. json-c escapes the first two; invalid UTF-8 is
+ * replaced by U+FFFD so every line is valid JSON. */
+#ifndef SALVE_REPORT_H
+#define SALVE_REPORT_H
+
+#include <json-c/json.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "events/events.h"
+
+struct report_frame {
+	uint64_t ip;
+	const char *module;   /* NULL when unknown */
+	const char *symbol;   /* NULL when unknown */
+	uint64_t offset;      /* from the symbol, or from the module when symbol is NULL */
+	const char *build_id; /* of the module, as hex; NULL when unknown */
+};
+
+/* The JSON object of one event as produced by probe. realtime_ns is the wall-clock
+ * time of the event. Returns NULL only when out of memory. */
+struct json_object *report_event(const struct event *ev, const char *probe, uint64_t realtime_ns,
+				 const struct report_frame *frames, size_t n_frames);
+
+/* Add val under key to obj, taking val; val NULL (a failed allocation) or a failed add
+ * gives -ENOMEM, and val is freed. Lets a builder chain its adds with ?:. */
+int report_add(struct json_object *obj, const char *key, struct json_object *val);
+
+/* Write obj as one line and flush. 0 or -errno. */
+int report_write(FILE *out, struct json_object *obj);
+
+/* RFC 3339 UTC with nanoseconds: 2026-11-22T16:31:13.123456789Z. */
+int report_time(uint64_t realtime_ns, char *buf, size_t len);
+
+/* Names as a person knows them: "SIGSEGV", "SEGV_MAPERR"; NULL when unknown. */
+const char *report_signal_name(int signo);
+const char *report_code_name(int signo, int code);
+
+/* A json string from untrusted bytes: invalid UTF-8 becomes U+FFFD. */
+struct json_object *report_string(const char *s);
+
+#endif

@@ -1,0 +1,20 @@
+/* stall: functions that should run every so often and have not. The kernel records
+ * each stall site's last call per process; on every tick salved compares it with the
+ * site's period and reports each stall once, with how long it has lasted so far. */
+#ifndef SALVE_STALL_H
+#define SALVE_STALL_H
+
+#include "events/pipeline.h"
+#include "kernel/probes.h"
+#include "kernel/sites.h"
+
+struct stall;
+
+int stall_new(struct stall **out);
+void stall_free(struct stall *st);
+
+/* Look at every stall site now (CLOCK_BOOTTIME ns); report new stalls to pl. */
+void stall_check(struct stall *st, struct probes *p, const struct site_plan *sites,
+		 struct pipeline *pl, uint64_t now_ns);
+
+#endif

@@ -1,0 +1,122 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel/baseline.h"
+
+#define BASELINE_SLOTS 3600 /* one snapshot a second: windows of up to an hour */
+
+/* Cumulative histograms of one site, a ring of one per tick. */
+struct history {
+	uint32_t site;
+	uint64_t window_ticks;
+	size_t n, next;
+	uint64_t (*snaps)[SALVE_HIST_BUCKETS];
+};
+
+struct baseline {
+	struct history *h;
+	size_t n;
+};
+
+int baseline_new(struct baseline **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : -ENOMEM;
+}
+
+void baseline_free(struct baseline *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n; i++)
+		free(b->h[i].snaps);
+	free(b->h);
+	free(b);
+}
+
+uint64_t baseline_threshold(const uint64_t counts[SALVE_HIST_BUCKETS], double percentile,
+			    double factor)
+{
+	uint64_t total = 0, seen = 0;
+
+	for (int i = 0; i < SALVE_HIST_BUCKETS; i++)
+		total += counts[i];
+	if (!total)
+		return 0;
+	for (int i = 0; i < SALVE_HIST_BUCKETS; i++) {
+		seen += counts[i];
+		/* Bucket i holds durations in [2^i, 2^(i+1)) ns: its upper edge bounds them. */
+		if ((double)seen >= total * percentile / 100.0)
+			return (uint64_t)((double)(i < 63 ? 2ull << i : UINT64_MAX) * factor);
+	}
+	return 0;
+}
+
+static struct history *history_of(struct baseline *b, const struct site *s)
+{
+	uint64_t ticks = s->probe->baseline.window_ns / 1000000000ull;
+	struct history *h;
+
+	for (size_t i = 0; i < b->n; i++)
+		if (b->h[i].site == s->id)
+			return &b->h[i];
+	h = realloc(b->h, (b->n + 1) * sizeof(*h));
+	if (!h)
+		return NULL;
+	b->h = h;
+	h = &b->h[b->n];
+	*h = (struct history){ .site = s->id };
+	h->window_ticks = ticks < 1 ? 1 : ticks > BASELINE_SLOTS - 1 ? BASELINE_SLOTS - 1 : ticks;
+	h->snaps = calloc(h->window_ticks + 1, sizeof(*h->snaps));
+	if (!h->snaps)
+		return NULL;
+	b->n++;
+	return h;
+}
+
+/* Histories of sites a reload removed go, so an id used again starts afresh. */
+static void forget_gone(struct baseline *b, const struct site_plan *plan)
+{
+	for (size_t i = 0; i < b->n;) {
+		const struct site *s = sites_find(plan, b->h[i].site);
+
+		if (s && s->cfg.kind == SALVE_SITE_LATENCY && !s->probe->threshold_ns) {
+			i++;
+			continue;
+		}
+		free(b->h[i].snaps);
+		b->h[i] = b->h[--b->n];
+	}
+}
+
+void baseline_tick(struct baseline *b, struct probes *p, const struct site_plan *plan)
+{
+	forget_gone(b, plan);
+	for (size_t i = 0; i < plan->n_sites; i++) {
+		const struct site *s = &plan->sites[i];
+		uint64_t window[SALVE_HIST_BUCKETS], *now, *then;
+		struct salve_site cfg;
+		struct history *h;
+		size_t slots;
+
+		if (s->cfg.kind != SALVE_SITE_LATENCY || s->probe->threshold_ns ||
+		    !(h = history_of(b, s)))
+			continue;
+		slots = h->window_ticks + 1;
+		now = h->snaps[h->next];
+		if (probes_site_hist(p, s->id, now))
+			continue;
+		/* The oldest snapshot in the ring is the window's start. */
+		then = h->n + 1 >= slots ? h->snaps[(h->next + 1) % slots] : h->snaps[0];
+		for (int k = 0; k < SALVE_HIST_BUCKETS; k++)
+			window[k] = now[k] - (h->n ? then[k] : 0);
+		h->next = (h->next + 1) % slots;
+		if (h->n < slots)
+			h->n++;
+		cfg = s->cfg;
+		cfg.threshold_ns = baseline_threshold(window, s->probe->baseline.percentile,
+						      s->probe->baseline.factor);
+		probes_site_update(p, s->id, &cfg);
+	}
+}

@@ -1,0 +1,25 @@
+/* baseline: latency thresholds learned from each site's own calls. The kernel keeps a
+ * log2 histogram per latency site; once a second salved takes a snapshot, and over the
+ * probe's window it computes the percentile (the upper edge of its log2 bucket) times
+ * the factor, and writes that threshold into the site. Until the window has calls, the
+ * site reports nothing. */
+#ifndef SALVE_BASELINE_H
+#define SALVE_BASELINE_H
+
+#include "kernel/probes.h"
+#include "kernel/sites.h"
+
+struct baseline;
+
+int baseline_new(struct baseline **out);
+void baseline_free(struct baseline *b);
+
+/* One tick: snapshot every baseline site of plan and update its threshold. */
+void baseline_tick(struct baseline *b, struct probes *p, const struct site_plan *plan);
+
+/* The threshold computed from counts over a window; 0 when there are no calls. Exposed
+ * for tests. */
+uint64_t baseline_threshold(const uint64_t counts[SALVE_HIST_BUCKETS], double percentile,
+			    double factor);
+
+#endif

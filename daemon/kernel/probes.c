@@ -1,0 +1,715 @@
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exits.skel.h"
+#include "functions.skel.h"
+#include "base/log.h"
+#include "base/loop.h"
+#include "kernel/probes.h"
+#include "salve/site.h"
+#include "sessions.skel.h"
+#include "signals.skel.h"
+#include "syscalls.skel.h"
+
+#define PROBES_HOOKS_MAX 16
+
+/* One probe family: a skeleton and what it attached. */
+struct family {
+	const char *name;
+	void *skel;
+	struct bpf_object *obj;
+	void (*destroy)(void *skel);
+};
+
+struct probes {
+	struct family families[5];
+	size_t n_families;
+	struct bpf_link *links[PROBES_HOOKS_MAX];
+	size_t n_links;
+	struct probes_hook hooks[PROBES_HOOKS_MAX];
+	size_t n_hooks;
+	struct ring_buffer *ring;
+	char *pin_dir;
+	/* Maps of the first family, which every later family reuses. */
+	struct bpf_object *shared;
+	struct salve_functions *functions;
+	struct salve_syscalls *syscalls;
+	struct bpf_link *sites[SALVE_SITES_MAX][2]; /* by site id: entry and return probe */
+	/* sys_exit runs only while a syscall site exists: a syscall tracepoint puts every
+	 * syscall of the host on its slow path, uprobe and uretprobe returns included. */
+	struct bpf_program *sys_exit;
+	struct bpf_link *sys_link;
+	bool sys_sites[SALVE_SITES_MAX];
+	size_t n_sys_sites;
+	/* Latency sites as uprobe sessions where the kernel has them: one link each. */
+	struct salve_sessions *sessions; /* NULL: the uprobe and uretprobe pair instead */
+	int session_links[SALVE_SITES_MAX]; /* link fd + 1; 0: none */
+};
+
+static void destroy_salve_signals(void *skel)
+{
+	salve_signals__destroy(skel);
+}
+
+static void destroy_salve_exits(void *skel)
+{
+	salve_exits__destroy(skel);
+}
+
+static void destroy_salve_sessions(void *skel)
+{
+	salve_sessions__destroy(skel);
+}
+
+static void destroy_salve_functions(void *skel)
+{
+	salve_functions__destroy(skel);
+}
+
+static void destroy_salve_syscalls(void *skel)
+{
+	salve_syscalls__destroy(skel);
+}
+
+static int page_shift(void)
+{
+	long size = sysconf(_SC_PAGESIZE);
+	int shift = 0;
+
+	while ((1L << shift) < size)
+		shift++;
+	return shift;
+}
+
+/* Open one family's skeleton and give it the running kernel's page size. */
+#define OPEN_FAMILY(p, label, type)                                                            \
+	({                                                                                     \
+		struct type *skel_ = type##__open();                                           \
+		if (skel_) {                                                                   \
+			skel_->rodata->salve_page_shift = page_shift();                        \
+			(p)->families[(p)->n_families++] =                                     \
+				(struct family){ label, skel_, skel_->obj, destroy_##type };   \
+		}                                                                              \
+		skel_;                                                                         \
+	})
+
+static int open_families(struct probes *p)
+{
+	if (!OPEN_FAMILY(p, "signals", salve_signals) || !OPEN_FAMILY(p, "exits", salve_exits) ||
+	    !(p->functions = OPEN_FAMILY(p, "functions", salve_functions)) ||
+	    !(p->syscalls = OPEN_FAMILY(p, "syscalls", salve_syscalls)) ||
+	    !(p->sessions = OPEN_FAMILY(p, "sessions", salve_sessions)))
+		return -errno;
+	return 0;
+}
+
+/* Programs come in pairs, NAME_btf on a BTF tracepoint and NAME_tp on the classic
+ * one. Keep the BTF one when this kernel has its tracepoint type, else the classic. */
+static int choose_flavours(struct probes *p, bool classic_only)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+
+	for (size_t f = 0; f < p->n_families; f++) {
+		struct bpf_program *prog;
+
+		bpf_object__for_each_program(prog, p->families[f].obj) {
+			const char *sec = bpf_program__section_name(prog);
+			struct probes_hook *h;
+			char type[128];
+
+			if (strncmp(sec, "tp_btf/", 7))
+				continue;
+			if (p->n_hooks == PROBES_HOOKS_MAX)
+				return -E2BIG;
+			h = &p->hooks[p->n_hooks++];
+			*h = (struct probes_hook){ p->families[f].name, sec + 7, "tp_btf", "" };
+			snprintf(type, sizeof(type), "btf_trace_%s", h->hook);
+			if (classic_only)
+				h->why = "classic tracepoints requested";
+			else if (!vmlinux)
+				h->why = "no kernel BTF";
+			else if (btf__find_by_name_kind(vmlinux, type, BTF_KIND_TYPEDEF) < 0)
+				h->why = "kernel has no BTF tracepoint of that name";
+			if (*h->why)
+				h->flavour = "tracepoint";
+		}
+	}
+	btf__free(vmlinux);
+	for (size_t f = 0; f < p->n_families; f++) {
+		struct bpf_program *prog;
+
+		bpf_object__for_each_program(prog, p->families[f].obj) {
+			const char *sec = bpf_program__section_name(prog);
+			/* tp_btf/<name> or tp/<category>/<name>; uprobes have no pair */
+			const char *hook = strrchr(sec, '/');
+			bool btf = !strncmp(sec, "tp_btf/", 7);
+
+			if (strncmp(sec, "tp", 2) || !hook)
+				continue;
+			for (size_t i = 0; i < p->n_hooks; i++) {
+				bool use_btf = !strcmp(p->hooks[i].flavour, "tp_btf");
+
+				if (!strcmp(p->hooks[i].hook, hook + 1))
+					bpf_program__set_autoload(prog, btf == use_btf);
+			}
+		}
+	}
+	return 0;
+}
+
+/* Family f uses the maps of the same name that an earlier family made: one ring
+ * buffer, one set of filter maps, one site table. */
+static int share_maps(struct probes *p, size_t f)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, p->families[f].obj) {
+		if (strchr(bpf_map__name(map), '.'))
+			continue; /* .rodata and friends are each object's own */
+		for (size_t e = 0; e < f; e++) {
+			struct bpf_map *first = bpf_object__find_map_by_name(p->families[e].obj,
+									     bpf_map__name(map));
+			int err;
+
+			if (!first)
+				continue;
+			if ((err = bpf_map__reuse_fd(map, bpf_map__fd(first))))
+				return err;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* The sessions family is the last, and optional: without it (asked, or a kernel
+ * before 6.13) latency sites use the uprobe and uretprobe pair. */
+static void drop_sessions(struct probes *p, const char *why)
+{
+	salve_log(LOG_INFO, "latency probes: a uprobe and a uretprobe per site (%s)", why);
+	p->families[--p->n_families].destroy(p->sessions);
+	p->sessions = NULL;
+}
+
+static int load_attach(struct probes *p, bool no_sessions)
+{
+	p->shared = p->families[0].obj;
+	if (no_sessions)
+		drop_sessions(p, "uprobe sessions turned off");
+	else
+		bpf_program__set_expected_attach_type(p->sessions->progs.salve_fn_session,
+						      SALVE_TRACE_UPROBE_SESSION);
+	for (size_t f = 0; f < p->n_families; f++) {
+		struct bpf_program *prog;
+		int err = share_maps(p, f) ?: bpf_object__load(p->families[f].obj);
+
+		if (err && p->sessions && p->families[f].obj == p->sessions->obj) {
+			drop_sessions(p, "this kernel has no uprobe sessions");
+			break;
+		}
+		if (err) {
+			salve_log(LOG_ERR, "cannot load the %s BPF programs: %s", p->families[f].name,
+				  strerror(-err));
+			return err;
+		}
+		bpf_object__for_each_program(prog, p->families[f].obj) {
+			struct bpf_link *link;
+
+			/* Uprobes attach per site, when the policy names one; sys_exit when a
+			 * syscall site does. */
+			if (!bpf_program__autoload(prog) ||
+			    strncmp(bpf_program__section_name(prog), "tp", 2))
+				continue;
+			if (p->families[f].obj == p->syscalls->obj) {
+				p->sys_exit = prog;
+				continue;
+			}
+			link = bpf_program__attach(prog);
+			if (!link) {
+				err = -errno;
+				salve_log(LOG_ERR, "cannot attach %s (%s): %s", bpf_program__name(prog),
+					  bpf_program__section_name(prog), strerror(-err));
+				return err;
+			}
+			p->links[p->n_links++] = link;
+		}
+	}
+	if (p->sessions)
+		salve_log(LOG_INFO, "latency probes: one uprobe session per site");
+	return 0;
+}
+
+static int pin_path(char *buf, size_t len, const char *dir, const char *sub, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s%s%s", dir, sub, *sub ? "/" : "", name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int make_dir(const char *path)
+{
+	return mkdir(path, 0700) && errno != EEXIST ? -errno : 0;
+}
+
+/* Remove what an earlier salved, killed before it could clean up, left pinned. */
+static void unpin_all(const char *dir, struct probes *p)
+{
+	char path[512];
+
+	for (size_t f = 0; f < p->n_families; f++) {
+		struct bpf_program *prog;
+
+		bpf_object__for_each_program(prog, p->families[f].obj) {
+			if (!pin_path(path, sizeof(path), dir, p->families[f].name,
+				      bpf_program__name(prog)))
+				unlink(path);
+		}
+		if (!pin_path(path, sizeof(path), dir, p->families[f].name, ""))
+			rmdir(path);
+	}
+	if (p->shared) {
+		struct bpf_map *map;
+
+		bpf_object__for_each_map(map, p->shared)
+			if (!pin_path(path, sizeof(path), dir, "maps", bpf_map__name(map)))
+				unlink(path);
+	}
+	if (!pin_path(path, sizeof(path), dir, "maps", ""))
+		rmdir(path);
+	rmdir(dir);
+}
+
+static int pin(struct probes *p)
+{
+	char path[512];
+	struct bpf_map *map;
+	int err;
+
+	unpin_all(p->pin_dir, p);
+	if ((err = make_dir(p->pin_dir)) || pin_path(path, sizeof(path), p->pin_dir, "maps", "") ||
+	    (err = make_dir(path)))
+		return err ? err : -ENAMETOOLONG;
+	bpf_object__for_each_map(map, p->shared) {
+		if (strchr(bpf_map__name(map), '.'))
+			continue;
+		if ((err = pin_path(path, sizeof(path), p->pin_dir, "maps", bpf_map__name(map))) ||
+		    (err = bpf_obj_pin(bpf_map__fd(map), path)))
+			return err;
+	}
+	for (size_t f = 0; f < p->n_families; f++) {
+		struct bpf_program *prog;
+
+		if ((err = pin_path(path, sizeof(path), p->pin_dir, p->families[f].name, "")) ||
+		    (err = make_dir(path)))
+			return err;
+		bpf_object__for_each_program(prog, p->families[f].obj) {
+			if (!bpf_program__autoload(prog))
+				continue;
+			if ((err = pin_path(path, sizeof(path), p->pin_dir, p->families[f].name,
+					    bpf_program__name(prog))) ||
+			    (err = bpf_obj_pin(bpf_program__fd(prog), path)))
+				return err;
+		}
+	}
+	return 0;
+}
+
+int probes_new(const struct probes_cfg *cfg, struct probes **out)
+{
+	struct probes *p = calloc(1, sizeof(*p));
+	int err;
+
+	if (!p)
+		return -ENOMEM;
+	if ((err = open_families(p)) || (err = choose_flavours(p, cfg->classic_only)) ||
+	    (err = load_attach(p, cfg->no_sessions)))
+		goto err;
+	p->ring = ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(p->shared, "salve_events")),
+				   cfg->on_record, cfg->ctx, NULL);
+	if (!p->ring) {
+		err = -errno;
+		goto err;
+	}
+	if (cfg->pin_dir) {
+		p->pin_dir = strdup(cfg->pin_dir);
+		if (!p->pin_dir) {
+			err = -ENOMEM;
+			goto err;
+		}
+		if ((err = pin(p))) {
+			salve_log(LOG_ERR, "cannot pin under %s: %s", p->pin_dir, strerror(-err));
+			goto err;
+		}
+	}
+	*out = p;
+	return 0;
+err:
+	probes_free(p);
+	return err;
+}
+
+void probes_free(struct probes *p)
+{
+	if (!p)
+		return;
+	if (p->pin_dir)
+		unpin_all(p->pin_dir, p);
+	ring_buffer__free(p->ring);
+	for (size_t i = 0; i < SALVE_SITES_MAX; i++) {
+		bpf_link__destroy(p->sites[i][0]);
+		bpf_link__destroy(p->sites[i][1]);
+		if (p->session_links[i])
+			close(p->session_links[i] - 1);
+	}
+	bpf_link__destroy(p->sys_link);
+	for (size_t i = 0; i < p->n_links; i++)
+		bpf_link__destroy(p->links[i]);
+	for (size_t f = p->n_families; f-- > 0;)
+		p->families[f].destroy(p->families[f].skel);
+	free(p->pin_dir);
+	free(p);
+}
+
+int probes_ring_fd(const struct probes *p)
+{
+	return ring_buffer__epoll_fd(p->ring);
+}
+
+int probes_consume(struct probes *p)
+{
+	return ring_buffer__consume(p->ring);
+}
+
+static int map_fd(struct probes *p, const char *name)
+{
+	return bpf_map__fd(bpf_object__find_map_by_name(p->shared, name));
+}
+
+static const char *scope_map(int set)
+{
+	switch (set) {
+	case SALVE_SCOPE_CGROUP:
+		return "salve_scope_cgrp";
+	case SALVE_SCOPE_EXE:
+		return "salve_scope_exe";
+	case SALVE_SCOPE_UID:
+		return "salve_scope_uid";
+	default:
+		return "salve_scope_comm";
+	}
+}
+
+static void clear_map(int fd)
+{
+	__u64 key[8]; /* room for any key of salve's maps that are cleared */
+
+	while (!bpf_map_get_next_key(fd, NULL, key))
+		if (bpf_map_delete_elem(fd, key))
+			break;
+}
+
+/* Delete every key of a map that the new entries do not hold. */
+static void prune(struct probes *p, int set, const struct probes_scope_entry *entries, size_t n)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(p->shared, scope_map(set));
+	char key[sizeof(entries->key)], next[sizeof(entries->key)];
+	size_t key_size = bpf_map__key_size(map);
+	int fd = bpf_map__fd(map);
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		bool keep = false;
+
+		for (size_t i = 0; i < n && !keep; i++)
+			keep = entries[i].set == set && !memcmp(&entries[i].key, next, key_size);
+		memcpy(key, next, key_size);
+		if (keep) {
+			prev = key;
+			continue;
+		}
+		bpf_map_delete_elem(fd, key);
+		prev = NULL; /* restart: a deleted key cannot be the cursor */
+	}
+}
+
+int probes_configure(struct probes *p, const struct salve_config *cfg,
+		     const struct probes_scope_entry *entries, size_t n)
+{
+	static const int sets[] = { SALVE_SCOPE_CGROUP, SALVE_SCOPE_EXE, SALVE_SCOPE_COMM,
+				    SALVE_SCOPE_UID };
+	__u32 zero = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (bpf_map_update_elem(map_fd(p, scope_map(entries[i].set)), &entries[i].key,
+					&entries[i].val, BPF_ANY))
+			return -errno;
+	}
+	for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++)
+		prune(p, sets[s], entries, n);
+	if (bpf_map_update_elem(map_fd(p, "salve_config"), &zero, cfg, BPF_ANY))
+		return -errno;
+	/* Cached scope masks were computed under the old scope. */
+	clear_map(map_fd(p, "salve_scope_cache"));
+	return 0;
+}
+
+int probes_counters(struct probes *p, struct salve_counters out[SALVE_EV_KIND_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus(), fd = map_fd(p, "salve_counters");
+	struct salve_counters *percpu;
+
+	if (ncpu < 0)
+		return ncpu;
+	percpu = calloc(ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	for (__u32 k = 0; k < SALVE_EV_KIND_MAX; k++) {
+		out[k] = (struct salve_counters){ 0 };
+		if (bpf_map_lookup_elem(fd, &k, percpu))
+			continue;
+		for (int c = 0; c < ncpu; c++) {
+			out[k].seen += percpu[c].seen;
+			out[k].lost += percpu[c].lost;
+			out[k].suppressed += percpu[c].suppressed;
+		}
+	}
+	free(percpu);
+	return 0;
+}
+
+size_t probes_hooks(const struct probes *p, const struct probes_hook **out)
+{
+	*out = p->hooks;
+	return p->n_hooks;
+}
+
+/* Attach prog at the site as its entry (slot 0) or return (slot 1) probe. */
+static int attach_at(struct probes *p, __u32 id, struct bpf_program *prog, int slot,
+		     const char *path, __u64 offset)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = id, .retprobe = slot == 1);
+
+	/* -1: every process, present and future, that maps the file. */
+	p->sites[id][slot] = bpf_program__attach_uprobe_opts(prog, -1, path, offset, &opts);
+	return p->sites[id][slot] ? 0 : -errno;
+}
+
+/* BPF_LINK_CREATE of a uprobe_multi link, whose bpf_attr layout libbpf 1.1 and the
+ * uapi headers we build with predate. */
+struct uprobe_multi_attr {
+	__u32 prog_fd, target_fd, attach_type, flags;
+	__u64 path, offsets, ref_ctr_offsets, cookies;
+	__u32 cnt, flags2, pid;
+};
+
+int probes_session_link(int prog_fd, const char *path, __u64 offset, __u64 cookie)
+{
+	union {
+		struct uprobe_multi_attr um;
+		char bytes[128]; /* the kernel wants the rest of bpf_attr zeroed */
+	} attr = { 0 };
+	int fd;
+
+	attr.um.prog_fd = prog_fd;
+	attr.um.attach_type = SALVE_TRACE_UPROBE_SESSION;
+	attr.um.path = (__u64)(unsigned long)path;
+	attr.um.offsets = (__u64)(unsigned long)&offset;
+	attr.um.cookies = (__u64)(unsigned long)&cookie;
+	attr.um.cnt = 1;
+	fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	return fd < 0 ? -errno : fd;
+}
+
+/* Site id as a uprobe session at offset of path, for every process. */
+static int attach_session(struct probes *p, __u32 id, const char *path, __u64 offset)
+{
+	int fd = probes_session_link(bpf_program__fd(p->sessions->progs.salve_fn_session), path,
+				     offset, id);
+
+	if (fd < 0)
+		return fd;
+	p->session_links[id] = fd + 1;
+	return 0;
+}
+
+int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site, const char *path,
+		       __u64 offset)
+{
+	struct salve_functions *fn = p->functions;
+	struct salve_rate full = { .tokens_milli = (__u64)site->burst * 1000 };
+	int err;
+
+	if (id >= SALVE_SITES_MAX || p->sites[id][0] || p->sites[id][1] || p->session_links[id])
+		return -EINVAL;
+	/* The site's bucket starts full. Left empty for the kernel to fill on first use,
+	 * threads of two CPUs racing there could see no token at all. */
+	full.last_ns = loop_now_ns(CLOCK_BOOTTIME);
+	if (bpf_map_update_elem(bpf_map__fd(fn->maps.salve_site_rates), &id, &full, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(fn->maps.salve_sites), &id, site, BPF_ANY))
+		return -errno;
+	switch (site->kind) {
+	case SALVE_SITE_RETURN:
+		err = attach_at(p, id, fn->progs.salve_fn_ret, 1, path, offset);
+		break;
+	case SALVE_SITE_LATENCY:
+		if (p->sessions && !(err = attach_session(p, id, path, offset)))
+			break;
+		err = attach_at(p, id, fn->progs.salve_fn_entry, 0, path, offset);
+		err = err ?: attach_at(p, id, fn->progs.salve_fn_exit, 1, path, offset);
+		break;
+	case SALVE_SITE_STALL:
+		err = attach_at(p, id, fn->progs.salve_fn_call, 0, path, offset);
+		break;
+	case SALVE_SITE_ASSERT:
+		err = attach_at(p, id, fn->progs.salve_fn_assert, 0, path, offset);
+		break;
+	case SALVE_SITE_ABORT:
+		err = attach_at(p, id, fn->progs.salve_fn_abort, 0, path, offset);
+		break;
+	case SALVE_SITE_THROW:
+		err = attach_at(p, id, fn->progs.salve_fn_throw, 0, path, offset);
+		break;
+	case SALVE_SITE_SYSCALL:
+		/* Its (syscall, errno) pairs come with probes_site_syscalls. */
+		if (!p->sys_link && !(p->sys_link = bpf_program__attach(p->sys_exit))) {
+			err = -errno;
+			break;
+		}
+		p->sys_sites[id] = true;
+		p->n_sys_sites++;
+		err = 0;
+		break;
+	default:
+		err = -EINVAL;
+	}
+	if (err)
+		probes_site_detach(p, id);
+	return err;
+}
+
+/* Forget the (syscall, errno) pairs that site id watched. */
+static void drop_sys_rules(struct probes *p, __u32 id)
+{
+	int fd = bpf_map__fd(p->syscalls->maps.salve_sys_rules);
+	struct salve_sys_key key, next, *prev = NULL, gone[256];
+	size_t n_gone = 0;
+	__u32 owner;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(fd, &key, &owner) && owner == id &&
+		    n_gone < sizeof(gone) / sizeof(gone[0]))
+			gone[n_gone++] = key;
+	}
+	for (size_t i = 0; i < n_gone; i++)
+		bpf_map_delete_elem(fd, &gone[i]);
+}
+
+/* A new site at this id starts with an empty histogram. */
+static void clear_hist(struct probes *p, __u32 id)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	void *zero;
+
+	if (ncpu <= 0 || !(zero = calloc(ncpu, SALVE_HIST_BUCKETS * sizeof(__u64))))
+		return;
+	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_site_hist), &id, zero, BPF_ANY);
+	free(zero);
+}
+
+void probes_site_detach(struct probes *p, __u32 id)
+{
+	struct salve_site none = { 0 };
+	struct salve_rate fresh = { 0 };
+
+	if (id >= SALVE_SITES_MAX)
+		return;
+	for (int slot = 0; slot < 2; slot++) {
+		bpf_link__destroy(p->sites[id][slot]);
+		p->sites[id][slot] = NULL;
+	}
+	if (p->session_links[id]) {
+		close(p->session_links[id] - 1);
+		p->session_links[id] = 0;
+	}
+	if (p->sys_sites[id]) {
+		p->sys_sites[id] = false;
+		if (!--p->n_sys_sites) {
+			bpf_link__destroy(p->sys_link);
+			p->sys_link = NULL;
+		}
+	}
+	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_sites), &id, &none, BPF_ANY);
+	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_site_rates), &id, &fresh, BPF_ANY);
+	clear_hist(p, id);
+	drop_sys_rules(p, id);
+}
+
+int probes_last_calls(struct probes *p, probes_last_call_fn fn, void *ctx)
+{
+	int fd = bpf_map__fd(p->functions->maps.salve_last_call);
+	struct salve_call_key key, next, *prev = NULL, gone[256];
+	size_t n_gone = 0;
+	__u64 last;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(fd, &key, &last) && fn(ctx, key.site, key.tgid, last) &&
+		    n_gone < sizeof(gone) / sizeof(gone[0]))
+			gone[n_gone++] = key;
+	}
+	/* Deleted after the walk: a deleted key cannot be the walk's cursor. */
+	for (size_t i = 0; i < n_gone; i++)
+		bpf_map_delete_elem(fd, &gone[i]);
+	return 0;
+}
+
+int probes_site_syscalls(struct probes *p, __u32 id, const struct salve_sys_key *keys, size_t n)
+{
+	int fd = bpf_map__fd(p->syscalls->maps.salve_sys_rules);
+
+	for (size_t i = 0; i < n; i++) {
+		if (!bpf_map_update_elem(fd, &keys[i], &id, BPF_NOEXIST))
+			continue;
+		return errno == EEXIST ? -EEXIST : -errno;
+	}
+	return 0;
+}
+
+int probes_site_hist(struct probes *p, __u32 id, uint64_t out[SALVE_HIST_BUCKETS])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *percpu;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	percpu = calloc(ncpu, SALVE_HIST_BUCKETS * sizeof(__u64));
+	if (!percpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(p->functions->maps.salve_site_hist), &id, percpu)) {
+		free(percpu);
+		return -errno;
+	}
+	memset(out, 0, SALVE_HIST_BUCKETS * sizeof(__u64));
+	for (int c = 0; c < ncpu; c++)
+		for (int k = 0; k < SALVE_HIST_BUCKETS; k++)
+			out[k] += percpu[c * SALVE_HIST_BUCKETS + k];
+	free(percpu);
+	return 0;
+}
+
+int probes_site_update(struct probes *p, __u32 id, const struct salve_site *site)
+{
+	if (bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_sites), &id, site, BPF_EXIST))
+		return -errno;
+	return 0;
+}

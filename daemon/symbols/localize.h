@@ -1,0 +1,30 @@
+/* localize: the first guess at where an incident's fault lies.
+ *
+ * The suspect is the innermost stack frame, of the newest event that has one, whose
+ * module is a binary the rule's policy scopes (scope.binaries; with none named, the
+ * process's own executable): the service's own code nearest the fault, not the libc
+ * function it called. Without such a frame, the innermost frame that has a symbol. */
+#ifndef SALVE_LOCALIZE_H
+#define SALVE_LOCALIZE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "events/events.h"
+#include "policy/policy.h"
+#include "symbols/symbolize.h"
+
+struct localize_suspect {
+	char module[SALVE_PATH_MAX + 1]; /* the file's path */
+	char symbol[SYMBOL_NAME_MAX];    /* "" when the file has no symbol for it */
+	uint64_t offset;                 /* from the symbol; from the file when symbol is "" */
+	bool in_scope;                   /* in a scoped binary; false: the fallback */
+};
+
+/* events oldest first, as an incident keeps them; policy may be NULL (no binaries
+ * named). 0 and *out filled, or -ENOENT when no frame qualifies. */
+int localize_suspect(struct symbolizer *sym, const struct policy *policy,
+		     const struct event *events, size_t n_events, struct localize_suspect *out);
+
+#endif
