@@ -14,10 +14,18 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct salve_config);
 } salve_config SEC(".maps");
+
+/* The slot of salve_config (and of every scope entry) in force. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} salve_active SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -43,11 +51,15 @@ struct {
 const volatile char bpf_metadata_salve_ver[] SEC(".rodata") = SALVE_VERSION;
 const volatile __u32 salve_page_shift = 12; /* salved sets the running kernel's */
 
+/* The configuration in force; every decision of one program reads this one. */
 static __always_inline const struct salve_config *salve_cfg(void)
 {
-	__u32 zero = 0;
+	__u32 zero = 0, *active = bpf_map_lookup_elem(&salve_active, &zero), slot;
 
-	return bpf_map_lookup_elem(&salve_config, &zero);
+	if (!active)
+		return NULL;
+	slot = *active & 1;
+	return bpf_map_lookup_elem(&salve_config, &slot);
 }
 
 static __always_inline struct salve_counters *salve_counter(__u32 kind)
@@ -102,7 +114,7 @@ static __always_inline bool salve_rate_allow(const struct salve_config *cfg, __u
 /* Reserve a record that the rate limit let through; counts it as lost when the ring
  * is full. */
 static __always_inline void *salve_reserve_held(struct salve_counters *c, __u32 kind, __u32 size,
-						__u32 held, __u64 policies)
+						__u32 held, __u64 policies, __u32 gen)
 {
 	struct salve_event_hdr *hdr = bpf_ringbuf_reserve(&salve_events, size, 0);
 
@@ -114,6 +126,7 @@ static __always_inline void *salve_reserve_held(struct salve_counters *c, __u32 
 	hdr->size = size;
 	hdr->version = SALVE_EVENT_VERSION;
 	hdr->policies = policies;
+	hdr->gen = gen;
 	hdr->suppressed = held;
 	hdr->boot_ns = bpf_ktime_get_boot_ns();
 	return hdr;
@@ -134,7 +147,7 @@ static __always_inline void *salve_reserve(const struct salve_config *cfg, __u32
 		c->suppressed++;
 		return NULL;
 	}
-	return salve_reserve_held(c, kind, size, held, policies);
+	return salve_reserve_held(c, kind, size, held, policies, cfg->gen);
 }
 
 /* The subject of a record: a task other than current when the kernel acts on it. */

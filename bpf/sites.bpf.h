@@ -29,7 +29,7 @@ struct {
  * policy's scope and the site's bucket has a token. */
 static __always_inline struct salve_counters *admit(__u32 kind, __u32 id,
 						    const struct salve_site *s, __u32 *held,
-						    __u64 *policies)
+						    __u64 *policies, __u32 *gen)
 {
 	const struct salve_config *cfg = salve_cfg();
 	struct salve_counters *c = salve_counter(kind);
@@ -38,6 +38,7 @@ static __always_inline struct salve_counters *admit(__u32 kind, __u32 id,
 	*held = 0;
 	if (!cfg || !c)
 		return NULL;
+	*gen = cfg->gen;
 	*policies = salve_scope_mask(cfg, bpf_get_current_task_btf()) & s->policies;
 	if (!*policies)
 		return NULL;
@@ -57,14 +58,14 @@ static __always_inline int emit_call(void *ctx, __u32 kind, __u32 id, const stru
 	struct salve_counters *c;
 	struct salve_call_event *e;
 	__u64 policies;
-	__u32 held;
+	__u32 held, gen;
 
-	if (!(c = admit(kind, id, s, &held, &policies)))
+	if (!(c = admit(kind, id, s, &held, &policies, &gen)))
 		return 0;
 	if (s->flags & SALVE_SITE_STACK) {
 		struct salve_call_stack_event *se;
 
-		se = salve_reserve_held(c, kind, sizeof(*se), held, policies);
+		se = salve_reserve_held(c, kind, sizeof(*se), held, policies, gen);
 		if (!se)
 			return 0;
 		se->stack.nr_frames = 0;
@@ -72,7 +73,7 @@ static __always_inline int emit_call(void *ctx, __u32 kind, __u32 id, const stru
 		salve_capture_stack(ctx, &se->stack, false); /* after the return: whole frames */
 		e = &se->call;
 	} else {
-		e = salve_reserve_held(c, kind, sizeof(*e), held, policies);
+		e = salve_reserve_held(c, kind, sizeof(*e), held, policies, gen);
 		if (!e)
 			return 0;
 	}
@@ -93,14 +94,14 @@ static __always_inline struct salve_text_event *reserve_text(void *ctx, __u32 ki
 	struct salve_text_event *t;
 	struct salve_counters *c;
 	__u64 policies;
-	__u32 held;
+	__u32 held, gen;
 
-	if (!(c = admit(kind, id, s, &held, &policies)))
+	if (!(c = admit(kind, id, s, &held, &policies, &gen)))
 		return NULL;
 	if (s->flags & SALVE_SITE_STACK) {
 		struct salve_text_stack_event *se;
 
-		se = salve_reserve_held(c, kind, sizeof(*se), held, policies);
+		se = salve_reserve_held(c, kind, sizeof(*se), held, policies, gen);
 		if (!se)
 			return NULL;
 		se->stack.nr_frames = 0;
@@ -108,7 +109,7 @@ static __always_inline struct salve_text_event *reserve_text(void *ctx, __u32 ki
 		salve_capture_stack(ctx, &se->stack, true); /* at the entry of the function */
 		t = &se->text;
 	} else {
-		t = salve_reserve_held(c, kind, sizeof(*t), held, policies);
+		t = salve_reserve_held(c, kind, sizeof(*t), held, policies, gen);
 		if (!t)
 			return NULL;
 	}

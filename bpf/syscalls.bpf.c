@@ -22,18 +22,21 @@ static __always_inline int on_exit(void *ctx, long nr, long ret)
 	const struct salve_config *cfg = salve_cfg();
 	struct salve_sys_key key;
 	const struct salve_site *s;
-	__u64 *cached, mask;
+	struct salve_scope_cached *cached;
+	__u64 mask;
 	__u32 tgid, *id;
 
 	if (!cfg || !salve_kind_on(cfg, SALVE_EV_SYSCALL) || ret >= 0 || ret < -MAX_ERRNO)
 		return 0;
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	cached = bpf_map_lookup_elem(&salve_scope_cache, &tgid);
-	if (cached) {
-		mask = *cached;
+	if (cached && cached->gen == cfg->gen) {
+		mask = cached->policies;
 	} else {
-		mask = salve_scope_mask(cfg, bpf_get_current_task_btf());
-		bpf_map_update_elem(&salve_scope_cache, &tgid, &mask, BPF_ANY);
+		struct salve_scope_cached fresh = { .gen = cfg->gen };
+
+		mask = fresh.policies = salve_scope_mask(cfg, bpf_get_current_task_btf());
+		bpf_map_update_elem(&salve_scope_cache, &tgid, &fresh, BPF_ANY);
 	}
 	if (!mask)
 		return 0;

@@ -49,14 +49,22 @@ struct options {
 	unsigned max_groups;  /* per rule: processes (or binaries) tracked at once */
 };
 
+/* What salved runs: a policy set, the kernel scope and the sites it makes, and the
+ * kernel generations whose records it decided. */
+struct config {
+	struct policy_set *set;
+	struct scope_plan plan;
+	struct site_plan sites;
+	uint32_t first_gen, last_gen;
+};
+
 struct daemon {
 	struct options opt;
 	struct loop *loop;
 	struct probes *probes;
 	struct pipeline *pipeline;
-	struct policy_set *set;
-	struct scope_plan plan;
-	struct site_plan sites;
+	struct config cur;  /* in force */
+	struct config prev; /* the one before the last reload: its records may still come */
 	struct stall *stall;
 	struct baseline *baseline;
 	struct engine *engine;
@@ -204,68 +212,130 @@ static int build_plan(struct daemon *d, const struct policy_set *set, struct sco
 	return rc;
 }
 
-static int apply_plan(struct daemon *d, struct scope_plan *plan)
+static void config_clear(struct config *c)
 {
-	int err = probes_configure(d->probes, &plan->cfg, plan->entries, plan->n_entries);
-
-	if (err)
-		salve_log(LOG_ERR, "cannot program the kernel filter: %s", strerror(-err));
-	return err;
+	scope_plan_clear(&c->plan);
+	sites_plan_clear(&c->sites);
+	policy_set_free(c->set);
+	*c = (struct config){ 0 };
 }
 
-/* Parse and plan the whole new set first; only then switch. A broken policy leaves the
- * running one in place. 0, or -errno and err saying why. */
-static int reload(struct daemon *d, char *err, size_t err_len)
+/* The pipeline matches records against the configurations they were decided by. */
+static void publish_configs(struct daemon *d)
 {
-	struct policy_set *set;
-	struct scope_plan plan;
-	struct site_plan sites;
+	struct pipeline_config cur = { d->cur.set, &d->cur.sites, d->cur.first_gen, d->cur.last_gen };
+	struct pipeline_config prev = { d->prev.set, &d->prev.sites, d->prev.first_gen,
+					d->prev.last_gen };
+
+	pipeline_set_configs(d->pipeline, &cur, d->prev.set ? &prev : NULL);
+}
+
+/* What a reload would change in the kernel, for salvectl reload --check. */
+static void describe_site(struct json_object *arr, const struct site *s)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return;
+	json_object_object_add(o, "probe", json_object_new_string(s->probe->id));
+	json_object_object_add(o, "policy", json_object_new_string(s->probe->policy->name));
+	if (s->cfg.kind != SALVE_SITE_SYSCALL) {
+		json_object_object_add(o, "path", json_object_new_string(s->path));
+		json_object_object_add(o, "offset", json_object_new_uint64(s->offset));
+	}
+	if (json_object_array_add(arr, o))
+		json_object_put(o);
+}
+
+static void describe_change(const struct config *cur, struct config *next, struct json_object *out)
+{
+	struct json_object *attach = json_object_new_array(), *detach = json_object_new_array();
+	size_t kept = 0;
+
+	sites_match(&cur->sites, &next->sites);
+	for (size_t i = 0; i < next->sites.n_sites; i++) {
+		if (sites_is_new(&cur->sites, &next->sites.sites[i]))
+			describe_site(attach, &next->sites.sites[i]);
+		else
+			kept++;
+	}
+	for (size_t i = 0; i < cur->sites.n_sites; i++)
+		if (sites_is_new(&next->sites, &cur->sites.sites[i]))
+			describe_site(detach, &cur->sites.sites[i]);
+	json_object_object_add(out, "attach", attach);
+	json_object_object_add(out, "detach", detach);
+	json_object_object_add(out, "keep", json_object_new_uint64(kept));
+	json_object_object_add(out, "scope_changes",
+			       json_object_new_boolean(!scope_plan_equal(&cur->plan, &next->plan)));
+}
+
+/* Reload as a transaction: validate and plan the whole new set; prepare its rules;
+ * attach its new sites beside the running ones; stage its scope in the kernel's other
+ * slot; then switch scope, sites and rules together and detach what went. A failure at
+ * any step undoes the steps before it (allocating nothing), and the running
+ * configuration stays exactly as it was, kernel side included. Records written before
+ * the switch are still matched against the configuration that decided them. check:
+ * only say, into *change, what would attach and detach. 0, or -errno and err saying
+ * why. */
+static int reload(struct daemon *d, bool check, struct json_object *change, char *err,
+		  size_t err_len)
+{
+	struct sites_kernel k = sites_kernel_probes(d->probes);
+	struct config next = { 0 };
+	struct engine_rules *rules = NULL;
+	uint32_t gen;
 	int rc;
 
 	*err = 0;
-	if ((rc = policy_set_load(d->opt.policy, &set, err, err_len)))
+	if ((rc = policy_set_load(d->opt.policy, &next.set, err, err_len)))
 		goto refused;
-	if ((rc = build_plan(d, set, &plan))) {
+	if ((rc = build_plan(d, next.set, &next.plan))) {
 		snprintf(err, err_len, "the scope cannot be programmed (see salved's log)");
-		policy_set_free(set);
 		goto refused;
 	}
-	if ((rc = sites_plan_build(set, &sites, err, err_len))) {
-		scope_plan_clear(&plan);
-		policy_set_free(set);
+	if ((rc = sites_plan_build(next.set, &next.sites, err, err_len)))
 		goto refused;
-	}
-	/* Rules that did not change keep their windows. */
-	if ((rc = engine_set_rules(d->engine, set))) {
+	if ((rc = engine_rules_prepare(d->engine, next.set, &rules))) {
 		snprintf(err, err_len, "the rules cannot be set up: %s", strerror(-rc));
-		scope_plan_clear(&plan);
-		sites_plan_clear(&sites);
-		policy_set_free(set);
 		goto refused;
 	}
-	if ((rc = apply_plan(d, &plan)) ||
-	    (rc = sites_apply(d->probes, &d->sites, &sites, err, err_len))) {
-		if (!*err)
-			snprintf(err, err_len, "the kernel filter cannot be programmed: %s",
-				 strerror(-rc));
-		salve_log(LOG_ERR, "reload failed half-way: %s", err);
-		engine_set_rules(d->engine, d->set); /* the running set's rules, as they were */
-		scope_plan_clear(&plan);
-		sites_plan_clear(&sites);
-		policy_set_free(set);
-		return rc;
+	if (check) {
+		describe_change(&d->cur, &next, change);
+		engine_rules_discard(rules);
+		config_clear(&next);
+		return 0;
 	}
-	policy_set_free(d->set);
-	scope_plan_clear(&d->plan);
-	sites_plan_clear(&d->sites);
-	d->set = set;
-	d->plan = plan;
-	d->sites = sites;
-	pipeline_set_policies(d->pipeline, d->set, &d->sites); /* the daemon's, not this frame's */
-	salve_log(LOG_INFO, "reloaded %zu polic%s from %s", set->n_policies,
-		  set->n_policies == 1 ? "y" : "ies", d->opt.policy);
+	pipeline_flush(d->pipeline); /* events held so far meet the rules they came under */
+	if ((rc = sites_stage(&k, &d->cur.sites, &next.sites, err, err_len)))
+		goto undo_rules;
+	if ((rc = probes_scope_stage(d->probes, &next.plan.cfg, next.plan.entries,
+				     next.plan.n_entries, &gen))) {
+		snprintf(err, err_len, "the kernel refused the new scope: %s", strerror(-rc));
+		goto undo_sites;
+	}
+	if ((rc = probes_scope_commit(d->probes))) {
+		snprintf(err, err_len, "the kernel refused the switch to the new scope: %s",
+			 strerror(-rc));
+		probes_scope_abort(d->probes);
+		goto undo_sites;
+	}
+	/* In force from here; nothing below fails. */
+	sites_commit(&k, &d->cur.sites, &next.sites);
+	engine_rules_commit(d->engine, rules);
+	next.first_gen = next.last_gen = gen;
+	config_clear(&d->prev);
+	d->prev = d->cur;
+	d->cur = next;
+	publish_configs(d);
+	salve_log(LOG_INFO, "reloaded %zu polic%s from %s", d->cur.set->n_policies,
+		  d->cur.set->n_policies == 1 ? "y" : "ies", d->opt.policy);
 	return 0;
+undo_sites:
+	sites_abort(&k, &d->cur.sites, &next.sites);
+undo_rules:
+	engine_rules_discard(rules);
 refused:
+	config_clear(&next);
 	salve_log(LOG_ERR, "reload refused, the running policy stays: %s", err);
 	return rc;
 }
@@ -275,7 +345,7 @@ static int reload_notified(struct daemon *d, char *err, size_t err_len)
 	int rc;
 
 	sd_notify(0, "RELOADING=1");
-	rc = reload(d, err, err_len);
+	rc = reload(d, false, NULL, err, err_len);
 	sd_notify(0, "READY=1");
 	return rc;
 }
@@ -284,18 +354,23 @@ static int reload_notified(struct daemon *d, char *err, size_t err_len)
 static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct json_object *reply)
 {
 	struct daemon *d = ctx;
+	struct json_object *check;
 	char err[1024];
 
-	(void)req;
 	if (!strcmp(cmd, "reload")) {
-		bool ok = !reload_notified(d, err, sizeof(err));
+		bool dry = json_object_object_get_ex(req, "check", &check) &&
+			   json_object_get_boolean(check);
+		bool ok = !(dry ? reload(d, true, reply, err, sizeof(err))
+				: reload_notified(d, err, sizeof(err)));
 
 		json_object_object_add(reply, "ok", json_object_new_boolean(ok));
 		if (!ok)
 			json_object_object_add(reply, "error", json_object_new_string(err));
-		else
+		else if (!dry)
 			json_object_object_add(reply, "policies",
-					       json_object_new_int64((int64_t)d->set->n_policies));
+					       json_object_new_int64((int64_t)d->cur.set->n_policies));
+		if (ok && dry)
+			json_object_object_add(reply, "check", json_object_new_boolean(true));
 		return;
 	}
 	json_object_object_add(reply, "ok", json_object_new_boolean(0));
@@ -307,15 +382,24 @@ static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct j
 static void refresh_plan(struct daemon *d)
 {
 	struct scope_plan plan;
+	uint32_t gen;
+	int err;
 
-	if (build_plan(d, d->set, &plan))
+	if (build_plan(d, d->cur.set, &plan))
 		return;
-	if (scope_plan_equal(&plan, &d->plan) || apply_plan(d, &plan)) {
+	if (scope_plan_equal(&plan, &d->cur.plan)) {
 		scope_plan_clear(&plan);
 		return;
 	}
-	scope_plan_clear(&d->plan);
-	d->plan = plan;
+	if ((err = probes_configure(d->probes, &plan.cfg, plan.entries, plan.n_entries, &gen))) {
+		salve_log(LOG_ERR, "cannot program the kernel filter: %s", strerror(-err));
+		scope_plan_clear(&plan);
+		return;
+	}
+	scope_plan_clear(&d->cur.plan);
+	d->cur.plan = plan;
+	d->cur.last_gen = gen; /* the same set decides records of either generation */
+	publish_configs(d);
 }
 
 static int write_stats(struct daemon *d)
@@ -433,8 +517,8 @@ static void on_verified(void *ctx, uint64_t incident_id, const struct policy_rul
  * verify windows that end. */
 static void tick_rules(struct daemon *d, uint64_t now_ns)
 {
-	for (size_t i = 0; i < d->sites.n_sites; i++) {
-		const struct site *s = &d->sites.sites[i];
+	for (size_t i = 0; i < d->cur.sites.n_sites; i++) {
+		const struct site *s = &d->cur.sites.sites[i];
 		uint64_t counts[SALVE_HIST_BUCKETS];
 
 		if (s->cfg.kind == SALVE_SITE_LATENCY && engine_needs_histogram(d->engine, s->probe) &&
@@ -456,8 +540,8 @@ static int on_tick(int fd, void *ctx)
 	actions_set_clock(d->actions, loop_realtime_offset_ns());
 	refresh_plan(d);
 	now = loop_now_ns(CLOCK_BOOTTIME);
-	stall_check(d->stall, d->probes, &d->sites, d->pipeline, now);
-	baseline_tick(d->baseline, d->probes, &d->sites);
+	stall_check(d->stall, d->probes, &d->cur.sites, d->pipeline, now);
+	baseline_tick(d->baseline, d->probes, &d->cur.sites);
 	tick_rules(d, now);
 	if (d->opt.stats_every && d->ticks % d->opt.stats_every == 0)
 		write_stats(d);
@@ -506,6 +590,7 @@ static int start(struct daemon *d)
 	struct probes_cfg pc = { .pin_dir = d->opt.pin_dir, .classic_only = d->opt.classic,
 				 .no_sessions = d->opt.no_sessions, .on_record = pipeline_record };
 	const struct probes_hook *hooks;
+	struct sites_kernel k;
 	char why[512];
 	int err;
 
@@ -522,18 +607,18 @@ static int start(struct daemon *d)
 	if ((err = symbolizer_new(&d->sym)) ||
 	    (err = actions_new(d->loop, d->journal, d->sym, &d->actions)))
 		return err;
-	if ((err = policy_set_load(d->opt.policy, &d->set, why, sizeof(why)))) {
+	if ((err = policy_set_load(d->opt.policy, &d->cur.set, why, sizeof(why)))) {
 		salve_log(LOG_ERR, "%s", why);
 		return err;
 	}
-	if ((err = build_plan(d, d->set, &d->plan)) ||
+	if ((err = build_plan(d, d->cur.set, &d->cur.plan)) ||
 	    (err = pipeline_new(d->out, &d->pipeline)) || (err = stall_new(&d->stall)) ||
 	    (err = baseline_new(&d->baseline)) ||
 	    (err = engine_new(&(struct engine_config){ .max_groups = d->opt.max_groups,
 						       .dry_run = d->opt.dry_run }, on_incident,
 			      on_verified, d, &d->engine)))
 		return err;
-	if ((err = engine_set_rules(d->engine, d->set))) {
+	if ((err = engine_set_rules(d->engine, d->cur.set))) {
 		salve_log(LOG_ERR, "the rules cannot be set up: %s", strerror(-err));
 		return err;
 	}
@@ -541,19 +626,25 @@ static int start(struct daemon *d)
 	pc.ctx = d->pipeline;
 	if ((err = probes_new(&pc, &d->probes)))
 		return err;
+	k = sites_kernel_probes(d->probes);
 	for (size_t i = 0, n = probes_hooks(d->probes, &hooks); i < n; i++)
 		salve_log(hooks[i].why[0] ? LOG_WARNING : LOG_INFO, "%s: %s on %s%s%s", hooks[i].family,
 			  hooks[i].hook, hooks[i].flavour, hooks[i].why[0] ? ": " : "", hooks[i].why);
-	if ((err = apply_plan(d, &d->plan)))
-		return err;
-	if ((err = sites_plan_build(d->set, &d->sites, why, sizeof(why))) ||
-	    (err = sites_apply(d->probes, &(struct site_plan){ 0 }, &d->sites, why, sizeof(why)))) {
+	if ((err = sites_plan_build(d->cur.set, &d->cur.sites, why, sizeof(why))) ||
+	    (err = sites_stage(&k, &(struct site_plan){ 0 }, &d->cur.sites, why, sizeof(why)))) {
 		salve_log(LOG_ERR, "%s", why);
 		return err;
 	}
-	pipeline_set_policies(d->pipeline, d->set, &d->sites);
-	salve_log(LOG_INFO, "watching with %zu polic%s from %s%s", d->set->n_policies,
-		  d->set->n_policies == 1 ? "y" : "ies", d->opt.policy,
+	sites_commit(&k, &(struct site_plan){ 0 }, &d->cur.sites);
+	if ((err = probes_configure(d->probes, &d->cur.plan.cfg, d->cur.plan.entries,
+				    d->cur.plan.n_entries, &d->cur.first_gen))) {
+		salve_log(LOG_ERR, "cannot program the kernel filter: %s", strerror(-err));
+		return err;
+	}
+	d->cur.last_gen = d->cur.first_gen;
+	publish_configs(d);
+	salve_log(LOG_INFO, "watching with %zu polic%s from %s%s", d->cur.set->n_policies,
+		  d->cur.set->n_policies == 1 ? "y" : "ies", d->opt.policy,
 		  d->opt.dry_run ? " (dry run)" : "");
 	return 0;
 }
@@ -626,9 +717,8 @@ int main(int argc, char **argv)
 	pipeline_free(d.pipeline);
 	stall_free(d.stall);
 	baseline_free(d.baseline);
-	scope_plan_clear(&d.plan);
-	sites_plan_clear(&d.sites);
-	policy_set_free(d.set);
+	config_clear(&d.cur);
+	config_clear(&d.prev);
 	loop_free(d.loop);
 	if (d.out != stdout)
 		fclose(d.out);

@@ -99,26 +99,50 @@ static size_t count_rules(const struct policy_set *set)
 	return n;
 }
 
-int engine_set_rules(struct engine *e, const struct policy_set *set)
+/* Rules built for a set, not yet in force. */
+struct engine_rules {
+	struct rule *rules;
+	size_t n;
+	struct rule **from; /* per rule: the current rule whose state it takes over */
+	struct probe_entry *tab;
+	size_t mask;
+	struct leaf_ref *refs;
+};
+
+void engine_rules_discard(struct engine_rules *r)
 {
-	size_t n = count_rules(set), k = 0, mask = 0;
-	struct rule *rules = aligned_alloc(64, (n ? n : 1) * sizeof(*rules));
-	struct rule **from = calloc(n ? n : 1, sizeof(*from));
-	struct probe_entry *tab = NULL;
-	struct leaf_ref *refs = NULL;
+	if (!r)
+		return;
+	rules_free(r->rules, r->n);
+	index_free(r->tab, r->mask);
+	free(r->refs);
+	free(r->from);
+	free(r);
+}
+
+int engine_rules_prepare(struct engine *e, const struct policy_set *set, struct engine_rules **out)
+{
+	struct engine_rules *r = calloc(1, sizeof(*r));
+	size_t n = count_rules(set), k = 0;
 	int err = 0;
 
-	if (!rules || !from) {
-		free(rules);
-		free(from);
+	if (!r)
+		return -ENOMEM;
+	r->rules = aligned_alloc(64, (n ? n : 1) * sizeof(*r->rules));
+	r->from = calloc(n ? n : 1, sizeof(*r->from));
+	if (!r->rules || !r->from) {
+		free(r->rules);
+		free(r->from);
+		free(r);
 		return -ENOMEM;
 	}
-	memset(rules, 0, (n ? n : 1) * sizeof(*rules));
+	memset(r->rules, 0, (n ? n : 1) * sizeof(*r->rules));
+	r->n = n;
 	for (size_t i = 0; set && i < set->n_policies; i++)
 		for (size_t j = 0; j < set->policies[i].n_rules; j++, k++) {
-			if ((err = rule_build(&rules[k], &set->policies[i].rules[j])))
+			if ((err = rule_build(&r->rules[k], &set->policies[i].rules[j])))
 				goto fail;
-			if ((err = rule_alloc_state(&rules[k], e->cfg.max_groups)))
+			if ((err = rule_alloc_state(&r->rules[k], e->cfg.max_groups)))
 				goto fail;
 		}
 	/* An unchanged rule (same content, same group layout) takes over the old state. */
@@ -126,48 +150,61 @@ int engine_set_rules(struct engine *e, const struct policy_set *set)
 		for (size_t j = 0; j < e->n_rules; j++) {
 			struct rule *o = &e->rules[j];
 
-			if (o->group_size == rules[i].group_size && rule_eq(o->def, rules[i].def)) {
+			if (o->group_size == r->rules[i].group_size && rule_eq(o->def, r->rules[i].def)) {
 				bool taken = false;
 
 				for (size_t m = 0; m < i; m++)
-					taken |= from[m] == o;
+					taken |= r->from[m] == o;
 				if (!taken) {
-					from[i] = o;
+					r->from[i] = o;
 					break;
 				}
 			}
 		}
-	if ((err = index_build(rules, n, &tab, &mask, &refs)))
+	if ((err = index_build(r->rules, n, &r->tab, &r->mask, &r->refs)))
 		goto fail;
+	*out = r;
+	return 0;
+fail:
+	engine_rules_discard(r);
+	return err;
+}
 
-	/* Nothing fails from here on. */
-	for (size_t i = 0; i < n; i++)
-		if (from[i])
-			rule_adopt(&rules[i], from[i]);
+void engine_rules_commit(struct engine *e, struct engine_rules *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->from[i])
+			rule_adopt(&r->rules[i], r->from[i]);
 	/* A probe that stays (by id) keeps its last histogram, so no second is lost. */
 	for (size_t i = 0; e->probes && i <= e->probe_mask; i++) {
 		struct probe_entry *old = &e->probes[i];
 
 		if (!old->probe || !old->hist || !old->hist->has_last)
 			continue;
-		for (size_t j = 0; j <= mask; j++)
-			if (tab[j].probe && tab[j].n_pct_refs && !strcmp(tab[j].probe->id, old->probe->id)) {
-				*tab[j].hist = *old->hist;
-			}
+		for (size_t j = 0; j <= r->mask; j++)
+			if (r->tab[j].probe && r->tab[j].n_pct_refs &&
+			    !strcmp(r->tab[j].probe->id, old->probe->id))
+				*r->tab[j].hist = *old->hist;
 	}
 	rules_free(e->rules, e->n_rules);
 	index_free(e->probes, e->probe_mask);
 	free(e->refs);
-	e->rules = rules;
-	e->n_rules = n;
-	e->probes = tab;
-	e->probe_mask = mask;
-	e->refs = refs;
-	free(from);
-	return 0;
-fail:
-	rules_free(rules, n);
-	free(from);
+	e->rules = r->rules;
+	e->n_rules = r->n;
+	e->probes = r->tab;
+	e->probe_mask = r->mask;
+	e->refs = r->refs;
+	free(r->from);
+	free(r);
+}
+
+int engine_set_rules(struct engine *e, const struct policy_set *set)
+{
+	struct engine_rules *r;
+	int err = engine_rules_prepare(e, set, &r);
+
+	if (!err)
+		engine_rules_commit(e, r);
 	return err;
 }
 

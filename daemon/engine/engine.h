@@ -101,6 +101,15 @@ void engine_free(struct engine *e);
  * NULL: no rules. */
 int engine_set_rules(struct engine *e, const struct policy_set *set);
 
+/* engine_set_rules in two steps, for a reload that must be all or nothing: prepare does
+ * everything that can fail (the current rules stay in force); commit cannot fail; a
+ * prepared set not committed is discarded. No other change of rules may come between
+ * prepare and commit. */
+struct engine_rules;
+int engine_rules_prepare(struct engine *e, const struct policy_set *set, struct engine_rules **out);
+void engine_rules_commit(struct engine *e, struct engine_rules *r);
+void engine_rules_discard(struct engine_rules *r);
+
 /* A leaf on this probe filters on stack_has: pass symbols with its events. */
 bool engine_needs_symbols(const struct engine *e, const struct policy_probe *probe);
 

@@ -196,6 +196,7 @@ int events_decode(const void *data, size_t size, struct event *out)
 	out->cgroup_id = rec.hdr.cgroup_id;
 	out->policies = rec.hdr.policies;
 	out->suppressed = rec.hdr.suppressed;
+	out->gen = rec.hdr.gen;
 	memcpy(out->comm, rec.hdr.comm, strnlen(rec.hdr.comm, sizeof(rec.hdr.comm)));
 
 	switch (rec.hdr.kind) {

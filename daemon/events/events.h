@@ -33,6 +33,7 @@ struct event {
 	uint64_t cgroup_id;
 	uint64_t policies; /* bit i: in the scope of policy i of the set (hdr.policies) */
 	uint32_t suppressed;
+	uint32_t gen;      /* the kernel configuration that decided policies (hdr.gen) */
 	char comm[SALVE_COMM_LEN + 1];
 	struct event_module exe; /* empty path when the kernel had none (kernel thread, oom) */
 	union {

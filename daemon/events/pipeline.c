@@ -31,13 +31,13 @@ struct held {
 
 struct pipeline {
 	FILE *out;
-	const struct policy_set *set;
-	const struct site_plan *sites;
+	struct pipeline_config configs[2]; /* in force, and the one before; set NULL: none */
 	struct engine *engine; /* the rules; NULL: events are only reported */
 	struct symbolizer *sym;
 	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	uint64_t received[SALVE_EV_KIND_MAX];
 	uint64_t reported[SALVE_EV_KIND_MAX];
+	uint64_t stale[SALVE_EV_KIND_MAX]; /* of a configuration no longer known */
 	uint64_t malformed;
 	/* Scratch: an event and its names are too big for the stack of a callback. The
 	 * next record is read into the first free held slot. */
@@ -78,11 +78,23 @@ void pipeline_free(struct pipeline *pl)
 	free(pl);
 }
 
-void pipeline_set_policies(struct pipeline *pl, const struct policy_set *set,
-			   const struct site_plan *sites)
+void pipeline_set_configs(struct pipeline *pl, const struct pipeline_config *cur,
+			  const struct pipeline_config *prev)
 {
-	pl->set = set;
-	pl->sites = sites;
+	pl->configs[0] = cur ? *cur : (struct pipeline_config){ 0 };
+	pl->configs[1] = prev ? *prev : (struct pipeline_config){ 0 };
+}
+
+/* The configuration that decided a record of generation gen; NULL when none known. */
+static const struct pipeline_config *config_of(const struct pipeline *pl, uint32_t gen)
+{
+	for (size_t i = 0; i < 2; i++) {
+		const struct pipeline_config *c = &pl->configs[i];
+
+		if (c->set && gen - c->first_gen <= c->last_gen - c->first_gen)
+			return c;
+	}
+	return NULL;
 }
 
 void pipeline_set_engine(struct pipeline *pl, struct engine *engine)
@@ -257,6 +269,7 @@ int pipeline_record(void *ctx, void *data, size_t size)
 	struct pipeline *pl = ctx;
 	struct report_frame frames[SALVE_STACK_MAX];
 	struct event *ev = &pl->held[pl->n_held].ev; /* a slot is free: flushed when full */
+	const struct pipeline_config *cfg;
 	size_t n_frames = 0;
 	bool named = false;
 	int err;
@@ -268,23 +281,27 @@ int pipeline_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	pl->received[ev->kind]++;
-	if (!pl->set)
+	if (!(cfg = config_of(pl, ev->gen))) {
+		pl->stale[ev->kind]++;
 		return 0;
+	}
 	if (ev->kind >= SALVE_EV_RETURN) {
 		/* Records of function and syscall probes name their site, and the site its
-		 * one probe; the kernel checked the site's own policy. A site that went with
-		 * a reload has no probe to name any more. */
-		const struct site *site = pl->sites ? sites_find(pl->sites, ev->call.site) : NULL;
+		 * one probe; the kernel checked the site's own policy. A site of another
+		 * configuration (a reload switched in between) can name none. */
+		const struct site *site = cfg->sites ? sites_find(cfg->sites, ev->call.site) : NULL;
 
 		if (ev->kind == SALVE_EV_EXCEPTION)
 			demangle_type(ev);
-		if (site && type_wanted(site->probe, ev))
+		if (!site)
+			pl->stale[ev->kind]++;
+		else if (type_wanted(site->probe, ev))
 			deliver_held(pl, site->probe, data, size, &named, frames, &n_frames);
 		return 0;
 	}
 	pipeline_flush(pl); /* the rules of the events before it, first */
-	for (size_t i = 0; i < pl->set->n_policies && i < SALVE_POLICIES_MAX; i++) {
-		const struct policy *pol = &pl->set->policies[i];
+	for (size_t i = 0; i < cfg->set->n_policies && i < SALVE_POLICIES_MAX; i++) {
+		const struct policy *pol = &cfg->set->policies[i];
 
 		if (!(ev->policies & (1ull << i)))
 			continue;
@@ -320,6 +337,7 @@ int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE
 		json_object_object_add(c, "reported", json_object_new_uint64(pl->reported[k]));
 		json_object_object_add(c, "lost", json_object_new_uint64(kernel[k].lost));
 		json_object_object_add(c, "suppressed", json_object_new_uint64(kernel[k].suppressed));
+		json_object_object_add(c, "stale", json_object_new_uint64(pl->stale[k]));
 		json_object_object_add(kinds, events_kind_name(k), c);
 	}
 	json_object_object_add(o, "events", kinds);

@@ -17,10 +17,20 @@ struct pipeline;
 int pipeline_new(FILE *out, struct pipeline **outp);
 void pipeline_free(struct pipeline *pl);
 
-/* The policies, and their function-probe sites, records are matched against from now
- * on; not owned. */
-void pipeline_set_policies(struct pipeline *pl, const struct policy_set *set,
-			   const struct site_plan *sites);
+/* A configuration records may have been decided by: a policy set and its sites, for
+ * the generations first_gen to last_gen that the kernel stamps on records. Not owned. */
+struct pipeline_config {
+	const struct policy_set *set;
+	const struct site_plan *sites;
+	uint32_t first_gen, last_gen;
+};
+
+/* The configuration in force and the one before it (NULL: none). A record is matched
+ * against the policies and sites of the configuration its generation names, so a
+ * reload never judges records written before it by the new set; a record of neither
+ * is counted as stale. */
+void pipeline_set_configs(struct pipeline *pl, const struct pipeline_config *cur,
+			  const struct pipeline_config *prev);
 
 struct engine;
 

@@ -52,6 +52,13 @@ struct probes {
 	/* Latency sites as uprobe sessions where the kernel has them: one link each. */
 	struct salve_sessions *sessions; /* NULL: the uprobe and uretprobe pair instead */
 	int session_links[SALVE_SITES_MAX]; /* link fd + 1; 0: none */
+	/* The scope: the kernel reads slot `slot` of salve_config and of every scope
+	 * entry, decided by generation `gen`; a staged configuration waits in the other. */
+	__u32 slot, gen;
+	bool staged;
+	struct probes_scope_entry *added; /* keys the staged configuration created */
+	size_t n_added;
+	__u64 *zero_hist; /* a cleared histogram for every CPU: detaching allocates nothing */
 };
 
 static void destroy_salve_signals(void *skel)
@@ -328,6 +335,11 @@ int probes_new(const struct probes_cfg *cfg, struct probes **out)
 
 	if (!p)
 		return -ENOMEM;
+	if (!(p->zero_hist = calloc(libbpf_num_possible_cpus() > 0 ? libbpf_num_possible_cpus() : 1,
+				    SALVE_HIST_BUCKETS * sizeof(__u64)))) {
+		free(p);
+		return -ENOMEM;
+	}
 	if ((err = open_families(p)) || (err = choose_flavours(p, cfg->classic_only)) ||
 	    (err = load_attach(p, cfg->no_sessions)))
 		goto err;
@@ -373,6 +385,8 @@ void probes_free(struct probes *p)
 		bpf_link__destroy(p->links[i]);
 	for (size_t f = p->n_families; f-- > 0;)
 		p->families[f].destroy(p->families[f].skel);
+	free(p->added);
+	free(p->zero_hist);
 	free(p->pin_dir);
 	free(p);
 }
@@ -406,58 +420,150 @@ static const char *scope_map(int set)
 	}
 }
 
-static void clear_map(int fd)
+/* Whether entries hold key in set. */
+static bool has_key(const struct probes_scope_entry *entries, size_t n, int set, const void *key,
+		    size_t key_size)
 {
-	__u64 key[8]; /* room for any key of salve's maps that are cleared */
-
-	while (!bpf_map_get_next_key(fd, NULL, key))
-		if (bpf_map_delete_elem(fd, key))
-			break;
+	for (size_t i = 0; i < n; i++)
+		if (entries[i].set == set && !memcmp(&entries[i].key, key, key_size))
+			return true;
+	return false;
 }
 
-/* Delete every key of a map that the new entries do not hold. */
-static void prune(struct probes *p, int set, const struct probes_scope_entry *entries, size_t n)
+static const int scope_sets[] = { SALVE_SCOPE_CGROUP, SALVE_SCOPE_EXE, SALVE_SCOPE_COMM,
+				  SALVE_SCOPE_UID };
+
+/* Slot `slot` of every key of set's map that entries do not hold means nothing. The
+ * keys are listed first: an update moves its key within the hash map's order. */
+static int clear_slot(struct probes *p, int set, __u32 slot,
+		      const struct probes_scope_entry *entries, size_t n)
 {
 	struct bpf_map *map = bpf_object__find_map_by_name(p->shared, scope_map(set));
-	char key[sizeof(entries->key)], next[sizeof(entries->key)];
+	size_t key_size = bpf_map__key_size(map), max = bpf_map__max_entries(map), n_keys = 0;
+	unsigned char *keys = calloc(max, key_size);
+	int fd = bpf_map__fd(map), err = 0;
+	struct salve_scope_slots v;
+	void *prev = NULL;
+
+	if (!keys)
+		return -ENOMEM;
+	while (n_keys < max && !bpf_map_get_next_key(fd, prev, keys + n_keys * key_size))
+		prev = keys + n_keys++ * key_size;
+	for (size_t i = 0; i < n_keys && !err; i++) {
+		void *key = keys + i * key_size;
+
+		if (has_key(entries, n, set, key, key_size) || bpf_map_lookup_elem(fd, key, &v))
+			continue;
+		v.slot[slot] = (struct salve_scope_val){ 0 };
+		if (bpf_map_update_elem(fd, key, &v, BPF_EXIST))
+			err = -errno;
+	}
+	free(keys);
+	return err;
+}
+
+/* Delete the keys of set's map that mean nothing to slot `slot`. A key the kernel
+ * will not delete is stepped over, so this ends. */
+static void prune(struct probes *p, int set, __u32 slot)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(p->shared, scope_map(set));
+	char key[sizeof(struct salve_exe_key)], next[sizeof(struct salve_exe_key)];
 	size_t key_size = bpf_map__key_size(map);
 	int fd = bpf_map__fd(map);
+	struct salve_scope_slots v;
 	void *prev = NULL;
 
 	while (!bpf_map_get_next_key(fd, prev, next)) {
-		bool keep = false;
-
-		for (size_t i = 0; i < n && !keep; i++)
-			keep = entries[i].set == set && !memcmp(&entries[i].key, next, key_size);
-		memcpy(key, next, key_size);
-		if (keep) {
+		if (!bpf_map_lookup_elem(fd, next, &v) && (v.slot[slot].include || v.slot[slot].exclude)) {
+			memcpy(key, next, key_size);
 			prev = key;
 			continue;
 		}
-		bpf_map_delete_elem(fd, key);
-		prev = NULL; /* restart: a deleted key cannot be the cursor */
+		if (bpf_map_delete_elem(fd, next)) {
+			memcpy(key, next, key_size);
+			prev = key;
+		}
+		/* Deleted: the cursor, still in the map, leads to the key after it. */
 	}
 }
 
-int probes_configure(struct probes *p, const struct salve_config *cfg,
-		     const struct probes_scope_entry *entries, size_t n)
+void probes_scope_abort(struct probes *p)
 {
-	static const int sets[] = { SALVE_SCOPE_CGROUP, SALVE_SCOPE_EXE, SALVE_SCOPE_COMM,
-				    SALVE_SCOPE_UID };
-	__u32 zero = 0;
+	for (size_t i = 0; i < p->n_added; i++)
+		bpf_map_delete_elem(map_fd(p, scope_map(p->added[i].set)), &p->added[i].key);
+	free(p->added);
+	p->added = NULL;
+	p->n_added = 0;
+	p->staged = false;
+}
 
-	for (size_t i = 0; i < n; i++) {
-		if (bpf_map_update_elem(map_fd(p, scope_map(entries[i].set)), &entries[i].key,
-					&entries[i].val, BPF_ANY))
-			return -errno;
+int probes_scope_stage(struct probes *p, const struct salve_config *cfg,
+		       const struct probes_scope_entry *entries, size_t n, uint32_t *gen)
+{
+	__u32 next = p->slot ^ 1;
+	struct salve_config c = *cfg;
+	int err = 0;
+
+	if (p->staged)
+		probes_scope_abort(p);
+	/* Everything the undo needs is allocated before the kernel is touched. */
+	if (!(p->added = calloc(n ? n : 1, sizeof(*p->added))))
+		return -ENOMEM;
+	p->staged = true;
+	for (size_t s = 0; s < sizeof(scope_sets) / sizeof(scope_sets[0]) && !err; s++)
+		err = clear_slot(p, scope_sets[s], next, entries, n);
+	for (size_t i = 0; i < n && !err; i++) {
+		int fd = map_fd(p, scope_map(entries[i].set));
+		struct salve_scope_slots v = { 0 };
+		bool fresh = bpf_map_lookup_elem(fd, &entries[i].key, &v) != 0;
+
+		v.slot[next] = entries[i].val;
+		if (bpf_map_update_elem(fd, &entries[i].key, &v, fresh ? BPF_NOEXIST : BPF_EXIST)) {
+			err = -errno;
+			break;
+		}
+		if (fresh)
+			p->added[p->n_added++] = entries[i];
 	}
-	for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++)
-		prune(p, sets[s], entries, n);
-	if (bpf_map_update_elem(map_fd(p, "salve_config"), &zero, cfg, BPF_ANY))
-		return -errno;
-	/* Cached scope masks were computed under the old scope. */
-	clear_map(map_fd(p, "salve_scope_cache"));
+	c.gen = p->gen + 1;
+	c.slot = next;
+	if (!err && bpf_map_update_elem(map_fd(p, "salve_config"), &next, &c, BPF_ANY))
+		err = -errno;
+	if (err) {
+		probes_scope_abort(p);
+		return err;
+	}
+	*gen = c.gen;
 	return 0;
+}
+
+int probes_scope_commit(struct probes *p)
+{
+	__u32 zero = 0, next = p->slot ^ 1;
+
+	if (!p->staged)
+		return -EINVAL;
+	if (bpf_map_update_elem(map_fd(p, "salve_active"), &zero, &next, BPF_ANY))
+		return -errno;
+	p->slot = next;
+	p->gen++;
+	free(p->added);
+	p->added = NULL;
+	p->n_added = 0;
+	p->staged = false;
+	for (size_t s = 0; s < sizeof(scope_sets) / sizeof(scope_sets[0]); s++)
+		prune(p, scope_sets[s], p->slot);
+	return 0;
+}
+
+int probes_configure(struct probes *p, const struct salve_config *cfg,
+		     const struct probes_scope_entry *entries, size_t n, uint32_t *gen)
+{
+	int err = probes_scope_stage(p, cfg, entries, n, gen);
+
+	if (!err && (err = probes_scope_commit(p)))
+		probes_scope_abort(p);
+	return err;
 }
 
 int probes_counters(struct probes *p, struct salve_counters out[SALVE_EV_KIND_MAX])
@@ -616,13 +722,8 @@ static void drop_sys_rules(struct probes *p, __u32 id)
 /* A new site at this id starts with an empty histogram. */
 static void clear_hist(struct probes *p, __u32 id)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	void *zero;
-
-	if (ncpu <= 0 || !(zero = calloc(ncpu, SALVE_HIST_BUCKETS * sizeof(__u64))))
-		return;
-	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_site_hist), &id, zero, BPF_ANY);
-	free(zero);
+	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_site_hist), &id, p->zero_hist,
+			    BPF_ANY);
 }
 
 void probes_site_detach(struct probes *p, __u32 id)
@@ -673,16 +774,16 @@ int probes_last_calls(struct probes *p, probes_last_call_fn fn, void *ctx)
 	return 0;
 }
 
-int probes_site_syscalls(struct probes *p, __u32 id, const struct salve_sys_key *keys, size_t n)
+int probes_sys_rule(struct probes *p, __u32 id, const struct salve_sys_key *key, bool replace,
+		    __u32 *owner)
 {
 	int fd = bpf_map__fd(p->syscalls->maps.salve_sys_rules);
 
-	for (size_t i = 0; i < n; i++) {
-		if (!bpf_map_update_elem(fd, &keys[i], &id, BPF_NOEXIST))
-			continue;
-		return errno == EEXIST ? -EEXIST : -errno;
-	}
-	return 0;
+	if (!bpf_map_update_elem(fd, key, &id, replace ? BPF_ANY : BPF_NOEXIST))
+		return 0;
+	if (errno == EEXIST && !bpf_map_lookup_elem(fd, key, owner))
+		return -EEXIST;
+	return -errno;
 }
 
 int probes_site_hist(struct probes *p, __u32 id, uint64_t out[SALVE_HIST_BUCKETS])

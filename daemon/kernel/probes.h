@@ -53,8 +53,19 @@ struct probes_scope_entry {
 	struct salve_scope_val val; /* the policies it puts in scope, and those it takes out */
 };
 
+/* Replacing the filter is a transaction over the slot the kernel does not read:
+ * probes_scope_stage writes cfg and the entries there (the kernel goes on as before;
+ * on failure nothing of it stays), *gen is the generation its records will carry;
+ * probes_scope_commit puts it in force at one instant and deletes what only the old
+ * configuration needed; probes_scope_abort drops it, allocating nothing. */
+int probes_scope_stage(struct probes *p, const struct salve_config *cfg,
+		       const struct probes_scope_entry *entries, size_t n, uint32_t *gen);
+int probes_scope_commit(struct probes *p);
+void probes_scope_abort(struct probes *p);
+
+/* Stage and commit at once. */
 int probes_configure(struct probes *p, const struct salve_config *cfg,
-		     const struct probes_scope_entry *entries, size_t n);
+		     const struct probes_scope_entry *entries, size_t n, uint32_t *gen);
 
 /* Counters summed over CPUs, indexed by enum salve_event_kind. */
 int probes_counters(struct probes *p, struct salve_counters out[SALVE_EV_KIND_MAX]);
@@ -80,8 +91,10 @@ int probes_site_hist(struct probes *p, __u32 id, uint64_t out[SALVE_HIST_BUCKETS
 /* New settings for a site already attached (a learned latency threshold). */
 int probes_site_update(struct probes *p, __u32 id, const struct salve_site *site);
 
-/* The (syscall, errno) pairs site id watches. -EEXIST when another site has one. */
-int probes_site_syscalls(struct probes *p, __u32 id, const struct salve_sys_key *keys, size_t n);
+/* Site id watches the (syscall, errno) pair key. -EEXIST, and *owner, when another site
+ * has it, unless replace: then it is taken from that site. */
+int probes_sys_rule(struct probes *p, __u32 id, const struct salve_sys_key *key, bool replace,
+		    __u32 *owner);
 
 /* Called per (stall site, process) with the boot-time ns of the last call; returning
  * true forgets the entry (the process is gone). */

@@ -183,22 +183,17 @@ static bool same_syscalls(const struct policy_probe *a, const struct policy_prob
 	       same_ints(a->errnos, a->n_errnos, b->errnos, b->n_errnos);
 }
 
-/* The (syscall, errno) pairs of a syscall site, into the kernel. */
-static int attach_syscalls(struct probes *p, const struct site *s)
+/* The pair k of syscall site s: k-th of its syscalls by errnos. */
+static struct salve_sys_key sys_key(const struct site *s, size_t k)
 {
 	const struct policy_probe *pr = s->probe;
-	size_t n = pr->n_syscalls * pr->n_errnos, k = 0;
-	struct salve_sys_key *keys = calloc(n ? n : 1, sizeof(*keys));
-	int rc;
 
-	if (!keys)
-		return -ENOMEM;
-	for (size_t i = 0; i < pr->n_syscalls; i++)
-		for (size_t j = 0; j < pr->n_errnos; j++)
-			keys[k++] = (struct salve_sys_key){ pr->syscalls[i], pr->errnos[j] };
-	rc = probes_site_syscalls(p, s->id, keys, n);
-	free(keys);
-	return rc;
+	return (struct salve_sys_key){ pr->syscalls[k / pr->n_errnos], pr->errnos[k % pr->n_errnos] };
+}
+
+static size_t sys_keys(const struct site *s)
+{
+	return s->cfg.kind == SALVE_SITE_SYSCALL ? s->probe->n_syscalls * s->probe->n_errnos : 0;
 }
 
 /* The same probe at the same place with the same settings. */
@@ -215,58 +210,143 @@ static const struct site *same_site(const struct site_plan *plan, const struct s
 	return NULL;
 }
 
-static bool id_taken(const struct site_plan *plan, size_t n, uint32_t id)
-{
-	for (size_t i = 0; i < n; i++)
-		if (plan->sites[i].id == id)
-			return true;
-	return false;
-}
-
-int sites_apply(struct probes *p, const struct site_plan *prev, struct site_plan *next,
-		char *err, size_t err_len)
+void sites_match(const struct site_plan *cur, struct site_plan *next)
 {
 	uint32_t fresh = 0;
-	int rc;
 
 	/* Keep the ids of unchanged sites first, so new ones cannot take them. */
 	for (size_t i = 0; i < next->n_sites; i++) {
-		const struct site *o = same_site(prev, &next->sites[i]);
+		const struct site *o = same_site(cur, &next->sites[i]);
 
 		next->sites[i].id = o ? o->id : UINT32_MAX;
 	}
-	for (size_t i = 0; i < prev->n_sites; i++) {
-		const struct site *s = &prev->sites[i];
-
-		if (!id_taken(next, next->n_sites, s->id))
-			probes_site_detach(p, s->id);
-	}
+	/* A new site takes an id neither plan uses: records of cur's sites still in the
+	 * ring are told from its own. */
 	for (size_t i = 0; i < next->n_sites; i++) {
 		struct site *s = &next->sites[i];
 
 		if (s->id != UINT32_MAX)
 			continue;
-		while (id_taken(next, next->n_sites, fresh) || id_taken(prev, prev->n_sites, fresh))
+		while (sites_find(next, fresh) || sites_find(cur, fresh))
 			fresh++;
 		s->id = fresh++;
-		rc = probes_site_attach(p, s->id, &s->cfg, s->path, s->offset);
-		if (!rc && s->cfg.kind == SALVE_SITE_SYSCALL && (rc = attach_syscalls(p, s)) == -EEXIST) {
+	}
+}
+
+bool sites_is_new(const struct site_plan *cur, const struct site *s)
+{
+	return !sites_find(cur, s->id);
+}
+
+/* Attach new site s, and the (syscall, errno) pairs that are free. A pair a site of
+ * cur has, which next lets go, moves at commit; one that stays taken is an error. */
+static int stage_site(const struct sites_kernel *k, const struct site_plan *cur,
+		      const struct site_plan *next, const struct site *s, char *err, size_t err_len)
+{
+	int rc = k->attach(k->ctx, s->id, &s->cfg, s->path, s->offset);
+
+	if (rc) {
+		/* ENOTSUPP, the kernel's own errno, has no text in libc. */
+		snprintf(err, err_len, "%s: probe \"%s\": cannot attach at %s+0x%llx: %s",
+			 s->probe->policy->file, s->probe->id, s->path, (unsigned long long)s->offset,
+			 rc == -524 ? "the kernel cannot put a uprobe on the instruction there"
+				    : strerror(-rc));
+		return rc;
+	}
+	for (size_t i = 0; i < sys_keys(s); i++) {
+		struct salve_sys_key key = sys_key(s, i);
+		uint32_t owner;
+
+		rc = k->sys_rule(k->ctx, s->id, &key, false, &owner);
+		if (rc == -EEXIST && sites_find(cur, owner) && !sites_find(next, owner))
+			continue;
+		if (rc == -EEXIST)
 			snprintf(err, err_len, "%s: probe \"%s\": another syscall probe already watches "
 				 "one of its (syscall, errno) pairs", s->probe->policy->file, s->probe->id);
-			probes_site_detach(p, s->id);
-			return rc;
-		}
+		else if (rc)
+			snprintf(err, err_len, "%s: probe \"%s\": cannot watch its syscalls: %s",
+				 s->probe->policy->file, s->probe->id, strerror(-rc));
 		if (rc) {
-			snprintf(err, err_len, "%s: probe \"%s\": cannot attach at %s+0x%llx: %s",
-				 s->probe->policy->file, s->probe->id, s->path,
-				 (unsigned long long)s->offset, strerror(-rc));
+			k->detach(k->ctx, s->id);
 			return rc;
 		}
-		if (s->cfg.kind == SALVE_SITE_SYSCALL)
-			continue;
-		salve_log(LOG_INFO, "probe %s: %s+0x%llx%s", s->probe->id, s->path,
-			  (unsigned long long)s->offset,
-			  s->nop5 ? " (5-byte NOP entry: optimized uprobe)" : "");
 	}
 	return 0;
+}
+
+int sites_stage(const struct sites_kernel *k, const struct site_plan *cur, struct site_plan *next,
+		char *err, size_t err_len)
+{
+	int rc;
+
+	sites_match(cur, next);
+	for (size_t i = 0; i < next->n_sites; i++) {
+		const struct site *s = &next->sites[i];
+
+		if (!sites_is_new(cur, s))
+			continue;
+		if ((rc = stage_site(k, cur, next, s, err, err_len))) {
+			/* Undo the ones before it: the kernel runs cur, as it did. */
+			while (i-- > 0)
+				if (sites_is_new(cur, &next->sites[i]))
+					k->detach(k->ctx, next->sites[i].id);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+void sites_commit(const struct sites_kernel *k, const struct site_plan *cur,
+		  const struct site_plan *next)
+{
+	for (size_t i = 0; i < next->n_sites; i++) {
+		const struct site *s = &next->sites[i];
+
+		if (!sites_is_new(cur, s))
+			continue;
+		/* Pairs of sites that go: an existing key's value is replaced in place. */
+		for (size_t j = 0; j < sys_keys(s); j++) {
+			struct salve_sys_key key = sys_key(s, j);
+			uint32_t owner;
+
+			k->sys_rule(k->ctx, s->id, &key, true, &owner);
+		}
+		if (s->cfg.kind != SALVE_SITE_SYSCALL)
+			salve_log(LOG_INFO, "probe %s: %s+0x%llx%s", s->probe->id, s->path,
+				  (unsigned long long)s->offset,
+				  s->nop5 ? " (5-byte NOP entry: optimized uprobe)" : "");
+	}
+	for (size_t i = 0; i < cur->n_sites; i++)
+		if (!sites_find(next, cur->sites[i].id))
+			k->detach(k->ctx, cur->sites[i].id);
+}
+
+void sites_abort(const struct sites_kernel *k, const struct site_plan *cur,
+		 const struct site_plan *next)
+{
+	for (size_t i = 0; i < next->n_sites; i++)
+		if (sites_is_new(cur, &next->sites[i]))
+			k->detach(k->ctx, next->sites[i].id);
+}
+
+static int probes_attach(void *ctx, uint32_t id, const struct salve_site *cfg, const char *path,
+			 uint64_t offset)
+{
+	return probes_site_attach(ctx, id, cfg, path, offset);
+}
+
+static void probes_detach(void *ctx, uint32_t id)
+{
+	probes_site_detach(ctx, id);
+}
+
+static int probes_rule(void *ctx, uint32_t id, const struct salve_sys_key *key, bool replace,
+		       uint32_t *owner)
+{
+	return probes_sys_rule(ctx, id, key, replace, owner);
+}
+
+struct sites_kernel sites_kernel_probes(struct probes *p)
+{
+	return (struct sites_kernel){ probes_attach, probes_detach, probes_rule, p };
 }

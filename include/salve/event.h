@@ -44,7 +44,7 @@ struct salve_event_hdr {
 	__u64 cgroup_id;
 	__u64 policies;   /* bit i: the process is in the scope of policy i */
 	__u32 suppressed; /* records of this kind dropped by the rate limit before this one */
-	__u32 pad2;
+	__u32 gen;        /* the generation of the configuration that decided policies */
 	char comm[SALVE_COMM_LEN];
 };
 
@@ -145,7 +145,9 @@ struct salve_text_stack_event {
 	struct salve_stack stack;
 };
 
-/* Kernel-side filter, one entry in the salve_config array map, rewritten on reload.
+/* Kernel-side filter, in two slots of the salve_config array map: the kernel reads the
+ * slot salve_active names, salved writes the other and then switches (on reload, and
+ * when a scoped binary or cgroup appears or changes).
  * Scope sets map an exe, cgroup, comm or uid to the policies that name it, to include
  * or to exclude. A process is in a policy's scope when it matches an entry of every
  * kind of set the policy lists (its binaries, its cgroups and units, ...) and no entry
@@ -158,13 +160,22 @@ struct salve_text_stack_event {
 #define SALVE_SCOPE_UID 0x8
 #define SALVE_SCOPE_SETS 4 /* needs[] index: the bit's position */
 
-/* The value of a scope-set entry: bit i, policy i. */
+/* What a scope-set entry means to one configuration: bit i, policy i. */
 struct salve_scope_val {
 	__u64 include;
 	__u64 exclude;
 };
 
+/* The value of a scope-set entry: its meaning in each of the two configuration slots.
+ * salved writes the slot the kernel does not read, then switches slots (salve_active),
+ * so a reload changes the kernel's scope at one instant or not at all. */
+struct salve_scope_slots {
+	struct salve_scope_val slot[2];
+};
+
 struct salve_config {
+	__u32 gen;         /* stamped on every record this configuration decides */
+	__u32 slot;        /* its index in salve_config, and in salve_scope_slots */
 	__u32 kinds;       /* 1 << enum salve_event_kind for each kind wanted */
 	__u32 scope;       /* SALVE_SCOPE_* sets in use, so empty ones cost nothing */
 	__u32 exit_nonzero; /* only exits with a non-zero status (or by a signal) */
@@ -181,6 +192,13 @@ struct salve_config {
 struct salve_exe_key {
 	__u64 dev;
 	__u64 ino;
+};
+
+/* A process's policies mask, cached by hot probes, valid for one generation. */
+struct salve_scope_cached {
+	__u64 policies;
+	__u32 gen;
+	__u32 pad;
 };
 
 /* A token bucket (salve_rates per process and kind, salve_site_rates per site). All
@@ -211,7 +229,8 @@ SALVE_ASSERT_SIZE(struct salve_call_event, 64 + 40);
 SALVE_ASSERT_SIZE(struct salve_call_stack_event, 64 + 40 + sizeof(struct salve_stack));
 SALVE_ASSERT_SIZE(struct salve_text_event, 64 + 40 + 8 + 512);
 SALVE_ASSERT_SIZE(struct salve_text_stack_event, 64 + 40 + 8 + 512 + sizeof(struct salve_stack));
-SALVE_ASSERT_SIZE(struct salve_config, 48 + 8 * SALVE_SCOPE_SETS);
+SALVE_ASSERT_SIZE(struct salve_config, 56 + 8 * SALVE_SCOPE_SETS);
+SALVE_ASSERT_SIZE(struct salve_scope_slots, 32);
 SALVE_ASSERT_SIZE(struct salve_rate, 24);
 SALVE_ASSERT_SIZE(struct salve_scope_val, 16);
 
