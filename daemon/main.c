@@ -32,6 +32,7 @@
 #include "base/sys.h"
 
 #define TICK_MS 1000
+#define ACTIONS_STOP_NS (5ULL * 1000000000ULL) /* at a stop, what running actions get */
 
 struct options {
 	const char *policy;
@@ -75,6 +76,7 @@ struct daemon {
 	FILE *out;
 	unsigned ticks;
 	bool watchdog;
+	bool stopping; /* INT or TERM came: the actions are given their last seconds */
 };
 
 static void usage(FILE *f)
@@ -431,7 +433,8 @@ static int on_signal(int fd, void *ctx)
 		if (si.ssi_signo == SIGHUP) {
 			char err[1024];
 
-			reload_notified(d, err, sizeof(err));
+			if (!d->stopping)
+				reload_notified(d, err, sizeof(err));
 			continue;
 		}
 		salve_log(LOG_INFO, "%s: stopping", strsignal(si.ssi_signo));
@@ -448,10 +451,10 @@ static void write_line(struct daemon *d, struct json_object *line, const char *w
 		salve_log(LOG_ERR, "cannot write %s: %s", what, strerror(-err));
 }
 
-/* Every action of an incident has ended: its line, with their outcomes. */
-static void on_incident_done(void *ctx, struct json_object *incident)
+/* An incident's line as its rule fires, then one line per action as it ends. */
+static void on_action_line(void *ctx, struct json_object *line)
 {
-	write_line(ctx, incident, "an incident");
+	write_line(ctx, line, "an incident or action line");
 }
 
 /* Records of calls name the process's executable only by identity, and the process
@@ -487,7 +490,7 @@ static void on_incident(void *ctx, const struct incident *inc)
 
 	if (!named.exe[0] && named.exe_ino)
 		name_exe(&named);
-	if ((err = actions_dispatch(d->actions, &named, on_incident_done, d)))
+	if ((err = actions_dispatch(d->actions, &named, on_action_line, d)))
 		salve_log(LOG_ERR, "rule %s fired (incident %" PRIu64 ") but its actions cannot start: %s",
 			  inc->rule->id, inc->id, strerror(-err));
 }
@@ -682,6 +685,10 @@ static int run(struct daemon *d)
 	sd_notify(0, "READY=1");
 	err = loop_run(d->loop);
 	sd_notify(0, "STOPPING=1");
+	/* Running actions get a few seconds to end, the loop still turning (a second INT
+	 * or TERM cuts it short); what remains is killed and recorded as interrupted. */
+	d->stopping = true;
+	actions_stop(d->actions, err ? 0 : ACTIONS_STOP_NS);
 	/* What is already in the ring is still reported. */
 	probes_consume(d->probes);
 	pipeline_flush(d->pipeline);

@@ -50,8 +50,9 @@ struct action_ops {
 			struct json_object *obj);
 	/* 0 when done, the outcome set; ACTION_PENDING when run->finish will say. */
 	int (*start)(struct action_run *run);
-	/* Stop a pending run at once (salved is stopping): kill, reap, set the outcome.
-	 * finish is not called. NULL for actions that never pend. */
+	/* Stop a pending run at once (salved is stopping): kill, reap, set the outcome
+	 * ("interrupted", with what it measured so far). finish is not called. NULL for
+	 * actions that never pend. */
 	void (*cancel)(struct action_run *run);
 };
 

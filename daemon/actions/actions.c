@@ -30,12 +30,15 @@ struct job {
 	struct policy_action *acts;
 	size_t n_acts, index;
 	bool dry_run, budget_exhausted;
-	struct json_object *incident; /* the line, "actions" filled as they end */
+	struct json_object *incident; /* the line as it stands, "actions" kept up to date */
+	struct json_object *held;     /* action lines that ended before the incident's was
+				       * written: they follow it */
+	bool announced;               /* the incident's line was written */
 	struct action_run run;
 	bool journaled; /* the running action has a begin entry, seq */
 	uint64_t seq;
 	bool pending;   /* the running action answered ACTION_PENDING */
-	actions_done_fn *done;
+	actions_line_fn *line;
 	void *ctx;
 };
 
@@ -46,6 +49,8 @@ struct actions {
 	int64_t realtime_offset_ns;
 	struct job *jobs;
 	size_t n_jobs;
+	bool stopping; /* no action starts any more */
+	bool draining; /* actions_stop runs the loop until the last job ends */
 };
 
 
@@ -125,6 +130,7 @@ static void job_free(struct job *jb)
 	if (jb->target.pidfd >= 0)
 		close(jb->target.pidfd);
 	json_object_put(jb->incident);
+	json_object_put(jb->held);
 	json_object_put(jb->run.outcome);
 	free(jb->rule);
 	free(jb->policy);
@@ -187,6 +193,85 @@ static void open_pidfd(struct job *jb, uint64_t events_ns)
 	}
 }
 
+/* What act will do: {"do", its parameters}, or with "outcome" already when it cannot be
+ * described. NULL when out of memory. */
+static struct json_object *describe(const struct policy_action *act,
+				    const struct action_target *t)
+{
+	const struct action_ops *ops = act->kind < POLICY_ACTION_KIND_COUNT ? ops_of[act->kind]
+									   : NULL;
+	struct json_object *o = json_object_new_object();
+	int err;
+
+	if (!o)
+		return NULL;
+	if (!ops) {
+		report_add(o, "do", json_object_new_int(act->kind));
+		action_outcome(o, "failed: unknown action kind %d", act->kind);
+		return o;
+	}
+	if ((err = report_add(o, "do", json_object_new_string(ops->name))) ||
+	    (err = ops->describe(act, t, o)))
+		action_outcome(o, "failed: %s", strerror(-err));
+	return o;
+}
+
+/* Entry index of the incident line's "actions": {"index", "do", "state", then the rest
+ * of from}. NULL when out of memory. */
+static struct json_object *entry_new(size_t index, struct json_object *from, const char *state)
+{
+	struct json_object *e = json_object_new_object(), *v;
+	int err;
+
+	if (!e)
+		return NULL;
+	err = report_add(e, "index", json_object_new_uint64(index));
+	if (!err && json_object_object_get_ex(from, "do", &v))
+		err = report_add(e, "do", json_object_get(v));
+	err = err ?: report_add(e, "state", json_object_new_string(state));
+	json_object_object_foreach(from, key, val) {
+		if (!err && strcmp(key, "do"))
+			err = report_add(e, key, json_object_get(val));
+	}
+	if (err) {
+		json_object_put(e);
+		return NULL;
+	}
+	return e;
+}
+
+/* The running action's entry in the incident line is now in state, from its outcome. */
+static void entry_set(struct job *jb, const char *state)
+{
+	struct json_object *actions, *e;
+
+	if (!jb->run.outcome || !json_object_object_get_ex(jb->incident, "actions", &actions) ||
+	    !(e = entry_new(jb->index, jb->run.outcome, state)))
+		return;
+	if (json_object_array_put_idx(actions, jb->index, e) < 0)
+		json_object_put(e);
+}
+
+/* Every action queued in the incident line's "actions". */
+static int entries_new(struct job *jb)
+{
+	struct json_object *actions;
+
+	if (!json_object_object_get_ex(jb->incident, "actions", &actions))
+		return -EINVAL;
+	for (size_t i = 0; i < jb->n_acts; i++) {
+		struct json_object *d = describe(&jb->acts[i], &jb->target);
+		struct json_object *e = d ? entry_new(i, d, "queued") : NULL;
+
+		json_object_put(d);
+		if (!e || json_object_array_add(actions, e) < 0) {
+			json_object_put(e);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 static int job_new(struct actions *a, const struct incident *inc, struct job **out)
 {
 	const struct policy_rule *rule = inc->rule;
@@ -203,7 +288,8 @@ static int job_new(struct actions *a, const struct incident *inc, struct job **o
 	jb->policy = dup_or_empty(rule && rule->policy ? rule->policy->name : NULL);
 	jb->exe = dup_or_empty(inc->exe);
 	jb->probe = dup_or_empty(incident_first_probe(inc));
-	if (!jb->rule || !jb->policy || !jb->exe || !jb->probe)
+	if (!jb->rule || !jb->policy || !jb->exe || !jb->probe ||
+	    !(jb->held = json_object_new_array()))
 		goto nomem;
 	if (rule && rule->n_actions) {
 		if (!(jb->acts = calloc(rule->n_actions, sizeof(*jb->acts))))
@@ -219,6 +305,8 @@ static int job_new(struct actions *a, const struct incident *inc, struct job **o
 		.exe_dev = inc->exe_dev, .exe_ino = inc->exe_ino, .exe = jb->exe,
 		.probe = jb->probe, .events = incident_events(inc),
 	};
+	if ((err = entries_new(jb)))
+		goto err;
 	open_pidfd(jb, inc->boot_ns);
 	*out = jb;
 	return 0;
@@ -229,10 +317,62 @@ err:
 	return err;
 }
 
-/* The running action ended (its outcome set): journal it, add it to the line. */
+/* The {"kind":"action"} line of the running action, its outcome set. */
+static struct json_object *action_line(struct job *jb)
+{
+	struct json_object *o = json_object_new_object();
+	char when[64];
+	int err;
+
+	if (!o)
+		return NULL;
+	if (report_time(loop_now_ns(CLOCK_BOOTTIME) + (uint64_t)jb->a->realtime_offset_ns, when,
+			sizeof(when)) < 0)
+		when[0] = '\0';
+	err = report_add(o, "time", json_object_new_string(when));
+	err = err ?: report_add(o, "kind", json_object_new_string("action"));
+	err = err ?: report_add(o, "incident", json_object_new_uint64(jb->target.incident_id));
+	err = err ?: report_add(o, "rule", report_string(jb->rule));
+	err = err ?: report_add(o, "policy", report_string(jb->policy));
+	err = err ?: report_add(o, "index", json_object_new_uint64(jb->index));
+	json_object_object_foreach(jb->run.outcome, key, val) {
+		if (!err)
+			err = report_add(o, key, json_object_get(val));
+	}
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Hand line over: now, or after the incident's when that is not written yet. */
+static void job_emit(struct job *jb, struct json_object *line)
+{
+	if (!jb->announced && !json_object_array_add(jb->held, line))
+		return;
+	if (jb->line)
+		jb->line(jb->ctx, line);
+	json_object_put(line);
+}
+
+/* The incident's line, then the lines of the actions that ended before it. */
+static void job_announce(struct job *jb)
+{
+	jb->announced = true;
+	if (jb->line)
+		jb->line(jb->ctx, jb->incident);
+	for (size_t i = 0; i < json_object_array_length(jb->held); i++)
+		if (jb->line)
+			jb->line(jb->ctx, json_object_array_get_idx(jb->held, i));
+	json_object_put(jb->held);
+	jb->held = NULL;
+}
+
+/* The running action ended (its outcome set): journal it, then its line. */
 static void job_record(struct job *jb)
 {
-	struct json_object *actions;
+	struct json_object *line;
 	int err;
 
 	if (jb->journaled && (err = journal_end(jb->a->journal, jb->seq, jb->run.outcome)))
@@ -242,9 +382,13 @@ static void job_record(struct job *jb)
 			  jb->rule, strerror(-err));
 	jb->journaled = false;
 	jb->pending = false;
-	if (json_object_object_get_ex(jb->incident, "actions", &actions) &&
-	    !json_object_array_add(actions, jb->run.outcome))
-		jb->run.outcome = NULL;
+	entry_set(jb, "ended");
+	if (jb->run.outcome && (line = action_line(jb)))
+		job_emit(jb, line);
+	else
+		salve_log(LOG_ERR, "incident %llu (rule %s): action %zu ended, but its line "
+			  "cannot be made: %s", (unsigned long long)jb->target.incident_id,
+			  jb->rule, jb->index, strerror(ENOMEM));
 	json_object_put(jb->run.outcome);
 	jb->run.outcome = NULL;
 	jb->index++;
@@ -256,28 +400,20 @@ static void job_finish(struct action_run *run);
 static int job_start(struct job *jb)
 {
 	const struct policy_action *act = &jb->acts[jb->index];
-	const struct action_ops *ops = act->kind < POLICY_ACTION_KIND_COUNT ? ops_of[act->kind]
-									   : NULL;
-	struct json_object *o = json_object_new_object();
+	struct json_object *o = describe(act, &jb->target);
 	const char *text;
 	int err;
 
 	jb->run = (struct action_run){ .action = act, .target = &jb->target, .loop = jb->a->loop,
 				       .outcome = o, .finish = job_finish };
-	if (!o)
-		return 0; /* out of memory: the line goes out without this outcome */
-	if (!ops) {
-		report_add(o, "do", json_object_new_int(act->kind));
-		action_outcome(o, "failed: unknown action kind %d", act->kind);
-		return 0;
-	}
-	if ((err = report_add(o, "do", json_object_new_string(ops->name))) ||
-	    (err = ops->describe(act, &jb->target, o))) {
-		action_outcome(o, "failed: %s", strerror(-err));
-		return 0;
-	}
+	if (!o || json_object_object_get_ex(o, "outcome", NULL))
+		return 0; /* cannot be described: ended; out of memory: no line */
 	if (jb->budget_exhausted) {
 		action_outcome(o, "skipped: budget");
+		return 0;
+	}
+	if (jb->a->stopping) {
+		action_outcome(o, "skipped: salved stopping");
 		return 0;
 	}
 	/* Journal first: an action that could not be recorded does not run. */
@@ -297,12 +433,13 @@ static int job_start(struct job *jb)
 		action_outcome(o, "dry-run");
 		return 0;
 	}
+	entry_set(jb, "running");
 	free(jb->incident_text);
 	text = json_object_to_json_string_ext(jb->incident, JSON_C_TO_STRING_PLAIN |
 							 JSON_C_TO_STRING_NOSLASHESCAPE);
 	jb->incident_text = strdup(text ? text : "{}");
 	jb->target.incident_json = jb->incident_text ? jb->incident_text : "{}";
-	return ops->start(&jb->run);
+	return ops_of[act->kind]->start(&jb->run);
 }
 
 static void job_unlink(struct job *jb)
@@ -316,20 +453,27 @@ static void job_unlink(struct job *jb)
 	}
 }
 
-/* Run actions until one waits; when none is left, hand the line over and let go. */
+/* Run actions until one waits; the incident's line goes out then at the latest. When
+ * none is left, let go. */
 static void job_step(struct job *jb)
 {
+	struct actions *a = jb->a;
+
 	while (jb->index < jb->n_acts) {
 		if (job_start(jb) == ACTION_PENDING) {
 			jb->pending = true;
-			return;
+			break;
 		}
 		job_record(jb);
 	}
+	if (!jb->announced)
+		job_announce(jb);
+	if (jb->pending)
+		return;
 	job_unlink(jb);
-	if (jb->done)
-		jb->done(jb->ctx, jb->incident);
 	job_free(jb);
+	if (a->draining && !a->n_jobs)
+		loop_stop(a->loop);
 }
 
 static void job_finish(struct action_run *run)
@@ -340,7 +484,7 @@ static void job_finish(struct action_run *run)
 	job_step(jb);
 }
 
-int actions_dispatch(struct actions *a, const struct incident *inc, actions_done_fn *done,
+int actions_dispatch(struct actions *a, const struct incident *inc, actions_line_fn *line,
 		     void *ctx)
 {
 	struct job *jb;
@@ -348,7 +492,7 @@ int actions_dispatch(struct actions *a, const struct incident *inc, actions_done
 
 	if ((err = job_new(a, inc, &jb)))
 		return err;
-	jb->done = done;
+	jb->line = line;
 	jb->ctx = ctx;
 	jb->next = a->jobs;
 	a->jobs = jb;
@@ -357,23 +501,64 @@ int actions_dispatch(struct actions *a, const struct incident *inc, actions_done
 	return 0;
 }
 
+static int bound_reached(int fd, void *ctx)
+{
+	struct actions *a = ctx;
+	uint64_t ticks;
+
+	if (read(fd, &ticks, sizeof(ticks)) == sizeof(ticks))
+		loop_stop(a->loop);
+	return 0;
+}
+
+/* Let the running commands end within bound_ns, the loop running. */
+static int drain(struct actions *a, uint64_t bound_ns)
+{
+	int timer = loop_timer_fd_ns(bound_ns, 0), err;
+
+	if (timer < 0)
+		return timer;
+	if (!(err = loop_add(a->loop, timer, bound_reached, a))) {
+		a->draining = true;
+		err = loop_run(a->loop);
+		a->draining = false;
+		loop_remove(a->loop, timer);
+	}
+	close(timer);
+	return err;
+}
+
+int actions_stop(struct actions *a, uint64_t bound_ns)
+{
+	int err = 0;
+
+	a->stopping = true;
+	if (a->n_jobs && bound_ns) {
+		salve_log(LOG_INFO, "waiting up to %llu ms for the actions of %zu incident%s",
+			  (unsigned long long)(bound_ns / 1000000), a->n_jobs,
+			  a->n_jobs == 1 ? "" : "s");
+		err = drain(a, bound_ns);
+	}
+	while (a->jobs) {
+		struct job *jb = a->jobs;
+		const struct action_ops *ops = ops_of[jb->acts[jb->index].kind];
+
+		/* Only a command pends, and it can be cancelled: killed, reaped, its
+		 * outcome "interrupted". */
+		ops->cancel(&jb->run);
+		salve_log(LOG_WARNING, "incident %llu (rule %s): action %zu (%s) interrupted: "
+			  "salved is stopping", (unsigned long long)jb->target.incident_id,
+			  jb->rule, jb->index, ops->name);
+		job_record(jb);
+		job_step(jb); /* the rest: skipped, and the job freed */
+	}
+	return err;
+}
+
 void actions_free(struct actions *a)
 {
 	if (!a)
 		return;
-	while (a->jobs) {
-		struct job *jb = a->jobs;
-		const struct action_ops *ops = NULL;
-
-		if (jb->pending && jb->index < jb->n_acts &&
-		    jb->acts[jb->index].kind < POLICY_ACTION_KIND_COUNT)
-			ops = ops_of[jb->acts[jb->index].kind];
-		a->jobs = jb->next;
-		if (ops && ops->cancel) {
-			ops->cancel(&jb->run);
-			job_record(jb);
-		}
-		job_free(jb);
-	}
+	actions_stop(a, 0);
 	free(a);
 }

@@ -412,7 +412,7 @@ static void exec_cancel(struct action_run *run)
 	kill(-st->pid, SIGKILL);
 	while (waitpid(st->pid, &status, 0) < 0 && errno == EINTR)
 		;
-	action_outcome(run->outcome, "killed: salved stopping");
+	action_outcome(run->outcome, "interrupted");
 	report_add(run->outcome, "duration_ms",
 		   json_object_new_uint64((loop_now_ns(CLOCK_MONOTONIC) - st->start_ns) / 1000000));
 	add_output(run);

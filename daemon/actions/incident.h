@@ -61,7 +61,7 @@ struct incident {
  *               "last": [event objects as report_event makes them, oldest first]},
  *    "suspect": {"module", "symbol", "offset", "in_scope"} or null,
  *    "actions": []}
- * "actions" is left empty for the dispatcher to fill. An event of "last" names its probe
+ * "actions" is left empty for the dispatcher to fill (actions.h). An event of "last" names its probe
  * when exactly one leaf of the rule watches its kind of event. realtime_offset_ns is
  * CLOCK_REALTIME - CLOCK_BOOTTIME; sym names the stacks. 0 or -errno (-ENOMEM). */
 int incident_to_json(const struct incident *inc, struct symbolizer *sym,

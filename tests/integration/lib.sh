@@ -66,7 +66,8 @@ stop_salved() {
 	local pid=$SALVED_PID
 	SALVED_PID=
 	kill -TERM "$pid" 2>/dev/null
-	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	# salved gives running actions up to 5 s before it kills them.
+	for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 	kill -0 "$pid" 2>/dev/null && { kill -9 "$pid"; fail "salved ignored SIGTERM"; }
 	wait "$pid" 2>/dev/null
 	return 0

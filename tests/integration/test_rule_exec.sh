@@ -2,8 +2,9 @@
 # A rule by process: 3 error returns within 1 s fire an exec action exactly once, with
 # the incident on its stdin and its key fields in its environment; the 4th error, inside
 # the cooldown, fires nothing; a sibling process with only 2 errors fires nothing. The
-# incident line names the rule, the process, the events and the action's outcome, and
-# the journal holds the action before and after.
+# incident line names the rule, the process, the events and the action it started; the
+# action's own line its outcome (exit status, output); the journal holds the action
+# before and after.
 . "$(dirname "$0")/lib.sh"
 need_bpf
 
@@ -13,6 +14,7 @@ cat > "$WORK/record.sh" <<'SH'
 n=$(ls "$1" | wc -l)
 cat > "$1/stdin.$n"
 env > "$1/env.$n"
+echo "recorded run $n"
 SH
 chmod +x "$WORK/record.sh"
 mkdir "$WORK/runs"
@@ -44,8 +46,17 @@ expect "$inc" '.events.counts[0].events' 3
 expect "$inc" '.events.last | length' 3
 expect "$inc" '.events.last[0].ret' -4
 expect "$inc" '.actions[0].do' exec
-expect "$inc" '.actions[0].outcome' exited
-expect "$inc" '.actions[0].status' 0
+expect "$inc" '.actions[0].index' 0
+expect "$inc" '.actions[0].state' running
+id=$(jq -r .id <<<"$inc")
+act=$(wait_event ".kind == \"action\" and .incident == $id") ||
+	fail "no action line for incident $id"
+expect "$act" .index 0
+expect "$act" .do exec
+expect "$act" .rule parse-failing
+expect "$act" .outcome exited
+expect "$act" .status 0
+expect "$act" '.output == "recorded run 0\n"' true
 sleep 1
 [ "$(count_events '.kind == "incident"')" = 1 ] ||
 	fail "expected one incident (the 4th error is inside the cooldown, the sibling erred twice), got $(count_events '.kind == "incident"')"

@@ -31,8 +31,10 @@ struct fixture {
 	struct symbolizer *sym;
 	struct actions *actions;
 	int guard; /* a timerfd that fails a test stuck in the loop */
-	struct json_object *result;
-	int calls;
+	struct json_object *result; /* the incident line, as written */
+	int calls;                  /* incident lines */
+	struct json_object *lines;  /* every line, as written, in order */
+	size_t n_action_lines, want; /* the loop stops when want action lines came */
 	struct policy policy;
 	struct policy_rule rule;
 	struct policy_action acts[4];
@@ -58,6 +60,8 @@ static int setup(void **state)
 	assert_int_equal(journal_open(f->dir, 0, &f->journal, NULL), 0);
 	assert_int_equal(symbolizer_new(&f->sym), 0);
 	assert_int_equal(actions_new(f->loop, f->journal, f->sym, &f->actions), 0);
+	f->lines = json_object_new_array();
+	assert_non_null(f->lines);
 	f->guard = loop_timer_fd(20000);
 	assert_true(f->guard >= 0);
 	assert_int_equal(loop_add(f->loop, f->guard, guard_fired, f), 0);
@@ -84,29 +88,54 @@ static int teardown(void **state)
 	close(f->guard);
 	loop_free(f->loop);
 	json_object_put(f->result);
+	json_object_put(f->lines);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 	assert_int_equal(system(cmd), 0);
 	free(f);
 	return 0;
 }
 
-static void done(void *ctx, struct json_object *incident)
+/* A line as salved writes it: parsed back from its text, as a reader gets it. */
+static void line(void *ctx, struct json_object *obj)
 {
 	struct fixture *f = ctx;
+	struct json_object *copy = json_tokener_parse(json_object_to_json_string(obj)), *kind;
 
-	f->calls++;
-	json_object_put(f->result);
-	f->result = json_object_get(incident);
-	loop_stop(f->loop);
+	assert_non_null(copy);
+	assert_true(json_object_object_get_ex(copy, "kind", &kind));
+	json_object_array_add(f->lines, copy);
+	if (!strcmp(json_object_get_string(kind), "incident")) {
+		f->calls++;
+		json_object_put(f->result);
+		f->result = json_object_get(copy);
+		return;
+	}
+	assert_string_equal(json_object_get_string(kind), "action");
+	/* Never before its incident's line. */
+	assert_int_equal(f->calls, 1);
+	if (++f->n_action_lines == f->want)
+		loop_stop(f->loop);
 }
 
-/* Dispatch f->inc and run the loop until its actions have all ended. */
+/* Dispatch f->inc: its line comes at once; then run the loop until every action has
+ * its line. */
+static void start_dispatch(struct fixture *f)
+{
+	json_object_put(f->result);
+	f->result = NULL;
+	f->calls = 0;
+	f->n_action_lines = 0;
+	f->want = f->rule.n_actions;
+	assert_int_equal(actions_dispatch(f->actions, &f->inc, line, f), 0);
+	assert_int_equal(f->calls, 1);
+}
+
 static void dispatch(struct fixture *f)
 {
-	assert_int_equal(actions_dispatch(f->actions, &f->inc, done, f), 0);
-	if (!f->calls)
+	start_dispatch(f);
+	if (f->n_action_lines < f->want)
 		assert_int_equal(loop_run(f->loop), 0);
-	assert_int_equal(f->calls, 1);
+	assert_int_equal(f->n_action_lines, f->want);
 	assert_int_equal(actions_running(f->actions), 0);
 }
 
@@ -124,8 +153,29 @@ static const char *get_str(struct json_object *o, const char *key)
 	return json_object_get_string(get(o, key));
 }
 
-/* Outcome i of the incident line. */
+/* The last action line of action i of the last incident: its outcome. */
 static struct json_object *outcome(struct fixture *f, size_t i)
+{
+	int64_t id = json_object_get_int64(get(f->result, "id"));
+
+	for (size_t n = json_object_array_length(f->lines); n-- > 0;) {
+		struct json_object *l = json_object_array_get_idx(f->lines, n);
+
+		if (strcmp(get_str(l, "kind"), "action") ||
+		    json_object_get_int64(get(l, "incident")) != id ||
+		    json_object_get_int64(get(l, "index")) != (int64_t)i)
+			continue;
+		assert_string_equal(get_str(l, "rule"), get_str(f->result, "rule"));
+		assert_string_equal(get_str(l, "policy"), get_str(f->result, "policy"));
+		assert_true(strlen(get_str(l, "time")) > 0);
+		return l;
+	}
+	fail_msg("no action line for action %zu of incident %lld", i, (long long)id);
+	return NULL;
+}
+
+/* Entry i of the incident line's "actions", as it was written. */
+static struct json_object *entry(struct fixture *f, size_t i)
 {
 	struct json_object *actions = get(f->result, "actions");
 
@@ -271,13 +321,13 @@ static void test_exec_timeout(void **state)
 
 	set_exec(&f->acts[0], argv, 300000000ULL);
 	f->rule.n_actions = 1;
-	assert_int_equal(actions_dispatch(f->actions, &f->inc, done, f), 0);
+	start_dispatch(f);
 	/* The dispatcher kept its own copies: the rule and incident may go now. */
 	memset(&f->inc, 0, sizeof(f->inc));
 	argv[2] = "garbage";
 	f->rule.n_actions = 0;
 	assert_int_equal(loop_run(f->loop), 0);
-	assert_int_equal(f->calls, 1);
+	assert_int_equal(f->n_action_lines, 1);
 
 	o = outcome(f, 0);
 	assert_string_equal(get_str(o, "outcome"), "killed: timeout");
@@ -396,9 +446,6 @@ static void test_signal_kills_child(void **state)
 	assert_int_equal(WTERMSIG(status), SIGTERM);
 
 	/* Gone and reaped: nothing to signal. */
-	json_object_put(f->result);
-	f->result = NULL;
-	f->calls = 0;
 	dispatch(f);
 	assert_string_equal(get_str(outcome(f, 0), "outcome"), "no process");
 }
@@ -427,7 +474,6 @@ static void test_signal_refused(void **state)
 	dispatch(f);
 	assert_string_equal(get_str(outcome(f, 0), "outcome"), "refused: never pid 1");
 
-	f->calls = 0;
 	f->inc.pid = (uint32_t)getpid();
 	exe_identity(getpid(), &f->inc);
 	dispatch(f);
@@ -435,7 +481,6 @@ static void test_signal_refused(void **state)
 	assert_non_null(strstr(get_str(outcome(f, 0), "outcome"), "salved itself"));
 
 	/* The pid now runs another executable than the events': not that process. */
-	f->calls = 0;
 	f->inc.pid = (uint32_t)child;
 	f->inc.exe_ino++;
 	dispatch(f);
@@ -478,6 +523,10 @@ static void test_dry_run(void **state)
 	exe_identity(child, &f->inc);
 	dispatch(f);
 	assert_true(json_object_get_boolean(get(f->result, "dry_run")));
+	/* Nothing waits: the incident's line says what would have been done. */
+	assert_string_equal(get_str(entry(f, 0), "state"), "ended");
+	assert_string_equal(get_str(entry(f, 0), "outcome"), "dry-run");
+	assert_string_equal(get_str(entry(f, 1), "outcome"), "dry-run");
 	assert_string_equal(get_str(outcome(f, 0), "outcome"), "dry-run");
 	assert_string_equal(get_str(outcome(f, 0), "do"), "exec");
 	assert_string_equal(get_str(outcome(f, 1), "outcome"), "dry-run");
@@ -513,6 +562,9 @@ static void test_budget(void **state)
 	dispatch(f);
 	assert_string_equal(get_str(outcome(f, 0), "outcome"), "skipped: budget");
 	assert_string_equal(get_str(outcome(f, 1), "outcome"), "skipped: budget");
+	assert_string_equal(get_str(entry(f, 0), "state"), "ended");
+	assert_string_equal(get_str(entry(f, 0), "outcome"), "skipped: budget");
+	assert_string_equal(get_str(entry(f, 1), "outcome"), "skipped: budget");
 	assert_true(json_object_get_boolean(get(f->result, "budget_exhausted")));
 	assert_int_equal(access(marker, F_OK), -1);
 	lines = journal_lines(f);
@@ -544,16 +596,37 @@ static void test_in_order(void **state)
 	assert_string_equal(text, "1\n2\n");
 	free(text);
 
-	/* A later command sees the outcomes before it. */
+	/* A later command sees the outcomes before it, and itself running. */
 	snprintf(path, sizeof(path), "%s/stdin", f->dir);
 	text = slurp(path);
 	in = json_tokener_parse(text);
 	assert_non_null(in);
-	assert_int_equal(json_object_array_length(get(in, "actions")), 2);
+	assert_int_equal(json_object_array_length(get(in, "actions")), 3);
 	earlier = json_object_array_get_idx(get(in, "actions"), 0);
+	assert_string_equal(get_str(earlier, "state"), "ended");
 	assert_string_equal(get_str(earlier, "outcome"), "exited");
+	earlier = json_object_array_get_idx(get(in, "actions"), 1);
+	assert_string_equal(get_str(earlier, "state"), "ended");
+	assert_string_equal(get_str(earlier, "outcome"), "logged");
+	earlier = json_object_array_get_idx(get(in, "actions"), 2);
+	assert_string_equal(get_str(earlier, "state"), "running");
+	assert_false(json_object_object_get_ex(earlier, "outcome", NULL));
 	json_object_put(in);
 	free(text);
+
+	/* The incident's line came first, the first command running, the rest queued;
+	 * then one line per action, in order. */
+	assert_int_equal(json_object_array_length(f->lines), 4);
+	assert_string_equal(get_str(json_object_array_get_idx(f->lines, 0), "kind"), "incident");
+	assert_string_equal(get_str(entry(f, 0), "state"), "running");
+	assert_string_equal(get_str(entry(f, 0), "do"), "exec");
+	assert_int_equal(json_object_get_int64(get(entry(f, 0), "index")), 0);
+	assert_string_equal(get_str(entry(f, 1), "state"), "queued");
+	assert_string_equal(get_str(entry(f, 1), "message"), "parse failing");
+	assert_string_equal(get_str(entry(f, 2), "state"), "queued");
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(f->lines, i + 1),
+							       "index")), i);
 }
 
 static void test_exec_large_stdin(void **state)
@@ -596,18 +669,12 @@ static void test_no_actions(void **state)
 	assert_int_equal(json_object_array_length(get(f->result, "actions")), 0);
 }
 
-static void test_free_kills_running(void **state)
+/* The pid a command wrote to DIR/pid, once it wrote it whole. */
+static pid_t wait_pid_file(struct fixture *f)
 {
-	struct fixture *f = *state;
-	char *argv[] = { "/bin/sh", "-c", "echo $$ > \"$0/pid\"; exec sleep 30", f->dir, NULL };
 	char path[128], *text = NULL;
-	struct json_object *lines, *end;
-	pid_t child;
+	pid_t pid;
 
-	set_exec(&f->acts[0], argv, 0);
-	f->rule.n_actions = 1;
-	assert_int_equal(actions_dispatch(f->actions, &f->inc, done, f), 0);
-	assert_int_equal(actions_running(f->actions), 1);
 	snprintf(path, sizeof(path), "%s/pid", f->dir);
 	for (int i = 0; i < 500 && !(text = slurp(path)); i++)
 		usleep(10000);
@@ -617,18 +684,121 @@ static void test_free_kills_running(void **state)
 		text = slurp(path);
 	}
 	assert_non_null(text);
-	child = atoi(text);
+	pid = atoi(text);
 	free(text);
+	assert_true(pid > 1);
+	return pid;
+}
+
+static uint64_t now_ms(void)
+{
+	return loop_now_ns(CLOCK_MONOTONIC) / 1000000;
+}
+
+/* Freed with a command running: killed, reaped, and recorded: nothing dropped. */
+static void test_free_kills_running(void **state)
+{
+	struct fixture *f = *state;
+	char *argv[] = { "/bin/sh", "-c", "echo $$ > \"$0/pid\"; exec sleep 30", f->dir, NULL };
+	struct json_object *lines, *end;
+	pid_t child;
+
+	set_exec(&f->acts[0], argv, 0);
+	f->rule.n_actions = 1;
+	start_dispatch(f);
+	assert_int_equal(actions_running(f->actions), 1);
+	child = wait_pid_file(f);
 	actions_free(f->actions);
 	f->actions = NULL;
-	assert_int_equal(f->calls, 0);
 	/* Reaped by salved, so gone entirely. */
 	assert_int_equal(kill(child, 0), -1);
+	assert_int_equal(f->n_action_lines, 1);
+	assert_string_equal(get_str(outcome(f, 0), "outcome"), "interrupted");
 	lines = journal_lines(f);
 	assert_int_equal(json_object_array_length(lines), 2);
 	end = json_object_array_get_idx(lines, 1);
-	assert_string_equal(get_str(get(end, "outcome"), "outcome"), "killed: salved stopping");
+	assert_string_equal(get_str(get(end, "outcome"), "outcome"), "interrupted");
 	json_object_put(lines);
+}
+
+/* A long command: the incident's line comes at once, saying it runs. salved stops: it
+ * waits for the bound, then kills the command's whole group; its line and the journal
+ * say "interrupted", with what it wrote; the action behind it never starts. */
+static void test_stop_interrupts(void **state)
+{
+	struct fixture *f = *state;
+	char *argv[] = { "/bin/sh", "-c", "sleep 30 & echo $! > \"$0/pid\"; echo started; wait",
+			 f->dir, NULL };
+	struct json_object *lines, *o;
+	uint64_t t0, waited;
+	pid_t grandchild;
+
+	set_exec(&f->acts[0], argv, 20000000000ULL);
+	f->acts[0].output_max = 4096;
+	f->acts[1] = (struct policy_action){ .kind = POLICY_ACTION_LOG, .message = "after" };
+	f->rule.n_actions = 2;
+	start_dispatch(f);
+	assert_int_equal(f->n_action_lines, 0);
+	assert_int_equal(json_object_array_length(get(f->result, "actions")), 2);
+	assert_string_equal(get_str(entry(f, 0), "state"), "running");
+	assert_int_equal(json_object_get_int64(get(entry(f, 0), "timeout_ms")), 20000);
+	assert_string_equal(get_str(entry(f, 1), "state"), "queued");
+	grandchild = wait_pid_file(f);
+
+	t0 = now_ms();
+	assert_int_equal(actions_stop(f->actions, 300000000ULL), 0);
+	waited = now_ms() - t0;
+	assert_true(waited >= 300);
+	assert_true(waited < 5000);
+	assert_int_equal(actions_running(f->actions), 0);
+	assert_int_equal(f->n_action_lines, 2);
+	o = outcome(f, 0);
+	assert_string_equal(get_str(o, "do"), "exec");
+	assert_string_equal(get_str(o, "outcome"), "interrupted");
+	assert_true(json_object_get_int64(get(o, "duration_ms")) >= 300);
+	assert_string_equal(get_str(o, "output"), "started\n");
+	assert_string_equal(get_str(outcome(f, 1), "outcome"), "skipped: salved stopping");
+	for (int i = 0; i < 100 && !dead(grandchild); i++)
+		usleep(10000);
+	assert_true(dead(grandchild));
+
+	/* The journal ended the command as interrupted; the log never began. */
+	lines = journal_lines(f);
+	assert_int_equal(json_object_array_length(lines), 2);
+	assert_string_equal(get_str(json_object_array_get_idx(lines, 0), "type"), "begin");
+	o = json_object_array_get_idx(lines, 1);
+	assert_string_equal(get_str(o, "type"), "end");
+	assert_string_equal(get_str(get(o, "outcome"), "outcome"), "interrupted");
+	json_object_put(lines);
+
+	/* A rule that fires while salved stops runs nothing, and says so. */
+	f->acts[0] = (struct policy_action){ .kind = POLICY_ACTION_LOG };
+	f->rule.n_actions = 1;
+	f->inc.id = 8;
+	dispatch(f);
+	assert_string_equal(get_str(entry(f, 0), "outcome"), "skipped: salved stopping");
+	assert_string_equal(get_str(outcome(f, 0), "outcome"), "skipped: salved stopping");
+}
+
+/* A command that ends within the bound is waited for, and ends as it would have. */
+static void test_stop_waits(void **state)
+{
+	struct fixture *f = *state;
+	char *argv[] = { "/bin/sh", "-c", "sleep 0.3; exit 4", NULL };
+	uint64_t t0, waited;
+
+	set_exec(&f->acts[0], argv, 0);
+	f->acts[1] = (struct policy_action){ .kind = POLICY_ACTION_LOG };
+	f->rule.n_actions = 2;
+	start_dispatch(f);
+	t0 = now_ms();
+	assert_int_equal(actions_stop(f->actions, 5000000000ULL), 0);
+	waited = now_ms() - t0;
+	assert_true(waited < 4000);
+	assert_int_equal(f->n_action_lines, 2);
+	assert_string_equal(get_str(outcome(f, 0), "outcome"), "exited");
+	assert_int_equal(json_object_get_int(get(outcome(f, 0), "status")), 4);
+	assert_string_equal(get_str(outcome(f, 1), "outcome"), "skipped: salved stopping");
 }
 
 int main(void)
@@ -647,6 +817,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exec_large_stdin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_actions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_kills_running, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_interrupts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_waits, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -65,8 +65,14 @@ static void on_verify(void *ctx, uint64_t id, const struct policy_rule *rule, bo
 		      uint64_t now)
 {
 	struct fx *f = ctx;
+	bool fired = false;
 
 	assert_non_null(rule);
+	/* A verdict comes after its incident was handed on (salved writes the incident's
+	 * line then, so a verify line never comes first). */
+	for (size_t i = 0; i < f->n_inc; i++)
+		fired |= f->seen[i].inc.id == id;
+	assert_true(fired);
 	f->verdicts[f->n_verdicts].id = id;
 	f->verdicts[f->n_verdicts].now = now;
 	f->verdicts[f->n_verdicts++].resolved = resolved;
