@@ -70,7 +70,6 @@ struct daemon {
 	struct baseline *baseline;
 	struct engine *engine;
 	struct journal *journal;
-	struct symbolizer *sym; /* names the stacks of incidents */
 	struct actions *actions;
 	struct ctl *ctl;
 	FILE *out;
@@ -607,8 +606,7 @@ static int start(struct daemon *d)
 			  err == -EBUSY ? "another salved keeps its journal there" : strerror(-err));
 		return err;
 	}
-	if ((err = symbolizer_new(&d->sym)) ||
-	    (err = actions_new(d->loop, d->journal, d->sym, &d->actions)))
+	if ((err = actions_new(d->loop, d->journal, &d->actions)))
 		return err;
 	if ((err = policy_set_load(d->opt.policy, &d->cur.set, why, sizeof(why)))) {
 		salve_log(LOG_ERR, "%s", why);
@@ -719,7 +717,6 @@ int main(int argc, char **argv)
 	probes_free(d.probes);
 	engine_free(d.engine);
 	actions_free(d.actions);
-	symbolizer_free(d.sym);
 	journal_free(d.journal);
 	pipeline_free(d.pipeline);
 	stall_free(d.stall);

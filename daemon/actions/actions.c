@@ -45,7 +45,6 @@ struct job {
 struct actions {
 	struct loop *loop;
 	struct journal *journal;
-	struct symbolizer *sym;
 	int64_t realtime_offset_ns;
 	struct job *jobs;
 	size_t n_jobs;
@@ -65,7 +64,7 @@ int action_outcome(struct json_object *obj, const char *fmt, ...)
 	return report_add(obj, "outcome", json_object_new_string(text));
 }
 
-int actions_new(struct loop *loop, struct journal *journal, struct symbolizer *sym,
+int actions_new(struct loop *loop, struct journal *journal,
 		struct actions **out)
 {
 	struct actions *a;
@@ -76,7 +75,6 @@ int actions_new(struct loop *loop, struct journal *journal, struct symbolizer *s
 		return -ENOMEM;
 	a->loop = loop;
 	a->journal = journal;
-	a->sym = sym;
 	a->realtime_offset_ns = loop_realtime_offset_ns();
 	*out = a;
 	return 0;
@@ -298,7 +296,7 @@ static int job_new(struct actions *a, const struct incident *inc, struct job **o
 			if (action_copy(&jb->acts[jb->n_acts], &rule->actions[jb->n_acts]))
 				goto nomem;
 	}
-	if ((err = incident_to_json(inc, a->sym, a->realtime_offset_ns, &jb->incident)))
+	if ((err = incident_to_json(inc, a->realtime_offset_ns, &jb->incident)))
 		goto err;
 	jb->target = (struct action_target){
 		.incident_id = inc->id, .rule = jb->rule, .policy = jb->policy, .pid = inc->pid,

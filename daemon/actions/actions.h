@@ -37,17 +37,15 @@
 #include "actions/incident.h"
 #include "actions/journal.h"
 #include "base/loop.h"
-#include "symbols/symbolize.h"
 
 struct actions;
 
 /* A line to write; borrowed for the call: take a reference (json_object_get) to keep it. */
 typedef void actions_line_fn(void *ctx, struct json_object *line);
 
-/* None of loop, journal and sym is owned; each must outlive the dispatcher. The clock
+/* Neither loop nor journal is owned; each must outlive the dispatcher. The clock
  * offset starts as now's (CLOCK_REALTIME - CLOCK_BOOTTIME). */
-int actions_new(struct loop *loop, struct journal *journal, struct symbolizer *sym,
-		struct actions **out);
+int actions_new(struct loop *loop, struct journal *journal, struct actions **out);
 
 /* salved is stopping: no action starts any more. The running ones get up to bound_ns
  * to end, the loop running (loop_stop from another handler cuts it short); then every

@@ -1,23 +1,13 @@
-/* incident: one fired rule as a JSON line, its events decoded and named only now. */
+/* incident: one fired rule as a JSON line, with the named lines of its last events. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "events/events.h"
 #include "actions/incident.h"
 #include "symbols/localize.h"
 #include "events/report.h"
-#include "kernel/scope.h"
-
-/* Decoding and naming need room no callback stack should give. */
-struct scratch {
-	struct event events[INCIDENT_RECORDS_MAX];
-	size_t n_events;
-	struct report_frame frames[SALVE_STACK_MAX];
-	struct symbol names[SALVE_STACK_MAX];
-	char build_ids[SALVE_MODULES_MAX][BUILD_ID_HEX_MAX];
-};
 
 static int push(struct json_object *arr, struct json_object *val)
 {
@@ -63,87 +53,9 @@ uint64_t incident_events(const struct incident *inc)
 	return n;
 }
 
-/* The one probe among the rule's leaves that reports this kind of event; NULL when
- * none or several do (a record does not say which of them it answered). */
-static const char *probe_of(const struct policy_cond *c, enum salve_event_kind kind,
-			    const char *found, bool *ambiguous)
-{
-	if (c->kind == POLICY_COND_ALL || c->kind == POLICY_COND_ANY) {
-		for (size_t i = 0; i < c->n_children; i++)
-			found = probe_of(&c->children[i], kind, found, ambiguous);
-		return found;
-	}
-	if (!c->probe || scope_event_kind(c->probe->kind) != kind)
-		return found;
-	if (found && strcmp(found, c->probe->id))
-		*ambiguous = true;
-	return c->probe->id;
-}
-
-static const char *record_probe(const struct incident *inc, enum salve_event_kind kind)
-{
-	bool ambiguous = false;
-	const char *id;
-
-	if (!inc->rule)
-		return NULL;
-	id = probe_of(&inc->rule->when, kind, NULL, &ambiguous);
-	return ambiguous ? NULL : id;
-}
-
-/* The C++ runtime's demangler, from libstdc++ (its ABI, callable from C). */
-extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
-
-/* A thrown type as written in source, as the event lines show it. */
-static void demangle_type(struct event *ev)
-{
-	const char *mangled = ev->text.text + (ev->text.text[0] == '*');
-	int status = -1;
-	char *name = __cxa_demangle(mangled, NULL, NULL, &status);
-
-	if (!status && name)
-		snprintf(ev->text.text, sizeof(ev->text.text), "%s", name);
-	free(name);
-}
-
-/* Name ev's frames into s->frames, as the event lines do; returns how many. */
-static size_t name_frames(struct symbolizer *sym, const struct event *ev, struct scratch *s)
-{
-	for (size_t j = 0; j < ev->n_modules; j++) {
-		const struct event_module *m = &ev->modules[j];
-
-		s->build_ids[j][0] = '\0';
-		if (sym && !m->truncated)
-			symbolizer_build_id(sym, &(struct symbolizer_file){ m->path, m->dev, m->ino },
-					    s->build_ids[j]);
-	}
-	for (size_t i = 0; i < ev->n_frames; i++) {
-		const struct event_frame *f = &ev->frames[i];
-		struct report_frame *r = &s->frames[i];
-		const struct event_module *m;
-
-		if (i && f->ip == ev->frames[i - 1].ip)
-			return i;
-		*r = (struct report_frame){ .ip = f->ip };
-		if (f->module < 0 || (size_t)f->module >= ev->n_modules)
-			continue;
-		m = &ev->modules[f->module];
-		r->module = m->path;
-		r->offset = f->file_off;
-		if (s->build_ids[f->module][0])
-			r->build_id = s->build_ids[f->module];
-		if (sym && !m->truncated &&
-		    !symbolizer_lookup(sym, &(struct symbolizer_file){ m->path, m->dev, m->ino },
-				       f->file_off, &s->names[i])) {
-			r->symbol = s->names[i].name;
-			r->offset = s->names[i].offset;
-		}
-	}
-	return ev->n_frames;
-}
-
+/* "last": the events' own lines, parsed back; n_last says how many, in last[]. */
 static int add_events(struct json_object *obj, const struct incident *inc,
-		      struct symbolizer *sym, int64_t offset, struct scratch *s)
+		      struct json_object *last_events[INCIDENT_RECORDS_MAX], size_t *n_last)
 {
 	struct json_object *events = json_object_new_object(), *counts, *last;
 	int err = report_add(obj, "events", events);
@@ -162,32 +74,38 @@ static int add_events(struct json_object *obj, const struct incident *inc,
 	err = err ?: report_add(events, "last", last = json_object_new_array());
 	for (size_t i = 0; !err && i < inc->n_records && i < INCIDENT_RECORDS_MAX; i++) {
 		const struct incident_record *rec = &inc->records[i];
-		struct event *ev = &s->events[s->n_events];
-		size_t n;
+		struct json_tokener *tok;
+		struct json_object *ev;
 
-		/* The engine kept what it could decode; a record that no longer does is
-		 * left out rather than failing the whole incident. */
-		if (!rec->data || events_decode(rec->data, rec->size, ev))
+		if (!rec->line || !rec->len || rec->len > INT32_MAX)
 			continue;
-		if (ev->kind == SALVE_EV_EXCEPTION)
-			demangle_type(ev);
-		s->n_events++;
-		n = name_frames(sym, ev, s);
-		err = push(last, report_event(ev, record_probe(inc, ev->kind),
-					      ev->boot_ns + (uint64_t)offset, s->frames, n));
+		if (!(tok = json_tokener_new()))
+			return -ENOMEM;
+		ev = json_tokener_parse_ex(tok, rec->line, (int)rec->len);
+		json_tokener_free(tok);
+		/* A line that no longer parses (it cannot, as the pipeline wrote it) is left
+		 * out rather than failing the whole incident. */
+		if (!ev)
+			continue;
+		if (!json_object_is_type(ev, json_type_object)) {
+			json_object_put(ev);
+			continue;
+		}
+		if (!(err = push(last, ev)))
+			last_events[(*n_last)++] = ev;
 	}
 	return err;
 }
 
 static int add_suspect(struct json_object *obj, const struct incident *inc,
-		       struct symbolizer *sym, const struct scratch *s)
+		       struct json_object *const *events, size_t n_events)
 {
 	const struct policy *policy = inc->rule ? inc->rule->policy : NULL;
 	struct localize_suspect sus;
 	struct json_object *so;
 	int err;
 
-	if (!sym || localize_suspect(sym, policy, s->events, s->n_events, &sus)) {
+	if (localize_suspect(policy, events, n_events, &sus)) {
 		/* json-c stores a JSON null as a NULL value. */
 		return json_object_object_add(obj, "suspect", NULL) < 0 ? -ENOMEM : 0;
 	}
@@ -237,19 +155,17 @@ static int add_group(struct json_object *obj, const struct incident *inc)
 	return err;
 }
 
-int incident_to_json(const struct incident *inc, struct symbolizer *sym,
-		     int64_t realtime_offset_ns, struct json_object **out)
+int incident_to_json(const struct incident *inc, int64_t realtime_offset_ns,
+		     struct json_object **out)
 {
 	const struct policy_rule *rule = inc->rule;
-	struct json_object *obj = json_object_new_object();
-	struct scratch *s = calloc(1, sizeof(*s));
+	struct json_object *obj = json_object_new_object(), *last[INCIDENT_RECORDS_MAX];
+	size_t n_last = 0;
 	char when[64];
 	int err = 0;
 
-	if (!obj || !s) {
-		err = -ENOMEM;
-		goto out;
-	}
+	if (!obj)
+		return -ENOMEM;
 	if (report_time(inc->boot_ns + (uint64_t)realtime_offset_ns, when, sizeof(when)) < 0)
 		when[0] = '\0';
 	err = err ?: report_add(obj, "time", json_object_new_string(when));
@@ -262,11 +178,9 @@ int incident_to_json(const struct incident *inc, struct symbolizer *sym,
 	err = err ?: report_add(obj, "dry_run", json_object_new_boolean(inc->dry_run));
 	if (inc->budget_exhausted)
 		err = err ?: report_add(obj, "budget_exhausted", json_object_new_boolean(true));
-	err = err ?: add_events(obj, inc, sym, realtime_offset_ns, s);
-	err = err ?: add_suspect(obj, inc, sym, s);
+	err = err ?: add_events(obj, inc, last, &n_last);
+	err = err ?: add_suspect(obj, inc, last, n_last);
 	err = err ?: report_add(obj, "actions", json_object_new_array());
-out:
-	free(s);
 	if (err) {
 		json_object_put(obj);
 		return err;

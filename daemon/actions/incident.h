@@ -1,10 +1,9 @@
 /* incident: a rule fired for one group. The engine builds it; from then on it is
  * immutable, and the actions, the journal and the report read it.
  *
- * It carries the raw ring-buffer records of the last few events that triggered it,
- * not decoded events: the engine copies a few bytes per event on the hot path and the
- * costly work (decode again, symbolize, localize, format) happens only when a rule
- * fires. */
+ * It carries the lines of the last few events that triggered it, as the pipeline wrote
+ * them: each event is decoded and named once, on its way in, and an incident embeds
+ * and localizes from those named events, never reading a record or an ELF file again. */
 #ifndef SALVE_INCIDENT_H
 #define SALVE_INCIDENT_H
 
@@ -18,14 +17,13 @@
 
 #include "policy/policy.h"
 #include "salve/event.h"
-#include "symbols/symbolize.h"
 
 #define INCIDENT_RECORDS_MAX 4 /* the last events kept in full, oldest first */
 #define INCIDENT_LEAVES_MAX 16 /* condition leaves counted in an incident */
 
 struct incident_record {
-	size_t size;
-	const void *data; /* a ring-buffer record as events_decode reads it */
+	size_t len;
+	const char *line; /* an event line (a JSON object, not NUL-terminated) */
 };
 
 /* How many events one leaf of the rule's condition saw in its window when it fired. */
@@ -58,14 +56,13 @@ struct incident {
  *    of the last event; by host: "host": true and "pid" of the last event,
  *    "dry_run", "budget_exhausted" (only when true),
  *    "events": {"counts": [{"probe", "events"[, "value_ns"]}…],
- *               "last": [event objects as report_event makes them, oldest first]},
+ *               "last": [the events' own lines, oldest first]},
  *    "suspect": {"module", "symbol", "offset", "in_scope"} or null,
  *    "actions": []}
- * "actions" is left empty for the dispatcher to fill (actions.h). An event of "last" names its probe
- * when exactly one leaf of the rule watches its kind of event. realtime_offset_ns is
- * CLOCK_REALTIME - CLOCK_BOOTTIME; sym names the stacks. 0 or -errno (-ENOMEM). */
-int incident_to_json(const struct incident *inc, struct symbolizer *sym,
-		     int64_t realtime_offset_ns, struct json_object **out);
+ * "actions" is left empty for the dispatcher to fill. realtime_offset_ns is
+ * CLOCK_REALTIME - CLOCK_BOOTTIME, for the incident's own time. 0 or -errno (-ENOMEM). */
+int incident_to_json(const struct incident *inc, int64_t realtime_offset_ns,
+		     struct json_object **out);
 
 /* The probe of the rule's first condition leaf, for SALVE_PROBE; NULL when none. */
 const char *incident_first_probe(const struct incident *inc);

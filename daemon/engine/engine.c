@@ -399,7 +399,7 @@ static void fire(struct engine *e, struct rule *r, struct group *g, uint64_t now
 		const struct arena_entry *a = kept[i] == NO_RECORD ? NULL : arena_get(e, kept[i]);
 
 		if (a)
-			inc.records[inc.n_records++] = (struct incident_record){ a->size, a->record };
+			inc.records[inc.n_records++] = (struct incident_record){ a->size, (const char *)a->record };
 		else
 			e->stats.records_skipped++;
 	}
@@ -468,8 +468,8 @@ void engine_event(struct engine *e, const struct engine_input *in)
 		if (!n_hit)
 			continue;
 		/* Copied once, when a first rule wants it. */
-		if (!matched && in->record && in->size)
-			pos = arena_put(e, in->record, in->size);
+		if (!matched && in->line && in->line_len)
+			pos = arena_put(e, in->line, in->line_len);
 		matched = true;
 		group_key(r, ev, &k1, &k2);
 		if (!(g = group_get(e, r, k1, k2, now)))

@@ -71,8 +71,8 @@ typedef void engine_verify_fn(void *ctx, uint64_t incident_id, const struct poli
 struct engine_input {
 	const struct event *ev;
 	const struct policy_probe *probe; /* the probe that reported it */
-	const void *record;               /* its ring-buffer record, kept for incidents; */
-	size_t size;                      /*   NULL/0 for events salved made (stalls) */
+	const char *line;                 /* its event line (JSON, named), kept for */
+	size_t line_len;                  /*   incidents; NULL/0: none */
 	const char *const *symbols;       /* the stack's function names, innermost first, */
 	size_t n_symbols;                 /*   when engine_needs_symbols(probe) */
 };

@@ -18,10 +18,11 @@
 #include "engine/window.h"
 
 #define NONE UINT32_MAX /* no group */
-/* The records behind incidents: one ring of bytes for the whole engine, written in
- * order, each matched record once, each on cache lines of its own; groups keep where
- * theirs are. 16 MiB holds the last 131,000 call records or 7,000 with stacks: a
- * group's records are overwritten only when that many came after them. */
+/* The records behind incidents, each an event's line (named once, by the pipeline):
+ * one ring of bytes for the whole engine, written in order, each matched line once,
+ * each on cache lines of its own; groups keep where theirs are. 16 MiB holds the last
+ * 40,000 or so lines of calls, fewer with stacks: a group's records are overwritten
+ * only when that many came after them. */
 #define ARENA_BYTES (16u << 20)
 #define NO_RECORD UINT64_MAX
 

@@ -12,6 +12,7 @@
 #include "events/pipeline.h"
 #include "events/report.h"
 #include "kernel/scope.h"
+#include "symbols/name.h"
 #include "symbols/symbolize.h"
 
 /* Function and syscall events, the hot ones, reach their rules in batches
@@ -19,14 +20,14 @@
  * batch is full, a colder event comes, or the ring is drained (pipeline_flush). */
 #define PIPELINE_BATCH 16
 
+/* Room for the line of a held event; a longer one goes to its rules at once. */
+#define HELD_LINE_MAX 4096
+
 struct held {
 	struct event ev;
 	const struct policy_probe *probe;
-	size_t size;
-	union {
-		struct salve_call_stack_event call;
-		struct salve_text_stack_event text;
-	} record;
+	size_t line_len;
+	char line[HELD_LINE_MAX];
 };
 
 struct pipeline {
@@ -44,8 +45,8 @@ struct pipeline {
 	struct held held[PIPELINE_BATCH];
 	size_t n_held;
 	struct event ev; /* salved's own events */
-	struct symbol names[SALVE_STACK_MAX];
-	char build_ids[SALVE_MODULES_MAX][BUILD_ID_HEX_MAX];
+	struct event_names names; /* of the event being delivered */
+	struct json_object *line; /* the last event line written: its text goes on to the rules */
 };
 
 void pipeline_sync_clock(struct pipeline *pl)
@@ -75,6 +76,7 @@ void pipeline_free(struct pipeline *pl)
 	if (!pl)
 		return;
 	symbolizer_free(pl->sym);
+	json_object_put(pl->line);
 	free(pl);
 }
 
@@ -117,51 +119,6 @@ static bool probe_wants(const struct policy_probe *pr, const struct event *ev)
 	}
 }
 
-/* The build ids of the event's modules, read from their files; "" when unknown. */
-static void read_build_ids(struct pipeline *pl, const struct event *ev)
-{
-	for (size_t j = 0; j < ev->n_modules; j++) {
-		const struct event_module *m = &ev->modules[j];
-
-		pl->build_ids[j][0] = 0;
-		if (!m->truncated)
-			symbolizer_build_id(pl->sym, &(struct symbolizer_file){ m->path, m->dev, m->ino },
-					    pl->build_ids[j]);
-	}
-}
-
-/* Name every frame. The strings point into ev and pl's scratch. A frame equal to the
- * one before means the frame-pointer walk went round in code built without frame
- * pointers: the stack ends there. */
-static size_t symbolize(struct pipeline *pl, const struct event *ev, struct report_frame *frames)
-{
-	read_build_ids(pl, ev);
-	for (size_t i = 0; i < ev->n_frames; i++) {
-		const struct event_frame *f = &ev->frames[i];
-		struct report_frame *r = &frames[i];
-		struct symbol *s = &pl->names[i];
-		const struct event_module *m;
-
-		if (i && f->ip == ev->frames[i - 1].ip)
-			return i;
-		*r = (struct report_frame){ .ip = f->ip };
-		if (f->module < 0)
-			continue;
-		m = &ev->modules[f->module];
-		r->module = m->path;
-		r->offset = f->file_off;
-		if (pl->build_ids[f->module][0])
-			r->build_id = pl->build_ids[f->module];
-		if (!m->truncated &&
-		    !symbolizer_lookup(pl->sym, &(struct symbolizer_file){ m->path, m->dev, m->ino },
-				       f->file_off, s)) {
-			r->symbol = s->name;
-			r->offset = s->offset;
-		}
-	}
-	return ev->n_frames;
-}
-
 /* The C++ runtime's demangler, from libstdc++ (its ABI, callable from C). */
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
@@ -189,24 +146,27 @@ static bool type_wanted(const struct policy_probe *pr, const struct event *ev)
 	return false;
 }
 
-/* Write ev as produced by probe. */
-static void report(struct pipeline *pl, const struct event *ev, const char *probe, bool *named,
-		   struct report_frame *frames, size_t *n_frames)
+/* Write ev as produced by probe: named once (named says whether it is), its line
+ * written, and its text in *text for the later stages (valid until the next report).
+ * false when it has no line. */
+static bool report(struct pipeline *pl, const struct event *ev, const char *probe, bool *named,
+		   const char **text, size_t *len)
 {
-	struct json_object *line;
 	int err;
 
 	if (!*named) {
-		*n_frames = symbolize(pl, ev, frames);
+		name_event(pl->sym, ev, &pl->names);
 		*named = true;
 	}
-	line = report_event(ev, probe, ev->boot_ns + pl->realtime_offset_ns, frames, *n_frames);
-	if (!line)
-		return;
-	if ((err = report_write(pl->out, line)))
+	json_object_put(pl->line);
+	pl->line = report_event(ev, probe, ev->boot_ns + pl->realtime_offset_ns, pl->names.frames,
+				pl->names.n_frames);
+	if (!pl->line || !(*text = report_text(pl->line, len)))
+		return false;
+	if ((err = report_write_text(pl->out, *text, *len)))
 		salve_log(LOG_ERR, "cannot write an event: %s", strerror(-err));
-	json_object_put(line);
 	pl->reported[ev->kind]++;
+	return true;
 }
 
 void pipeline_flush(struct pipeline *pl)
@@ -214,52 +174,59 @@ void pipeline_flush(struct pipeline *pl)
 	struct engine_input in[PIPELINE_BATCH];
 
 	for (size_t i = 0; i < pl->n_held; i++)
-		in[i] = (struct engine_input){ &pl->held[i].ev, pl->held[i].probe,
-					       &pl->held[i].record, pl->held[i].size, NULL, 0 };
+		in[i] = (struct engine_input){ &pl->held[i].ev, pl->held[i].probe, pl->held[i].line,
+					       pl->held[i].line_len, NULL, 0 };
 	if (pl->n_held)
 		engine_events(pl->engine, in, pl->n_held);
 	pl->n_held = 0;
 }
 
-/* ev as produced by probe: its line, then the rules that watch the probe, after those
- * of the events held before it. record is the ring-buffer record it came from (NULL
- * for salved's own events). */
-static void deliver(struct pipeline *pl, const struct event *ev, const struct policy_probe *probe,
-		    const void *record, size_t size, bool *named, struct report_frame *frames,
-		    size_t *n_frames)
+/* The rules that watch probe, for ev (named) and its line, after those of the events
+ * held before it. */
+static void to_rules(struct pipeline *pl, const struct event *ev, const struct policy_probe *probe,
+		     const char *text, size_t len)
 {
-	struct engine_input in = { ev, probe, record, size, NULL, 0 };
+	struct engine_input in = { ev, probe, text, len, NULL, 0 };
 	const char *symbols[SALVE_STACK_MAX];
 
-	report(pl, ev, probe->id, named, frames, n_frames);
-	if (!pl->engine)
-		return;
 	pipeline_flush(pl);
 	if (engine_needs_symbols(pl->engine, probe)) {
-		for (size_t i = 0; i < *n_frames; i++)
-			if (frames[i].symbol)
-				symbols[in.n_symbols++] = frames[i].symbol;
+		for (size_t i = 0; i < pl->names.n_frames; i++)
+			if (pl->names.frames[i].symbol)
+				symbols[in.n_symbols++] = pl->names.frames[i].symbol;
 		in.symbols = symbols;
 	}
 	engine_event(pl->engine, &in);
 }
 
+/* ev as produced by probe: its line, then its rules. */
+static void deliver(struct pipeline *pl, const struct event *ev, const struct policy_probe *probe,
+		    bool *named)
+{
+	const char *text = NULL;
+	size_t len = 0;
+
+	if (report(pl, ev, probe->id, named, &text, &len) && pl->engine)
+		to_rules(pl, ev, probe, text, len);
+}
+
 /* As deliver, for the event in the first free held slot: held for the next batch
  * when its rules need no symbols. */
-static void deliver_held(struct pipeline *pl, const struct policy_probe *probe,
-			 const void *record, size_t size, bool *named,
-			 struct report_frame *frames, size_t *n_frames)
+static void deliver_held(struct pipeline *pl, const struct policy_probe *probe, bool *named)
 {
 	struct held *h = &pl->held[pl->n_held];
+	const char *text;
+	size_t len;
 
-	if (!pl->engine || engine_needs_symbols(pl->engine, probe) || size > sizeof(h->record)) {
-		deliver(pl, &h->ev, probe, record, size, named, frames, n_frames);
+	if (!report(pl, &h->ev, probe->id, named, &text, &len) || !pl->engine)
+		return;
+	if (engine_needs_symbols(pl->engine, probe) || len > sizeof(h->line)) {
+		to_rules(pl, &h->ev, probe, text, len);
 		return;
 	}
-	report(pl, &h->ev, probe->id, named, frames, n_frames);
 	h->probe = probe;
-	h->size = size;
-	memcpy(&h->record, record, size);
+	h->line_len = len;
+	memcpy(h->line, text, len);
 	if (++pl->n_held == PIPELINE_BATCH)
 		pipeline_flush(pl);
 }
@@ -267,10 +234,8 @@ static void deliver_held(struct pipeline *pl, const struct policy_probe *probe,
 int pipeline_record(void *ctx, void *data, size_t size)
 {
 	struct pipeline *pl = ctx;
-	struct report_frame frames[SALVE_STACK_MAX];
 	struct event *ev = &pl->held[pl->n_held].ev; /* a slot is free: flushed when full */
 	const struct pipeline_config *cfg;
-	size_t n_frames = 0;
 	bool named = false;
 	int err;
 
@@ -296,7 +261,7 @@ int pipeline_record(void *ctx, void *data, size_t size)
 		if (!site)
 			pl->stale[ev->kind]++;
 		else if (type_wanted(site->probe, ev))
-			deliver_held(pl, site->probe, data, size, &named, frames, &n_frames);
+			deliver_held(pl, site->probe, &named);
 		return 0;
 	}
 	pipeline_flush(pl); /* the rules of the events before it, first */
@@ -307,7 +272,7 @@ int pipeline_record(void *ctx, void *data, size_t size)
 			continue;
 		for (size_t j = 0; j < pol->n_probes; j++)
 			if (probe_wants(&pol->probes[j], ev))
-				deliver(pl, ev, &pol->probes[j], data, size, &named, frames, &n_frames);
+				deliver(pl, ev, &pol->probes[j], &named);
 	}
 	/* The rules count that process no more. */
 	if (ev->kind == SALVE_EV_EXIT && pl->engine)
@@ -382,9 +347,10 @@ void pipeline_stall(struct pipeline *pl, const struct site *site, uint32_t tgid,
 		    uint64_t stalled_ns)
 {
 	struct event *ev = &pl->ev;
-	bool named = true;
-	size_t n_frames = 0;
+	bool named = true; /* salved's own: no stack */
 
+	pipeline_flush(pl);
+	pl->names.n_frames = 0;
 	memset(ev, 0, sizeof(*ev));
 	ev->kind = SALVE_EV_STALL;
 	ev->boot_ns = now_ns;
@@ -393,5 +359,5 @@ void pipeline_stall(struct pipeline *pl, const struct site *site, uint32_t tgid,
 	ev->call.duration_ns = stalled_ns;
 	describe_process(tgid, ev);
 	pl->received[SALVE_EV_STALL]++;
-	deliver(pl, ev, site->probe, NULL, 0, &named, NULL, &n_frames);
+	deliver(pl, ev, site->probe, &named);
 }

@@ -415,18 +415,28 @@ err:
 	return NULL;
 }
 
+const char *report_text(struct json_object *obj, size_t *len)
+{
+	return json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN |
+						       JSON_C_TO_STRING_NOSLASHESCAPE, len);
+}
+
+int report_write_text(FILE *out, const char *text, size_t len)
+{
+	errno = 0;
+	if (fwrite(text, 1, len, out) != len || putc('\n', out) == EOF || fflush(out) == EOF)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
 int report_write(FILE *out, struct json_object *obj)
 {
 	const char *line;
+	size_t len;
 
 	if (!out || !obj)
 		return -EINVAL;
-	line = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-						   JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (!line)
+	if (!(line = report_text(obj, &len)))
 		return -ENOMEM;
-	errno = 0;
-	if (fputs(line, out) == EOF || putc('\n', out) == EOF || fflush(out) == EOF)
-		return errno ? -errno : -EIO;
-	return 0;
+	return report_write_text(out, line, len);
 }

@@ -32,6 +32,13 @@ int report_add(struct json_object *obj, const char *key, struct json_object *val
 /* Write obj as one line and flush. 0 or -errno. */
 int report_write(FILE *out, struct json_object *obj);
 
+/* obj as the line salved writes of it, without its newline: the named event that later
+ * stages keep. Valid until obj changes or is put; NULL when out of memory. */
+const char *report_text(struct json_object *obj, size_t *len);
+
+/* Write text, as report_text made it, and its newline. 0 or -errno. */
+int report_write_text(FILE *out, const char *text, size_t len);
+
 /* RFC 3339 UTC with nanoseconds: 2026-11-22T16:31:13.123456789Z. */
 int report_time(uint64_t realtime_ns, char *buf, size_t len);
 

@@ -1,90 +1,75 @@
-/* localize: pick the suspect frame of an incident's stacks. */
+/* localize: pick the suspect frame of an incident's stacks, from its named events. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "symbols/localize.h"
 
-/* The frames of ev worth reading: a frame equal to the one before means the
- * frame-pointer walk went round in code built without frame pointers. */
-static size_t frames_used(const struct event *ev)
+static const char *str_field(struct json_object *o, const char *key)
 {
-	for (size_t i = 1; i < ev->n_frames; i++)
-		if (ev->frames[i].ip == ev->frames[i - 1].ip)
-			return i;
-	return ev->n_frames;
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v) : NULL;
 }
 
-static bool in_scope(const struct policy *policy, const struct event *ev,
-		     const struct event_module *m)
+static bool in_scope(const struct policy *policy, struct json_object *ev, const char *module)
 {
+	const char *exe;
+
 	if (policy && policy->scope.n_binaries) {
 		for (size_t i = 0; i < policy->scope.n_binaries; i++)
-			if (!m->truncated && !strcmp(policy->scope.binaries[i], m->path))
+			if (!strcmp(policy->scope.binaries[i], module))
 				return true;
 		return false;
 	}
-	/* The process's own executable: by identity when the kernel gave it, as the
-	 * path may have been replaced since. */
-	if (ev->exe.ino && m->ino)
-		return ev->exe.dev == m->dev && ev->exe.ino == m->ino;
-	return ev->exe.path[0] && !m->truncated && !ev->exe.truncated &&
-	       !strcmp(ev->exe.path, m->path);
+	/* The process's own executable. */
+	return (exe = str_field(ev, "exe")) && !strcmp(exe, module);
 }
 
-/* Name frame i of ev into out; true when the symbolizer found a function. */
-static bool name_frame(struct symbolizer *sym, const struct event *ev, size_t i,
-		       struct localize_suspect *out)
+/* Frame f into out. */
+static void take_frame(struct json_object *f, const char *module, struct localize_suspect *out)
 {
-	const struct event_frame *f = &ev->frames[i];
-	const struct event_module *m = &ev->modules[f->module];
-	struct symbol s;
+	const char *symbol = str_field(f, "symbol");
+	struct json_object *off;
 
-	snprintf(out->module, sizeof(out->module), "%s", m->path);
-	out->symbol[0] = '\0';
-	out->offset = f->file_off;
-	if (m->truncated ||
-	    symbolizer_lookup(sym, &(struct symbolizer_file){ m->path, m->dev, m->ino },
-			      f->file_off, &s))
-		return false;
-	snprintf(out->symbol, sizeof(out->symbol), "%s", s.name);
-	out->offset = s.offset;
-	return true;
+	snprintf(out->module, sizeof(out->module), "%s", module);
+	snprintf(out->symbol, sizeof(out->symbol), "%s", symbol ? symbol : "");
+	out->offset = json_object_object_get_ex(f, "offset", &off) ? json_object_get_uint64(off) : 0;
 }
 
-int localize_suspect(struct symbolizer *sym, const struct policy *policy,
-		     const struct event *events, size_t n_events, struct localize_suspect *out)
+/* The innermost frame, newest event first, that has a module and passes: in_scope
+ * frames on the first pass, named ones on the second. */
+static int find(const struct policy *policy, struct json_object *const *events, size_t n_events,
+		bool scoped, struct localize_suspect *out)
 {
-	/* Newest event first: it is the one that made the rule fire. */
 	for (size_t e = n_events; e-- > 0;) {
-		const struct event *ev = &events[e];
-		size_t n = frames_used(ev);
+		struct json_object *stack;
 
-		for (size_t i = 0; i < n; i++) {
-			int mod = ev->frames[i].module;
+		if (!json_object_object_get_ex(events[e], "stack", &stack) ||
+		    !json_object_is_type(stack, json_type_array))
+			continue;
+		for (size_t i = 0; i < json_object_array_length(stack); i++) {
+			struct json_object *f = json_object_array_get_idx(stack, i);
+			const char *module = str_field(f, "module");
 
-			if (mod < 0 || (size_t)mod >= ev->n_modules ||
-			    !in_scope(policy, ev, &ev->modules[mod]))
+			if (!module)
 				continue;
-			name_frame(sym, ev, i, out);
-			out->in_scope = true;
-			return 0;
-		}
-	}
-	for (size_t e = n_events; e-- > 0;) {
-		const struct event *ev = &events[e];
-		size_t n = frames_used(ev);
-
-		for (size_t i = 0; i < n; i++) {
-			int mod = ev->frames[i].module;
-
-			if (mod < 0 || (size_t)mod >= ev->n_modules)
-				continue;
-			if (name_frame(sym, ev, i, out)) {
-				out->in_scope = false;
+			if (scoped ? in_scope(policy, events[e], module) : !!str_field(f, "symbol")) {
+				take_frame(f, module, out);
+				out->in_scope = scoped;
 				return 0;
 			}
 		}
 	}
 	return -ENOENT;
+}
+
+int localize_suspect(const struct policy *policy, struct json_object *const *events,
+		     size_t n_events, struct localize_suspect *out)
+{
+	/* Newest event first: it is the one that made the rule fire. */
+	if (!find(policy, events, n_events, true, out))
+		return 0;
+	return find(policy, events, n_events, false, out);
 }

@@ -3,7 +3,8 @@
  * The suspect is the innermost stack frame, of the newest event that has one, whose
  * module is a binary the rule's policy scopes (scope.binaries; with none named, the
  * process's own executable): the service's own code nearest the fault, not the libc
- * function it called. Without such a frame, the innermost frame that has a symbol. */
+ * function it called. Without such a frame, the innermost frame that has a symbol. It
+ * reads the frames as the pipeline named them, once, for the event's own line. */
 #ifndef SALVE_LOCALIZE_H
 #define SALVE_LOCALIZE_H
 
@@ -11,8 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "events/events.h"
+#include <json-c/json.h>
+#include <linux/types.h>
+
 #include "policy/policy.h"
+#include "salve/event.h"
 #include "symbols/symbolize.h"
 
 struct localize_suspect {
@@ -22,9 +26,10 @@ struct localize_suspect {
 	bool in_scope;                   /* in a scoped binary; false: the fallback */
 };
 
-/* events oldest first, as an incident keeps them; policy may be NULL (no binaries
- * named). 0 and *out filled, or -ENOENT when no frame qualifies. */
-int localize_suspect(struct symbolizer *sym, const struct policy *policy,
-		     const struct event *events, size_t n_events, struct localize_suspect *out);
+/* events: event lines (JSON objects as report_event writes them: "exe", and "stack" of
+ * {"module", "symbol", "offset"}), oldest first, as an incident keeps them; policy may
+ * be NULL (no binaries named). 0 and *out filled, or -ENOENT when no frame qualifies. */
+int localize_suspect(const struct policy *policy, struct json_object *const *events,
+		     size_t n_events, struct localize_suspect *out);
 
 #endif

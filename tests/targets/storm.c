@@ -1,13 +1,16 @@
 /* storm: raises SIGTRAP at itself, caught by a handler, at a given rate for a given
  * time, so a benchmark can drive salve's ring buffer as hard as it likes.
  *
- *   storm RATE SECONDS     RATE signals per second (0: as fast as it can)
+ *   storm RATE SECONDS         RATE signals per second (0: as fast as it can)
+ *   storm RATE SECONDS close   close(-1) failing with EBADF instead of a signal
  *
  * Prints "sent=N seconds=S" when done. */
 #define _GNU_SOURCE
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +33,7 @@ static double now(void)
 int main(int argc, char **argv)
 {
 	double rate = argc > 1 ? atof(argv[1]) : 0, secs = argc > 2 ? atof(argv[2]) : 1;
+	bool syscalls = argc > 3 && !strcmp(argv[3], "close");
 	double start, t;
 	unsigned long sent = 0;
 
@@ -40,7 +44,10 @@ int main(int argc, char **argv)
 		unsigned long due = rate > 0 ? (unsigned long)(t * rate) : sent + 1000;
 
 		while (sent < due) {
-			raise(SIGTRAP);
+			if (syscalls)
+				close(-1);
+			else
+				raise(SIGTRAP);
 			sent++;
 		}
 		if (rate > 0)

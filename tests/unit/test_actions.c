@@ -28,7 +28,6 @@ struct fixture {
 	char dir[64];
 	struct loop *loop;
 	struct journal *journal;
-	struct symbolizer *sym;
 	struct actions *actions;
 	int guard; /* a timerfd that fails a test stuck in the loop */
 	struct json_object *result; /* the incident line, as written */
@@ -58,8 +57,7 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	assert_int_equal(loop_new(&f->loop), 0);
 	assert_int_equal(journal_open(f->dir, 0, &f->journal, NULL), 0);
-	assert_int_equal(symbolizer_new(&f->sym), 0);
-	assert_int_equal(actions_new(f->loop, f->journal, f->sym, &f->actions), 0);
+	assert_int_equal(actions_new(f->loop, f->journal, &f->actions), 0);
 	f->lines = json_object_new_array();
 	assert_non_null(f->lines);
 	f->guard = loop_timer_fd(20000);
@@ -82,7 +80,6 @@ static int teardown(void **state)
 	char cmd[128];
 
 	actions_free(f->actions);
-	symbolizer_free(f->sym);
 	journal_free(f->journal);
 	loop_remove(f->loop, f->guard);
 	close(f->guard);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "engine/engine.h"
@@ -55,9 +56,10 @@ static void on_fire(void *ctx, const struct incident *inc)
 	assert_true(f->n_inc <= INCS);
 	s->inc = *inc;
 	for (size_t i = 0; i < inc->n_records; i++) {
-		assert_true(inc->records[i].size <= sizeof(s->rec[i]));
-		memcpy(s->rec[i], inc->records[i].data, inc->records[i].size);
-		s->inc.records[i].data = s->rec[i];
+		assert_true(inc->records[i].len < sizeof(s->rec[i]));
+		memcpy(s->rec[i], inc->records[i].line, inc->records[i].len);
+		s->rec[i][inc->records[i].len] = 0;
+		s->inc.records[i].line = (const char *)s->rec[i];
 	}
 }
 
@@ -132,7 +134,14 @@ static void start(struct fx *f, size_t n_rules)
 	assert_int_equal(engine_set_rules(f->e, &f->set), 0);
 }
 
-/* A return record of probe p (its site id is its index) as the kernel writes it. */
+/* The line of an event, as far as these tests read it. */
+static size_t line_of(char *buf, size_t size, uint32_t pid, int64_t ret)
+{
+	return (size_t)snprintf(buf, size, "{\"pid\":%u,\"ret\":%lld}", pid, (long long)ret);
+}
+
+/* A return event of probe p (its site id is its index), decoded from the record the
+ * kernel writes, with its line. */
 static void call(struct fx *f, int p, uint32_t pid, uint64_t t, int64_t ret)
 {
 	struct salve_call_event rec = { .hdr = { .kind = SALVE_EV_RETURN, .size = sizeof(rec),
@@ -140,13 +149,15 @@ static void call(struct fx *f, int p, uint32_t pid, uint64_t t, int64_t ret)
 						 .tid = pid, .boot_ns = t },
 					.site = (uint32_t)p, .ret = ret };
 	struct event ev;
+	char line[64];
+	size_t len = line_of(line, sizeof(line), pid, ret);
 
 	assert_int_equal(events_decode(&rec, sizeof(rec), &ev), 0);
 	ev.exe.dev = f->dev;
 	ev.exe.ino = f->ino;
 	strcpy(ev.exe.path, "/srv/app");
 	engine_event(f->e, &(struct engine_input){ .ev = &ev, .probe = &f->probes[p],
-						   .record = &rec, .size = sizeof(rec) });
+						   .line = line, .line_len = len });
 }
 
 static void send(struct fx *f, int p, struct event *ev, const char *const *syms, size_t n_syms)
@@ -157,10 +168,10 @@ static void send(struct fx *f, int p, struct event *ev, const char *const *syms,
 
 static uint32_t rec_pid(const struct seen *s, size_t i)
 {
-	struct salve_event_hdr h;
+	unsigned pid = 0;
 
-	memcpy(&h, s->inc.records[i].data, sizeof(h));
-	return h.pid;
+	assert_int_equal(sscanf(s->inc.records[i].line, "{\"pid\":%u,", &pid), 1);
+	return pid;
 }
 
 /* What each incident of the run says, to compare two runs. */
@@ -177,6 +188,7 @@ static size_t run_mixed(struct fx *f, bool batched, struct fired *out)
 {
 	static struct salve_call_event recs[300];
 	static struct event evs[300];
+	static char lines[300][64];
 	struct engine_input in[300];
 	uint64_t seed = 7;
 
@@ -194,8 +206,8 @@ static size_t run_mixed(struct fx *f, bool batched, struct fired *out)
 							      .tid = pid, .boot_ns = T0 + i * 20 * MS },
 						     .site = (uint32_t)p, .ret = -1 };
 		assert_int_equal(events_decode(&recs[i], sizeof(recs[i]), &evs[i]), 0);
-		in[i] = (struct engine_input){ .ev = &evs[i], .probe = &f->probes[p],
-					       .record = &recs[i], .size = sizeof(recs[i]) };
+		in[i] = (struct engine_input){ .ev = &evs[i], .probe = &f->probes[p], .line = lines[i],
+					       .line_len = line_of(lines[i], sizeof(lines[i]), pid, -1) };
 	}
 	if (batched)
 		for (size_t at = 0; at < 300; at += 37)
@@ -267,13 +279,10 @@ static void test_count_fires_once(void **state)
 	assert_int_equal(inc->counts[0].events, 3);
 	assert_int_equal(inc->n_records, 3);
 	for (size_t i = 0; i < 3; i++) {
-		struct salve_call_event rec;
-		struct event ev;
+		char want[64];
 
-		assert_int_equal(inc->records[i].size, sizeof(struct salve_call_event));
-		memcpy(&rec, inc->records[i].data, sizeof(rec));
-		assert_int_equal(rec.ret, -1 - (int64_t)i); /* oldest first */
-		assert_int_equal(events_decode(inc->records[i].data, inc->records[i].size, &ev), 0);
+		line_of(want, sizeof(want), 42, -1 - (int64_t)i); /* oldest first */
+		assert_string_equal(inc->records[i].line, want);
 	}
 	engine_stats(f->e, &st);
 	assert_int_equal(st.incidents, 1);
@@ -294,10 +303,10 @@ static void test_last_records_kept(void **state)
 	assert_int_equal(f->n_inc, 1);
 	assert_int_equal(f->seen[0].inc.n_records, INCIDENT_RECORDS_MAX);
 	for (size_t i = 0; i < INCIDENT_RECORDS_MAX; i++) {
-		struct salve_call_event rec;
+		char want[64];
 
-		memcpy(&rec, f->seen[0].inc.records[i].data, sizeof(rec));
-		assert_int_equal(rec.ret, -3 - (int64_t)i);
+		line_of(want, sizeof(want), 42, -3 - (int64_t)i);
+		assert_string_equal(f->seen[0].inc.records[i].line, want);
 	}
 }
 
@@ -635,29 +644,30 @@ static void test_record_overwritten(void **state)
 {
 	struct fx *f = *state;
 	struct engine_stats st;
-	struct salve_call_event rec = { .hdr.kind = SALVE_EV_RETURN, .hdr.size = sizeof(rec) };
 	struct event ev = { .kind = SALVE_EV_RETURN, .pid = 5, .boot_ns = T0 };
+	char line[sizeof(struct salve_call_event)] = "{}"; /* a record's size, padded */
+	size_t len;
 
 	f->rules[0].when.count = 2;
 	f->rules[0].when.within_ns = 1000 * S;
 	start(f, 1);
-	rec.hdr.pid = 5;
+	len = line_of(line, sizeof(line), 5, -1);
 	engine_event(f->e, &(struct engine_input){ .ev = &ev, .probe = &f->probes[0],
-						   .record = &rec, .size = sizeof(rec) });
-	/* Other processes' records, more than the ring holds: 16 MiB of them. */
-	for (uint32_t i = 0; i < (16u << 20) / sizeof(rec) + 1; i++) {
+						   .line = line, .line_len = sizeof(line) - 1 });
+	/* Other processes' lines, more than the ring holds: 16 MiB of them. */
+	for (uint32_t i = 0; i < (16u << 20) / sizeof(line) + 1; i++) {
 		struct event other = { .kind = SALVE_EV_RETURN, .pid = 100 + i % 1000, .boot_ns = T0 };
 
-		rec.hdr.pid = other.pid;
+		line_of(line, sizeof(line), other.pid, -1);
 		engine_event(f->e, &(struct engine_input){ .ev = &other, .probe = &f->probes[0],
-							   .record = &rec, .size = sizeof(rec) });
+							   .line = line, .line_len = sizeof(line) - 1 });
 		f->n_inc = 0; /* their incidents do not matter here */
 	}
 	f->n_inc = 0;
-	rec.hdr.pid = 5;
+	len = line_of(line, sizeof(line), 5, -1);
 	ev.boot_ns = T0 + 1;
 	engine_event(f->e, &(struct engine_input){ .ev = &ev, .probe = &f->probes[0],
-						   .record = &rec, .size = sizeof(rec) });
+						   .line = line, .line_len = len });
 	assert_int_equal(f->n_inc, 1);
 	assert_int_equal(f->seen[0].inc.pid, 5);
 	assert_int_equal(f->seen[0].inc.n_records, 1); /* the first was overwritten */
@@ -943,10 +953,12 @@ static void test_reload(void **state)
 							 .version = SALVE_EVENT_VERSION, .pid = 1,
 							 .boot_ns = T0 + 2 * MS } };
 		struct event ev;
+		char line[64];
+		size_t len = line_of(line, sizeof(line), 1, 0);
 
 		assert_int_equal(events_decode(&rec, sizeof(rec), &ev), 0);
 		engine_event(f->e, &(struct engine_input){ .ev = &ev, .probe = &g->probes[p],
-							   .record = &rec, .size = sizeof(rec) });
+							   .line = line, .line_len = len });
 	}
 	assert_int_equal(f->n_inc, 1);
 	assert_ptr_equal(f->seen[0].inc.rule, &g->rules[0]);

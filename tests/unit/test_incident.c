@@ -1,6 +1,6 @@
-/* incident: the {"kind":"incident"} line, and the suspect frame localize picks. Stacks
- * run through this very test binary and the C library, so the symbolizer names real
- * functions. */
+/* incident: the {"kind":"incident"} line, and the suspect frame localize picks, from
+ * event lines made as the pipeline makes them (decoded, named once). Stacks run through
+ * this very test binary and the C library, so the symbolizer names real functions. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,6 +16,7 @@
 
 #include "actions/incident.h"
 #include "symbols/localize.h"
+#include "symbols/name.h"
 #include "events/report.h"
 
 /* A function of ours for the stack to run through. */
@@ -69,9 +70,15 @@ static void kernel_path(const char *path, char out[SALVE_PATH_MAX])
 		len += (size_t)snprintf(out + len, SALVE_PATH_MAX - len, "%s/", parts[n]);
 }
 
+#define OFFSET (1700000000LL * 1000000000LL) /* CLOCK_REALTIME - CLOCK_BOOTTIME */
+
 struct fixture {
 	struct symbolizer *sym;
 	struct salve_signal_event *rec;
+	struct event ev;
+	struct event_names names;
+	struct json_object *event; /* its line, as the pipeline wrote it */
+	const char *line;
 	char exe[PATH_MAX];
 	struct mapped ours, libc;
 	struct policy policy;
@@ -132,7 +139,14 @@ static int setup(void **state)
 	assert_true(strlen(f->exe) < sizeof(f->inc.exe));
 	memcpy(f->inc.exe, f->exe, strlen(f->exe) + 1);
 	f->inc.counts[0] = (struct incident_count){ .probe_id = "crashes", .events = 2 };
-	f->inc.records[0] = (struct incident_record){ sizeof(*r), r };
+	/* The event's line, as the pipeline writes it. */
+	assert_int_equal(events_decode(r, sizeof(*r), &f->ev), 0);
+	name_event(f->sym, &f->ev, &f->names);
+	f->event = report_event(&f->ev, "crashes", f->ev.boot_ns + OFFSET, f->names.frames,
+				f->names.n_frames);
+	assert_non_null(f->event);
+	f->line = json_object_to_json_string_ext(f->event, JSON_C_TO_STRING_PLAIN);
+	f->inc.records[0] = (struct incident_record){ strlen(f->line), f->line };
 	*state = f;
 	return 0;
 }
@@ -142,6 +156,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	symbolizer_free(f->sym);
+	json_object_put(f->event);
 	free(f->rec);
 	free(f);
 	return 0;
@@ -164,11 +179,11 @@ static const char *get_str(struct json_object *o, const char *key)
 static void test_line(void **state)
 {
 	struct fixture *f = *state;
-	const int64_t offset = 1700000000LL * 1000000000LL;
+	const int64_t offset = OFFSET;
 	struct json_object *obj, *events, *counts, *last, *ev, *sus, *stack;
 	char when[64];
 
-	assert_int_equal(incident_to_json(&f->inc, f->sym, offset, &obj), 0);
+	assert_int_equal(incident_to_json(&f->inc, offset, &obj), 0);
 	assert_int_equal(report_time(5000000000ULL + (uint64_t)offset, when, sizeof(when)), 0);
 	assert_string_equal(get_str(obj, "time"), when);
 	assert_string_equal(get_str(obj, "kind"), "incident");
@@ -222,7 +237,7 @@ static void test_groups(void **state)
 	f->inc.dry_run = true;
 	f->inc.budget_exhausted = true;
 	f->inc.counts[0].value_ns = 51000000;
-	assert_int_equal(incident_to_json(&f->inc, f->sym, 0, &obj), 0);
+	assert_int_equal(incident_to_json(&f->inc, 0, &obj), 0);
 	assert_string_equal(get_str(obj, "by"), "binary");
 	assert_string_equal(get_str(obj, "binary"), f->exe);
 	assert_true(json_object_get_boolean(get(obj, "dry_run")));
@@ -232,7 +247,7 @@ static void test_groups(void **state)
 	json_object_put(obj);
 
 	f->inc.by = POLICY_BY_HOST;
-	assert_int_equal(incident_to_json(&f->inc, f->sym, 0, &obj), 0);
+	assert_int_equal(incident_to_json(&f->inc, 0, &obj), 0);
 	assert_string_equal(get_str(obj, "by"), "host");
 	assert_true(json_object_get_boolean(get(obj, "host")));
 	assert_false(json_object_object_get_ex(obj, "binary", NULL));
@@ -243,31 +258,30 @@ static void test_scoped_binaries(void **state)
 {
 	struct fixture *f = *state;
 	char *binaries[] = { f->libc.path };
-	struct json_object *obj, *sus;
-	struct event ev;
+	struct json_object *obj, *sus, *bare;
 	struct localize_suspect s;
 
 	/* A policy that names the library: the suspect is the library's frame. */
 	f->policy.scope.binaries = binaries;
 	f->policy.scope.n_binaries = 1;
-	assert_int_equal(events_decode(f->rec, sizeof(*f->rec), &ev), 0);
-	assert_int_equal(localize_suspect(f->sym, &f->policy, &ev, 1, &s), 0);
+	assert_int_equal(localize_suspect(&f->policy, &f->event, 1, &s), 0);
 	assert_true(s.in_scope);
 	assert_string_equal(s.module, f->libc.path);
 	assert_true(s.symbol[0]);
 
 	/* A policy that names another binary: the innermost frame with a name, out of scope. */
 	binaries[0] = "/usr/sbin/elsewhere";
-	assert_int_equal(incident_to_json(&f->inc, f->sym, 0, &obj), 0);
+	assert_int_equal(incident_to_json(&f->inc, 0, &obj), 0);
 	sus = get(obj, "suspect");
 	assert_string_equal(get_str(sus, "module"), f->libc.path);
 	assert_false(json_object_get_boolean(get(sus, "in_scope")));
 	json_object_put(obj);
 
 	/* No frame has a file: no suspect. */
-	ev.n_frames = 1;
-	ev.frames[0].module = -1;
-	assert_int_equal(localize_suspect(f->sym, &f->policy, &ev, 1, &s), -ENOENT);
+	bare = json_tokener_parse("{\"exe\":\"/srv/app\",\"stack\":[{\"ip\":\"0x1\"}]}");
+	assert_non_null(bare);
+	assert_int_equal(localize_suspect(&f->policy, &bare, 1, &s), -ENOENT);
+	json_object_put(bare);
 	f->policy.scope.binaries = NULL;
 	f->policy.scope.n_binaries = 0;
 }
@@ -277,9 +291,9 @@ static void test_bad_record_left_out(void **state)
 	struct fixture *f = *state;
 	struct json_object *obj;
 
-	/* A record whose size does not match its kind is not in "last"; no suspect. */
-	f->inc.records[0].size = 10;
-	assert_int_equal(incident_to_json(&f->inc, f->sym, 0, &obj), 0);
+	/* A line cut short is not in "last"; no suspect. */
+	f->inc.records[0].len = 10;
+	assert_int_equal(incident_to_json(&f->inc, 0, &obj), 0);
 	assert_int_equal(json_object_array_length(get(get(obj, "events"), "last")), 0);
 	assert_true(json_object_is_type(get(obj, "suspect"), json_type_null));
 	json_object_put(obj);
@@ -301,16 +315,13 @@ static void test_probe_naming(void **state)
 	f->inc.n_counts = 0;
 	assert_string_equal(incident_first_probe(&f->inc), "exits");
 	assert_int_equal(incident_events(&f->inc), 0);
-	/* One signal leaf among the two: the record is its. */
-	assert_int_equal(incident_to_json(&f->inc, f->sym, 0, &obj), 0);
+	/* An event in "last" is its own line: it names the probe that reported it, even
+	 * where two of the rule's leaves watch its kind. */
+	leaves[0].probe = &other;
+	assert_int_equal(incident_to_json(&f->inc, 0, &obj), 0);
 	ev = json_object_array_get_idx(get(get(obj, "events"), "last"), 0);
 	assert_string_equal(get_str(ev, "probe"), "crashes");
-	json_object_put(obj);
-	/* Two signal leaves: which one the record answered is not known, so no name. */
-	leaves[0].probe = &other;
-	assert_int_equal(incident_to_json(&f->inc, f->sym, 0, &obj), 0);
-	ev = json_object_array_get_idx(get(get(obj, "events"), "last"), 0);
-	assert_false(json_object_object_get_ex(ev, "probe", NULL));
+	assert_string_equal(json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN), f->line);
 	json_object_put(obj);
 
 	f->inc.n_counts = 2;
