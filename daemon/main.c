@@ -27,11 +27,14 @@
 #include "kernel/probes.h"
 #include "events/report.h"
 #include "kernel/scope.h"
+#include "kernel/scope_watch.h"
 #include "kernel/sites.h"
 #include "events/stall.h"
 #include "base/sys.h"
 
 #define TICK_MS 1000
+/* Ticks between looks at the scope's names (stat, no ELF), for what inotify misses. */
+#define SCOPE_RECHECK_TICKS 30
 
 struct options {
 	const char *policy;
@@ -56,6 +59,8 @@ struct daemon {
 	struct pipeline *pipeline;
 	struct policy_set *set;
 	struct scope_plan plan;
+	struct scope_watch *scope_watch;
+	bool scope_dirty; /* a name the scope depends on changed: plan again on the tick */
 	struct site_plan sites;
 	struct stall *stall;
 	struct baseline *baseline;
@@ -255,12 +260,15 @@ static int reload(struct daemon *d, char *err, size_t err_len)
 		policy_set_free(set);
 		return rc;
 	}
+	scope_plan_report(&d->plan, &plan);
 	policy_set_free(d->set);
 	scope_plan_clear(&d->plan);
 	sites_plan_clear(&d->sites);
 	d->set = set;
 	d->plan = plan;
 	d->sites = sites;
+	/* Watch the new set's names; planning once more after arming misses no change. */
+	d->scope_dirty = true;
 	pipeline_set_policies(d->pipeline, d->set, &d->sites); /* the daemon's, not this frame's */
 	salve_log(LOG_INFO, "reloaded %zu polic%s from %s", set->n_policies,
 		  set->n_policies == 1 ? "y" : "ies", d->opt.policy);
@@ -303,19 +311,38 @@ static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct j
 	json_object_object_add(reply, "error", json_object_new_string(err));
 }
 
-/* A binary named in a scope may have been installed or replaced: follow its inode. */
+/* A name the scope depends on changed (a binary installed or replaced, a unit started):
+ * watch the names again, then plan; the kernel is programmed only when the plan differs. */
 static void refresh_plan(struct daemon *d)
 {
 	struct scope_plan plan;
+	int err;
 
+	if ((err = scope_watch_arm(d->scope_watch, d->set, sys_cgroup2_root())))
+		salve_log(LOG_ERR, "cannot watch the scope's names: %s", strerror(-err));
 	if (build_plan(d, d->set, &plan))
 		return;
-	if (scope_plan_equal(&plan, &d->plan) || apply_plan(d, &plan)) {
+	if (!scope_plan_equal(&plan, &d->plan) && apply_plan(d, &plan)) {
 		scope_plan_clear(&plan);
 		return;
 	}
+	scope_plan_report(&d->plan, &plan);
 	scope_plan_clear(&d->plan);
 	d->plan = plan;
+}
+
+/* inotify on the scope's names: a burst of events is one plan, on the next tick. */
+static int on_scope_watch(int fd, void *ctx)
+{
+	struct daemon *d = ctx;
+	int rc = scope_watch_read(d->scope_watch);
+
+	(void)fd;
+	if (rc < 0)
+		salve_log(LOG_ERR, "reading the scope's inotify events: %s", strerror(-rc));
+	if (rc)
+		d->scope_dirty = true;
+	return 0;
 }
 
 static int write_stats(struct daemon *d)
@@ -454,7 +481,11 @@ static int on_tick(int fd, void *ctx)
 	d->ticks++;
 	pipeline_sync_clock(d->pipeline);
 	actions_set_clock(d->actions, loop_realtime_offset_ns());
-	refresh_plan(d);
+	if (d->scope_dirty ||
+	    (d->ticks % SCOPE_RECHECK_TICKS == 0 && scope_watch_poll(d->scope_watch))) {
+		d->scope_dirty = false;
+		refresh_plan(d);
+	}
 	now = loop_now_ns(CLOCK_BOOTTIME);
 	stall_check(d->stall, d->probes, &d->sites, d->pipeline, now);
 	baseline_tick(d->baseline, d->probes, &d->sites);
@@ -526,7 +557,9 @@ static int start(struct daemon *d)
 		salve_log(LOG_ERR, "%s", why);
 		return err;
 	}
-	if ((err = build_plan(d, d->set, &d->plan)) ||
+	if ((err = scope_watch_new(&d->scope_watch)) ||
+	    (err = scope_watch_arm(d->scope_watch, d->set, sys_cgroup2_root())) ||
+	    (err = build_plan(d, d->set, &d->plan)) ||
 	    (err = pipeline_new(d->out, &d->pipeline)) || (err = stall_new(&d->stall)) ||
 	    (err = baseline_new(&d->baseline)) ||
 	    (err = engine_new(&(struct engine_config){ .max_groups = d->opt.max_groups,
@@ -546,6 +579,7 @@ static int start(struct daemon *d)
 			  hooks[i].hook, hooks[i].flavour, hooks[i].why[0] ? ": " : "", hooks[i].why);
 	if ((err = apply_plan(d, &d->plan)))
 		return err;
+	scope_plan_report(&(struct scope_plan){ 0 }, &d->plan);
 	if ((err = sites_plan_build(d->set, &d->sites, why, sizeof(why))) ||
 	    (err = sites_apply(d->probes, &(struct site_plan){ 0 }, &d->sites, why, sizeof(why)))) {
 		salve_log(LOG_ERR, "%s", why);
@@ -585,7 +619,9 @@ static int run(struct daemon *d)
 	    (err = loop_add(d->loop, sigfd, on_signal, d)) ||
 	    (err = make_parent(d->opt.socket)) ||
 	    (err = ctl_new(d->loop, d->opt.socket, on_ctl, d, &d->ctl)) ||
-	    (err = loop_add(d->loop, timer, on_tick, d)))
+	    (err = loop_add(d->loop, timer, on_tick, d)) ||
+	    (scope_watch_fd(d->scope_watch) >= 0 &&
+	     (err = loop_add(d->loop, scope_watch_fd(d->scope_watch), on_scope_watch, d))))
 		goto out;
 	d->watchdog = sd_watchdog_enabled(0, &usec) > 0;
 	sd_notify(0, "READY=1");
@@ -627,6 +663,7 @@ int main(int argc, char **argv)
 	stall_free(d.stall);
 	baseline_free(d.baseline);
 	scope_plan_clear(&d.plan);
+	scope_watch_free(d.scope_watch);
 	sites_plan_clear(&d.sites);
 	policy_set_free(d.set);
 	loop_free(d.loop);
