@@ -332,17 +332,22 @@ static bool name_matters(const struct wdir *d, const char *name)
 	return false;
 }
 
+/* Two paths to one directory (/bin and /usr/bin on a merged /usr) share a descriptor:
+ * every directory with ev's descriptor is asked. A descriptor no directory has was
+ * dropped by the last arm. */
 static bool event_matters(const struct scope_watch *w, const struct inotify_event *ev)
 {
-	const struct wdir *d;
-
 	if (ev->mask & IN_Q_OVERFLOW)
 		return true; /* events were lost: any may have mattered */
-	if (!(d = find_wd(w->dirs, w->n_dirs, ev->wd)))
-		return false; /* a watch dropped by the last arm */
-	if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT))
-		return true; /* the directory went: watch its ancestors instead */
-	return ev->len && name_matters(d, ev->name);
+	for (size_t i = 0; i < w->n_dirs; i++) {
+		if (w->dirs[i].wd != ev->wd)
+			continue;
+		if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT))
+			return true; /* the directory went: watch its ancestors instead */
+		if (ev->len && name_matters(&w->dirs[i], ev->name))
+			return true;
+	}
+	return false;
 }
 
 int scope_watch_read(struct scope_watch *w)

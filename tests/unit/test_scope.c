@@ -428,6 +428,36 @@ static void test_watch_poll_sees_changes(void **state)
 	policy_set_free(set);
 }
 
+/* Two paths to one directory (a symbolic link, as /bin on a merged /usr) are one inotify
+ * watch: a name under either path is seen. */
+static void test_watch_two_paths_to_one_directory(void **state)
+{
+	struct fixture *f = *state;
+	struct scope_watch *w;
+	struct policy_set *set;
+	char scope[1024], real[128], link[128], a[256], b[256];
+
+	mkdirf("%s", f->cg);
+	snprintf(real, sizeof(real), "%s/usr-bin", f->dir);
+	snprintf(link, sizeof(link), "%s/bin", f->dir);
+	mkdirf("%s", real);
+	assert_int_equal(symlink(real, link), 0);
+	snprintf(a, sizeof(a), "%s/a", real);
+	snprintf(b, sizeof(b), "%s/b", link);
+	snprintf(scope, sizeof(scope), "{\"binaries\": [\"%s\", \"%s\"]}", a, b);
+	set = load(f, scope);
+	w = watch(f, set);
+	assert_true(watches(w, real));
+	assert_true(watches(w, link));
+
+	write_file(b, "installed through the link");
+	assert_int_equal(scope_watch_read(w), 1);
+	write_file(a, "installed");
+	assert_int_equal(scope_watch_read(w), 1);
+	scope_watch_free(w);
+	policy_set_free(set);
+}
+
 /* Arming for a new set (a reload) stops watching what only the old set named. */
 static void test_watch_rearm_follows_the_set(void **state)
 {
@@ -468,6 +498,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_watch_binary_replaced_or_deleted, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_watch_poll_sees_changes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watch_two_paths_to_one_directory, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_watch_rearm_follows_the_set, setup, teardown),
 	};
 
