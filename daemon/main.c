@@ -27,12 +27,15 @@
 #include "kernel/probes.h"
 #include "events/report.h"
 #include "kernel/scope.h"
+#include "kernel/scope_watch.h"
 #include "kernel/sites.h"
 #include "events/stall.h"
 #include "base/sys.h"
 
 #define TICK_MS 1000
 #define ACTIONS_STOP_NS (5ULL * 1000000000ULL) /* at a stop, what running actions get */
+/* Ticks between looks at the scope's names (stat, no ELF), for what inotify misses. */
+#define SCOPE_RECHECK_TICKS 30
 
 struct options {
 	const char *policy;
@@ -66,6 +69,8 @@ struct daemon {
 	struct pipeline *pipeline;
 	struct config cur;  /* in force */
 	struct config prev; /* the one before the last reload: its records may still come */
+	struct scope_watch *scope_watch;
+	bool scope_dirty; /* a name the scope depends on changed: plan again on the tick */
 	struct stall *stall;
 	struct baseline *baseline;
 	struct engine *engine;
@@ -323,11 +328,14 @@ static int reload(struct daemon *d, bool check, struct json_object *change, char
 	/* In force from here; nothing below fails. */
 	sites_commit(&k, &d->cur.sites, &next.sites);
 	engine_rules_commit(d->engine, rules);
+	scope_plan_report(&d->cur.plan, &next.plan);
 	next.first_gen = next.last_gen = gen;
 	config_clear(&d->prev);
 	d->prev = d->cur;
 	d->cur = next;
 	publish_configs(d);
+	/* Watch the new set's names; planning once more after arming misses no change. */
+	d->scope_dirty = true;
 	salve_log(LOG_INFO, "reloaded %zu polic%s from %s", d->cur.set->n_policies,
 		  d->cur.set->n_policies == 1 ? "y" : "ies", d->opt.policy);
 	return 0;
@@ -379,28 +387,47 @@ static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct j
 	json_object_object_add(reply, "error", json_object_new_string(err));
 }
 
-/* A binary named in a scope may have been installed or replaced: follow its inode. */
+/* A name the scope depends on changed (a binary installed or replaced, a unit started):
+ * watch the names again, then plan; the kernel is programmed only when the plan differs. */
 static void refresh_plan(struct daemon *d)
 {
 	struct scope_plan plan;
+	bool changed;
 	uint32_t gen;
 	int err;
 
+	if ((err = scope_watch_arm(d->scope_watch, d->cur.set, sys_cgroup2_root())))
+		salve_log(LOG_ERR, "cannot watch the scope's names: %s", strerror(-err));
 	if (build_plan(d, d->cur.set, &plan))
 		return;
-	if (scope_plan_equal(&plan, &d->cur.plan)) {
-		scope_plan_clear(&plan);
-		return;
-	}
-	if ((err = probes_configure(d->probes, &plan.cfg, plan.entries, plan.n_entries, &gen))) {
+	changed = !scope_plan_equal(&plan, &d->cur.plan);
+	if (changed && (err = probes_configure(d->probes, &plan.cfg, plan.entries, plan.n_entries,
+					       &gen))) {
 		salve_log(LOG_ERR, "cannot program the kernel filter: %s", strerror(-err));
 		scope_plan_clear(&plan);
 		return;
 	}
+	scope_plan_report(&d->cur.plan, &plan);
 	scope_plan_clear(&d->cur.plan);
 	d->cur.plan = plan;
-	d->cur.last_gen = gen; /* the same set decides records of either generation */
-	publish_configs(d);
+	if (changed) {
+		d->cur.last_gen = gen; /* the same set decides records of either generation */
+		publish_configs(d);
+	}
+}
+
+/* inotify on the scope's names: a burst of events is one plan, on the next tick. */
+static int on_scope_watch(int fd, void *ctx)
+{
+	struct daemon *d = ctx;
+	int rc = scope_watch_read(d->scope_watch);
+
+	(void)fd;
+	if (rc < 0)
+		salve_log(LOG_ERR, "reading the scope's inotify events: %s", strerror(-rc));
+	if (rc)
+		d->scope_dirty = true;
+	return 0;
 }
 
 static int write_stats(struct daemon *d)
@@ -540,7 +567,11 @@ static int on_tick(int fd, void *ctx)
 	d->ticks++;
 	pipeline_sync_clock(d->pipeline);
 	actions_set_clock(d->actions, loop_realtime_offset_ns());
-	refresh_plan(d);
+	if (d->scope_dirty ||
+	    (d->ticks % SCOPE_RECHECK_TICKS == 0 && scope_watch_poll(d->scope_watch))) {
+		d->scope_dirty = false;
+		refresh_plan(d);
+	}
 	now = loop_now_ns(CLOCK_BOOTTIME);
 	stall_check(d->stall, d->probes, &d->cur.sites, d->pipeline, now);
 	baseline_tick(d->baseline, d->probes, &d->cur.sites);
@@ -612,7 +643,9 @@ static int start(struct daemon *d)
 		salve_log(LOG_ERR, "%s", why);
 		return err;
 	}
-	if ((err = build_plan(d, d->cur.set, &d->cur.plan)) ||
+	if ((err = scope_watch_new(&d->scope_watch)) ||
+	    (err = scope_watch_arm(d->scope_watch, d->cur.set, sys_cgroup2_root())) ||
+	    (err = build_plan(d, d->cur.set, &d->cur.plan)) ||
 	    (err = pipeline_new(d->out, &d->pipeline)) || (err = stall_new(&d->stall)) ||
 	    (err = baseline_new(&d->baseline)) ||
 	    (err = engine_new(&(struct engine_config){ .max_groups = d->opt.max_groups,
@@ -631,6 +664,7 @@ static int start(struct daemon *d)
 	for (size_t i = 0, n = probes_hooks(d->probes, &hooks); i < n; i++)
 		salve_log(hooks[i].why[0] ? LOG_WARNING : LOG_INFO, "%s: %s on %s%s%s", hooks[i].family,
 			  hooks[i].hook, hooks[i].flavour, hooks[i].why[0] ? ": " : "", hooks[i].why);
+	scope_plan_report(&(struct scope_plan){ 0 }, &d->cur.plan);
 	if ((err = sites_plan_build(d->cur.set, &d->cur.sites, why, sizeof(why))) ||
 	    (err = sites_stage(&k, &(struct site_plan){ 0 }, &d->cur.sites, why, sizeof(why)))) {
 		salve_log(LOG_ERR, "%s", why);
@@ -677,7 +711,9 @@ static int run(struct daemon *d)
 	    (err = loop_add(d->loop, sigfd, on_signal, d)) ||
 	    (err = make_parent(d->opt.socket)) ||
 	    (err = ctl_new(d->loop, d->opt.socket, on_ctl, d, &d->ctl)) ||
-	    (err = loop_add(d->loop, timer, on_tick, d)))
+	    (err = loop_add(d->loop, timer, on_tick, d)) ||
+	    (scope_watch_fd(d->scope_watch) >= 0 &&
+	     (err = loop_add(d->loop, scope_watch_fd(d->scope_watch), on_scope_watch, d))))
 		goto out;
 	d->watchdog = sd_watchdog_enabled(0, &usec) > 0;
 	sd_notify(0, "READY=1");
@@ -721,6 +757,7 @@ int main(int argc, char **argv)
 	pipeline_free(d.pipeline);
 	stall_free(d.stall);
 	baseline_free(d.baseline);
+	scope_watch_free(d.scope_watch);
 	config_clear(&d.cur);
 	config_clear(&d.prev);
 	loop_free(d.loop);

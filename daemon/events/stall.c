@@ -14,6 +14,7 @@ struct reported {
 struct stall {
 	struct reported seen[STALL_TRACKED];
 	size_t n_seen, next; /* next: the slot a full table reuses */
+	stall_last_calls_fn last_calls;
 	/* For the walk's callback. */
 	struct probes *p;
 	const struct site_plan *sites;
@@ -21,10 +22,17 @@ struct stall {
 	uint64_t now_ns;
 };
 
+int stall_new_from(stall_last_calls_fn last_calls, struct stall **out)
+{
+	if (!(*out = calloc(1, sizeof(**out))))
+		return -ENOMEM;
+	(*out)->last_calls = last_calls;
+	return 0;
+}
+
 int stall_new(struct stall **out)
 {
-	*out = calloc(1, sizeof(**out));
-	return *out ? 0 : -ENOMEM;
+	return stall_new_from(probes_last_calls, out);
 }
 
 void stall_free(struct stall *st)
@@ -75,5 +83,5 @@ void stall_check(struct stall *st, struct probes *p, const struct site_plan *sit
 	st->sites = sites;
 	st->pl = pl;
 	st->now_ns = now_ns;
-	probes_last_calls(p, check_one, st);
+	st->last_calls(p, check_one, st);
 }

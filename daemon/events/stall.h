@@ -10,7 +10,12 @@
 
 struct stall;
 
+/* Where the last calls come from: the kernel's map, walked by probes_last_calls. */
+typedef int (*stall_last_calls_fn)(struct probes *p, probes_last_call_fn fn, void *ctx);
+
 int stall_new(struct stall **out);
+/* As stall_new, reading the last calls through last_calls instead (a test's table). */
+int stall_new_from(stall_last_calls_fn last_calls, struct stall **out);
 void stall_free(struct stall *st);
 
 /* Look at every stall site now (CLOCK_BOOTTIME ns); report new stalls to pl. */

@@ -1,5 +1,7 @@
+#define _GNU_SOURCE /* vasprintf */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,37 @@ static int add_entry(struct scope_plan *plan, const struct probes_scope_entry *e
 	return 0;
 }
 
+/* Remember name of where, found or not (missing: the warning, printf-style; NULL when
+ * found). */
+__attribute__((format(printf, 4, 5)))
+static int add_name(struct scope_plan *plan, const char *where, const char *name,
+		    const char *missing, ...)
+{
+	struct scope_name *n = realloc(plan->names, (plan->n_names + 1) * sizeof(*n));
+	struct scope_name *e;
+	va_list ap;
+
+	if (!n)
+		return -ENOMEM;
+	plan->names = n;
+	e = &n[plan->n_names];
+	*e = (struct scope_name){ strdup(where), strdup(name), NULL };
+	if (missing) {
+		va_start(ap, missing);
+		if (vasprintf(&e->missing, missing, ap) < 0)
+			e->missing = NULL;
+		va_end(ap);
+	}
+	if (!e->where || !e->name || (missing && !e->missing)) {
+		free(e->where);
+		free(e->name);
+		free(e->missing);
+		return -ENOMEM;
+	}
+	plan->n_names++;
+	return 0;
+}
+
 /* The cgroup of a systemd unit: the directory of that name under root, in whatever
  * slice it runs. 0 and path filled, or -ENOENT when the unit has no cgroup (it is not
  * running). */
@@ -94,6 +127,11 @@ static int unit_cgroup(const char *dir, const char *unit, int depth, char *path,
 	return rc;
 }
 
+int scope_unit_cgroup(const char *root, const char *unit, char *path, size_t len)
+{
+	return unit_cgroup(root, unit, UNIT_SEARCH_DEPTH, path, len);
+}
+
 static int add_cgroup(struct scope_plan *plan, size_t *cap, const char *path,
 		      struct salve_scope_val val)
 {
@@ -111,27 +149,27 @@ static int add_binary(struct scope_plan *plan, size_t *cap, const char *path,
 		      const char *build_id, struct salve_scope_val val, const char *where)
 {
 	struct probes_scope_entry e = { .set = SALVE_SCOPE_EXE, .val = val };
-	char hex[RESOLVE_BUILD_ID_MAX], why[512];
+	char hex[RESOLVE_BUILD_ID_MAX] = "", why[512];
 	struct stat st;
+	int err;
 
-	if (stat(path, &st)) {
-		salve_log(LOG_WARNING, "%s: %s: %s; no process runs it yet", where, path,
-			  strerror(errno));
-		return 0;
-	}
-	if (build_id && (resolve_build_id(path, hex, why, sizeof(why)) || strcmp(hex, build_id))) {
-		salve_log(LOG_WARNING, "%s: %s has build id \"%s\", not \"%s\"; left out until it does",
-			  where, path, hex[0] ? hex : "(none)", build_id);
-		return 0;
-	}
+	if (stat(path, &st))
+		return add_name(plan, where, path, "%s: %s: %s; no process runs it yet", where,
+				path, strerror(errno));
+	if (build_id && (resolve_build_id(path, hex, why, sizeof(why)) || strcmp(hex, build_id)))
+		return add_name(plan, where, path,
+				"%s: %s has build id \"%s\", not \"%s\"; left out until it does",
+				where, path, hex[0] ? hex : "(none)", build_id);
 	e.key.exe.dev = events_kernel_dev(st.st_dev);
 	e.key.exe.ino = st.st_ino;
-	return add_entry(plan, &e, cap);
+	if ((err = add_entry(plan, &e, cap)))
+		return err;
+	return add_name(plan, where, path, NULL);
 }
 
 /* The entries of one scope (a policy's, or its exclusions when val excludes). Names
  * that match nothing yet (a binary not installed, a unit not started) are left out
- * with a warning; salved looks again every second. */
+ * and marked missing; salved plans again when they appear. */
 static int add_scope(const struct policy *pol, const struct policy_scope *sc, const char *field,
 		     struct salve_scope_val val, const struct scope_opts *opts,
 		     struct scope_plan *plan, size_t *cap)
@@ -147,24 +185,30 @@ static int add_scope(const struct policy *pol, const struct policy_scope *sc, co
 			return err;
 	}
 	for (size_t i = 0; i < sc->n_cgroups; i++) {
+		snprintf(where, sizeof(where), "%s: %s.cgroups[%zu]", pol->file, field, i);
 		snprintf(path, sizeof(path), "%s%s", opts->cgroup_root, sc->cgroups[i]);
 		err = add_cgroup(plan, cap, path, val);
 		if (err == -ENOMEM)
 			return err;
+		err = err ? add_name(plan, where, path, "%s: %s: %s; no process is in it yet", where,
+				     path, strerror(-err))
+			  : add_name(plan, where, path, NULL);
 		if (err)
-			salve_log(LOG_WARNING, "%s: %s.cgroups[%zu]: %s: %s; no process is in it yet",
-				  pol->file, field, i, path, strerror(-err));
+			return err;
 	}
 	for (size_t i = 0; i < sc->n_units; i++) {
-		err = unit_cgroup(opts->cgroup_root, sc->units[i], UNIT_SEARCH_DEPTH, path, sizeof(path));
+		snprintf(where, sizeof(where), "%s: %s.units[%zu]", pol->file, field, i);
+		err = scope_unit_cgroup(opts->cgroup_root, sc->units[i], path, sizeof(path));
 		if (!err)
 			err = add_cgroup(plan, cap, path, val);
 		if (err == -ENOMEM)
 			return err;
+		err = err ? add_name(plan, where, sc->units[i],
+				     "%s: %s has no cgroup under %s: %s; it is not running yet",
+				     where, sc->units[i], opts->cgroup_root, strerror(-err))
+			  : add_name(plan, where, sc->units[i], NULL);
 		if (err)
-			salve_log(LOG_WARNING, "%s: %s.units[%zu]: %s has no cgroup under %s: %s; "
-				  "it is not running yet", pol->file, field, i, sc->units[i],
-				  opts->cgroup_root, strerror(-err));
+			return err;
 	}
 	for (size_t i = 0; i < sc->n_comms; i++) {
 		e = (struct probes_scope_entry){ .set = SALVE_SCOPE_COMM, .val = val };
@@ -266,6 +310,12 @@ int scope_plan_build(const struct policy_set *set, const struct scope_opts *opts
 
 void scope_plan_clear(struct scope_plan *plan)
 {
+	for (size_t i = 0; i < plan->n_names; i++) {
+		free(plan->names[i].where);
+		free(plan->names[i].name);
+		free(plan->names[i].missing);
+	}
+	free(plan->names);
 	free(plan->entries);
 	*plan = (struct scope_plan){ 0 };
 }
@@ -274,4 +324,25 @@ int scope_plan_equal(const struct scope_plan *a, const struct scope_plan *b)
 {
 	return !memcmp(&a->cfg, &b->cfg, sizeof(a->cfg)) && a->n_entries == b->n_entries &&
 	       (!a->n_entries || !memcmp(a->entries, b->entries, a->n_entries * sizeof(*a->entries)));
+}
+
+static const struct scope_name *find_name(const struct scope_plan *plan, const struct scope_name *n)
+{
+	for (size_t i = 0; i < plan->n_names; i++)
+		if (!strcmp(plan->names[i].where, n->where) && !strcmp(plan->names[i].name, n->name))
+			return &plan->names[i];
+	return NULL;
+}
+
+void scope_plan_report(const struct scope_plan *prev, const struct scope_plan *next)
+{
+	for (size_t i = 0; i < next->n_names; i++) {
+		const struct scope_name *n = &next->names[i];
+		const struct scope_name *was = find_name(prev, n);
+
+		if (n->missing && !(was && was->missing && !strcmp(was->missing, n->missing)))
+			salve_log(LOG_WARNING, "%s", n->missing);
+		else if (!n->missing && was && was->missing)
+			salve_log(LOG_INFO, "%s: %s appeared; the scope takes it in", n->where, n->name);
+	}
 }
