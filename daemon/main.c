@@ -542,16 +542,21 @@ static void on_verified(void *ctx, uint64_t incident_id, const struct policy_rul
 	json_object_put(o);
 }
 
-/* The rules' second: the sites' latency histograms for rules on percentiles, and the
- * verify windows that end. */
-static void tick_rules(struct daemon *d, uint64_t now_ns)
+/* The second's latency histograms, each site's read once for those that use it: the
+ * learned thresholds and the rules on percentiles; then the rules' verify windows. */
+static void tick_histograms(struct daemon *d, uint64_t now_ns)
 {
+	baseline_forget_gone(d->baseline, &d->cur.sites);
 	for (size_t i = 0; i < d->cur.sites.n_sites; i++) {
 		const struct site *s = &d->cur.sites.sites[i];
+		bool rules = s->cfg.kind == SALVE_SITE_LATENCY &&
+			     engine_needs_histogram(d->engine, s->probe);
 		uint64_t counts[SALVE_HIST_BUCKETS];
 
-		if (s->cfg.kind == SALVE_SITE_LATENCY && engine_needs_histogram(d->engine, s->probe) &&
-		    !probes_site_hist(d->probes, s->id, counts))
+		if ((!rules && !baseline_learns(s)) || probes_site_hist(d->probes, s->id, counts))
+			continue;
+		baseline_site(d->baseline, d->probes, s, counts);
+		if (rules)
 			engine_histogram(d->engine, s->probe, counts, now_ns);
 	}
 	engine_tick(d->engine, now_ns);
@@ -574,8 +579,7 @@ static int on_tick(int fd, void *ctx)
 	}
 	now = loop_now_ns(CLOCK_BOOTTIME);
 	stall_check(d->stall, d->probes, &d->cur.sites, d->pipeline, now);
-	baseline_tick(d->baseline, d->probes, &d->cur.sites);
-	tick_rules(d, now);
+	tick_histograms(d, now);
 	if (d->opt.stats_every && d->ticks % d->opt.stats_every == 0)
 		write_stats(d);
 	if (d->watchdog)

@@ -81,7 +81,7 @@ static void forget_gone(struct baseline *b, const struct site_plan *plan)
 	for (size_t i = 0; i < b->n;) {
 		const struct site *s = sites_find(plan, b->h[i].site);
 
-		if (s && s->cfg.kind == SALVE_SITE_LATENCY && !s->probe->threshold_ns) {
+		if (s && baseline_learns(s)) {
 			i++;
 			continue;
 		}
@@ -90,33 +90,38 @@ static void forget_gone(struct baseline *b, const struct site_plan *plan)
 	}
 }
 
-void baseline_tick(struct baseline *b, struct probes *p, const struct site_plan *plan)
+bool baseline_learns(const struct site *s)
+{
+	return s->cfg.kind == SALVE_SITE_LATENCY && !s->probe->threshold_ns;
+}
+
+void baseline_forget_gone(struct baseline *b, const struct site_plan *plan)
 {
 	forget_gone(b, plan);
-	for (size_t i = 0; i < plan->n_sites; i++) {
-		const struct site *s = &plan->sites[i];
-		uint64_t window[SALVE_HIST_BUCKETS], *now, *then;
-		struct salve_site cfg;
-		struct history *h;
-		size_t slots;
+}
 
-		if (s->cfg.kind != SALVE_SITE_LATENCY || s->probe->threshold_ns ||
-		    !(h = history_of(b, s)))
-			continue;
-		slots = h->window_ticks + 1;
-		now = h->snaps[h->next];
-		if (probes_site_hist(p, s->id, now))
-			continue;
-		/* The oldest snapshot in the ring is the window's start. */
-		then = h->n + 1 >= slots ? h->snaps[(h->next + 1) % slots] : h->snaps[0];
-		for (int k = 0; k < SALVE_HIST_BUCKETS; k++)
-			window[k] = now[k] - (h->n ? then[k] : 0);
-		h->next = (h->next + 1) % slots;
-		if (h->n < slots)
-			h->n++;
-		cfg = s->cfg;
-		cfg.threshold_ns = baseline_threshold(window, s->probe->baseline.percentile,
-						      s->probe->baseline.factor);
-		probes_site_update(p, s->id, &cfg);
-	}
+void baseline_site(struct baseline *b, struct probes *p, const struct site *s,
+		   const uint64_t counts[SALVE_HIST_BUCKETS])
+{
+	uint64_t window[SALVE_HIST_BUCKETS], *now, *then;
+	struct salve_site cfg;
+	struct history *h;
+	size_t slots;
+
+	if (!baseline_learns(s) || !(h = history_of(b, s)))
+		return;
+	slots = h->window_ticks + 1;
+	now = h->snaps[h->next];
+	memcpy(now, counts, SALVE_HIST_BUCKETS * sizeof(*now));
+	/* The oldest snapshot in the ring is the window's start. */
+	then = h->n + 1 >= slots ? h->snaps[(h->next + 1) % slots] : h->snaps[0];
+	for (int k = 0; k < SALVE_HIST_BUCKETS; k++)
+		window[k] = now[k] - (h->n ? then[k] : 0);
+	h->next = (h->next + 1) % slots;
+	if (h->n < slots)
+		h->n++;
+	cfg = s->cfg;
+	cfg.threshold_ns = baseline_threshold(window, s->probe->baseline.percentile,
+					      s->probe->baseline.factor);
+	probes_site_update(p, s->id, &cfg);
 }

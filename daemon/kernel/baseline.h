@@ -6,6 +6,9 @@
 #ifndef SALVE_BASELINE_H
 #define SALVE_BASELINE_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "kernel/probes.h"
 #include "kernel/sites.h"
 
@@ -14,8 +17,17 @@ struct baseline;
 int baseline_new(struct baseline **out);
 void baseline_free(struct baseline *b);
 
-/* One tick: snapshot every baseline site of plan and update its threshold. */
-void baseline_tick(struct baseline *b, struct probes *p, const struct site_plan *plan);
+/* Whether site s learns its threshold: a latency site with a baseline. */
+bool baseline_learns(const struct site *s);
+
+/* Each tick, first: drop the histories of sites that plan no longer has (a reload), so
+ * an id used again starts afresh. */
+void baseline_forget_gone(struct baseline *b, const struct site_plan *plan);
+
+/* Each tick, for every site that learns: counts is its histogram now (cumulative, as
+ * probes_site_hist reads it, once a tick for every reader); update its threshold. */
+void baseline_site(struct baseline *b, struct probes *p, const struct site *s,
+		   const uint64_t counts[SALVE_HIST_BUCKETS]);
 
 /* The threshold computed from counts over a window; 0 when there are no calls. Exposed
  * for tests. */
