@@ -47,8 +47,12 @@ uint64_t baseline_threshold(const uint64_t counts[SALVE_HIST_BUCKETS], double pe
 	for (int i = 0; i < SALVE_HIST_BUCKETS; i++) {
 		seen += counts[i];
 		/* Bucket i holds durations in [2^i, 2^(i+1)) ns: its upper edge bounds them. */
-		if ((double)seen >= total * percentile / 100.0)
-			return (uint64_t)((double)(i < 63 ? 2ull << i : UINT64_MAX) * factor);
+		if ((double)seen >= total * percentile / 100.0) {
+			double limit = (double)(i < 63 ? 2ull << i : UINT64_MAX) * factor;
+
+			/* Past 64 bits (a long tail times a large factor): no call is that slow. */
+			return limit >= 0x1p64 ? UINT64_MAX : (uint64_t)limit;
+		}
 	}
 	return 0;
 }
