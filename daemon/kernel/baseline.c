@@ -4,7 +4,9 @@
 
 #include "kernel/baseline.h"
 
-#define BASELINE_SLOTS 3600 /* one snapshot a second: windows of up to an hour */
+/* One snapshot a second, over the window the policy says: whole seconds, up to an hour
+ * (the parser refuses any other, so the bound below never shortens one). */
+#define BASELINE_TICKS_MAX (POLICY_LEARN_MAX_NS / 1000000000ull)
 
 /* Cumulative histograms of one site, a ring of one per tick. */
 struct history {
@@ -71,7 +73,7 @@ static struct history *history_of(struct baseline *b, const struct site *s)
 	b->h = h;
 	h = &b->h[b->n];
 	*h = (struct history){ .site = s->id };
-	h->window_ticks = ticks < 1 ? 1 : ticks > BASELINE_SLOTS - 1 ? BASELINE_SLOTS - 1 : ticks;
+	h->window_ticks = ticks < 1 ? 1 : ticks > BASELINE_TICKS_MAX ? BASELINE_TICKS_MAX : ticks;
 	h->snaps = calloc(h->window_ticks + 1, sizeof(*h->snaps));
 	if (!h->snaps)
 		return NULL;

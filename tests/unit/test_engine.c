@@ -1026,6 +1026,12 @@ static void test_bad_rules(void **state)
 	f->rules[0].when = (struct policy_cond){ .kind = POLICY_COND_ANY, .children = many,
 						 .n_children = INCIDENT_LEAVES_MAX + 1 };
 	assert_int_equal(engine_set_rules(f->e, &f->set), -E2BIG);
+	/* A budget past what the engine remembers is refused, not counted as less. */
+	f->rules[0].when = leaf(&f->probes[0], 1, S);
+	f->rules[0].budget = POLICY_BUDGET_MAX + 1;
+	assert_int_equal(engine_set_rules(f->e, &f->set), -EINVAL);
+	f->rules[0].budget = POLICY_BUDGET_MAX;
+	assert_int_equal(engine_set_rules(f->e, &f->set), 0);
 }
 
 int main(void)
