@@ -13,6 +13,7 @@
 #include "functions.skel.h"
 #include "base/log.h"
 #include "base/loop.h"
+#include "kernel/mapwalk.h"
 #include "kernel/probes.h"
 #include "salve/site.h"
 #include "sessions.skel.h"
@@ -52,6 +53,10 @@ struct probes {
 	/* Latency sites as uprobe sessions where the kernel has them: one link each. */
 	struct salve_sessions *sessions; /* NULL: the uprobe and uretprobe pair instead */
 	int session_links[SALVE_SITES_MAX]; /* link fd + 1; 0: none */
+	/* Stale map entries salved could not delete; the first failure is logged, not each
+	 * (a stall walk runs every second). */
+	size_t delete_failed;
+	bool delete_logged;
 };
 
 static void destroy_salve_signals(void *skel)
@@ -415,28 +420,50 @@ static void clear_map(int fd)
 			break;
 }
 
+/* Delete the entries of map that pick chooses, in one bounded walk (mapwalk.h). A failed
+ * delete is not retried: it is counted, logged the first time, and returned. */
+static int delete_if(struct probes *p, struct bpf_map *map, size_t value_size,
+		     mapwalk_pick_fn *pick, void *ctx)
+{
+	struct mapwalk_result r;
+	/* Twice the map: room for a walk the kernel sends back to the start once. */
+	size_t steps = 2 * (size_t)bpf_map__max_entries(map);
+	int err = mapwalk_delete_if(&mapwalk_bpf, (void *)(intptr_t)bpf_map__fd(map),
+				    bpf_map__key_size(map), value_size, steps, pick, ctx, &r);
+
+	p->delete_failed += r.failed;
+	if (err && !p->delete_logged) {
+		p->delete_logged = true;
+		salve_log(LOG_WARNING, "map %s: stale entries left (%zu of %zu deletes failed): %s; "
+			  "logged once", bpf_map__name(map), r.failed, r.picked, strerror(-err));
+	}
+	return err;
+}
+
+struct prune_ctx {
+	int set;
+	const struct probes_scope_entry *entries;
+	size_t n, key_size;
+};
+
+static bool prune_pick(void *ctx, const void *key, const void *value)
+{
+	const struct prune_ctx *c = ctx;
+
+	(void)value;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->entries[i].set == c->set && !memcmp(&c->entries[i].key, key, c->key_size))
+			return false;
+	return true;
+}
+
 /* Delete every key of a map that the new entries do not hold. */
-static void prune(struct probes *p, int set, const struct probes_scope_entry *entries, size_t n)
+static int prune(struct probes *p, int set, const struct probes_scope_entry *entries, size_t n)
 {
 	struct bpf_map *map = bpf_object__find_map_by_name(p->shared, scope_map(set));
-	char key[sizeof(entries->key)], next[sizeof(entries->key)];
-	size_t key_size = bpf_map__key_size(map);
-	int fd = bpf_map__fd(map);
-	void *prev = NULL;
+	struct prune_ctx c = { set, entries, n, bpf_map__key_size(map) };
 
-	while (!bpf_map_get_next_key(fd, prev, next)) {
-		bool keep = false;
-
-		for (size_t i = 0; i < n && !keep; i++)
-			keep = entries[i].set == set && !memcmp(&entries[i].key, next, key_size);
-		memcpy(key, next, key_size);
-		if (keep) {
-			prev = key;
-			continue;
-		}
-		bpf_map_delete_elem(fd, key);
-		prev = NULL; /* restart: a deleted key cannot be the cursor */
-	}
+	return delete_if(p, map, 0, prune_pick, &c);
 }
 
 int probes_configure(struct probes *p, const struct salve_config *cfg,
@@ -451,8 +478,13 @@ int probes_configure(struct probes *p, const struct salve_config *cfg,
 					&entries[i].val, BPF_ANY))
 			return -errno;
 	}
-	for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++)
-		prune(p, sets[s], entries, n);
+	/* A key left from the old scope would keep a process in it: an error, said once. */
+	for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++) {
+		int err = prune(p, sets[s], entries, n);
+
+		if (err)
+			return err;
+	}
 	if (bpf_map_update_elem(map_fd(p, "salve_config"), &zero, cfg, BPF_ANY))
 		return -errno;
 	/* Cached scope masks were computed under the old scope. */
@@ -594,23 +626,20 @@ int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site
 	return err;
 }
 
-/* Forget the (syscall, errno) pairs that site id watched. */
-static void drop_sys_rules(struct probes *p, __u32 id)
+static bool owned_by(void *ctx, const void *key, const void *value)
 {
-	int fd = bpf_map__fd(p->syscalls->maps.salve_sys_rules);
-	struct salve_sys_key key, next, *prev = NULL, gone[256];
-	size_t n_gone = 0;
 	__u32 owner;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (!bpf_map_lookup_elem(fd, &key, &owner) && owner == id &&
-		    n_gone < sizeof(gone) / sizeof(gone[0]))
-			gone[n_gone++] = key;
-	}
-	for (size_t i = 0; i < n_gone; i++)
-		bpf_map_delete_elem(fd, &gone[i]);
+	(void)key;
+	memcpy(&owner, value, sizeof(owner));
+	return owner == *(const __u32 *)ctx;
+}
+
+/* Forget every (syscall, errno) pair that site id watched: one left behind would keep its
+ * events going to this id, whichever site takes it next, and refuse the pair to others. */
+static void drop_sys_rules(struct probes *p, __u32 id)
+{
+	delete_if(p, p->syscalls->maps.salve_sys_rules, sizeof(__u32), owned_by, &id);
 }
 
 /* A new site at this id starts with an empty histogram. */
@@ -653,24 +682,27 @@ void probes_site_detach(struct probes *p, __u32 id)
 	drop_sys_rules(p, id);
 }
 
-int probes_last_calls(struct probes *p, probes_last_call_fn fn, void *ctx)
+struct last_call_ctx {
+	probes_last_call_fn fn;
+	void *ctx;
+};
+
+static bool last_call_pick(void *ctx, const void *key, const void *value)
 {
-	int fd = bpf_map__fd(p->functions->maps.salve_last_call);
-	struct salve_call_key key, next, *prev = NULL, gone[256];
-	size_t n_gone = 0;
+	const struct last_call_ctx *c = ctx;
+	struct salve_call_key k;
 	__u64 last;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (!bpf_map_lookup_elem(fd, &key, &last) && fn(ctx, key.site, key.tgid, last) &&
-		    n_gone < sizeof(gone) / sizeof(gone[0]))
-			gone[n_gone++] = key;
-	}
-	/* Deleted after the walk: a deleted key cannot be the walk's cursor. */
-	for (size_t i = 0; i < n_gone; i++)
-		bpf_map_delete_elem(fd, &gone[i]);
-	return 0;
+	memcpy(&k, key, sizeof(k));
+	memcpy(&last, value, sizeof(last));
+	return c->fn(c->ctx, k.site, k.tgid, last);
+}
+
+int probes_last_calls(struct probes *p, probes_last_call_fn fn, void *ctx)
+{
+	struct last_call_ctx c = { fn, ctx };
+
+	return delete_if(p, p->functions->maps.salve_last_call, sizeof(__u64), last_call_pick, &c);
 }
 
 int probes_site_syscalls(struct probes *p, __u32 id, const struct salve_sys_key *keys, size_t n)
