@@ -39,6 +39,7 @@ struct pipeline {
 	uint64_t received[SALVE_EV_KIND_MAX];
 	uint64_t reported[SALVE_EV_KIND_MAX];
 	uint64_t malformed;
+	bool out_gone; /* a write failed with EPIPE */
 	/* Scratch: an event and its names are too big for the stack of a callback. The
 	 * next record is read into the first free held slot. */
 	struct held held[PIPELINE_BATCH];
@@ -177,6 +178,24 @@ static bool type_wanted(const struct policy_probe *pr, const struct event *ev)
 	return false;
 }
 
+/* One line to the output; once its reader has gone (EPIPE, said by
+ * pipeline_output_gone), nothing more is tried and 0 is returned. */
+static int write_line(struct pipeline *pl, struct json_object *line)
+{
+	int err = pl->out_gone ? 0 : report_write(pl->out, line);
+
+	if (err == -EPIPE) {
+		pl->out_gone = true;
+		return 0;
+	}
+	return err;
+}
+
+bool pipeline_output_gone(const struct pipeline *pl)
+{
+	return pl->out_gone;
+}
+
 /* Write ev as produced by probe. */
 static void report(struct pipeline *pl, const struct event *ev, const char *probe, bool *named,
 		   struct report_frame *frames, size_t *n_frames)
@@ -191,7 +210,7 @@ static void report(struct pipeline *pl, const struct event *ev, const char *prob
 	line = report_event(ev, probe, ev->boot_ns + pl->realtime_offset_ns, frames, *n_frames);
 	if (!line)
 		return;
-	if ((err = report_write(pl->out, line)))
+	if ((err = write_line(pl, line)))
 		salve_log(LOG_ERR, "cannot write an event: %s", strerror(-err));
 	json_object_put(line);
 	pl->reported[ev->kind]++;
@@ -337,7 +356,7 @@ int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE
 				       json_object_new_uint64(es.budget_exhausted));
 		json_object_object_add(o, "rules", r);
 	}
-	err = report_write(pl->out, o);
+	err = write_line(pl, o);
 	json_object_put(o);
 	return err;
 }
