@@ -38,8 +38,12 @@ struct pipeline {
 	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	uint64_t received[SALVE_EV_KIND_MAX];
 	uint64_t reported[SALVE_EV_KIND_MAX];
+	/* Events whose line was never written: out of memory building it, a failed write,
+	 * or an output gone. Counted in the stats line's "lost" with the kernel's. */
+	uint64_t lost[SALVE_EV_KIND_MAX];
 	uint64_t malformed;
-	bool out_gone; /* a write failed with EPIPE */
+	bool out_gone;    /* a write failed with EPIPE */
+	bool lost_logged; /* the first lost line was said; the stats count the others */
 	/* Scratch: an event and its names are too big for the stack of a callback. The
 	 * next record is read into the first free held slot. */
 	struct held held[PIPELINE_BATCH];
@@ -208,12 +212,18 @@ static void report(struct pipeline *pl, const struct event *ev, const char *prob
 		*named = true;
 	}
 	line = report_event(ev, probe, ev->boot_ns + pl->realtime_offset_ns, frames, *n_frames);
-	if (!line)
-		return;
-	if ((err = write_line(pl, line)))
-		salve_log(LOG_ERR, "cannot write an event: %s", strerror(-err));
+	err = line ? write_line(pl, line) : -ENOMEM;
 	json_object_put(line);
-	pl->reported[ev->kind]++;
+	if (!err && !pl->out_gone) {
+		pl->reported[ev->kind]++;
+		return;
+	}
+	pl->lost[ev->kind]++;
+	if (err && !pl->lost_logged) {
+		pl->lost_logged = true;
+		salve_log(LOG_ERR, "cannot write an event: %s (events lost from now on are counted in "
+			  "the stats line's \"lost\")", strerror(-err));
+	}
 }
 
 void pipeline_flush(struct pipeline *pl)
@@ -337,7 +347,7 @@ int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE
 		json_object_object_add(c, "seen", json_object_new_uint64(kernel[k].seen));
 		json_object_object_add(c, "received", json_object_new_uint64(pl->received[k]));
 		json_object_object_add(c, "reported", json_object_new_uint64(pl->reported[k]));
-		json_object_object_add(c, "lost", json_object_new_uint64(kernel[k].lost));
+		json_object_object_add(c, "lost", json_object_new_uint64(kernel[k].lost + pl->lost[k]));
 		json_object_object_add(c, "suppressed", json_object_new_uint64(kernel[k].suppressed));
 		json_object_object_add(kinds, events_kind_name(k), c);
 	}
