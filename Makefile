@@ -110,10 +110,10 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/obj/daemon/kernel/probes.o: $(SKELS)
 
 $(BUILD)/libsalved.a: $(LIB_OBJS)
-	$(call msg,AR,$@)$(AR) rcs $@ $^
+	$(call msg,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/libsalve-policy.a: $(POLICY_OBJS)
-	$(call msg,AR,$@)$(AR) rcs $@ $^
+	$(call msg,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/salved: $(BUILD)/obj/daemon/main.o $(LIBS_SALVE)
 	$(call msg,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@

@@ -81,6 +81,7 @@ struct daemon {
 	unsigned ticks;
 	bool watchdog;
 	bool stopping; /* INT or TERM came: the actions are given their last seconds */
+	bool out_gone; /* the event output's reader went away: stopping */
 };
 
 static void usage(FILE *f)
@@ -438,6 +439,20 @@ static int write_stats(struct daemon *d)
 	return err ? err : pipeline_stats(d->pipeline, kernel);
 }
 
+/* The event output's reader went away (`salved | head`): say so once and stop, so the
+ * probes are detached and unpinned, rather than watch on for nobody. -EPIPE then. */
+static int output_gone(struct daemon *d, int err)
+{
+	if (err != -EPIPE && !pipeline_output_gone(d->pipeline))
+		return 0;
+	if (!d->out_gone) {
+		d->out_gone = true;
+		salve_log(LOG_ERR, "the event output is closed (%s): stopping", strerror(EPIPE));
+		loop_stop(d->loop);
+	}
+	return -EPIPE;
+}
+
 static int on_ring(int fd, void *ctx)
 {
 	struct daemon *d = ctx;
@@ -447,7 +462,7 @@ static int on_ring(int fd, void *ctx)
 	pipeline_flush(d->pipeline);
 	if (n < 0 && n != -EINTR)
 		salve_log(LOG_ERR, "reading the ring buffer: %s", strerror(-n));
-	return 0;
+	return output_gone(d, 0);
 }
 
 static int on_signal(int fd, void *ctx)
@@ -471,9 +486,9 @@ static int on_signal(int fd, void *ctx)
 
 static void write_line(struct daemon *d, struct json_object *line, const char *what)
 {
-	int err = report_write(d->out, line);
+	int err = d->out_gone ? -EPIPE : report_write(d->out, line);
 
-	if (err)
+	if (err && !output_gone(d, err))
 		salve_log(LOG_ERR, "cannot write %s: %s", what, strerror(-err));
 }
 
@@ -584,7 +599,7 @@ static int on_tick(int fd, void *ctx)
 		write_stats(d);
 	if (d->watchdog)
 		sd_notify(0, "WATCHDOG=1");
-	return 0;
+	return output_gone(d, 0);
 }
 
 static int make_dirs(const char *path)
@@ -694,6 +709,8 @@ static int run(struct daemon *d)
 	int sigfd = -1, timer = -1, err;
 	uint64_t usec;
 
+	/* A closed event output is an EPIPE to handle (output_gone), not a death. */
+	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
@@ -727,10 +744,13 @@ static int run(struct daemon *d)
 	 * or TERM cuts it short); what remains is killed and recorded as interrupted. */
 	d->stopping = true;
 	actions_stop(d->actions, err ? 0 : ACTIONS_STOP_NS);
-	/* What is already in the ring is still reported. */
-	probes_consume(d->probes);
-	pipeline_flush(d->pipeline);
-	write_stats(d);
+	/* What is already in the ring is still reported, where there is a reader. */
+	if (!d->out_gone) {
+		probes_consume(d->probes);
+		pipeline_flush(d->pipeline);
+		write_stats(d);
+	}
+	err = err ?: output_gone(d, 0);
 out:
 	if (timer >= 0)
 		close(timer);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "base/sat.h"
 #include "kernel/baseline.h"
 #include "engine/engine_state.h"
 
@@ -351,7 +352,7 @@ static bool rule_holds(const struct rule *r, struct group *g, uint64_t now)
 /* Take one unit of the rule's hourly budget at now; false when it is spent. */
 static bool budget_take(struct rule *r, uint64_t now)
 {
-	while (r->spent_n && r->spent[r->spent_head] + HOUR_NS <= now) {
+	while (r->spent_n && sat_add_u64(r->spent[r->spent_head], HOUR_NS) <= now) {
 		r->spent_head = (r->spent_head + 1) % r->spent_cap;
 		r->spent_n--;
 	}
@@ -411,7 +412,7 @@ static void fire(struct engine *e, struct rule *r, struct group *g, uint64_t now
 	e->fire(e->ctx, &inc);
 
 	/* The events of this incident make no other. */
-	cool = (cold(r, g)->cooldown_until = now + def->cooldown_ns) >> COOL_SHIFT;
+	cool = (cold(r, g)->cooldown_until = sat_add_u64(now, def->cooldown_ns)) >> COOL_SHIFT;
 	g->cool_until = cool < UINT32_MAX ? (uint32_t)cool : UINT32_MAX;
 	memset(g->win, 0, r->n_win * sizeof(struct window));
 	g->rec_last = 0;
@@ -420,7 +421,7 @@ static void fire(struct engine *e, struct rule *r, struct group *g, uint64_t now
 		if (!g->verifying)
 			r->verifying++;
 		g->verifying = true;
-		cold(r, g)->verify_until = now + def->verify_ns;
+		cold(r, g)->verify_until = sat_add_u64(now, def->verify_ns);
 		cold(r, g)->verify_id = inc.id;
 	}
 }

@@ -7,8 +7,6 @@
 
 #include "engine/engine_state.h"
 
-#define BUDGET_MAX 65536 /* incidents remembered per rule; a larger budget counts as this */
-
 void rule_free_state(struct rule *r)
 {
 	free(r->pool);
@@ -82,7 +80,7 @@ int rule_build(struct rule *r, const struct policy_rule *def)
 			    .last_gi = NONE };
 	if ((err = flatten(r, &def->when)))
 		return err;
-	if (!r->n_leaves)
+	if (!r->n_leaves || def->budget > POLICY_BUDGET_MAX)
 		return -EINVAL;
 	r->simple = r->n_leaves == 1;
 	r->group_size = sizeof(struct group) + r->n_win * sizeof(struct window) +
@@ -94,7 +92,7 @@ int rule_build(struct rule *r, const struct policy_rule *def)
 int rule_alloc_state(struct rule *r, size_t max_groups)
 {
 	r->cap = (uint32_t)max_groups;
-	r->spent_cap = r->def->budget < BUDGET_MAX ? r->def->budget : BUDGET_MAX;
+	r->spent_cap = r->def->budget; /* at most POLICY_BUDGET_MAX: rule_build said so */
 	if (r->spent_cap && !(r->spent = calloc(r->spent_cap, sizeof(*r->spent))))
 		return -ENOMEM;
 	for (size_t i = 0; i < r->n_leaves; i++) {

@@ -39,7 +39,12 @@ struct pipeline {
 	uint64_t received[SALVE_EV_KIND_MAX];
 	uint64_t reported[SALVE_EV_KIND_MAX];
 	uint64_t stale[SALVE_EV_KIND_MAX]; /* of a configuration no longer known */
+	/* Events whose line was never written: out of memory building it, a failed write,
+	 * or an output gone. Counted in the stats line's "lost" with the kernel's. */
+	uint64_t lost[SALVE_EV_KIND_MAX];
 	uint64_t malformed;
+	bool out_gone;    /* a write failed with EPIPE */
+	bool lost_logged; /* the first lost line was said; the stats count the others */
 	/* Scratch: an event and its names are too big for the stack of a callback. The
 	 * next record is read into the first free held slot. */
 	struct held held[PIPELINE_BATCH];
@@ -146,6 +151,24 @@ static bool type_wanted(const struct policy_probe *pr, const struct event *ev)
 	return false;
 }
 
+/* One line to the output; once its reader has gone (EPIPE, said by
+ * pipeline_output_gone), nothing more is tried and 0 is returned. */
+static int write_text(struct pipeline *pl, const char *text, size_t len)
+{
+	int err = pl->out_gone ? 0 : report_write_text(pl->out, text, len);
+
+	if (err == -EPIPE) {
+		pl->out_gone = true;
+		return 0;
+	}
+	return err;
+}
+
+bool pipeline_output_gone(const struct pipeline *pl)
+{
+	return pl->out_gone;
+}
+
 /* Write ev as produced by probe: named once (named says whether it is), its line
  * written, and its text in *text for the later stages (valid until the next report).
  * false when it has no line. */
@@ -161,12 +184,19 @@ static bool report(struct pipeline *pl, const struct event *ev, const char *prob
 	json_object_put(pl->line);
 	pl->line = report_event(ev, probe, ev->boot_ns + pl->realtime_offset_ns, pl->names.frames,
 				pl->names.n_frames);
-	if (!pl->line || !(*text = report_text(pl->line, len)))
-		return false;
-	if ((err = report_write_text(pl->out, *text, *len)))
-		salve_log(LOG_ERR, "cannot write an event: %s", strerror(-err));
-	pl->reported[ev->kind]++;
-	return true;
+	*text = pl->line ? report_text(pl->line, len) : NULL;
+	err = *text ? write_text(pl, *text, *len) : -ENOMEM;
+	if (!err && !pl->out_gone) {
+		pl->reported[ev->kind]++;
+		return true;
+	}
+	pl->lost[ev->kind]++;
+	if (err && !pl->lost_logged) {
+		pl->lost_logged = true;
+		salve_log(LOG_ERR, "cannot write an event: %s (events lost from now on are counted in "
+			  "the stats line's \"lost\")", strerror(-err));
+	}
+	return *text;
 }
 
 void pipeline_flush(struct pipeline *pl)
@@ -283,7 +313,9 @@ int pipeline_record(void *ctx, void *data, size_t size)
 int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE_EV_KIND_MAX])
 {
 	struct json_object *o = json_object_new_object(), *kinds = json_object_new_object();
+	const char *text;
 	char when[64];
+	size_t len;
 	int err;
 
 	if (!o || !kinds) {
@@ -300,7 +332,7 @@ int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE
 		json_object_object_add(c, "seen", json_object_new_uint64(kernel[k].seen));
 		json_object_object_add(c, "received", json_object_new_uint64(pl->received[k]));
 		json_object_object_add(c, "reported", json_object_new_uint64(pl->reported[k]));
-		json_object_object_add(c, "lost", json_object_new_uint64(kernel[k].lost));
+		json_object_object_add(c, "lost", json_object_new_uint64(kernel[k].lost + pl->lost[k]));
 		json_object_object_add(c, "suppressed", json_object_new_uint64(kernel[k].suppressed));
 		json_object_object_add(c, "stale", json_object_new_uint64(pl->stale[k]));
 		json_object_object_add(kinds, events_kind_name(k), c);
@@ -320,7 +352,8 @@ int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE
 				       json_object_new_uint64(es.budget_exhausted));
 		json_object_object_add(o, "rules", r);
 	}
-	err = report_write(pl->out, o);
+	text = report_text(o, &len);
+	err = text ? write_text(pl, text, len) : -ENOMEM;
 	json_object_put(o);
 	return err;
 }

@@ -5,6 +5,7 @@
 #ifndef SALVE_PIPELINE_H
 #define SALVE_PIPELINE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -56,5 +57,9 @@ void pipeline_sync_clock(struct pipeline *pl);
 
 /* Write the {"kind":"stats"} line from the kernel's counters and our own. */
 int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE_EV_KIND_MAX]);
+
+/* The output's reader went away (a write failed with EPIPE): no line can reach anyone
+ * any more. Lines after it are not written and not logged one by one. */
+bool pipeline_output_gone(const struct pipeline *pl);
 
 #endif

@@ -4,7 +4,9 @@
 
 #include "kernel/baseline.h"
 
-#define BASELINE_SLOTS 3600 /* one snapshot a second: windows of up to an hour */
+/* One snapshot a second, over the window the policy says: whole seconds, up to an hour
+ * (the parser refuses any other, so the bound below never shortens one). */
+#define BASELINE_TICKS_MAX (POLICY_LEARN_MAX_NS / 1000000000ull)
 
 /* Cumulative histograms of one site, a ring of one per tick. */
 struct history {
@@ -47,8 +49,12 @@ uint64_t baseline_threshold(const uint64_t counts[SALVE_HIST_BUCKETS], double pe
 	for (int i = 0; i < SALVE_HIST_BUCKETS; i++) {
 		seen += counts[i];
 		/* Bucket i holds durations in [2^i, 2^(i+1)) ns: its upper edge bounds them. */
-		if ((double)seen >= total * percentile / 100.0)
-			return (uint64_t)((double)(i < 63 ? 2ull << i : UINT64_MAX) * factor);
+		if ((double)seen >= total * percentile / 100.0) {
+			double limit = (double)(i < 63 ? 2ull << i : UINT64_MAX) * factor;
+
+			/* Past 64 bits (a long tail times a large factor): no call is that slow. */
+			return limit >= 0x1p64 ? UINT64_MAX : (uint64_t)limit;
+		}
 	}
 	return 0;
 }
@@ -67,7 +73,7 @@ static struct history *history_of(struct baseline *b, const struct site *s)
 	b->h = h;
 	h = &b->h[b->n];
 	*h = (struct history){ .site = s->id };
-	h->window_ticks = ticks < 1 ? 1 : ticks > BASELINE_SLOTS - 1 ? BASELINE_SLOTS - 1 : ticks;
+	h->window_ticks = ticks < 1 ? 1 : ticks > BASELINE_TICKS_MAX ? BASELINE_TICKS_MAX : ticks;
 	h->snaps = calloc(h->window_ticks + 1, sizeof(*h->snaps));
 	if (!h->snaps)
 		return NULL;

@@ -13,6 +13,7 @@
 #include "functions.skel.h"
 #include "base/log.h"
 #include "base/loop.h"
+#include "kernel/mapwalk.h"
 #include "kernel/probes.h"
 #include "salve/site.h"
 #include "sessions.skel.h"
@@ -59,6 +60,10 @@ struct probes {
 	struct probes_scope_entry *added; /* keys the staged configuration created */
 	size_t n_added;
 	__u64 *zero_hist; /* a cleared histogram for every CPU: detaching allocates nothing */
+	/* Stale map entries salved could not delete; the first failure is logged, not each
+	 * (a stall walk runs every second). */
+	size_t delete_failed;
+	bool delete_logged;
 };
 
 static void destroy_salve_signals(void *skel)
@@ -462,29 +467,41 @@ static int clear_slot(struct probes *p, int set, __u32 slot,
 	return err;
 }
 
-/* Delete the keys of set's map that mean nothing to slot `slot`. A key the kernel
- * will not delete is stepped over, so this ends. */
-static void prune(struct probes *p, int set, __u32 slot)
+/* Delete the entries of map that pick chooses, in one bounded walk (mapwalk.h). A failed
+ * delete is not retried: it is counted, logged the first time, and returned. */
+static int delete_if(struct probes *p, struct bpf_map *map, size_t value_size,
+		     mapwalk_pick_fn *pick, void *ctx)
+{
+	struct mapwalk_result r;
+	/* Twice the map: room for a walk the kernel sends back to the start once. */
+	size_t steps = 2 * (size_t)bpf_map__max_entries(map);
+	int err = mapwalk_delete_if(&mapwalk_bpf, (void *)(intptr_t)bpf_map__fd(map),
+				    bpf_map__key_size(map), value_size, steps, pick, ctx, &r);
+
+	p->delete_failed += r.failed;
+	if (err && !p->delete_logged) {
+		p->delete_logged = true;
+		salve_log(LOG_WARNING, "map %s: stale entries left (%zu of %zu deletes failed): %s; "
+			  "logged once", bpf_map__name(map), r.failed, r.picked, strerror(-err));
+	}
+	return err;
+}
+
+static bool empty_in_slot(void *ctx, const void *key, const void *value)
+{
+	const __u32 *slot = ctx;
+	const struct salve_scope_slots *v = value;
+
+	(void)key;
+	return !v->slot[*slot].include && !v->slot[*slot].exclude;
+}
+
+/* Delete the keys of set's map that mean nothing to slot `slot`. */
+static int prune(struct probes *p, int set, __u32 slot)
 {
 	struct bpf_map *map = bpf_object__find_map_by_name(p->shared, scope_map(set));
-	char key[sizeof(struct salve_exe_key)], next[sizeof(struct salve_exe_key)];
-	size_t key_size = bpf_map__key_size(map);
-	int fd = bpf_map__fd(map);
-	struct salve_scope_slots v;
-	void *prev = NULL;
 
-	while (!bpf_map_get_next_key(fd, prev, next)) {
-		if (!bpf_map_lookup_elem(fd, next, &v) && (v.slot[slot].include || v.slot[slot].exclude)) {
-			memcpy(key, next, key_size);
-			prev = key;
-			continue;
-		}
-		if (bpf_map_delete_elem(fd, next)) {
-			memcpy(key, next, key_size);
-			prev = key;
-		}
-		/* Deleted: the cursor, still in the map, leads to the key after it. */
-	}
+	return delete_if(p, map, sizeof(struct salve_scope_slots), empty_in_slot, &slot);
 }
 
 void probes_scope_abort(struct probes *p)
@@ -551,6 +568,8 @@ int probes_scope_commit(struct probes *p)
 	p->added = NULL;
 	p->n_added = 0;
 	p->staged = false;
+	/* A key left (a delete the kernel refused, logged once) means nothing to the
+	 * configuration in force: harmless. */
 	for (size_t s = 0; s < sizeof(scope_sets) / sizeof(scope_sets[0]); s++)
 		prune(p, scope_sets[s], p->slot);
 	return 0;
@@ -700,23 +719,20 @@ int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site
 	return err;
 }
 
-/* Forget the (syscall, errno) pairs that site id watched. */
-static void drop_sys_rules(struct probes *p, __u32 id)
+static bool owned_by(void *ctx, const void *key, const void *value)
 {
-	int fd = bpf_map__fd(p->syscalls->maps.salve_sys_rules);
-	struct salve_sys_key key, next, *prev = NULL, gone[256];
-	size_t n_gone = 0;
 	__u32 owner;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (!bpf_map_lookup_elem(fd, &key, &owner) && owner == id &&
-		    n_gone < sizeof(gone) / sizeof(gone[0]))
-			gone[n_gone++] = key;
-	}
-	for (size_t i = 0; i < n_gone; i++)
-		bpf_map_delete_elem(fd, &gone[i]);
+	(void)key;
+	memcpy(&owner, value, sizeof(owner));
+	return owner == *(const __u32 *)ctx;
+}
+
+/* Forget every (syscall, errno) pair that site id watched: one left behind would keep its
+ * events going to this id, whichever site takes it next, and refuse the pair to others. */
+static void drop_sys_rules(struct probes *p, __u32 id)
+{
+	delete_if(p, p->syscalls->maps.salve_sys_rules, sizeof(__u32), owned_by, &id);
 }
 
 /* A new site at this id starts with an empty histogram. */
@@ -754,24 +770,27 @@ void probes_site_detach(struct probes *p, __u32 id)
 	drop_sys_rules(p, id);
 }
 
-int probes_last_calls(struct probes *p, probes_last_call_fn fn, void *ctx)
+struct last_call_ctx {
+	probes_last_call_fn fn;
+	void *ctx;
+};
+
+static bool last_call_pick(void *ctx, const void *key, const void *value)
 {
-	int fd = bpf_map__fd(p->functions->maps.salve_last_call);
-	struct salve_call_key key, next, *prev = NULL, gone[256];
-	size_t n_gone = 0;
+	const struct last_call_ctx *c = ctx;
+	struct salve_call_key k;
 	__u64 last;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (!bpf_map_lookup_elem(fd, &key, &last) && fn(ctx, key.site, key.tgid, last) &&
-		    n_gone < sizeof(gone) / sizeof(gone[0]))
-			gone[n_gone++] = key;
-	}
-	/* Deleted after the walk: a deleted key cannot be the walk's cursor. */
-	for (size_t i = 0; i < n_gone; i++)
-		bpf_map_delete_elem(fd, &gone[i]);
-	return 0;
+	memcpy(&k, key, sizeof(k));
+	memcpy(&last, value, sizeof(last));
+	return c->fn(c->ctx, k.site, k.tgid, last);
+}
+
+int probes_last_calls(struct probes *p, probes_last_call_fn fn, void *ctx)
+{
+	struct last_call_ctx c = { fn, ctx };
+
+	return delete_if(p, p->functions->maps.salve_last_call, sizeof(__u64), last_call_pick, &c);
 }
 
 int probes_sys_rule(struct probes *p, __u32 id, const struct salve_sys_key *key, bool replace,

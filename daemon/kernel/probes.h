@@ -97,7 +97,8 @@ int probes_sys_rule(struct probes *p, __u32 id, const struct salve_sys_key *key,
 		    __u32 *owner);
 
 /* Called per (stall site, process) with the boot-time ns of the last call; returning
- * true forgets the entry (the process is gone). */
+ * true forgets the entry (the process is gone). 0, or -errno when an entry could not be
+ * deleted (logged the first time; the walk is bounded and never retries one). */
 typedef bool (*probes_last_call_fn)(void *ctx, __u32 site, __u32 tgid, __u64 last_ns);
 int probes_last_calls(struct probes *p, probes_last_call_fn fn, void *ctx);
 

@@ -23,6 +23,14 @@
 
 #define POLICY_FORMAT_VERSION 1
 
+/* The bounds of the language's durations, sizes and counts, checked when a policy is
+ * parsed (policies/README.md, "Bounds"): a value past one is refused, never clamped. */
+#define POLICY_BUDGET_MAX 65536u /* "budget": actions per hour, one remembered each */
+#define POLICY_SPAN_MAX_NS (24 * 3600 * 1000000000ull) /* windows, cooldown, verify, every */
+#define POLICY_LATENCY_MAX_NS (3600 * 1000000000ull) /* threshold, percentile value */
+#define POLICY_LEARN_MAX_NS (3600 * 1000000000ull) /* a probe's baseline "window" */
+#define POLICY_RATE_MAX 4294967295.0 /* a rule's "rate", events per second */
+
 enum policy_probe_kind {
 	POLICY_PROBE_SIGNAL,
 	POLICY_PROBE_EXIT,

@@ -179,14 +179,28 @@ static const struct policy_baseline baseline_default = {
 	.percentile = 99, .factor = 2, .window_ns = 60 * NS_PER_SEC,
 };
 
+/* The histogram is read once a second and kept for an hour: a whole number of seconds,
+ * so the window learned over is the one written. */
+static int parse_learn_window(struct parser *ps, struct json_object *v, void *dst,
+			      const struct field *f)
+{
+	char shown[SHOWN_LEN];
+	int err = ps_parse_duration(ps, v, dst, f);
+
+	if (!err && *AT(dst, f->off, uint64_t) % NS_PER_SEC)
+		return ps_fail(ps, "expected a whole number of seconds (the histogram is read once a "
+			       "second), got %s", ps_show(v, shown, sizeof(shown)));
+	return err;
+}
+
 static const struct field baseline_fields[] = {
 	{ .name = "percentile", .flags = FIELD_ANY_TYPE, .parse = ps_parse_percentile,
 	  .off = offsetof(struct policy_baseline, percentile) },
 	{ .name = "factor", .flags = FIELD_ANY_TYPE, .parse = ps_parse_factor,
 	  .off = offsetof(struct policy_baseline, factor) },
 	/* the histograms are read about once a second: a shorter window holds nothing */
-	{ .name = "window", .flags = FIELD_ANY_TYPE, .parse = ps_parse_duration, .min = NS_PER_SEC,
-	  .off = offsetof(struct policy_baseline, window_ns) },
+	{ .name = "window", .flags = FIELD_ANY_TYPE, .parse = parse_learn_window, .min = NS_PER_SEC,
+	  .max = POLICY_LEARN_MAX_NS, .off = offsetof(struct policy_baseline, window_ns) },
 };
 
 static const struct object_spec baseline_spec = {
@@ -318,13 +332,14 @@ static const struct field probe_fields[] = {
 	{ .name = "when", .flags = FIELD_ANY_TYPE, .only = KIND(RETURN), .required = KIND(RETURN),
 	  .parse = ps_parse_when, .help = "a test of the return value, such as \"< 0\"" },
 	{ .name = "threshold", .flags = FIELD_ANY_TYPE, .only = KIND(LATENCY),
-	  .required = KIND(LATENCY), .alt = "baseline", .parse = ps_parse_duration, .off = PR(threshold_ns),
+	  .required = KIND(LATENCY), .alt = "baseline", .parse = ps_parse_duration,
+	  .max = POLICY_LATENCY_MAX_NS, .off = PR(threshold_ns),
 	  .help = "a fixed duration such as \"20ms\", or a baseline learned from past calls" },
 	{ .name = "baseline", .type = json_type_object, .only = KIND(LATENCY),
 	  .required = KIND(LATENCY), .alt = "threshold", .parse = parse_baseline, .off = PR(baseline),
 	  .help = "a fixed duration such as \"20ms\", or a baseline learned from past calls" },
 	{ .name = "every", .flags = FIELD_ANY_TYPE, .only = KIND(STALL), .required = KIND(STALL),
-	  .parse = ps_parse_duration, .min = 1000000, .off = PR(every_ns),
+	  .parse = ps_parse_duration, .min = 1000000, .max = POLICY_SPAN_MAX_NS, .off = PR(every_ns),
 	  .help = "the longest the function may go uncalled, such as \"1s\"" },
 	{ .name = "types", .type = json_type_array, .only = KIND(EXCEPTION), .parse = ps_parse_types,
 	  .check = ps_check_type_name, .off = PR(types), .n_off = PR(n_types) },

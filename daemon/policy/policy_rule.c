@@ -61,14 +61,19 @@ static int parse_rate(struct parser *ps, struct json_object *v, void *dst, const
 	if (!ok)
 		return ps_fail(ps, "expected a rate of events greater than 0 such as \"5/s\" or \"30/m\", "
 			       "got %s", ps_show(v, shown, sizeof(shown)));
+	if (s[i + 1] == 'm')
+		x /= 60;
+	if (x > POLICY_RATE_MAX)
+		return ps_fail(ps, "expected a rate of at most %.0f/s, got %s", POLICY_RATE_MAX,
+			       ps_show(v, shown, sizeof(shown)));
 	c->kind = POLICY_COND_RATE;
-	c->rate = s[i + 1] == 'm' ? x / 60 : x;
+	c->rate = x;
 	return 0;
 }
 
 static const struct field baseline_fields[] = {
 	{ .name = "baseline", .flags = FIELD_REQUIRED | FIELD_ANY_TYPE, .parse = ps_parse_duration,
-	  .min = NS_PER_SEC, .off = CO(baseline_ns),
+	  .min = NS_PER_SEC, .max = POLICY_SPAN_MAX_NS, .off = CO(baseline_ns),
 	  .help = "the window the percentile is learned over, such as \"10m\"" },
 	{ .name = "factor", .flags = FIELD_REQUIRED | FIELD_ANY_TYPE, .parse = ps_parse_factor,
 	  .off = CO(baseline_factor), .help = "how many times the learned percentile, a number > 1" },
@@ -85,7 +90,7 @@ static int parse_percentile_key(struct parser *ps, struct json_object *v, void *
 {
 	const struct policy_rule *r = ps->ctx;
 	struct policy_cond *c = dst;
-	struct field dur = { .off = CO(above_ns) };
+	struct field dur = { .off = CO(above_ns), .max = POLICY_LATENCY_MAX_NS };
 	char shown[SHOWN_LEN];
 	int err;
 
@@ -221,7 +226,7 @@ static const struct field leaf_fields[] = {
 	{ .name = "p99", .flags = FIELD_ANY_TYPE, .parse = parse_percentile_key },
 	{ .name = "p999", .flags = FIELD_ANY_TYPE, .parse = parse_percentile_key },
 	{ .name = "within", .flags = FIELD_REQUIRED | FIELD_ANY_TYPE, .parse = ps_parse_duration,
-	  .off = CO(within_ns), .help = "the sliding window, such as \"1s\"" },
+	  .max = POLICY_SPAN_MAX_NS, .off = CO(within_ns), .help = "the sliding window, such as \"1s\"" },
 	{ .name = "signal", .flags = FIELD_ANY_TYPE, .parse = parse_signal_filter },
 	{ .name = "errno", .flags = FIELD_ANY_TYPE, .parse = parse_errno_filter },
 	{ .name = "ret", .type = json_type_string, .parse = ps_parse_string, .off = CO(filter.ret_text) },
@@ -499,10 +504,12 @@ static const struct field rule_fields[] = {
 	{ .name = "when", .type = json_type_object, .flags = FIELD_REQUIRED, .parse = parse_rule_when,
 	  .help = "the condition, such as {\"probe\": \"crashes\", \"count\": 3, \"within\": \"1m\"}" },
 	{ .name = "cooldown", .flags = FIELD_ANY_TYPE | FIELD_ZERO, .parse = ps_parse_duration,
-	  .off = RO(cooldown_ns) },
-	{ .name = "budget", .type = json_type_int, .parse = ps_parse_u32, .min = 1, .off = RO(budget) },
+	  .max = POLICY_SPAN_MAX_NS, .off = RO(cooldown_ns) },
+	{ .name = "budget", .type = json_type_int, .parse = ps_parse_u32, .min = 1,
+	  .max = POLICY_BUDGET_MAX, .off = RO(budget) },
 	{ .name = "dry_run", .type = json_type_boolean, .parse = ps_parse_bool, .off = RO(dry_run) },
-	{ .name = "verify", .flags = FIELD_ANY_TYPE, .parse = ps_parse_duration, .off = RO(verify_ns) },
+	{ .name = "verify", .flags = FIELD_ANY_TYPE, .parse = ps_parse_duration,
+	  .max = POLICY_SPAN_MAX_NS, .off = RO(verify_ns) },
 	{ .name = "actions", .type = json_type_array, .flags = FIELD_REQUIRED, .parse = parse_actions,
 	  .help = "a non-empty array of actions, such as [{\"do\": \"log\"}]" },
 };

@@ -89,6 +89,8 @@ int ps_parse_duration(struct parser *ps, struct json_object *v, void *dst, const
 
 	if (json_object_is_type(v, json_type_string))
 		rc = policy_duration_ns(json_object_get_string(v), json_object_get_string_len(v), &ns);
+	if (rc == -ERANGE && f->max)
+		ns = UINT64_MAX, rc = 0; /* past the field's bound, said below */
 	if (rc == -ERANGE)
 		return ps_fail(ps, "expected a duration of at most %" PRIu64 "h, got %s",
 			    UINT64_MAX / duration_units[0].ns, ps_show(v, shown, sizeof(shown)));
@@ -111,15 +113,16 @@ int ps_parse_duration(struct parser *ps, struct json_object *v, void *dst, const
 	return 0;
 }
 
-/* An integer from f->min to UINT32_MAX into a uint32_t at off. */
+/* An integer from f->min to f->max (UINT32_MAX when 0) into a uint32_t at off. */
 int ps_parse_u32(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
 {
 	int64_t n = json_object_get_int64(v);
+	uint64_t max = f->max && f->max < UINT32_MAX ? f->max : UINT32_MAX;
 	char shown[SHOWN_LEN];
 
-	if (n < (int64_t)f->min || n > UINT32_MAX)
-		return ps_fail(ps, "expected an integer from %" PRIu64 " to %" PRIu32 ", got %s", f->min,
-			    UINT32_MAX, ps_show(v, shown, sizeof(shown)));
+	if (n < (int64_t)f->min || (uint64_t)n > max)
+		return ps_fail(ps, "expected an integer from %" PRIu64 " to %" PRIu64 ", got %s", f->min,
+			    max, ps_show(v, shown, sizeof(shown)));
 	*AT(dst, f->off, uint32_t) = (uint32_t)n;
 	return 0;
 }
@@ -203,6 +206,8 @@ int ps_parse_size(struct parser *ps, struct json_object *v, void *dst, const str
 		rc = policy_size_bytes(json_object_get_string(v), json_object_get_string_len(v), &n);
 	else if (json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0)
 		rc = 0, n = json_object_get_uint64(v);
+	if (rc == -ERANGE && f->max)
+		n = UINT64_MAX, rc = 0; /* past the field's bound, said below */
 	if (rc == -ERANGE)
 		return ps_fail(ps, "expected a size of at most 16EiB - 1, got %s",
 			       ps_show(v, shown, sizeof(shown)));

@@ -7,9 +7,12 @@
 # probes that do not exist, whose kind does not fit a filter or a percentile, or that do
 # not report a filter's signal or errno; ids unique
 # across files; "when" and "ret" predicates and whether their values fit the probe's type;
-# C++ type names; bounds on durations (exec timeout at most 10m, stall "every" at least
-# 1ms, baselines at least 1s, overflow, fractions of a nanosecond); "all"/"any" nested more
-# than 8 deep; comm names longer than 15 bytes but not 15 characters; NUL in strings.
+# C++ type names; bounds on durations and on sizes written as strings (exec timeout at
+# most 10m, windows, cooldown and verify at most 24h, thresholds at most 1h, stall "every"
+# at least 1ms, baselines at least 1s, overflow, fractions of a nanosecond: the unit test
+# test_policy_bounds has them); "all"/"any" nested more than 8 deep; comm names longer
+# than 15 bytes but not 15 characters; NUL in strings. Integer bounds are in both, and in
+# the corpus at each edge.
 . "$(dirname "$0")/lib.sh"
 
 CTL=$BUILD/salvectl
@@ -37,6 +40,19 @@ valid every-kind "$(policy)"
 PROBES=$PROBES_SAVED
 valid rule-count "$(rule "\"when\": $C, $LOG")"
 valid rule-every-field "$(rule "\"by\": \"host\", \"when\": {\"any\": [$C, {\"probe\": \"slow\", \"p99\": \"50ms\", \"within\": \"30s\"}, {\"all\": [{\"probe\": \"slow\", \"p50\": {\"baseline\": \"10m\", \"factor\": 1.5}, \"within\": \"1m\"}]}]}, \"cooldown\": \"0s\", \"budget\": 3, \"dry_run\": true, \"verify\": \"1m\", \"actions\": [{\"do\": \"log\", \"message\": \"m\"}, {\"do\": \"signal\", \"signal\": \"SIGHUP\"}, {\"do\": \"exec\", \"command\": [\"/bin/true\", \"\"], \"timeout\": \"10m\", \"output\": \"64KiB\"}]")"
+# Each integer bound, just inside (valid) and just outside (invalid); durations at their
+# largest, which both take.
+valid rule-budget-max "$(rule "\"budget\": 65536, \"when\": $C, $LOG")"
+invalid rule-budget-over "$(rule "\"budget\": 65537, \"when\": $C, $LOG")"
+valid rule-count-max "$(rule '"when": {"probe": "crashes", "count": 4294967295, "within": "24h"}, '"$LOG")"
+invalid rule-count-over "$(rule '"when": {"probe": "crashes", "count": 4294967296, "within": "1s"}, '"$LOG")"
+valid probe-rate-max "$(PROBES='{"id": "a", "kind": "abort", "rate": {"per_second": 4294967295, "burst": 4294967295}}' policy)"
+invalid probe-rate-over "$(PROBES='{"id": "a", "kind": "abort", "rate": {"per_second": 4294967296}}' policy)"
+invalid probe-burst-zero "$(PROBES='{"id": "a", "kind": "abort", "rate": {"burst": 0}}' policy)"
+valid action-exec-output-max "$(rule "\"when\": $C, \"actions\": [{\"do\": \"exec\", \"command\": [\"/bin/true\"], \"output\": 1048576}]")"
+valid action-exec-output-zero "$(rule "\"when\": $C, \"actions\": [{\"do\": \"exec\", \"command\": [\"/bin/true\"], \"output\": 0}]")"
+invalid action-exec-output-over "$(rule "\"when\": $C, \"actions\": [{\"do\": \"exec\", \"command\": [\"/bin/true\"], \"output\": 1048577}]")"
+valid durations-max "$(PROBES='{"id": "crashes", "kind": "signal"}, {"id": "slow", "kind": "latency", "binary": "/b", "symbol": "f", "baseline": {"window": "1h"}}, {"id": "t", "kind": "stall", "binary": "/b", "symbol": "f", "every": "24h"}' rule '"by": "host", "when": {"any": [{"probe": "crashes", "count": 1, "within": "24h"}, {"probe": "slow", "p99": "1h", "within": "24h"}, {"probe": "slow", "p90": {"baseline": "24h", "factor": 2}, "within": "1s"}]}, "cooldown": "24h", "verify": "24h", "actions": [{"do": "exec", "command": ["/bin/true"], "timeout": "10m", "output": "1MiB"}]')"
 valid rule-rate "$(rule '"when": {"probe": "crashes", "rate": "0.5/m", "signal": ["SIGSEGV", "SIGBUS"], "stack_has": "parse", "within": "1m"}, '"$LOG")"
 
 invalid no-version '{"name": "m", "probes": [{"id": "a", "kind": "oom"}]}'

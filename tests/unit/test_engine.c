@@ -830,6 +830,43 @@ static void test_verify_not_resolved(void **state)
 	assert_int_equal(f->n_verdicts, 1);
 }
 
+/* A cooldown past the end of the clock: the rule never fires again for the group,
+ * rather than the deadline wrapping into the past and firing on the next event. */
+static void test_cooldown_saturates(void **state)
+{
+	struct fx *f = *state;
+
+	f->rules[0].cooldown_ns = UINT64_MAX - T0 / 2;
+	start(f, 1);
+	for (int i = 0; i < 3; i++)
+		call(f, 0, 42, T0 + i * MS, -1);
+	assert_int_equal(f->n_inc, 1);
+	for (int i = 0; i < 6; i++)
+		call(f, 0, 42, T0 + S + i * MS, -1);
+	assert_int_equal(f->n_inc, 1);
+}
+
+/* A verify window past the end of the clock: no early "resolved" from a wrapped
+ * deadline; the verification ends only when the process goes. */
+static void test_verify_saturates(void **state)
+{
+	struct fx *f = *state;
+
+	f->rules[0].actions = &f->action;
+	f->rules[0].n_actions = 1;
+	f->rules[0].verify_ns = UINT64_MAX - T0 / 2;
+	start(f, 1);
+	for (int i = 0; i < 3; i++)
+		call(f, 0, 1, T0 + i * MS, -1);
+	assert_int_equal(f->n_inc, 1);
+	engine_tick(f->e, T0 + S);
+	engine_tick(f->e, UINT64_MAX - 1);
+	assert_int_equal(f->n_verdicts, 0);
+	engine_forget(f->e, 1);
+	assert_int_equal(f->n_verdicts, 1);
+	assert_true(f->verdicts[0].resolved);
+}
+
 /* A process under verification exits: nothing came back while it was watched. */
 static void test_verify_forgotten(void **state)
 {
@@ -1007,6 +1044,12 @@ static void test_bad_rules(void **state)
 	f->rules[0].when = (struct policy_cond){ .kind = POLICY_COND_ANY, .children = many,
 						 .n_children = INCIDENT_LEAVES_MAX + 1 };
 	assert_int_equal(engine_set_rules(f->e, &f->set), -E2BIG);
+	/* A budget past what the engine remembers is refused, not counted as less. */
+	f->rules[0].when = leaf(&f->probes[0], 1, S);
+	f->rules[0].budget = POLICY_BUDGET_MAX + 1;
+	assert_int_equal(engine_set_rules(f->e, &f->set), -EINVAL);
+	f->rules[0].budget = POLICY_BUDGET_MAX;
+	assert_int_equal(engine_set_rules(f->e, &f->set), 0);
 }
 
 int main(void)
@@ -1040,6 +1083,8 @@ int main(void)
 		T(test_verify_resolved),
 		T(test_verify_not_resolved),
 		T(test_verify_forgotten),
+		T(test_cooldown_saturates),
+		T(test_verify_saturates),
 		T(test_percentile_fixed),
 		T(test_percentile_baseline),
 		T(test_reload),

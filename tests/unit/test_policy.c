@@ -876,8 +876,9 @@ static void test_durations(void **state)
 		{ "''", "expected a duration such as \"20ms\" or \"1s\", got \"\"" },
 		{ "'1.0001us'", "expected a duration in whole nanoseconds, got \"1.0001us\"" },
 		{ "'0.0000000000000000001h'", "expected a duration in whole nanoseconds, got \"0.0000000000000000001h\"" },
-		{ "'5124096h'", "expected a duration of at most 5124095h, got \"5124096h\"" },
-		{ "'99999999999999999999999s'", "expected a duration of at most 5124095h, got \"99999999999999999999999s\"" },
+		/* Past 64 bits of nanoseconds (-ERANGE below), and so past threshold's 1h. */
+		{ "'5124096h'", "expected a duration of at most 1h, got \"5124096h\"" },
+		{ "'99999999999999999999999s'", "expected a duration of at most 1h, got \"99999999999999999999999s\"" },
 		{ "'0us'", "expected a duration greater than 0, got \"0us\"" },
 		{ "'0.0s'", "expected a duration greater than 0, got \"0.0s\"" },
 	};
@@ -887,11 +888,26 @@ static void test_durations(void **state)
 		char probe[256];
 		struct policy p;
 
+		uint64_t ns = 0;
+
+		/* The syntax, as far as 64 bits of nanoseconds go; a policy takes what its
+		 * field's bound allows (a threshold at most 1h, test_duration_bounds). */
+		assert_int_equal(policy_duration_ns(good[i].text, strlen(good[i].text), &ns), 0);
+		assert_true(ns == good[i].ns);
+		if (ns > 3600000000000ull)
+			continue;
 		snprintf(probe, sizeof(probe), "{'id': 'a', 'kind': 'latency', 'binary': '/x', "
 			 "'symbol': 'f', 'threshold': '%s'}", good[i].text);
 		parse_probes_ok(probe, &p);
 		assert_true(p.probes[0].threshold_ns == good[i].ns);
 		policy_clear(&p);
+	}
+	{
+		uint64_t ns = 7;
+
+		assert_int_equal(policy_duration_ns("5124096h", 8, &ns), -ERANGE);
+		assert_int_equal(policy_duration_ns("99999999999999999999999s", 24, &ns), -ERANGE);
+		assert_true(ns == 7);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char probe[256], msg[512];

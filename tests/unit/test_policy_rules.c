@@ -235,7 +235,7 @@ static void test_errors_rule(void **state)
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 3, \"within\": \"1s\"}", "\"cooldown\": 5, \"actions\": [{\"do\": \"log\"}]")), -EINVAL,
 		     "x.json: rules[0].cooldown: expected a duration such as \"20ms\" or \"1s\", got 5");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 3, \"within\": \"1s\"}", "\"budget\": 0, \"actions\": [{\"do\": \"log\"}]")), -EINVAL,
-		     "x.json: rules[0].budget: expected an integer from 1 to 4294967295, got 0");
+		     "x.json: rules[0].budget: expected an integer from 1 to 65536, got 0");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 3, \"within\": \"1s\"}", "\"budget\": \"10\", \"actions\": [{\"do\": \"log\"}]")), -EINVAL,
 		     "x.json: rules[0].budget: expected an integer, got \"10\"");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 3, \"within\": \"1s\"}", "\"dry_run\": \"yes\", \"actions\": [{\"do\": \"log\"}]")), -EINVAL,
