@@ -115,8 +115,8 @@ static int client_write(struct ctl_client *cl)
 	return 1;
 }
 
-/* Queue reply (and put it) and send what goes now; the client reads no more. As
- * client_write. */
+/* Queue reply (and put it) and send what goes now; the client reads no more, and has
+ * the deadline again to read what is left. As client_write. */
 static int client_reply(struct ctl_client *cl, struct json_object *reply)
 {
 	const char *text = reply ? json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN) : NULL;
@@ -142,10 +142,12 @@ static int client_reply(struct ctl_client *cl, struct json_object *reply)
 	cl->out[len] = '\n';
 	cl->out_len = len + 1;
 	json_object_put(reply);
-	done = client_write(cl);
-	if (!done && loop_watch(cl->ctl->loop, cl->fd, LOOP_OUT))
+	if ((done = client_write(cl)))
 		return 1;
-	return done;
+	if (loop_watch(cl->ctl->loop, cl->fd, LOOP_OUT) ||
+	    loop_timer_arm(cl->ctl->loop, &cl->deadline, cl->ctl->deadline_ns))
+		return 1;
+	return 0;
 }
 
 /* The request line, whole: answer it. */
@@ -228,6 +230,13 @@ static int on_deadline(struct loop_timer *t, void *ctx)
 	struct ctl *c = cl->ctl;
 
 	(void)t;
+	/* A request that came whole while salved was busy with others is answered. */
+	if (!cl->out && client_read(cl)) {
+		client_close(cl);
+		return 0;
+	}
+	if (cl->out && loop_timer_armed(&cl->deadline))
+		return 0;
 	salve_log(LOG_NOTICE, "control socket %s: a client (pid %d, uid %u) %s within %llu ms: dropped",
 		  c->path, cl->cred.pid, cl->cred.uid,
 		  cl->out ? "did not read its reply" : "did not send its request",
@@ -275,13 +284,16 @@ static void client_new(struct ctl *c, int fd)
 	socklen_t len = sizeof(cl->cred);
 
 	if (c->n_clients >= c->max_clients) {
-		struct ctl_client busy = { .ctl = c, .fd = fd };
+		struct json_object *busy = refusal("busy", "salved is serving %zu control clients "
+						   "already; try again", c->n_clients);
+		const char *text = busy ? json_object_to_json_string_ext(busy, JSON_C_TO_STRING_PLAIN) : NULL;
 
 		salve_log(LOG_WARNING, "control socket %s: %zu clients already: one more refused",
 			  c->path, c->n_clients);
-		client_reply(&busy, refusal("busy", "salved is serving %zu control clients already; try again",
-					    c->n_clients));
-		free(busy.out);
+		/* A new socket's buffer takes a short line whole, or the client goes without. */
+		if (text && send(fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)strlen(text))
+			send(fd, "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		json_object_put(busy);
 		close(fd);
 		return;
 	}

@@ -21,10 +21,11 @@
  *   "syntax"      the line is not a JSON object with a string "cmd"
  *
  * salved serves every client from its event loop without blocking: each connection
- * is read and written as its bytes come, and the whole exchange, reply included, has
- * CTL_DEADLINE_MS from the connection's accept; a client that is slower is dropped. So
- * no client, however slow or however many, holds up the ring buffer or another
- * client. */
+ * is read and written as its bytes come. The request has CTL_DEADLINE_MS from the
+ * connection's accept to arrive whole (a line that did, while salved was busy with
+ * others, is answered), and the reply as long again from when it is ready to be read;
+ * a client that is slower is dropped. So no client, however slow or however many,
+ * holds up the ring buffer or another client. */
 #ifndef SALVE_CTL_H
 #define SALVE_CTL_H
 
@@ -37,7 +38,7 @@
 #define CTL_SOCKET_DEFAULT "/run/salve/salved.sock"
 #define CTL_LINE_MAX 65536	/* a request or reply line, its newline included */
 #define CTL_CLIENTS_MAX 256	/* connections served at once */
-#define CTL_DEADLINE_MS 2000	/* from accept to the reply's last byte */
+#define CTL_DEADLINE_MS 2000	/* to send the request from accept; to read the reply */
 #define CTL_NO_GROUP ((gid_t)-1) /* root only */
 
 struct ctl;

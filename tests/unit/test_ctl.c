@@ -33,9 +33,14 @@ struct fixture {
 	struct loop *loop;
 	struct ctl *ctl;
 	int calls;
+	int late_fd; /* "slow" writes late_line here, from inside the handler */
+	const char *late_line;
 };
 
-/* echo: {"ok": true, "arg": req.arg}; huge: a reply past CTL_LINE_MAX. */
+static void put(int fd, const char *s);
+
+/* echo: {"ok": true, "arg": req.arg}; huge: a reply past CTL_LINE_MAX; slow: as echo,
+ * after keeping salved busy past the deadline and then writing late_line. */
 static void handler(void *ctx, const char *cmd, struct json_object *req, struct json_object *reply)
 {
 	struct fixture *f = ctx;
@@ -46,6 +51,10 @@ static void handler(void *ctx, const char *cmd, struct json_object *req, struct 
 		json_object_object_add(reply, "ok", json_object_new_boolean(1));
 		if (json_object_object_get_ex(req, "arg", &arg))
 			json_object_object_add(reply, "arg", json_object_get(arg));
+	} else if (!strcmp(cmd, "slow")) {
+		usleep((DEADLINE_MS + 50) * 1000);
+		put(f->late_fd, f->late_line);
+		json_object_object_add(reply, "ok", json_object_new_boolean(1));
 	} else if (!strcmp(cmd, "huge")) {
 		char *s = malloc(CTL_LINE_MAX + 10);
 
@@ -323,6 +332,29 @@ static void test_deadline(void **state)
 	assert_int_equal(ctl_clients(f->ctl), 0);
 }
 
+/* A client whose line came whole while salved was busy with another past its deadline
+ * is answered, not dropped: salved's time is not the client's. */
+static void test_busy_salved_is_not_the_clients_fault(void **state)
+{
+	struct fixture *f = *state;
+	struct json_object *o;
+	int waiting = client(f->path), slow;
+
+	spin(f, 10);
+	assert_int_equal(ctl_clients(f->ctl), 1);
+	f->late_fd = waiting;
+	f->late_line = "{\"cmd\": \"echo\", \"arg\": \"late\"}\n";
+	slow = client(f->path);
+	put(slow, "{\"cmd\": \"slow\"}\n");
+	o = reply_of(f, slow);
+	assert_string_equal(str(o, "ok"), "true");
+	json_object_put(o);
+	o = reply_of(f, waiting);
+	assert_string_equal(str(o, "arg"), "late");
+	json_object_put(o);
+	assert_int_equal(f->calls, 2);
+}
+
 /* Many clients at once, each in two pieces: all answered, none waits for another. */
 static void test_many_clients(void **state)
 {
@@ -547,6 +579,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_line_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_salved_is_not_the_clients_fault, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_clients, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_request, setup, teardown),
