@@ -422,7 +422,7 @@ int ctl_new(struct loop *loop, const struct ctl_config *cfg, struct ctl **out)
 		goto fail;
 	}
 	unlink(path);
-	old = umask(0077); /* root only until the group, if any, is given it */
+	old = umask(0177); /* 0600, root only, until the group, if any, is given it */
 	err = bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
 	umask(old);
 	if (err)

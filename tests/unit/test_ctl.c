@@ -492,6 +492,13 @@ static void test_peer_credentials(void **state)
 
 	snprintf(path, sizeof(path), "%s/root.sock", f->dir);
 	serve(f, path, CTL_NO_GROUP, 0, &rootonly);
+	{
+		struct stat st;
+
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+		assert_int_equal(st.st_uid, geteuid());
+	}
 	if (geteuid() == 0) {
 		const gid_t ours = getegid(), other = 65533;
 
