@@ -43,6 +43,7 @@ struct options {
 	const char *state_dir;
 	const char *pin_dir;
 	const char *socket;
+	gid_t socket_group; /* CTL_NO_GROUP: root only */
 	bool dry_run;
 	bool classic;
 	bool no_sessions;
@@ -95,6 +96,10 @@ static void usage(FILE *f)
 		"  --pin-dir DIR         bpffs directory for pinned programs and maps\n"
 		"                        (default /sys/fs/bpf/salve)\n"
 		"  --socket PATH         control socket for salvectl (default " CTL_SOCKET_DEFAULT ")\n"
+		"  --socket-group NAME|GID\n"
+		"                        answer this group's members on the control socket too:\n"
+		"                        the socket becomes that group's, mode 0660 (default: root\n"
+		"                        only, mode 0600)\n"
 		"  --dry-run             log what actions would do, change no process\n"
 		"  --rate N[/BURST]      records per second per process and kind (default 100/200;\n"
 		"                        0 = unlimited)\n"
@@ -129,13 +134,14 @@ static int parse_unsigned(const char *s, const char *what, unsigned *out)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_POLICY = 256, OPT_LOG, OPT_STATE, OPT_PIN, OPT_SOCKET, OPT_DRY, OPT_RATE,
-	       OPT_STATS, OPT_GROUPS, OPT_CLASSIC, OPT_NO_SESSIONS, OPT_VERSION };
+	       OPT_STATS, OPT_GROUPS, OPT_CLASSIC, OPT_NO_SESSIONS, OPT_VERSION, OPT_SOCKET_GROUP };
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "pin-dir", required_argument, NULL, OPT_PIN },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 		{ "dry-run", no_argument, NULL, OPT_DRY },
 		{ "rate", required_argument, NULL, OPT_RATE },
 		{ "stats-interval", required_argument, NULL, OPT_STATS },
@@ -151,7 +157,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 	*o = (struct options){ .policy = "/etc/salve/policies.d", .state_dir = "/var/lib/salve",
 			       .pin_dir = "/sys/fs/bpf/salve", .socket = CTL_SOCKET_DEFAULT, .rate = 100, .burst = 200,
-			       .stats_every = 60, .max_groups = ENGINE_MAX_GROUPS_DEFAULT };
+			       .stats_every = 60, .max_groups = ENGINE_MAX_GROUPS_DEFAULT,
+			       .socket_group = CTL_NO_GROUP };
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		char *slash;
 
@@ -161,6 +168,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_STATE: o->state_dir = optarg; break;
 		case OPT_PIN: o->pin_dir = optarg; break;
 		case OPT_SOCKET: o->socket = optarg; break;
+		case OPT_SOCKET_GROUP:
+			if (ctl_group_parse(optarg, &o->socket_group)) {
+				fprintf(stderr, "salved: --socket-group: no group '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case OPT_DRY: o->dry_run = true; break;
 		case OPT_CLASSIC: o->classic = true; break;
 		case OPT_NO_SESSIONS: o->no_sessions = true; break;
@@ -602,7 +615,7 @@ static int on_tick(int fd, void *ctx)
 	return output_gone(d, 0);
 }
 
-static int make_dirs(const char *path)
+static int make_dirs(const char *path, mode_t mode)
 {
 	char buf[4096];
 
@@ -616,11 +629,13 @@ static int make_dirs(const char *path)
 			return -errno;
 		*p = '/';
 	}
-	return mkdir(buf, 0700) && errno != EEXIST ? -errno : 0;
+	return mkdir(buf, mode) && errno != EEXIST ? -errno : 0;
 }
 
 
-/* The directory a file goes in, made when missing. */
+/* The directory the control socket goes in, made when missing: searchable by all, as
+ * systemd's RuntimeDirectory is, so --socket-group's members reach the socket, whose
+ * own mode says who may use it. */
 static int make_parent(const char *path)
 {
 	char dir[4096];
@@ -632,7 +647,7 @@ static int make_parent(const char *path)
 	if (!slash || slash == dir)
 		return 0;
 	*slash = 0;
-	if ((err = make_dirs(dir)))
+	if ((err = make_dirs(dir, 0755)))
 		salve_log(LOG_ERR, "%s: %s", dir, strerror(-err));
 	return err;
 }
@@ -650,7 +665,7 @@ static int start(struct daemon *d)
 		salve_log(LOG_ERR, "%s", why);
 		return err;
 	}
-	if ((err = make_dirs(d->opt.state_dir)) ||
+	if ((err = make_dirs(d->opt.state_dir, 0700)) ||
 	    (err = journal_open(d->opt.state_dir, 0, &d->journal, NULL))) {
 		salve_log(LOG_ERR, "--state-dir %s: %s", d->opt.state_dir,
 			  err == -EBUSY ? "another salved keeps its journal there" : strerror(-err));
@@ -731,7 +746,9 @@ static int run(struct daemon *d)
 	if ((err = loop_add(d->loop, probes_ring_fd(d->probes), on_ring, d)) ||
 	    (err = loop_add(d->loop, sigfd, on_signal, d)) ||
 	    (err = make_parent(d->opt.socket)) ||
-	    (err = ctl_new(d->loop, d->opt.socket, on_ctl, d, &d->ctl)) ||
+	    (err = ctl_new(d->loop, &(struct ctl_config){ .path = d->opt.socket,
+							   .group = d->opt.socket_group,
+							   .handler = on_ctl, .ctx = d }, &d->ctl)) ||
 	    (err = loop_add(d->loop, timer, on_tick, d)) ||
 	    (scope_watch_fd(d->scope_watch) >= 0 &&
 	     (err = loop_add(d->loop, scope_watch_fd(d->scope_watch), on_scope_watch, d))))
