@@ -373,6 +373,14 @@ static int reload_notified(struct daemon *d, char *err, size_t err_len)
 	return rc;
 }
 
+static int write_stats(struct daemon *d, struct json_object **copy)
+{
+	struct salve_counters kernel[SALVE_EV_KIND_MAX];
+	int err = probes_counters(d->probes, kernel);
+
+	return err ? err : pipeline_stats(d->pipeline, kernel, copy);
+}
+
 /* salvectl's requests. */
 static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct json_object *reply)
 {
@@ -394,6 +402,22 @@ static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct j
 					       json_object_new_int64((int64_t)d->cur.set->n_policies));
 		if (ok && dry)
 			json_object_object_add(reply, "check", json_object_new_boolean(true));
+		return;
+	}
+	if (!strcmp(cmd, "stats")) {
+		struct json_object *stats = NULL;
+		int rc;
+
+		/* What the ring holds now is read first: every record the kernel wrote
+		 * before the request has its line before this stats line. */
+		probes_consume(d->probes);
+		pipeline_flush(d->pipeline);
+		rc = write_stats(d, &stats);
+		json_object_object_add(reply, "ok", json_object_new_boolean(!rc));
+		if (rc)
+			json_object_object_add(reply, "error", json_object_new_string(strerror(-rc)));
+		else
+			json_object_object_add(reply, "stats", stats);
 		return;
 	}
 	json_object_object_add(reply, "ok", json_object_new_boolean(0));
@@ -442,14 +466,6 @@ static int on_scope_watch(int fd, void *ctx)
 	if (rc)
 		d->scope_dirty = true;
 	return 0;
-}
-
-static int write_stats(struct daemon *d)
-{
-	struct salve_counters kernel[SALVE_EV_KIND_MAX];
-	int err = probes_counters(d->probes, kernel);
-
-	return err ? err : pipeline_stats(d->pipeline, kernel);
 }
 
 /* The event output's reader went away (`salved | head`): say so once and stop, so the
@@ -609,7 +625,7 @@ static int on_tick(int fd, void *ctx)
 	stall_check(d->stall, d->probes, &d->cur.sites, d->pipeline, now);
 	tick_histograms(d, now);
 	if (d->opt.stats_every && d->ticks % d->opt.stats_every == 0)
-		write_stats(d);
+		write_stats(d, NULL);
 	if (d->watchdog)
 		sd_notify(0, "WATCHDOG=1");
 	return output_gone(d, 0);
@@ -765,7 +781,7 @@ static int run(struct daemon *d)
 	if (!d->out_gone) {
 		probes_consume(d->probes);
 		pipeline_flush(d->pipeline);
-		write_stats(d);
+		write_stats(d, NULL);
 	}
 	err = err ?: output_gone(d, 0);
 out:

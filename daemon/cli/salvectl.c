@@ -65,10 +65,14 @@ static void print_check(struct json_object *reply)
 		       ? "would change" : "would stay as it is");
 }
 
-/* reload [--check] [--json] [--socket PATH]: salved parses the policies again; a broken
- * set leaves the running one in place, and its error is printed here. --check only
- * says what the reload would attach and detach. */
-static int do_reload(int argc, char **argv)
+/* What every verb that talks to salved takes: --socket PATH, --json, and check (only
+ * where allowed, as --check). 0, or 2 after printing usage. */
+struct ask {
+	const char *path;
+	bool json, check;
+};
+
+static int parse_ask(int argc, char **argv, bool allow_check, const char *usage, struct ask *a)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
@@ -76,52 +80,121 @@ static int do_reload(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ 0 },
 	};
-	const char *path = CTL_SOCKET_DEFAULT;
-	struct json_object *req = json_object_new_object(), *reply = NULL, *ok, *v;
-	bool check = false, json = false;
-	char err[1024];
-	int c, rc = 1;
+	int c;
 
+	*a = (struct ask){ .path = CTL_SOCKET_DEFAULT };
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "j", longopts, NULL)) != -1) {
 		if (c == 's') {
-			path = optarg;
-		} else if (c == 'c') {
-			check = true;
+			a->path = optarg;
 		} else if (c == 'j') {
-			json = true;
+			a->json = true;
+		} else if (c == 'c' && allow_check) {
+			a->check = true;
 		} else {
-			fprintf(stderr, "usage: salvectl reload [--check] [--json] [--socket PATH]\n");
-			json_object_put(req);
+			fprintf(stderr, "usage: salvectl %s\n", usage);
 			return 2;
 		}
 	}
-	if (!req || json_object_object_add(req, "cmd", json_object_new_string("reload")) ||
-	    json_object_object_add(req, "check", json_object_new_boolean(check))) {
+	return 0;
+}
+
+/* Send {"cmd": cmd[, "check": true]} to salved; *reply is its answer, to be put. Under
+ * --json the answer is printed as it came. 0 when salved said ok; 1 otherwise, said on
+ * stderr (what went wrong with the socket, or salved's error after what). */
+static int ask(const struct ask *a, const char *cmd, const char *what, struct json_object **reply)
+{
+	struct json_object *req = json_object_new_object(), *ok, *v;
+	char err[1024];
+	int rc = 1;
+
+	*reply = NULL;
+	if (!req || json_object_object_add(req, "cmd", json_object_new_string(cmd)) ||
+	    (a->check && json_object_object_add(req, "check", json_object_new_boolean(true)))) {
 		fprintf(stderr, "salvectl: out of memory\n");
-	} else if (ctl_request(path, req, &reply, err, sizeof(err))) {
+	} else if (ctl_request(a->path, req, reply, err, sizeof(err))) {
 		fprintf(stderr, "salvectl: %s\n", err);
-	} else if (json) {
-		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN));
-		rc = json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok) ? 0 : 1;
-	} else if (json_object_object_get_ex(reply, "ok", &ok) && json_object_get_boolean(ok)) {
-		if (check) {
-			print_check(reply);
-		} else {
-			json_object_object_get_ex(reply, "policies", &v);
-			printf("reloaded: %d polic%s\n", json_object_get_int(v),
-			       json_object_get_int(v) == 1 ? "y" : "ies");
-		}
+	} else if (json_object_object_get_ex(*reply, "ok", &ok) && json_object_get_boolean(ok)) {
 		rc = 0;
-	} else {
-		json_object_object_get_ex(reply, "error", &v);
-		fprintf(stderr, "salvectl: reload %s, the running policy stays: %s\n",
-			check ? "would be refused" : "refused",
+	} else if (!a->json) {
+		json_object_object_get_ex(*reply, "error", &v);
+		fprintf(stderr, "salvectl: %s: %s\n", what,
 			v ? json_object_get_string(v) : "salved gave no reason");
 	}
+	if (a->json && *reply)
+		printf("%s\n", json_object_to_json_string_ext(*reply, JSON_C_TO_STRING_PLAIN));
 	json_object_put(req);
+	return rc;
+}
+
+/* reload [--check] [--json] [--socket PATH]: salved parses the policies again; a broken
+ * set leaves the running one in place, and its error is printed here. --check only
+ * says what the reload would attach and detach. */
+static int do_reload(int argc, char **argv)
+{
+	struct json_object *reply, *v;
+	struct ask a;
+	int rc = parse_ask(argc, argv, true, "reload [--check] [--json] [--socket PATH]", &a);
+
+	if (rc)
+		return rc;
+	rc = ask(&a, "reload", a.check ? "reload would be refused, the running policy stays"
+				     : "reload refused, the running policy stays", &reply);
+	if (!rc && !a.json && a.check) {
+		print_check(reply);
+	} else if (!rc && !a.json) {
+		json_object_object_get_ex(reply, "policies", &v);
+		printf("reloaded: %d polic%s\n", json_object_get_int(v),
+		       json_object_get_int(v) == 1 ? "y" : "ies");
+	}
 	json_object_put(reply);
 	return rc;
+}
+
+static uint64_t count(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
+}
+
+/* stats [--json] [--socket PATH]: salved reads what its ring holds now, writes a stats
+ * line and answers with it: per kind of event, what the kernel saw and what became of
+ * it. Every record the kernel wrote before it has its line before that stats line. */
+static int do_stats(int argc, char **argv)
+{
+	static const char *const cols[] = { "seen", "received", "reported", "lost", "suppressed",
+					    "stale" };
+	struct json_object *reply, *stats, *kinds, *rules;
+	struct ask a;
+	int rc = parse_ask(argc, argv, false, "stats [--json] [--socket PATH]", &a);
+
+	if (rc)
+		return rc;
+	if ((rc = ask(&a, "stats", "no stats", &reply)) || a.json) {
+		json_object_put(reply);
+		return rc;
+	}
+	json_object_object_get_ex(reply, "stats", &stats);
+	printf("%-10s", "events");
+	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+		printf(" %12s", cols[i]);
+	printf("\n");
+	if (json_object_object_get_ex(stats, "events", &kinds)) {
+		json_object_object_foreach(kinds, kind, c) {
+			printf("%-10s", kind);
+			for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+				printf(" %12llu", (unsigned long long)count(c, cols[i]));
+			printf("\n");
+		}
+	}
+	printf("malformed records: %llu\n", (unsigned long long)count(stats, "malformed"));
+	if (json_object_object_get_ex(stats, "rules", &rules))
+		printf("rules: %llu, groups: %llu, incidents: %llu\n",
+		       (unsigned long long)count(rules, "rules"), (unsigned long long)count(rules, "groups"),
+		       (unsigned long long)count(rules, "incidents"));
+	json_object_put(reply);
+	return 0;
 }
 
 /* The daemon's own loader, offline: what passes here loads in salved, with the same
@@ -160,6 +233,9 @@ static const struct cmd cmds[] = {
 	{ "reload", do_reload,
 	  "make salved load its policies again; --check: say what would attach and detach "
 	  "[--check] [--json] [--socket PATH]" },
+	{ "stats", do_stats,
+	  "read what salved's ring holds, then its counters per kind of event "
+	  "[--json] [--socket PATH]" },
 	{ "validate", do_validate,
 	  "FILE|DIR...: check policy files offline, as salved loads them (no root needed);\n"
 	  "             a directory is one set (its *.json, ids unique across them); exit 0 if all\n"

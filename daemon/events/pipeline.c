@@ -310,7 +310,8 @@ int pipeline_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE_EV_KIND_MAX])
+int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE_EV_KIND_MAX],
+		   struct json_object **copy)
 {
 	struct json_object *o = json_object_new_object(), *kinds = json_object_new_object();
 	const char *text;
@@ -354,6 +355,8 @@ int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE
 	}
 	text = report_text(o, &len);
 	err = text ? write_text(pl, text, len) : -ENOMEM;
+	if (copy)
+		*copy = err ? NULL : json_object_get(o);
 	json_object_put(o);
 	return err;
 }

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <json-c/json.h>
+
 #include "policy/policy.h"
 #include "kernel/probes.h"
 #include "kernel/sites.h"
@@ -55,8 +57,10 @@ void pipeline_stall(struct pipeline *pl, const struct site *site, uint32_t tgid,
 /* Recompute the boot-time to wall-clock offset (after a clock step, say). */
 void pipeline_sync_clock(struct pipeline *pl);
 
-/* Write the {"kind":"stats"} line from the kernel's counters and our own. */
-int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE_EV_KIND_MAX]);
+/* Write the {"kind":"stats"} line from the kernel's counters and our own; copy, when not
+ * NULL, takes a reference to the line's object. */
+int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE_EV_KIND_MAX],
+		   struct json_object **copy);
 
 /* The output's reader went away (a write failed with EPIPE): no line can reach anyone
  * any more. Lines after it are not written and not logged one by one. */

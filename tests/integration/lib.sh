@@ -84,6 +84,13 @@ wait_event() {
 	return 1
 }
 
+# drain: salved reads all the kernel has written so far, and the rules see it, before it
+# answers: the barrier before a negative or exact-count check, once the processes under
+# test have done what they do ("salvectl stats" writes its stats line after them).
+drain() {
+	"$BUILD/salvectl" stats --socket "$SOCKET" > /dev/null || fail "salvectl stats failed"
+}
+
 # count_events JQ_SELECT: how many event lines match now.
 count_events() { jq -c "select($1)" "$EVENTS" 2>/dev/null | wc -l; }
 

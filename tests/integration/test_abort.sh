@@ -26,7 +26,7 @@ jq -e '.stack | map(.symbol) | index("fault_assert") != null' <<<"$ev" >/dev/nul
 plain=$(field "$WORK/out" pid)
 ev=$(wait_event ".pid == $plain") || fail "no abort event for abort()"
 expect "$ev" '.assertion // "none"' none
-sleep 0.3
+drain
 [ "$(count_events ".pid == $pid")" = 1 ] || fail "the failed assert gave $(count_events ".pid == $pid") events"
 [ "$(count_events ".pid == $plain")" = 1 ] || fail "abort() gave $(count_events ".pid == $plain") events"
 pass "failed assert with its expression, file, line and function; plain abort"

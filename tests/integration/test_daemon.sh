@@ -50,7 +50,7 @@ old=$(crash crash-nopie)
 pid=$(crash crash)
 ev=$(wait_event ".pid == $pid") || fail "the new policy does not report"
 expect "$ev" .probe after
-sleep 0.3
+drain
 [ "$(count_events ".pid == $old")" = 0 ] || fail "the old scope still reports after reload"
 
 # salvectl reload does the same through the control socket, and says how it went.

@@ -13,7 +13,7 @@ start_salved "$WORK/p.json"
 "$TARGETS/throw" 3 > "$WORK/out"
 pid=$(field "$WORK/out" pid)
 for _ in $(seq 100); do [ "$(count_events ".pid == $pid")" -ge 9 ] && break; sleep 0.05; done
-sleep 0.3
+drain
 all=$(jq -r "select(.pid == $pid and .probe == \"throws\") | .type" "$EVENTS" | sort | uniq -c | tr -s ' ')
 [ "$all" = " 3 app::detail::ParseError
  3 std::runtime_error" ] || fail "unfiltered probe saw: $all"

@@ -22,7 +22,7 @@ check() {
 	[ -n "$pid" ] || fail "target did not finish: $(cat "$WORK/out")"
 	want=$(grep -c '^slow ' "$WORK/out")
 	for _ in $(seq 100); do [ "$(count_events ".pid == $pid")" -ge "$want" ] && break; sleep 0.05; done
-	sleep 0.3
+	drain
 	[ "$(count_events ".pid == $pid")" = "$want" ] ||
 		fail "the target measured $want slow calls, salve reported $(count_events ".pid == $pid")"
 	[ "$(count_events ".pid == $pid and .probe == \"slow-query\"")" = 2 ] || fail "expected 2 slow query levels"

@@ -19,7 +19,7 @@ check() {
 	ns=$(sed -n 's/^slow tid=[0-9]* ns=\([0-9]*\)/\1/p' "$WORK/out")
 	[ -n "$pid" ] && [ -n "$ns" ] || fail "target did not finish: $(cat "$WORK/out")"
 	ev=$(wait_event ".pid == $pid") || fail "the 25 ms call after 40 escapes was not reported"
-	sleep 0.3
+	drain
 	[ "$(count_events ".pid == $pid")" = 1 ] || fail "expected 1 event, got $(count_events ".pid == $pid")"
 	d=$(jq .duration_ns <<<"$ev")
 	diff=$(( d > ns ? d - ns : ns - d ))

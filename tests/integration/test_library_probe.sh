@@ -15,7 +15,7 @@ start_salved "$WORK/p.json" --rate 0
 pid=$(field "$WORK/out" pid)
 # fault_lib_compute(i) is 3i + 1: i = 5 .. 99 give 16 or more.
 for _ in $(seq 100); do [ "$(count_events ".pid == $pid")" -ge 95 ] && break; sleep 0.05; done
-sleep 0.3
+drain
 [ "$(count_events ".pid == $pid")" = 95 ] || fail "expected 95 events, got $(count_events ".pid == $pid")"
 got=$(jq -s "[.[] | select(.pid == $pid) | .ret] | add" "$EVENTS")
 [ "$got" = "$(( (16 + 298) * 95 / 2 ))" ] || fail "return values sum to $got"

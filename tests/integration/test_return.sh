@@ -15,7 +15,7 @@ start_salved "$WORK/p.json" --rate 0
 "$TARGETS/calls" fail 10000 > "$WORK/out"
 pid=$(field "$WORK/out" pid); failures=$(field "$WORK/out" failures); sum=$(field "$WORK/out" sum)
 for _ in $(seq 100); do [ "$(count_events ".pid == $pid")" -ge "$failures" ] && break; sleep 0.05; done
-sleep 0.3
+drain
 [ "$(count_events ".pid == $pid")" = "$failures" ] ||
 	fail "expected $failures events, got $(count_events ".pid == $pid")"
 got=$(jq -s "[.[] | select(.pid == $pid) | .ret] | add" "$EVENTS")

@@ -57,7 +57,7 @@ expect "$act" .rule parse-failing
 expect "$act" .outcome exited
 expect "$act" .status 0
 expect "$act" '.output == "recorded run 0\n"' true
-sleep 1
+drain
 [ "$(count_events '.kind == "incident"')" = 1 ] ||
 	fail "expected one incident (the 4th error is inside the cooldown, the sibling erred twice), got $(count_events '.kind == "incident"')"
 [ "$(ls "$WORK/runs" | grep -c '^stdin')" = 1 ] || fail "the command ran $(ls "$WORK/runs" | grep -c '^stdin') times"

@@ -19,7 +19,7 @@ other=$(field "$WORK/out1" pid); mine=$(field "$WORK/out2" pid)
 ev=$(wait_event ".kind == \"signal\" and .pid == $mine") || fail "no event for the scoped binary"
 expect "$ev" '.stack[0].symbol' fault_null_deref
 expect "$ev" '.stack[0].module' "$TARGETS/crash-nopie"
-sleep 0.5
+drain
 [ "$(count_events ".pid == $other")" = 0 ] || fail "the binary out of scope was reported"
 stop_salved
 
@@ -45,7 +45,7 @@ expect "$ev" .probe cgroup-crashes
 expect "$ev" .cgroup_id "$(stat -c %i "$CG_ROOT/$CG/child")"
 ev=$(wait_event ".pid == $by_comm") || fail "no event for the process by comm"
 expect "$ev" .probe comm-crashes
-sleep 0.5
+drain
 [ "$(count_events ".pid == $in_cg")" = 1 ] || fail "the cgroup crash was reported twice"
 [ "$(count_events ".pid == $neither")" = 0 ] || fail "a process in neither scope was reported"
 pass "scope by binary, cgroup and comm"

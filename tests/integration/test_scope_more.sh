@@ -39,7 +39,7 @@ crash_nobody=$(crash setpriv --reuid=65534 --regid=65534 --clear-groups "$TARGET
 # probes_of PID: the probes that reported the process, sorted, on one line.
 probes_of() { jq -r "select(.kind == \"signal\" and .pid == $1) | .probe" "$EVENTS" | sort | xargs; }
 wait_event ".pid == $crash_nobody" > /dev/null || fail "no event at all"
-sleep 0.5
+drain
 [ "$(probes_of "$in_unit")" = "all-but-nopie unit" ] || fail "in the unit: $(probes_of "$in_unit")"
 [ "$(probes_of "$as_nobody")" = "nobody right-build" ] || fail "as nobody: $(probes_of "$as_nobody")"
 [ "$(probes_of "$plain")" = "all-but-nopie" ] || fail "plain: $(probes_of "$plain")"

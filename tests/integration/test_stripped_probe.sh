@@ -26,7 +26,7 @@ start_salved "$WORK/p.json"
 "$bin" fail 100 > "$WORK/out"
 pid=$(field "$WORK/out" pid); failures=$(field "$WORK/out" failures)
 for _ in $(seq 100); do [ "$(count_events ".pid == $pid")" -ge "$failures" ] && break; sleep 0.05; done
-sleep 0.3
+drain
 [ "$(count_events ".pid == $pid")" = "$failures" ] ||
 	fail "expected $failures events, got $(count_events ".pid == $pid")"
 pass "$failures failing calls of a stripped binary, found through its build-id debug file"

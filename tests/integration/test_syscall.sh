@@ -16,7 +16,7 @@ cat "$WORK/no-such-file-either" 2>/dev/null &
 other=$!
 wait "$other"
 for _ in $(seq 100); do [ "$(count_events ".pid == $pid")" -ge 3 ] && break; sleep 0.05; done
-sleep 0.3
+drain
 # The dynamic loader's search for libraries fails with ENOENT too: at least the 3 opens.
 [ "$(count_events ".pid == $pid")" -ge 3 ] || fail "expected 3 events or more, got $(count_events ".pid == $pid")"
 [ "$(count_events ".pid == $pid and .errno != \"ENOENT\"")" = 0 ] || fail "an errno other than ENOENT"

@@ -105,7 +105,7 @@ static void write_stats(struct fx *f)
 	struct salve_counters kernel[SALVE_EV_KIND_MAX] = { 0 };
 
 	kernel[SALVE_EV_STALL].lost = 2; /* the kernel's own: added to, not replaced */
-	assert_int_equal(pipeline_stats(f->pl, kernel), 0);
+	assert_int_equal(pipeline_stats(f->pl, kernel, NULL), 0);
 }
 
 /* Three stalls, the second's line out of memory at its first string, the third's at
@@ -148,7 +148,8 @@ static void test_reader_gone(void **state)
 	assert_true(pipeline_output_gone(f->pl));
 	stall(f);
 	assert_true(pipeline_output_gone(f->pl));
-	assert_int_equal(pipeline_stats(f->pl, (struct salve_counters[SALVE_EV_KIND_MAX]){ 0 }), 0);
+	assert_int_equal(pipeline_stats(f->pl, (struct salve_counters[SALVE_EV_KIND_MAX]){ 0 }, NULL),
+			 0);
 	assert_int_equal(sigaction(SIGPIPE, &old, NULL), 0);
 }
 

@@ -178,7 +178,7 @@ static void test_stale_records_counted(void **state)
 	failed_call(f, 21, 5, 2); /* the old set's site: reported */
 	failed_call(f, 22, 5, 3); /* the new set has no site 5 */
 	pipeline_flush(f->pl);
-	assert_int_equal(pipeline_stats(f->pl, kernel), 0);
+	assert_int_equal(pipeline_stats(f->pl, kernel, NULL), 0);
 	n = lines(f, l, 8);
 	assert_int_equal(n, 2);
 	assert_string_equal(str(l[0], "probe"), "a-fails");
@@ -205,7 +205,7 @@ static void test_malformed_skipped(void **state)
 
 	assert_int_equal(pipeline_record(f->pl, &r, 12), 0);
 	crash(f, 30, 1, 3);
-	assert_int_equal(pipeline_stats(f->pl, kernel), 0);
+	assert_int_equal(pipeline_stats(f->pl, kernel, NULL), 0);
 	assert_int_equal(lines(f, l, 4), 2);
 	assert_string_equal(str(l[0], "probe"), "b-crashes-2");
 	assert_true(json_object_object_get_ex(l[1], "malformed", &v));
