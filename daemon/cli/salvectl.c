@@ -231,11 +231,11 @@ static int do_validate(int argc, char **argv)
 static const struct cmd cmds[] = {
 	{ "help", do_help, "print this help" },
 	{ "reload", do_reload,
-	  "make salved load its policies again; --check: say what would attach and detach "
-	  "[--check] [--json] [--socket PATH]" },
+	  "[--check] [--json] [--socket PATH]: make salved load its policies again, all or\n"
+	  "             nothing; --check says what would attach and detach, changing nothing" },
 	{ "stats", do_stats,
-	  "read what salved's ring holds, then its counters per kind of event "
-	  "[--json] [--socket PATH]" },
+	  "[--json] [--socket PATH]: salved reads what its ring holds, then prints its\n"
+	  "             counters per kind of event (the same as its stats line)" },
 	{ "validate", do_validate,
 	  "FILE|DIR...: check policy files offline, as salved loads them (no root needed);\n"
 	  "             a directory is one set (its *.json, ids unique across them); exit 0 if all\n"

@@ -1,13 +1,15 @@
 /* sites: switching the kernel from one site plan to the next as a transaction, against
  * a fake kernel that keeps what is attached and which site watches each (syscall,
  * errno) pair, and can refuse the n-th attachment as a real kernel would (a binary
- * gone, an instruction uprobes cannot take). */
+ * gone, an instruction uprobes cannot take). An undo runs with every allocation
+ * refused: it needs none. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -15,6 +17,32 @@
 #include "kernel/sites.h"
 
 #define PAIRS_MAX 16
+
+/* Allocations fail while this is set, and are counted: an undo must need none. These
+ * take the place of the C library's, which they call through glibc's own names. */
+static bool no_memory;
+static int allocs_refused;
+
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t n, size_t size);
+
+void *malloc(size_t size)
+{
+	if (no_memory) {
+		allocs_refused++;
+		return NULL;
+	}
+	return __libc_malloc(size);
+}
+
+void *calloc(size_t n, size_t size)
+{
+	if (no_memory) {
+		allocs_refused++;
+		return NULL;
+	}
+	return __libc_calloc(n, size);
+}
 
 struct fake_kernel {
 	bool attached[SALVE_SITES_MAX];
@@ -232,7 +260,11 @@ static void test_stage_beside_then_commit_or_abort(void **state)
 	/* The new site's id is none of cur's: records of cur's sites stay cur's. */
 	assert_null(sites_find(&cur, next.sites[1].id));
 
+	/* The undo allocates nothing, so no memory shortage can stop it half-way. */
+	no_memory = true;
 	sites_abort(&ops, &cur, &next);
+	no_memory = false;
+	assert_int_equal(allocs_refused, 0);
 	assert_int_equal(n_attached(&k), 2);
 	assert_true(k.attached[cur.sites[0].id] && k.attached[cur.sites[1].id]);
 
