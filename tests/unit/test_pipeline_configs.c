@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "events/pipeline.h"
+#include "jsonl.h"
 #include "kernel/sites.h"
 
 struct fixture {
@@ -105,21 +106,10 @@ static void failed_call(struct fixture *f, uint32_t pid, uint32_t site, uint32_t
 	assert_int_equal(pipeline_record(f->pl, &r, sizeof(r)), 0);
 }
 
-/* The lines written so far, parsed, from the first; the caller puts each. */
+/* The lines written so far, parsed; the caller puts each. */
 static size_t lines(struct fixture *f, struct json_object **out, size_t max)
 {
-	char buf[8192];
-	size_t n = 0;
-
-	fflush(f->out);
-	rewind(f->out);
-	while (fgets(buf, sizeof(buf), f->out)) {
-		assert_true(n < max);
-		assert_non_null(out[n] = json_tokener_parse(buf));
-		n++;
-	}
-	fseek(f->out, 0, SEEK_END);
-	return n;
+	return jsonl_read(f->out, out, max);
 }
 
 static const char *str(struct json_object *o, const char *key)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "events/pipeline.h"
+#include "jsonl.h"
 #include "events/stall.h"
 #include "kernel/sites.h"
 
@@ -105,18 +106,7 @@ static void check(struct fixture *f, uint64_t now_ns)
 /* The lines written so far, parsed; the caller puts each. */
 static size_t lines(struct fixture *f, struct json_object **out, size_t max)
 {
-	char buf[4096];
-	size_t n = 0;
-
-	fflush(f->out);
-	rewind(f->out);
-	while (fgets(buf, sizeof(buf), f->out)) {
-		assert_true(n < max);
-		assert_non_null(out[n] = json_tokener_parse(buf));
-		n++;
-	}
-	fseek(f->out, 0, SEEK_END);
-	return n;
+	return jsonl_read(f->out, out, max);
 }
 
 static void put(struct json_object **l, size_t n)
