@@ -250,45 +250,6 @@ static void publish_configs(struct daemon *d)
 	pipeline_set_configs(d->pipeline, &cur, d->prev.set ? &prev : NULL);
 }
 
-/* What a reload would change in the kernel, for salvectl reload --check. */
-static void describe_site(struct json_object *arr, const struct site *s)
-{
-	struct json_object *o = json_object_new_object();
-
-	if (!o)
-		return;
-	json_object_object_add(o, "probe", json_object_new_string(s->probe->id));
-	json_object_object_add(o, "policy", json_object_new_string(s->probe->policy->name));
-	if (s->cfg.kind != SALVE_SITE_SYSCALL) {
-		json_object_object_add(o, "path", json_object_new_string(s->path));
-		json_object_object_add(o, "offset", json_object_new_uint64(s->offset));
-	}
-	if (json_object_array_add(arr, o))
-		json_object_put(o);
-}
-
-static void describe_change(const struct config *cur, struct config *next, struct json_object *out)
-{
-	struct json_object *attach = json_object_new_array(), *detach = json_object_new_array();
-	size_t kept = 0;
-
-	sites_match(&cur->sites, &next->sites);
-	for (size_t i = 0; i < next->sites.n_sites; i++) {
-		if (sites_is_new(&cur->sites, &next->sites.sites[i]))
-			describe_site(attach, &next->sites.sites[i]);
-		else
-			kept++;
-	}
-	for (size_t i = 0; i < cur->sites.n_sites; i++)
-		if (sites_is_new(&next->sites, &cur->sites.sites[i]))
-			describe_site(detach, &cur->sites.sites[i]);
-	json_object_object_add(out, "attach", attach);
-	json_object_object_add(out, "detach", detach);
-	json_object_object_add(out, "keep", json_object_new_uint64(kept));
-	json_object_object_add(out, "scope_changes",
-			       json_object_new_boolean(!scope_plan_equal(&cur->plan, &next->plan)));
-}
-
 /* Reload as a transaction: validate and plan the whole new set; prepare its rules;
  * attach its new sites beside the running ones; stage its scope in the kernel's other
  * slot; then switch scope, sites and rules together and detach what went. A failure at
@@ -320,7 +281,10 @@ static int reload(struct daemon *d, bool check, struct json_object *change, char
 		goto refused;
 	}
 	if (check) {
-		describe_change(&d->cur, &next, change);
+		sites_describe_change(&d->cur.sites, &next.sites, change);
+		json_object_object_add(change, "scope_changes",
+				       json_object_new_boolean(!scope_plan_equal(&d->cur.plan,
+										 &next.plan)));
 		engine_rules_discard(rules);
 		config_clear(&next);
 		return 0;

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "base/log.h"
 #include "kernel/resolve.h"
 #include "kernel/sites.h"
@@ -327,6 +329,43 @@ void sites_abort(const struct sites_kernel *k, const struct site_plan *cur,
 	for (size_t i = 0; i < next->n_sites; i++)
 		if (sites_is_new(cur, &next->sites[i]))
 			k->detach(k->ctx, next->sites[i].id);
+}
+
+static void describe_site(struct json_object *arr, const struct site *s)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return;
+	json_object_object_add(o, "probe", json_object_new_string(s->probe->id));
+	json_object_object_add(o, "policy", json_object_new_string(s->probe->policy->name));
+	if (s->cfg.kind != SALVE_SITE_SYSCALL) {
+		json_object_object_add(o, "path", json_object_new_string(s->path));
+		json_object_object_add(o, "offset", json_object_new_uint64(s->offset));
+	}
+	if (json_object_array_add(arr, o))
+		json_object_put(o);
+}
+
+void sites_describe_change(const struct site_plan *cur, struct site_plan *next,
+			   struct json_object *out)
+{
+	struct json_object *attach = json_object_new_array(), *detach = json_object_new_array();
+	size_t kept = 0;
+
+	sites_match(cur, next);
+	for (size_t i = 0; i < next->n_sites; i++) {
+		if (sites_is_new(cur, &next->sites[i]))
+			describe_site(attach, &next->sites[i]);
+		else
+			kept++;
+	}
+	for (size_t i = 0; i < cur->n_sites; i++)
+		if (sites_is_new(next, &cur->sites[i]))
+			describe_site(detach, &cur->sites[i]);
+	json_object_object_add(out, "attach", attach);
+	json_object_object_add(out, "detach", detach);
+	json_object_object_add(out, "keep", json_object_new_uint64(kept));
 }
 
 static int probes_attach(void *ctx, uint32_t id, const struct salve_site *cfg, const char *path,

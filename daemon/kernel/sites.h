@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <json-c/json.h>
+
 #include "policy/policy.h"
 #include "kernel/probes.h"
 
@@ -49,6 +51,12 @@ struct sites_kernel sites_kernel_probes(struct probes *p);
 /* Number next's sites against cur (which may be empty): a site equal to one of cur
  * keeps its id; a new one takes an id neither plan uses. */
 void sites_match(const struct site_plan *cur, struct site_plan *next);
+
+/* What switching from cur to next would do, for salvectl reload --check: next numbered
+ * against cur, and into out "attach" and "detach" (arrays of {"probe", "policy",
+ * "path", "offset"}) and "keep" (how many sites stay as they are). */
+void sites_describe_change(const struct site_plan *cur, struct site_plan *next,
+			   struct json_object *out);
 
 /* Whether s (of a plan numbered against cur) is not one of cur's. */
 bool sites_is_new(const struct site_plan *cur, const struct site *s);
