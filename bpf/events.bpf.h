@@ -132,10 +132,12 @@ static __always_inline void *salve_reserve_held(struct salve_counters *c, __u32 
 	return hdr;
 }
 
-/* Reserve a record of kind for the policies in mask; counts it as seen, and as lost
- * or suppressed when it cannot go out. Returns NULL when the caller must not emit. */
-static __always_inline void *salve_reserve(const struct salve_config *cfg, __u32 kind,
-					   __u32 size, __u32 tgid, __u64 policies)
+/* As salve_reserve, rate-limited in the process's bucket named bucket rather than
+ * kind's own, so one class of records (faults a program catches) cannot use up the
+ * budget of the rest of its kind. */
+static __always_inline void *salve_reserve_in(const struct salve_config *cfg, __u32 kind,
+					      __u32 bucket, __u32 size, __u32 tgid,
+					      __u64 policies)
 {
 	struct salve_counters *c = salve_counter(kind);
 	__u32 held;
@@ -143,11 +145,19 @@ static __always_inline void *salve_reserve(const struct salve_config *cfg, __u32
 	if (!c)
 		return NULL;
 	c->seen++;
-	if (!salve_rate_allow(cfg, tgid, kind, &held)) {
+	if (!salve_rate_allow(cfg, tgid, bucket, &held)) {
 		c->suppressed++;
 		return NULL;
 	}
 	return salve_reserve_held(c, kind, size, held, policies, cfg->gen);
+}
+
+/* Reserve a record of kind for the policies in mask; counts it as seen, and as lost
+ * or suppressed when it cannot go out. Returns NULL when the caller must not emit. */
+static __always_inline void *salve_reserve(const struct salve_config *cfg, __u32 kind,
+					   __u32 size, __u32 tgid, __u64 policies)
+{
+	return salve_reserve_in(cfg, kind, kind, size, tgid, policies);
 }
 
 /* The subject of a record: a task other than current when the kernel acts on it. */

@@ -4,7 +4,10 @@
  *
  * signal_generate sees the signal sent; a fatal one is held until its receiver exits
  * (sched_process_exit), where the stack is still the one the signal found and can be
- * mapped in full. A signal the process catches is emitted at once. The BTF tracepoint
+ * mapped in full. A signal the process catches is emitted at once: a fault the kernel
+ * raised (SIGSEGV, SIGBUS, SIGFPE, SIGILL with si_code > 0) whenever a probe wants
+ * faults ("faults": "all"), others only for "handled" probes. A fault is raised in the
+ * faulting thread, so the stack then is the fault's. The BTF tracepoint
  * sees the receiving task and the full siginfo; the classic tracepoint is the fallback
  * and knows only the receiver's pid and comm. */
 #include "salve.bpf.h"
@@ -22,6 +25,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define SEND_SIG_PRIV 1
 #define SI_USER 0
 #define SI_KERNEL 0x80
+/* The per-process rate-limit bucket of faults a program catches: a JVM or a GC that
+ * takes SIGSEGV as control flow spends its own budget, not that of its real crash. */
+#define SIG_FAULT_BUCKET (0x100 | SALVE_EV_SIGNAL)
 /* Signals whose si_addr is the faulting address when the kernel raised them. */
 #define ADDR_SIGNALS ((1u << SIGILL) | (1u << SIGTRAP) | (1u << SIGBUS) | (1u << SIGFPE) | \
 		      (1u << SIGSEGV))
@@ -66,13 +72,13 @@ struct {
  * known (classic tracepoint, another process). The stack is current's. */
 static __always_inline int emit(void *ctx, const struct salve_config *cfg,
 				const struct pending_sig *p, struct task_struct *task, __u32 tid,
-				const char *comm, bool with_stack)
+				const char *comm, bool with_stack, __u32 bucket)
 {
 	struct salve_signal_event *e;
 	__u32 flags = p->flags;
 
-	e = salve_reserve(cfg, SALVE_EV_SIGNAL, sizeof(*e), task ? BPF_CORE_READ(task, tgid) : tid,
-			  p->policies);
+	e = salve_reserve_in(cfg, SALVE_EV_SIGNAL, bucket, sizeof(*e),
+			     task ? BPF_CORE_READ(task, tgid) : tid, p->policies);
 	if (!e)
 		return 0;
 	if (task) {
@@ -121,15 +127,22 @@ static __always_inline int on_generate(void *ctx, const struct salve_config *cfg
 		.sender_pid = bpf_get_current_pid_tgid() >> 32,
 	};
 	bool self = task ? task == cur : tid == (__u32)bpf_get_current_pid_tgid();
-	__u32 key;
+	bool fault = code > 0 && (SALVE_FAULT_SIGNALS & (1u << sig));
+	__u32 bucket = SALVE_EV_SIGNAL, key;
 
 	if (self)
 		task = cur;
 	if (task) {
-		if (is_fatal(task, sig))
+		if (is_fatal(task, sig)) {
 			p.flags |= SALVE_SIG_FATAL;
-		else if (!cfg->signals_handled)
-			return 0;
+		} else {
+			/* Caught: a fault only where a probe wants caught faults. */
+			p.flags |= SALVE_SIG_HANDLED;
+			if (fault)
+				bucket = SIG_FAULT_BUCKET;
+			if (!cfg->signals_handled && !(fault && (cfg->faults & (1u << sig))))
+				return 0;
+		}
 		p.policies = salve_scope_mask(cfg, task);
 		tid = BPF_CORE_READ(task, pid);
 	} else {
@@ -145,7 +158,7 @@ static __always_inline int on_generate(void *ctx, const struct salve_config *cfg
 		p.flags |= SALVE_SIG_HAS_ADDR;
 	}
 	if (!(p.flags & SALVE_SIG_FATAL))
-		return emit(ctx, cfg, &p, task, tid, comm, self);
+		return emit(ctx, cfg, &p, task, tid, comm, self, bucket);
 	key = group && task ? BPF_CORE_READ(task, tgid) : tid;
 	bpf_map_update_elem(&salve_sig_pending, &key, &p, BPF_ANY);
 	return 0;
@@ -203,7 +216,7 @@ static __always_inline int on_thread_exit(void *ctx)
 	}
 	p = *found;
 	bpf_map_delete_elem(&salve_sig_pending, &key);
-	return emit(ctx, cfg, &p, task, tid, NULL, true);
+	return emit(ctx, cfg, &p, task, tid, NULL, true, SALVE_EV_SIGNAL);
 }
 
 SEC("tp_btf/sched_process_exit")

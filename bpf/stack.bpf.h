@@ -98,6 +98,7 @@ static __noinline void salve_fill_module(struct salve_module *m, struct file *fi
 
 struct salve_vma_ctx {
 	__u64 start;
+	__u64 end;
 	__u64 pgoff;
 	__u64 file; /* struct file *, kept as a number: only compared and read through */
 };
@@ -107,6 +108,7 @@ static long salve_vma_cb(struct task_struct *task, struct vm_area_struct *vma, v
 	struct salve_vma_ctx *c = data;
 
 	c->start = vma->vm_start;
+	c->end = vma->vm_end;
 	c->pgoff = vma->vm_pgoff;
 	c->file = (__u64)vma->vm_file;
 	return 0;
@@ -135,7 +137,7 @@ static __always_inline void salve_capture_stack(void *ctx, struct salve_stack *s
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 files[SALVE_MODULES_MAX] = {};
-	struct salve_vma_ctx vc;
+	struct salve_vma_ctx vc = {};
 	__u32 nr = 0, nmod = 0;
 	long bytes;
 
@@ -152,9 +154,13 @@ static __always_inline void salve_capture_stack(void *ctx, struct salve_stack *s
 		if (i >= nr)
 			break;
 		st->module[i] = SALVE_MODULE_NONE;
-		vc.file = 0;
-		if (bpf_find_vma(task, st->ip[i], salve_vma_cb, &vc, 0) || !vc.file)
-			continue;
+		/* A frame in the mapping found last needs no lookup: where interrupts are off
+		 * (a fault caught at signal_generate) the kernel allows only one. */
+		if (!vc.file || st->ip[i] < vc.start || st->ip[i] >= vc.end) {
+			vc.file = 0;
+			if (bpf_find_vma(task, st->ip[i], salve_vma_cb, &vc, 0) || !vc.file)
+				continue;
+		}
 		st->file_off[i] = st->ip[i] - vc.start + (vc.pgoff << salve_page_shift);
 		for (j = 0; j < SALVE_MODULES_MAX; j++) {
 			if (j == nmod) {

@@ -7,6 +7,7 @@
 
 #include "engine/engine.h"
 #include "events/events.h"
+#include "events/faults.h"
 #include "base/log.h"
 #include "base/loop.h"
 #include "events/pipeline.h"
@@ -52,6 +53,10 @@ struct pipeline {
 	struct event ev; /* salved's own events */
 	struct event_names names; /* of the event being delivered */
 	struct json_object *line; /* the last event line written: its text goes on to the rules */
+	/* The last kernel-raised fault of each process, and the one the event being
+	 * delivered follows from (NULL: none). */
+	struct fault_table faults;
+	const struct fault *cause;
 };
 
 void pipeline_sync_clock(struct pipeline *pl)
@@ -115,8 +120,11 @@ static bool probe_wants(const struct policy_probe *pr, const struct event *ev)
 		return false;
 	switch (ev->kind) {
 	case SALVE_EV_SIGNAL:
+		/* Fatal ones; caught ones for "handled"; caught faults unless "faults": "fatal". */
 		return (pr->signals_mask & (1u << (ev->sig.signo & 31))) &&
-		       (pr->handled || (ev->sig.flags & SALVE_SIG_FATAL));
+		       (pr->handled || (ev->sig.flags & SALVE_SIG_FATAL) ||
+			(pr->faults == POLICY_FAULTS_ALL && (ev->sig.flags & SALVE_SIG_HANDLED) &&
+			 faults_is_fault(ev)));
 	case SALVE_EV_EXIT:
 		return !pr->nonzero || ev->exit.status;
 	default:
@@ -184,6 +192,13 @@ static bool report(struct pipeline *pl, const struct event *ev, const char *prob
 	json_object_put(pl->line);
 	pl->line = report_event(ev, probe, ev->boot_ns + pl->realtime_offset_ns, pl->names.frames,
 				pl->names.n_frames);
+	if (pl->line && pl->cause &&
+	    report_add_cause(pl->line, pl->cause->signo, pl->cause->code,
+			     pl->cause->has_addr ? &pl->cause->addr : NULL,
+			     pl->cause->boot_ns + pl->realtime_offset_ns)) {
+		json_object_put(pl->line);
+		pl->line = NULL;
+	}
 	*text = pl->line ? report_text(pl->line, len) : NULL;
 	err = *text ? write_text(pl, *text, *len) : -ENOMEM;
 	if (!err && !pl->out_gone) {
@@ -295,6 +310,8 @@ int pipeline_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	pipeline_flush(pl); /* the rules of the events before it, first */
+	pl->cause = faults_cause(&pl->faults, ev);
+	faults_note(&pl->faults, ev);
 	for (size_t i = 0; i < cfg->set->n_policies && i < SALVE_POLICIES_MAX; i++) {
 		const struct policy *pol = &cfg->set->policies[i];
 
@@ -304,6 +321,9 @@ int pipeline_record(void *ctx, void *data, size_t size)
 			if (probe_wants(&pol->probes[j], ev))
 				deliver(pl, ev, &pol->probes[j], &named);
 	}
+	pl->cause = NULL;
+	if (ev->kind == SALVE_EV_EXIT)
+		faults_forget(&pl->faults, ev->pid);
 	/* The rules count that process no more. */
 	if (ev->kind == SALVE_EV_EXIT && pl->engine)
 		engine_forget(pl->engine, ev->pid);

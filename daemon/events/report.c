@@ -262,6 +262,9 @@ static int add_signal(struct json_object *obj, const struct event *ev)
 		err = err ?: add_hex(obj, "ip", ev->sig.ip);
 	err = err ?: report_add(obj, "sender_pid", json_object_new_int64(ev->sig.sender_pid));
 	err = err ?: report_add(obj, "fatal", json_object_new_boolean(!!(ev->sig.flags & SALVE_SIG_FATAL)));
+	/* The receiver has a handler for it (a fatal one never does). */
+	if (ev->sig.flags & SALVE_SIG_HANDLED)
+		err = err ?: report_add(obj, "handled", json_object_new_boolean(1));
 	return err;
 }
 
@@ -338,6 +341,24 @@ static int add_name(struct json_object *obj, const char *key, const char *name, 
 		name = num;
 	}
 	return report_add(obj, key, json_object_new_string(name));
+}
+
+int report_add_cause(struct json_object *obj, int signo, int code, const uint64_t *addr,
+		     uint64_t realtime_ns)
+{
+	struct json_object *c = json_object_new_object();
+	const char *name = report_code_name(signo, code);
+	char when[64];
+	int err;
+
+	if (report_time(realtime_ns, when, sizeof(when)) < 0)
+		when[0] = '\0';
+	err = report_add(obj, "cause", c);
+	err = err ?: report_add(c, "time", json_object_new_string(when));
+	err = err ?: add_name(c, "code", name, code);
+	if (addr)
+		err = err ?: add_hex(c, "addr", *addr);
+	return err;
 }
 
 struct json_object *report_event(const struct event *ev, const char *probe, uint64_t realtime_ns,

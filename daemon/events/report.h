@@ -25,6 +25,12 @@ struct report_frame {
 struct json_object *report_event(const struct event *ev, const char *probe, uint64_t realtime_ns,
 				 const struct report_frame *frames, size_t n_frames);
 
+/* Add to an event's obj the fault its death follows from: "cause": {"time", "code",
+ * "addr"}, the fault's wall-clock time, its si_code by name (signo's table) and its
+ * address when addr is not NULL. 0 or -ENOMEM. */
+int report_add_cause(struct json_object *obj, int signo, int code, const uint64_t *addr,
+		     uint64_t realtime_ns);
+
 /* Add val under key to obj, taking val; val NULL (a failed allocation) or a failed add
  * gives -ENOMEM, and val is freed. Lets a builder chain its adds with ?:. */
 int report_add(struct json_object *obj, const char *key, struct json_object *val);

@@ -240,6 +240,8 @@ static int add_probe(const struct policy *pol, size_t index, struct salve_config
 	if (pr->kind == POLICY_PROBE_SIGNAL) {
 		cfg->signals |= pr->signals_mask;
 		cfg->signals_handled |= pr->handled;
+		if (pr->faults == POLICY_FAULTS_ALL)
+			cfg->faults |= pr->signals_mask & SALVE_FAULT_SIGNALS;
 		cfg->stack |= 1u << kind;
 	}
 	if (pr->kind == POLICY_PROBE_EXIT && !pr->nonzero)

@@ -85,6 +85,10 @@ struct policy_probe {
 	bool nonzero;                /* exit: only non-zero statuses and deaths by signal */
 	unsigned signals_mask;       /* signal: 1u << signo for each signal reported */
 	bool handled;                /* signal: also signals the process catches */
+	enum policy_faults {         /* signal: which kernel-raised faults (si_code > 0) */
+		POLICY_FAULTS_ALL,   /*   every one, caught by the program or not (default) */
+		POLICY_FAULTS_FATAL, /*   only those that kill it */
+	} faults;
 
 	/* return, latency, stall: the function; exception, abort: the library (a default) */
 	char *binary;                /* absolute path, or a soname resolved as the loader would */

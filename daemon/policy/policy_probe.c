@@ -286,6 +286,35 @@ int ps_parse_types(struct parser *ps, struct json_object *v, void *dst, const st
 	return ps_parse_strings(ps, v, dst, f);
 }
 
+static const char *const faults_names[] = {
+	[POLICY_FAULTS_ALL] = "all",
+	[POLICY_FAULTS_FATAL] = "fatal",
+};
+
+/* "faults": "all" or "fatal". Checked after "handled", which it must not contradict. */
+static int parse_faults(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
+{
+	struct policy_probe *pr = dst;
+	const char *s = json_object_get_string(v);
+	struct nearest n = { .word = s, .dist = SIZE_MAX };
+	char shown[SHOWN_LEN], h[128];
+
+	(void)f;
+	for (unsigned i = 0; i < N_FIELDS(faults_names); i++) {
+		if (!strcmp(s, faults_names[i]) && strlen(s) == (size_t)json_object_get_string_len(v)) {
+			pr->faults = i;
+			if (pr->faults == POLICY_FAULTS_FATAL && pr->handled)
+				return ps_fail(ps, "\"fatal\" leaves out the faults a program catches, but "
+					       "\"handled\": true reports every signal it catches; drop one "
+					       "of the two");
+			return 0;
+		}
+		ps_nearest_try(&n, faults_names[i], faults_names[i]);
+	}
+	return ps_fail(ps, "unknown value %s%s", ps_show(v, shown, sizeof(shown)),
+		       ps_hint(&n, faults_names, N_FIELDS(faults_names), h, sizeof(h)));
+}
+
 /* ---- the probe object ------------------------------------------------------------------ */
 
 static unsigned probe_variant(const void *dst)
@@ -316,6 +345,7 @@ static const struct field probe_fields[] = {
 	{ .name = "signals", .type = json_type_array, .only = KIND(SIGNAL), .parse = parse_signals },
 	{ .name = "handled", .type = json_type_boolean, .only = KIND(SIGNAL), .parse = ps_parse_bool,
 	  .off = PR(handled) },
+	{ .name = "faults", .type = json_type_string, .only = KIND(SIGNAL), .parse = parse_faults },
 	{ .name = "nonzero", .type = json_type_boolean, .only = KIND(EXIT), .parse = ps_parse_bool,
 	  .off = PR(nonzero) },
 	{ .name = "binary", .type = json_type_string, .only = FUNCTION_KINDS | LIBRARY_KINDS,

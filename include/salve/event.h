@@ -72,6 +72,10 @@ struct salve_stack {
 #define SALVE_SIG_FATAL 0x1    /* the receiver's disposition is the default action */
 #define SALVE_SIG_HAS_ADDR 0x2 /* addr is the fault address */
 #define SALVE_SIG_HAS_IP 0x4   /* ip and stack are the receiver's (it raised it itself) */
+#define SALVE_SIG_HANDLED 0x8  /* the receiver has a handler for it (known where FATAL is) */
+
+/* Signals the kernel raises at a fault (si_code > 0): SIGILL, SIGBUS, SIGFPE, SIGSEGV. */
+#define SALVE_FAULT_SIGNALS ((1u << 4) | (1u << 7) | (1u << 8) | (1u << 11))
 
 struct salve_signal_event {
 	struct salve_event_hdr hdr;
@@ -184,6 +188,8 @@ struct salve_config {
 	__u32 signals_handled; /* also signals the receiver catches, not only fatal ones */
 	__u32 rate_per_sec; /* per (tgid, kind) records per second; 0 means unlimited */
 	__u32 burst;
+	__u32 faults;      /* 1 << signo: kernel-raised faults wanted even when caught */
+	__u32 pad;
 	__u64 unscoped;    /* policies with an empty scope: every process is theirs */
 	__u64 scoped;      /* the others */
 	__u64 needs[SALVE_SCOPE_SETS]; /* per kind of set: the policies that list some */
@@ -229,7 +235,7 @@ SALVE_ASSERT_SIZE(struct salve_call_event, 64 + 40);
 SALVE_ASSERT_SIZE(struct salve_call_stack_event, 64 + 40 + sizeof(struct salve_stack));
 SALVE_ASSERT_SIZE(struct salve_text_event, 64 + 40 + 8 + 512);
 SALVE_ASSERT_SIZE(struct salve_text_stack_event, 64 + 40 + 8 + 512 + sizeof(struct salve_stack));
-SALVE_ASSERT_SIZE(struct salve_config, 56 + 8 * SALVE_SCOPE_SETS);
+SALVE_ASSERT_SIZE(struct salve_config, 64 + 8 * SALVE_SCOPE_SETS);
 SALVE_ASSERT_SIZE(struct salve_scope_slots, 32);
 SALVE_ASSERT_SIZE(struct salve_rate, 24);
 SALVE_ASSERT_SIZE(struct salve_scope_val, 16);

@@ -55,6 +55,12 @@ invalid action-exec-output-over "$(rule "\"when\": $C, \"actions\": [{\"do\": \"
 valid durations-max "$(PROBES='{"id": "crashes", "kind": "signal"}, {"id": "slow", "kind": "latency", "binary": "/b", "symbol": "f", "baseline": {"window": "1h"}}, {"id": "t", "kind": "stall", "binary": "/b", "symbol": "f", "every": "24h"}' rule '"by": "host", "when": {"any": [{"probe": "crashes", "count": 1, "within": "24h"}, {"probe": "slow", "p99": "1h", "within": "24h"}, {"probe": "slow", "p90": {"baseline": "24h", "factor": 2}, "within": "1s"}]}, "cooldown": "24h", "verify": "24h", "actions": [{"do": "exec", "command": ["/bin/true"], "timeout": "10m", "output": "1MiB"}]')"
 valid rule-rate "$(rule '"when": {"probe": "crashes", "rate": "0.5/m", "signal": ["SIGSEGV", "SIGBUS"], "stack_has": "parse", "within": "1m"}, '"$LOG")"
 
+valid probe-faults-fatal "$(PROBES='{"id": "a", "kind": "signal", "faults": "fatal"}, {"id": "b", "kind": "signal", "faults": "all", "handled": true}, {"id": "c", "kind": "signal", "faults": "fatal", "handled": false}' policy)"
+invalid probe-faults-unknown "$(PROBES='{"id": "a", "kind": "signal", "faults": "none"}' policy)"
+invalid probe-faults-bool "$(PROBES='{"id": "a", "kind": "signal", "faults": false}' policy)"
+invalid probe-faults-handled "$(PROBES='{"id": "a", "kind": "signal", "faults": "fatal", "handled": true}' policy)"
+invalid probe-faults-exit "$(PROBES='{"id": "a", "kind": "exit", "faults": "all"}' policy)"
+
 invalid no-version '{"name": "m", "probes": [{"id": "a", "kind": "oom"}]}'
 invalid version-2 '{"salve": 2, "name": "m", "probes": [{"id": "a", "kind": "oom"}]}'
 invalid unknown-top "$(policy '"rulez": []')"

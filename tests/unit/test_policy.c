@@ -112,6 +112,8 @@ static void test_default_policy_parses(void **state)
 	assert_int_equal(p->probes[0].kind, POLICY_PROBE_SIGNAL);
 	assert_int_equal(p->probes[0].signals_mask, ALL_SIGNALS);
 	assert_false(p->probes[0].handled);
+	/* Faults a program catches are reported by default. */
+	assert_int_equal(p->probes[0].faults, POLICY_FAULTS_ALL);
 	assert_string_equal(p->probes[1].id, "exits");
 	assert_int_equal(p->probes[1].kind, POLICY_PROBE_EXIT);
 	assert_true(p->probes[1].nonzero);
@@ -125,6 +127,25 @@ static void test_default_policy_parses(void **state)
 		assert_int_equal(p->probes[i].rate.per_second, 0);
 	}
 	policy_set_free(set);
+}
+
+/* "faults": "fatal" turns off the faults a program catches and survives; "all" is the
+ * default and may be written. */
+static void test_faults_option(void **state)
+{
+	const char *json = WITH_PROBES("{\"id\": \"jvm\", \"kind\": \"signal\", \"faults\": \"fatal\"}, "
+				       "{\"id\": \"all\", \"kind\": \"signal\", \"faults\": \"all\", "
+				       "\"handled\": true}");
+	struct policy p;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(policy_parse("x.json", json, strlen(json), &p, err, sizeof(err)), 0);
+	assert_int_equal(p.probes[0].faults, POLICY_FAULTS_FATAL);
+	assert_false(p.probes[0].handled);
+	assert_int_equal(p.probes[1].faults, POLICY_FAULTS_ALL);
+	assert_true(p.probes[1].handled);
+	policy_clear(&p);
 }
 
 static void test_every_field(void **state)
@@ -153,6 +174,7 @@ static void test_every_field(void **state)
 	assert_int_equal(p.n_probes, 3);
 	assert_int_equal(p.probes[0].signals_mask, 1u << SIGSEGV | 1u << SIGABRT);
 	assert_true(p.probes[0].handled);
+	assert_int_equal(p.probes[0].faults, POLICY_FAULTS_ALL);
 	assert_int_equal(p.probes[1].kind, POLICY_PROBE_EXIT);
 	assert_false(p.probes[1].nonzero);
 	assert_int_equal(p.probes[1].signals_mask, 0);
@@ -298,7 +320,7 @@ static void test_unknown_field(void **state)
 		     "x.json: probes[0]: unknown field \"colour\" (expected one of \"id\", \"kind\")");
 	expect_error(WITH_PROBES("{\"id\": \"a\", \"kind\": \"signal\", \"colour\": 3}"), -EINVAL,
 		     "x.json: probes[0]: unknown field \"colour\" "
-		     "(expected one of \"id\", \"kind\", \"signals\", \"handled\")");
+		     "(expected one of \"id\", \"kind\", \"signals\", \"handled\", \"faults\")");
 	expect_error(WITH_PROBES("{\"id\": \"a\", \"kind\": \"return\", \"colour\": 3}"), -EINVAL,
 		     "x.json: probes[0]: unknown field \"colour\" (expected one of \"id\", \"kind\", "
 		     "\"binary\", \"symbol\", \"offset\", \"type\", \"when\", \"stack\", \"rate\")");
@@ -307,7 +329,7 @@ static void test_unknown_field(void **state)
 	/* a kind not known (yet): every field of a probe */
 	expect_error(WITH_PROBES("{\"id\": \"a\", \"kind\": \"oomm\", \"colour\": 3}"), -EINVAL,
 		     "x.json: probes[0]: unknown field \"colour\" (expected one of \"id\", \"kind\", "
-		     "\"signals\", \"handled\", \"nonzero\", \"binary\", \"symbol\", \"offset\", \"type\", "
+		     "\"signals\", \"handled\", \"faults\", \"nonzero\", \"binary\", \"symbol\", \"offset\", \"type\", "
 		     "\"when\", \"threshold\", \"baseline\", \"every\", \"types\", \"syscalls\", \"errnos\", "
 		     "\"stack\", \"rate\")");
 	expect_error(WITH_SCOPE("{\"uid\": [0]}"), -EINVAL,
@@ -396,6 +418,17 @@ static void test_wrong_types(void **state)
 		     "x.json: probes[0].nonzero: expected a boolean, got \"yes\"");
 	expect_error(WITH_PROBES("{\"id\": \"a\", \"kind\": \"signal\", \"handled\": 1}"), -EINVAL,
 		     "x.json: probes[0].handled: expected a boolean, got 1");
+	expect_error(WITH_PROBES("{\"id\": \"a\", \"kind\": \"signal\", \"faults\": false}"), -EINVAL,
+		     "x.json: probes[0].faults: expected a string, got false");
+	expect_error(WITH_PROBES("{\"id\": \"a\", \"kind\": \"signal\", \"faults\": \"fatl\"}"), -EINVAL,
+		     "x.json: probes[0].faults: unknown value \"fatl\" (did you mean \"fatal\"?)");
+	expect_error(WITH_PROBES("{\"id\": \"a\", \"kind\": \"signal\", \"faults\": \"none\"}"), -EINVAL,
+		     "x.json: probes[0].faults: unknown value \"none\" (expected one of \"all\", \"fatal\")");
+	expect_error(WITH_PROBES("{\"id\": \"a\", \"kind\": \"signal\", \"handled\": true, \"faults\": \"fatal\"}"),
+		     -EINVAL, "x.json: probes[0].faults: \"fatal\" leaves out the faults a program "
+		     "catches, but \"handled\": true reports every signal it catches; drop one of the two");
+	expect_error(WITH_PROBES("{\"id\": \"a\", \"kind\": \"exit\", \"faults\": \"all\"}"), -EINVAL,
+		     "x.json: probes[0].faults: does not apply to a probe of kind \"exit\" (only to kind \"signal\")");
 	expect_error(WITH_PROBES("{\"id\": \"a\", \"kind\": \"signal\", \"signals\": \"SIGSEGV\"}"), -EINVAL,
 		     "x.json: probes[0].signals: expected an array, got \"SIGSEGV\"");
 	expect_error(WITH_SCOPE("[]"), -EINVAL, "x.json: scope: expected an object, got []");
@@ -1313,6 +1346,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_policy_parses),
 		cmocka_unit_test(test_every_field),
+		cmocka_unit_test(test_faults_option),
 		cmocka_unit_test(test_kind_names),
 		cmocka_unit_test(test_syntax_error_line_col),
 		cmocka_unit_test(test_syntax_unexpected_end),

@@ -110,6 +110,47 @@ static void test_signal_line_sent(void **state)
 		   "\"sender_pid\":100,\"fatal\":true}\n");
 }
 
+/* A fault the program catches: said so, with its address; then the exit it led to, which
+ * names that fault as its cause. */
+static void test_signal_line_handled_and_cause(void **state)
+{
+	struct json_object *obj;
+	struct event ev;
+	uint64_t addr = 0x10;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	base_event(&ev, SALVE_EV_SIGNAL);
+	ev.sig.signo = SIGSEGV;
+	ev.sig.code = 1;
+	ev.sig.sender_pid = 4242;
+	ev.sig.flags = SALVE_SIG_HANDLED | SALVE_SIG_HAS_ADDR;
+	ev.sig.addr = 0x10;
+	check_line(&ev, "crashes", NULL, 0,
+		   HEAD "\"signal\",\"probe\":\"crashes\",\"pid\":4242,\"tid\":4243,"
+		   "\"comm\":\"crash\",\"exe\":\"/work/main/build/tests/targets/crash\","
+		   "\"cgroup_id\":7,\"signal\":\"SIGSEGV\",\"code\":\"SEGV_MAPERR\","
+		   "\"addr\":\"0x10\",\"sender_pid\":4242,\"fatal\":false,\"handled\":true}\n");
+
+	base_event(&ev, SALVE_EV_EXIT);
+	ev.exit.status = SIGSEGV;
+	obj = report_event(&ev, "exits", T_NS, NULL, 0);
+	assert_non_null(obj);
+	assert_int_equal(report_add_cause(obj, SIGSEGV, 1, &addr, T_NS - 1000000000), 0);
+	assert_non_null(f = open_memstream(&buf, &len));
+	assert_int_equal(report_write(f, obj), 0);
+	fclose(f);
+	json_object_put(obj);
+	assert_string_equal(buf, HEAD "\"exit\",\"probe\":\"exits\",\"pid\":4242,\"tid\":4243,"
+			    "\"comm\":\"crash\",\"exe\":\"/work/main/build/tests/targets/crash\","
+			    "\"cgroup_id\":7,\"exit_code\":null,\"signal\":\"SIGSEGV\","
+			    "\"core_dumped\":false,\"cause\":{\"time\":\"2026-11-22T16:31:12.123456789Z\","
+			    "\"code\":\"SEGV_MAPERR\",\"addr\":\"0x10\"}}\n");
+	free(buf);
+}
+
 static void test_exit_line(void **state)
 {
 	struct event ev;
@@ -484,6 +525,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_signal_line),
 		cmocka_unit_test(test_signal_line_sent),
+		cmocka_unit_test(test_signal_line_handled_and_cause),
 		cmocka_unit_test(test_exit_line),
 		cmocka_unit_test(test_exit_line_killed),
 		cmocka_unit_test(test_oom_line),
