@@ -615,7 +615,16 @@ static int src_read(struct elf_file *f, uint64_t addr, struct src *src)
 		file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
 	if (dwarf_getsrcfiles(cu, &files, &n_files))
 		files = NULL;
+	/* dwarf_getscopes goes on from an inlined function into its abstract definition;
+	 * the chain of concrete instances around the innermost scope is its DIE's. */
 	n = dwarf_getscopes(cu, addr - bias, &scopes);
+	if (n > 0) {
+		Dwarf_Die inner = scopes[0];
+
+		free(scopes);
+		scopes = NULL;
+		n = dwarf_getscopes_die(&inner, &scopes);
+	}
 	for (int i = 0; i < n; i++) {
 		Dwarf_Attribute attr;
 		Dwarf_Word call_file = 0, call_line = 0;
