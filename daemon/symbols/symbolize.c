@@ -575,6 +575,16 @@ static uint32_t text_add(struct text_buf *t, const char *str)
 	return at;
 }
 
+/* A source file's name as addr2line gives it: a relative one joined to the directory
+ * it was compiled in. Into buf (len), cut when too long. */
+static const char *src_path(const char *comp_dir, const char *file, char *buf, size_t len)
+{
+	if (!file || file[0] == '/' || !comp_dir || !*comp_dir)
+		return file;
+	snprintf(buf, len, "%s/%s", comp_dir, file);
+	return buf;
+}
+
 /* A subprogram's or inlined function's name as a debugger shows it: its linkage name
  * demangled, else its DWARF name. malloc'd or NULL. */
 static char *die_name(Dwarf_Die *die)
@@ -597,7 +607,9 @@ static int src_read(struct elf_file *f, uint64_t addr, struct src *src)
 {
 	struct src_inl inl[SYMBOL_INLINED_MAX];
 	struct text_buf t = { 0 };
-	const char *file = NULL;
+	const char *file = NULL, *comp_dir;
+	char path[SYMBOL_FILE_MAX]; /* a joined name, until text has it */
+	Dwarf_Attribute cattr;
 	Dwarf_Die *cu, *scopes = NULL;
 	Dwarf_Files *files = NULL;
 	Dwarf_Addr bias;
@@ -611,8 +623,10 @@ static int src_read(struct elf_file *f, uint64_t addr, struct src *src)
 	if (!f->mod || !(cu = dwfl_module_addrdie(f->mod, addr, &bias)))
 		return 0;
 	t.len = sizeof(inl); /* room for the inlined functions' offsets, filled in at the end */
+	comp_dir = dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &cattr));
 	if ((line = dwfl_module_getsrc(f->mod, addr)))
-		file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+		file = src_path(comp_dir, dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL),
+				path, sizeof(path));
 	if (dwarf_getsrcfiles(cu, &files, &n_files))
 		files = NULL;
 	/* dwarf_getscopes goes on from an inlined function into its abstract definition;
@@ -648,6 +662,7 @@ static int src_read(struct elf_file *f, uint64_t addr, struct src *src)
 		dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &attr), &call_file);
 		dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &attr), &call_line);
 		file = files && call_file < n_files ? dwarf_filesrc(files, call_file, NULL, NULL) : NULL;
+		file = src_path(comp_dir, file, path, sizeof(path));
 		lineno = (int)call_line;
 	}
 	free(scopes);
