@@ -18,7 +18,10 @@
 #include <unistd.h>
 
 #include "events/events.h"
+#include "symbols/elffile.h"
 #include "symbols/symbolize.h"
+
+_Static_assert(BUILD_ID_HEX_MAX == ELFFILE_BUILD_ID_MAX, "one build id size");
 
 #define SYMBOLIZER_FILES 64 /* ELF files kept parsed; the least recently used goes */
 #define SRC_MAX 16384       /* addresses whose DWARF answer a file keeps; then it starts over */
@@ -72,8 +75,7 @@ struct elf_file {
 	time_t checked; /* monotonic second its path was last stat'ed against it */
 	struct segment *segs; /* at module addresses (the file's own plus bias) */
 	size_t n_segs;
-	int fd;
-	Elf *elf;          /* ours; libdwfl holds a reference */
+	struct elffile ef; /* ours; libdwfl holds a reference to its Elf */
 	Dwfl *dwfl;        /* this file alone, as one module */
 	Dwfl_Module *mod;
 	struct symtab tab; /* .symtab, or the debug file's, or .dynsym and MiniDebugInfo */
@@ -99,7 +101,7 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_A
 
 	(void)mod, (void)name, (void)base;
 	*file_name = strdup(f->path);
-	*elfp = elf_begin(f->fd, ELF_C_READ, f->elf);
+	*elfp = elf_begin(f->ef.fd, ELF_C_READ, f->ef.elf);
 	return -1; /* the descriptor stays ours */
 }
 
@@ -140,9 +142,7 @@ static void file_free(struct elf_file *f)
 	if (!f)
 		return;
 	dwfl_end(f->dwfl);
-	elf_end(f->elf);
-	if (f->fd >= 0)
-		close(f->fd);
+	elffile_close(&f->ef);
 	for (size_t i = 0; i < f->tab.n; i++)
 		free(f->tab.syms[i].demangled);
 	free(f->tab.syms);
@@ -273,7 +273,7 @@ static int read_segments(struct elf_file *f, uint64_t *lo, uint64_t *hi)
 	size_t nph;
 
 	*lo = *hi = 0;
-	if (elf_getphdrnum(f->elf, &nph))
+	if (elf_getphdrnum(f->ef.elf, &nph))
 		return -ENOEXEC;
 	f->segs = calloc(nph ? nph : 1, sizeof(*f->segs));
 	if (!f->segs)
@@ -281,7 +281,7 @@ static int read_segments(struct elf_file *f, uint64_t *lo, uint64_t *hi)
 	for (size_t i = 0; i < nph; i++) {
 		GElf_Phdr ph;
 
-		if (!gelf_getphdr(f->elf, i, &ph) || ph.p_type != PT_LOAD)
+		if (!gelf_getphdr(f->ef.elf, i, &ph) || ph.p_type != PT_LOAD)
 			continue;
 		if (first)
 			*lo = ph.p_vaddr & -ph.p_align; /* as libdwfl reckons its bias */
@@ -300,14 +300,12 @@ static int read_segments(struct elf_file *f, uint64_t *lo, uint64_t *hi)
  * functions. A file with no loaded segment has nothing to name. */
 static int file_parse(struct symbolizer *s, struct elf_file *f)
 {
-	const unsigned char *bits;
-	GElf_Addr bias, vaddr;
+	GElf_Addr bias;
 	uint64_t lo, hi;
 	void **userdata;
-	int err, len;
+	int err;
 
-	if (elf_kind(f->elf) != ELF_K_ELF)
-		return -ENOEXEC;
+	elffile_build_id(f->ef.elf, f->build_id);
 	if ((err = read_segments(f, &lo, &hi)))
 		return err;
 	if (!f->n_segs || hi <= lo)
@@ -324,10 +322,6 @@ static int file_parse(struct symbolizer *s, struct elf_file *f)
 		return -ENOEXEC;
 	for (size_t i = 0; i < f->n_segs; i++)
 		f->segs[i].vaddr += bias;
-	len = dwfl_module_build_id(f->mod, &bits, &vaddr);
-	if (len > 0 && len * 2 < BUILD_ID_HEX_MAX)
-		for (int i = 0; i < len; i++)
-			sprintf(f->build_id + 2 * i, "%02x", bits[i]);
 	return read_symbols(f);
 }
 
@@ -381,42 +375,26 @@ static void cache_insert(struct symbolizer *s, struct elf_file *f)
 static int file_load(struct symbolizer *s, const struct symbolizer_file *id, struct elf_file **out)
 {
 	struct elf_file *f = calloc(1, sizeof(*f));
-	struct stat st;
 	int err;
 
 	if (!f)
 		return -ENOMEM;
-	/* O_NONBLOCK: a FIFO put in a binary's place must not hang the daemon. The
-	 * descriptor stays open with the parse: a deleted file can still be read. */
-	f->fd = open(id->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (f->fd < 0) {
-		err = -errno;
-		goto err;
+	/* The file stays open with the parse: a deleted file can still be read. */
+	err = elffile_open(id->path, &f->ef, NULL, 0);
+	if (err) {
+		free(f);
+		return err == -EISDIR ? -ENOEXEC : err;
 	}
-	if (fstat(f->fd, &st)) {
-		err = -errno;
-		goto err;
-	}
-	f->dev = events_kernel_dev(st.st_dev);
-	f->ino = st.st_ino;
-	f->mtime = st.st_mtim;
-	f->size = st.st_size;
+	f->dev = events_kernel_dev(f->ef.st.st_dev);
+	f->ino = f->ef.st.st_ino;
+	f->mtime = f->ef.st.st_mtim;
+	f->size = f->ef.st.st_size;
 	if (id->ino && (f->ino != id->ino || f->dev != id->dev)) {
 		err = -ESTALE; /* replaced between stat and open */
 		goto err;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		err = -ENOEXEC;
-		goto err;
-	}
 	if (!(f->path = strdup(id->path))) {
 		err = -ENOMEM;
-		goto err;
-	}
-	/* ELF_C_READ, not mmap: a file truncated under us must not SIGBUS the daemon. */
-	f->elf = elf_begin(f->fd, ELF_C_READ, NULL);
-	if (!f->elf) {
-		err = -ENOEXEC;
 		goto err;
 	}
 	if ((err = file_parse(s, f)))
