@@ -13,8 +13,9 @@
  * files), but never past the end of that function's section or executable segment. C++
  * names are demangled. Where DWARF is present (in the file or its debug file), the
  * source file and line and the functions inlined at the address come with the name.
- * The debug root is /usr/lib/debug unless the options name another; debuginfod servers
- * are never asked (salved's environment sets no DEBUGINFOD_URLS).
+ * The debug root is /usr/lib/debug unless the options name another. libdwfl asks the
+ * debuginfod servers DEBUGINFOD_URLS names for a debug file it cannot find; salved
+ * unsets it at start, so only this host is searched.
  *
  * Each file is parsed once and cached by path, device, inode, size and mtime, so a file
  * replaced or rewritten in place is read again; at most 64 files, the least recently
