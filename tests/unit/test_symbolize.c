@@ -482,9 +482,6 @@ static char fx[256]; /* the fixtures' directory */
 static const char app_c[] =
 	"#include <stdio.h>\n"
 	"int g = 5;\n"
-	"#ifdef OTHER\n"
-	"int other(int x) { return x + 7; }\n"
-	"#endif\n"
 	"static __attribute__((noipa)) int hidden_step(int x)\n"
 	"{\n"
 	"	return x * g + 1;\n"
@@ -564,7 +561,8 @@ static void build_id_of(const char *path, char *out, size_t len)
 /* app (with a build id) and app-noid (without) at -O2 with DWARF; then:
  *   stripped         app stripped; its debug file in debug/.build-id/xx/yyyy.debug
  *   link/app-noid    app-noid stripped, with a .gnu_debuglink to app-noid.debug beside it
- *   badlink/app-noid the same, beside a debug file of another build under that name
+ *   badlink/app-noid the same, beside its debug file with one section more: the same
+ *                    functions at the same addresses, another CRC
  *   mini             app stripped, its functions in .gnu_debugdata (the MiniDebugInfo
  *                    recipe of gdb's manual, as Fedora builds packages)
  *   cpp              a C++ program */
@@ -578,7 +576,6 @@ static int fixtures_setup(void **state)
 		return -1;
 	if (sh("cd %s && cc -O2 -g app.c -o app && "
 	       "cc -O2 -g -Wl,--build-id=none app.c -o app-noid && "
-	       "cc -O2 -g -Wl,--build-id=none -DOTHER app.c -o other-noid && "
 	       "c++ -O1 -g cpp.cc -o cpp", fx))
 		return -1;
 	fx_path(app, sizeof(app), "app");
@@ -592,7 +589,8 @@ static int fixtures_setup(void **state)
 	       "strip --strip-all -o link/app-noid app-noid && "
 	       "objcopy --add-gnu-debuglink=link/app-noid.debug link/app-noid && "
 	       "cp link/app-noid badlink/app-noid && "
-	       "objcopy --only-keep-debug other-noid badlink/app-noid.debug", fx, id, id, id + 2))
+	       "objcopy --add-section .salve.junk=app.c link/app-noid.debug badlink/app-noid.debug",
+	       fx, id, id, id + 2))
 		return -1;
 	if (sh("cd %s && mkdir mini.d && cd mini.d && cp ../app mini && "
 	       "nm -D mini --format=posix --defined-only | awk '{ print $1 }' | sort > dynsyms && "
