@@ -764,6 +764,9 @@ int main(int argc, char **argv)
 		return rc;
 	salve_log_setup(getenv("JOURNAL_STREAM") ? LOG_SINK_JOURNAL : LOG_SINK_STDERR, LOG_INFO,
 			d.opt.verbose);
+	/* Debug files are looked for on this host only: libdwfl would ask the debuginfod
+	 * servers this names, a network fetch in the middle of naming a stack. */
+	unsetenv("DEBUGINFOD_URLS");
 	d.out = stdout;
 	if (d.opt.log && !(d.out = fopen(d.opt.log, "ae"))) {
 		salve_log(LOG_ERR, "--log %s: %s", d.opt.log, strerror(errno));

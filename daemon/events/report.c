@@ -301,6 +301,33 @@ static int add_oom(struct json_object *obj, const struct event *ev)
 	return err;
 }
 
+/* "file" and "line" of a frame or an inlined function, when DWARF gave them. */
+static int add_source(struct json_object *obj, const char *file, uint32_t line)
+{
+	if (!file || !*file || !line)
+		return 0;
+	return report_add(obj, "file", report_string(file)) ?:
+	       report_add(obj, "line", json_object_new_uint64(line));
+}
+
+static int add_inlined(struct json_object *obj, const struct report_inlined *in, size_t n)
+{
+	struct json_object *arr = json_object_new_array_ext((int)n);
+	int err = report_add(obj, "inlined", arr);
+
+	for (size_t i = 0; !err && i < n; i++) {
+		struct json_object *io = json_object_new_object();
+
+		if (!io || json_object_array_add(arr, io) < 0) {
+			json_object_put(io);
+			return -ENOMEM;
+		}
+		err = report_add(io, "symbol", report_string(in[i].symbol)) ?:
+		      add_source(io, in[i].file, in[i].line);
+	}
+	return err;
+}
+
 static int add_stack(struct json_object *obj, const struct report_frame *frames, size_t n)
 {
 	struct json_object *arr = json_object_new_array_ext((int)n);
@@ -327,6 +354,9 @@ static int add_stack(struct json_object *obj, const struct report_frame *frames,
 		/* An offset means nothing without the module or symbol it counts from. */
 		if (f->module || f->symbol)
 			err = err ?: report_add(fo, "offset", json_object_new_uint64(f->offset));
+		err = err ?: add_source(fo, f->file, f->line);
+		if (f->n_inlined)
+			err = err ?: add_inlined(fo, f->inlined, f->n_inlined);
 	}
 	return err;
 }

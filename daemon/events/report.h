@@ -12,12 +12,23 @@
 
 #include "events/events.h"
 
+/* A function inlined at a frame's address, and the source line in it. */
+struct report_inlined {
+	const char *symbol;
+	const char *file; /* NULL when unknown */
+	uint32_t line;
+};
+
 struct report_frame {
 	uint64_t ip;
 	const char *module;   /* NULL when unknown */
 	const char *symbol;   /* NULL when unknown */
 	uint64_t offset;      /* from the symbol, or from the module when symbol is NULL */
 	const char *build_id; /* of the module, as hex; NULL when unknown */
+	const char *file;     /* source file of symbol's line; NULL when unknown */
+	uint32_t line;
+	const struct report_inlined *inlined; /* innermost first; n_inlined of them */
+	size_t n_inlined;
 };
 
 /* The JSON object of one event as produced by probe. realtime_ns is the wall-clock

@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include "kernel/resolve.h"
+#include "symbols/elffile.h"
+
+_Static_assert(RESOLVE_BUILD_ID_MAX == ELFFILE_BUILD_ID_MAX, "one build id size");
 
 #define LD_SO_CACHE "/etc/ld.so.cache"
 #define DEBUG_ROOT "/usr/lib/debug"
@@ -28,8 +31,6 @@
 #define CACHE_ENDIAN 3
 #endif
 
-#define VERSYM_HIDDEN 0x8000 /* name@VER: not the default version */
-#define VERSYM_INDEX 0x7fff
 #define CLOSEST_MAX 3
 #define NAME_CMP_MAX 128 /* characters of a name compared when looking for close ones */
 #define AMBIGUOUS_MAX 4  /* addresses named in an "ambiguous" message */
@@ -47,103 +48,7 @@ append(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- ELF files -------------------------------------------------------------------- */
-
-struct elf_file {
-	int fd;
-	Elf *elf;
-};
-
-static int elf_file_open(const char *path, struct elf_file *f, char *err, size_t err_len)
-{
-	struct stat st;
-	int e;
-
-	f->elf = NULL;
-	if (elf_version(EV_CURRENT) == EV_NONE) {
-		snprintf(err, err_len, "%s: libelf: %s", path, elf_errmsg(-1));
-		return -ENOTSUP;
-	}
-	f->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (f->fd < 0 || fstat(f->fd, &st)) {
-		e = errno;
-		snprintf(err, err_len, "%s: %s", path, strerror(e));
-		if (f->fd >= 0)
-			close(f->fd);
-		return -e;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		close(f->fd);
-		snprintf(err, err_len, "%s: %s", path, strerror(EISDIR));
-		return -EISDIR;
-	}
-	f->elf = elf_begin(f->fd, ELF_C_READ_MMAP, NULL);
-	if (!f->elf || elf_kind(f->elf) != ELF_K_ELF) {
-		elf_end(f->elf);
-		close(f->fd);
-		f->elf = NULL;
-		snprintf(err, err_len, "%s: not an ELF file", path);
-		return -ENOEXEC;
-	}
-	return 0;
-}
-
-static void elf_file_close(struct elf_file *f)
-{
-	if (!f->elf)
-		return;
-	elf_end(f->elf);
-	close(f->fd);
-	f->elf = NULL;
-}
-
-/* The NT_GNU_BUILD_ID note of any note section, as hex. */
-static void read_build_id(Elf *elf, char hex[RESOLVE_BUILD_ID_MAX])
-{
-	Elf_Scn *scn = NULL;
-
-	hex[0] = '\0';
-	while ((scn = elf_nextscn(elf, scn))) {
-		Elf_Data *data;
-		GElf_Shdr sh;
-		GElf_Nhdr nh;
-		size_t off = 0, name_off, desc_off;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE ||
-		    !(data = elf_getdata(scn, NULL)))
-			continue;
-		while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
-			const unsigned char *desc = (const unsigned char *)data->d_buf + desc_off;
-
-			if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
-			    memcmp((const char *)data->d_buf + name_off, "GNU", 4) ||
-			    !nh.n_descsz || nh.n_descsz * 2 >= RESOLVE_BUILD_ID_MAX)
-				continue;
-			for (size_t i = 0; i < nh.n_descsz; i++)
-				sprintf(hex + 2 * i, "%02x", desc[i]);
-			return;
-		}
-	}
-}
-
-/* The file offset of vaddr, through the PT_LOAD segment that holds it. */
-static int file_offset(Elf *elf, uint64_t vaddr, uint64_t *off)
-{
-	size_t n;
-
-	if (elf_getphdrnum(elf, &n))
-		return -ERANGE;
-	for (size_t i = 0; i < n; i++) {
-		GElf_Phdr ph;
-
-		if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_LOAD && vaddr >= ph.p_vaddr &&
-		    vaddr - ph.p_vaddr < ph.p_filesz) {
-			*off = vaddr - ph.p_vaddr + ph.p_offset;
-			return 0;
-		}
-	}
-	return -ERANGE;
-}
+/* ---- ELF files ---------------------------------------------------------------------- */
 
 /* One NOP instruction of exactly 5 bytes at the entry, which the kernel's uprobe
  * optimization takes: 0x66 prefixes, then 90, or 0f 1f /0 and its operand bytes.
@@ -217,14 +122,14 @@ static bool native_elf(Elf *elf)
 
 static bool library_fits(const char *path)
 {
-	struct elf_file f;
+	struct elffile f;
 	char scratch[16];
 	bool ok;
 
-	if (elf_file_open(path, &f, scratch, sizeof(scratch)))
+	if (elffile_open(path, &f, scratch, sizeof(scratch)))
 		return false;
 	ok = native_elf(f.elf);
-	elf_file_close(&f);
+	elffile_close(&f);
 	return ok;
 }
 
@@ -336,7 +241,7 @@ static int dirs_lookup(const char *name, char *path, size_t len)
 
 int resolve_binary(const char *name, char *path, size_t len, char *err, size_t err_len)
 {
-	struct elf_file f;
+	struct elffile f;
 	int rc;
 
 	if (!*name || (name[0] != '/' && strchr(name, '/'))) {
@@ -345,9 +250,9 @@ int resolve_binary(const char *name, char *path, size_t len, char *err, size_t e
 		return -EINVAL;
 	}
 	if (name[0] == '/') {
-		if ((rc = elf_file_open(name, &f, err, err_len)))
+		if ((rc = elffile_open(name, &f, err, err_len)))
 			return rc;
-		elf_file_close(&f);
+		elffile_close(&f);
 		rc = copy_path(name, path, len);
 	} else {
 		rc = cache_lookup(name, path, len);
@@ -374,25 +279,6 @@ struct query {
 	bool want_default; /* "@@" */
 };
 
-struct table {
-	Elf *elf;
-	Elf_Data *syms;
-	size_t n, strtab;
-	bool dynamic;       /* .dynsym: versions come from .gnu.version, not the names */
-	Elf_Data *versym;   /* .gnu.version, NULL when there is none */
-	const char **vers;  /* version index -> name, from .gnu.version_d */
-	size_t n_vers;
-};
-
-/* One defined function of a table. */
-struct fn {
-	const char *name;
-	size_t len; /* of the name without any @VERSION */
-	const char *ver; /* NULL: unversioned */
-	bool hidden;     /* name@VER: not the default version */
-	GElf_Sym sym;
-};
-
 static int parse_query(const char *symbol, struct query *q)
 {
 	const char *at = strchr(symbol, '@');
@@ -407,114 +293,14 @@ static int parse_query(const char *symbol, struct query *q)
 	return q->len ? 0 : -EINVAL;
 }
 
-static int read_verdefs(struct table *t, Elf_Scn *scn, const GElf_Shdr *sh)
-{
-	Elf_Data *data = elf_getdata(scn, NULL);
-	GElf_Verdef vd;
-	GElf_Verdaux va;
-	size_t max = 0;
-
-	/* Two walks: the largest index sizes the array, then the names fill it. */
-	for (int fill = 0; data && fill < 2; fill++) {
-		size_t off = 0;
-
-		if (fill && !(t->vers = calloc(max + 1, sizeof(*t->vers))))
-			return -ENOMEM;
-		if (fill)
-			t->n_vers = max + 1;
-		for (size_t i = 0; i < sh->sh_info && gelf_getverdef(data, off, &vd); i++) {
-			if (!fill && vd.vd_ndx > max)
-				max = vd.vd_ndx;
-			else if (fill && gelf_getverdaux(data, off + vd.vd_aux, &va))
-				t->vers[vd.vd_ndx] = elf_strptr(t->elf, sh->sh_link, va.vda_name);
-			if (!vd.vd_next)
-				break;
-			off += vd.vd_next;
-		}
-	}
-	return 0;
-}
-
-static void table_close(struct table *t)
-{
-	free(t->vers);
-	t->vers = NULL;
-}
-
-/* The symbol table of type (SHT_SYMTAB, SHT_DYNSYM) of elf; -ENOENT when there is none. */
-static int table_open(Elf *elf, Elf64_Word type, struct table *t)
-{
-	Elf_Scn *scn = NULL;
-	GElf_Shdr sh;
-	int rc = -ENOENT;
-
-	*t = (struct table){ .elf = elf, .dynamic = type == SHT_DYNSYM };
-	while ((scn = elf_nextscn(elf, scn))) {
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		if (sh.sh_type == type && sh.sh_entsize && (t->syms = elf_getdata(scn, NULL))) {
-			t->n = sh.sh_size / sh.sh_entsize;
-			t->strtab = sh.sh_link;
-			rc = 0;
-		} else if (t->dynamic && sh.sh_type == SHT_GNU_versym) {
-			t->versym = elf_getdata(scn, NULL);
-		} else if (t->dynamic && sh.sh_type == SHT_GNU_verdef && !t->vers) {
-			int e = read_verdefs(t, scn, &sh);
-
-			if (e)
-				return e;
-		}
-	}
-	if (rc)
-		table_close(t);
-	return rc;
-}
-
-static bool fn_get(const struct table *t, size_t i, struct fn *fn)
-{
-	const char *at;
-	GElf_Versym vs;
-	int type;
-
-	if (!gelf_getsym(t->syms, i, &fn->sym))
-		return false;
-	type = GELF_ST_TYPE(fn->sym.st_info);
-	if ((type != STT_FUNC && type != STT_GNU_IFUNC) || fn->sym.st_shndx == SHN_UNDEF)
-		return false;
-	fn->name = elf_strptr(t->elf, t->strtab, fn->sym.st_name);
-	if (!fn->name || !*fn->name)
-		return false;
-	fn->ver = NULL;
-	fn->hidden = false;
-	if (t->dynamic) {
-		size_t idx;
-
-		fn->len = strlen(fn->name);
-		if (t->versym && gelf_getversym(t->versym, i, &vs) &&
-		    (idx = vs & VERSYM_INDEX) >= 2 && idx < t->n_vers && t->vers[idx]) {
-			fn->ver = t->vers[idx];
-			fn->hidden = vs & VERSYM_HIDDEN;
-		}
-		return true;
-	}
-	/* The linker writes versions into .symtab names: name@VER, name@@VER. */
-	at = strchr(fn->name, '@');
-	fn->len = at ? (size_t)(at - fn->name) : strlen(fn->name);
-	if (at) {
-		fn->hidden = at[1] != '@';
-		fn->ver = at + 1 + !fn->hidden;
-	}
-	return true;
-}
-
-static bool same_name(const struct fn *fn, const char *name, size_t len)
+static bool same_name(const struct elf_fn *fn, const char *name, size_t len)
 {
 	return fn->len == len && !memcmp(fn->name, name, len);
 }
 
 /* How well fn answers q, 0 for not at all. For a plain name the default (or only)
  * version beats a hidden one; a global symbol beats a local one. */
-static int match(const struct query *q, const struct fn *fn)
+static int match(const struct query *q, const struct elf_fn *fn)
 {
 	int rank;
 
@@ -532,14 +318,14 @@ static int match(const struct query *q, const struct fn *fn)
 
 /* The best match of q in t. Several best matches at different addresses (static
  * functions of the same name) are ambiguous: their addresses go to addrs. */
-static int table_find(const struct table *t, const struct query *q, struct fn *hit,
+static int table_find(const struct elf_symtab *t, const struct query *q, struct elf_fn *hit,
 		      uint64_t addrs[AMBIGUOUS_MAX], size_t *n_addrs)
 {
 	int best = 0, score;
-	struct fn fn;
+	struct elf_fn fn;
 
 	for (size_t i = 0; i < t->n; i++) {
-		if (fn_get(t, i, &fn) && (score = match(q, &fn)) > best) {
+		if (elf_symtab_fn(t, i, &fn) && (score = match(q, &fn)) > best) {
 			best = score;
 			*hit = fn;
 		}
@@ -550,7 +336,7 @@ static int table_find(const struct table *t, const struct query *q, struct fn *h
 	for (size_t i = 0; i < t->n; i++) {
 		size_t k = 0;
 
-		if (!fn_get(t, i, &fn) || match(q, &fn) != best)
+		if (!elf_symtab_fn(t, i, &fn) || match(q, &fn) != best)
 			continue;
 		while (k < *n_addrs && addrs[k] != fn.sym.st_value)
 			k++;
@@ -612,7 +398,7 @@ static int near_cmp(const struct near *a, const struct near *b)
 }
 
 /* Keep the CLOSEST_MAX function names nearest q, each once. */
-static void closest_add(struct near *best, size_t *n, const struct query *q, const struct fn *fn)
+static void closest_add(struct near *best, size_t *n, const struct query *q, const struct elf_fn *fn)
 {
 	struct near c = { fn->name, fn->len, 0, 0 };
 	size_t at;
@@ -637,20 +423,20 @@ static void closest_add(struct near *best, size_t *n, const struct query *q, con
 }
 
 /* Why q is not there: the versions its name has (true), or the names closest to it. */
-static bool explain_missing(const struct table *tabs, size_t n_tabs, const struct query *q,
+static bool explain_missing(const struct elf_symtab *tabs, size_t n_tabs, const struct query *q,
 			    char *err, size_t err_len)
 {
 	struct near best[CLOSEST_MAX];
 	size_t n_best = 0, n_vers = 0;
 	const char *seen[16];
 	bool seen_hidden[16];
-	struct fn fn;
+	struct elf_fn fn;
 
 	for (size_t t = 0; t < n_tabs; t++) {
 		for (size_t i = 0; i < tabs[t].n; i++) {
 			size_t k = 0;
 
-			if (!fn_get(&tabs[t], i, &fn))
+			if (!elf_symtab_fn(&tabs[t], i, &fn))
 				continue;
 			if (!same_name(&fn, q->name, q->len)) {
 				closest_add(best, &n_best, q, &fn);
@@ -689,7 +475,7 @@ static void explain_ambiguous(Elf *elf, const char *path, const char *symbol,
 	for (size_t i = 0; i < n; i++) {
 		uint64_t off;
 
-		if (!file_offset(elf, addrs[i], &off))
+		if (!elffile_offset_of(elf, addrs[i], &off))
 			append(err, err_len, "%s 0x%llx", i ? "," : "", (unsigned long long)off);
 	}
 	append(err, err_len, "); probe one by its offset");
@@ -697,7 +483,7 @@ static void explain_ambiguous(Elf *elf, const char *path, const char *symbol,
 
 /* ---- sites -------------------------------------------------------------------------- */
 
-static int site_start(const char *path, struct elf_file *f, struct resolve_site *out, char *err,
+static int site_start(const char *path, struct elffile *f, struct resolve_site *out, char *err,
 		      size_t err_len)
 {
 	int rc;
@@ -707,9 +493,9 @@ static int site_start(const char *path, struct elf_file *f, struct resolve_site 
 		snprintf(err, err_len, "%.64s...: path longer than %d bytes", path, PATH_MAX - 1);
 		return -ENAMETOOLONG;
 	}
-	if ((rc = elf_file_open(path, f, err, err_len)))
+	if ((rc = elffile_open(path, f, err, err_len)))
 		return rc;
-	read_build_id(f->elf, out->build_id);
+	elffile_build_id(f->elf, out->build_id);
 	return 0;
 }
 
@@ -717,13 +503,13 @@ int resolve_symbol(const char *path, const char *symbol, const struct resolve_op
 		   struct resolve_site *out, char *err, size_t err_len)
 {
 	const char *root = opts && opts->debug_root ? opts->debug_root : DEBUG_ROOT;
-	struct elf_file bin = { -1, NULL }, dbg = { -1, NULL };
-	struct table tabs[3];
+	struct elffile bin = { .fd = -1 }, dbg = { .fd = -1 };
+	struct elf_symtab tabs[3];
 	size_t n_tabs = 0, n_addrs = 0;
 	char debug_path[PATH_MAX], why[PATH_MAX + 128] = "";
 	uint64_t addrs[AMBIGUOUS_MAX];
 	struct query q;
-	struct fn hit;
+	struct elf_fn hit;
 	bool stripped;
 	int rc;
 
@@ -737,7 +523,7 @@ int resolve_symbol(const char *path, const char *symbol, const struct resolve_op
 	rc = -ENOENT;
 	/* .symtab, then .dynsym: the first table that has the name decides. */
 	for (size_t i = 0; i < 2 && rc == -ENOENT; i++) {
-		rc = table_open(bin.elf, i ? SHT_DYNSYM : SHT_SYMTAB, &tabs[n_tabs]);
+		rc = elf_symtab_open(bin.elf, i ? SHT_DYNSYM : SHT_SYMTAB, &tabs[n_tabs]);
 		if (!rc)
 			rc = table_find(&tabs[n_tabs++], &q, &hit, addrs, &n_addrs);
 	}
@@ -747,14 +533,13 @@ int resolve_symbol(const char *path, const char *symbol, const struct resolve_op
 		snprintf(why, sizeof(why),
 			 "; the file is stripped and has no build id to find its debug file by");
 	} else if (rc == -ENOENT && stripped) {
-		snprintf(debug_path, sizeof(debug_path), "%s/.build-id/%.2s/%s.debug", root,
-			 out->build_id, out->build_id + 2);
-		if (access(debug_path, F_OK)) {
+		if (elffile_debug_path(root, out->build_id, debug_path, sizeof(debug_path)) ||
+		    access(debug_path, F_OK)) {
 			snprintf(why, sizeof(why),
 				 "; the file is stripped and has no debug file %s", debug_path);
-		} else if ((rc = elf_file_open(debug_path, &dbg, err, err_len))) {
+		} else if ((rc = elffile_open(debug_path, &dbg, err, err_len))) {
 			goto out;
-		} else if ((rc = table_open(dbg.elf, SHT_SYMTAB, &tabs[n_tabs])) == -ENOENT) {
+		} else if ((rc = elf_symtab_open(dbg.elf, SHT_SYMTAB, &tabs[n_tabs])) == -ENOENT) {
 			snprintf(why, sizeof(why), "; its debug file %s has no symbol table",
 				 debug_path);
 		} else if (!rc) {
@@ -769,7 +554,7 @@ int resolve_symbol(const char *path, const char *symbol, const struct resolve_op
 		explain_ambiguous(bin.elf, path, symbol, addrs, n_addrs, err, err_len);
 	} else if (rc == -ENOMEM) {
 		snprintf(err, err_len, "%s: out of memory reading its symbols", path);
-	} else if (!rc && (rc = file_offset(bin.elf, hit.sym.st_value, &out->offset))) {
+	} else if (!rc && (rc = elffile_offset_of(bin.elf, hit.sym.st_value, &out->offset))) {
 		snprintf(err, err_len,
 			 "%s: function \"%s\" (address 0x%llx) is in no loaded segment", path,
 			 symbol, (unsigned long long)hit.sym.st_value);
@@ -780,47 +565,39 @@ int resolve_symbol(const char *path, const char *symbol, const struct resolve_op
 	}
 out:
 	for (size_t i = 0; i < n_tabs; i++)
-		table_close(&tabs[i]);
-	elf_file_close(&dbg);
-	elf_file_close(&bin);
+		elf_symtab_close(&tabs[i]);
+	elffile_close(&dbg);
+	elffile_close(&bin);
 	return rc;
 }
 
 int resolve_offset(const char *path, uint64_t offset, struct resolve_site *out, char *err,
 		   size_t err_len)
 {
-	struct elf_file bin;
-	size_t n;
+	struct elffile bin;
 	int rc;
 
 	if ((rc = site_start(path, &bin, out, err, err_len)))
 		return rc;
 	out->offset = offset;
-	rc = -ERANGE;
-	for (size_t i = 0; rc && !elf_getphdrnum(bin.elf, &n) && i < n; i++) {
-		GElf_Phdr ph;
-
-		if (gelf_getphdr(bin.elf, i, &ph) && ph.p_type == PT_LOAD && (ph.p_flags & PF_X) &&
-		    offset >= ph.p_offset && offset - ph.p_offset < ph.p_filesz)
-			rc = 0;
-	}
+	rc = elffile_in_code(bin.elf, offset) ? 0 : -ERANGE;
 	if (rc)
 		snprintf(err, err_len, "%s: offset 0x%llx is not in executable code", path,
 			 (unsigned long long)offset);
 	else
 		out->nop5 = nop5_at(bin.fd, offset);
-	elf_file_close(&bin);
+	elffile_close(&bin);
 	return rc;
 }
 
 int resolve_build_id(const char *path, char hex[RESOLVE_BUILD_ID_MAX], char *err, size_t err_len)
 {
-	struct elf_file f;
-	int rc = elf_file_open(path, &f, err, err_len);
+	struct elffile f;
+	int rc = elffile_open(path, &f, err, err_len);
 
 	if (rc)
 		return rc;
-	read_build_id(f.elf, hex);
-	elf_file_close(&f);
+	elffile_build_id(f.elf, hex);
+	elffile_close(&f);
 	return 0;
 }

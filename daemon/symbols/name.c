@@ -1,6 +1,20 @@
 /* name: an event's stack named once. */
 #include "symbols/name.h"
 
+static void name_frame(const struct symbol *sy, struct report_inlined *inlined,
+		       struct report_frame *r)
+{
+	r->symbol = sy->name;
+	r->offset = sy->offset;
+	r->file = sy->file;
+	r->line = sy->line;
+	for (size_t k = 0; k < sy->n_inlined; k++)
+		inlined[k] = (struct report_inlined){ sy->inlined[k].name, sy->inlined[k].file,
+						      sy->inlined[k].line };
+	r->inlined = inlined;
+	r->n_inlined = sy->n_inlined;
+}
+
 void name_event(struct symbolizer *sym, const struct event *ev, struct event_names *out)
 {
 	for (size_t j = 0; j < ev->n_modules; j++) {
@@ -30,10 +44,8 @@ void name_event(struct symbolizer *sym, const struct event *ev, struct event_nam
 		if (out->build_ids[f->module][0])
 			r->build_id = out->build_ids[f->module];
 		if (!m->truncated &&
-		    !symbolizer_lookup(sym, &(struct symbolizer_file){ m->path, m->dev, m->ino },
-				       f->file_off, &out->symbols[i])) {
-			r->symbol = out->symbols[i].name;
-			r->offset = out->symbols[i].offset;
-		}
+		    !symbolizer_lookup_frame(sym, &(struct symbolizer_file){ m->path, m->dev, m->ino },
+					     f->file_off, i > 0, &out->symbols[i]))
+			name_frame(&out->symbols[i], out->inlined[i], r);
 	}
 }

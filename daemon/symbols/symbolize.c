@@ -1,5 +1,11 @@
-/* symbolize: each ELF file is parsed once, with libelf, into tables of functions sorted
- * by address; a lookup is a binary search, and a stat at most once a second per file. */
+/* symbolize: each ELF file is opened once, with libelf, and handed to libdwfl as one
+ * module at its own addresses; libdwfl finds its debug file or MiniDebugInfo, and its
+ * functions go to a table sorted by address: a lookup is a binary search, and a stat at
+ * most once a second per file. Source lines and inlined functions come from libdw, once
+ * per address, kept in a small table per file. */
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -12,9 +18,14 @@
 #include <unistd.h>
 
 #include "events/events.h"
+#include "symbols/elffile.h"
 #include "symbols/symbolize.h"
 
+_Static_assert(BUILD_ID_HEX_MAX == ELFFILE_BUILD_ID_MAX, "one build id size");
+
 #define SYMBOLIZER_FILES 64 /* ELF files kept parsed; the least recently used goes */
+#define SRC_MAX 16384       /* addresses whose DWARF answer a file keeps; then it starts over */
+#define DEBUG_ROOT "/usr/lib/debug"
 
 struct sym {
 	uint64_t addr;
@@ -22,7 +33,9 @@ struct sym {
 	 * the end of its section and executable segment (addr when not in code). */
 	uint64_t end;
 	uint64_t reach; /* the furthest end of any sized symbol up to this one in its table */
-	const char *name; /* into the file's strings */
+	const char *name; /* into libdwfl's copy of the symbol strings */
+	char *demangled;  /* the C++ name, made on first use; NULL: none or not yet */
+	uint32_t shown_len; /* of the name shown (demangled or not); 0: not known yet */
 	bool sized;
 	uint8_t rank; /* among aliases the higher is shown */
 };
@@ -32,6 +45,20 @@ struct sym {
 struct symtab {
 	struct sym *syms;
 	size_t n, cap;
+};
+
+/* One inlined function of an address: offsets of its strings in the text after them. */
+struct src_inl {
+	uint32_t name, name_len, file, file_len, line;
+};
+
+/* What is known of one address: its function, and what DWARF says, in text: n_inl
+ * struct src_inl, then their strings and the file's, back to back. */
+struct src {
+	uint64_t key;  /* module address << 1 | caller; 0: empty */
+	struct sym *sy; /* NULL: no function there */
+	char *text;    /* NULL: no DWARF for it */
+	uint32_t line, file, file_len, n_inl;
 };
 
 struct segment {
@@ -46,10 +73,14 @@ struct elf_file {
 	uint64_t size;
 	uint64_t used; /* lookup clock at last use */
 	time_t checked; /* monotonic second its path was last stat'ed against it */
-	struct segment *segs;
+	struct segment *segs; /* at module addresses (the file's own plus bias) */
 	size_t n_segs;
-	struct symtab tabs[2]; /* .symtab, then .dynsym */
-	char *strings;
+	struct elffile ef; /* ours; libdwfl holds a reference to its Elf */
+	Dwfl *dwfl;        /* this file alone, as one module */
+	Dwfl_Module *mod;
+	struct symtab tab; /* .symtab, or the debug file's, or .dynsym and MiniDebugInfo */
+	struct src *srcs;  /* open addressing, src_cap slots (a power of 2), src_n used */
+	size_t src_cap, src_n;
 	char build_id[BUILD_ID_HEX_MAX]; /* "" when the file has none */
 };
 
@@ -57,10 +88,26 @@ struct symbolizer {
 	struct elf_file *files[SYMBOLIZER_FILES];
 	size_t n_files;
 	uint64_t clock;
+	char *debug_path; /* libdwfl's search path: beside the file, .debug/, the debug root */
+	Dwfl_Callbacks callbacks;
 };
 
-int symbolizer_new(struct symbolizer **out)
+/* libdwfl asks for the module's ELF file: the one already open, by reference, so the
+ * bytes named are those of the file the kernel mapped, even once it is deleted. */
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
+		    char **file_name, Elf **elfp)
 {
+	struct elf_file *f = *userdata;
+
+	(void)mod, (void)name, (void)base;
+	*file_name = strdup(f->path);
+	*elfp = elf_begin(f->ef.fd, ELF_C_READ, f->ef.elf);
+	return -1; /* the descriptor stays ours */
+}
+
+int symbolizer_new_opts(const struct symbolizer_opts *opts, struct symbolizer **out)
+{
+	const char *root = opts && opts->debug_root ? opts->debug_root : DEBUG_ROOT;
 	struct symbolizer *s;
 
 	if (elf_version(EV_CURRENT) == EV_NONE)
@@ -68,19 +115,42 @@ int symbolizer_new(struct symbolizer **out)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	/* An empty element: beside the file; ".debug": its .debug folder; the root: by
+	 * build id, and by the file's own folder below it. */
+	if (!(s->debug_path = malloc(strlen(root) + sizeof(":.debug:")))) {
+		free(s);
+		return -ENOMEM;
+	}
+	sprintf(s->debug_path, ":.debug:%s", root);
+	s->callbacks = (Dwfl_Callbacks){
+		.find_elf = find_elf,
+		.find_debuginfo = dwfl_standard_find_debuginfo,
+		.section_address = dwfl_offline_section_address,
+		.debuginfo_path = &s->debug_path,
+	};
 	*out = s;
 	return 0;
+}
+
+int symbolizer_new(struct symbolizer **out)
+{
+	return symbolizer_new_opts(NULL, out);
 }
 
 static void file_free(struct elf_file *f)
 {
 	if (!f)
 		return;
+	dwfl_end(f->dwfl);
+	elffile_close(&f->ef);
+	for (size_t i = 0; i < f->tab.n; i++)
+		free(f->tab.syms[i].demangled);
+	free(f->tab.syms);
+	for (size_t i = 0; i < f->src_cap; i++)
+		free(f->srcs[i].text);
+	free(f->srcs);
 	free(f->path);
 	free(f->segs);
-	free(f->tabs[0].syms);
-	free(f->tabs[1].syms);
-	free(f->strings);
 	free(f);
 }
 
@@ -90,6 +160,7 @@ void symbolizer_free(struct symbolizer *s)
 		return;
 	for (size_t i = 0; i < s->n_files; i++)
 		file_free(s->files[i]);
+	free(s->debug_path);
 	free(s);
 }
 
@@ -117,10 +188,12 @@ static uint8_t sym_rank(const GElf_Sym *st, const char *name)
 }
 
 /* How far a zero-size function may be taken to reach: never out of its section (an
- * _init must not name the .plt after it) nor past the end of its executable segment. */
-static uint64_t unsized_end(const struct elf_file *f, Elf *elf, const GElf_Sym *st)
+ * _init must not name the .plt after it) nor past the end of its executable segment.
+ * addr is a module address; the section is of elf, whose addresses are off by bias. */
+static uint64_t unsized_end(const struct elf_file *f, Elf *elf, GElf_Word shndx, uint64_t addr,
+			    Dwarf_Addr bias)
 {
-	uint64_t addr = st->st_value, end = addr;
+	uint64_t end = addr;
 	Elf_Scn *scn;
 	GElf_Shdr sh;
 
@@ -130,37 +203,35 @@ static uint64_t unsized_end(const struct elf_file *f, Elf *elf, const GElf_Sym *
 		if (g->exec && addr >= g->vaddr && addr - g->vaddr < g->filesz)
 			end = g->vaddr + g->filesz;
 	}
-	if (st->st_shndx == SHN_XINDEX)
-		return end; /* the section is in SHT_SYMTAB_SHNDX: the segment bounds it */
-	if (st->st_shndx >= SHN_LORESERVE || !(scn = elf_getscn(elf, st->st_shndx)) ||
-	    !gelf_getshdr(scn, &sh) || !(sh.sh_flags & SHF_EXECINSTR) || addr < sh.sh_addr ||
-	    addr - sh.sh_addr >= sh.sh_size)
+	if (!elf || shndx == SHN_UNDEF || shndx >= SHN_LORESERVE || !(scn = elf_getscn(elf, shndx)) ||
+	    !gelf_getshdr(scn, &sh) || !(sh.sh_flags & SHF_EXECINSTR) || addr < sh.sh_addr + bias ||
+	    addr - sh.sh_addr - bias >= sh.sh_size)
 		return addr;
-	return sh.sh_addr + sh.sh_size < end ? sh.sh_addr + sh.sh_size : end;
+	return sh.sh_addr + bias + sh.sh_size < end ? sh.sh_addr + bias + sh.sh_size : end;
 }
 
-/* Collect the functions of one symbol table. Names point into libelf's data until
- * file_parse copies them. */
-static int read_symtab(struct elf_file *f, Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh,
-		       struct symtab *t, size_t *str_bytes)
+/* The functions of the module's symbol table, as libdwfl chose it: .symtab, or the debug
+ * file's, or .dynsym with the MiniDebugInfo's. */
+static int read_symbols(struct elf_file *f)
 {
-	Elf_Data *data = elf_getdata(scn, NULL);
-	size_t count = data && sh->sh_entsize ? data->d_size / sh->sh_entsize : 0;
+	struct symtab *t = &f->tab;
+	int count = dwfl_module_getsymtab(f->mod);
+	uint64_t reach = 0;
 
-	for (size_t i = 0; i < count; i++) {
-		struct sym *sy;
-		const char *name;
+	for (int i = 0; i < count; i++) {
 		GElf_Sym st;
+		GElf_Addr addr;
+		GElf_Word shndx;
+		Elf *elf = NULL;
+		Dwarf_Addr bias = 0;
+		const char *name = dwfl_module_getsym_info(f->mod, i, &st, &addr, &shndx, &elf, &bias);
+		struct sym *sy;
 		int type;
 
-		if (!gelf_getsym(data, i, &st))
+		if (!name || !*name)
 			continue;
 		type = GELF_ST_TYPE(st.st_info);
-		if ((type != STT_FUNC && type != STT_GNU_IFUNC) || st.st_shndx == SHN_UNDEF ||
-		    !st.st_value)
-			continue;
-		name = elf_strptr(elf, sh->sh_link, st.st_name);
-		if (!name || !*name)
+		if ((type != STT_FUNC && type != STT_GNU_IFUNC) || shndx == SHN_UNDEF || !st.st_value)
 			continue;
 		if (t->n == t->cap) {
 			size_t ncap = t->cap ? t->cap * 2 : 256;
@@ -173,51 +244,36 @@ static int read_symtab(struct elf_file *f, Elf *elf, Elf_Scn *scn, const GElf_Sh
 		}
 		sy = &t->syms[t->n++];
 		*sy = (struct sym){
-			.addr = st.st_value,
-			.end = st.st_size ? st.st_value + st.st_size : unsized_end(f, elf, &st),
+			.addr = addr,
+			.end = st.st_size ? addr + st.st_size : unsized_end(f, elf, shndx, addr, bias),
 			.name = name,
 			.sized = st.st_size != 0,
 			.rank = sym_rank(&st, name),
 		};
 		if (sy->end < sy->addr) /* a size that wraps: take it as no size */
 			*sy = (struct sym){ .addr = sy->addr, .end = sy->addr, .name = name };
-		*str_bytes += strlen(name) + 1;
+	}
+	if (t->n)
+		qsort(t->syms, t->n, sizeof(*t->syms), cmp_sym);
+	for (size_t i = 0; i < t->n; i++) {
+		struct sym *sy = &t->syms[i];
+
+		if (sy->sized && sy->end > reach)
+			reach = sy->end;
+		sy->reach = reach;
 	}
 	return 0;
 }
 
-/* The NT_GNU_BUILD_ID note of any note section, as hex. */
-static void read_build_id(Elf *elf, char *hex)
+/* The PT_LOAD segments that hold bytes of the file, and the span libdwfl will take as
+ * the module's when its first segment starts there: [lo, hi) at the file's addresses. */
+static int read_segments(struct elf_file *f, uint64_t *lo, uint64_t *hi)
 {
-	Elf_Scn *scn = NULL;
-
-	while ((scn = elf_nextscn(elf, scn))) {
-		Elf_Data *data;
-		GElf_Shdr sh;
-		GElf_Nhdr nh;
-		size_t off = 0, name_off, desc_off;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE || !(data = elf_getdata(scn, NULL)))
-			continue;
-		while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
-			const unsigned char *desc = (const unsigned char *)data->d_buf + desc_off;
-
-			if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
-			    memcmp((const char *)data->d_buf + name_off, "GNU", 4) ||
-			    nh.n_descsz * 2 >= BUILD_ID_HEX_MAX)
-				continue;
-			for (size_t i = 0; i < nh.n_descsz; i++)
-				sprintf(hex + 2 * i, "%02x", desc[i]);
-			return;
-		}
-	}
-}
-
-static int read_segments(struct elf_file *f, Elf *elf)
-{
+	bool first = true;
 	size_t nph;
 
-	if (elf_getphdrnum(elf, &nph))
+	*lo = *hi = 0;
+	if (elf_getphdrnum(f->ef.elf, &nph))
 		return -ENOEXEC;
 	f->segs = calloc(nph ? nph : 1, sizeof(*f->segs));
 	if (!f->segs)
@@ -225,7 +281,14 @@ static int read_segments(struct elf_file *f, Elf *elf)
 	for (size_t i = 0; i < nph; i++) {
 		GElf_Phdr ph;
 
-		if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_LOAD && ph.p_filesz)
+		if (!gelf_getphdr(f->ef.elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (first)
+			*lo = ph.p_vaddr & -ph.p_align; /* as libdwfl reckons its bias */
+		first = false;
+		if (ph.p_vaddr + ph.p_memsz > *hi)
+			*hi = ph.p_vaddr + ph.p_memsz;
+		if (ph.p_filesz)
 			f->segs[f->n_segs++] = (struct segment){
 				ph.p_offset, ph.p_filesz, ph.p_vaddr, !!(ph.p_flags & PF_X)
 			};
@@ -233,54 +296,33 @@ static int read_segments(struct elf_file *f, Elf *elf)
 	return 0;
 }
 
-/* Parse the PT_LOAD segments, the build id and the functions of .symtab and .dynsym;
- * the names move to one block the file owns. */
-static int file_parse(struct elf_file *f, Elf *elf)
+/* The file as one libdwfl module at its own addresses: its segments, build id and
+ * functions. A file with no loaded segment has nothing to name. */
+static int file_parse(struct symbolizer *s, struct elf_file *f)
 {
-	static const unsigned int types[2] = { SHT_SYMTAB, SHT_DYNSYM };
-	size_t str_bytes = 0;
-	char *p;
+	GElf_Addr bias;
+	uint64_t lo, hi;
+	void **userdata;
 	int err;
 
-	if (elf_kind(elf) != ELF_K_ELF)
-		return -ENOEXEC;
-	if ((err = read_segments(f, elf)))
+	elffile_build_id(f->ef.elf, f->build_id);
+	if ((err = read_segments(f, &lo, &hi)))
 		return err;
-	read_build_id(elf, f->build_id);
-	for (int t = 0; t < 2; t++) {
-		Elf_Scn *scn = NULL;
-
-		while ((scn = elf_nextscn(elf, scn))) {
-			GElf_Shdr sh;
-
-			if (gelf_getshdr(scn, &sh) && sh.sh_type == types[t] &&
-			    (err = read_symtab(f, elf, scn, &sh, &f->tabs[t], &str_bytes)))
-				return err;
-		}
-	}
-	f->strings = malloc(str_bytes ? str_bytes : 1);
-	if (!f->strings)
+	if (!f->n_segs || hi <= lo)
+		return 0;
+	if (!(f->dwfl = dwfl_begin(&s->callbacks)))
 		return -ENOMEM;
-	p = f->strings;
-	for (int t = 0; t < 2; t++) {
-		struct symtab *tab = &f->tabs[t];
-		uint64_t reach = 0;
-
-		if (tab->n)
-			qsort(tab->syms, tab->n, sizeof(*tab->syms), cmp_sym);
-		for (size_t i = 0; i < tab->n; i++) {
-			struct sym *sy = &tab->syms[i];
-			size_t len = strlen(sy->name) + 1;
-
-			memcpy(p, sy->name, len);
-			sy->name = p;
-			p += len;
-			if (sy->sized && sy->end > reach)
-				reach = sy->end;
-			sy->reach = reach;
-		}
-	}
-	return 0;
+	dwfl_report_begin(f->dwfl);
+	f->mod = dwfl_report_module(f->dwfl, f->path, lo, hi);
+	if (dwfl_report_end(f->dwfl, NULL, NULL) || !f->mod)
+		return -ENOMEM;
+	dwfl_module_info(f->mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL);
+	*userdata = f;
+	if (!dwfl_module_getelf(f->mod, &bias))
+		return -ENOEXEC;
+	for (size_t i = 0; i < f->n_segs; i++)
+		f->segs[i].vaddr += bias;
+	return read_symbols(f);
 }
 
 static bool same_version(const struct elf_file *f, const struct stat *st)
@@ -333,55 +375,34 @@ static void cache_insert(struct symbolizer *s, struct elf_file *f)
 static int file_load(struct symbolizer *s, const struct symbolizer_file *id, struct elf_file **out)
 {
 	struct elf_file *f = calloc(1, sizeof(*f));
-	Elf *elf = NULL;
-	struct stat st;
-	int fd, err;
+	int err;
 
 	if (!f)
 		return -ENOMEM;
-	/* O_NONBLOCK: a FIFO put in a binary's place must not hang the daemon. */
-	fd = open(id->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
-		err = -errno;
-		goto err;
+	/* The file stays open with the parse: a deleted file can still be read. */
+	err = elffile_open(id->path, &f->ef, NULL, 0);
+	if (err) {
+		free(f);
+		return err == -EISDIR ? -ENOEXEC : err;
 	}
-	if (fstat(fd, &st)) {
-		err = -errno;
-		goto err;
-	}
-	f->dev = events_kernel_dev(st.st_dev);
-	f->ino = st.st_ino;
-	f->mtime = st.st_mtim;
-	f->size = st.st_size;
+	f->dev = events_kernel_dev(f->ef.st.st_dev);
+	f->ino = f->ef.st.st_ino;
+	f->mtime = f->ef.st.st_mtim;
+	f->size = f->ef.st.st_size;
 	if (id->ino && (f->ino != id->ino || f->dev != id->dev)) {
 		err = -ESTALE; /* replaced between stat and open */
 		goto err;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		err = -ENOEXEC;
-		goto err;
-	}
-	/* ELF_C_READ, not mmap: a file truncated under us must not SIGBUS the daemon. */
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf) {
-		err = -ENOEXEC;
-		goto err;
-	}
-	if ((err = file_parse(f, elf)))
-		goto err;
 	if (!(f->path = strdup(id->path))) {
 		err = -ENOMEM;
 		goto err;
 	}
-	elf_end(elf);
-	close(fd);
+	if ((err = file_parse(s, f)))
+		goto err;
 	cache_insert(s, f);
 	*out = f;
 	return 0;
 err:
-	elf_end(elf);
-	if (fd >= 0)
-		close(fd);
 	file_free(f);
 	return err;
 }
@@ -455,24 +476,250 @@ static const struct sym *table_find(const struct symtab *t, uint64_t addr)
 	return addr == near->addr || addr < near->end ? near : NULL;
 }
 
-static void copy_name(char *dst, const char *src)
+/* Copy src, n bytes long, into dst of size len, cut with "..." when it does not fit. */
+static void copy_text(char *dst, size_t len, const char *src, size_t n)
 {
-	size_t len = strlen(src);
-
-	if (len < SYMBOL_NAME_MAX) {
-		memcpy(dst, src, len + 1);
+	if (n < len) {
+		memcpy(dst, src, n + 1);
 		return;
 	}
-	memcpy(dst, src, SYMBOL_NAME_MAX - 4);
-	memcpy(dst + SYMBOL_NAME_MAX - 4, "...", 4);
+	memcpy(dst, src, len - 4);
+	memcpy(dst + len - 4, "...", 4);
 }
 
-int symbolizer_lookup(struct symbolizer *s, const struct symbolizer_file *file,
-		      uint64_t file_off, struct symbol *out)
+/* The C++ runtime's demangler, from libstdc++ (its ABI, callable from C). */
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
+
+/* name as written in source: "_ZN2ns5parseEPKc" becomes "ns::parse(char const*)"; a
+ * versioned name (name@VERSION in a .symtab) loses its version to the demangler. NULL
+ * when it is not a C++ name, or one the demangler cannot read; else malloc'd. */
+static char *demangle(const char *name)
+{
+	const char *at = strchr(name, '@');
+	char *copy = NULL, *out;
+	int status = -1;
+
+	if (strncmp(name, "_Z", 2))
+		return NULL;
+	if (at && !(name = copy = strndup(name, at - name)))
+		return NULL;
+	out = __cxa_demangle(name, NULL, NULL, &status);
+	free(copy);
+	if (status) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* Copy the name sy is shown by into dst (SYMBOL_NAME_MAX). */
+static void sym_name(struct sym *sy, char *dst)
+{
+	if (!sy->shown_len) {
+		sy->demangled = demangle(sy->name);
+		sy->shown_len = strlen(sy->demangled ? sy->demangled : sy->name);
+	}
+	copy_text(dst, SYMBOL_NAME_MAX, sy->demangled ? sy->demangled : sy->name, sy->shown_len);
+}
+
+/* ---- source lines and inlined functions, from DWARF ------------------------------- */
+
+struct text_buf {
+	char *buf;
+	size_t len, cap;
+	bool failed;
+};
+
+static uint32_t text_add(struct text_buf *t, const char *str)
+{
+	size_t n = strlen(str ? str : "") + 1;
+	uint32_t at = (uint32_t)t->len;
+
+	if (t->failed)
+		return 0;
+	if (t->len + n > t->cap) {
+		size_t ncap = (t->cap ? t->cap : 256) * 2 + t->len + n;
+		char *nb = realloc(t->buf, ncap);
+
+		if (!nb) {
+			t->failed = true;
+			return 0;
+		}
+		t->buf = nb;
+		t->cap = ncap;
+	}
+	memcpy(t->buf + t->len, str ? str : "", n);
+	t->len += n;
+	return at;
+}
+
+/* A source file's name as addr2line gives it: a relative one joined to the directory
+ * it was compiled in. Into buf (len), cut when too long. */
+static const char *src_path(const char *comp_dir, const char *file, char *buf, size_t len)
+{
+	if (!file || file[0] == '/' || !comp_dir || !*comp_dir)
+		return file;
+	snprintf(buf, len, "%s/%s", comp_dir, file);
+	return buf;
+}
+
+/* A subprogram's or inlined function's name as a debugger shows it: its linkage name
+ * demangled, else its DWARF name. malloc'd or NULL. */
+static char *die_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	const char *name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
+	char *out;
+
+	if (!name)
+		name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
+	if (name && (out = demangle(name)))
+		return out;
+	name = dwarf_diename(die);
+	return strdup(name ? name : "??");
+}
+
+/* Fill src from DWARF for module address addr (the key's). Without DWARF there, src
+ * says nothing (no file, no line, nothing inlined). */
+static int src_read(struct elf_file *f, uint64_t addr, struct src *src)
+{
+	struct src_inl inl[SYMBOL_INLINED_MAX];
+	struct text_buf t = { 0 };
+	const char *file = NULL, *comp_dir;
+	char path[SYMBOL_FILE_MAX]; /* a joined name, until text has it */
+	Dwarf_Attribute cattr;
+	Dwarf_Die *cu, *scopes = NULL;
+	Dwarf_Files *files = NULL;
+	Dwarf_Addr bias;
+	Dwfl_Line *line;
+	size_t n_files = 0;
+	int lineno = 0, n;
+
+	src->n_inl = 0;
+	src->line = 0;
+	src->text = NULL;
+	if (!f->mod || !(cu = dwfl_module_addrdie(f->mod, addr, &bias)))
+		return 0;
+	t.len = sizeof(inl); /* room for the inlined functions' offsets, filled in at the end */
+	comp_dir = dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &cattr));
+	if ((line = dwfl_module_getsrc(f->mod, addr)))
+		file = src_path(comp_dir, dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL),
+				path, sizeof(path));
+	if (dwarf_getsrcfiles(cu, &files, &n_files))
+		files = NULL;
+	/* dwarf_getscopes goes on from an inlined function into its abstract definition;
+	 * the chain of concrete instances around the innermost scope is its DIE's. */
+	n = dwarf_getscopes(cu, addr - bias, &scopes);
+	if (n > 0) {
+		Dwarf_Die inner = scopes[0];
+
+		free(scopes);
+		scopes = NULL;
+		n = dwarf_getscopes_die(&inner, &scopes);
+	}
+	for (int i = 0; i < n; i++) {
+		Dwarf_Attribute attr;
+		Dwarf_Word call_file = 0, call_line = 0;
+		int tag = dwarf_tag(&scopes[i]);
+
+		if (tag == DW_TAG_subprogram)
+			break;
+		if (tag != DW_TAG_inlined_subroutine)
+			continue;
+		if (src->n_inl < SYMBOL_INLINED_MAX) {
+			char *name = die_name(&scopes[i]);
+
+			inl[src->n_inl].name = text_add(&t, name ? name : "??");
+			inl[src->n_inl].name_len = strlen(name ? name : "??");
+			inl[src->n_inl].file = text_add(&t, file);
+			inl[src->n_inl].file_len = strlen(file ? file : "");
+			inl[src->n_inl++].line = lineno > 0 ? lineno : 0;
+			free(name);
+		}
+		/* Where it was inlined: the line in the function around it. */
+		dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &attr), &call_file);
+		dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &attr), &call_line);
+		file = files && call_file < n_files ? dwarf_filesrc(files, call_file, NULL, NULL) : NULL;
+		file = src_path(comp_dir, file, path, sizeof(path));
+		lineno = (int)call_line;
+	}
+	free(scopes);
+	src->file = text_add(&t, file && lineno > 0 ? file : "");
+	src->file_len = strlen(t.failed ? "" : t.buf + src->file);
+	src->line = file && lineno > 0 ? lineno : 0;
+	if (t.failed) {
+		free(t.buf);
+		src->n_inl = 0;
+		return -ENOMEM;
+	}
+	memcpy(t.buf, inl, sizeof(inl));
+	src->text = t.buf;
+	return 0;
+}
+
+static size_t src_slot(const struct src *srcs, size_t cap, uint64_t key)
+{
+	size_t i = (key * 0x9e3779b97f4a7c15ull) >> 32 & (cap - 1);
+
+	while (srcs[i].key && srcs[i].key != key)
+		i = (i + 1) & (cap - 1);
+	return i;
+}
+
+/* Room for one more answer: the table doubles up to SRC_MAX, and there starts over. */
+static int src_room(struct elf_file *f)
+{
+	size_t cap = f->src_cap ? f->src_cap * 2 : 64;
+	struct src *ns;
+
+	if (f->src_cap && (f->src_n + 1) * 4 <= f->src_cap * 3)
+		return 0;
+	if (cap > SRC_MAX) {
+		for (size_t i = 0; i < f->src_cap; i++)
+			free(f->srcs[i].text);
+		memset(f->srcs, 0, f->src_cap * sizeof(*f->srcs));
+		f->src_n = 0;
+		return 0;
+	}
+	if (!(ns = calloc(cap, sizeof(*ns))))
+		return -ENOMEM;
+	for (size_t i = 0; i < f->src_cap; i++)
+		if (f->srcs[i].key)
+			ns[src_slot(ns, cap, f->srcs[i].key)] = f->srcs[i];
+	free(f->srcs);
+	f->srcs = ns;
+	f->src_cap = cap;
+	return 0;
+}
+
+/* What is known of addr, found once and kept in the file's table. NULL when out of
+ * memory. */
+static const struct src *src_get(struct elf_file *f, uint64_t addr, bool caller)
+{
+	uint64_t key = addr << 1 | caller | (uint64_t)!addr << 63; /* never 0 */
+	struct src fresh = { .key = key };
+	size_t i;
+
+	if (f->src_cap && f->srcs[i = src_slot(f->srcs, f->src_cap, key)].key == key)
+		return &f->srcs[i];
+	if (src_room(f))
+		return NULL;
+	fresh.sy = (struct sym *)table_find(&f->tab, addr);
+	if (fresh.sy && src_read(f, addr, &fresh))
+		return NULL;
+	i = src_slot(f->srcs, f->src_cap, key);
+	f->srcs[i] = fresh;
+	f->src_n++;
+	return &f->srcs[i];
+}
+
+int symbolizer_lookup_frame(struct symbolizer *s, const struct symbolizer_file *file,
+			    uint64_t file_off, bool caller, struct symbol *out)
 {
 	const struct segment *seg = NULL;
+	const struct src *src;
 	struct elf_file *f;
-	uint64_t addr;
+	uint64_t addr, at;
 	int err;
 
 	if ((err = file_get(s, file, &f)))
@@ -487,16 +734,48 @@ int symbolizer_lookup(struct symbolizer *s, const struct symbolizer_file *file,
 	if (!seg)
 		return -ENOENT;
 	addr = file_off - seg->offset + seg->vaddr;
-	for (int t = 0; t < 2; t++) {
-		const struct sym *sy = table_find(&f->tabs[t], addr);
+	/* A return address may be just past a call that never returns, at the end of its
+	 * function: the call is the byte before. */
+	at = caller && addr > seg->vaddr ? addr - 1 : addr;
+	if (!(src = src_get(f, at, caller))) {
+		/* Out of memory for what DWARF says: the name still stands. */
+		struct sym *sy = (struct sym *)table_find(&f->tab, at);
 
-		if (sy) {
-			copy_name(out->name, sy->name);
-			out->offset = addr - sy->addr;
-			return 0;
-		}
+		if (!sy)
+			return -ENOENT;
+		sym_name(sy, out->name);
+		out->offset = addr - sy->addr;
+		out->file[0] = 0;
+		out->line = 0;
+		out->n_inlined = 0;
+		return 0;
 	}
-	return -ENOENT;
+	if (!src->sy)
+		return -ENOENT;
+	sym_name(src->sy, out->name);
+	out->offset = addr - src->sy->addr;
+	out->line = src->line;
+	out->n_inlined = src->n_inl;
+	if (!src->text) {
+		out->file[0] = 0;
+		return 0;
+	}
+	copy_text(out->file, sizeof(out->file), src->text + src->file, src->file_len);
+	for (uint32_t i = 0; i < src->n_inl; i++) {
+		const struct src_inl *inl = (const struct src_inl *)src->text + i;
+		struct symbol_inlined *in = &out->inlined[i];
+
+		copy_text(in->name, sizeof(in->name), src->text + inl->name, inl->name_len);
+		copy_text(in->file, sizeof(in->file), src->text + inl->file, inl->file_len);
+		in->line = inl->line;
+	}
+	return 0;
+}
+
+int symbolizer_lookup(struct symbolizer *s, const struct symbolizer_file *file,
+		      uint64_t file_off, struct symbol *out)
+{
+	return symbolizer_lookup_frame(s, file, file_off, false, out);
 }
 
 int symbolizer_build_id(struct symbolizer *s, const struct symbolizer_file *file,

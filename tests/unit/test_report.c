@@ -63,10 +63,12 @@ static void check_line(const struct event *ev, const char *probe, const struct r
 static void test_signal_line(void **state)
 {
 	struct report_frame frames[] = {
-		{ 0x555555555149, "/work/main/build/tests/targets/crash", "fault_null", 0x14,
-		  "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567" },
-		{ 0x7ffff7829d90, "/usr/lib/x86_64-linux-gnu/libc.so.6", NULL, 0x29d90, NULL },
-		{ 0x7ffffffde000, NULL, NULL, 0, NULL },
+		{ .ip = 0x555555555149, .module = "/work/main/build/tests/targets/crash",
+		  .symbol = "fault_null", .offset = 0x14,
+		  .build_id = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567" },
+		{ .ip = 0x7ffff7829d90, .module = "/usr/lib/x86_64-linux-gnu/libc.so.6",
+		  .offset = 0x29d90 },
+		{ .ip = 0x7ffffffde000 },
 	};
 	struct event ev;
 
@@ -89,6 +91,41 @@ static void test_signal_line(void **state)
 		   "{\"ip\":\"0x7ffff7829d90\",\"module\":\"/usr/lib/x86_64-linux-gnu/libc.so.6\","
 		   "\"offset\":171408},"
 		   "{\"ip\":\"0x7ffffffde000\"}]}\n");
+}
+
+/* A frame with DWARF: its line, and the functions inlined there, innermost first, each
+ * with its own line; an inlined function without a line says only its name. */
+static void test_frame_source_and_inlined(void **state)
+{
+	const struct report_inlined inl[] = {
+		{ "leaf", "/src/app.c", 12 },
+		{ "ns::mid(int)", NULL, 0 },
+	};
+	struct report_frame frames[] = {
+		{ .ip = 0x1171, .module = "/bin/app", .symbol = "outer", .offset = 1,
+		  .file = "/src/app.c", .line = 20, .inlined = inl, .n_inlined = 2 },
+		{ .ip = 0x1200, .module = "/bin/app", .symbol = "main", .offset = 9, .file = "",
+		  .line = 0 },
+	};
+	struct event ev;
+
+	(void)state;
+	base_event(&ev, SALVE_EV_SIGNAL);
+	ev.sig.signo = SIGSEGV;
+	ev.sig.code = 1;
+	ev.sig.sender_pid = 4242;
+	ev.sig.flags = SALVE_SIG_FATAL | SALVE_SIG_HAS_IP;
+	ev.sig.ip = 0x1171;
+	check_line(&ev, "crashes", frames, 2,
+		   HEAD "\"signal\",\"probe\":\"crashes\",\"pid\":4242,\"tid\":4243,"
+		   "\"comm\":\"crash\",\"exe\":\"/work/main/build/tests/targets/crash\","
+		   "\"cgroup_id\":7,\"signal\":\"SIGSEGV\",\"code\":\"SEGV_MAPERR\","
+		   "\"ip\":\"0x1171\",\"sender_pid\":4242,\"fatal\":true,"
+		   "\"stack\":[{\"ip\":\"0x1171\",\"module\":\"/bin/app\",\"symbol\":\"outer\","
+		   "\"offset\":1,\"file\":\"/src/app.c\",\"line\":20,\"inlined\":["
+		   "{\"symbol\":\"leaf\",\"file\":\"/src/app.c\",\"line\":12},"
+		   "{\"symbol\":\"ns::mid(int)\"}]},"
+		   "{\"ip\":\"0x1200\",\"module\":\"/bin/app\",\"symbol\":\"main\",\"offset\":9}]}\n");
 }
 
 /* kill -9 from another process: no address, no ip, no stack, not the receiver's fault. */
@@ -297,7 +334,7 @@ static void test_hostile_strings(void **state)
 static void test_hostile_stack(void **state)
 {
 	struct report_frame frames[] = {
-		{ 0x1000, "/tmp/\xc0\xaf\n", "f\"\xed\xa0\x80", 1, NULL },
+		{ .ip = 0x1000, .module = "/tmp/\xc0\xaf\n", .symbol = "f\"\xed\xa0\x80", .offset = 1 },
 	};
 	struct json_object *root, *stack, *frame, *val;
 	struct event ev;
@@ -533,6 +570,7 @@ int main(void)
 		cmocka_unit_test(test_large_numbers),
 		cmocka_unit_test(test_hostile_strings),
 		cmocka_unit_test(test_hostile_stack),
+		cmocka_unit_test(test_frame_source_and_inlined),
 		cmocka_unit_test(test_utf8_replacement),
 		cmocka_unit_test(test_report_string_null),
 		cmocka_unit_test(test_lines_one_newline_each),

@@ -1,9 +1,12 @@
 /* symbolize: names from file offsets in the ELF shapes salve meets, built by the
  * Makefile: a PIE executable, a non-PIE one, a shared library and an executable
- * stripped to .dynsym. Expected offsets come from binutils (nm, readelf), not from the
+ * stripped to .dynsym; and, built here, the shapes distributions ship: stripped with a
+ * debug file by build id, with a .gnu_debuglink and its CRC, with MiniDebugInfo, C++.
+ * Expected offsets and names come from binutils (nm, readelf, addr2line), not from the
  * code under test. */
 #define _GNU_SOURCE /* nftw */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -472,6 +475,393 @@ static void test_build_id(void **state)
 	symbolizer_free(s);
 }
 
+/* ---- debug files, MiniDebugInfo, C++, DWARF lines: fixtures built here ---------------- */
+
+static char fx[256]; /* the fixtures' directory */
+
+static const char app_c[] =
+	"#include <stdio.h>\n"
+	"int g = 5;\n"
+	"static __attribute__((noipa)) int hidden_step(int x)\n"
+	"{\n"
+	"	return x * g + 1;\n"
+	"}\n"
+	"static inline __attribute__((always_inline)) int leaf(int x)\n"
+	"{\n"
+	"	return x * 3 + g;\n"
+	"}\n"
+	"static inline __attribute__((always_inline)) int mid(int x)\n"
+	"{\n"
+	"	return leaf(x) + hidden_step(x);\n"
+	"}\n"
+	"__attribute__((noinline)) int outer(int x)\n"
+	"{\n"
+	"	return mid(x) * 2;\n"
+	"}\n"
+	"int main(int argc, char **argv)\n"
+	"{\n"
+	"	(void)argv;\n"
+	"	printf(\"%d\\n\", outer(argc));\n"
+	"	return 0;\n"
+	"}\n";
+
+static const char cpp_cc[] =
+	"namespace ns {\n"
+	"struct Parser {\n"
+	"	int parse(const char *s, int n);\n"
+	"};\n"
+	"__attribute__((noinline)) int Parser::parse(const char *s, int n) { return s[0] + n; }\n"
+	"}\n"
+	"int main(int argc, char **argv) { ns::Parser p; return p.parse(argv[0], argc); }\n";
+
+static int __attribute__((format(printf, 1, 2))) sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+static int write_text(const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", fx, name);
+	if (!(f = fopen(path, "w")))
+		return -1;
+	fputs(text, f);
+	return fclose(f);
+}
+
+static void fx_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", fx, name);
+}
+
+/* The GNU build id of path, as readelf prints it. */
+static void build_id_of(const char *path, char *out, size_t len)
+{
+	char cmd[700];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "readelf -n '%s' | sed -n 's/.*Build ID: *//p'", path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	out[0] = 0;
+	if (!fgets(out, len, p))
+		out[0] = 0;
+	pclose(p);
+	out[strcspn(out, "\n")] = 0;
+}
+
+/* app (with a build id) and app-noid (without) at -O2 with DWARF; then:
+ *   stripped         app stripped; its debug file in debug/.build-id/xx/yyyy.debug
+ *   link/app-noid    app-noid stripped, with a .gnu_debuglink to app-noid.debug beside it
+ *   badlink/app-noid the same, beside its debug file with one section more: the same
+ *                    functions at the same addresses, another CRC
+ *   mini             app stripped, its functions in .gnu_debugdata (the MiniDebugInfo
+ *                    recipe of gdb's manual, as Fedora builds packages)
+ *   cpp              a C++ program */
+static int fixtures_setup(void **state)
+{
+	char id[128], app[512];
+
+	(void)state;
+	snprintf(fx, sizeof(fx), "/tmp/salve-test-symbolize-fx.XXXXXX");
+	if (!mkdtemp(fx) || write_text("app.c", app_c) || write_text("cpp.cc", cpp_cc))
+		return -1;
+	if (sh("cd %s && cc -O2 -g app.c -o app && "
+	       "cc -O2 -g -Wl,--build-id=none app.c -o app-noid && "
+	       "c++ -O1 -g cpp.cc -o cpp", fx))
+		return -1;
+	fx_path(app, sizeof(app), "app");
+	build_id_of(app, id, sizeof(id));
+	if (strlen(id) < 4)
+		return -1;
+	if (sh("cd %s && mkdir -p debug/.build-id/%.2s nodebug link badlink && "
+	       "objcopy --only-keep-debug app debug/.build-id/%.2s/%s.debug && "
+	       "strip --strip-all -o stripped app && "
+	       "objcopy --only-keep-debug app-noid link/app-noid.debug && "
+	       "strip --strip-all -o link/app-noid app-noid && "
+	       "objcopy --add-gnu-debuglink=link/app-noid.debug link/app-noid && "
+	       "cp link/app-noid badlink/app-noid && "
+	       "objcopy --add-section .salve.junk=app.c link/app-noid.debug badlink/app-noid.debug",
+	       fx, id, id, id + 2))
+		return -1;
+	if (sh("cd %s && mkdir mini.d && cd mini.d && cp ../app mini && "
+	       "nm -D mini --format=posix --defined-only | awk '{ print $1 }' | sort > dynsyms && "
+	       "nm mini --format=posix --defined-only | "
+	       "awk '{ if ($2 == \"T\" || $2 == \"t\" || $2 == \"D\") print $1 }' | sort > funcsyms && "
+	       "comm -13 dynsyms funcsyms > keep_symbols && "
+	       "objcopy --only-keep-debug mini debug && "
+	       "objcopy -S --remove-section .gdb_index --remove-section .comment "
+	       "--keep-symbols=keep_symbols debug mini_debuginfo && "
+	       "strip --strip-all -R .comment mini && xz mini_debuginfo && "
+	       "objcopy --add-section .gnu_debugdata=mini_debuginfo.xz mini && mv mini ../mini",
+	       fx))
+		return -1;
+	return 0;
+}
+
+static int fixtures_teardown(void **state)
+{
+	(void)state;
+	if (fx[0] && !getenv("SALVE_KEEP_TMP"))
+		sh("rm -rf '%s'", fx);
+	return 0;
+}
+
+static struct symbolizer *with_root(const char *root)
+{
+	char dir[512];
+	struct symbolizer *s;
+
+	fx_path(dir, sizeof(dir), root);
+	assert_int_equal(symbolizer_new_opts(&(struct symbolizer_opts){ .debug_root = dir }, &s), 0);
+	return s;
+}
+
+/* hidden_step is static: a stripped file names it only through its debug information. */
+static void expect_hidden(struct symbolizer *s, const char *file, bool named)
+{
+	char path[512], app[512];
+	struct symbol out;
+	uint64_t off;
+	int rc;
+
+	fx_path(path, sizeof(path), file);
+	fx_path(app, sizeof(app), "app");
+	off = file_offset_of(app, "hidden_step", false);
+	memset(&out, 0, sizeof(out));
+	rc = symbolizer_lookup(s, PLAIN(path), off + 1, &out);
+	if (named) {
+		assert_int_equal(rc, 0);
+		assert_string_equal(out.name, "hidden_step");
+		assert_int_equal(out.offset, 1);
+	} else {
+		assert_true(rc != 0 || strcmp(out.name, "hidden_step"));
+	}
+}
+
+static void test_debug_file_by_build_id(void **state)
+{
+	struct symbolizer *s;
+	char cmd[700], path[512];
+
+	(void)state;
+	fx_path(path, sizeof(path), "stripped");
+	snprintf(cmd, sizeof(cmd), "readelf -SW '%s' | grep -q '\\.symtab'", path);
+	assert_int_not_equal(system(cmd), 0); /* really stripped */
+	s = with_root("debug");
+	expect_hidden(s, "stripped", true);
+	symbolizer_free(s);
+	s = with_root("nodebug");
+	expect_hidden(s, "stripped", false);
+	symbolizer_free(s);
+}
+
+/* A file without a build id finds its debug file by .gnu_debuglink, and only one whose
+ * CRC is the one the link names. */
+static void test_debuglink_crc(void **state)
+{
+	struct symbolizer *s;
+	char path[512], app[512];
+	struct symbol out;
+	uint64_t off;
+
+	(void)state;
+	s = with_root("nodebug");
+	/* app-noid's layout is app's but for the build id note: take its own offsets. */
+	fx_path(app, sizeof(app), "app-noid");
+	off = file_offset_of(app, "hidden_step", false);
+	fx_path(path, sizeof(path), "link/app-noid");
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(symbolizer_lookup(s, PLAIN(path), off + 2, &out), 0);
+	assert_string_equal(out.name, "hidden_step");
+	assert_int_equal(out.offset, 2);
+	fx_path(path, sizeof(path), "badlink/app-noid");
+	memset(&out, 0, sizeof(out));
+	assert_true(symbolizer_lookup(s, PLAIN(path), off + 2, &out) != 0 ||
+		    strcmp(out.name, "hidden_step"));
+	symbolizer_free(s);
+}
+
+static void test_minidebuginfo(void **state)
+{
+	struct symbolizer *s;
+	char cmd[1200], path[512];
+
+	(void)state;
+	fx_path(path, sizeof(path), "mini");
+	snprintf(cmd, sizeof(cmd),
+		 "readelf -SW '%s' | grep -q '\\.gnu_debugdata' && ! readelf -SW '%s' | grep -q '\\.symtab'",
+		 path, path);
+	assert_int_equal(system(cmd), 0);
+	s = with_root("nodebug");
+	expect_hidden(s, "mini", true);
+	symbolizer_free(s);
+}
+
+/* The name c++filt gives, as nm -C prints it. */
+static void test_cplusplus_demangled(void **state)
+{
+	char path[512], cmd[700], line[512], want[512] = "";
+	struct symbolizer *s;
+	FILE *p;
+
+	(void)state;
+	fx_path(path, sizeof(path), "cpp");
+	snprintf(cmd, sizeof(cmd), "nm -C --defined-only '%s' | sed -n 's/^[0-9a-f]* T //p' | "
+		 "grep '^ns::Parser::parse'", path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	if (fgets(line, sizeof(line), p))
+		snprintf(want, sizeof(want), "%.*s", (int)strcspn(line, "\n"), line);
+	pclose(p);
+	assert_string_equal(want, "ns::Parser::parse(char const*, int)");
+	assert_int_equal(symbolizer_new(&s), 0);
+	expect_symbol(s, PLAIN(path), file_offset_of(path, "_ZN2ns6Parser5parseEPKci", false) + 1,
+		      want, 1);
+	symbolizer_free(s);
+}
+
+/* What addr2line -f -i -C says of addr in path: function and file:line pairs, innermost
+ * first. */
+struct a2l {
+	size_t n;
+	char fn[SYMBOL_INLINED_MAX + 1][SYMBOL_NAME_MAX];
+	char file[SYMBOL_INLINED_MAX + 1][SYMBOL_FILE_MAX];
+	unsigned line[SYMBOL_INLINED_MAX + 1];
+};
+
+static void addr2line(const char *path, uint64_t addr, struct a2l *out)
+{
+	char cmd[700], fn[SYMBOL_NAME_MAX], loc[SYMBOL_FILE_MAX + 64];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "addr2line -e '%s' -f -i -C 0x%llx", path,
+		 (unsigned long long)addr);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	out->n = 0;
+	while (out->n <= SYMBOL_INLINED_MAX && fgets(fn, sizeof(fn), p) && fgets(loc, sizeof(loc), p)) {
+		char *colon = strrchr(loc, ':');
+
+		fn[strcspn(fn, "\n")] = 0;
+		assert_non_null(colon);
+		*colon = 0;
+		snprintf(out->fn[out->n], SYMBOL_NAME_MAX, "%s", fn);
+		snprintf(out->file[out->n], SYMBOL_FILE_MAX, "%.*s", SYMBOL_FILE_MAX - 1, loc);
+		out->line[out->n++] = strtoul(colon + 1, NULL, 10); /* "12 (discriminator 1)" */
+	}
+	pclose(p);
+}
+
+/* The virtual address of a file offset, through readelf's PT_LOAD lines. */
+static uint64_t vaddr_of(const char *file, uint64_t off)
+{
+	char cmd[600], line[512];
+	uint64_t addr = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "readelf -lW '%s'", file);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		unsigned long long o, va, pa, fsz;
+
+		if (sscanf(line, " LOAD 0x%llx 0x%llx 0x%llx 0x%llx", &o, &va, &pa, &fsz) == 4 &&
+		    off >= o && off < o + fsz)
+			addr = off - o + va;
+	}
+	pclose(p);
+	return addr;
+}
+
+/* Every byte of outer() (where mid() and leaf() are inlined) and of main() named as
+ * addr2line names it: the inlined functions innermost first, each with its line, then
+ * the symbol's own line; through the stripped file's debug file the same. */
+static void test_lines_match_addr2line(void **state)
+{
+	static const char *const fns[] = { "outer", "main" };
+	char app[512], stripped[512], cmd[700];
+	struct symbolizer *s = with_root("debug");
+	size_t inlined_seen = 0, lines_seen = 0;
+	struct symbol *out = malloc(sizeof(*out));
+
+	(void)state;
+	assert_non_null(out);
+	fx_path(app, sizeof(app), "app");
+	fx_path(stripped, sizeof(stripped), "stripped");
+	for (size_t f = 0; f < 2; f++) {
+		uint64_t start = file_offset_of(app, fns[f], false), size = 0;
+		FILE *p;
+
+		snprintf(cmd, sizeof(cmd), "nm -S --defined-only '%s' | awk '$4 == \"%s\" { print $2 }'",
+			 app, fns[f]);
+		p = popen(cmd, "r");
+		assert_non_null(p);
+		assert_int_equal(fscanf(p, "%" SCNx64, &size), 1);
+		pclose(p);
+		assert_true(size > 0);
+		for (uint64_t off = start; off < start + size; off++) {
+			struct a2l want;
+
+			addr2line(app, vaddr_of(app, off), &want);
+			assert_true(want.n >= 1);
+			for (int which = 0; which < 2; which++) {
+				memset(out, 0, sizeof(*out));
+				assert_int_equal(symbolizer_lookup(s, PLAIN(which ? stripped : app), off,
+								   out), 0);
+				assert_string_equal(out->name, fns[f]);
+				assert_int_equal(out->n_inlined, want.n - 1);
+				for (size_t i = 0; i < out->n_inlined; i++) {
+					assert_string_equal(out->inlined[i].name, want.fn[i]);
+					assert_string_equal(out->inlined[i].file, want.file[i]);
+					assert_int_equal(out->inlined[i].line, want.line[i]);
+				}
+				assert_string_equal(out->name, want.fn[want.n - 1]);
+				assert_string_equal(out->file, want.file[want.n - 1]);
+				assert_int_equal(out->line, want.line[want.n - 1]);
+			}
+			inlined_seen += want.n > 1;
+			lines_seen += want.line[0] > 0;
+		}
+	}
+	assert_true(inlined_seen > 0); /* the fixture does inline */
+	assert_true(lines_seen > 0);
+	free(out);
+	symbolizer_free(s);
+}
+
+/* A return address is named by the call before it, as addr2line names address - 1. */
+static void test_caller_frame(void **state)
+{
+	char app[512];
+	struct symbolizer *s = with_root("nodebug");
+	struct symbol *out = malloc(sizeof(*out));
+	uint64_t off;
+	struct a2l want;
+
+	(void)state;
+	assert_non_null(out);
+	fx_path(app, sizeof(app), "app");
+	off = file_offset_of(app, "outer", false) + 4;
+	addr2line(app, vaddr_of(app, off) - 1, &want);
+	memset(out, 0, sizeof(*out));
+	assert_int_equal(symbolizer_lookup_frame(s, PLAIN(app), off, true, out), 0);
+	assert_string_equal(out->name, "outer");
+	assert_int_equal(out->offset, 4);
+	assert_string_equal(out->file, want.file[want.n - 1]);
+	assert_int_equal(out->line, want.line[want.n - 1]);
+	free(out);
+	symbolizer_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,8 +882,19 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cache_bound, setup_dir, teardown_dir),
 		cmocka_unit_test(test_build_id),
 	};
+	const struct CMUnitTest debug_tests[] = {
+		cmocka_unit_test(test_debug_file_by_build_id),
+		cmocka_unit_test(test_debuglink_crc),
+		cmocka_unit_test(test_minidebuginfo),
+		cmocka_unit_test(test_cplusplus_demangled),
+		cmocka_unit_test(test_lines_match_addr2line),
+		cmocka_unit_test(test_caller_frame),
+	};
 	const char *b = getenv("SALVE_BUILD");
+	int failed;
 
 	snprintf(build, sizeof(build), "%s", b && *b ? b : "build");
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	failed = cmocka_run_group_tests(tests, NULL, NULL);
+	return failed + cmocka_run_group_tests_name("debug information", debug_tests,
+						    fixtures_setup, fixtures_teardown);
 }
