@@ -38,27 +38,52 @@ static __always_inline int on_exit(struct task_struct *task, bool group_dead)
 	if (!e)
 		return 0;
 	salve_fill_task(&e->hdr, task);
-	/* The last thread to go may not be the leader; the process is the leader. */
+	/* The last thread to go may not be the leader; the process is the leader, and
+	 * its name is the leader's (a worker thread may have named itself). */
 	e->hdr.tid = e->hdr.pid;
+	bpf_probe_read_kernel_str(e->hdr.comm, sizeof(e->hdr.comm),
+				  &task->group_leader->comm);
 	e->status = status;
 	salve_fill_exe(&e->exe, task);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(salve_exit_btf, struct task_struct *task)
+/* "Group dead" is decided once, in do_exit, by the thread whose decrement of
+ * signal->live reached zero. Kernels that pass it to the tracepoint (6.16 on: the
+ * prototype gained `bool group_dead` together with the record's field) are asked;
+ * older ones leave only signal->live, read after the fact: two threads exiting
+ * together can both see it at zero, so there the fallback may report twice. */
+static __always_inline bool exit_passes_group_dead(void)
 {
-	/* Kernels that pass group_dead pass it second; read it from the task either way. */
-	return on_exit(task, BPF_CORE_READ(task, signal, live.counter) == 0);
+	return bpf_core_field_exists(struct trace_event_raw_sched_process_exit, group_dead);
+}
+
+static __always_inline bool exit_live_zero(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, signal, live.counter) == 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int salve_exit_btf(unsigned long long *ctx)
+{
+	struct task_struct *task = (void *)ctx[0];
+
+	/* The second argument exists only where the kernel passes it: the verifier
+	 * never sees the read on a kernel without it (the branch is a load-time constant). */
+	if (exit_passes_group_dead())
+		return on_exit(task, (__u8)ctx[1] != 0);
+	return on_exit(task, exit_live_zero(task));
 }
 
 SEC("tp/sched/sched_process_exit")
-int salve_exit_tp(void *args)
+int salve_exit_tp(struct trace_event_raw_sched_process_exit *args)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 
-	return on_exit(task, BPF_CORE_READ(task, signal, live.counter) == 0);
+	if (exit_passes_group_dead())
+		return on_exit(task, args->group_dead != 0);
+	return on_exit(task, exit_live_zero(task));
 }
 
 /* ---- OOM kill ------------------------------------------------------------------- */

@@ -423,6 +423,8 @@ static void fire(struct engine *e, struct rule *r, struct group *g, uint64_t now
 		g->verifying = true;
 		cold(r, g)->verify_until = sat_add_u64(now, def->verify_ns);
 		cold(r, g)->verify_id = inc.id;
+		cold(r, g)->exe_dev = ev ? ev->exe.dev : 0;
+		cold(r, g)->exe_ino = ev ? ev->exe.ino : 0;
 	}
 }
 
@@ -434,6 +436,11 @@ static void holds(struct engine *e, struct rule *r, struct group *g, uint64_t no
 	 * says without a visit to its cold part. */
 	if (!g->verifying && now >> COOL_SHIFT < g->cool_until)
 		return;
+	/* A process of an executable whose crashed process's repair is verified: the
+	 * fault came back in the restarted service. */
+	for (uint32_t i = r->n_watches; ev && i-- > 0;)
+		if (r->watches[i].exe_ino == ev->exe.ino && r->watches[i].exe_dev == ev->exe.dev)
+			watch_end(e, r, i, now >= r->watches[i].until, now);
 	if (g->verifying)
 		/* The fault came back within the verify window: the repair did not help.
 		 * Past it, the tick that would have said so has not come yet. */
@@ -599,6 +606,9 @@ void engine_tick(struct engine *e, uint64_t now_ns)
 			if (g->live && g->verifying && now_ns >= cold(r, g)->verify_until)
 				group_verify_end(e, r, g, true, now_ns);
 		}
+		for (uint32_t w = r->n_watches; w-- > 0;)
+			if (now_ns >= r->watches[w].until)
+				watch_end(e, r, w, true, now_ns);
 	}
 }
 

@@ -23,9 +23,14 @@
  * - After an incident with actions (not dry run, within budget) and verify_ns > 0, the
  *   group is verified until boot_ns + verify_ns: the first time the condition holds
  *   again, verify reports resolved = false; if the window ends without that,
- *   engine_tick reports resolved = true. A group evicted or forgotten under
- *   verification reports resolved = true then: the fault did not come back while the
- *   group could be watched.
+ *   engine_tick reports resolved = true. A group by process forgotten under
+ *   verification (its process exited: a crash) hands its window to its executable (ev
+ *   exe dev and ino when it fired): the first process of that executable for which
+ *   the condition holds within the window (the service restarted) reports resolved =
+ *   false, and engine_tick reports resolved = true at the window's end. At most
+ *   VERIFY_WATCHES_MAX such windows per rule (a new one ends the oldest, resolved). A
+ *   group evicted, or forgotten without a known executable, reports resolved = true
+ *   then: the fault did not come back while the group could be watched.
  * - Groups: by process (ev->pid), by binary (ev->exe dev and ino; events without an
  *   exe share one group) or by host. At most max_groups per rule; when a new group
  *   needs room an old one is dropped (counted in stats.evicted), chosen by the clock

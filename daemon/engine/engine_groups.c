@@ -106,6 +106,35 @@ void group_verify_end(struct engine *e, struct rule *r, struct group *g, bool re
 		e->verify(e->ctx, id, r->def, resolved, now);
 }
 
+void watch_end(struct engine *e, struct rule *r, uint32_t i, bool resolved, uint64_t now)
+{
+	uint64_t id = r->watches[i].id;
+
+	r->watches[i] = r->watches[--r->n_watches];
+	if (e->verify)
+		e->verify(e->ctx, id, r->def, resolved, now);
+}
+
+/* g's process is gone while its repair is verified: the window goes on, watching the
+ * process's executable (a restarted service), when the rule counts by process and the
+ * executable is known; otherwise the fault cannot come back and it is resolved. */
+static void group_verify_handoff(struct engine *e, struct rule *r, struct group *g, uint64_t now)
+{
+	struct group_cold *c = cold(r, g);
+
+	if (r->by != POLICY_BY_PROCESS || !c->exe_ino || now >= c->verify_until) {
+		group_verify_end(e, r, g, true, now);
+		return;
+	}
+	if (r->n_watches == VERIFY_WATCHES_MAX) /* the oldest window gives way */
+		watch_end(e, r, 0, true, now);
+	r->watches[r->n_watches++] = (struct verify_watch){ c->exe_dev, c->exe_ino,
+							     c->verify_until, c->verify_id };
+	c->verify_until = 0;
+	g->verifying = false;
+	r->verifying--;
+}
+
 /* Drop the group in table slot s; its slot goes to the free list. */
 static void group_drop(struct engine *e, struct rule *r, uint32_t s, uint64_t now)
 {
@@ -255,6 +284,9 @@ void group_forget(struct engine *e, struct rule *r, uint64_t k1, uint32_t k2, ui
 {
 	uint32_t s = slot_find(r, k1, k2);
 
-	if (s != NONE)
-		group_drop(e, r, s, now);
+	if (s == NONE)
+		return;
+	if (group_at(r, slot_group(r, s))->verifying)
+		group_verify_handoff(e, r, group_at(r, slot_group(r, s)), now);
+	group_drop(e, r, s, now);
 }

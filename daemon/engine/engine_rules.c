@@ -193,6 +193,8 @@ void rule_adopt(struct rule *to, struct rule *from)
 	to->spent_n = from->spent_n;
 	to->spent_head = from->spent_head;
 	to->verifying = from->verifying;
+	to->n_watches = from->n_watches;
+	memcpy(to->watches, from->watches, sizeof(to->watches));
 	for (size_t i = 0; i < to->n_leaves; i++) {
 		to->leaves[i].pct = from->leaves[i].pct;
 		from->leaves[i].pct = NULL;

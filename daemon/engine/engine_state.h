@@ -76,6 +76,16 @@ struct group_cold {
 	uint64_t cooldown_until;
 	uint64_t verify_until;  /* 0: not under verification */
 	uint64_t verify_id;
+	uint64_t exe_dev, exe_ino; /* the process's executable when the rule fired; 0: unknown */
+};
+
+/* A verification whose process has gone (a crash): it watches the same executable,
+ * the service restarted, until its window ends. */
+#define VERIFY_WATCHES_MAX 16
+
+struct verify_watch {
+	uint64_t exe_dev, exe_ino;
+	uint64_t until, id;
 };
 
 /* Fields in the order the hot path reads them; the leaves last. */
@@ -102,6 +112,8 @@ struct rule {
 	uint32_t hand; /* the clock's: the next group eviction looks at */
 	uint64_t *spent; /* boot_ns of the incidents that took budget, a FIFO ring */
 	uint32_t spent_cap, spent_n, spent_head;
+	uint32_t n_watches;
+	struct verify_watch watches[VERIFY_WATCHES_MAX];
 } __attribute__((aligned(64)));
 
 /* Field filters a leaf applies, and which of them its leaf_ref holds inline. */
@@ -212,6 +224,8 @@ void group_forget(struct engine *e, struct rule *r, uint64_t k1, uint32_t k2, ui
 void group_prefetch_slot(const struct rule *r, uint64_t k1, uint32_t k2);
 void group_prefetch(const struct rule *r, uint64_t k1, uint32_t k2);
 /* g's verification ends: resolved or not, as the engine's verify callback hears it. */
+/* Watch i of r ends: resolved or not, as the engine's verify callback hears it. */
+void watch_end(struct engine *e, struct rule *r, uint32_t i, bool resolved, uint64_t now);
 void group_verify_end(struct engine *e, struct rule *r, struct group *g, bool resolved,
 		      uint64_t now);
 

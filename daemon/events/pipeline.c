@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "engine/engine.h"
+#include "events/callsite.h"
 #include "events/events.h"
 #include "events/faults.h"
 #include "base/log.h"
@@ -36,6 +37,7 @@ struct pipeline {
 	struct pipeline_config configs[2]; /* in force, and the one before; set NULL: none */
 	struct engine *engine; /* the rules; NULL: events are only reported */
 	struct symbolizer *sym;
+	struct callsite *calls; /* function events' functions and executables, named once */
 	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	uint64_t received[SALVE_EV_KIND_MAX];
 	uint64_t reported[SALVE_EV_KIND_MAX];
@@ -71,7 +73,8 @@ int pipeline_new(FILE *out, struct pipeline **outp)
 
 	if (!pl)
 		return -ENOMEM;
-	if ((err = symbolizer_new(&pl->sym))) {
+	if ((err = symbolizer_new(&pl->sym)) || (err = callsite_new(&pl->calls))) {
+		symbolizer_free(pl->sym);
 		free(pl);
 		return err;
 	}
@@ -86,6 +89,7 @@ void pipeline_free(struct pipeline *pl)
 	if (!pl)
 		return;
 	symbolizer_free(pl->sym);
+	callsite_free(pl->calls);
 	json_object_put(pl->line);
 	free(pl);
 }
@@ -177,11 +181,45 @@ bool pipeline_output_gone(const struct pipeline *pl)
 	return pl->out_gone;
 }
 
-/* Write ev as produced by probe: named once (named says whether it is), its line
- * written, and its text in *text for the later stages (valid until the next report).
- * false when it has no line. */
-static bool report(struct pipeline *pl, const struct event *ev, const char *probe, bool *named,
-		   const char **text, size_t *len)
+/* "site": the function a function event's probe sits on, named once per site. */
+static int add_site(struct pipeline *pl, struct json_object *line, const struct site *site)
+{
+	struct json_object *o = json_object_new_object();
+	struct callsite_function fn;
+	int err;
+
+	if (!o)
+		return -ENOMEM;
+	callsite_function(pl->calls, pl->sym, site, &fn);
+	err = report_add(o, "module", report_string(fn.module));
+	if (fn.symbol)
+		err = err ?: report_add(o, "symbol", report_string(fn.symbol));
+	err = err ?: report_add(o, "offset", json_object_new_uint64(fn.offset));
+	if (err) {
+		json_object_put(o);
+		return err;
+	}
+	return report_add(line, "site", o);
+}
+
+/* What an event's line says besides the record: the fault that led to it, and the
+ * function a function event is about. 0 or -ENOMEM. */
+static int annotate(struct pipeline *pl, struct json_object *line, const struct site *site)
+{
+	if (pl->cause && report_add_cause(line, pl->cause->signo, pl->cause->code,
+					  pl->cause->has_addr ? &pl->cause->addr : NULL,
+					  pl->cause->boot_ns + pl->realtime_offset_ns))
+		return -ENOMEM;
+	if (site && site->cfg.kind != SALVE_SITE_SYSCALL && add_site(pl, line, site))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Write ev as produced by probe (at site, for a function event): named once (named
+ * says whether it is), its line written, and its text in *text for the later stages
+ * (valid until the next report). false when it has no line. */
+static bool report(struct pipeline *pl, const struct event *ev, const char *probe,
+		   const struct site *site, bool *named, const char **text, size_t *len)
 {
 	int err;
 
@@ -192,10 +230,7 @@ static bool report(struct pipeline *pl, const struct event *ev, const char *prob
 	json_object_put(pl->line);
 	pl->line = report_event(ev, probe, ev->boot_ns + pl->realtime_offset_ns, pl->names.frames,
 				pl->names.n_frames);
-	if (pl->line && pl->cause &&
-	    report_add_cause(pl->line, pl->cause->signo, pl->cause->code,
-			     pl->cause->has_addr ? &pl->cause->addr : NULL,
-			     pl->cause->boot_ns + pl->realtime_offset_ns)) {
+	if (pl->line && annotate(pl, pl->line, site)) {
 		json_object_put(pl->line);
 		pl->line = NULL;
 	}
@@ -246,24 +281,25 @@ static void to_rules(struct pipeline *pl, const struct event *ev, const struct p
 
 /* ev as produced by probe: its line, then its rules. */
 static void deliver(struct pipeline *pl, const struct event *ev, const struct policy_probe *probe,
-		    bool *named)
+		    const struct site *site, bool *named)
 {
 	const char *text = NULL;
 	size_t len = 0;
 
-	if (report(pl, ev, probe->id, named, &text, &len) && pl->engine)
+	if (report(pl, ev, probe->id, site, named, &text, &len) && pl->engine)
 		to_rules(pl, ev, probe, text, len);
 }
 
 /* As deliver, for the event in the first free held slot: held for the next batch
  * when its rules need no symbols. */
-static void deliver_held(struct pipeline *pl, const struct policy_probe *probe, bool *named)
+static void deliver_held(struct pipeline *pl, const struct site *site, bool *named)
 {
 	struct held *h = &pl->held[pl->n_held];
+	const struct policy_probe *probe = site->probe;
 	const char *text;
 	size_t len;
 
-	if (!report(pl, &h->ev, probe->id, named, &text, &len) || !pl->engine)
+	if (!report(pl, &h->ev, probe->id, site, named, &text, &len) || !pl->engine)
 		return;
 	if (engine_needs_symbols(pl->engine, probe) || len > sizeof(h->line)) {
 		to_rules(pl, &h->ev, probe, text, len);
@@ -303,10 +339,12 @@ int pipeline_record(void *ctx, void *data, size_t size)
 
 		if (ev->kind == SALVE_EV_EXCEPTION)
 			demangle_type(ev);
-		if (!site)
+		if (!site) {
 			pl->stale[ev->kind]++;
-		else if (type_wanted(site->probe, ev))
-			deliver_held(pl, site->probe, &named);
+		} else if (type_wanted(site->probe, ev)) {
+			callsite_exe(pl->calls, cfg->set, site, ev);
+			deliver_held(pl, site, &named);
+		}
 		return 0;
 	}
 	pipeline_flush(pl); /* the rules of the events before it, first */
@@ -319,7 +357,7 @@ int pipeline_record(void *ctx, void *data, size_t size)
 			continue;
 		for (size_t j = 0; j < pol->n_probes; j++)
 			if (probe_wants(&pol->probes[j], ev))
-				deliver(pl, ev, &pol->probes[j], &named);
+				deliver(pl, ev, &pol->probes[j], NULL, &named);
 	}
 	pl->cause = NULL;
 	if (ev->kind == SALVE_EV_EXIT)
@@ -415,5 +453,5 @@ void pipeline_stall(struct pipeline *pl, const struct site *site, uint32_t tgid,
 	ev->call.duration_ns = stalled_ns;
 	describe_process(tgid, ev);
 	pl->received[SALVE_EV_STALL]++;
-	deliver(pl, ev, site->probe, &named);
+	deliver(pl, ev, site->probe, site, &named);
 }

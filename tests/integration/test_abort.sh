@@ -19,6 +19,9 @@ expect "$ev" .assertion 'x == 42 && "value must be 42"'
 expect "$ev" .file tests/targets/crash.c
 expect "$ev" .line "$line"
 expect "$ev" .function fault_assert
+expect "$ev" .exe "$TARGETS/crash"
+expect "$ev" .site.symbol __assert_fail
+jq -e '.site.module | test("/libc\\.so\\.6$")' <<<"$ev" >/dev/null || fail "__assert_fail not in libc: $ev"
 jq -e '.stack | map(.symbol) | index("fault_assert") != null' <<<"$ev" >/dev/null ||
 	fail "fault_assert is not on the stack: $ev"
 
@@ -26,6 +29,7 @@ jq -e '.stack | map(.symbol) | index("fault_assert") != null' <<<"$ev" >/dev/nul
 plain=$(field "$WORK/out" pid)
 ev=$(wait_event ".pid == $plain") || fail "no abort event for abort()"
 expect "$ev" '.assertion // "none"' none
+expect "$ev" .site.symbol abort
 drain
 [ "$(count_events ".pid == $pid")" = 1 ] || fail "the failed assert gave $(count_events ".pid == $pid") events"
 [ "$(count_events ".pid == $plain")" = 1 ] || fail "abort() gave $(count_events ".pid == $plain") events"

@@ -21,6 +21,8 @@ filtered=$(jq -r "select(.pid == $pid and .probe == \"parse-errors\") | .type" "
 [ "$filtered" = " 3 app::detail::ParseError" ] || fail "filtered probe saw: $filtered"
 ev=$(wait_event ".pid == $pid and .probe == \"throws\"")
 expect "$ev" .kind exception
+expect "$ev" .exe "$TARGETS/throw"
+expect "$ev" .site.symbol __cxa_throw
 jq -e '.stack | map(.symbol) | index("__cxa_throw") != null' <<<"$ev" >/dev/null ||
 	fail "__cxa_throw is not on the stack: $ev"
 pass "thrown types named exactly; the type filter drops the other"

@@ -42,6 +42,11 @@ check() {
 	done < <(grep '^slow ' "$WORK/out")
 	ev=$(wait_event ".pid == $pid")
 	expect "$ev" .kind latency
+	expect "$ev" .exe "$TARGETS/calls"
+	[ "$(count_events ".pid == $pid and .site.module == \"$TARGETS/calls\" and
+		((.probe == \"slow-query\" and .site.symbol == \"query\") or
+		 (.probe == \"slow-work\" and .site.symbol == \"work\"))")" = "$want" ] ||
+		fail "latency events without their function: $(jq -c "select(.pid == $pid) | .site" "$EVENTS")"
 	stop_salved
 }
 

@@ -23,6 +23,10 @@ got=$(jq -s "[.[] | select(.pid == $pid) | .ret] | add" "$EVENTS")
 ev=$(wait_event ".pid == $pid")
 expect "$ev" .kind return
 expect "$ev" .probe parse-errors
+expect "$ev" .exe "$TARGETS/calls"
+expect "$ev" .site.module "$TARGETS/calls"
+expect "$ev" .site.symbol parse_item
+[ "$(jq -r .site.offset <<<"$ev")" -gt 0 ] || fail "no file offset for the probed function: $ev"
 stop_salved
 
 # A bucket of 50 that refills slowly: most failing calls are held back, none lost.

@@ -45,6 +45,9 @@ expect "$inc" '.events.counts[0].probe' parse-errors
 expect "$inc" '.events.counts[0].events' 3
 expect "$inc" '.events.last | length' 3
 expect "$inc" '.events.last[0].ret' -4
+# Return events carry no stack here: the suspect is the probed function.
+expect "$inc" '.suspect.symbol' parse_item
+expect "$inc" '.suspect.module' "$TARGETS/calls"
 expect "$inc" '.actions[0].do' exec
 expect "$inc" '.actions[0].index' 0
 expect "$inc" '.actions[0].state' running

@@ -847,7 +847,8 @@ static void test_cooldown_saturates(void **state)
 }
 
 /* A verify window past the end of the clock: no early "resolved" from a wrapped
- * deadline; the verification ends only when the process goes. */
+ * deadline; the verification ends only when the fault comes back, in the process or,
+ * once it has gone, in another of the same executable. */
 static void test_verify_saturates(void **state)
 {
 	struct fx *f = *state;
@@ -863,11 +864,16 @@ static void test_verify_saturates(void **state)
 	engine_tick(f->e, UINT64_MAX - 1);
 	assert_int_equal(f->n_verdicts, 0);
 	engine_forget(f->e, 1);
+	engine_tick(f->e, UINT64_MAX - 1);
+	assert_int_equal(f->n_verdicts, 0);
+	for (int i = 0; i < 3; i++)
+		call(f, 0, 2, T0 + 2 * S + i * MS, -1);
 	assert_int_equal(f->n_verdicts, 1);
-	assert_true(f->verdicts[0].resolved);
+	assert_false(f->verdicts[0].resolved);
 }
 
-/* A process under verification exits: nothing came back while it was watched. */
+/* A process under verification exits (a crash): the window goes on, watching its
+ * executable. Nothing comes back: resolved at the window's end, not at the exit. */
 static void test_verify_forgotten(void **state)
 {
 	struct fx *f = *state;
@@ -879,10 +885,50 @@ static void test_verify_forgotten(void **state)
 	for (int i = 0; i < 3; i++)
 		call(f, 0, 1, T0 + i * MS, -1);
 	engine_forget(f->e, 1);
+	assert_int_equal(f->n_verdicts, 0);
+	engine_tick(f->e, T0 + 4 * S);
+	assert_int_equal(f->n_verdicts, 0);
+	/* Another executable's process erring is not the service coming back. */
+	f->ino++;
+	for (int i = 0; i < 3; i++)
+		call(f, 0, 3, T0 + 3 * S + i * MS, -1);
+	f->ino--;
+	assert_int_equal(f->n_inc, 2);
+	assert_int_equal(f->n_verdicts, 0);
+	engine_tick(f->e, T0 + 5 * S + 2 * MS);
 	assert_int_equal(f->n_verdicts, 1);
+	assert_int_equal(f->verdicts[0].id, 1);
 	assert_true(f->verdicts[0].resolved);
-	engine_tick(f->e, T0 + 10 * S);
+	assert_int_equal(f->verdicts[0].now, T0 + 5 * S + 2 * MS);
+	engine_tick(f->e, T0 + 20 * S);
+	assert_int_equal(f->n_verdicts, 2); /* the other executable's own incident */
+	assert_int_equal(f->verdicts[1].id, 2);
+}
+
+/* The crashed process's service restarts and fails again within the window: the
+ * repair did not help (persists), and the new process's fault is an incident of its own. */
+static void test_verify_restarted(void **state)
+{
+	struct fx *f = *state;
+
+	f->rules[0].actions = &f->action;
+	f->rules[0].n_actions = 1;
+	f->rules[0].verify_ns = 5 * S;
+	start(f, 1);
+	for (int i = 0; i < 3; i++)
+		call(f, 0, 1, T0 + i * MS, -1);
+	engine_forget(f->e, 1);
+	for (int i = 0; i < 3; i++)
+		call(f, 0, 2, T0 + S + i * MS, -1);
 	assert_int_equal(f->n_verdicts, 1);
+	assert_int_equal(f->verdicts[0].id, 1);
+	assert_false(f->verdicts[0].resolved);
+	assert_int_equal(f->verdicts[0].now, T0 + S + 2 * MS);
+	assert_int_equal(f->n_inc, 2);
+	engine_forget(f->e, 2);
+	engine_tick(f->e, T0 + 20 * S);
+	assert_int_equal(f->n_verdicts, 2);
+	assert_true(f->verdicts[1].resolved);
 }
 
 /* Latency percentile over a window, fixed value: by host, from the site's histogram. */
@@ -1083,6 +1129,7 @@ int main(void)
 		T(test_verify_resolved),
 		T(test_verify_not_resolved),
 		T(test_verify_forgotten),
+		T(test_verify_restarted),
 		T(test_cooldown_saturates),
 		T(test_verify_saturates),
 		T(test_percentile_fixed),

@@ -286,6 +286,53 @@ static void test_scoped_binaries(void **state)
 	f->policy.scope.n_binaries = 0;
 }
 
+/* Function events: the probed function ("site") is their innermost frame. */
+static void test_function_events(void **state)
+{
+	struct fixture *f = *state;
+	char *binaries[] = { "/srv/app" };
+	struct json_object *ev[2];
+	struct localize_suspect s;
+
+	(void)f;
+	/* A return in the service, its stack taken at the return (main, the caller): the
+	 * probed function, not main. */
+	ev[0] = json_tokener_parse("{\"kind\":\"return\",\"exe\":\"/srv/app\","
+				   "\"site\":{\"module\":\"/srv/app\",\"symbol\":\"parse(char const*)\","
+				   "\"offset\":4660},\"stack\":[{\"ip\":\"0x1\",\"module\":\"/srv/app\","
+				   "\"symbol\":\"main\",\"offset\":20}]}");
+	/* An exception thrown from the service, probed in the C++ runtime: the service's
+	 * frame that threw. */
+	ev[1] = json_tokener_parse("{\"kind\":\"exception\",\"exe\":\"/srv/app\","
+				   "\"site\":{\"module\":\"/lib/libstdc++.so.6\",\"symbol\":\"__cxa_throw\","
+				   "\"offset\":9000},\"stack\":[{\"ip\":\"0x2\",\"module\":\"/lib/libstdc++.so.6\","
+				   "\"symbol\":\"__cxa_throw\",\"offset\":0},{\"ip\":\"0x3\","
+				   "\"module\":\"/srv/app\",\"symbol\":\"load\",\"offset\":8}]}");
+	assert_non_null(ev[0]);
+	assert_non_null(ev[1]);
+	assert_int_equal(localize_suspect(NULL, ev, 1, &s), 0);
+	assert_true(s.in_scope);
+	assert_string_equal(s.module, "/srv/app");
+	assert_string_equal(s.symbol, "parse(char const*)");
+	assert_int_equal(s.offset, 0);
+	assert_int_equal(localize_suspect(NULL, ev, 2, &s), 0);
+	assert_string_equal(s.symbol, "load");
+	assert_int_equal(s.offset, 8);
+
+	/* Without a stack, a probed function out of scope is still the suspect. */
+	f->policy.scope.binaries = binaries;
+	f->policy.scope.n_binaries = 1;
+	json_object_object_del(ev[1], "stack");
+	assert_int_equal(localize_suspect(&f->policy, &ev[1], 1, &s), 0);
+	assert_false(s.in_scope);
+	assert_string_equal(s.module, "/lib/libstdc++.so.6");
+	assert_string_equal(s.symbol, "__cxa_throw");
+	f->policy.scope.binaries = NULL;
+	f->policy.scope.n_binaries = 0;
+	json_object_put(ev[0]);
+	json_object_put(ev[1]);
+}
+
 static void test_bad_record_left_out(void **state)
 {
 	struct fixture *f = *state;
@@ -336,6 +383,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_groups, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scoped_binaries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_function_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_record_left_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_probe_naming, setup, teardown),
 	};
