@@ -13,9 +13,9 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 # What the build and tests need from Debian, by package name (make deps installs the missing ones).
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev libcmocka-dev \
         libsystemd-dev pkg-config make gcc g++ binutils bpftrace util-linux procps jq \
-        libclang-rt-dev python3-jsonschema
+        libclang-rt-dev python3-jsonschema libdw-dev gdb
 
-LIBS     := libbpf libelf json-c zlib libsystemd
+LIBS     := libbpf libelf json-c zlib libsystemd libdw
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2
 CFLAGS   ?= -O2 -g
 # User CFLAGS (make CFLAGS=-fsanitize=address) add to the project's, never replace them.
@@ -167,6 +167,13 @@ $(BUILD)/tests/targets/crash-stripped: $(BUILD)/tests/targets/crash
 $(BUILD)/tests/targets/%: tests/targets/%.cpp
 	@mkdir -p $(@D)
 	$(call msg,CXX,$<)$(CXX) -O0 -g -fno-omit-frame-pointer -Wall $< -o $@
+# The unwinding oracles: built as distributions build (-O2, no frame pointers), so only
+# CFI unwinds them; gdb's backtrace of the same crash is the expected stack.
+NOFP_CFLAGS := -O2 -g -fomit-frame-pointer -pthread -Wall
+$(BUILD)/tests/targets/qsort_crash $(BUILD)/tests/targets/thread_crash: TARGET_CFLAGS := $(NOFP_CFLAGS)
+$(BUILD)/tests/targets/sort_crash: tests/targets/sort_crash.cpp
+	@mkdir -p $(@D)
+	$(call msg,CXX,$<)$(CXX) $(NOFP_CFLAGS) $< -o $@
 $(BUILD)/tests/targets/crash: TARGET_LDFLAGS := -rdynamic
 $(BUILD)/tests/targets/%: tests/targets/%.c $(BUILD)/tests/targets/libfault.so
 	@mkdir -p $(@D)

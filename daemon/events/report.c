@@ -324,6 +324,8 @@ static int add_stack(struct json_object *obj, const struct report_frame *frames,
 		/* An offset means nothing without the module or symbol it counts from. */
 		if (f->module || f->symbol)
 			err = err ?: report_add(fo, "offset", json_object_new_uint64(f->offset));
+		if (f->how)
+			err = err ?: report_add(fo, "how", report_string(f->how));
 	}
 	return err;
 }

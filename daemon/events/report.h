@@ -18,6 +18,7 @@ struct report_frame {
 	const char *symbol;   /* NULL when unknown */
 	uint64_t offset;      /* from the symbol, or from the module when symbol is NULL */
 	const char *build_id; /* of the module, as hex; NULL when unknown */
+	const char *how;      /* how the unwinder found it: "fp", "cfi"; NULL: not said */
 };
 
 /* The JSON object of one event as produced by probe. realtime_ns is the wall-clock

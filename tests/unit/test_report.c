@@ -64,9 +64,9 @@ static void test_signal_line(void **state)
 {
 	struct report_frame frames[] = {
 		{ 0x555555555149, "/work/main/build/tests/targets/crash", "fault_null", 0x14,
-		  "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567" },
-		{ 0x7ffff7829d90, "/usr/lib/x86_64-linux-gnu/libc.so.6", NULL, 0x29d90, NULL },
-		{ 0x7ffffffde000, NULL, NULL, 0, NULL },
+		  "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567", NULL },
+		{ 0x7ffff7829d90, "/usr/lib/x86_64-linux-gnu/libc.so.6", NULL, 0x29d90, NULL, NULL },
+		{ 0x7ffffffde000, NULL, NULL, 0, NULL, NULL },
 	};
 	struct event ev;
 
@@ -256,7 +256,7 @@ static void test_hostile_strings(void **state)
 static void test_hostile_stack(void **state)
 {
 	struct report_frame frames[] = {
-		{ 0x1000, "/tmp/\xc0\xaf\n", "f\"\xed\xa0\x80", 1, NULL },
+		{ 0x1000, "/tmp/\xc0\xaf\n", "f\"\xed\xa0\x80", 1, NULL, NULL },
 	};
 	struct json_object *root, *stack, *frame, *val;
 	struct event ev;
