@@ -101,7 +101,12 @@ static __always_inline int emit(void *ctx, const struct salve_config *cfg,
 	struct salve_signal_event *e;
 	__u32 flags = p->flags;
 
-	if (with_stack && task && (cfg->stack & (1u << SALVE_EV_SIGNAL)))
+	/* A fault (fatal, or raised by the kernel at an instruction) gets the snapshot;
+	 * a caught signal a program sends itself keeps the cheap frame-pointer walk, so a
+	 * program that signals itself all day costs no more ring than before. */
+	if (with_stack && task && (cfg->stack & (1u << SALVE_EV_SIGNAL)) &&
+	    ((p->flags & SALVE_SIG_FATAL) ||
+	     (p->code > 0 && p->signo > 0 && p->signo < 32 && (ADDR_SIGNALS & (1u << p->signo)))))
 		return emit_snapshot(cfg, p, task);
 	e = salve_reserve(cfg, SALVE_EV_SIGNAL, sizeof(*e), task ? BPF_CORE_READ(task, tgid) : tid,
 			  p->policies);
