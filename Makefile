@@ -167,6 +167,13 @@ $(BUILD)/tests/targets/crash-stripped: $(BUILD)/tests/targets/crash
 $(BUILD)/tests/targets/%: tests/targets/%.cpp
 	@mkdir -p $(@D)
 	$(call msg,CXX,$<)$(CXX) -O0 -g -fno-omit-frame-pointer -Wall $< -o $@
+# The unwinding oracles: built as distributions build (-O2, no frame pointers), so only
+# CFI unwinds them; gdb's backtrace of the same crash is the expected stack.
+NOFP_CFLAGS := -O2 -g -fomit-frame-pointer -pthread -Wall
+$(BUILD)/tests/targets/qsort_crash $(BUILD)/tests/targets/thread_crash: TARGET_CFLAGS := $(NOFP_CFLAGS)
+$(BUILD)/tests/targets/sort_crash: tests/targets/sort_crash.cpp
+	@mkdir -p $(@D)
+	$(call msg,CXX,$<)$(CXX) $(NOFP_CFLAGS) $< -o $@
 $(BUILD)/tests/targets/crash: TARGET_LDFLAGS := -rdynamic
 $(BUILD)/tests/targets/%: tests/targets/%.c $(BUILD)/tests/targets/libfault.so
 	@mkdir -p $(@D)

@@ -68,6 +68,38 @@ struct {
 	__type(value, struct pending_sig);
 } salve_sig_pending SEC(".maps");
 
+/* Emit the record of p with the snapshot of task, the receiver, which is current: its
+ * registers, the top of its stack and its executable mappings, for salved's CFI
+ * unwinder. No frame-pointer walk: the snapshot is what salved unwinds. */
+static __always_inline int emit_snapshot(const struct salve_config *cfg,
+					 const struct pending_sig *p, struct task_struct *task,
+					 __u32 bucket)
+{
+	struct salve_signal_snap_event *e;
+	__u32 flags = p->flags;
+
+	e = salve_reserve_in(cfg, SALVE_EV_SIGNAL, bucket, sizeof(*e), BPF_CORE_READ(task, tgid),
+			     p->policies);
+	if (!e)
+		return 0;
+	salve_capture_snapshot(&e->snap, task);
+	salve_fill_task(&e->sig.hdr, task);
+	e->sig.hdr.boot_ns = p->boot_ns;
+	e->sig.signo = p->signo;
+	e->sig.code = p->code;
+	e->sig.sender_pid = p->sender_pid;
+	e->sig.addr = p->addr;
+	e->sig.ip = e->snap.regs[SALVE_REG_IP];
+	e->sig.stack.nr_frames = 0;
+	e->sig.stack.nr_modules = 0;
+	salve_fill_exe(&e->sig.exe, task);
+	if (e->sig.ip)
+		flags |= SALVE_SIG_HAS_IP;
+	e->sig.flags = flags;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
 /* Emit the record of p. task is the receiver, or NULL when only its tid and comm are
  * known (classic tracepoint, another process). The stack is current's. */
 static __always_inline int emit(void *ctx, const struct salve_config *cfg,
@@ -77,6 +109,13 @@ static __always_inline int emit(void *ctx, const struct salve_config *cfg,
 	struct salve_signal_event *e;
 	__u32 flags = p->flags;
 
+	/* A fault (fatal, or raised by the kernel at an instruction) gets the snapshot;
+	 * a caught signal a program sends itself keeps the cheap frame-pointer walk, so a
+	 * program that signals itself all day costs no more ring than before. */
+	if (with_stack && task && (cfg->stack & (1u << SALVE_EV_SIGNAL)) &&
+	    ((p->flags & SALVE_SIG_FATAL) ||
+	     (p->code > 0 && p->signo > 0 && p->signo < 32 && (ADDR_SIGNALS & (1u << p->signo)))))
+		return emit_snapshot(cfg, p, task, bucket);
 	e = salve_reserve_in(cfg, SALVE_EV_SIGNAL, bucket, sizeof(*e),
 			     task ? BPF_CORE_READ(task, tgid) : tid, p->policies);
 	if (!e)

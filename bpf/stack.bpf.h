@@ -182,6 +182,116 @@ static __always_inline void salve_capture_stack(void *ctx, struct salve_stack *s
 	}
 }
 
+extern int bpf_iter_task_vma_new(struct bpf_iter_task_vma *it, struct task_struct *task,
+				 __u64 addr) __ksym;
+extern struct vm_area_struct *bpf_iter_task_vma_next(struct bpf_iter_task_vma *it) __ksym;
+extern void bpf_iter_task_vma_destroy(struct bpf_iter_task_vma *it) __ksym;
+
+#define SALVE_VM_EXEC 0x4
+#define SALVE_USTACK_PAGE 4096 /* the stack is read a page at a time */
+
+/* The executable file mappings of task, in address order, into s->maps, and the end of
+ * the mapping that holds sp into *sp_end. One lock of the mm for the whole walk (the
+ * iterator's), so it works where a second bpf_find_vma would be refused. */
+static __noinline void salve_snapshot_maps(struct salve_snapshot *s, struct task_struct *task,
+					   __u64 sp, __u64 *sp_end)
+{
+	__u64 files[SALVE_MAPS_MAX] = {};
+	struct bpf_iter_task_vma it;
+	struct vm_area_struct *vma;
+	__u32 n = 0;
+	bool found = false;
+
+	if (!s || !task || !sp_end)
+		return;
+	s->nr_maps = 0;
+	/* No counter of the mappings walked: the verifier sees the iterator end, where a
+	 * counter would have it walk every value. */
+	if (bpf_iter_task_vma_new(&it, task, 0) == 0) {
+		while ((vma = bpf_iter_task_vma_next(&it))) {
+			struct file *f = vma->vm_file;
+
+			if (!found && vma->vm_start <= sp && sp < vma->vm_end) {
+				*sp_end = vma->vm_end;
+				found = true;
+			}
+			if (!f || !(vma->vm_flags & SALVE_VM_EXEC) || n >= SALVE_MAPS_MAX) {
+				if (found && n >= SALVE_MAPS_MAX)
+					break;
+				continue;
+			}
+			s->maps[n & (SALVE_MAPS_MAX - 1)].start = vma->vm_start;
+			s->maps[n & (SALVE_MAPS_MAX - 1)].end = vma->vm_end;
+			s->maps[n & (SALVE_MAPS_MAX - 1)].pgoff = vma->vm_pgoff;
+			files[n & (SALVE_MAPS_MAX - 1)] = (__u64)f;
+			n++;
+		}
+	}
+	bpf_iter_task_vma_destroy(&it);
+	/* Named after the walk, outside the mm lock: each file is pinned by its mapping,
+	 * which the thread being looked at cannot drop while it is here. */
+	for (__u32 i = 0; i < SALVE_MAPS_MAX; i++) {
+		if (i >= n)
+			break;
+		salve_fill_module(&s->maps[i].file, (struct file *)files[i]);
+	}
+	s->nr_maps = n;
+}
+
+/* What a CFI unwinder needs of the current thread (task): its user registers, the top
+ * of its user stack, and the executable mappings. Runs in the thread's own context. */
+static __noinline __attribute__((unused)) void
+salve_capture_snapshot(struct salve_snapshot *s, struct task_struct *task)
+{
+	struct pt_regs *regs;
+	__u64 sp, end = 0, len;
+
+	if (!s || !task)
+		return;
+	s->size = 0;
+	s->nr_maps = 0;
+	s->pad = 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!regs)
+		return;
+#if defined(__TARGET_ARCH_x86)
+	s->regs[SALVE_REG_IP] = BPF_CORE_READ(regs, ip);
+	s->regs[SALVE_REG_SP] = BPF_CORE_READ(regs, sp);
+	s->regs[SALVE_REG_BP] = BPF_CORE_READ(regs, bp);
+	s->regs[SALVE_REG_BX] = BPF_CORE_READ(regs, bx);
+	s->regs[SALVE_REG_R12] = BPF_CORE_READ(regs, r12);
+	s->regs[SALVE_REG_R13] = BPF_CORE_READ(regs, r13);
+	s->regs[SALVE_REG_R14] = BPF_CORE_READ(regs, r14);
+	s->regs[SALVE_REG_R15] = BPF_CORE_READ(regs, r15);
+#else
+	return;
+#endif
+	sp = s->regs[SALVE_REG_SP];
+	salve_snapshot_maps(s, task, sp, &end);
+	/* The stack ends with its mapping: a read past it would fail as a whole. */
+	if (end <= sp)
+		end = (sp | 4095) + 1;
+	len = end - sp;
+	if (len > SALVE_USTACK_MAX)
+		len = SALVE_USTACK_MAX;
+	/* A page at a time, up to the first that cannot be read without a fault (a read
+	 * of them all at once fails whole): what lies below it still unwinds. */
+	s->size = 0;
+	for (int i = 0; i < SALVE_USTACK_MAX / SALVE_USTACK_PAGE; i++) {
+		__u64 off = s->size, chunk = SALVE_USTACK_PAGE - ((sp + off) & (SALVE_USTACK_PAGE - 1));
+
+		if (off >= len || off > SALVE_USTACK_MAX - SALVE_USTACK_PAGE)
+			break;
+		if (chunk > len - off)
+			chunk = len - off;
+		if (chunk > SALVE_USTACK_PAGE)
+			break;
+		if (bpf_probe_read_user(s->stack + off, chunk, (void *)(sp + off)))
+			break;
+		s->size = off + chunk;
+	}
+}
+
 /* Ring-buffer memory is not zeroed: a module left unnamed must say so. */
 static __always_inline void salve_module_clear(struct salve_module *m)
 {

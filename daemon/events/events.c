@@ -69,7 +69,7 @@ int events_path(const char *kernel_path, size_t kernel_len, char *out, size_t ou
 
 /* A module as the daemon keeps it. A path the kernel could not walk whole is shown as
  * ".../inner/leaf": when "..." does not fit, outer components give way, the leaf stays. */
-static void decode_module(const struct salve_module *m, struct event_module *out)
+void events_module(const struct salve_module *m, struct event_module *out)
 {
 	char full[SALVE_PATH_MAX + 1];
 	const char *keep;
@@ -113,7 +113,7 @@ static void decode_stack(const struct salve_stack *st, struct event *out)
 	if (nr_modules > SALVE_MODULES_MAX)
 		nr_modules = SALVE_MODULES_MAX;
 	for (size_t i = 0; i < nr_modules; i++)
-		decode_module(&st->modules[i], &out->modules[i]);
+		events_module(&st->modules[i], &out->modules[i]);
 	for (size_t i = 0; i < nr_frames; i++) {
 		unsigned int m = st->module[i];
 
@@ -181,13 +181,20 @@ int events_decode(const void *data, size_t size, struct event *out)
 		return -ENOTSUP;
 	if (has_stack_variant(rec.hdr.kind) && rec.hdr.size == want + sizeof(struct salve_stack))
 		want = rec.hdr.size;
+	if (rec.hdr.size != want && rec.hdr.kind == SALVE_EV_SIGNAL &&
+	    rec.hdr.size == sizeof(struct salve_signal_snap_event))
+		want = rec.hdr.size;
 	if (rec.hdr.size != want || want > size)
 		return -EINVAL;
-	memcpy(&rec, data, want);
+	/* The snapshot stays where it is: 18 KB read once, by the unwinder. */
+	memcpy(&rec, data, want > sizeof(rec) ? sizeof(rec) : want);
 
 	/* All but the stack arrays, which are read only up to their counts: clearing
 	 * their 2.4 KB for every record cost more than the rest of the decoding. */
 	memset(out, 0, offsetof(struct event, frames));
+	out->snap = want == sizeof(struct salve_signal_snap_event) && rec.hdr.kind == SALVE_EV_SIGNAL
+			    ? &((const struct salve_signal_snap_event *)data)->snap
+			    : NULL;
 	out->n_modules = 0;
 	out->kind = rec.hdr.kind;
 	out->boot_ns = rec.hdr.boot_ns;
@@ -207,12 +214,12 @@ int events_decode(const void *data, size_t size, struct event *out)
 		out->sig.flags = rec.sig.flags;
 		out->sig.addr = rec.sig.addr;
 		out->sig.ip = rec.sig.ip;
-		decode_module(&rec.sig.exe, &out->exe);
+		events_module(&rec.sig.exe, &out->exe);
 		decode_stack(&rec.sig.stack, out);
 		break;
 	case SALVE_EV_EXIT:
 		out->exit.status = rec.exit.status;
-		decode_module(&rec.exit.exe, &out->exe);
+		events_module(&rec.exit.exe, &out->exe);
 		break;
 	case SALVE_EV_OOM:
 		out->oom.total_vm_kb = rec.oom.total_vm_kb;
@@ -225,7 +232,7 @@ int events_decode(const void *data, size_t size, struct event *out)
 		break;
 	case SALVE_EV_EXEC:
 		out->exec.old_tid = rec.exec.old_tid;
-		decode_module(&rec.exec.exe, &out->exe);
+		events_module(&rec.exec.exe, &out->exe);
 		break;
 	case SALVE_EV_RETURN:
 	case SALVE_EV_LATENCY:

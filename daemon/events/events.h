@@ -66,6 +66,10 @@ struct event {
 		char file[SALVE_NAME_MAX + 1];
 		char func[SALVE_NAME_MAX + 1];
 	} text; /* abort: an assert's expression, file, line and function */
+	/* A signal's snapshot for a CFI unwinder (registers, stack copy, mappings), in the
+	 * record itself: valid while the record is (its ring-buffer callback), NULL when
+	 * the record has none. Its counts are the kernel's: clamp before use. */
+	const struct salve_snapshot *snap;
 	size_t n_frames;
 	struct event_frame frames[SALVE_STACK_MAX];
 	size_t n_modules;
@@ -79,6 +83,9 @@ int events_decode(const void *data, size_t size, struct event *out);
 /* Put a kernel path (components leaf first, each followed by '/') back in order:
  * "b/a/lib/usr/" becomes "/usr/lib/a/b". Returns 0 or -ENAMETOOLONG. */
 int events_path(const char *kernel_path, size_t kernel_len, char *out, size_t out_len);
+
+/* A module as a record names it, its path put back in order (a cut one as ".../leaf"). */
+void events_module(const struct salve_module *m, struct event_module *out);
 
 const char *events_kind_name(enum salve_event_kind kind);
 

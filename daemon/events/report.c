@@ -357,6 +357,8 @@ static int add_stack(struct json_object *obj, const struct report_frame *frames,
 		err = err ?: add_source(fo, f->file, f->line);
 		if (f->n_inlined)
 			err = err ?: add_inlined(fo, f->inlined, f->n_inlined);
+		if (f->how)
+			err = err ?: report_add(fo, "how", report_string(f->how));
 	}
 	return err;
 }

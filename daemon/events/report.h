@@ -29,6 +29,7 @@ struct report_frame {
 	uint32_t line;
 	const struct report_inlined *inlined; /* innermost first; n_inlined of them */
 	size_t n_inlined;
+	const char *how;      /* how the unwinder found it: "fp", "cfi"; NULL: not said */
 };
 
 /* The JSON object of one event as produced by probe. realtime_ns is the wall-clock

@@ -1,51 +1,85 @@
-/* name: an event's stack named once. */
+/* name: an event's stack unwound and named once. */
 #include "symbols/name.h"
 
-static void name_frame(const struct symbol *sy, struct report_inlined *inlined,
-		       struct report_frame *r)
+/* Name frame r, whose ip is at file_off in module m (build id hex or ""). A caller's
+ * frame is a return address, named by the call before it, as a debugger does. */
+static void name_frame(struct symbolizer *sym, const struct event_module *m, const char *build_id,
+		       uint64_t file_off, bool caller, struct report_frame *r, struct symbol *s,
+		       struct report_inlined *inlined)
 {
-	r->symbol = sy->name;
-	r->offset = sy->offset;
-	r->file = sy->file;
-	r->line = sy->line;
-	for (size_t k = 0; k < sy->n_inlined; k++)
-		inlined[k] = (struct report_inlined){ sy->inlined[k].name, sy->inlined[k].file,
-						      sy->inlined[k].line };
+	r->module = m->path;
+	r->offset = file_off;
+	if (build_id[0])
+		r->build_id = build_id;
+	if (m->truncated ||
+	    symbolizer_lookup_frame(sym, &(struct symbolizer_file){ m->path, m->dev, m->ino }, file_off,
+				    caller, s))
+		return;
+	r->symbol = s->name;
+	r->offset = s->offset;
+	r->file = s->file;
+	r->line = s->line;
+	for (size_t k = 0; k < s->n_inlined; k++)
+		inlined[k] = (struct report_inlined){ s->inlined[k].name, s->inlined[k].file,
+						      s->inlined[k].line };
 	r->inlined = inlined;
-	r->n_inlined = sy->n_inlined;
+	r->n_inlined = s->n_inlined;
+}
+
+static void module_build_id(struct symbolizer *sym, const struct event_module *m, char *hex)
+{
+	hex[0] = 0;
+	if (!m->truncated && m->path[0])
+		symbolizer_build_id(sym, &(struct symbolizer_file){ m->path, m->dev, m->ino }, hex);
+}
+
+/* The stack unwound from ev's snapshot; false when it gave none. */
+static bool name_unwound(struct symbolizer *sym, const struct event *ev, struct event_names *out)
+{
+	const struct salve_snapshot *snap = ev->snap;
+	size_t n = 0, n_maps;
+	bool seen[SALVE_MAPS_MAX] = { false };
+
+	if (!snap || unwind_snapshot(snap, ev->tid, out->unwound, SALVE_STACK_MAX, &n) || !n)
+		return false;
+	n_maps = snap->nr_maps > SALVE_MAPS_MAX ? SALVE_MAPS_MAX : snap->nr_maps;
+	for (size_t i = 0; i < n; i++) {
+		const struct unwind_frame *u = &out->unwound[i];
+		struct report_frame *r = &out->frames[i];
+
+		*r = (struct report_frame){ .ip = u->ip, .how = "cfi" };
+		if (u->map < 0 || (size_t)u->map >= n_maps)
+			continue;
+		if (!seen[u->map]) {
+			seen[u->map] = true;
+			events_module(&snap->maps[u->map].file, &out->maps[u->map]);
+			module_build_id(sym, &out->maps[u->map], out->map_build_ids[u->map]);
+		}
+		name_frame(sym, &out->maps[u->map], out->map_build_ids[u->map], u->file_off + u->adjust,
+			   u->adjust != 0, r, &out->symbols[i], out->inlined[i]);
+	}
+	out->n_frames = n;
+	return true;
 }
 
 void name_event(struct symbolizer *sym, const struct event *ev, struct event_names *out)
 {
-	for (size_t j = 0; j < ev->n_modules; j++) {
-		const struct event_module *m = &ev->modules[j];
-
-		out->build_ids[j][0] = 0;
-		if (!m->truncated)
-			symbolizer_build_id(sym, &(struct symbolizer_file){ m->path, m->dev, m->ino },
-					    out->build_ids[j]);
-	}
-	out->n_frames = ev->n_frames;
+	out->n_frames = 0;
+	if (name_unwound(sym, ev, out))
+		return;
+	for (size_t j = 0; j < ev->n_modules; j++)
+		module_build_id(sym, &ev->modules[j], out->build_ids[j]);
 	for (size_t i = 0; i < ev->n_frames; i++) {
 		const struct event_frame *f = &ev->frames[i];
 		struct report_frame *r = &out->frames[i];
-		const struct event_module *m;
 
-		if (i && f->ip == ev->frames[i - 1].ip) {
-			out->n_frames = i;
+		/* A repeated frame: the walk went round; no file: the walk left the code. */
+		if ((i && f->ip == ev->frames[i - 1].ip) || f->module < 0 ||
+		    (size_t)f->module >= ev->n_modules)
 			return;
-		}
-		*r = (struct report_frame){ .ip = f->ip };
-		if (f->module < 0 || (size_t)f->module >= ev->n_modules)
-			continue;
-		m = &ev->modules[f->module];
-		r->module = m->path;
-		r->offset = f->file_off;
-		if (out->build_ids[f->module][0])
-			r->build_id = out->build_ids[f->module];
-		if (!m->truncated &&
-		    !symbolizer_lookup_frame(sym, &(struct symbolizer_file){ m->path, m->dev, m->ino },
-					     f->file_off, i > 0, &out->symbols[i]))
-			name_frame(&out->symbols[i], out->inlined[i], r);
+		*r = (struct report_frame){ .ip = f->ip, .how = "fp" };
+		name_frame(sym, &ev->modules[f->module], out->build_ids[f->module], f->file_off, i > 0, r,
+			   &out->symbols[i], out->inlined[i]);
+		out->n_frames = i + 1;
 	}
 }

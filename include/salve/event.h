@@ -89,6 +89,49 @@ struct salve_signal_event {
 	struct salve_stack stack;
 };
 
+/* What a debugger needs to unwind a stack without frame pointers, taken at a fault: the
+ * user registers CFI needs, a copy of the top of the user stack, and the executable
+ * file mappings the unwinder reads CFI from (and the load bias it applies), after the
+ * process is gone. x86-64 registers; elsewhere the snapshot is left empty. */
+#define SALVE_USTACK_MAX 16384 /* bytes of user stack copied from sp, at most */
+#define SALVE_MAPS_MAX 8       /* executable file mappings kept */
+
+enum salve_reg {
+	SALVE_REG_IP,
+	SALVE_REG_SP,
+	SALVE_REG_BP,
+	SALVE_REG_BX,
+	SALVE_REG_R12,
+	SALVE_REG_R13,
+	SALVE_REG_R14,
+	SALVE_REG_R15,
+	SALVE_REGS_NR,
+};
+
+/* One executable mapping of a file: [start, end) maps the file from pgoff pages on. */
+struct salve_map {
+	__u64 start;
+	__u64 end;
+	__u64 pgoff; /* in pages of the running kernel */
+	struct salve_module file;
+};
+
+struct salve_snapshot {
+	__u64 regs[SALVE_REGS_NR]; /* enum salve_reg */
+	__u32 size;                /* bytes of stack copied from regs[SALVE_REG_SP] */
+	__u16 nr_maps;
+	__u16 pad;
+	struct salve_map maps[SALVE_MAPS_MAX]; /* in address order */
+	__u8 stack[SALVE_USTACK_MAX];
+};
+
+/* A signal record with the snapshot of its receiver (the SALVE_SIG_HAS_IP ones whose
+ * probe wants a stack): hdr.size says which. */
+struct salve_signal_snap_event {
+	struct salve_signal_event sig;
+	struct salve_snapshot snap;
+};
+
 struct salve_exit_event {
 	struct salve_event_hdr hdr;
 	__u32 status;      /* wait(2) status: exit code << 8, or signal | 0x80 if core */
@@ -228,6 +271,10 @@ SALVE_ASSERT_SIZE(struct salve_event_hdr, 64);
 SALVE_ASSERT_SIZE(struct salve_module, 280);
 SALVE_ASSERT_SIZE(struct salve_stack, 8 + 8 * SALVE_STACK_MAX * 2 + SALVE_STACK_MAX + 280 * SALVE_MODULES_MAX);
 SALVE_ASSERT_SIZE(struct salve_signal_event, 64 + 32 + 280 + sizeof(struct salve_stack));
+SALVE_ASSERT_SIZE(struct salve_map, 24 + 280);
+SALVE_ASSERT_SIZE(struct salve_snapshot, 8 * SALVE_REGS_NR + 8 + 304 * SALVE_MAPS_MAX + SALVE_USTACK_MAX);
+SALVE_ASSERT_SIZE(struct salve_signal_snap_event,
+		  sizeof(struct salve_signal_event) + sizeof(struct salve_snapshot));
 SALVE_ASSERT_SIZE(struct salve_exit_event, 64 + 8 + 280);
 SALVE_ASSERT_SIZE(struct salve_oom_event, 64 + 48);
 SALVE_ASSERT_SIZE(struct salve_exec_event, 64 + 8 + 280);

@@ -1,0 +1,199 @@
+/* unwind: a fault's stack unwound from its snapshot with libdwfl. */
+#include "symbols/unwind.h"
+
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* DWARF register numbers of x86-64 (the psABI's): rbx 3, rbp 6, rsp 7, r12-r15 12-15. */
+#define DW_X86_64_RBX 3
+#define DW_X86_64_RBP 6
+#define DW_X86_64_RSP 7
+#define DW_X86_64_R12 12
+
+struct unwind_ctx {
+	const struct salve_snapshot *snap;
+	size_t n_maps;
+	uint64_t page_size;
+	uint32_t tid;
+	int fds[SALVE_MAPS_MAX]; /* each map's file, for reads of text and data; -1: none */
+	struct unwind_frame *out;
+	size_t max, n;
+};
+
+static char *debuginfo_path;
+
+/* Every module is reported with its file; CFI split into a debug file is found by
+ * build id and debuglink. */
+static const Dwfl_Callbacks offline_callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+	.debuginfo_path = &debuginfo_path,
+};
+
+/* The map holding addr, or -1. */
+static int map_of(const struct unwind_ctx *c, uint64_t addr)
+{
+	for (size_t i = 0; i < c->n_maps; i++)
+		if (c->snap->maps[i].start <= addr && addr < c->snap->maps[i].end)
+			return (int)i;
+	return -1;
+}
+
+static pid_t next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
+{
+	struct unwind_ctx *c = arg;
+
+	(void)dwfl;
+	if (*thread_argp)
+		return 0;
+	*thread_argp = c;
+	return (pid_t)c->tid;
+}
+
+/* Stack slots from the copy; anything else from the mapped files (text, read-only
+ * data). Memory the snapshot did not keep cannot be read. */
+static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+{
+	struct unwind_ctx *c = arg;
+	uint64_t sp = c->snap->regs[SALVE_REG_SP];
+	size_t size = c->snap->size > SALVE_USTACK_MAX ? SALVE_USTACK_MAX : c->snap->size;
+	int m;
+
+	(void)dwfl;
+	if (addr >= sp && addr - sp <= size && size - (addr - sp) >= sizeof(*result)) {
+		memcpy(result, c->snap->stack + (addr - sp), sizeof(*result));
+		return true;
+	}
+	m = map_of(c, addr);
+	if (m >= 0 && c->fds[m] >= 0 && c->snap->maps[m].end - addr >= sizeof(*result)) {
+		off_t off = (off_t)(addr - c->snap->maps[m].start + c->snap->maps[m].pgoff * c->page_size);
+
+		return pread(c->fds[m], result, sizeof(*result), off) == sizeof(*result);
+	}
+	return false;
+}
+
+static bool set_initial_registers(Dwfl_Thread *thread, void *arg)
+{
+	const struct unwind_ctx *c = arg;
+	const __u64 *r = c->snap->regs;
+	Dwarf_Word bx = r[SALVE_REG_BX], bp_sp[2] = { r[SALVE_REG_BP], r[SALVE_REG_SP] };
+	Dwarf_Word hi[4] = { r[SALVE_REG_R12], r[SALVE_REG_R13], r[SALVE_REG_R14], r[SALVE_REG_R15] };
+
+	if (!dwfl_thread_state_registers(thread, DW_X86_64_RBX, 1, &bx) ||
+	    !dwfl_thread_state_registers(thread, DW_X86_64_RBP, 2, bp_sp) ||
+	    !dwfl_thread_state_registers(thread, DW_X86_64_R12, 4, hi))
+		return false;
+	dwfl_thread_state_register_pc(thread, r[SALVE_REG_IP]);
+	return true;
+}
+
+static const Dwfl_Thread_Callbacks thread_callbacks = {
+	.next_thread = next_thread,
+	.memory_read = memory_read,
+	.set_initial_registers = set_initial_registers,
+};
+
+static int on_frame(Dwfl_Frame *state, void *arg)
+{
+	struct unwind_ctx *c = arg;
+	struct unwind_frame *f;
+	Dwarf_Addr pc;
+	bool activation;
+	uint64_t at;
+	int m;
+
+	if (!dwfl_frame_pc(state, &pc, &activation))
+		return DWARF_CB_ABORT;
+	/* A return address is the instruction after the call: the call is what ran. */
+	at = activation || !pc ? pc : pc - 1;
+	m = map_of(c, at);
+	if (m < 0 || c->n >= c->max)
+		return DWARF_CB_ABORT;
+	f = &c->out[c->n++];
+	f->ip = pc;
+	f->adjust = pc - at;
+	f->map = m;
+	f->file_off = at - c->snap->maps[m].start + c->snap->maps[m].pgoff * c->page_size;
+	return DWARF_CB_OK;
+}
+
+/* Report map i's file at the bias it was mapped at, unless a map before it named the
+ * same file, or the file at its path is no longer the one mapped. */
+static void report_map(Dwfl *dwfl, struct unwind_ctx *c, size_t i)
+{
+	const struct salve_map *m = &c->snap->maps[i];
+	struct event_module mod;
+	struct stat st;
+	int fd;
+
+	events_module(&m->file, &mod);
+	if (mod.truncated || !mod.path[0])
+		return;
+	for (size_t j = 0; j < i; j++)
+		if (c->snap->maps[j].file.dev == m->file.dev && c->snap->maps[j].file.ino == m->file.ino &&
+		    c->fds[j] >= 0) {
+			c->fds[i] = fcntl(c->fds[j], F_DUPFD_CLOEXEC, 0);
+			return;
+		}
+	fd = open(mod.path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) || events_kernel_dev(st.st_dev) != m->file.dev || st.st_ino != m->file.ino) {
+		close(fd);
+		return;
+	}
+	c->fds[i] = fd;
+	/* libdwfl takes the descriptor it is given: it gets its own. */
+	fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	/* As perf does: the file's offset 0 would be at start - pgoff. */
+	if (!dwfl_report_elf(dwfl, mod.path, mod.path, fd, m->start - m->pgoff * c->page_size, false))
+		close(fd);
+}
+
+int unwind_snapshot(const struct salve_snapshot *snap, uint32_t tid, struct unwind_frame *out,
+		    size_t max, size_t *n)
+{
+#if defined(__x86_64__)
+	struct unwind_ctx c = { .snap = snap, .tid = tid, .out = out, .max = max };
+	Dwfl *dwfl;
+	int err = -ENODATA;
+	long page = sysconf(_SC_PAGESIZE);
+
+	*n = 0;
+	if (!snap || !snap->regs[SALVE_REG_SP] || !snap->regs[SALVE_REG_IP] || !snap->nr_maps)
+		return -ENODATA;
+	c.n_maps = snap->nr_maps > SALVE_MAPS_MAX ? SALVE_MAPS_MAX : snap->nr_maps;
+	c.page_size = page > 0 ? (uint64_t)page : 4096;
+	for (size_t i = 0; i < SALVE_MAPS_MAX; i++)
+		c.fds[i] = -1;
+	if (!(dwfl = dwfl_begin(&offline_callbacks)))
+		return -ENOMEM;
+	dwfl_report_begin(dwfl);
+	for (size_t i = 0; i < c.n_maps; i++)
+		report_map(dwfl, &c, i);
+	if (dwfl_report_end(dwfl, NULL, NULL) == 0 &&
+	    dwfl_attach_state(dwfl, NULL, (pid_t)tid, &thread_callbacks, &c)) {
+		/* An unwind that ends in an error still found the frames before it. */
+		dwfl_getthread_frames(dwfl, (pid_t)tid, on_frame, &c);
+		err = c.n ? 0 : -ENODATA;
+	}
+	dwfl_end(dwfl);
+	for (size_t i = 0; i < SALVE_MAPS_MAX; i++)
+		if (c.fds[i] >= 0)
+			close(c.fds[i]);
+	*n = c.n;
+	return err;
+#else
+	(void)snap, (void)tid, (void)out, (void)max;
+	*n = 0;
+	return -ENOTSUP;
+#endif
+}

@@ -1,0 +1,28 @@
+/* unwind: a fault's stack unwound from its snapshot (user registers, a copy of the top
+ * of the stack, the executable mappings) with the binaries' CFI (.eh_frame,
+ * .debug_frame), through elfutils' libdwfl, the way perf's --call-graph dwarf does:
+ * the modules reported at the bias they were mapped at, the thread's state served from
+ * the snapshot. It works after the process is gone, from the files the kernel named. */
+#ifndef SALVE_UNWIND_H
+#define SALVE_UNWIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "events/events.h"
+
+struct unwind_frame {
+	uint64_t ip;       /* the faulting instruction, then return addresses */
+	uint64_t file_off; /* of the instruction it stands for (a call: ip - 1) in its map */
+	uint64_t adjust;   /* ip minus that instruction: 0 for the first frame, else 1 */
+	int map;           /* index into the snapshot's maps */
+};
+
+/* Unwind the snapshot of thread tid into out (up to max frames), innermost first. The
+ * walk stops at the first address in no mapping. *n is how many were found; 0 or
+ * -errno: -ENODATA when the snapshot holds no registers or no mapping of a file that
+ * is still there, -ENOTSUP on an architecture salve does not unwind. */
+int unwind_snapshot(const struct salve_snapshot *snap, uint32_t tid, struct unwind_frame *out,
+		    size_t max, size_t *n);
+
+#endif

@@ -1,0 +1,218 @@
+/* Unwinding bench: the cost of unwinding and naming one crash stack, and the ring-buffer
+ * bytes of its record, before (the kernel's frame-pointer walk, named) and after (a
+ * snapshot unwound with CFI by libdwfl, then named), measured side by side in one run.
+ *
+ * The stack is this program's own, 12 calls deep in code built without frame pointers
+ * (the project's -O2): a snapshot is taken of it as the kernel takes one (registers, 16
+ * KiB from sp, the executable file mappings from /proc/self/maps). "before" names the
+ * same frames given as a frame-pointer walk would give them if the code had frame
+ * pointers: the best case of the old path, so the ratio is the price of CFI at most. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "events/events.h"
+#include "symbols/name.h"
+#include "symbols/symbolize.h"
+
+#define ROUNDS 400
+#define DEPTH 12
+#define RINGBUF_HDR 8 /* the kernel's header before each ring-buffer record */
+
+static struct salve_signal_snap_event *snap_rec;
+
+/* path as the kernel writes it: components leaf first, each followed by '/'. */
+static void kernel_path(const char *path, char out[SALVE_PATH_MAX])
+{
+	char copy[PATH_MAX], *parts[64];
+	size_t n = 0, len = 0;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	for (char *save, *p = strtok_r(copy, "/", &save); p && n < 64; p = strtok_r(NULL, "/", &save))
+		parts[n++] = p;
+	memset(out, 0, SALVE_PATH_MAX);
+	while (n-- && len < SALVE_PATH_MAX)
+		len += (size_t)snprintf(out + len, SALVE_PATH_MAX - len, "%s/", parts[n]);
+}
+
+/* The executable file mappings and the end of the stack holding sp, as the kernel's
+ * walk would find them. */
+static int read_maps(struct salve_snapshot *s, uint64_t sp, uint64_t *sp_end)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[PATH_MAX + 128];
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long start, end, off, ino;
+		unsigned int maj, min;
+		char perms[8], path[PATH_MAX] = "";
+
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %4095s", &start, &end, perms, &off, &maj,
+			   &min, &ino, path) < 7)
+			continue;
+		if (start <= sp && sp < end)
+			*sp_end = end;
+		if (perms[2] != 'x' || path[0] != '/' || s->nr_maps >= SALVE_MAPS_MAX)
+			continue;
+		s->maps[s->nr_maps] = (struct salve_map){ .start = start, .end = end,
+							  .pgoff = off / (uint64_t)page };
+		s->maps[s->nr_maps].file.dev = ((uint64_t)maj << 20) | min;
+		s->maps[s->nr_maps].file.ino = ino;
+		kernel_path(path, s->maps[s->nr_maps].file.path);
+		s->nr_maps++;
+	}
+	fclose(f);
+	return 0;
+}
+
+/* The registers and stack of this thread at the call, into snap_rec. */
+static __attribute__((noinline)) void take_snapshot(void)
+{
+	struct salve_snapshot *s = &snap_rec->snap;
+	uint64_t r[SALVE_REGS_NR], end = 0;
+
+	__asm__ volatile("lea 0(%%rip), %0\n\t"
+			 "mov %%rsp, %1\n\t"
+			 "mov %%rbp, %2\n\t"
+			 "mov %%rbx, %3\n\t"
+			 "mov %%r12, %4\n\t"
+			 "mov %%r13, %5\n\t"
+			 "mov %%r14, %6\n\t"
+			 "mov %%r15, %7\n\t"
+			 : "=r"(r[SALVE_REG_IP]), "=m"(r[SALVE_REG_SP]), "=m"(r[SALVE_REG_BP]),
+			   "=m"(r[SALVE_REG_BX]), "=m"(r[SALVE_REG_R12]), "=m"(r[SALVE_REG_R13]),
+			   "=m"(r[SALVE_REG_R14]), "=m"(r[SALVE_REG_R15]));
+	memcpy(s->regs, r, sizeof(r));
+	if (read_maps(s, r[SALVE_REG_SP], &end) || end <= r[SALVE_REG_SP])
+		return;
+	s->size = end - r[SALVE_REG_SP] > SALVE_USTACK_MAX ? SALVE_USTACK_MAX : end - r[SALVE_REG_SP];
+	memcpy(s->stack, (const void *)(uintptr_t)r[SALVE_REG_SP], s->size);
+}
+
+/* A chain of distinct calls without frame pointers down to the snapshot (a recursion
+ * would repeat one return address, which the frame-pointer path reads as a loop). */
+#define LEVEL(n, next)                                                                  \
+	static __attribute__((noinline)) int level##n(void)                             \
+	{                                                                               \
+		volatile int keep = n;                                                  \
+		keep += next();                                                         \
+		return keep;                                                            \
+	}
+static __attribute__((noinline)) int level0(void)
+{
+	take_snapshot();
+	return 0;
+}
+LEVEL(1, level0)
+LEVEL(2, level1)
+LEVEL(3, level2)
+LEVEL(4, level3)
+LEVEL(5, level4)
+LEVEL(6, level5)
+LEVEL(7, level6)
+LEVEL(8, level7)
+LEVEL(9, level8)
+LEVEL(10, level9)
+LEVEL(11, level10)
+LEVEL(12, level11)
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int main(void)
+{
+	static struct salve_signal_event fp_rec;
+	static struct event ev;
+	static struct event_names names;
+	static uint64_t before[ROUNDS], after[ROUNDS];
+	struct symbolizer *sym;
+	size_t frames_cfi, frames_fp;
+	int err;
+
+	if (!(snap_rec = calloc(1, sizeof(*snap_rec))) || (err = symbolizer_new(&sym))) {
+		fprintf(stderr, "unwind bench: out of memory\n");
+		return 1;
+	}
+	level12();
+	snap_rec->sig.hdr = (struct salve_event_hdr){ .kind = SALVE_EV_SIGNAL, .size = sizeof(*snap_rec),
+						      .version = SALVE_EVENT_VERSION, .pid = (uint32_t)getpid(),
+						      .tid = (uint32_t)getpid() };
+	snap_rec->sig.signo = 11;
+	snap_rec->sig.flags = SALVE_SIG_FATAL | SALVE_SIG_HAS_IP;
+
+	/* The frames CFI finds, given to the old path as a frame-pointer walk. */
+	if ((err = events_decode(snap_rec, sizeof(*snap_rec), &ev))) {
+		fprintf(stderr, "unwind bench: the snapshot record does not decode: %s\n", strerror(-err));
+		return 1;
+	}
+	name_event(sym, &ev, &names);
+	frames_cfi = names.n_frames;
+	fp_rec.hdr = snap_rec->sig.hdr;
+	fp_rec.hdr.size = sizeof(fp_rec);
+	fp_rec.signo = 11;
+	for (size_t i = 0; i < names.n_frames && i < SALVE_STACK_MAX; i++) {
+		const struct unwind_frame *u = &names.unwound[i];
+		size_t m;
+
+		for (m = 0; m < fp_rec.stack.nr_modules; m++)
+			if (fp_rec.stack.modules[m].ino == snap_rec->snap.maps[u->map].file.ino)
+				break;
+		if (m == fp_rec.stack.nr_modules && m < SALVE_MODULES_MAX)
+			fp_rec.stack.modules[fp_rec.stack.nr_modules++] = snap_rec->snap.maps[u->map].file;
+		fp_rec.stack.ip[i] = u->ip;
+		fp_rec.stack.file_off[i] = u->file_off + u->adjust;
+		fp_rec.stack.module[i] = (uint8_t)m;
+		fp_rec.stack.nr_frames = (uint16_t)(i + 1);
+	}
+
+	for (int r = 0; r < ROUNDS; r++) {
+		uint64_t t0 = now_ns();
+
+		events_decode(&fp_rec, sizeof(fp_rec), &ev);
+		name_event(sym, &ev, &names);
+		frames_fp = names.n_frames;
+		before[r] = now_ns() - t0;
+		t0 = now_ns();
+		events_decode(snap_rec, sizeof(*snap_rec), &ev);
+		name_event(sym, &ev, &names);
+		after[r] = now_ns() - t0;
+	}
+	qsort(before, ROUNDS, sizeof(before[0]), cmp_u64);
+	qsort(after, ROUNDS, sizeof(after[0]), cmp_u64);
+	printf("unwind: one crash stack decoded, unwound and named (%zu frames by fp, %zu by cfi; "
+	       "%d rounds side by side)\n", frames_fp, frames_cfi, ROUNDS);
+	printf("  fp (before):  p50 %8.1f us  p99 %8.1f us  ring bytes %6zu\n",
+	       before[ROUNDS / 2] / 1e3, before[ROUNDS * 99 / 100] / 1e3,
+	       sizeof(fp_rec) + RINGBUF_HDR);
+	printf("  cfi (after):  p50 %8.1f us  p99 %8.1f us  ring bytes %6zu\n",
+	       after[ROUNDS / 2] / 1e3, after[ROUNDS * 99 / 100] / 1e3,
+	       sizeof(*snap_rec) + RINGBUF_HDR);
+	printf("  after / before: p50 %.1fx, p99 %.1fx, ring bytes %.1fx\n",
+	       (double)after[ROUNDS / 2] / (double)before[ROUNDS / 2],
+	       (double)after[ROUNDS * 99 / 100] / (double)before[ROUNDS * 99 / 100],
+	       (double)(sizeof(*snap_rec) + RINGBUF_HDR) / (double)(sizeof(fp_rec) + RINGBUF_HDR));
+	symbolizer_free(sym);
+	free(snap_rec);
+	return frames_cfi >= DEPTH ? 0 : 1;
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Stacks as good as gdb's: three programs built as distributions build them (-O2, no
+# frame pointers) crash, and salve's stack of each crash is held against gdb's backtrace
+# of the same crash, read from its core: an -O2 C program faulting in a qsort comparator
+# (target -> libc -> target), a worker thread (not main) faulting, and a C++ method
+# called from std::sort. Every frame gdb finds on the stack (its pc) must be in salve's stack in the same order, innermost first; where gdb names
+# a function of the target binary, salve names the same one; no frame of salve's lacks
+# a module, and each says it was found by CFI.
+. "$(dirname "$0")/lib.sh"
+need_bpf
+command -v gdb >/dev/null || fail "gdb is not installed: run 'make deps'"
+
+names=()
+for t in qsort_crash thread_crash sort_crash; do names+=("\"$TARGETS/$t\""); done
+write_policy "$WORK/p.json" '{"salve": 1, "name": "unwind-gdb",
+ "scope": {"binaries": ['"$(IFS=,; echo "${names[*]}")"']},
+ "probes": [{"id": "crashes", "kind": "signal"}]}'
+start_salved "$WORK/p.json"
+
+# gdb's frames of the core's crashing thread, "pc name" per line (name "-" where gdb has
+# none). Frames gdb infers without the stack are left out: inlined ones (they share the
+# pc of the frame that holds them) and tail calls it rebuilds from DWARF call sites
+# (a jump leaves no return address; no unwinder of the stack can see one).
+cat > "$WORK/frames.py" <<'PY'
+import gdb
+f = gdb.newest_frame()
+while f is not None:
+    if f.type() not in (gdb.INLINE_FRAME, gdb.TAILCALL_FRAME):
+        f.select()
+        print("FRAME " + gdb.execute("p $pc", to_string=True).strip())
+    f = f.older()
+PY
+gdb_frames() {
+	gdb -batch -nx -x "$WORK/frames.py" "$1" "$2" 2>/dev/null |
+		sed -n 's/^FRAME \$[0-9]* = .*) \(0x[0-9a-f]*\)\( <\(.*\)>\)\{0,1\}$/\1 \3/p' |
+		sed -e 's/+[0-9]*$//' -e 's/^\(0x[0-9a-f]*\) *$/\1 -/'
+}
+
+check() {
+	local t=$1 dir=$WORK/$1 pid tid ev exp
+	mkdir -p "$dir"
+	( ulimit -c unlimited; cd "$dir" && exec "$TARGETS/$t" ) > "$dir/out" 2>&1
+	pid=$(field "$dir/out" pid)
+	tid=$(field "$dir/out" tid)
+	[ -n "$pid" ] || fail "$t printed no pid: $(cat "$dir/out")"
+	[ -s "$dir/core" ] || fail "$t left no core in $dir (core_pattern: $(cat /proc/sys/kernel/core_pattern))"
+	ev=$(wait_event ".kind == \"signal\" and .pid == $pid") || fail "no signal event for $t ($pid)"
+	[ -z "$tid" ] || expect "$ev" .tid "$tid"
+	gdb_frames "$TARGETS/$t" "$dir/core" > "$dir/gdb"
+	[ "$(wc -l < "$dir/gdb")" -ge 3 ] || fail "gdb found under 3 frames for $t: $(cat "$dir/gdb")"
+	jq -e '.stack | length > 0 and all(.[]; .module != null and .how == "cfi")' <<<"$ev" >/dev/null ||
+		fail "$t: a frame without a module or not unwound by CFI: $ev"
+	# salve's frames: pc, module, the symbol as a person reads it (demangled).
+	jq -r '.stack[] | "\(.ip) \(.module) \(.symbol // "-")"' <<<"$ev" |
+		while read -r ip mod sym; do
+			[ "$sym" = - ] || sym=$(c++filt -- "$sym")
+			printf '%s\t%s\t%s\n' "$((ip))" "$mod" "$sym"
+		done > "$dir/salve"
+	exp=$TARGETS/$t
+	python3 - "$dir/gdb" "$dir/salve" "$exp" <<'PY' || fail "$t: salve's stack differs from gdb's
+--- gdb
+$(cat "$dir/gdb")
+--- salve
+$(cat "$dir/salve")"
+import sys
+gdb = [l.rstrip("\n").split(" ", 1) for l in open(sys.argv[1]) if l.strip()]
+salve = [l.rstrip("\n").split("\t") for l in open(sys.argv[2]) if l.strip()]
+exe, at = sys.argv[3], 0
+
+def base(name):
+    """A function's qualified name without its parameters or return type: gdb writes
+    "main()" and "std::f<T>(...)" where the demangler writes "main" and "void std::f<T>(...)"."""
+    depth, out = 0, ""
+    for ch in name:
+        if ch == "(" and depth == 0:
+            break
+        depth += ch == "<"
+        depth -= ch == ">"
+        out += " " if ch == " " and depth == 0 else ("\0" if ch == " " else ch)
+    return out.strip().split(" ")[-1].replace("\0", " ")
+
+for pc, name in gdb:
+    pc = int(pc, 16)
+    while at < len(salve) and int(salve[at][0]) != pc:
+        at += 1
+    if at == len(salve):
+        sys.exit(f"gdb's frame {pc:#x} {name} is not in salve's stack (in order)")
+    ip, mod, sym = salve[at]
+    if mod == exe and name != "-" and base(sym) != base(name):
+        sys.exit(f"{pc:#x}: gdb names {name!r}, salve {sym!r}")
+    at += 1
+PY
+}
+
+for t in qsort_crash thread_crash sort_crash; do
+	check "$t"
+done
+pass "salve's stacks hold every frame of gdb's backtrace, in order, for three -O2 crashes"
