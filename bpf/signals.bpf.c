@@ -109,12 +109,12 @@ static __always_inline int emit(void *ctx, const struct salve_config *cfg,
 	struct salve_signal_event *e;
 	__u32 flags = p->flags;
 
-	/* A fault (fatal, or raised by the kernel at an instruction) gets the snapshot;
-	 * a caught signal a program sends itself keeps the cheap frame-pointer walk, so a
-	 * program that signals itself all day costs no more ring than before. */
+	/* A fatal fault gets the snapshot. A caught one keeps the frame-pointer walk: at the
+	 * fault, where it is emitted, the kernel refuses the snapshot's walk of the
+	 * mappings (one mapping lookup per fault), and a program that signals itself all
+	 * day costs no more ring than before. */
 	if (with_stack && task && (cfg->stack & (1u << SALVE_EV_SIGNAL)) &&
-	    ((p->flags & SALVE_SIG_FATAL) ||
-	     (p->code > 0 && p->signo > 0 && p->signo < 32 && (ADDR_SIGNALS & (1u << p->signo)))))
+	    (p->flags & SALVE_SIG_FATAL))
 		return emit_snapshot(cfg, p, task, bucket);
 	e = salve_reserve_in(cfg, SALVE_EV_SIGNAL, bucket, sizeof(*e),
 			     task ? BPF_CORE_READ(task, tgid) : tid, p->policies);
