@@ -250,21 +250,62 @@ static void publish_configs(struct daemon *d)
 	pipeline_set_configs(d->pipeline, &cur, d->prev.set ? &prev : NULL);
 }
 
-/* Reload as a transaction: validate and plan the whole new set; prepare its rules;
- * attach its new sites beside the running ones; stage its scope in the kernel's other
- * slot; then switch scope, sites and rules together and detach what went. A failure at
- * any step undoes the steps before it (allocating nothing), and the running
- * configuration stays exactly as it was, kernel side included. Records written before
- * the switch are still matched against the configuration that decided them. check:
- * only say, into *change, what would attach and detach. 0, or -errno and err saying
- * why. */
+/* Put next, planned, with its rules prepared, in force instead of d->cur: attach its
+ * new sites beside the running ones; stage its scope in the kernel's other slot; then
+ * switch scope, sites and rules together and detach what went. A failure at any step
+ * undoes the steps before it (allocating nothing) and discards rules: the running
+ * configuration stays exactly as it was, kernel side included, and next is the
+ * caller's to clear. On success next is d->cur, and d->cur the previous one. Records
+ * written before the switch are still matched against the configuration that decided
+ * them. 0, or -errno and err saying why. */
+static int switch_config(struct daemon *d, struct config *next, struct engine_rules *rules,
+			 char *err, size_t err_len)
+{
+	struct sites_kernel k = sites_kernel_probes(d->probes);
+	uint32_t gen;
+	int rc;
+
+	pipeline_flush(d->pipeline); /* events held so far meet the rules they came under */
+	if ((rc = sites_stage(&k, &d->cur.sites, &next->sites, err, err_len)))
+		goto undo_rules;
+	if ((rc = probes_scope_stage(d->probes, &next->plan.cfg, next->plan.entries,
+				     next->plan.n_entries, &gen))) {
+		snprintf(err, err_len, "the kernel refused the new scope: %s", strerror(-rc));
+		goto undo_sites;
+	}
+	if ((rc = probes_scope_commit(d->probes))) {
+		snprintf(err, err_len, "the kernel refused the switch to the new scope: %s",
+			 strerror(-rc));
+		probes_scope_abort(d->probes);
+		goto undo_sites;
+	}
+	/* In force from here; nothing below fails. */
+	sites_commit(&k, &d->cur.sites, &next->sites);
+	engine_rules_commit(d->engine, rules);
+	scope_plan_report(&d->cur.plan, &next->plan);
+	next->first_gen = next->last_gen = gen;
+	config_clear(&d->prev);
+	d->prev = d->cur;
+	d->cur = *next;
+	*next = (struct config){ 0 };
+	publish_configs(d);
+	return 0;
+undo_sites:
+	sites_abort(&k, &d->cur.sites, &next->sites);
+undo_rules:
+	engine_rules_discard(rules);
+	return rc;
+}
+
+/* Reload as a transaction: validate and plan the whole new set, prepare its rules, then
+ * switch_config. A broken policy, or a step the kernel refuses, leaves the running
+ * configuration as it was. check: only say, into *change, what would attach and detach.
+ * 0, or -errno and err saying why. */
 static int reload(struct daemon *d, bool check, struct json_object *change, char *err,
 		  size_t err_len)
 {
-	struct sites_kernel k = sites_kernel_probes(d->probes);
 	struct config next = { 0 };
 	struct engine_rules *rules = NULL;
-	uint32_t gen;
 	int rc;
 
 	*err = 0;
@@ -289,38 +330,13 @@ static int reload(struct daemon *d, bool check, struct json_object *change, char
 		config_clear(&next);
 		return 0;
 	}
-	pipeline_flush(d->pipeline); /* events held so far meet the rules they came under */
-	if ((rc = sites_stage(&k, &d->cur.sites, &next.sites, err, err_len)))
-		goto undo_rules;
-	if ((rc = probes_scope_stage(d->probes, &next.plan.cfg, next.plan.entries,
-				     next.plan.n_entries, &gen))) {
-		snprintf(err, err_len, "the kernel refused the new scope: %s", strerror(-rc));
-		goto undo_sites;
-	}
-	if ((rc = probes_scope_commit(d->probes))) {
-		snprintf(err, err_len, "the kernel refused the switch to the new scope: %s",
-			 strerror(-rc));
-		probes_scope_abort(d->probes);
-		goto undo_sites;
-	}
-	/* In force from here; nothing below fails. */
-	sites_commit(&k, &d->cur.sites, &next.sites);
-	engine_rules_commit(d->engine, rules);
-	scope_plan_report(&d->cur.plan, &next.plan);
-	next.first_gen = next.last_gen = gen;
-	config_clear(&d->prev);
-	d->prev = d->cur;
-	d->cur = next;
-	publish_configs(d);
+	if ((rc = switch_config(d, &next, rules, err, err_len)))
+		goto refused;
 	/* Watch the new set's names; planning once more after arming misses no change. */
 	d->scope_dirty = true;
 	salve_log(LOG_INFO, "reloaded %zu polic%s from %s", d->cur.set->n_policies,
 		  d->cur.set->n_policies == 1 ? "y" : "ies", d->opt.policy);
 	return 0;
-undo_sites:
-	sites_abort(&k, &d->cur.sites, &next.sites);
-undo_rules:
-	engine_rules_discard(rules);
 refused:
 	config_clear(&next);
 	salve_log(LOG_ERR, "reload refused, the running policy stays: %s", err);
@@ -335,6 +351,17 @@ static int reload_notified(struct daemon *d, char *err, size_t err_len)
 	rc = reload(d, false, NULL, err, err_len);
 	sd_notify(0, "READY=1");
 	return rc;
+}
+
+/* Read every record the ring holds and hand the events held for their rules on: after
+ * it, every record the kernel wrote before has its line and has met its rules. */
+static void drain_ring(struct daemon *d)
+{
+	int n = probes_consume(d->probes);
+
+	pipeline_flush(d->pipeline);
+	if (n < 0 && n != -EINTR)
+		salve_log(LOG_ERR, "reading the ring buffer: %s", strerror(-n));
 }
 
 static int write_stats(struct daemon *d, struct json_object **copy)
@@ -374,8 +401,7 @@ static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct j
 
 		/* What the ring holds now is read first: every record the kernel wrote
 		 * before the request has its line before this stats line. */
-		probes_consume(d->probes);
-		pipeline_flush(d->pipeline);
+		drain_ring(d);
 		rc = write_stats(d, &stats);
 		json_object_object_add(reply, "ok", json_object_new_boolean(!rc));
 		if (rc)
@@ -449,12 +475,9 @@ static int output_gone(struct daemon *d, int err)
 static int on_ring(int fd, void *ctx)
 {
 	struct daemon *d = ctx;
-	int n = probes_consume(d->probes);
 
 	(void)fd;
-	pipeline_flush(d->pipeline);
-	if (n < 0 && n != -EINTR)
-		salve_log(LOG_ERR, "reading the ring buffer: %s", strerror(-n));
+	drain_ring(d);
 	return output_gone(d, 0);
 }
 
@@ -637,7 +660,8 @@ static int start(struct daemon *d)
 	struct probes_cfg pc = { .pin_dir = d->opt.pin_dir, .classic_only = d->opt.classic,
 				 .no_sessions = d->opt.no_sessions, .on_record = pipeline_record };
 	const struct probes_hook *hooks;
-	struct sites_kernel k;
+	struct config next = { 0 };
+	struct engine_rules *rules = NULL;
 	char why[512];
 	int err;
 
@@ -653,49 +677,44 @@ static int start(struct daemon *d)
 	}
 	if ((err = actions_new(d->loop, d->journal, &d->actions)))
 		return err;
-	if ((err = policy_set_load(d->opt.policy, &d->cur.set, why, sizeof(why)))) {
+	if ((err = policy_set_load(d->opt.policy, &next.set, why, sizeof(why)))) {
 		salve_log(LOG_ERR, "%s", why);
 		return err;
 	}
 	if ((err = scope_watch_new(&d->scope_watch)) ||
-	    (err = scope_watch_arm(d->scope_watch, d->cur.set, sys_cgroup2_root())) ||
-	    (err = build_plan(d, d->cur.set, &d->cur.plan)) ||
+	    (err = scope_watch_arm(d->scope_watch, next.set, sys_cgroup2_root())) ||
+	    (err = build_plan(d, next.set, &next.plan)) ||
 	    (err = pipeline_new(d->out, &d->pipeline)) || (err = stall_new(&d->stall)) ||
 	    (err = baseline_new(&d->baseline)) ||
 	    (err = engine_new(&(struct engine_config){ .max_groups = d->opt.max_groups,
 						       .dry_run = d->opt.dry_run }, on_incident,
 			      on_verified, d, &d->engine)))
-		return err;
-	if ((err = engine_set_rules(d->engine, d->cur.set))) {
-		salve_log(LOG_ERR, "the rules cannot be set up: %s", strerror(-err));
-		return err;
-	}
+		goto out;
 	pipeline_set_engine(d->pipeline, d->engine);
 	pc.ctx = d->pipeline;
 	if ((err = probes_new(&pc, &d->probes)))
-		return err;
-	k = sites_kernel_probes(d->probes);
+		goto out;
 	for (size_t i = 0, n = probes_hooks(d->probes, &hooks); i < n; i++)
 		salve_log(hooks[i].why[0] ? LOG_WARNING : LOG_INFO, "%s: %s on %s%s%s", hooks[i].family,
 			  hooks[i].hook, hooks[i].flavour, hooks[i].why[0] ? ": " : "", hooks[i].why);
-	scope_plan_report(&(struct scope_plan){ 0 }, &d->cur.plan);
-	if ((err = sites_plan_build(d->cur.set, &d->cur.sites, why, sizeof(why))) ||
-	    (err = sites_stage(&k, &(struct site_plan){ 0 }, &d->cur.sites, why, sizeof(why)))) {
-		salve_log(LOG_ERR, "%s", why);
-		return err;
+	if ((err = sites_plan_build(next.set, &next.sites, why, sizeof(why))))
+		goto refused;
+	if ((err = engine_rules_prepare(d->engine, next.set, &rules))) {
+		snprintf(why, sizeof(why), "the rules cannot be set up: %s", strerror(-err));
+		goto refused;
 	}
-	sites_commit(&k, &(struct site_plan){ 0 }, &d->cur.sites);
-	if ((err = probes_configure(d->probes, &d->cur.plan.cfg, d->cur.plan.entries,
-				    d->cur.plan.n_entries, &d->cur.first_gen))) {
-		salve_log(LOG_ERR, "cannot program the kernel filter: %s", strerror(-err));
-		return err;
-	}
-	d->cur.last_gen = d->cur.first_gen;
-	publish_configs(d);
+	/* The first configuration is switched to as a reload's is, from none. */
+	if ((err = switch_config(d, &next, rules, why, sizeof(why))))
+		goto refused;
 	salve_log(LOG_INFO, "watching with %zu polic%s from %s%s", d->cur.set->n_policies,
 		  d->cur.set->n_policies == 1 ? "y" : "ies", d->opt.policy,
 		  d->opt.dry_run ? " (dry run)" : "");
 	return 0;
+refused:
+	salve_log(LOG_ERR, "%s", why);
+out:
+	config_clear(&next);
+	return err;
 }
 
 static int run(struct daemon *d)
@@ -743,8 +762,7 @@ static int run(struct daemon *d)
 	actions_stop(d->actions, err ? 0 : ACTIONS_STOP_NS);
 	/* What is already in the ring is still reported, where there is a reader. */
 	if (!d->out_gone) {
-		probes_consume(d->probes);
-		pipeline_flush(d->pipeline);
+		drain_ring(d);
 		write_stats(d, NULL);
 	}
 	err = err ?: output_gone(d, 0);
