@@ -4,10 +4,10 @@
  *
  * signal_generate sees the signal sent; a fatal one is held until its receiver exits
  * (sched_process_exit), where the stack is still the one the signal found and can be
- * mapped in full. A signal the process catches is emitted at once: a fault the kernel
+ * mapped in full. A signal the process catches is reported too: a fault the kernel
  * raised (SIGSEGV, SIGBUS, SIGFPE, SIGILL with si_code > 0) whenever a probe wants
  * faults ("faults": "all"), others only for "handled" probes. A fault is raised in the
- * faulting thread, so the stack then is the fault's. The BTF tracepoint
+ * faulting thread, which takes its snapshot as the delivery starts. The BTF tracepoint
  * sees the receiving task and the full siginfo; the classic tracepoint is the fallback
  * and knows only the receiver's pid and comm. */
 #include "salve.bpf.h"
@@ -68,20 +68,14 @@ struct {
 	__type(value, struct pending_sig);
 } salve_sig_pending SEC(".maps");
 
-/* Emit the record of p with the snapshot of task, the receiver, which is current: its
+/* Fill e, reserved for p, with the snapshot of task, the receiver, which is current: its
  * registers, the top of its stack and its executable mappings, for salved's CFI
  * unwinder. No frame-pointer walk: the snapshot is what salved unwinds. */
-static __always_inline int emit_snapshot(const struct salve_config *cfg,
-					 const struct pending_sig *p, struct task_struct *task,
-					 __u32 bucket)
+static __always_inline void fill_snapshot(struct salve_signal_snap_event *e,
+					  const struct pending_sig *p, struct task_struct *task)
 {
-	struct salve_signal_snap_event *e;
 	__u32 flags = p->flags;
 
-	e = salve_reserve_in(cfg, SALVE_EV_SIGNAL, bucket, sizeof(*e), BPF_CORE_READ(task, tgid),
-			     p->policies);
-	if (!e)
-		return 0;
 	salve_capture_snapshot(&e->snap, task);
 	salve_fill_task(&e->sig.hdr, task);
 	e->sig.hdr.boot_ns = p->boot_ns;
@@ -96,28 +90,96 @@ static __always_inline int emit_snapshot(const struct salve_config *cfg,
 	if (e->sig.ip)
 		flags |= SALVE_SIG_HAS_IP;
 	e->sig.flags = flags;
+}
+
+/* A signal the receiver sent itself and catches (a fault, most often) is taken where
+ * the kernel holds the siglock with interrupts off and refuses the walk of the
+ * mappings. Its snapshot is taken a moment later by a task work, which the kernel runs
+ * in the receiver at the start of the signal's delivery: interrupts on, the registers
+ * and the stack still those the signal found, the handler not yet entered. */
+struct fault_work {
+	struct bpf_task_work tw;
+	struct pending_sig p;
+	__u32 held; /* records the rate limit held back before this one */
+	__u32 gen;  /* the configuration that scoped it */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32); /* receiving tid */
+	__type(value, struct fault_work);
+} salve_sig_work SEC(".maps");
+
+extern int bpf_task_work_schedule_resume_impl(struct task_struct *task, struct bpf_task_work *tw,
+					      void *map__map, bpf_task_work_callback_t callback,
+					      void *aux__prog) __ksym;
+
+static int snapshot_work(struct bpf_map *map, void *key, void *value)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct salve_counters *c = salve_counter(SALVE_EV_SIGNAL);
+	struct salve_signal_snap_event *e;
+	struct fault_work *w = value;
+	struct pending_sig p = w->p;
+
+	if (!c || BPF_CORE_READ(task, pid) != *(__u32 *)key)
+		return 0;
+	e = salve_reserve_held(c, SALVE_EV_SIGNAL, sizeof(*e), w->held, p.policies, w->gen);
+	if (!e)
+		return 0;
+	fill_snapshot(e, &p, task);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
 
+/* Whether p's snapshot is now the task work's to take. */
+static __always_inline bool defer_snapshot(const struct pending_sig *p, struct task_struct *task,
+					   __u32 tid, __u32 held, __u32 gen)
+{
+	struct fault_work w = { .p = *p, .held = held, .gen = gen }, *v;
+
+	if (bpf_map_update_elem(&salve_sig_work, &tid, &w, BPF_ANY))
+		return false;
+	v = bpf_map_lookup_elem(&salve_sig_work, &tid);
+	return v && bpf_task_work_schedule_resume_impl(task, &v->tw, &salve_sig_work,
+						       snapshot_work, NULL) == 0;
+}
+
 /* Emit the record of p. task is the receiver, or NULL when only its tid and comm are
- * known (classic tracepoint, another process). The stack is current's. */
+ * known (classic tracepoint, another process). with_stack: the receiver is current. */
 static __always_inline int emit(void *ctx, const struct salve_config *cfg,
 				const struct pending_sig *p, struct task_struct *task, __u32 tid,
 				const char *comm, bool with_stack, __u32 bucket)
 {
+	struct salve_counters *c = salve_counter(SALVE_EV_SIGNAL);
+	bool snapshot = with_stack && task && (cfg->stack & (1u << SALVE_EV_SIGNAL));
+	struct salve_signal_snap_event *se;
 	struct salve_signal_event *e;
-	__u32 flags = p->flags;
+	__u32 flags = p->flags, held;
 
-	/* A fatal fault gets the snapshot. A caught one keeps the frame-pointer walk: at the
-	 * fault, where it is emitted, the kernel refuses the snapshot's walk of the
-	 * mappings (one mapping lookup per fault), and a program that signals itself all
-	 * day costs no more ring than before. */
-	if (with_stack && task && (cfg->stack & (1u << SALVE_EV_SIGNAL)) &&
-	    (p->flags & SALVE_SIG_FATAL))
-		return emit_snapshot(cfg, p, task, bucket);
-	e = salve_reserve_in(cfg, SALVE_EV_SIGNAL, bucket, sizeof(*e),
-			     task ? BPF_CORE_READ(task, tgid) : tid, p->policies);
+	if (!c)
+		return 0;
+	c->seen++;
+	if (!salve_rate_allow(cfg, task ? BPF_CORE_READ(task, tgid) : tid, bucket, &held)) {
+		c->suppressed++;
+		return 0;
+	}
+	/* A fatal signal is emitted at its receiver's exit, where the snapshot can be taken
+	 * at once; a caught one by the task work, or, where the kernel has none, with the
+	 * frame-pointer walk, which needs one mapping lookup per module. */
+	if (snapshot && (p->flags & SALVE_SIG_FATAL)) {
+		se = salve_reserve_held(c, SALVE_EV_SIGNAL, sizeof(*se), held, p->policies,
+					cfg->gen);
+		if (se) {
+			fill_snapshot(se, p, task);
+			bpf_ringbuf_submit(se, 0);
+		}
+		return 0;
+	}
+	if (snapshot && defer_snapshot(p, task, tid, held, cfg->gen))
+		return 0;
+	e = salve_reserve_held(c, SALVE_EV_SIGNAL, sizeof(*e), held, p->policies, cfg->gen);
 	if (!e)
 		return 0;
 	if (task) {

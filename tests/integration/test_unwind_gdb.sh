@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Stacks as good as gdb's: three programs built as distributions build them (-O2, no
-# frame pointers) crash, and salve's stack of each crash is held against gdb's backtrace
-# of the same crash, read from its core: an -O2 C program faulting in a qsort comparator
-# (target -> libc -> target), a worker thread (not main) faulting, and a C++ method
-# called from std::sort. Every frame gdb finds on the stack (its pc) must be in salve's stack in the same order, innermost first; where gdb names
+# Stacks as good as gdb's: programs built as distributions build them (-O2, no frame
+# pointers) crash, and salve's stack of each crash is held against gdb's backtrace of
+# the same crash, read from its core: an -O2 C program faulting in a qsort comparator
+# (target -> libc -> target), the same program with its own SIGSEGV handler that logs
+# and re-raises (salve's stack is that of the fault it caught, gdb's that of the death,
+# which the handler's return put back where the fault was), a worker thread (not main)
+# faulting, and a C++ method called from std::sort. Every frame gdb finds on the stack (its pc) must be in salve's stack in the same order, innermost first; where gdb names
 # a function of the target binary, salve names the same one; no frame of salve's lacks
 # a module, and each says it was found by CFI.
 . "$(dirname "$0")/lib.sh"
@@ -36,15 +38,22 @@ gdb_frames() {
 		sed -e 's/+[0-9]*$//' -e 's/^\(0x[0-9a-f]*\) *$/\1 -/'
 }
 
+# check TARGET [ARG]: with an argument the target catches its fault, and salve's stack
+# is that of the fault it caught ("handled": true).
 check() {
-	local t=$1 dir=$WORK/$1 pid tid ev exp
+	local t=$1 arg=${2:-} dir=$WORK/$1${2:+-$2} pid tid ev exp sel
 	mkdir -p "$dir"
-	( ulimit -c unlimited; cd "$dir" && exec "$TARGETS/$t" ) > "$dir/out" 2>&1
+	( ulimit -c unlimited; cd "$dir" && exec "$TARGETS/$t" $arg ) > "$dir/out" 2>&1
 	pid=$(field "$dir/out" pid)
 	tid=$(field "$dir/out" tid)
 	[ -n "$pid" ] || fail "$t printed no pid: $(cat "$dir/out")"
 	[ -s "$dir/core" ] || fail "$t left no core in $dir (core_pattern: $(cat /proc/sys/kernel/core_pattern))"
-	ev=$(wait_event ".kind == \"signal\" and .pid == $pid") || fail "no signal event for $t ($pid)"
+	sel=".kind == \"signal\" and .pid == $pid"
+	if [ -n "$arg" ]; then
+		grep -q 'caught SIGSEGV' "$dir/out" || fail "$t $arg: its handler did not run: $(cat "$dir/out")"
+		sel="$sel and .handled == true"
+	fi
+	ev=$(wait_event "$sel") || fail "no signal event for $t $arg ($pid)"
 	[ -z "$tid" ] || expect "$ev" .tid "$tid"
 	gdb_frames "$TARGETS/$t" "$dir/core" > "$dir/gdb"
 	[ "$(wc -l < "$dir/gdb")" -ge 3 ] || fail "gdb found under 3 frames for $t: $(cat "$dir/gdb")"
@@ -95,4 +104,5 @@ PY
 for t in qsort_crash thread_crash sort_crash; do
 	check "$t"
 done
-pass "salve's stacks hold every frame of gdb's backtrace, in order, for three -O2 crashes"
+check qsort_crash catch
+pass "salve's stacks hold every frame of gdb's backtrace, in order, for four -O2 crashes, one caught and re-raised"
