@@ -125,6 +125,7 @@ static __always_inline void *salve_reserve_held(struct salve_counters *c, __u32 
 	hdr->kind = kind;
 	hdr->size = size;
 	hdr->version = SALVE_EVENT_VERSION;
+	hdr->flags = 0;
 	hdr->policies = policies;
 	hdr->gen = gen;
 	hdr->suppressed = held;

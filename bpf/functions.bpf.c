@@ -37,8 +37,12 @@ struct {
 	__type(value, struct lat_stack);
 } salve_lat_stacks SEC(".maps");
 
-static __always_inline bool pred_match(const struct salve_site *s, __s64 v)
+/* Whether v passes site s's test. A global function, checked once: the probe's record
+ * then follows one path, not one per operator. */
+__noinline int pred_match(const struct salve_site *s, __s64 v)
 {
+	if (!s)
+		return 0;
 	switch (s->op) {
 	case SALVE_PRED_LT:
 		return v < s->values[0];
@@ -206,21 +210,13 @@ int BPF_KPROBE(salve_fn_assert, const char *assertion, const char *file, unsigne
 {
 	__u32 id = bpf_get_attach_cookie(ctx), tid = bpf_get_current_pid_tgid();
 	const struct salve_site *s = bpf_map_lookup_elem(&salve_sites, &id);
-	struct salve_text_event *t;
+	struct site_text x = { (__u64)assertion, (__u64)file, (__u64)function, line };
 	__u8 one = 1;
 
 	if (!s || s->kind != SALVE_SITE_ASSERT)
 		return 0;
 	bpf_map_update_elem(&salve_asserting, &tid, &one, BPF_ANY);
-	t = reserve_text(ctx, SALVE_EV_ABORT, id, s);
-	if (!t)
-		return 0;
-	t->line = line;
-	bpf_probe_read_user_str(t->text, sizeof(t->text), assertion);
-	bpf_probe_read_user_str(t->file, sizeof(t->file), file);
-	bpf_probe_read_user_str(t->func, sizeof(t->func), function);
-	bpf_ringbuf_submit(t, 0);
-	return 0;
+	return emit_text(ctx, SALVE_EV_ABORT, id, s, &x);
 }
 
 SEC("uprobe")
@@ -228,7 +224,7 @@ int BPF_KPROBE(salve_fn_abort)
 {
 	__u32 id = bpf_get_attach_cookie(ctx), tid = bpf_get_current_pid_tgid();
 	const struct salve_site *s = bpf_map_lookup_elem(&salve_sites, &id);
-	struct salve_text_event *t;
+	struct site_text x = {};
 
 	if (!s || s->kind != SALVE_SITE_ABORT)
 		return 0;
@@ -236,10 +232,7 @@ int BPF_KPROBE(salve_fn_abort)
 		bpf_map_delete_elem(&salve_asserting, &tid);
 		return 0;
 	}
-	t = reserve_text(ctx, SALVE_EV_ABORT, id, s);
-	if (t)
-		bpf_ringbuf_submit(t, 0);
-	return 0;
+	return emit_text(ctx, SALVE_EV_ABORT, id, s, &x);
 }
 
 /* __cxa_throw(object, type_info *, destructor): the thrown type's mangled name is the
@@ -249,16 +242,12 @@ int BPF_KPROBE(salve_fn_throw, void *object, void *tinfo)
 {
 	__u32 id = bpf_get_attach_cookie(ctx);
 	const struct salve_site *s = bpf_map_lookup_elem(&salve_sites, &id);
-	struct salve_text_event *t;
+	struct site_text x = {};
 	const char *name = NULL;
 
 	if (!s || s->kind != SALVE_SITE_THROW)
 		return 0;
-	t = reserve_text(ctx, SALVE_EV_EXCEPTION, id, s);
-	if (!t)
-		return 0;
-	if (!bpf_probe_read_user(&name, sizeof(name), tinfo + sizeof(void *)) && name)
-		bpf_probe_read_user_str(t->text, sizeof(t->text), name);
-	bpf_ringbuf_submit(t, 0);
-	return 0;
+	if (!bpf_probe_read_user(&name, sizeof(name), tinfo + sizeof(void *)))
+		x.text = (__u64)name;
+	return emit_text(ctx, SALVE_EV_EXCEPTION, id, s, &x);
 }

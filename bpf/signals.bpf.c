@@ -68,28 +68,34 @@ struct {
 	__type(value, struct pending_sig);
 } salve_sig_pending SEC(".maps");
 
-/* Fill e, reserved for p, with the snapshot of task, the receiver, which is current: its
- * registers, the top of its stack and its executable mappings, for salved's CFI
- * unwinder. No frame-pointer walk: the snapshot is what salved unwinds. */
-static __always_inline void fill_snapshot(struct salve_signal_snap_event *e,
-					  const struct pending_sig *p, struct task_struct *task)
+/* Emit p's record with the snapshot of task, the receiver, which is current: no
+ * frame-pointer walk, the snapshot is what salved unwinds. */
+static __always_inline void emit_snapshot(struct salve_counters *c, const struct pending_sig *p,
+					  struct task_struct *task, __u32 stack_bytes, __u32 held,
+					  __u32 gen)
 {
+	struct salve_signal_event *e;
+	struct bpf_dynptr dp;
 	__u32 flags = p->flags;
 
-	salve_capture_snapshot(&e->snap, task);
-	salve_fill_task(&e->sig.hdr, task);
-	e->sig.hdr.boot_ns = p->boot_ns;
-	e->sig.signo = p->signo;
-	e->sig.code = p->code;
-	e->sig.sender_pid = p->sender_pid;
-	e->sig.addr = p->addr;
-	e->sig.ip = e->snap.regs[SALVE_REG_IP];
-	e->sig.stack.nr_frames = 0;
-	e->sig.stack.nr_modules = 0;
-	salve_fill_exe(&e->sig.exe, task);
-	if (e->sig.ip)
+	e = salve_reserve_snapshot(&dp, c, SALVE_EV_SIGNAL, sizeof(*e), stack_bytes, held,
+				   p->policies, gen, task);
+	if (!e)
+		return;
+	salve_fill_task(&e->hdr, task);
+	e->hdr.boot_ns = p->boot_ns; /* when it was sent, not when it was written */
+	e->signo = p->signo;
+	e->code = p->code;
+	e->sender_pid = p->sender_pid;
+	e->addr = p->addr;
+	e->ip = ((struct salve_snapshot *)(e + 1))->regs[SALVE_REG_IP];
+	e->stack.nr_frames = 0;
+	e->stack.nr_modules = 0;
+	salve_fill_exe(&e->exe, task);
+	if (e->ip)
 		flags |= SALVE_SIG_HAS_IP;
-	e->sig.flags = flags;
+	e->flags = flags;
+	bpf_ringbuf_submit_dynptr(&dp, 0);
 }
 
 /* A signal the receiver sent itself and catches (a fault, most often) is taken where
@@ -102,6 +108,8 @@ struct fault_work {
 	struct pending_sig p;
 	__u32 held; /* records the rate limit held back before this one */
 	__u32 gen;  /* the configuration that scoped it */
+	__u32 stack_bytes;
+	__u32 pad;
 };
 
 struct {
@@ -119,25 +127,19 @@ static int snapshot_work(struct bpf_map *map, void *key, void *value)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct salve_counters *c = salve_counter(SALVE_EV_SIGNAL);
-	struct salve_signal_snap_event *e;
 	struct fault_work *w = value;
 	struct pending_sig p = w->p;
 
-	if (!c || BPF_CORE_READ(task, pid) != *(__u32 *)key)
-		return 0;
-	e = salve_reserve_held(c, SALVE_EV_SIGNAL, sizeof(*e), w->held, p.policies, w->gen);
-	if (!e)
-		return 0;
-	fill_snapshot(e, &p, task);
-	bpf_ringbuf_submit(e, 0);
+	if (c && BPF_CORE_READ(task, pid) == *(__u32 *)key)
+		emit_snapshot(c, &p, task, w->stack_bytes, w->held, w->gen);
 	return 0;
 }
 
 /* Whether p's snapshot is now the task work's to take. */
 static __always_inline bool defer_snapshot(const struct pending_sig *p, struct task_struct *task,
-					   __u32 tid, __u32 held, __u32 gen)
+					   __u32 tid, __u32 stack_bytes, __u32 held, __u32 gen)
 {
-	struct fault_work w = { .p = *p, .held = held, .gen = gen }, *v;
+	struct fault_work w = { .p = *p, .held = held, .gen = gen, .stack_bytes = stack_bytes }, *v;
 
 	if (bpf_map_update_elem(&salve_sig_work, &tid, &w, BPF_ANY))
 		return false;
@@ -154,7 +156,6 @@ static __always_inline int emit(void *ctx, const struct salve_config *cfg,
 {
 	struct salve_counters *c = salve_counter(SALVE_EV_SIGNAL);
 	bool snapshot = with_stack && task && (cfg->stack & (1u << SALVE_EV_SIGNAL));
-	struct salve_signal_snap_event *se;
 	struct salve_signal_event *e;
 	__u32 flags = p->flags, held;
 
@@ -169,15 +170,10 @@ static __always_inline int emit(void *ctx, const struct salve_config *cfg,
 	 * at once; a caught one by the task work, or, where the kernel has none, with the
 	 * frame-pointer walk, which needs one mapping lookup per module. */
 	if (snapshot && (p->flags & SALVE_SIG_FATAL)) {
-		se = salve_reserve_held(c, SALVE_EV_SIGNAL, sizeof(*se), held, p->policies,
-					cfg->gen);
-		if (se) {
-			fill_snapshot(se, p, task);
-			bpf_ringbuf_submit(se, 0);
-		}
+		emit_snapshot(c, p, task, cfg->snap_bytes, held, cfg->gen);
 		return 0;
 	}
-	if (snapshot && defer_snapshot(p, task, tid, held, cfg->gen))
+	if (snapshot && defer_snapshot(p, task, tid, cfg->snap_bytes, held, cfg->gen))
 		return 0;
 	e = salve_reserve_held(c, SALVE_EV_SIGNAL, sizeof(*e), held, p->policies, cfg->gen);
 	if (!e)
@@ -327,7 +323,7 @@ int BPF_PROG(salve_sigx_btf)
 }
 
 SEC("tp/sched/sched_process_exit")
-int salve_sigx_tp(void *args)
+int salve_sigx_tp(struct trace_event_raw_sched_process_template *args)
 {
 	return on_thread_exit(args);
 }

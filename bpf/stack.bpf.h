@@ -186,24 +186,21 @@ extern int bpf_iter_task_vma_new(struct bpf_iter_task_vma *it, struct task_struc
 				 __u64 addr) __ksym;
 extern struct vm_area_struct *bpf_iter_task_vma_next(struct bpf_iter_task_vma *it) __ksym;
 extern void bpf_iter_task_vma_destroy(struct bpf_iter_task_vma *it) __ksym;
+extern int bpf_probe_read_user_dynptr(struct bpf_dynptr *dptr, __u32 off, __u32 size,
+				      const void *unsafe_ptr__ign) __ksym;
 
 #define SALVE_VM_EXEC 0x4
 #define SALVE_USTACK_PAGE 4096 /* the stack is read a page at a time */
 
-/* The executable file mappings of task, in address order, into s->maps, and the end of
- * the mapping that holds sp into *sp_end. One lock of the mm for the whole walk (the
- * iterator's), so it works where a second bpf_find_vma would be refused. */
-static __noinline void salve_snapshot_maps(struct salve_snapshot *s, struct task_struct *task,
-					   __u64 sp, __u64 *sp_end)
+/* The executable file mappings of task, in address order, into s->maps. One lock of
+ * the mm for the whole walk (the iterator's). */
+static __always_inline void salve_snapshot_maps(struct salve_snapshot *s, struct task_struct *task)
 {
 	__u64 files[SALVE_MAPS_MAX] = {};
 	struct bpf_iter_task_vma it;
 	struct vm_area_struct *vma;
 	__u32 n = 0;
-	bool found = false;
 
-	if (!s || !task || !sp_end)
-		return;
 	s->nr_maps = 0;
 	/* No counter of the mappings walked: the verifier sees the iterator end, where a
 	 * counter would have it walk every value. */
@@ -211,15 +208,10 @@ static __noinline void salve_snapshot_maps(struct salve_snapshot *s, struct task
 		while ((vma = bpf_iter_task_vma_next(&it))) {
 			struct file *f = vma->vm_file;
 
-			if (!found && vma->vm_start <= sp && sp < vma->vm_end) {
-				*sp_end = vma->vm_end;
-				found = true;
-			}
-			if (!f || !(vma->vm_flags & SALVE_VM_EXEC) || n >= SALVE_MAPS_MAX) {
-				if (found && n >= SALVE_MAPS_MAX)
-					break;
+			if (!f || !(vma->vm_flags & SALVE_VM_EXEC))
 				continue;
-			}
+			if (n >= SALVE_MAPS_MAX)
+				break;
 			s->maps[n & (SALVE_MAPS_MAX - 1)].start = vma->vm_start;
 			s->maps[n & (SALVE_MAPS_MAX - 1)].end = vma->vm_end;
 			s->maps[n & (SALVE_MAPS_MAX - 1)].pgoff = vma->vm_pgoff;
@@ -238,22 +230,42 @@ static __noinline void salve_snapshot_maps(struct salve_snapshot *s, struct task
 	s->nr_maps = n;
 }
 
-/* What a CFI unwinder needs of the current thread (task): its user registers, the top
- * of its user stack, and the executable mappings. Runs in the thread's own context. */
-static __noinline __attribute__((unused)) void
-salve_capture_snapshot(struct salve_snapshot *s, struct task_struct *task)
+/* How many bytes of stack a snapshot of sp copies, at most want: up to the end of the
+ * stack's mapping (a read past it would fault). */
+static __always_inline __u32 salve_snapshot_len(struct task_struct *task, __u64 sp, __u32 want)
 {
-	struct pt_regs *regs;
-	__u64 sp, end = 0, len;
+	struct salve_vma_ctx vc = {};
+	__u64 end, len;
 
-	if (!s || !task)
-		return;
-	s->size = 0;
+	if (!sp || bpf_find_vma(task, sp, salve_vma_cb, &vc, 0) || vc.end <= sp)
+		end = (sp | (SALVE_USTACK_PAGE - 1)) + 1;
+	else
+		end = vc.end;
+	len = end - sp;
+	if (len > want)
+		len = want;
+	if (len > SALVE_USTACK_MAX)
+		len = SALVE_USTACK_MAX;
+	return len & ~7u; /* whole words: records stay aligned */
+}
+
+/* The registers CFI needs and the executable mappings of current into s. A global
+ * function: the verifier checks it once, on its own, not again on every path of each
+ * probe that takes a snapshot (beside a frame-pointer walk, that would outgrow what the
+ * verifier explores). */
+__noinline int salve_snapshot_fill(struct salve_snapshot *s)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+	if (!s)
+		return 0;
 	s->nr_maps = 0;
 	s->pad = 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	for (int i = 0; i < SALVE_REGS_NR; i++)
+		s->regs[i] = 0;
 	if (!regs)
-		return;
+		return 0;
 #if defined(__TARGET_ARCH_x86)
 	s->regs[SALVE_REG_IP] = BPF_CORE_READ(regs, ip);
 	s->regs[SALVE_REG_SP] = BPF_CORE_READ(regs, sp);
@@ -263,33 +275,75 @@ salve_capture_snapshot(struct salve_snapshot *s, struct task_struct *task)
 	s->regs[SALVE_REG_R13] = BPF_CORE_READ(regs, r13);
 	s->regs[SALVE_REG_R14] = BPF_CORE_READ(regs, r14);
 	s->regs[SALVE_REG_R15] = BPF_CORE_READ(regs, r15);
-#else
-	return;
 #endif
-	sp = s->regs[SALVE_REG_SP];
-	salve_snapshot_maps(s, task, sp, &end);
-	/* The stack ends with its mapping: a read past it would fail as a whole. */
-	if (end <= sp)
-		end = (sp | 4095) + 1;
-	len = end - sp;
-	if (len > SALVE_USTACK_MAX)
-		len = SALVE_USTACK_MAX;
-	/* A page at a time, up to the first that cannot be read without a fault (a read
-	 * of them all at once fails whole): what lies below it still unwinds. */
-	s->size = 0;
-	for (int i = 0; i < SALVE_USTACK_MAX / SALVE_USTACK_PAGE; i++) {
-		__u64 off = s->size, chunk = SALVE_USTACK_PAGE - ((sp + off) & (SALVE_USTACK_PAGE - 1));
+	salve_snapshot_maps(s, task);
+	return 0;
+}
 
-		if (off >= len || off > SALVE_USTACK_MAX - SALVE_USTACK_PAGE)
+/* Copy len bytes of user stack from sp into dp at off, a page at a time, up to the first
+ * page that cannot be read without a fault (a read of them all at once fails whole):
+ * what lies below it still unwinds. Returns the bytes copied. */
+static __always_inline __u32 salve_snapshot_stack(struct bpf_dynptr *dp, __u32 off, __u64 sp,
+						  __u32 len)
+{
+	__u32 done = 0;
+
+	for (int i = 0; i <= SALVE_USTACK_MAX / SALVE_USTACK_PAGE; i++) {
+		__u32 chunk = SALVE_USTACK_PAGE - ((sp + done) & (SALVE_USTACK_PAGE - 1));
+
+		if (done >= len)
 			break;
-		if (chunk > len - off)
-			chunk = len - off;
-		if (chunk > SALVE_USTACK_PAGE)
+		if (chunk > len - done)
+			chunk = len - done;
+		if (bpf_probe_read_user_dynptr(dp, off + done, chunk, (void *)(sp + done)))
 			break;
-		if (bpf_probe_read_user(s->stack + off, chunk, (void *)(sp + off)))
-			break;
-		s->size = off + chunk;
+		done += chunk;
 	}
+	return done;
+}
+
+/* Reserve in dp a record of kind whose base bytes (the kind's own record, for the caller
+ * to fill past its header) are followed by the snapshot of current (task): its
+ * registers, up to stack_bytes of its stack and its executable mappings, for salved's
+ * CFI unwinder. Returns the record, or NULL when the ring is full (dp is then
+ * discarded). The caller submits dp. A snapshot is taken in process context with
+ * interrupts on, where the kernel lets the mappings be walked. */
+static __always_inline void *salve_reserve_snapshot(struct bpf_dynptr *dp, struct salve_counters *c,
+						    __u32 kind, const __u32 base, __u32 stack_bytes,
+						    __u32 held, __u64 policies, __u32 gen,
+						    struct task_struct *task)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	struct salve_event_hdr *hdr;
+	struct salve_snapshot *s;
+	__u64 sp = regs ? BPF_CORE_READ(regs, sp) : 0;
+	__u32 len = salve_snapshot_len(task, sp, stack_bytes), size;
+
+	size = base + sizeof(struct salve_snapshot) + len;
+	if (bpf_ringbuf_reserve_dynptr(&salve_events, size, 0, dp)) {
+		bpf_ringbuf_discard_dynptr(dp, 0);
+		c->lost++;
+		return NULL;
+	}
+	/* The stack first: a write to the ring would leave a slice taken before it stale. */
+	len = salve_snapshot_stack(dp, base + sizeof(struct salve_snapshot), sp, len);
+	hdr = bpf_dynptr_data(dp, 0, base + sizeof(struct salve_snapshot));
+	if (!hdr) {
+		bpf_ringbuf_discard_dynptr(dp, 0);
+		return NULL;
+	}
+	s = (void *)hdr + base;
+	salve_snapshot_fill(s);
+	s->size = len;
+	hdr->kind = kind;
+	hdr->size = size;
+	hdr->version = SALVE_EVENT_VERSION;
+	hdr->flags = SALVE_HDR_SNAPSHOT;
+	hdr->policies = policies;
+	hdr->gen = gen;
+	hdr->suppressed = held;
+	hdr->boot_ns = bpf_ktime_get_boot_ns();
+	return hdr;
 }
 
 /* Ring-buffer memory is not zeroed: a module left unnamed must say so. */

@@ -166,6 +166,7 @@ int events_decode(const void *data, size_t size, struct event *out)
 		struct salve_call_stack_event call;
 		struct salve_text_stack_event text;
 	} rec;
+	const struct salve_snapshot *snap = NULL;
 	size_t want;
 
 	if (!data || size < sizeof(rec.hdr))
@@ -179,22 +180,26 @@ int events_decode(const void *data, size_t size, struct event *out)
 	want = kind_size(rec.hdr.kind);
 	if (!want)
 		return -ENOTSUP;
-	if (has_stack_variant(rec.hdr.kind) && rec.hdr.size == want + sizeof(struct salve_stack))
-		want = rec.hdr.size;
-	if (rec.hdr.size != want && rec.hdr.kind == SALVE_EV_SIGNAL &&
-	    rec.hdr.size == sizeof(struct salve_signal_snap_event))
-		want = rec.hdr.size;
-	if (rec.hdr.size != want || want > size)
-		return -EINVAL;
-	/* The snapshot stays where it is: 18 KB read once, by the unwinder. */
-	memcpy(&rec, data, want > sizeof(rec) ? sizeof(rec) : want);
+	if (rec.hdr.flags & SALVE_HDR_SNAPSHOT) {
+		/* The kind's record, then the snapshot and the stack bytes it copied. It stays
+		 * where it is, read once, by the unwinder. */
+		if (rec.hdr.size < want + sizeof(*snap) || rec.hdr.size > size)
+			return -EINVAL;
+		snap = (const struct salve_snapshot *)((const char *)data + want);
+		if (snap->size > rec.hdr.size - want - sizeof(*snap))
+			return -EINVAL;
+	} else {
+		if (has_stack_variant(rec.hdr.kind) && rec.hdr.size == want + sizeof(struct salve_stack))
+			want = rec.hdr.size;
+		if (rec.hdr.size != want || want > size)
+			return -EINVAL;
+	}
+	memcpy(&rec, data, want);
 
 	/* All but the stack arrays, which are read only up to their counts: clearing
 	 * their 2.4 KB for every record cost more than the rest of the decoding. */
 	memset(out, 0, offsetof(struct event, frames));
-	out->snap = want == sizeof(struct salve_signal_snap_event) && rec.hdr.kind == SALVE_EV_SIGNAL
-			    ? &((const struct salve_signal_snap_event *)data)->snap
-			    : NULL;
+	out->snap = snap;
 	out->n_modules = 0;
 	out->kind = rec.hdr.kind;
 	out->boot_ns = rec.hdr.boot_ns;

@@ -66,7 +66,8 @@ struct event {
 		char file[SALVE_NAME_MAX + 1];
 		char func[SALVE_NAME_MAX + 1];
 	} text; /* abort: an assert's expression, file, line and function */
-	/* A signal's snapshot for a CFI unwinder (registers, stack copy, mappings), in the
+	/* The snapshot for a CFI unwinder (registers, stack copy, mappings) of a fault or of
+	 * a probe whose stack is "cfi", in the
 	 * record itself: valid while the record is (its ring-buffer callback), NULL when
 	 * the record has none. Its counts are the kernel's: clamp before use. */
 	const struct salve_snapshot *snap;

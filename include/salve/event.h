@@ -29,6 +29,10 @@ enum salve_event_kind {
 #define SALVE_PATH_MAX 256   /* bytes of a path kept in a record */
 #define SALVE_MODULE_NONE 0xff
 
+/* The kind's record is followed by a struct salve_snapshot and the stack bytes it
+ * copied (hdr.size counts them): its stack is unwound from that, not walked. */
+#define SALVE_HDR_SNAPSHOT 0x1
+
 /* Path components are written leaf first, each followed by '/', by the kernel walk
  * (the verifier wants forward writes); the reader reverses them. */
 #define SALVE_PATH_TRUNCATED 0x1 /* the walk ran out of depth or room */
@@ -37,7 +41,8 @@ struct salve_event_hdr {
 	__u16 kind;    /* enum salve_event_kind */
 	__u16 size;    /* bytes of the whole record */
 	__u8 version;  /* SALVE_EVENT_VERSION */
-	__u8 pad0[3];
+	__u8 flags;    /* SALVE_HDR_* */
+	__u8 pad0[2];
 	__u32 pid;     /* tgid of the subject process */
 	__u32 tid;     /* thread of the subject */
 	__u64 boot_ns; /* CLOCK_BOOTTIME when the kernel saw it */
@@ -89,11 +94,13 @@ struct salve_signal_event {
 	struct salve_stack stack;
 };
 
-/* What a debugger needs to unwind a stack without frame pointers, taken at a fault: the
- * user registers CFI needs, a copy of the top of the user stack, and the executable
- * file mappings the unwinder reads CFI from (and the load bias it applies), after the
- * process is gone. x86-64 registers; elsewhere the snapshot is left empty. */
-#define SALVE_USTACK_MAX 16384 /* bytes of user stack copied from sp, at most */
+/* What a debugger needs to unwind a stack without frame pointers, taken at a fault (and
+ * for a probe whose stack is "cfi"): the user registers CFI needs, a copy of the top of
+ * the user stack, and the executable file mappings the unwinder reads CFI from (and the
+ * load bias it applies), after the process is gone. x86-64 registers; elsewhere the
+ * snapshot is left empty. The stack bytes follow the struct; a record holds only those
+ * that were copied, up to what the probe asked for. */
+#define SALVE_USTACK_MAX 49152 /* bytes of user stack a snapshot may copy from sp */
 #define SALVE_MAPS_MAX 8       /* executable file mappings kept */
 
 enum salve_reg {
@@ -122,14 +129,7 @@ struct salve_snapshot {
 	__u16 nr_maps;
 	__u16 pad;
 	struct salve_map maps[SALVE_MAPS_MAX]; /* in address order */
-	__u8 stack[SALVE_USTACK_MAX];
-};
-
-/* A signal record with the snapshot of its receiver (the SALVE_SIG_HAS_IP ones whose
- * probe wants a stack): hdr.size says which. */
-struct salve_signal_snap_event {
-	struct salve_signal_event sig;
-	struct salve_snapshot snap;
+	__u8 stack[];              /* size bytes */
 };
 
 struct salve_exit_event {
@@ -232,7 +232,7 @@ struct salve_config {
 	__u32 rate_per_sec; /* per (tgid, kind) records per second; 0 means unlimited */
 	__u32 burst;
 	__u32 faults;      /* 1 << signo: kernel-raised faults wanted even when caught */
-	__u32 pad;
+	__u32 snap_bytes;  /* stack bytes a signal's snapshot copies (the most any probe asks) */
 	__u64 unscoped;    /* policies with an empty scope: every process is theirs */
 	__u64 scoped;      /* the others */
 	__u64 needs[SALVE_SCOPE_SETS]; /* per kind of set: the policies that list some */
@@ -272,9 +272,10 @@ SALVE_ASSERT_SIZE(struct salve_module, 280);
 SALVE_ASSERT_SIZE(struct salve_stack, 8 + 8 * SALVE_STACK_MAX * 2 + SALVE_STACK_MAX + 280 * SALVE_MODULES_MAX);
 SALVE_ASSERT_SIZE(struct salve_signal_event, 64 + 32 + 280 + sizeof(struct salve_stack));
 SALVE_ASSERT_SIZE(struct salve_map, 24 + 280);
-SALVE_ASSERT_SIZE(struct salve_snapshot, 8 * SALVE_REGS_NR + 8 + 304 * SALVE_MAPS_MAX + SALVE_USTACK_MAX);
-SALVE_ASSERT_SIZE(struct salve_signal_snap_event,
-		  sizeof(struct salve_signal_event) + sizeof(struct salve_snapshot));
+SALVE_ASSERT_SIZE(struct salve_snapshot, 8 * SALVE_REGS_NR + 8 + 304 * SALVE_MAPS_MAX);
+/* The largest record, a signal with the largest snapshot, fits hdr.size. */
+_Static_assert(sizeof(struct salve_signal_event) + sizeof(struct salve_snapshot) + SALVE_USTACK_MAX <
+		       65536, "a snapshot record outgrows hdr.size");
 SALVE_ASSERT_SIZE(struct salve_exit_event, 64 + 8 + 280);
 SALVE_ASSERT_SIZE(struct salve_oom_event, 64 + 48);
 SALVE_ASSERT_SIZE(struct salve_exec_event, 64 + 8 + 280);

@@ -60,7 +60,8 @@ struct salve_site {
 	__u32 n_values;
 	__u32 rate_per_sec; /* token bucket of the site; 0: unlimited */
 	__u32 burst;
-	__u32 pad;
+	__u32 snap_bytes;   /* SALVE_SITE_STACK: a snapshot with this many stack bytes, for
+			     * CFI; 0: the frame-pointer walk */
 	__u64 threshold_ns; /* latency */
 	__s64 values[SALVE_PRED_VALUES];
 };

@@ -25,7 +25,16 @@
 #define DEPTH 12
 #define RINGBUF_HDR 8 /* the kernel's header before each ring-buffer record */
 
-static struct salve_signal_snap_event *snap_rec;
+#define STACK_BYTES 16384 /* what a signal probe copies by default */
+
+/* The record as the kernel writes it: the signal, its snapshot, the stack bytes. */
+static struct salve_signal_event *snap_rec;
+static struct salve_snapshot *snap;
+
+static size_t snap_rec_size(void)
+{
+	return sizeof(*snap_rec) + sizeof(*snap) + snap->size;
+}
 
 /* path as the kernel writes it: components leaf first, each followed by '/'. */
 static void kernel_path(const char *path, char out[SALVE_PATH_MAX])
@@ -77,7 +86,7 @@ static int read_maps(struct salve_snapshot *s, uint64_t sp, uint64_t *sp_end)
 /* The registers and stack of this thread at the call, into snap_rec. */
 static __attribute__((noinline)) void take_snapshot(void)
 {
-	struct salve_snapshot *s = &snap_rec->snap;
+	struct salve_snapshot *s = snap;
 	uint64_t r[SALVE_REGS_NR], end = 0;
 
 	__asm__ volatile("lea 0(%%rip), %0\n\t"
@@ -94,7 +103,7 @@ static __attribute__((noinline)) void take_snapshot(void)
 	memcpy(s->regs, r, sizeof(r));
 	if (read_maps(s, r[SALVE_REG_SP], &end) || end <= r[SALVE_REG_SP])
 		return;
-	s->size = end - r[SALVE_REG_SP] > SALVE_USTACK_MAX ? SALVE_USTACK_MAX : end - r[SALVE_REG_SP];
+	s->size = end - r[SALVE_REG_SP] > STACK_BYTES ? STACK_BYTES : end - r[SALVE_REG_SP];
 	memcpy(s->stack, (const void *)(uintptr_t)r[SALVE_REG_SP], s->size);
 }
 
@@ -150,36 +159,40 @@ int main(void)
 	size_t frames_cfi, frames_fp;
 	int err;
 
-	if (!(snap_rec = calloc(1, sizeof(*snap_rec))) || (err = symbolizer_new(&sym))) {
+	if (!(snap_rec = calloc(1, sizeof(*snap_rec) + sizeof(*snap) + STACK_BYTES)) ||
+	    (err = symbolizer_new(&sym))) {
 		fprintf(stderr, "unwind bench: out of memory\n");
 		return 1;
 	}
+	snap = (struct salve_snapshot *)(snap_rec + 1);
 	level12();
-	snap_rec->sig.hdr = (struct salve_event_hdr){ .kind = SALVE_EV_SIGNAL, .size = sizeof(*snap_rec),
-						      .version = SALVE_EVENT_VERSION, .pid = (uint32_t)getpid(),
-						      .tid = (uint32_t)getpid() };
-	snap_rec->sig.signo = 11;
-	snap_rec->sig.flags = SALVE_SIG_FATAL | SALVE_SIG_HAS_IP;
+	snap_rec->hdr = (struct salve_event_hdr){ .kind = SALVE_EV_SIGNAL, .size = snap_rec_size(),
+						  .version = SALVE_EVENT_VERSION,
+						  .flags = SALVE_HDR_SNAPSHOT, .pid = (uint32_t)getpid(),
+						  .tid = (uint32_t)getpid() };
+	snap_rec->signo = 11;
+	snap_rec->flags = SALVE_SIG_FATAL | SALVE_SIG_HAS_IP;
 
 	/* The frames CFI finds, given to the old path as a frame-pointer walk. */
-	if ((err = events_decode(snap_rec, sizeof(*snap_rec), &ev))) {
+	if ((err = events_decode(snap_rec, snap_rec_size(), &ev))) {
 		fprintf(stderr, "unwind bench: the snapshot record does not decode: %s\n", strerror(-err));
 		return 1;
 	}
 	name_event(sym, &ev, &names);
 	frames_cfi = names.n_frames;
-	fp_rec.hdr = snap_rec->sig.hdr;
+	fp_rec.hdr = snap_rec->hdr;
 	fp_rec.hdr.size = sizeof(fp_rec);
+	fp_rec.hdr.flags = 0;
 	fp_rec.signo = 11;
 	for (size_t i = 0; i < names.n_frames && i < SALVE_STACK_MAX; i++) {
 		const struct unwind_frame *u = &names.unwound[i];
 		size_t m;
 
 		for (m = 0; m < fp_rec.stack.nr_modules; m++)
-			if (fp_rec.stack.modules[m].ino == snap_rec->snap.maps[u->map].file.ino)
+			if (fp_rec.stack.modules[m].ino == snap->maps[u->map].file.ino)
 				break;
 		if (m == fp_rec.stack.nr_modules && m < SALVE_MODULES_MAX)
-			fp_rec.stack.modules[fp_rec.stack.nr_modules++] = snap_rec->snap.maps[u->map].file;
+			fp_rec.stack.modules[fp_rec.stack.nr_modules++] = snap->maps[u->map].file;
 		fp_rec.stack.ip[i] = u->ip;
 		fp_rec.stack.file_off[i] = u->file_off + u->adjust;
 		fp_rec.stack.module[i] = (uint8_t)m;
@@ -194,7 +207,7 @@ int main(void)
 		frames_fp = names.n_frames;
 		before[r] = now_ns() - t0;
 		t0 = now_ns();
-		events_decode(snap_rec, sizeof(*snap_rec), &ev);
+		events_decode(snap_rec, snap_rec_size(), &ev);
 		name_event(sym, &ev, &names);
 		after[r] = now_ns() - t0;
 	}
@@ -207,11 +220,11 @@ int main(void)
 	       sizeof(fp_rec) + RINGBUF_HDR);
 	printf("  cfi (after):  p50 %8.1f us  p99 %8.1f us  ring bytes %6zu\n",
 	       after[ROUNDS / 2] / 1e3, after[ROUNDS * 99 / 100] / 1e3,
-	       sizeof(*snap_rec) + RINGBUF_HDR);
+	       snap_rec_size() + RINGBUF_HDR);
 	printf("  after / before: p50 %.1fx, p99 %.1fx, ring bytes %.1fx\n",
 	       (double)after[ROUNDS / 2] / (double)before[ROUNDS / 2],
 	       (double)after[ROUNDS * 99 / 100] / (double)before[ROUNDS * 99 / 100],
-	       (double)(sizeof(*snap_rec) + RINGBUF_HDR) / (double)(sizeof(fp_rec) + RINGBUF_HDR));
+	       (double)(snap_rec_size() + RINGBUF_HDR) / (double)(sizeof(fp_rec) + RINGBUF_HDR));
 	symbolizer_free(sym);
 	free(snap_rec);
 	return frames_cfi >= DEPTH ? 0 : 1;
