@@ -77,6 +77,12 @@ struct policy_rate {
 	uint32_t burst;      /* default 200 */
 };
 
+/* "stack_bytes": how much of the user stack, from the stack pointer up, a CFI snapshot
+ * copies for salved to unwind. */
+#define POLICY_STACK_BYTES_DEFAULT 16384
+#define POLICY_STACK_BYTES_MIN 1024
+#define POLICY_STACK_BYTES_MAX 49152
+
 struct policy;
 
 struct policy_probe {
@@ -106,7 +112,10 @@ struct policy_probe {
 	size_t n_syscalls;
 	int *errnos;                     /* syscall: positive errno values */
 	size_t n_errnos;
-	bool stack;                      /* the kinds above: capture the user stack */
+	bool stack;                      /* the kinds above and signal: capture the user stack */
+	bool stack_cfi;                  /* the stack is a snapshot unwound by CFI (else the
+					  * frame-pointer walk); always for signal */
+	uint32_t stack_bytes;            /* stack_cfi: bytes of user stack the snapshot copies */
 	struct policy_rate rate;         /* the kinds above; zero for the others */
 	const struct policy *policy; /* the policy that declares it */
 };

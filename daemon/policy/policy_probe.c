@@ -315,6 +315,54 @@ static int parse_faults(struct parser *ps, struct json_object *v, void *dst, con
 		       ps_hint(&n, faults_names, N_FIELDS(faults_names), h, sizeof(h)));
 }
 
+/* What a probe gets for the fields it leaves out. A fault, a throw or an abort is worth
+ * little without the stack that led to it, and is rare enough to afford a snapshot unwound
+ * by CFI as a debugger would; the hot kinds' "stack": true is the cheap frame-pointer walk. */
+static const struct {
+	const char *binary; /* the library holding the probed function */
+	bool stack;         /* a stack when "stack" is left out */
+	bool cfi;           /* "stack": true unwinds by CFI, else walks frame pointers */
+} kind_defaults[POLICY_PROBE_KIND_COUNT] = {
+	[POLICY_PROBE_SIGNAL] = { NULL, true, true },
+	[POLICY_PROBE_EXCEPTION] = { "libstdc++.so.6", true, true },
+	[POLICY_PROBE_ABORT] = { "libc.so.6", true, true },
+};
+
+/* "stack": true or false (the kind's way, or none), "cfi" or "fp". A signal's stack is
+ * always a snapshot unwound by CFI. */
+static int parse_stack(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
+{
+	static const char *const ways[] = { "cfi", "fp" };
+	struct policy_probe *pr = dst;
+	const char *s = json_object_get_string(v);
+	struct nearest n = { .word = s, .dist = SIZE_MAX };
+	bool is_string = json_object_is_type(v, json_type_string);
+	char shown[SHOWN_LEN];
+
+	(void)f;
+	if (json_object_is_type(v, json_type_boolean)) {
+		pr->stack = json_object_get_boolean(v);
+		pr->stack_cfi = pr->stack && kind_defaults[pr->kind].cfi;
+	} else if (is_string && strlen(s) == (size_t)json_object_get_string_len(v) &&
+		   (!strcmp(s, "cfi") || !strcmp(s, "fp"))) {
+		pr->stack = true;
+		pr->stack_cfi = !strcmp(s, "cfi");
+	} else {
+		for (unsigned i = 0; is_string && i < N_FIELDS(ways); i++)
+			ps_nearest_try(&n, ways[i], ways[i]);
+		return ps_fail(ps, "expected true, false, \"cfi\" or \"fp\", got %s%s%s%s",
+			       ps_show(v, shown, sizeof(shown)), n.best ? " (did you mean \"" : "",
+			       n.best ? n.best : "", n.best ? "\"?)" : "");
+	}
+	if (pr->kind == POLICY_PROBE_SIGNAL && !pr->stack)
+		return ps_fail(ps, "a signal probe always captures the stack (unwound by CFI); leave "
+			       "\"stack\" out, or give true or \"cfi\"");
+	if (pr->kind == POLICY_PROBE_SIGNAL && !pr->stack_cfi)
+		return ps_fail(ps, "a signal's stack is always unwound by CFI, never by the "
+			       "frame-pointer walk; leave \"stack\" out, or give true or \"cfi\"");
+	return 0;
+}
+
 /* ---- the probe object ------------------------------------------------------------------ */
 
 static unsigned probe_variant(const void *dst)
@@ -331,6 +379,7 @@ static const char *probe_variant_name(unsigned i)
 #define FUNCTION_KINDS (KIND(RETURN) | KIND(LATENCY) | KIND(STALL))
 #define LIBRARY_KINDS (KIND(EXCEPTION) | KIND(ABORT))
 #define SITE_KINDS (FUNCTION_KINDS | LIBRARY_KINDS | KIND(SYSCALL))
+#define STACK_KINDS (SITE_KINDS | KIND(SIGNAL))
 
 #define PR(field) offsetof(struct policy_probe, field)
 
@@ -379,8 +428,10 @@ static const struct field probe_fields[] = {
 	{ .name = "errnos", .type = json_type_array, .only = KIND(SYSCALL), .required = KIND(SYSCALL),
 	  .parse = ps_parse_errnos, .off = PR(errnos), .n_off = PR(n_errnos),
 	  .help = "a non-empty array of errno names, such as [\"ENOENT\"]" },
-	{ .name = "stack", .type = json_type_boolean, .only = SITE_KINDS, .parse = ps_parse_bool,
-	  .off = PR(stack) },
+	{ .name = "stack", .flags = FIELD_ANY_TYPE, .only = STACK_KINDS, .parse = parse_stack },
+	/* checked against the probe's stack once its defaults are in (probe_defaults) */
+	{ .name = "stack_bytes", .type = json_type_int, .only = STACK_KINDS, .parse = ps_parse_u32,
+	  .min = POLICY_STACK_BYTES_MIN, .max = POLICY_STACK_BYTES_MAX, .off = PR(stack_bytes) },
 	{ .name = "rate", .type = json_type_object, .only = SITE_KINDS, .parse = parse_rate,
 	  .off = PR(rate) },
 };
@@ -395,27 +446,28 @@ static const struct object_spec probe_spec = {
 	.variant_name = probe_variant_name,
 };
 
-/* What a probe gets for the fields it leaves out. A throw or an abort is worth little
- * without the stack that led to it. */
-static const struct {
-	const char *binary; /* the library holding the probed function */
-	bool stack;
-} kind_defaults[POLICY_PROBE_KIND_COUNT] = {
-	[POLICY_PROBE_EXCEPTION] = { "libstdc++.so.6", true },
-	[POLICY_PROBE_ABORT] = { "libc.so.6", true },
-};
-
 static int probe_defaults(struct parser *ps, struct json_object *obj, struct policy_probe *pr)
 {
 	if (pr->kind == POLICY_PROBE_SIGNAL && !pr->signals_mask)
 		pr->signals_mask = ps_all_signals();
+	if (!json_object_object_get_ex(obj, "stack", NULL)) {
+		pr->stack = kind_defaults[pr->kind].stack;
+		pr->stack_cfi = pr->stack && kind_defaults[pr->kind].cfi;
+	}
+	if (pr->stack_bytes && !pr->stack_cfi) {
+		ps_path_key(ps, "stack_bytes");
+		return ps_fail(ps, "applies only to stacks unwound by CFI (\"stack\": \"cfi\"); this "
+			       "\"%s\" probe %s", policy_probe_kind_name(pr->kind),
+			       pr->stack ? "walks frame pointers, which copies no stack"
+					 : "captures no stack");
+	}
+	if (pr->stack_cfi && !pr->stack_bytes)
+		pr->stack_bytes = POLICY_STACK_BYTES_DEFAULT;
 	if (!(SITE_KINDS & (1u << pr->kind)))
 		return 0;
 	if (!pr->binary && kind_defaults[pr->kind].binary &&
 	    !(pr->binary = strdup(kind_defaults[pr->kind].binary)))
 		return ps_no_memory(ps);
-	if (!json_object_object_get_ex(obj, "stack", NULL))
-		pr->stack = kind_defaults[pr->kind].stack;
 	if (!json_object_object_get_ex(obj, "rate", NULL))
 		pr->rate = rate_default;
 	return 0;
@@ -441,9 +493,9 @@ int ps_parse_probes(struct parser *ps, struct json_object *v, void *dst, const s
 			err = ps_wrong_type(ps, json_type_object, e);
 		else
 			err = ps_check_object(ps, e, &probe_spec, pr);
-		ps_path_pop(ps, mark);
 		if (!err)
 			err = probe_defaults(ps, e, pr);
+		ps_path_pop(ps, mark);
 		if (err)
 			return err;
 	}

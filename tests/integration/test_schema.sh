@@ -61,6 +61,19 @@ invalid probe-faults-bool "$(PROBES='{"id": "a", "kind": "signal", "faults": fal
 invalid probe-faults-handled "$(PROBES='{"id": "a", "kind": "signal", "faults": "fatal", "handled": true}' policy)"
 invalid probe-faults-exit "$(PROBES='{"id": "a", "kind": "exit", "faults": "all"}' policy)"
 
+# "stack": the kind's way, "cfi" or "fp"; "stack_bytes" sizes a CFI snapshot only
+valid probe-stack-ways "$(PROBES='{"id": "a", "kind": "signal", "stack": true}, {"id": "b", "kind": "signal", "stack": "cfi", "stack_bytes": 1024}, {"id": "c", "kind": "abort", "stack": "fp"}, {"id": "d", "kind": "exception", "stack_bytes": 49152}, {"id": "e", "kind": "syscall", "syscalls": ["read"], "errnos": ["EIO"], "stack": "cfi", "stack_bytes": 8192}, {"id": "f", "kind": "latency", "binary": "/b", "symbol": "f", "threshold": "1ms", "stack": "fp"}, {"id": "g", "kind": "abort", "stack": true, "stack_bytes": 4096}' policy)"
+invalid probe-stack-signal-false "$(PROBES='{"id": "a", "kind": "signal", "stack": false}' policy)"
+invalid probe-stack-signal-fp "$(PROBES='{"id": "a", "kind": "signal", "stack": "fp"}' policy)"
+invalid probe-stack-unknown "$(PROBES='{"id": "a", "kind": "abort", "stack": "dwarf"}' policy)"
+invalid probe-stack-exit "$(PROBES='{"id": "a", "kind": "exit", "stack": true}' policy)"
+invalid probe-stack-bytes-under "$(PROBES='{"id": "a", "kind": "signal", "stack_bytes": 1023}' policy)"
+invalid probe-stack-bytes-over "$(PROBES='{"id": "a", "kind": "signal", "stack_bytes": 49153}' policy)"
+invalid probe-stack-bytes-fp "$(PROBES='{"id": "a", "kind": "abort", "stack": "fp", "stack_bytes": 4096}' policy)"
+invalid probe-stack-bytes-no-stack "$(PROBES='{"id": "a", "kind": "exception", "stack": false, "stack_bytes": 4096}' policy)"
+invalid probe-stack-bytes-hot-true "$(PROBES='{"id": "a", "kind": "return", "binary": "/b", "symbol": "f", "when": "< 0", "stack": true, "stack_bytes": 4096}' policy)"
+invalid probe-stack-bytes-hot-default "$(PROBES='{"id": "a", "kind": "syscall", "syscalls": ["read"], "errnos": ["EIO"], "stack_bytes": 4096}' policy)"
+
 invalid no-version '{"name": "m", "probes": [{"id": "a", "kind": "oom"}]}'
 invalid version-2 '{"salve": 2, "name": "m", "probes": [{"id": "a", "kind": "oom"}]}'
 invalid unknown-top "$(policy '"rulez": []')"

@@ -43,6 +43,14 @@ out=$("$CTL" validate "$WORK/broken.json" "$WORK/app.json" 2> "$WORK/err"); rc=$
 want="$WORK/broken.json: rules[0].actions[0].timeout: expected a duration such as \"20ms\" or \"1s\", got \"x\""
 [ "$(cat "$WORK/err")" = "$want" ] || fail "broken file: stderr '$(cat "$WORK/err")', want '$want'"
 
+# A snapshot's size on a probe whose stack is the frame-pointer walk: refused, saying why.
+write_policy "$WORK/stack.json" '{"salve": 1, "name": "s", "probes": [{"id": "crashes", "kind": "signal", "stack_bytes": 32768},
+ {"id": "slow", "kind": "latency", "binary": "/srv/app", "symbol": "parse", "threshold": "5ms", "stack": true, "stack_bytes": 4096}]}'
+"$CTL" validate "$WORK/stack.json" > /dev/null 2> "$WORK/err"; rc=$?
+[ "$rc" -eq 1 ] || fail "stack_bytes: exit $rc, want 1"
+want="$WORK/stack.json: probes[1].stack_bytes: applies only to stacks unwound by CFI (\"stack\": \"cfi\"); this \"latency\" probe walks frame pointers, which copies no stack"
+[ "$(cat "$WORK/err")" = "$want" ] || fail "stack_bytes: stderr '$(cat "$WORK/err")', want '$want'"
+
 # A syntax error: file, line and column.
 printf '{"salve": 1,\n "name": "s",,\n}\n' > "$WORK/syntax.json"
 "$CTL" validate "$WORK/syntax.json" > /dev/null 2> "$WORK/err" && fail "syntax error: exit 0"
@@ -63,4 +71,4 @@ want="$WORK/clash/b.json: probes[0].id: duplicate id \"parse-failing\" (first de
 [ "$rc" -eq 2 ] || fail "no argument: exit $rc, want 2"
 "$CTL" --help | grep -q '^  validate ' || fail "--help does not document validate"
 
-pass "salvectl validate: files, directories, errors with their messages, clashes across files"
+pass "salvectl validate: files, directories, errors with their messages (stack_bytes without a CFI stack), clashes across files"

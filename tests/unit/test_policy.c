@@ -123,8 +123,16 @@ static void test_default_policy_parses(void **state)
 		assert_ptr_equal(p->probes[i].policy, p);
 		/* the fields of function probes stay empty for the others */
 		assert_null(p->probes[i].binary);
-		assert_false(p->probes[i].stack);
 		assert_int_equal(p->probes[i].rate.per_second, 0);
+	}
+	/* a crash's stack is a snapshot unwound by CFI; the others have none */
+	assert_true(p->probes[0].stack);
+	assert_true(p->probes[0].stack_cfi);
+	assert_int_equal(p->probes[0].stack_bytes, POLICY_STACK_BYTES_DEFAULT);
+	for (size_t i = 1; i < p->n_probes; i++) {
+		assert_false(p->probes[i].stack);
+		assert_false(p->probes[i].stack_cfi);
+		assert_int_equal(p->probes[i].stack_bytes, 0);
 	}
 	policy_set_free(set);
 }
@@ -320,10 +328,12 @@ static void test_unknown_field(void **state)
 		     "x.json: probes[0]: unknown field \"colour\" (expected one of \"id\", \"kind\")");
 	expect_error(WITH_PROBES("{\"id\": \"a\", \"kind\": \"signal\", \"colour\": 3}"), -EINVAL,
 		     "x.json: probes[0]: unknown field \"colour\" "
-		     "(expected one of \"id\", \"kind\", \"signals\", \"handled\", \"faults\")");
+		     "(expected one of \"id\", \"kind\", \"signals\", \"handled\", \"faults\", \"stack\", "
+		     "\"stack_bytes\")");
 	expect_error(WITH_PROBES("{\"id\": \"a\", \"kind\": \"return\", \"colour\": 3}"), -EINVAL,
 		     "x.json: probes[0]: unknown field \"colour\" (expected one of \"id\", \"kind\", "
-		     "\"binary\", \"symbol\", \"offset\", \"type\", \"when\", \"stack\", \"rate\")");
+		     "\"binary\", \"symbol\", \"offset\", \"type\", \"when\", \"stack\", \"stack_bytes\", "
+		     "\"rate\")");
 	expect_error(WITH_PROBES("{\"id\": \"a\", \"kind\": \"stall\", \"evry\": \"1s\"}"), -EINVAL,
 		     "x.json: probes[0]: unknown field \"evry\" (did you mean \"every\"?)");
 	/* a kind not known (yet): every field of a probe */
@@ -331,7 +341,7 @@ static void test_unknown_field(void **state)
 		     "x.json: probes[0]: unknown field \"colour\" (expected one of \"id\", \"kind\", "
 		     "\"signals\", \"handled\", \"faults\", \"nonzero\", \"binary\", \"symbol\", \"offset\", \"type\", "
 		     "\"when\", \"threshold\", \"baseline\", \"every\", \"types\", \"syscalls\", \"errnos\", "
-		     "\"stack\", \"rate\")");
+		     "\"stack\", \"stack_bytes\", \"rate\")");
 	expect_error(WITH_SCOPE("{\"uid\": [0]}"), -EINVAL,
 		     "x.json: scope: unknown field \"uid\" (did you mean \"uids\"?)");
 	/* a hostile key is quoted, not printed raw */
@@ -400,9 +410,12 @@ static void test_field_not_for_kind(void **state)
 	expect_error(WITH_PROBES("{\"id\": \"a\", \"kind\": \"exception\", \"symbol\": \"f\"}"), -EINVAL,
 		     "x.json: probes[0].symbol: does not apply to a probe of kind \"exception\" (only to kind "
 		     "\"return\", \"latency\", \"stall\")");
-	expect_error(WITH_PROBES("{\"id\": \"a\", \"kind\": \"signal\", \"stack\": true}"), -EINVAL,
-		     "x.json: probes[0].stack: does not apply to a probe of kind \"signal\" (only to kind "
-		     "\"return\", \"latency\", \"stall\", \"exception\", \"abort\", \"syscall\")");
+	expect_error(WITH_PROBES("{\"id\": \"a\", \"kind\": \"exit\", \"stack\": true}"), -EINVAL,
+		     "x.json: probes[0].stack: does not apply to a probe of kind \"exit\" (only to kind "
+		     "\"signal\", \"return\", \"latency\", \"stall\", \"exception\", \"abort\", \"syscall\")");
+	expect_error(WITH_PROBES("{\"id\": \"a\", \"kind\": \"oom\", \"stack_bytes\": 4096}"), -EINVAL,
+		     "x.json: probes[0].stack_bytes: does not apply to a probe of kind \"oom\" (only to kind "
+		     "\"signal\", \"return\", \"latency\", \"stall\", \"exception\", \"abort\", \"syscall\")");
 	expect_error(WITH_PROBES("{\"id\": \"a\", \"kind\": \"latency\", \"binary\": \"/x\", \"symbol\": \"f\", "
 				 "\"when\": \"< 0\"}"), -EINVAL,
 		     "x.json: probes[0].when: does not apply to a probe of kind \"latency\" (only to kind \"return\")");
@@ -1150,7 +1163,7 @@ static void test_rate_and_stack(void **state)
 	expect_probe_error("{'id': 'a', 'kind': 'abort', 'rate': 100}",
 			   "probes[0].rate: expected an object, got 100");
 	expect_probe_error("{'id': 'a', 'kind': 'abort', 'stack': 'yes'}",
-			   "probes[0].stack: expected a boolean, got \"yes\"");
+			   "probes[0].stack: expected true, false, \"cfi\" or \"fp\", got \"yes\"");
 	expect_probe_error("{'id': 'a', 'kind': 'exit', 'rate': {}}",
 			   "probes[0].rate: does not apply to a probe of kind \"exit\" (only to kind \"return\", "
 			   "\"latency\", \"stall\", \"exception\", \"abort\", \"syscall\")");
@@ -1173,6 +1186,114 @@ static void test_scope_values(void **state)
 		     "no more), got \"averyveryverylongname\" (21 bytes)");
 	expect_error(WITH_SCOPE("{\"comms\": [\"\"]}"), -EINVAL,
 		     "x.json: scope.comms[0]: expected a non-empty string, got \"\"");
+}
+
+/* "stack": true is the kind's way: a snapshot unwound by CFI for the rare events (signal,
+ * abort, exception), the frame-pointer walk for the hot ones; "cfi" and "fp" say which. */
+static void test_stack_ways(void **state)
+{
+	static const struct {
+		const char *probe;
+		bool stack, cfi;
+		uint32_t bytes;
+	} cases[] = {
+		/* left out: the kind's default */
+		{ "{'id': 'a', 'kind': 'signal'}", true, true, POLICY_STACK_BYTES_DEFAULT },
+		{ "{'id': 'a', 'kind': 'abort'}", true, true, POLICY_STACK_BYTES_DEFAULT },
+		{ "{'id': 'a', 'kind': 'exception'}", true, true, POLICY_STACK_BYTES_DEFAULT },
+		{ "{'id': 'a', 'kind': 'return', 'binary': '/x', 'symbol': 'f', 'when': '< 0'}",
+		  false, false, 0 },
+		{ "{'id': 'a', 'kind': 'latency', 'binary': '/x', 'symbol': 'f', 'threshold': '1ms'}",
+		  false, false, 0 },
+		{ "{'id': 'a', 'kind': 'stall', 'binary': '/x', 'symbol': 'f', 'every': '1s'}",
+		  false, false, 0 },
+		{ "{'id': 'a', 'kind': 'syscall', 'syscalls': ['read'], 'errnos': ['EIO']}", false, false, 0 },
+		/* true: the kind's way */
+		{ "{'id': 'a', 'kind': 'signal', 'stack': true}", true, true, POLICY_STACK_BYTES_DEFAULT },
+		{ "{'id': 'a', 'kind': 'abort', 'stack': true}", true, true, POLICY_STACK_BYTES_DEFAULT },
+		{ "{'id': 'a', 'kind': 'exception', 'stack': true}", true, true, POLICY_STACK_BYTES_DEFAULT },
+		{ "{'id': 'a', 'kind': 'return', 'binary': '/x', 'symbol': 'f', 'when': '< 0', 'stack': true}",
+		  true, false, 0 },
+		{ "{'id': 'a', 'kind': 'latency', 'binary': '/x', 'symbol': 'f', 'threshold': '1ms',"
+		  " 'stack': true}", true, false, 0 },
+		{ "{'id': 'a', 'kind': 'stall', 'binary': '/x', 'symbol': 'f', 'every': '1s', 'stack': true}",
+		  true, false, 0 },
+		{ "{'id': 'a', 'kind': 'syscall', 'syscalls': ['read'], 'errnos': ['EIO'], 'stack': true}",
+		  true, false, 0 },
+		/* said outright */
+		{ "{'id': 'a', 'kind': 'signal', 'stack': 'cfi', 'stack_bytes': 1024}", true, true, 1024 },
+		{ "{'id': 'a', 'kind': 'signal', 'stack_bytes': 49152}", true, true, 49152 },
+		{ "{'id': 'a', 'kind': 'abort', 'stack': 'fp'}", true, false, 0 },
+		{ "{'id': 'a', 'kind': 'exception', 'stack': false}", false, false, 0 },
+		{ "{'id': 'a', 'kind': 'exception', 'stack_bytes': 8192}", true, true, 8192 },
+		{ "{'id': 'a', 'kind': 'return', 'binary': '/x', 'symbol': 'f', 'when': '< 0', 'stack': 'cfi'}",
+		  true, true, POLICY_STACK_BYTES_DEFAULT },
+		{ "{'id': 'a', 'kind': 'latency', 'binary': '/x', 'symbol': 'f', 'threshold': '1ms',"
+		  " 'stack': 'cfi', 'stack_bytes': 32768}", true, true, 32768 },
+		{ "{'id': 'a', 'kind': 'stall', 'binary': '/x', 'symbol': 'f', 'every': '1s', 'stack': 'fp'}",
+		  true, false, 0 },
+		{ "{'id': 'a', 'kind': 'syscall', 'syscalls': ['read'], 'errnos': ['EIO'], 'stack': 'cfi'}",
+		  true, true, POLICY_STACK_BYTES_DEFAULT },
+		{ "{'id': 'a', 'kind': 'syscall', 'syscalls': ['read'], 'errnos': ['EIO'], 'stack': 'fp'}",
+		  true, false, 0 },
+		/* no stack to speak of */
+		{ "{'id': 'a', 'kind': 'exit'}", false, false, 0 },
+		{ "{'id': 'a', 'kind': 'oom'}", false, false, 0 },
+		{ "{'id': 'a', 'kind': 'exec'}", false, false, 0 },
+	};
+	struct policy p;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		parse_probes_ok(cases[i].probe, &p);
+		assert_int_equal(p.probes[0].stack, cases[i].stack);
+		assert_int_equal(p.probes[0].stack_cfi, cases[i].cfi);
+		assert_int_equal(p.probes[0].stack_bytes, cases[i].bytes);
+		policy_clear(&p);
+	}
+}
+
+static void test_stack_errors(void **state)
+{
+	(void)state;
+	/* a signal's stack is always a snapshot unwound by CFI */
+	expect_probe_error("{'id': 'a', 'kind': 'signal', 'stack': false}",
+			   "probes[0].stack: a signal probe always captures the stack (unwound by CFI); "
+			   "leave \"stack\" out, or give true or \"cfi\"");
+	expect_probe_error("{'id': 'a', 'kind': 'signal', 'stack': 'fp'}",
+			   "probes[0].stack: a signal's stack is always unwound by CFI, never by the "
+			   "frame-pointer walk; leave \"stack\" out, or give true or \"cfi\"");
+	expect_probe_error("{'id': 'a', 'kind': 'abort', 'stack': 'dwarf'}",
+			   "probes[0].stack: expected true, false, \"cfi\" or \"fp\", got \"dwarf\"");
+	expect_probe_error("{'id': 'a', 'kind': 'abort', 'stack': 'CFI'}",
+			   "probes[0].stack: expected true, false, \"cfi\" or \"fp\", got \"CFI\" "
+			   "(did you mean \"cfi\"?)");
+	expect_probe_error("{'id': 'a', 'kind': 'abort', 'stack': 1}",
+			   "probes[0].stack: expected true, false, \"cfi\" or \"fp\", got 1");
+	/* stack_bytes sizes a snapshot: no snapshot, no size */
+	expect_probe_error("{'id': 'a', 'kind': 'abort', 'stack': 'fp', 'stack_bytes': 4096}",
+			   "probes[0].stack_bytes: applies only to stacks unwound by CFI (\"stack\": \"cfi\"); "
+			   "this \"abort\" probe walks frame pointers, which copies no stack");
+	expect_probe_error("{'id': 'a', 'kind': 'exception', 'stack': false, 'stack_bytes': 4096}",
+			   "probes[0].stack_bytes: applies only to stacks unwound by CFI (\"stack\": \"cfi\"); "
+			   "this \"exception\" probe captures no stack");
+	expect_probe_error("{'id': 'a', 'kind': 'latency', 'binary': '/x', 'symbol': 'f', "
+			   "'threshold': '1ms', 'stack': true, 'stack_bytes': 4096}",
+			   "probes[0].stack_bytes: applies only to stacks unwound by CFI (\"stack\": \"cfi\"); "
+			   "this \"latency\" probe walks frame pointers, which copies no stack");
+	expect_probe_error("{'id': 'a', 'kind': 'syscall', 'syscalls': ['read'], 'errnos': ['EIO'], "
+			   "'stack_bytes': 4096}",
+			   "probes[0].stack_bytes: applies only to stacks unwound by CFI (\"stack\": \"cfi\"); "
+			   "this \"syscall\" probe captures no stack");
+	/* the second probe: the path names it */
+	expect_probe_error("{'id': 'a', 'kind': 'signal'}, {'id': 'b', 'kind': 'abort', 'stack': 'fp', "
+			   "'stack_bytes': 4096}",
+			   "probes[1].stack_bytes: applies only to stacks unwound by CFI (\"stack\": \"cfi\"); "
+			   "this \"abort\" probe walks frame pointers, which copies no stack");
+	expect_probe_error("{'id': 'a', 'kind': 'signal', 'stack_bytes': 1023}",
+			   "probes[0].stack_bytes: expected an integer from 1024 to 49152, got 1023");
+	expect_probe_error("{'id': 'a', 'kind': 'signal', 'stack_bytes': '16k'}",
+			   "probes[0].stack_bytes: expected an integer, got \"16k\"");
 }
 
 /* ---- files and directories ----------------------------------------------------------------- */
@@ -1377,6 +1498,8 @@ int main(void)
 		cmocka_unit_test(test_abort_probe),
 		cmocka_unit_test(test_syscall_probe),
 		cmocka_unit_test(test_rate_and_stack),
+		cmocka_unit_test(test_stack_ways),
+		cmocka_unit_test(test_stack_errors),
 		cmocka_unit_test(test_missing_path),
 		cmocka_unit_test_setup_teardown(test_file_errors_name_the_file, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_file_too_large, setup_dir, teardown_dir),

@@ -235,6 +235,29 @@ static void test_probe_rate(void **state)
 		"web.json: probes[0].rate.burst: expected an integer from 1 to 4294967295, got 0");
 }
 
+/* A CFI snapshot copies 1 KiB to 48 KiB of the user stack; 16 KiB when not said. */
+static void test_stack_bytes(void **state)
+{
+	struct policy p;
+
+	(void)state;
+	load(PROBE_FMT, "'threshold': '1ms', 'stack': 'cfi', 'stack_bytes': 1024", "", &p);
+	assert_int_equal(p.probes[0].stack_bytes, 1024);
+	policy_clear(&p);
+	load(PROBE_FMT, "'threshold': '1ms', 'stack': 'cfi', 'stack_bytes': 49152", "", &p);
+	assert_int_equal(p.probes[0].stack_bytes, 49152);
+	policy_clear(&p);
+	load(PROBE_FMT, "'threshold': '1ms', 'stack': 'cfi'", "", &p);
+	assert_int_equal(p.probes[0].stack_bytes, 16384);
+	policy_clear(&p);
+	refused(PROBE_FMT, "'threshold': '1ms', 'stack': 'cfi', 'stack_bytes': 1023", "",
+		"web.json: probes[0].stack_bytes: expected an integer from 1024 to 49152, got 1023");
+	refused(PROBE_FMT, "'threshold': '1ms', 'stack': 'cfi', 'stack_bytes': 49153", "",
+		"web.json: probes[0].stack_bytes: expected an integer from 1024 to 49152, got 49153");
+	refused(PROBE_FMT, "'threshold': '1ms', 'stack': 'cfi', 'stack_bytes': -1", "",
+		"web.json: probes[0].stack_bytes: expected an integer from 1024 to 49152, got -1");
+}
+
 static void test_exec(void **state)
 {
 	struct policy p;
@@ -273,6 +296,7 @@ int main(void)
 		cmocka_unit_test(test_latency_probe),
 		cmocka_unit_test(test_stall_every),
 		cmocka_unit_test(test_probe_rate),
+		cmocka_unit_test(test_stack_bytes),
 		cmocka_unit_test(test_exec),
 	};
 
