@@ -243,8 +243,9 @@ static int add_probe(const struct policy *pol, size_t index, struct salve_config
 		if (pr->faults == POLICY_FAULTS_ALL)
 			cfg->faults |= pr->signals_mask & SALVE_FAULT_SIGNALS;
 		cfg->stack |= 1u << kind;
-		if (cfg->snap_bytes < 16384) /* WIRE-POLICY */
-			cfg->snap_bytes = 16384;
+		/* One snapshot serves every signal probe: the largest any of them asks. */
+		if (cfg->snap_bytes < pr->stack_bytes)
+			cfg->snap_bytes = pr->stack_bytes;
 	}
 	if (pr->kind == POLICY_PROBE_EXIT && !pr->nonzero)
 		*all_exits = true;

@@ -78,6 +78,9 @@ static size_t site_specs(const struct policy_probe *pr, struct site_spec out[2])
 	}
 }
 
+_Static_assert(POLICY_STACK_BYTES_MAX <= SALVE_USTACK_MAX,
+	       "a policy may ask a snapshot for more stack than the kernel copies");
+
 /* The kernel's settings for a site of probe pr of policy number index. */
 static void site_cfg(const struct policy_probe *pr, enum salve_site_kind kind, size_t index,
 		     struct salve_site *cfg)
@@ -86,6 +89,7 @@ static void site_cfg(const struct policy_probe *pr, enum salve_site_kind kind, s
 	cfg->kind = kind;
 	cfg->threshold_ns = pr->threshold_ns;
 	cfg->flags = pr->stack ? SALVE_SITE_STACK : 0;
+	cfg->snap_bytes = pr->stack && pr->stack_cfi ? pr->stack_bytes : 0;
 	cfg->policies = 1ull << index;
 	cfg->value_type = value_type(pr);
 	cfg->op = pred_op(&pr->when);
