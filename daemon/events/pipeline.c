@@ -37,6 +37,7 @@ struct pipeline {
 	struct pipeline_config configs[2]; /* in force, and the one before; set NULL: none */
 	struct engine *engine; /* the rules; NULL: events are only reported */
 	struct symbolizer *sym;
+	struct unwinder *unw;
 	struct callsite *calls; /* function events' functions and executables, named once */
 	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	uint64_t received[SALVE_EV_KIND_MAX];
@@ -73,8 +74,10 @@ int pipeline_new(FILE *out, struct pipeline **outp)
 
 	if (!pl)
 		return -ENOMEM;
-	if ((err = symbolizer_new(&pl->sym)) || (err = callsite_new(&pl->calls))) {
+	if ((err = symbolizer_new(&pl->sym)) || (err = unwinder_new(&pl->unw)) ||
+	    (err = callsite_new(&pl->calls))) {
 		symbolizer_free(pl->sym);
+		unwinder_free(pl->unw);
 		free(pl);
 		return err;
 	}
@@ -89,6 +92,7 @@ void pipeline_free(struct pipeline *pl)
 	if (!pl)
 		return;
 	symbolizer_free(pl->sym);
+	unwinder_free(pl->unw);
 	callsite_free(pl->calls);
 	json_object_put(pl->line);
 	free(pl);
@@ -224,7 +228,7 @@ static bool report(struct pipeline *pl, const struct event *ev, const char *prob
 	int err;
 
 	if (!*named) {
-		name_event(pl->sym, ev, &pl->names);
+		name_event(pl->sym, pl->unw, ev, &pl->names);
 		*named = true;
 	}
 	json_object_put(pl->line);

@@ -34,13 +34,14 @@ static void module_build_id(struct symbolizer *sym, const struct event_module *m
 }
 
 /* The stack unwound from ev's snapshot; false when it gave none. */
-static bool name_unwound(struct symbolizer *sym, const struct event *ev, struct event_names *out)
+static bool name_unwound(struct symbolizer *sym, struct unwinder *unw, const struct event *ev,
+			 struct event_names *out)
 {
 	const struct salve_snapshot *snap = ev->snap;
 	size_t n = 0, n_maps;
 	bool seen[SALVE_MAPS_MAX] = { false };
 
-	if (!snap || unwind_snapshot(snap, ev->tid, out->unwound, SALVE_STACK_MAX, &n) || !n)
+	if (!snap || unwind_snapshot(unw, snap, ev->tid, out->unwound, SALVE_STACK_MAX, &n) || !n)
 		return false;
 	n_maps = snap->nr_maps > SALVE_MAPS_MAX ? SALVE_MAPS_MAX : snap->nr_maps;
 	for (size_t i = 0; i < n; i++) {
@@ -62,10 +63,11 @@ static bool name_unwound(struct symbolizer *sym, const struct event *ev, struct 
 	return true;
 }
 
-void name_event(struct symbolizer *sym, const struct event *ev, struct event_names *out)
+void name_event(struct symbolizer *sym, struct unwinder *unw, const struct event *ev,
+		struct event_names *out)
 {
 	out->n_frames = 0;
-	if (name_unwound(sym, ev, out))
+	if (name_unwound(sym, unw, ev, out))
 		return;
 	for (size_t j = 0; j < ev->n_modules; j++)
 		module_build_id(sym, &ev->modules[j], out->build_ids[j]);

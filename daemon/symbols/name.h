@@ -24,11 +24,13 @@ struct event_names {
 };
 
 /* Name ev's frames with sym into out, valid while ev and out are. An event with a
- * snapshot is unwound with CFI (frames "cfi"); without one, or when that finds nothing,
+ * snapshot is unwound with CFI by unw (frames "cfi"); without one (or unw), or when that
+ * finds nothing,
  * its frame-pointer walk is named (frames "fp"). Either stops at the first frame in no
  * mapped file; a frame equal to the one before means a frame-pointer walk went round in
  * code built without frame pointers: the stack ends there too. Every frame but the
  * innermost is a return address, named by the call before it, as a debugger does. */
-void name_event(struct symbolizer *sym, const struct event *ev, struct event_names *out);
+void name_event(struct symbolizer *sym, struct unwinder *unw, const struct event *ev,
+		struct event_names *out);
 
 #endif

@@ -4,6 +4,7 @@
 #include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +15,10 @@
 #define DW_X86_64_RSP 7
 #define DW_X86_64_R12 12
 
+#define UNWIND_SESSIONS 16 /* processes (sets of mappings) kept ready to unwind */
+
+/* What the callbacks of one libdwfl session see: the mappings it was built for, and
+ * the snapshot being unwound now. */
 struct unwind_ctx {
 	const struct salve_snapshot *snap;
 	size_t n_maps;
@@ -22,6 +27,22 @@ struct unwind_ctx {
 	int fds[SALVE_MAPS_MAX]; /* each map's file, for reads of text and data; -1: none */
 	struct unwind_frame *out;
 	size_t max, n;
+};
+
+/* A libdwfl session for one set of mappings (a process, or one binary started again at
+ * the same addresses), kept so its next snapshot finds the modules reported, their files
+ * open and their CFI parsed: building a session costs far more than an unwind. */
+struct unwind_session {
+	Dwfl *dwfl; /* NULL: a free slot */
+	struct salve_map key[SALVE_MAPS_MAX]; /* the mappings, paths aside */
+	size_t n_key;
+	uint64_t last_use;
+	struct unwind_ctx c;
+};
+
+struct unwinder {
+	struct unwind_session sessions[UNWIND_SESSIONS];
+	uint64_t clock;
 };
 
 static char *debuginfo_path;
@@ -158,41 +179,124 @@ static void report_map(Dwfl *dwfl, struct unwind_ctx *c, size_t i)
 		close(fd);
 }
 
-int unwind_snapshot(const struct salve_snapshot *snap, uint32_t tid, struct unwind_frame *out,
-		    size_t max, size_t *n)
+int unwinder_new(struct unwinder **out)
 {
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : -ENOMEM;
+}
+
+static void session_end(struct unwind_session *ss)
+{
+	if (!ss->dwfl)
+		return;
+	dwfl_end(ss->dwfl);
+	for (size_t i = 0; i < SALVE_MAPS_MAX; i++)
+		if (ss->c.fds[i] >= 0)
+			close(ss->c.fds[i]);
+	memset(ss, 0, sizeof(*ss));
+}
+
+void unwinder_free(struct unwinder *u)
+{
+	if (!u)
+		return;
+	for (size_t i = 0; i < UNWIND_SESSIONS; i++)
+		session_end(&u->sessions[i]);
+	free(u);
+}
+
 #if defined(__x86_64__)
-	struct unwind_ctx c = { .snap = snap, .tid = tid, .out = out, .max = max };
-	Dwfl *dwfl;
-	int err = -ENODATA;
+/* Whether session ss was built for the mappings of snap (n of them). */
+static bool session_fits(const struct unwind_session *ss, const struct salve_snapshot *snap,
+			 size_t n)
+{
+	if (!ss->dwfl || ss->n_key != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const struct salve_map *a = &ss->key[i], *b = &snap->maps[i];
+
+		if (a->start != b->start || a->end != b->end || a->pgoff != b->pgoff ||
+		    a->file.dev != b->file.dev || a->file.ino != b->file.ino)
+			return false;
+	}
+	return true;
+}
+
+/* Build a session in ss for the mappings of snap, attached as thread tid's process. */
+static int session_begin(struct unwind_session *ss, const struct salve_snapshot *snap, size_t n,
+			 uint32_t tid)
+{
 	long page = sysconf(_SC_PAGESIZE);
 
-	*n = 0;
-	if (!snap || !snap->regs[SALVE_REG_SP] || !snap->regs[SALVE_REG_IP] || !snap->nr_maps)
-		return -ENODATA;
-	c.n_maps = snap->nr_maps > SALVE_MAPS_MAX ? SALVE_MAPS_MAX : snap->nr_maps;
-	c.page_size = page > 0 ? (uint64_t)page : 4096;
+	memset(ss, 0, sizeof(*ss));
 	for (size_t i = 0; i < SALVE_MAPS_MAX; i++)
-		c.fds[i] = -1;
-	if (!(dwfl = dwfl_begin(&offline_callbacks)))
+		ss->c.fds[i] = -1;
+	ss->c.snap = snap;
+	ss->c.n_maps = n;
+	ss->c.page_size = page > 0 ? (uint64_t)page : 4096;
+	if (!(ss->dwfl = dwfl_begin(&offline_callbacks)))
 		return -ENOMEM;
-	dwfl_report_begin(dwfl);
-	for (size_t i = 0; i < c.n_maps; i++)
-		report_map(dwfl, &c, i);
-	if (dwfl_report_end(dwfl, NULL, NULL) == 0 &&
-	    dwfl_attach_state(dwfl, NULL, (pid_t)tid, &thread_callbacks, &c)) {
-		/* An unwind that ends in an error still found the frames before it. */
-		dwfl_getthread_frames(dwfl, (pid_t)tid, on_frame, &c);
-		err = c.n ? 0 : -ENODATA;
+	dwfl_report_begin(ss->dwfl);
+	for (size_t i = 0; i < n; i++)
+		report_map(ss->dwfl, &ss->c, i);
+	if (dwfl_report_end(ss->dwfl, NULL, NULL) != 0 ||
+	    !dwfl_attach_state(ss->dwfl, NULL, (pid_t)tid, &thread_callbacks, &ss->c)) {
+		session_end(ss);
+		return -ENODATA;
 	}
-	dwfl_end(dwfl);
-	for (size_t i = 0; i < SALVE_MAPS_MAX; i++)
-		if (c.fds[i] >= 0)
-			close(c.fds[i]);
-	*n = c.n;
-	return err;
+	for (size_t i = 0; i < n; i++) {
+		ss->key[i] = snap->maps[i];
+		ss->key[i].file.path[0] = 0;
+	}
+	ss->n_key = n;
+	return 0;
+}
+
+/* The session for snap's mappings: kept, or built in place of the least recently used. */
+static struct unwind_session *session_for(struct unwinder *u, const struct salve_snapshot *snap,
+					  size_t n, uint32_t tid)
+{
+	struct unwind_session *oldest = &u->sessions[0];
+
+	for (size_t i = 0; i < UNWIND_SESSIONS; i++) {
+		struct unwind_session *ss = &u->sessions[i];
+
+		if (session_fits(ss, snap, n))
+			return ss;
+		if (!ss->dwfl || (oldest->dwfl && ss->last_use < oldest->last_use))
+			oldest = ss;
+	}
+	session_end(oldest);
+	return session_begin(oldest, snap, n, tid) ? NULL : oldest;
+}
+#endif
+
+int unwind_snapshot(struct unwinder *u, const struct salve_snapshot *snap, uint32_t tid,
+		    struct unwind_frame *out, size_t max, size_t *n)
+{
+#if defined(__x86_64__)
+	struct unwind_session *ss;
+	size_t n_maps;
+
+	*n = 0;
+	if (!u || !snap || !snap->regs[SALVE_REG_SP] || !snap->regs[SALVE_REG_IP] || !snap->nr_maps)
+		return -ENODATA;
+	n_maps = snap->nr_maps > SALVE_MAPS_MAX ? SALVE_MAPS_MAX : snap->nr_maps;
+	if (!(ss = session_for(u, snap, n_maps, tid)))
+		return -ENODATA;
+	ss->last_use = ++u->clock;
+	ss->c.snap = snap;
+	ss->c.tid = tid;
+	ss->c.out = out;
+	ss->c.max = max;
+	ss->c.n = 0;
+	/* An unwind that ends in an error still found the frames before it. */
+	dwfl_getthread_frames(ss->dwfl, (pid_t)tid, on_frame, &ss->c);
+	ss->c.snap = NULL; /* the record it points into is the ring's, and goes */
+	*n = ss->c.n;
+	return *n ? 0 : -ENODATA;
 #else
-	(void)snap, (void)tid, (void)out, (void)max;
+	(void)u, (void)snap, (void)tid, (void)out, (void)max;
 	*n = 0;
 	return -ENOTSUP;
 #endif

@@ -18,11 +18,18 @@ struct unwind_frame {
 	int map;           /* index into the snapshot's maps */
 };
 
+/* Unwinds snapshots, keeping a libdwfl session (modules reported, files open, CFI
+ * parsed) for each of the last few sets of mappings it saw. */
+struct unwinder;
+
+int unwinder_new(struct unwinder **out);
+void unwinder_free(struct unwinder *u);
+
 /* Unwind the snapshot of thread tid into out (up to max frames), innermost first. The
  * walk stops at the first address in no mapping. *n is how many were found; 0 or
  * -errno: -ENODATA when the snapshot holds no registers or no mapping of a file that
  * is still there, -ENOTSUP on an architecture salve does not unwind. */
-int unwind_snapshot(const struct salve_snapshot *snap, uint32_t tid, struct unwind_frame *out,
-		    size_t max, size_t *n);
+int unwind_snapshot(struct unwinder *u, const struct salve_snapshot *snap, uint32_t tid,
+		    struct unwind_frame *out, size_t max, size_t *n);
 
 #endif

@@ -141,7 +141,7 @@ static int setup(void **state)
 	f->inc.counts[0] = (struct incident_count){ .probe_id = "crashes", .events = 2 };
 	/* The event's line, as the pipeline writes it. */
 	assert_int_equal(events_decode(r, sizeof(*r), &f->ev), 0);
-	name_event(f->sym, &f->ev, &f->names);
+	name_event(f->sym, NULL, &f->ev, &f->names); /* no snapshot */
 	f->event = report_event(&f->ev, "crashes", f->ev.boot_ns + OFFSET, f->names.frames,
 				f->names.n_frames);
 	assert_non_null(f->event);
