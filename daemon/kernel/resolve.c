@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "kernel/resolve.h"
+#include "symbols/debugsyms.h"
 #include "symbols/elffile.h"
 
 _Static_assert(RESOLVE_BUILD_ID_MAX == ELFFILE_BUILD_ID_MAX, "one build id size");
@@ -544,6 +545,26 @@ int resolve_symbol(const char *path, const char *symbol, const struct resolve_op
 				 debug_path);
 		} else if (!rc) {
 			rc = table_find(&tabs[n_tabs++], &q, &hit, addrs, &n_addrs);
+		}
+	}
+	/* Then where else a debugger looks: the .gnu_debuglink debug file, MiniDebugInfo. */
+	if (rc == -ENOENT && stripped && !q.ver) {
+		struct debugsyms_hit dh;
+		int drc = debugsyms_find(path, root, q.name, q.len, &dh);
+
+		if (drc == 0 || drc == -ENOTUNIQ) {
+			rc = drc;
+			memset(&hit, 0, sizeof(hit));
+			hit.sym.st_value = dh.vaddr;
+			hit.sym.st_size = dh.size;
+			hit.sym.st_info = GELF_ST_INFO(STB_GLOBAL, STT_FUNC);
+			n_addrs = dh.n_addrs < AMBIGUOUS_MAX ? dh.n_addrs : AMBIGUOUS_MAX;
+			memcpy(addrs, dh.addrs, n_addrs * sizeof(addrs[0]));
+		} else if (drc == -ENOMEM) {
+			rc = drc;
+		} else if (why[0]) {
+			append(why, sizeof(why), ", and no .gnu_debuglink debug file or "
+			       "MiniDebugInfo names it");
 		}
 	}
 	if (rc == -ENOENT) {

@@ -464,14 +464,15 @@ static void test_stripped_with_debug_file(void **state)
 	/* The stripped executable still exports pause(): it interposes libc's. */
 	snprintf(want, sizeof(want),
 		 "%s: no function \"parse\" (closest: \"pause\"); the file is stripped and has "
-		 "no debug file %s/.build-id/%.2s/%s.debug",
+		 "no debug file %s/.build-id/%.2s/%s.debug, and no .gnu_debuglink debug file or "
+		 "MiniDebugInfo names it",
 		 path, root, id, id + 2);
 	symbol_fails(path, "parse", &opts, -ENOENT, want);
 
 	fixture(fx, "app-noid-stripped", path, sizeof(path));
 	snprintf(want, sizeof(want),
 		 "%s: no function \"query\"; the file is stripped and has no build id to find its "
-		 "debug file by",
+		 "debug file by, and no .gnu_debuglink debug file or MiniDebugInfo names it",
 		 path);
 	symbol_fails(path, "query", &opts, -ENOENT, want);
 }
