@@ -37,12 +37,8 @@ struct {
 	__type(value, struct lat_stack);
 } salve_lat_stacks SEC(".maps");
 
-/* Whether v passes site s's test. A global function, checked once: the probe's record
- * then follows one path, not one per operator. */
-__noinline int pred_match(const struct salve_site *s, __s64 v)
+static __always_inline bool pred_match(const struct salve_site *s, __s64 v)
 {
-	if (!s)
-		return 0;
 	switch (s->op) {
 	case SALVE_PRED_LT:
 		return v < s->values[0];
