@@ -186,22 +186,47 @@ extern int bpf_iter_task_vma_new(struct bpf_iter_task_vma *it, struct task_struc
 				 __u64 addr) __ksym;
 extern struct vm_area_struct *bpf_iter_task_vma_next(struct bpf_iter_task_vma *it) __ksym;
 extern void bpf_iter_task_vma_destroy(struct bpf_iter_task_vma *it) __ksym;
+extern int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) __ksym;
+extern int *bpf_iter_num_next(struct bpf_iter_num *it) __ksym;
+extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __ksym;
 extern int bpf_probe_read_user_dynptr(struct bpf_dynptr *dptr, __u32 off, __u32 size,
 				      const void *unsafe_ptr__ign) __ksym;
 
 #define SALVE_VM_EXEC 0x4
 #define SALVE_USTACK_PAGE 4096 /* the stack is read a page at a time */
 
-/* The executable file mappings of task, in address order, into s->maps. One lock of
- * the mm for the whole walk (the iterator's). */
-static __always_inline void salve_snapshot_maps(struct salve_snapshot *s, struct task_struct *task)
+/* The executable file mappings of the snapshot being taken, collected before its
+ * record is reserved (that needs their count), and the one being named. Per CPU: a
+ * snapshot is taken by a program that does not migrate. */
+struct salve_maps_scratch {
+	struct salve_vma_ctx vma[SALVE_MAPS_MAX];
+	struct salve_map map; /* the next one written to the record */
+	__u32 n;
+	__u32 truncated;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct salve_maps_scratch);
+} salve_maps_buf SEC(".maps");
+
+/* Collect the executable file mappings of current, in address order, into the scratch;
+ * returns how many. One lock of the mm for the whole walk (the iterator's). A global
+ * function: the verifier checks it once. */
+__noinline int salve_maps_collect(void)
 {
-	__u64 files[SALVE_MAPS_MAX] = {};
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct bpf_iter_task_vma it;
 	struct vm_area_struct *vma;
-	__u32 n = 0;
+	struct salve_maps_scratch *m;
+	__u32 zero = 0, n = 0;
 
-	s->nr_maps = 0;
+	m = bpf_map_lookup_elem(&salve_maps_buf, &zero);
+	if (!m)
+		return 0;
+	m->truncated = 0;
 	/* No counter of the mappings walked: the verifier sees the iterator end, where a
 	 * counter would have it walk every value. */
 	if (bpf_iter_task_vma_new(&it, task, 0) == 0) {
@@ -210,24 +235,66 @@ static __always_inline void salve_snapshot_maps(struct salve_snapshot *s, struct
 
 			if (!f || !(vma->vm_flags & SALVE_VM_EXEC))
 				continue;
-			if (n >= SALVE_MAPS_MAX)
+			if (n >= SALVE_MAPS_MAX) {
+				m->truncated = 1;
 				break;
-			s->maps[n & (SALVE_MAPS_MAX - 1)].start = vma->vm_start;
-			s->maps[n & (SALVE_MAPS_MAX - 1)].end = vma->vm_end;
-			s->maps[n & (SALVE_MAPS_MAX - 1)].pgoff = vma->vm_pgoff;
-			files[n & (SALVE_MAPS_MAX - 1)] = (__u64)f;
+			}
+			m->vma[n & (SALVE_MAPS_MAX - 1)].start = vma->vm_start;
+			m->vma[n & (SALVE_MAPS_MAX - 1)].end = vma->vm_end;
+			m->vma[n & (SALVE_MAPS_MAX - 1)].pgoff = vma->vm_pgoff;
+			m->vma[n & (SALVE_MAPS_MAX - 1)].file = (__u64)f;
 			n++;
 		}
 	}
 	bpf_iter_task_vma_destroy(&it);
-	/* Named after the walk, outside the mm lock: each file is pinned by its mapping,
-	 * which the thread being looked at cannot drop while it is here. */
-	for (__u32 i = 0; i < SALVE_MAPS_MAX; i++) {
-		if (i >= n)
+	m->n = n;
+	return n;
+}
+
+/* Mapping i of those collected, named by its file, into the scratch's map. Named after
+ * the walk, outside the mm lock: each file is pinned by its mapping, which the thread
+ * being looked at cannot drop while it is here. A global function: checked once. */
+__noinline int salve_maps_name(__u32 i)
+{
+	struct salve_maps_scratch *m;
+	__u32 zero = 0;
+
+	m = bpf_map_lookup_elem(&salve_maps_buf, &zero);
+	if (!m || i >= SALVE_MAPS_MAX)
+		return -1;
+	m->map.start = m->vma[i].start;
+	m->map.end = m->vma[i].end;
+	m->map.pgoff = m->vma[i].pgoff;
+	salve_fill_module(&m->map.file, (struct file *)m->vma[i].file);
+	return 0;
+}
+
+/* Write the n mappings collected into dp from off on. */
+static __always_inline bool salve_maps_write(struct bpf_dynptr *dp, __u32 off, __u32 n)
+{
+	struct salve_maps_scratch *m;
+	struct bpf_iter_num it;
+	__u32 zero = 0;
+	bool ok = true;
+	int *at;
+
+	m = bpf_map_lookup_elem(&salve_maps_buf, &zero);
+	if (!m)
+		return false;
+	/* An open-coded loop: the verifier checks its body until its state repeats, not
+	 * once per mapping. */
+	bpf_iter_num_new(&it, 0, n);
+	while ((at = bpf_iter_num_next(&it))) {
+		__u32 i = *at;
+
+		if (salve_maps_name(i) ||
+		    bpf_dynptr_write(dp, off + i * sizeof(struct salve_map), &m->map, sizeof(m->map), 0)) {
+			ok = false;
 			break;
-		salve_fill_module(&s->maps[i].file, (struct file *)files[i]);
+		}
 	}
-	s->nr_maps = n;
+	bpf_iter_num_destroy(&it);
+	return ok;
 }
 
 /* How many bytes of stack a snapshot of sp copies, at most want: up to the end of the
@@ -249,10 +316,9 @@ static __always_inline __u32 salve_snapshot_len(struct task_struct *task, __u64 
 	return len & ~7u; /* whole words: records stay aligned */
 }
 
-/* The registers CFI needs and the executable mappings of current into s. A global
- * function: the verifier checks it once, on its own, not again on every path of each
- * probe that takes a snapshot (beside a frame-pointer walk, that would outgrow what the
- * verifier explores). */
+/* The registers CFI needs of current into s. A global function: the verifier checks
+ * it once, on its own, not again on every path of each probe that takes a snapshot
+ * (beside a frame-pointer walk, that would outgrow what the verifier explores). */
 __noinline int salve_snapshot_fill(struct salve_snapshot *s)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -260,8 +326,6 @@ __noinline int salve_snapshot_fill(struct salve_snapshot *s)
 
 	if (!s)
 		return 0;
-	s->nr_maps = 0;
-	s->pad = 0;
 	for (int i = 0; i < SALVE_REGS_NR; i++)
 		s->regs[i] = 0;
 	if (!regs)
@@ -276,7 +340,6 @@ __noinline int salve_snapshot_fill(struct salve_snapshot *s)
 	s->regs[SALVE_REG_R14] = BPF_CORE_READ(regs, r14);
 	s->regs[SALVE_REG_R15] = BPF_CORE_READ(regs, r15);
 #endif
-	salve_snapshot_maps(s, task);
 	return 0;
 }
 
@@ -304,7 +367,7 @@ static __always_inline __u32 salve_snapshot_stack(struct bpf_dynptr *dp, __u32 o
 
 /* Reserve in dp a record of kind whose base bytes (the kind's own record, for the caller
  * to fill past its header) are followed by the snapshot of current (task): its
- * registers, up to stack_bytes of its stack and its executable mappings, for salved's
+ * registers, its executable mappings and up to stack_bytes of its stack, for salved's
  * CFI unwinder. Returns the record, or NULL when the ring is full (dp is then
  * discarded). The caller submits dp. A snapshot is taken in process context with
  * interrupts on, where the kernel lets the mappings be walked. */
@@ -314,27 +377,38 @@ static __always_inline void *salve_reserve_snapshot(struct bpf_dynptr *dp, struc
 						    struct task_struct *task)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	const __u32 at_maps = base + sizeof(struct salve_snapshot);
+	struct salve_maps_scratch *ms;
 	struct salve_event_hdr *hdr;
 	struct salve_snapshot *s;
 	__u64 sp = regs ? BPF_CORE_READ(regs, sp) : 0;
-	__u32 len = salve_snapshot_len(task, sp, stack_bytes), size;
+	__u32 len = salve_snapshot_len(task, sp, stack_bytes), size, zero = 0;
+	__u32 n = salve_maps_collect(), at_stack;
 
-	size = base + sizeof(struct salve_snapshot) + len;
+	if (n > SALVE_MAPS_MAX)
+		n = SALVE_MAPS_MAX;
+	at_stack = at_maps + n * sizeof(struct salve_map);
+	size = at_stack + len;
 	if (bpf_ringbuf_reserve_dynptr(&salve_events, size, 0, dp)) {
 		bpf_ringbuf_discard_dynptr(dp, 0);
 		c->lost++;
 		return NULL;
 	}
-	/* The stack first: a write to the ring would leave a slice taken before it stale. */
-	len = salve_snapshot_stack(dp, base + sizeof(struct salve_snapshot), sp, len);
-	hdr = bpf_dynptr_data(dp, 0, base + sizeof(struct salve_snapshot));
-	if (!hdr) {
+	/* The stack and the mappings first: a write to the ring would leave a slice taken
+	 * before it stale. */
+	len = salve_snapshot_stack(dp, at_stack, sp, len);
+	ms = bpf_map_lookup_elem(&salve_maps_buf, &zero);
+	if (!salve_maps_write(dp, at_maps, n) || !ms ||
+	    !(hdr = bpf_dynptr_data(dp, 0, at_maps))) {
 		bpf_ringbuf_discard_dynptr(dp, 0);
+		c->lost++;
 		return NULL;
 	}
 	s = (void *)hdr + base;
 	salve_snapshot_fill(s);
 	s->size = len;
+	s->nr_maps = n;
+	s->flags = ms->truncated ? SALVE_SNAP_MAPS_TRUNCATED : 0;
 	hdr->kind = kind;
 	hdr->size = size;
 	hdr->version = SALVE_EVENT_VERSION;

@@ -181,12 +181,16 @@ int events_decode(const void *data, size_t size, struct event *out)
 	if (!want)
 		return -ENOTSUP;
 	if (rec.hdr.flags & SALVE_HDR_SNAPSHOT) {
-		/* The kind's record, then the snapshot and the stack bytes it copied. It stays
-		 * where it is, read once, by the unwinder. */
+		/* The kind's record, then the snapshot, its mappings and the stack bytes it
+		 * copied. It stays where it is, read once, by the unwinder. */
+		size_t rest;
+
 		if (rec.hdr.size < want + sizeof(*snap) || rec.hdr.size > size)
 			return -EINVAL;
 		snap = (const struct salve_snapshot *)((const char *)data + want);
-		if (snap->size > rec.hdr.size - want - sizeof(*snap))
+		rest = rec.hdr.size - want - sizeof(*snap);
+		if (snap->nr_maps > SALVE_MAPS_MAX || snap->nr_maps * sizeof(struct salve_map) > rest ||
+		    snap->size > rest - snap->nr_maps * sizeof(struct salve_map))
 			return -EINVAL;
 	} else {
 		if (has_stack_variant(rec.hdr.kind) && rec.hdr.size == want + sizeof(struct salve_stack))

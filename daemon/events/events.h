@@ -66,16 +66,27 @@ struct event {
 		char file[SALVE_NAME_MAX + 1];
 		char func[SALVE_NAME_MAX + 1];
 	} text; /* abort: an assert's expression, file, line and function */
-	/* The snapshot for a CFI unwinder (registers, stack copy, mappings) of a fault or of
-	 * a probe whose stack is "cfi", in the
-	 * record itself: valid while the record is (its ring-buffer callback), NULL when
-	 * the record has none. Its counts are the kernel's: clamp before use. */
+	/* The snapshot for a CFI unwinder (registers, mappings, stack copy) of a fault or of
+	 * a probe whose stack is "cfi", in the record itself: valid while the record is (its
+	 * ring-buffer callback), NULL when the record has none. Decoding checked that its
+	 * mappings and stack bytes lie within the record. */
 	const struct salve_snapshot *snap;
 	size_t n_frames;
 	struct event_frame frames[SALVE_STACK_MAX];
 	size_t n_modules;
 	struct event_module modules[SALVE_MODULES_MAX];
 };
+
+/* A snapshot's mappings, then its stack bytes, follow it in the record. */
+static inline const struct salve_map *snapshot_maps(const struct salve_snapshot *s)
+{
+	return (const struct salve_map *)(s + 1);
+}
+
+static inline const uint8_t *snapshot_stack(const struct salve_snapshot *s)
+{
+	return (const uint8_t *)(snapshot_maps(s) + s->nr_maps);
+}
 
 /* Decode one record. 0 on success; -EINVAL when the size does not match its kind,
  * -EPROTO for another record version, -ENOTSUP for a kind this reader does not know. */

@@ -38,25 +38,27 @@ static bool name_unwound(struct symbolizer *sym, struct unwinder *unw, const str
 			 struct event_names *out)
 {
 	const struct salve_snapshot *snap = ev->snap;
-	size_t n = 0, n_maps;
-	bool seen[SALVE_MAPS_MAX] = { false };
+	int slot_map[SALVE_STACK_MAX]; /* the map each of out->maps names */
+	size_t n = 0, n_slots = 0;
 
 	if (!snap || unwind_snapshot(unw, snap, ev->tid, out->unwound, SALVE_STACK_MAX, &n) || !n)
 		return false;
-	n_maps = snap->nr_maps > SALVE_MAPS_MAX ? SALVE_MAPS_MAX : snap->nr_maps;
 	for (size_t i = 0; i < n; i++) {
 		const struct unwind_frame *u = &out->unwound[i];
 		struct report_frame *r = &out->frames[i];
+		size_t k = 0;
 
 		*r = (struct report_frame){ .ip = u->ip, .how = "cfi" };
-		if (u->map < 0 || (size_t)u->map >= n_maps)
+		if (u->map < 0 || u->map >= snap->nr_maps)
 			continue;
-		if (!seen[u->map]) {
-			seen[u->map] = true;
-			events_module(&snap->maps[u->map].file, &out->maps[u->map]);
-			module_build_id(sym, &out->maps[u->map], out->map_build_ids[u->map]);
+		while (k < n_slots && slot_map[k] != u->map)
+			k++;
+		if (k == n_slots) {
+			slot_map[n_slots++] = u->map;
+			events_module(&snapshot_maps(snap)[u->map].file, &out->maps[k]);
+			module_build_id(sym, &out->maps[k], out->map_build_ids[k]);
 		}
-		name_frame(sym, &out->maps[u->map], out->map_build_ids[u->map], u->file_off + u->adjust,
+		name_frame(sym, &out->maps[k], out->map_build_ids[k], u->file_off + u->adjust,
 			   u->adjust != 0, r, &out->symbols[i], out->inlined[i]);
 	}
 	out->n_frames = n;

@@ -17,10 +17,11 @@ struct event_names {
 	struct symbol symbols[SALVE_STACK_MAX];
 	struct report_inlined inlined[SALVE_STACK_MAX][SYMBOL_INLINED_MAX];
 	char build_ids[SALVE_MODULES_MAX][BUILD_ID_HEX_MAX];
-	/* A stack unwound from the event's snapshot, and the files its maps name. */
+	/* A stack unwound from the event's snapshot, and the files of the maps its frames
+	 * lie in. */
 	struct unwind_frame unwound[SALVE_STACK_MAX];
-	struct event_module maps[SALVE_MAPS_MAX];
-	char map_build_ids[SALVE_MAPS_MAX][BUILD_ID_HEX_MAX];
+	struct event_module maps[SALVE_STACK_MAX];
+	char map_build_ids[SALVE_STACK_MAX][BUILD_ID_HEX_MAX];
 };
 
 /* Name ev's frames with sym into out, valid while ev and out are. An event with a

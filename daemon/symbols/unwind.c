@@ -21,6 +21,8 @@
  * the snapshot being unwound now. */
 struct unwind_ctx {
 	const struct salve_snapshot *snap;
+	const struct salve_map *maps; /* the snapshot's */
+	const uint8_t *stack;         /* the snapshot's copy of the stack */
 	size_t n_maps;
 	uint64_t page_size;
 	uint32_t tid;
@@ -29,12 +31,17 @@ struct unwind_ctx {
 	size_t max, n;
 };
 
+/* A mapping as a session knows it, its path aside. */
+struct map_key {
+	uint64_t start, end, pgoff, dev, ino;
+};
+
 /* A libdwfl session for one set of mappings (a process, or one binary started again at
  * the same addresses), kept so its next snapshot finds the modules reported, their files
  * open and their CFI parsed: building a session costs far more than an unwind. */
 struct unwind_session {
 	Dwfl *dwfl; /* NULL: a free slot */
-	struct salve_map key[SALVE_MAPS_MAX]; /* the mappings, paths aside */
+	struct map_key key[SALVE_MAPS_MAX];
 	size_t n_key;
 	uint64_t last_use;
 	struct unwind_ctx c;
@@ -60,7 +67,7 @@ static const Dwfl_Callbacks offline_callbacks = {
 static int map_of(const struct unwind_ctx *c, uint64_t addr)
 {
 	for (size_t i = 0; i < c->n_maps; i++)
-		if (c->snap->maps[i].start <= addr && addr < c->snap->maps[i].end)
+		if (c->maps[i].start <= addr && addr < c->maps[i].end)
 			return (int)i;
 	return -1;
 }
@@ -87,12 +94,12 @@ static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *a
 
 	(void)dwfl;
 	if (addr >= sp && addr - sp <= size && size - (addr - sp) >= sizeof(*result)) {
-		memcpy(result, c->snap->stack + (addr - sp), sizeof(*result));
+		memcpy(result, c->stack + (addr - sp), sizeof(*result));
 		return true;
 	}
 	m = map_of(c, addr);
-	if (m >= 0 && c->fds[m] >= 0 && c->snap->maps[m].end - addr >= sizeof(*result)) {
-		off_t off = (off_t)(addr - c->snap->maps[m].start + c->snap->maps[m].pgoff * c->page_size);
+	if (m >= 0 && c->fds[m] >= 0 && c->maps[m].end - addr >= sizeof(*result)) {
+		off_t off = (off_t)(addr - c->maps[m].start + c->maps[m].pgoff * c->page_size);
 
 		return pread(c->fds[m], result, sizeof(*result), off) == sizeof(*result);
 	}
@@ -140,7 +147,7 @@ static int on_frame(Dwfl_Frame *state, void *arg)
 	f->ip = pc;
 	f->adjust = pc - at;
 	f->map = m;
-	f->file_off = at - c->snap->maps[m].start + c->snap->maps[m].pgoff * c->page_size;
+	f->file_off = at - c->maps[m].start + c->maps[m].pgoff * c->page_size;
 	return DWARF_CB_OK;
 }
 
@@ -148,7 +155,7 @@ static int on_frame(Dwfl_Frame *state, void *arg)
  * same file, or the file at its path is no longer the one mapped. */
 static void report_map(Dwfl *dwfl, struct unwind_ctx *c, size_t i)
 {
-	const struct salve_map *m = &c->snap->maps[i];
+	const struct salve_map *m = &c->maps[i];
 	struct event_module mod;
 	struct stat st;
 	int fd;
@@ -157,7 +164,7 @@ static void report_map(Dwfl *dwfl, struct unwind_ctx *c, size_t i)
 	if (mod.truncated || !mod.path[0])
 		return;
 	for (size_t j = 0; j < i; j++)
-		if (c->snap->maps[j].file.dev == m->file.dev && c->snap->maps[j].file.ino == m->file.ino &&
+		if (c->maps[j].file.dev == m->file.dev && c->maps[j].file.ino == m->file.ino &&
 		    c->fds[j] >= 0) {
 			c->fds[i] = fcntl(c->fds[j], F_DUPFD_CLOEXEC, 0);
 			return;
@@ -210,13 +217,16 @@ void unwinder_free(struct unwinder *u)
 static bool session_fits(const struct unwind_session *ss, const struct salve_snapshot *snap,
 			 size_t n)
 {
+	const struct salve_map *maps = snapshot_maps(snap);
+
 	if (!ss->dwfl || ss->n_key != n)
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		const struct salve_map *a = &ss->key[i], *b = &snap->maps[i];
+		const struct map_key *a = &ss->key[i];
+		const struct salve_map *b = &maps[i];
 
 		if (a->start != b->start || a->end != b->end || a->pgoff != b->pgoff ||
-		    a->file.dev != b->file.dev || a->file.ino != b->file.ino)
+		    a->dev != b->file.dev || a->ino != b->file.ino)
 			return false;
 	}
 	return true;
@@ -232,6 +242,7 @@ static int session_begin(struct unwind_session *ss, const struct salve_snapshot 
 	for (size_t i = 0; i < SALVE_MAPS_MAX; i++)
 		ss->c.fds[i] = -1;
 	ss->c.snap = snap;
+	ss->c.maps = snapshot_maps(snap);
 	ss->c.n_maps = n;
 	ss->c.page_size = page > 0 ? (uint64_t)page : 4096;
 	if (!(ss->dwfl = dwfl_begin(&offline_callbacks)))
@@ -245,8 +256,9 @@ static int session_begin(struct unwind_session *ss, const struct salve_snapshot 
 		return -ENODATA;
 	}
 	for (size_t i = 0; i < n; i++) {
-		ss->key[i] = snap->maps[i];
-		ss->key[i].file.path[0] = 0;
+		const struct salve_map *m = &ss->c.maps[i];
+
+		ss->key[i] = (struct map_key){ m->start, m->end, m->pgoff, m->file.dev, m->file.ino };
 	}
 	ss->n_key = n;
 	return 0;
@@ -286,13 +298,18 @@ int unwind_snapshot(struct unwinder *u, const struct salve_snapshot *snap, uint3
 		return -ENODATA;
 	ss->last_use = ++u->clock;
 	ss->c.snap = snap;
+	ss->c.maps = snapshot_maps(snap);
+	ss->c.stack = snapshot_stack(snap);
 	ss->c.tid = tid;
 	ss->c.out = out;
 	ss->c.max = max;
 	ss->c.n = 0;
 	/* An unwind that ends in an error still found the frames before it. */
 	dwfl_getthread_frames(ss->dwfl, (pid_t)tid, on_frame, &ss->c);
-	ss->c.snap = NULL; /* the record it points into is the ring's, and goes */
+	/* The record they point into is the ring's, and goes. */
+	ss->c.snap = NULL;
+	ss->c.maps = NULL;
+	ss->c.stack = NULL;
 	*n = ss->c.n;
 	return *n ? 0 : -ENODATA;
 #else

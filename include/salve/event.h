@@ -7,7 +7,7 @@
 #ifndef SALVE_EVENT_H
 #define SALVE_EVENT_H
 
-#define SALVE_EVENT_VERSION 1
+#define SALVE_EVENT_VERSION 2
 
 enum salve_event_kind {
 	SALVE_EV_SIGNAL = 1, /* a fatal-class signal was sent to a process */
@@ -29,8 +29,8 @@ enum salve_event_kind {
 #define SALVE_PATH_MAX 256   /* bytes of a path kept in a record */
 #define SALVE_MODULE_NONE 0xff
 
-/* The kind's record is followed by a struct salve_snapshot and the stack bytes it
- * copied (hdr.size counts them): its stack is unwound from that, not walked. */
+/* The kind's record is followed by a struct salve_snapshot, its mappings and the stack
+ * bytes it copied (hdr.size counts them): its stack is unwound from that, not walked. */
 #define SALVE_HDR_SNAPSHOT 0x1
 
 /* Path components are written leaf first, each followed by '/', by the kernel walk
@@ -39,10 +39,9 @@ enum salve_event_kind {
 
 struct salve_event_hdr {
 	__u16 kind;    /* enum salve_event_kind */
-	__u16 size;    /* bytes of the whole record */
 	__u8 version;  /* SALVE_EVENT_VERSION */
 	__u8 flags;    /* SALVE_HDR_* */
-	__u8 pad0[2];
+	__u32 size;    /* bytes of the whole record */
 	__u32 pid;     /* tgid of the subject process */
 	__u32 tid;     /* thread of the subject */
 	__u64 boot_ns; /* CLOCK_BOOTTIME when the kernel saw it */
@@ -98,10 +97,11 @@ struct salve_signal_event {
  * for a probe whose stack is "cfi"): the user registers CFI needs, a copy of the top of
  * the user stack, and the executable file mappings the unwinder reads CFI from (and the
  * load bias it applies), after the process is gone. x86-64 registers; elsewhere the
- * snapshot is left empty. The stack bytes follow the struct; a record holds only those
- * that were copied, up to what the probe asked for. */
+ * snapshot is left empty. The struct is followed by nr_maps struct salve_map, then by
+ * the stack bytes: a record holds only the mappings the process has and the stack that
+ * was copied, up to what the probe asked for. */
 #define SALVE_USTACK_MAX 49152 /* bytes of user stack a snapshot may copy from sp */
-#define SALVE_MAPS_MAX 8       /* executable file mappings kept */
+#define SALVE_MAPS_MAX 128     /* executable file mappings kept */
 
 enum salve_reg {
 	SALVE_REG_IP,
@@ -123,13 +123,13 @@ struct salve_map {
 	struct salve_module file;
 };
 
+#define SALVE_SNAP_MAPS_TRUNCATED 0x1 /* the process had more than SALVE_MAPS_MAX */
+
 struct salve_snapshot {
 	__u64 regs[SALVE_REGS_NR]; /* enum salve_reg */
 	__u32 size;                /* bytes of stack copied from regs[SALVE_REG_SP] */
-	__u16 nr_maps;
-	__u16 pad;
-	struct salve_map maps[SALVE_MAPS_MAX]; /* in address order */
-	__u8 stack[];              /* size bytes */
+	__u16 nr_maps;             /* struct salve_map that follow, in address order */
+	__u16 flags;               /* SALVE_SNAP_* */
 };
 
 struct salve_exit_event {
@@ -272,10 +272,7 @@ SALVE_ASSERT_SIZE(struct salve_module, 280);
 SALVE_ASSERT_SIZE(struct salve_stack, 8 + 8 * SALVE_STACK_MAX * 2 + SALVE_STACK_MAX + 280 * SALVE_MODULES_MAX);
 SALVE_ASSERT_SIZE(struct salve_signal_event, 64 + 32 + 280 + sizeof(struct salve_stack));
 SALVE_ASSERT_SIZE(struct salve_map, 24 + 280);
-SALVE_ASSERT_SIZE(struct salve_snapshot, 8 * SALVE_REGS_NR + 8 + 304 * SALVE_MAPS_MAX);
-/* The largest record, a signal with the largest snapshot, fits hdr.size. */
-_Static_assert(sizeof(struct salve_signal_event) + sizeof(struct salve_snapshot) + SALVE_USTACK_MAX <
-		       65536, "a snapshot record outgrows hdr.size");
+SALVE_ASSERT_SIZE(struct salve_snapshot, 8 * SALVE_REGS_NR + 8);
 SALVE_ASSERT_SIZE(struct salve_exit_event, 64 + 8 + 280);
 SALVE_ASSERT_SIZE(struct salve_oom_event, 64 + 48);
 SALVE_ASSERT_SIZE(struct salve_exec_event, 64 + 8 + 280);

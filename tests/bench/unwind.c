@@ -33,7 +33,7 @@ static struct salve_snapshot *snap;
 
 static size_t snap_rec_size(void)
 {
-	return sizeof(*snap_rec) + sizeof(*snap) + snap->size;
+	return sizeof(*snap_rec) + sizeof(*snap) + snap->nr_maps * sizeof(struct salve_map) + snap->size;
 }
 
 /* path as the kernel writes it: components leaf first, each followed by '/'. */
@@ -54,6 +54,7 @@ static void kernel_path(const char *path, char out[SALVE_PATH_MAX])
  * walk would find them. */
 static int read_maps(struct salve_snapshot *s, uint64_t sp, uint64_t *sp_end)
 {
+	struct salve_map *maps = (struct salve_map *)(s + 1);
 	FILE *f = fopen("/proc/self/maps", "re");
 	char line[PATH_MAX + 128];
 	long page = sysconf(_SC_PAGESIZE);
@@ -72,11 +73,11 @@ static int read_maps(struct salve_snapshot *s, uint64_t sp, uint64_t *sp_end)
 			*sp_end = end;
 		if (perms[2] != 'x' || path[0] != '/' || s->nr_maps >= SALVE_MAPS_MAX)
 			continue;
-		s->maps[s->nr_maps] = (struct salve_map){ .start = start, .end = end,
-							  .pgoff = off / (uint64_t)page };
-		s->maps[s->nr_maps].file.dev = ((uint64_t)maj << 20) | min;
-		s->maps[s->nr_maps].file.ino = ino;
-		kernel_path(path, s->maps[s->nr_maps].file.path);
+		maps[s->nr_maps] = (struct salve_map){ .start = start, .end = end,
+						       .pgoff = off / (uint64_t)page };
+		maps[s->nr_maps].file.dev = ((uint64_t)maj << 20) | min;
+		maps[s->nr_maps].file.ino = ino;
+		kernel_path(path, maps[s->nr_maps].file.path);
 		s->nr_maps++;
 	}
 	fclose(f);
@@ -104,7 +105,8 @@ static __attribute__((noinline)) void take_snapshot(void)
 	if (read_maps(s, r[SALVE_REG_SP], &end) || end <= r[SALVE_REG_SP])
 		return;
 	s->size = end - r[SALVE_REG_SP] > STACK_BYTES ? STACK_BYTES : end - r[SALVE_REG_SP];
-	memcpy(s->stack, (const void *)(uintptr_t)r[SALVE_REG_SP], s->size);
+	/* The stack bytes follow the mappings. */
+	memcpy((uint8_t *)snapshot_stack(s), (const void *)(uintptr_t)r[SALVE_REG_SP], s->size);
 }
 
 /* A chain of distinct calls without frame pointers down to the snapshot (a recursion
@@ -160,7 +162,8 @@ int main(void)
 	size_t frames_cfi, frames_fp;
 	int err;
 
-	if (!(snap_rec = calloc(1, sizeof(*snap_rec) + sizeof(*snap) + STACK_BYTES)) ||
+	if (!(snap_rec = calloc(1, sizeof(*snap_rec) + sizeof(*snap) +
+						SALVE_MAPS_MAX * sizeof(struct salve_map) + STACK_BYTES)) ||
 	    (err = symbolizer_new(&sym)) || (err = unwinder_new(&unw))) {
 		fprintf(stderr, "unwind bench: out of memory\n");
 		return 1;
@@ -190,10 +193,10 @@ int main(void)
 		size_t m;
 
 		for (m = 0; m < fp_rec.stack.nr_modules; m++)
-			if (fp_rec.stack.modules[m].ino == snap->maps[u->map].file.ino)
+			if (fp_rec.stack.modules[m].ino == snapshot_maps(snap)[u->map].file.ino)
 				break;
 		if (m == fp_rec.stack.nr_modules && m < SALVE_MODULES_MAX)
-			fp_rec.stack.modules[fp_rec.stack.nr_modules++] = snap->maps[u->map].file;
+			fp_rec.stack.modules[fp_rec.stack.nr_modules++] = snapshot_maps(snap)[u->map].file;
 		fp_rec.stack.ip[i] = u->ip;
 		fp_rec.stack.file_off[i] = u->file_off + u->adjust;
 		fp_rec.stack.module[i] = (uint8_t)m;

@@ -262,6 +262,81 @@ static void test_decode_wrong_size(void **state)
 	free(r);
 }
 
+/* A snapshot record: the signal's, then the snapshot, its n_maps mappings and stack
+ * bytes, on the heap so ASan sees a read past its end. */
+static struct salve_signal_event *snapshot_record(uint16_t n_maps, uint32_t stack, size_t *size)
+{
+	struct salve_signal_event *r;
+	struct salve_snapshot *s;
+	struct salve_map *maps;
+	uint8_t *bytes;
+
+	*size = sizeof(*r) + sizeof(*s) + n_maps * sizeof(*maps) + stack;
+	r = calloc(1, *size);
+	assert_non_null(r);
+	fill_hdr(&r->hdr, SALVE_EV_SIGNAL, *size);
+	r->hdr.flags = SALVE_HDR_SNAPSHOT;
+	r->signo = 11;
+	s = (struct salve_snapshot *)(r + 1);
+	s->regs[SALVE_REG_SP] = 0x7ffc0000;
+	s->nr_maps = n_maps;
+	s->size = stack;
+	maps = (struct salve_map *)(s + 1);
+	for (uint16_t i = 0; i < n_maps; i++) {
+		maps[i].start = 0x400000 + i * 0x10000ULL;
+		maps[i].end = maps[i].start + 0x1000;
+		fill_module(&maps[i].file, KPATH_LIBC, 0);
+		maps[i].file.ino = i;
+	}
+	bytes = (uint8_t *)(maps + n_maps);
+	for (uint32_t i = 0; i < stack; i++)
+		bytes[i] = (uint8_t)i;
+	return r;
+}
+
+/* The mappings, as many as a process has, then the stack bytes, both within the record. */
+static void test_decode_snapshot(void **state)
+{
+	size_t size;
+	struct salve_signal_event *r = snapshot_record(40, 4096, &size);
+	const struct salve_snapshot *s;
+	struct event ev;
+
+	(void)state;
+	assert_int_equal(events_decode(r, size, &ev), 0);
+	s = ev.snap;
+	assert_non_null(s);
+	assert_int_equal(s->nr_maps, 40);
+	assert_int_equal(snapshot_maps(s)[39].file.ino, 39);
+	assert_int_equal(snapshot_maps(s)[39].start, 0x400000 + 39 * 0x10000ULL);
+	assert_int_equal(snapshot_stack(s)[0], 0);
+	assert_int_equal(snapshot_stack(s)[4095], 0xff);
+	assert_ptr_equal(snapshot_stack(s) + s->size, (const uint8_t *)r + size);
+	free(r);
+}
+
+/* Counts that would have the reader past the record are refused. */
+static void test_decode_snapshot_overflow(void **state)
+{
+	size_t size;
+	struct salve_signal_event *r = snapshot_record(3, 64, &size);
+	struct salve_snapshot *s = (struct salve_snapshot *)(r + 1);
+	struct event ev;
+
+	(void)state;
+	s->nr_maps = 4;
+	assert_int_equal(events_decode(r, size, &ev), -EINVAL);
+	s->nr_maps = 3;
+	s->size = 65;
+	assert_int_equal(events_decode(r, size, &ev), -EINVAL);
+	s->size = 64;
+	s->nr_maps = SALVE_MAPS_MAX + 1;
+	assert_int_equal(events_decode(r, size, &ev), -EINVAL);
+	s->nr_maps = 3;
+	assert_int_equal(events_decode(r, size, &ev), 0);
+	free(r);
+}
+
 static void test_decode_wrong_version(void **state)
 {
 	struct salve_signal_event *r = signal_record();
@@ -470,6 +545,8 @@ int main(void)
 		cmocka_unit_test(test_path_too_long),
 		cmocka_unit_test(test_path_truncated),
 		cmocka_unit_test(test_path_truncated_full),
+		cmocka_unit_test(test_decode_snapshot),
+		cmocka_unit_test(test_decode_snapshot_overflow),
 		cmocka_unit_test(test_kind_names),
 	};
 
