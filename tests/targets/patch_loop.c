@@ -1,0 +1,106 @@
+/* patch_loop: threads calling answer() in a tight loop while salve patches its entry
+ * and puts it back. Every call must return 42 (the original) or the override value;
+ * anything else, or a crash, is a patch that tore.
+ *
+ *   patch_loop THREADS OVERRIDE [park]
+ *
+ * With "park", one more thread spins for ever inside the first bytes of parked(), so a
+ * patch there must be refused. Prints "pid=P ready" once every thread runs; on SIGTERM
+ * prints "original=N overridden=N other=N" and exits 0. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define THREADS_MAX 64
+
+static volatile int base = 40;
+static long override;
+static atomic_int running;
+
+struct counts {
+	unsigned long original, overridden, other;
+	char pad[64];
+};
+
+static struct counts counts[THREADS_MAX];
+
+__attribute__((noinline)) int answer(void)
+{
+	return base + 2;
+}
+
+/* Its first bytes loop for ever: a thread that called it is always inside them. */
+__attribute__((naked, noinline)) void parked(void)
+{
+	__asm__ volatile("nop\n"
+			 "1: pause\n"
+			 "jmp 1b\n"
+			 "ret\n");
+}
+
+static void *caller(void *arg)
+{
+	struct counts *c = arg;
+
+	atomic_fetch_add(&running, 1);
+	for (;;) {
+		long v = answer();
+
+		if (v == 42)
+			c->original++;
+		else if (v == override)
+			c->overridden++;
+		else
+			c->other++;
+	}
+	return NULL;
+}
+
+static void *park(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&running, 1);
+	parked();
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 8, want;
+	bool with_park = argc > 3 && !strcmp(argv[3], "park");
+	struct counts sum = { 0 };
+	pthread_t t;
+	sigset_t set;
+	int sig;
+
+	override = argc > 2 ? strtol(argv[2], NULL, 0) : -1;
+	if (n < 1 || n > THREADS_MAX)
+		n = 8;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	for (int i = 0; i < n; i++)
+		pthread_create(&t, NULL, caller, &counts[i]);
+	if (with_park)
+		pthread_create(&t, NULL, park, NULL);
+	want = n + with_park;
+	while (atomic_load(&running) < want)
+		usleep(1000);
+	printf("pid=%d ready\n", getpid());
+	fflush(stdout);
+	sigwait(&set, &sig);
+	for (int i = 0; i < n; i++) {
+		sum.original += counts[i].original;
+		sum.overridden += counts[i].overridden;
+		sum.other += counts[i].other;
+	}
+	printf("original=%lu overridden=%lu other=%lu\n", sum.original, sum.overridden, sum.other);
+	fflush(stdout);
+	_exit(0);
+}

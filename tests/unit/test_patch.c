@@ -1,0 +1,188 @@
+/* patch: a hot patch of a real process (tests/targets/patch_loop, a child of the test,
+ * which ptrace may trace without privileges): 8 threads call answer() in a tight loop
+ * while its entry is overridden and put back 100 times; every call returns the original
+ * or the override, none crashes. Refusals leave the bytes alone: a thread parked inside
+ * them, bytes that are not the expected ones, PID 1, the caller itself. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "actions/code.h"
+#include "actions/patch.h"
+#include "events/events.h"
+#include "kernel/resolve.h"
+
+static char target[4096];
+
+struct child {
+	pid_t pid;
+	FILE *out;
+};
+
+/* Start patch_loop with args; returns once it printed "ready". */
+static void child_start(struct child *c, const char *threads, const char *override,
+			const char *mode)
+{
+	int fds[2];
+	char line[256];
+
+	assert_int_equal(pipe(fds), 0);
+	c->pid = fork();
+	assert_true(c->pid >= 0);
+	if (c->pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		execl(target, target, threads, override, mode, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	c->out = fdopen(fds[0], "r");
+	assert_non_null(c->out);
+	assert_non_null(fgets(line, sizeof(line), c->out));
+	assert_non_null(strstr(line, "ready"));
+}
+
+/* Stop it; its counts, and it must have exited 0 (no crash). */
+static void child_stop(struct child *c, unsigned long *original, unsigned long *overridden,
+		       unsigned long *other)
+{
+	char line[256];
+	int status;
+
+	kill(c->pid, SIGTERM);
+	assert_non_null(fgets(line, sizeof(line), c->out));
+	assert_int_equal(sscanf(line, "original=%lu overridden=%lu other=%lu", original, overridden,
+				other),
+			 3);
+	assert_int_equal(waitpid(c->pid, &status, 0), c->pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fclose(c->out);
+}
+
+/* The address of symbol in the child. */
+static uint64_t address_of(pid_t pid, const char *symbol, uint64_t *size)
+{
+	struct resolve_site site;
+	struct stat st;
+	uint64_t addr = 0;
+	char err[512];
+
+	assert_int_equal(resolve_symbol(target, symbol, NULL, &site, err, sizeof(err)), 0);
+	assert_int_equal(stat(target, &st), 0);
+	assert_int_equal(patch_locate(pid, events_kernel_dev(st.st_dev), st.st_ino, site.offset, &addr),
+			 0);
+	if (size)
+		*size = site.size;
+	return addr;
+}
+
+static void test_override_and_back_100_times(void **state)
+{
+	struct child c;
+	uint8_t orig[CODE_MAX], code[CODE_MAX];
+	unsigned long original, overridden, other;
+	uint64_t addr, size;
+	size_t len = code_return(-1, code);
+	char err[512];
+
+	(void)state;
+	child_start(&c, "8", "-1", NULL);
+	addr = address_of(c.pid, "answer", &size);
+	assert_true(size >= len);
+	assert_int_equal(patch_read(c.pid, addr, orig, len), 0);
+	for (int i = 0; i < 100; i++) {
+		struct patch_stats st;
+
+		assert_int_equal(patch_write(c.pid, addr, orig, code, len, &st, err, sizeof(err)), 0);
+		assert_int_equal(st.threads, 9); /* 8 callers and main */
+		usleep(200);
+		assert_int_equal(patch_write(c.pid, addr, code, orig, len, &st, err, sizeof(err)), 0);
+		usleep(200);
+	}
+	child_stop(&c, &original, &overridden, &other);
+	assert_true(original > 0);
+	assert_true(overridden > 0);
+	assert_int_equal(other, 0);
+}
+
+static void test_refusals(void **state)
+{
+	struct child c;
+	uint8_t orig[CODE_MAX], now[CODE_MAX], code[CODE_MAX], wrong[CODE_MAX];
+	unsigned long original, overridden, other;
+	uint64_t addr, parked;
+	size_t len = code_return(7, code), jump;
+	struct patch_stats st;
+	char err[512];
+
+	(void)state;
+	child_start(&c, "1", "7", "park");
+	addr = address_of(c.pid, "answer", NULL);
+	assert_int_equal(patch_read(c.pid, addr, orig, len), 0);
+
+	/* Bytes that are not the ones expected: named, and nothing written. */
+	memcpy(wrong, orig, len);
+	wrong[0] ^= 0xff;
+	assert_int_equal(patch_write(c.pid, addr, wrong, code, len, &st, err, sizeof(err)), -EILSEQ);
+	assert_non_null(strstr(err, "are"));
+	assert_int_equal(patch_read(c.pid, addr, now, len), 0);
+	assert_memory_equal(now, orig, len);
+
+	/* A thread for ever inside the bytes: refused after the tries, nothing written. */
+	parked = address_of(c.pid, "parked", NULL);
+	jump = code_jump(parked, addr, code);
+	assert_int_equal(patch_read(c.pid, parked, orig, jump), 0);
+	assert_int_equal(patch_write(c.pid, parked, orig, code, jump, &st, err, sizeof(err)), -EBUSY);
+	assert_non_null(strstr(err, "inside"));
+	assert_true(st.tries > 1);
+	assert_int_equal(patch_read(c.pid, parked, now, jump), 0);
+	assert_memory_equal(now, orig, jump);
+
+	/* The walls. */
+	assert_int_equal(patch_write(1, addr, orig, code, len, NULL, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "PID 1"));
+	assert_int_equal(patch_write(getpid(), addr, orig, code, len, NULL, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "salved"));
+
+	child_stop(&c, &original, &overridden, &other);
+	assert_int_equal(overridden, 0);
+	assert_int_equal(other, 0);
+}
+
+static void test_gone(void **state)
+{
+	uint8_t b[4] = { 0 };
+	char err[512];
+	pid_t pid = fork();
+
+	(void)state;
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, NULL, 0);
+	assert_int_equal(patch_write(pid, 0x1000, b, b, sizeof(b), NULL, err, sizeof(err)), -ESRCH);
+	assert_int_equal(patch_read(pid, 0x1000, b, sizeof(b)), -ESRCH);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_override_and_back_100_times),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_gone),
+	};
+	const char *b = getenv("SALVE_BUILD");
+
+	snprintf(target, sizeof(target), "%s/tests/targets/patch_loop", b && *b ? b : "build");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
