@@ -12,6 +12,7 @@
 #include "actions/actions.h"
 #include "events/report.h"
 #include "actions/action.h"
+#include "actions/repair.h"
 #include "base/log.h"
 
 static const struct action_ops *const ops_of[POLICY_ACTION_KIND_COUNT] = {
@@ -143,30 +144,6 @@ static char *dup_or_empty(const char *s)
 	return strdup(s ? s : "");
 }
 
-/* When pid's process started, in CLOCK_BOOTTIME ns to the kernel's clock tick (field
- * 22 of /proc/PID/stat, after the command name, which may hold spaces and parentheses);
- * 0 when it cannot be read. */
-static uint64_t process_start_ns(uint32_t pid)
-{
-	char path[32], buf[1024], *p;
-	unsigned long long ticks;
-	long hz = sysconf(_SC_CLK_TCK);
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	if (!(f = fopen(path, "re")))
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	if (hz <= 0 || !(p = strrchr(buf, ')')) ||
-	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
-			  "%*d %*d %llu", &ticks) != 1)
-		return 0;
-	return ticks * (1000000000ull / (unsigned long long)hz);
-}
-
 /* A pidfd now, so a signal sent later cannot hit a process that took the pid over; and
  * none for a process that started after the events, which took the pid over before. */
 static void open_pidfd(struct job *jb, uint64_t events_ns)
@@ -184,7 +161,7 @@ static void open_pidfd(struct job *jb, uint64_t events_ns)
 		return;
 	}
 	/* Read once the pidfd holds the process: it cannot change under the check. */
-	if (process_start_ns(jb->target.pid) > events_ns) {
+	if (repair_process_start_ns(jb->target.pid) > events_ns) {
 		close(jb->target.pidfd);
 		jb->target.pidfd = -1;
 		jb->target.pidfd_err = -ESTALE;

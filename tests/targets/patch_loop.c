@@ -4,6 +4,7 @@
  *
  *   patch_loop THREADS OVERRIDE [park]
  *
+ * fallback() returns the override value, for a redirect of answer() to it.
  * With "park", one more thread spins for ever inside the first bytes of parked(), so a
  * patch there must be refused. Prints "pid=P ready" once every thread runs; on SIGTERM
  * prints "original=N overridden=N other=N" and exits 0. */
@@ -33,6 +34,12 @@ static struct counts counts[THREADS_MAX];
 __attribute__((noinline)) int answer(void)
 {
 	return base + 2;
+}
+
+/* What a redirect of answer() sends its calls to. */
+__attribute__((noinline)) int fallback(void)
+{
+	return (int)override;
 }
 
 /* Its first bytes loop for ever: a thread that called it is always inside them. */

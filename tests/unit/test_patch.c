@@ -20,15 +20,28 @@
 
 #include "actions/code.h"
 #include "actions/patch.h"
+#include "actions/repair.h"
 #include "events/events.h"
 #include "kernel/resolve.h"
 
 static char target[4096];
+static pid_t running; /* the child of the test running, killed if it fails */
 
 struct child {
 	pid_t pid;
 	FILE *out;
 };
+
+static int kill_child(void **state)
+{
+	(void)state;
+	if (running > 0) {
+		kill(running, SIGKILL);
+		waitpid(running, NULL, 0);
+	}
+	running = 0;
+	return 0;
+}
 
 /* Start patch_loop with args; returns once it printed "ready". */
 static void child_start(struct child *c, const char *threads, const char *override,
@@ -46,6 +59,7 @@ static void child_start(struct child *c, const char *threads, const char *overri
 		execl(target, target, threads, override, mode, (char *)NULL);
 		_exit(127);
 	}
+	running = c->pid;
 	close(fds[1]);
 	c->out = fdopen(fds[0], "r");
 	assert_non_null(c->out);
@@ -66,6 +80,7 @@ static void child_stop(struct child *c, unsigned long *original, unsigned long *
 				other),
 			 3);
 	assert_int_equal(waitpid(c->pid, &status, 0), c->pid);
+	running = 0;
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	fclose(c->out);
 }
@@ -160,6 +175,80 @@ static void test_refusals(void **state)
 	assert_int_equal(other, 0);
 }
 
+/* A plan journaled as JSON and read back is the same plan; applied, the callers see the
+ * override; undone, the original. */
+static void apply_undo(struct repair_plan *plan, const char *override)
+{
+	struct json_object *obj = json_object_new_object();
+	struct repair_plan back;
+	char err[512];
+
+	json_object_object_add(obj, "do", json_object_new_string(plan->kind == REPAIR_OVERRIDE
+								     ? "override" : "redirect"));
+	assert_int_equal(repair_plan_to_json(plan, obj), 0);
+	assert_int_equal(repair_plan_from_json(obj, &back), 0);
+	json_object_put(obj);
+	assert_int_equal(back.addr, plan->addr);
+	assert_int_equal(back.len, plan->len);
+	assert_memory_equal(back.code, plan->code, plan->len);
+	assert_memory_equal(back.orig, plan->orig, plan->len);
+	assert_int_equal(repair_apply(&back, NULL, err, sizeof(err)), 0);
+	usleep(20000);
+	/* Applied twice: the bytes are no longer the original. */
+	assert_int_equal(repair_apply(&back, NULL, err, sizeof(err)), -EILSEQ);
+	assert_int_equal(repair_undo(&back, NULL, err, sizeof(err)), 0);
+	(void)override;
+}
+
+static void test_repair_plans(void **state)
+{
+	struct child c;
+	struct repair_plan plan;
+	unsigned long original, overridden, other;
+	char err[512];
+
+	(void)state;
+	child_start(&c, "2", "-7", NULL);
+	assert_int_equal(repair_plan_override(target, "answer", -7, (uint32_t)c.pid, &plan, err,
+					      sizeof(err)), 0);
+	assert_int_equal(plan.kind, REPAIR_OVERRIDE);
+	apply_undo(&plan, "-7");
+	assert_int_equal(repair_plan_redirect(target, "answer", "fallback", (uint32_t)c.pid, &plan,
+					      err, sizeof(err)), 0);
+	assert_string_equal(plan.to_path, target);
+	assert_int_equal(plan.len, 5); /* jmp rel32: the same binary is within reach */
+	apply_undo(&plan, "-7");
+
+	/* Refusals, each named. */
+	/* parked() is 9 bytes; a 64-bit value takes 11. */
+	assert_int_equal(repair_plan_override(target, "parked", 1LL << 40, (uint32_t)c.pid, &plan,
+					      err, sizeof(err)), -E2BIG);
+	assert_non_null(strstr(err, "shorter"));
+	assert_int_equal(repair_plan_override(target, "no_such_function", 0, (uint32_t)c.pid, &plan,
+					      err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "no_such_function"));
+	assert_int_equal(repair_plan_redirect(target, "answer", "no_such_fallback", (uint32_t)c.pid,
+					      &plan, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "no_such_fallback"));
+	assert_int_equal(repair_plan_override(target, "answer", 0, 1, &plan, err, sizeof(err)),
+			 -EPERM);
+	assert_int_equal(repair_plan_override("/usr/lib/x86_64-linux-gnu/libm.so.6", "frexp", 0,
+					      (uint32_t)c.pid, &plan, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "does not map"));
+	/* Bytes not the file's: a patch already there. */
+	assert_int_equal(repair_plan_override(target, "answer", -7, (uint32_t)c.pid, &plan, err,
+					      sizeof(err)), 0);
+	assert_int_equal(repair_apply(&plan, NULL, err, sizeof(err)), 0);
+	assert_int_equal(repair_plan_override(target, "answer", 5, (uint32_t)c.pid, &plan, err,
+					      sizeof(err)), -EILSEQ);
+	assert_non_null(strstr(err, "not the file's"));
+
+	child_stop(&c, &original, &overridden, &other);
+	assert_true(original > 0);
+	assert_true(overridden > 0);
+	assert_int_equal(other, 0);
+}
+
 static void test_gone(void **state)
 {
 	uint8_t b[4] = { 0 };
@@ -177,12 +266,19 @@ static void test_gone(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_override_and_back_100_times),
-		cmocka_unit_test(test_refusals),
+		cmocka_unit_test_teardown(test_override_and_back_100_times, kill_child),
+		cmocka_unit_test_teardown(test_refusals, kill_child),
+		cmocka_unit_test_teardown(test_repair_plans, kill_child),
 		cmocka_unit_test(test_gone),
 	};
 	const char *b = getenv("SALVE_BUILD");
+	char rel[4096];
 
-	snprintf(target, sizeof(target), "%s/tests/targets/patch_loop", b && *b ? b : "build");
+	/* Absolute: a policy's binary is. */
+	snprintf(rel, sizeof(rel), "%s/tests/targets/patch_loop", b && *b ? b : "build");
+	if (!realpath(rel, target)) {
+		perror(rel);
+		return 1;
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
