@@ -192,8 +192,14 @@ enum policy_action_kind {
 	POLICY_ACTION_LOG,    /* write the incident to salved's log at a level */
 	POLICY_ACTION_SIGNAL, /* send a named signal to the process */
 	POLICY_ACTION_EXEC,   /* run a command with the incident on stdin */
+	POLICY_ACTION_OVERRIDE, /* a function returns a value without running its body */
+	POLICY_ACTION_REDIRECT, /* calls to a function go to another one */
 	POLICY_ACTION_KIND_COUNT,
 };
+
+/* An override's "when" tests one of the first six integer or pointer arguments, in the
+ * registers the x86-64 calling convention passes them in: rdi, rsi, rdx, rcx, r8, r9. */
+#define POLICY_OVERRIDE_ARGS 6
 
 struct policy_action {
 	enum policy_action_kind kind;
@@ -203,6 +209,20 @@ struct policy_action {
 	size_t argc;
 	uint64_t timeout_ns;      /* exec: killed after; default 10 s */
 	uint64_t output_max;      /* exec: bytes of its stdout and stderr kept; default 4 KiB */
+	/* override, redirect: a hot patch of the function's entry */
+	char *binary;             /* absolute path of the executable or library holding it */
+	char *symbol;             /* the function: "name", "name@VER" or "name@@VER" */
+	int64_t ret;              /* override: the value returned: an integer, "-ENAME" as
+				   * -errno, null as 0 (NULL) */
+	bool has_when;            /* override: only on calls whose argument when_arg passes */
+	unsigned when_arg;        /*   0 to POLICY_OVERRIDE_ARGS - 1 */
+	struct policy_predicate when_pred; /* on the argument register, read as a long */
+	char *to;                 /* redirect: the function the calls go to */
+	char *library;            /* redirect: absolute path of a fix library salve loads into
+				   * the process, holding "to"; NULL: "to" is in binary or in a
+				   * library the process has mapped */
+	char *build_id;           /* redirect: the library's GNU build id, lowercase hex; set
+				   * exactly when library is */
 };
 
 struct policy_rule {

@@ -125,7 +125,7 @@ static int check_probe_binary(struct parser *ps, struct json_object *v, const ch
 
 /* "name", "name@VERSION" (that version) or "name@@VERSION" (the default version), as
  * readelf and the linker write them. */
-static int check_symbol(struct parser *ps, struct json_object *v, const char *s, size_t len)
+int ps_check_symbol(struct parser *ps, struct json_object *v, const char *s, size_t len)
 {
 	const char *at = memchr(s, '@', len), *ver = NULL;
 	char shown[SHOWN_LEN];
@@ -402,7 +402,7 @@ static const struct field probe_fields[] = {
 	  .off = PR(binary),
 	  .help = "the executable's absolute path, or a library soname such as \"libc.so.6\"" },
 	{ .name = "symbol", .type = json_type_string, .only = FUNCTION_KINDS,
-	  .required = FUNCTION_KINDS, .alt = "offset", .parse = ps_parse_string, .check = check_symbol,
+	  .required = FUNCTION_KINDS, .alt = "offset", .parse = ps_parse_string, .check = ps_check_symbol,
 	  .off = PR(symbol), .help = "the function: its symbol name, or its offset in the file" },
 	{ .name = "offset", .flags = FIELD_ANY_TYPE, .only = FUNCTION_KINDS,
 	  .required = FUNCTION_KINDS, .alt = "symbol", .parse = parse_offset,

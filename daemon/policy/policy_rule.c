@@ -318,6 +318,8 @@ static const char *const action_names[POLICY_ACTION_KIND_COUNT] = {
 	[POLICY_ACTION_LOG] = "log",
 	[POLICY_ACTION_SIGNAL] = "signal",
 	[POLICY_ACTION_EXEC] = "exec",
+	[POLICY_ACTION_OVERRIDE] = "override",
+	[POLICY_ACTION_REDIRECT] = "redirect",
 };
 
 static int parse_do(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
@@ -385,6 +387,155 @@ static int parse_command(struct parser *ps, struct json_object *v, void *dst, co
 	return 0;
 }
 
+/* ---- override, redirect: what a repair patches ------------------------------------------- */
+
+/* The file whose text is patched, by the path its processes map it from: a soname is not
+ * looked up here, as a probe's is. */
+static int check_repair_binary(struct parser *ps, struct json_object *v, const char *s,
+			       size_t len)
+{
+	char shown[SHOWN_LEN];
+
+	if (s[0] != '/')
+		return ps_fail(ps, "expected the absolute path of the executable or library whose "
+			       "function is patched, got %s", ps_show(v, shown, sizeof(shown)));
+	return ps_check_binary(ps, v, s, len);
+}
+
+static int check_library(struct parser *ps, struct json_object *v, const char *s, size_t len)
+{
+	char shown[SHOWN_LEN];
+
+	if (s[0] != '/')
+		return ps_fail(ps, "expected the fix library's absolute path (it is loaded from "
+			       "there, never searched for), got %s", ps_show(v, shown, sizeof(shown)));
+	return ps_check_binary(ps, v, s, len);
+}
+
+/* "-EINVAL": the errno negated, as a function returning -errno does. */
+static int errno_return(struct parser *ps, struct json_object *v, const char *s, size_t len,
+			int64_t *out)
+{
+	const struct name_table *t = &ps_errno_table;
+	bool minus = s[0] == '-';
+	const char *name = s + minus;
+	struct nearest near = { .word = name, .dist = SIZE_MAX };
+	char shown[SHOWN_LEN];
+
+	for (size_t k = 0; k < t->n; k++) {
+		if (strlen(t->names[k].name) == len - minus && !strcmp(name, t->names[k].name)) {
+			if (!minus)
+				return ps_fail(ps, "an errno is returned negated: write \"-%s\" for %d, or "
+					       "give the number, got %s", name, -t->names[k].value,
+					       ps_show(v, shown, sizeof(shown)));
+			*out = -t->names[k].value;
+			return 0;
+		}
+		ps_nearest_try(&near, t->names[k].name, t->names[k].name);
+	}
+	if (!minus || len < 2 || name[0] != 'E')
+		return ps_fail(ps, "expected an integer, an errno name written \"-EINVAL\" (its value "
+			       "negated) or null (for NULL), got %s", ps_show(v, shown, sizeof(shown)));
+	if (near.best)
+		return ps_fail(ps, "unknown errno %s (did you mean \"-%s\"?)",
+			       ps_show(v, shown, sizeof(shown)), near.best);
+	return ps_fail(ps, "unknown errno %s (%s)", ps_show(v, shown, sizeof(shown)), t->where);
+}
+
+/* "return": an integer that fits 64 bits, "-ENAME", or null (a NULL pointer, 0). */
+static int parse_return(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
+{
+	struct policy_action *a = dst;
+	char shown[SHOWN_LEN];
+
+	(void)f;
+	if (json_object_is_type(v, json_type_null)) {
+		a->ret = 0;
+		return 0;
+	}
+	if (json_object_is_type(v, json_type_int)) {
+		/* above INT64_MAX json-c keeps it unsigned: get_int64 saturates, get_uint64 not */
+		if (json_object_get_int64(v) == INT64_MAX && json_object_get_uint64(v) > INT64_MAX)
+			return ps_fail(ps, "expected an integer from %" PRId64 " to %" PRId64 " (a 64-bit "
+				       "register), got %s", INT64_MIN, INT64_MAX,
+				       ps_show(v, shown, sizeof(shown)));
+		a->ret = json_object_get_int64(v);
+		return 0;
+	}
+	if (json_object_is_type(v, json_type_string)) {
+		const char *s;
+		int err = ps_string_value(ps, v, NULL, &s);
+
+		return err ?: errno_return(ps, v, s, json_object_get_string_len(v), &a->ret);
+	}
+	return ps_fail(ps, "expected an integer, an errno name written \"-EINVAL\" (its value "
+		       "negated) or null (for NULL), got %s", ps_show(v, shown, sizeof(shown)));
+}
+
+/* "argN OP VALUE": a test of argument N, in the predicate syntax of a return probe's
+ * "when", on the argument's whole register. */
+static int parse_arg_when(struct parser *ps, struct json_object *v, void *dst,
+			  const struct field *f)
+{
+	struct policy_action *a = dst;
+	const char *s = json_object_get_string(v);
+	size_t len = json_object_get_string_len(v), i = 0;
+	struct json_object *rest;
+	char shown[SHOWN_LEN];
+	int err;
+
+	(void)f;
+	while (i < len && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	if (len - i < 5 || memcmp(s + i, "arg", 3) || s[i + 3] < '0' ||
+	    s[i + 3] >= '0' + POLICY_OVERRIDE_ARGS || is_word(s[i + 4]) || s[i + 4] == '.')
+		return ps_fail(ps, "expected \"argN\" and a comparison, N from 0 to %d (the integer and "
+			       "pointer arguments, first to sixth), such as \"arg0 == 0\" or "
+			       "\"arg1 in [3, 4]\", got %s", POLICY_OVERRIDE_ARGS - 1,
+			       ps_show(v, shown, sizeof(shown)));
+	a->when_arg = (unsigned)(s[i + 3] - '0');
+	for (i += 4; i < len && (s[i] == ' ' || s[i] == '\t'); i++)
+		;
+	if (!(rest = json_object_new_string_len(s + i, (int)(len - i))))
+		return ps_no_memory(ps);
+	err = ps_parse_predicate(ps, rest, POLICY_VALUE_LONG, &a->when_pred);
+	json_object_put(rest);
+	a->has_when = !err;
+	return err;
+}
+
+/* Only with "library": the build id checked is the fix library's. */
+static int parse_library_build_id(struct parser *ps, struct json_object *v, void *dst,
+				  const struct field *f)
+{
+	if (!((struct policy_action *)dst)->library)
+		return ps_fail(ps, "applies only with \"library\": it is the fix library's build id "
+			       "(the patched binary's own belongs in the scope's \"binaries\")");
+	return ps_parse_string(ps, v, dst, f);
+}
+
+/* What the field table cannot say: a fix library is loaded only with its build id, and a
+ * redirect goes somewhere else. */
+static int repair_check(struct parser *ps, const struct policy_action *a)
+{
+	char shown[SHOWN_LEN];
+	size_t mark;
+	int err;
+
+	if (a->kind != POLICY_ACTION_REDIRECT)
+		return 0;
+	if (a->library && !a->build_id)
+		return ps_fail(ps, "missing required field \"build_id\" (the fix library's GNU build "
+			       "id, as \"readelf -n\" prints it: salve loads no other file)");
+	if (a->library || strcmp(a->symbol, a->to))
+		return 0;
+	mark = ps_path_key(ps, "to");
+	err = ps_fail(ps, "redirects %s to itself: name another function, or the same one in a "
+		      "fix library (\"library\", \"build_id\")", ps_show_str(a->to, shown, sizeof(shown)));
+	ps_path_pop(ps, mark);
+	return err;
+}
+
 static unsigned action_variant(const void *dst)
 {
 	return ((const struct policy_action *)dst)->kind;
@@ -397,10 +548,11 @@ static const char *action_variant_name(unsigned i)
 
 #define ACT(k) (1u << POLICY_ACTION_##k)
 #define AO(field) offsetof(struct policy_action, field)
+#define REPAIRS (ACT(OVERRIDE) | ACT(REDIRECT))
 
 static const struct field action_fields[] = {
 	{ .name = "do", .type = json_type_string, .flags = FIELD_REQUIRED, .parse = parse_do,
-	  .help = "one of \"log\", \"signal\", \"exec\"" },
+	  .help = "one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\"" },
 	{ .name = "message", .type = json_type_string, .only = ACT(LOG), .parse = ps_parse_string,
 	  .off = AO(message) },
 	{ .name = "signal", .type = json_type_string, .only = ACT(SIGNAL), .required = ACT(SIGNAL),
@@ -412,6 +564,25 @@ static const struct field action_fields[] = {
 	  .max = EXEC_TIMEOUT_MAX, .off = AO(timeout_ns) },
 	{ .name = "output", .flags = FIELD_ANY_TYPE, .only = ACT(EXEC), .parse = ps_parse_size,
 	  .max = EXEC_OUTPUT_MAX, .off = AO(output_max) },
+	{ .name = "binary", .type = json_type_string, .only = REPAIRS, .required = REPAIRS,
+	  .parse = ps_parse_string, .check = check_repair_binary, .off = AO(binary),
+	  .help = "the absolute path of the executable or library holding the function" },
+	{ .name = "symbol", .type = json_type_string, .only = REPAIRS, .required = REPAIRS,
+	  .parse = ps_parse_string, .check = ps_check_symbol, .off = AO(symbol),
+	  .help = "the function's symbol name, such as \"parse\"" },
+	{ .name = "return", .flags = FIELD_ANY_TYPE, .only = ACT(OVERRIDE), .required = ACT(OVERRIDE),
+	  .parse = parse_return,
+	  .help = "the value the function returns: an integer, an errno name such as \"-EINVAL\", "
+		  "or null" },
+	{ .name = "when", .type = json_type_string, .only = ACT(OVERRIDE), .parse = parse_arg_when },
+	{ .name = "to", .type = json_type_string, .only = ACT(REDIRECT), .required = ACT(REDIRECT),
+	  .parse = ps_parse_string, .check = ps_check_symbol, .off = AO(to),
+	  .help = "the function the calls go to, such as \"fetch_v1\"" },
+	/* "library" before the "build_id" that needs it */
+	{ .name = "library", .type = json_type_string, .only = ACT(REDIRECT), .parse = ps_parse_string,
+	  .check = check_library, .off = AO(library) },
+	{ .name = "build_id", .type = json_type_string, .only = ACT(REDIRECT),
+	  .parse = parse_library_build_id, .check = ps_check_build_id, .off = AO(build_id) },
 };
 
 static const struct object_spec action_spec = {
@@ -446,6 +617,8 @@ static int parse_actions(struct parser *ps, struct json_object *v, void *dst, co
 			err = ps_wrong_type(ps, json_type_object, e);
 		else
 			err = ps_check_object(ps, e, &action_spec, a);
+		if (!err)
+			err = repair_check(ps, a);
 		ps_path_pop(ps, mark);
 		if (err)
 			return err;
@@ -572,6 +745,11 @@ void ps_rule_clear(struct policy_rule *r)
 		for (size_t j = 0; j < a->argc; j++)
 			free(a->argv[j]);
 		free(a->argv);
+		free(a->binary);
+		free(a->symbol);
+		free(a->to);
+		free(a->library);
+		free(a->build_id);
 	}
 	free(r->actions);
 	*r = (struct policy_rule){ 0 };

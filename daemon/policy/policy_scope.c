@@ -85,7 +85,7 @@ static int check_unit(struct parser *ps, struct json_object *v, const char *s, s
 /* A GNU build id as `file` and `readelf -n` print it. */
 #define BUILD_ID_MAX 40
 
-static int check_build_id(struct parser *ps, struct json_object *v, const char *s, size_t len)
+int ps_check_build_id(struct parser *ps, struct json_object *v, const char *s, size_t len)
 {
 	char shown[SHOWN_LEN];
 	bool ok = len >= 2 && len <= BUILD_ID_MAX && !(len % 2);
@@ -110,7 +110,7 @@ static const struct field binary_fields[] = {
 	  .check = ps_check_binary, .off = offsetof(struct binary_entry, path),
 	  .help = "the executable's absolute path" },
 	{ .name = "build_id", .type = json_type_string, .parse = ps_parse_string,
-	  .check = check_build_id, .off = offsetof(struct binary_entry, build_id) },
+	  .check = ps_check_build_id, .off = offsetof(struct binary_entry, build_id) },
 };
 
 static const struct object_spec binary_spec = { .fields = binary_fields, .n_fields = N_FIELDS(binary_fields) };

@@ -117,6 +117,10 @@ int ps_parse_string(struct parser *ps, struct json_object *v, void *dst, const s
 int ps_parse_strings(struct parser *ps, struct json_object *v, void *dst, const struct field *f);
 int ps_check_id(struct parser *ps, struct json_object *v, const char *s, size_t len);
 int ps_check_binary(struct parser *ps, struct json_object *v, const char *s, size_t len);
+/* A function's symbol: "name", "name@VERSION" or "name@@VERSION". */
+int ps_check_symbol(struct parser *ps, struct json_object *v, const char *s, size_t len);
+/* A GNU build id: lowercase hex, an even number of digits from 2 to 40. */
+int ps_check_build_id(struct parser *ps, struct json_object *v, const char *s, size_t len);
 const char *ps_format_duration(uint64_t ns, char *buf, size_t size);
 int ps_parse_duration(struct parser *ps, struct json_object *v, void *dst, const struct field *f);
 int ps_parse_size(struct parser *ps, struct json_object *v, void *dst, const struct field *f);

@@ -11,8 +11,9 @@
 # most 10m, windows, cooldown and verify at most 24h, thresholds at most 1h, stall "every"
 # at least 1ms, baselines at least 1s, overflow, fractions of a nanosecond: the unit test
 # test_policy_bounds has them); "all"/"any" nested more than 8 deep; comm names longer
-# than 15 bytes but not 15 characters; NUL in strings. Integer bounds are in both, and in
-# the corpus at each edge.
+# than 15 bytes but not 15 characters; NUL in strings; an override's "when" predicate
+# past "argN" (the schema checks its start), and a redirect to its own symbol without a
+# fix library. Integer bounds are in both, and in the corpus at each edge.
 . "$(dirname "$0")/lib.sh"
 
 CTL=$BUILD/salvectl
@@ -120,6 +121,39 @@ invalid action-exec-relative "$(rule "\"when\": $C, \"actions\": [{\"do\": \"exe
 invalid action-exec-empty "$(rule "\"when\": $C, \"actions\": [{\"do\": \"exec\", \"command\": []}]")"
 invalid action-exec-timeout "$(rule "\"when\": $C, \"actions\": [{\"do\": \"exec\", \"command\": [\"/bin/true\"], \"timeout\": \"5\"}]")"
 invalid action-exec-output "$(rule "\"when\": $C, \"actions\": [{\"do\": \"exec\", \"command\": [\"/bin/true\"], \"output\": \"4KB\"}]")"
+
+# override and redirect (issue 14): the issue's shapes, each field's edges, and what each refuses.
+act() { rule "\"when\": $C, \"actions\": [$1]"; }
+valid action-override "$(act '{"do": "override", "binary": "/srv/app/bin/app", "symbol": "parse", "return": -1}')"
+valid action-override-when "$(act '{"do": "override", "binary": "/srv/app/bin/app", "symbol": "parse", "return": "-EINVAL", "when": "arg0 == 0"}')"
+valid action-override-null "$(act '{"do": "override", "binary": "/srv/app/bin/app", "symbol": "lookup", "return": null}')"
+valid action-override-edges "$(act '{"do": "override", "binary": "/b", "symbol": "f@@V1", "return": 9223372036854775807, "when": "arg5 in [1, -2]"}, {"do": "override", "binary": "/b", "symbol": "f", "return": -9223372036854775808, "when": "arg3<0"}')"
+valid action-redirect "$(act '{"do": "redirect", "binary": "/srv/app/bin/app", "symbol": "fetch_v2", "to": "fetch_v1"}')"
+valid action-redirect-library "$(act '{"do": "redirect", "binary": "/srv/app/bin/app", "symbol": "parse", "to": "parse", "library": "/srv/fixes/parse-fix.so", "build_id": "8f3a09c1d2e4b5a6978877665544332211000fed"}')"
+invalid action-override-no-binary "$(act '{"do": "override", "symbol": "parse", "return": -1}')"
+invalid action-override-relative "$(act '{"do": "override", "binary": "bin/app", "symbol": "parse", "return": -1}')"
+invalid action-override-soname "$(act '{"do": "override", "binary": "libc.so.6", "symbol": "parse", "return": -1}')"
+invalid action-override-no-symbol "$(act '{"do": "override", "binary": "/b", "return": -1}')"
+invalid action-override-no-return "$(act '{"do": "override", "binary": "/b", "symbol": "parse"}')"
+invalid action-override-errno-unsigned "$(act '{"do": "override", "binary": "/b", "symbol": "parse", "return": "EINVAL"}')"
+invalid action-override-errno-unknown "$(act '{"do": "override", "binary": "/b", "symbol": "parse", "return": "-ENOTANERRNO"}')"
+invalid action-override-return-over "$(act '{"do": "override", "binary": "/b", "symbol": "parse", "return": 9223372036854775808}')"
+invalid action-override-return-bool "$(act '{"do": "override", "binary": "/b", "symbol": "parse", "return": true}')"
+invalid action-override-when-arg9 "$(act '{"do": "override", "binary": "/b", "symbol": "parse", "return": 0, "when": "arg9 == 1"}')"
+invalid action-override-when-x "$(act '{"do": "override", "binary": "/b", "symbol": "parse", "return": 0, "when": "x == 1"}')"
+invalid action-override-when-op "$(act '{"do": "override", "binary": "/b", "symbol": "parse", "return": 0, "when": "arg0 = 1"}')"
+invalid action-override-to "$(act '{"do": "override", "binary": "/b", "symbol": "parse", "return": 0, "to": "g"}')"
+invalid action-redirect-no-to "$(act '{"do": "redirect", "binary": "/b", "symbol": "parse"}')"
+invalid action-redirect-return "$(act '{"do": "redirect", "binary": "/b", "symbol": "parse", "to": "g", "return": 0}')"
+invalid action-redirect-when "$(act '{"do": "redirect", "binary": "/b", "symbol": "parse", "to": "g", "when": "arg0 == 0"}')"
+invalid action-redirect-build-id-alone "$(act '{"do": "redirect", "binary": "/b", "symbol": "parse", "to": "g", "build_id": "abcd"}')"
+invalid action-redirect-library-alone "$(act '{"do": "redirect", "binary": "/b", "symbol": "parse", "to": "parse", "library": "/fix.so"}')"
+invalid action-redirect-build-id-upper "$(act '{"do": "redirect", "binary": "/b", "symbol": "parse", "to": "parse", "library": "/fix.so", "build_id": "ABCD"}')"
+invalid action-redirect-build-id-odd "$(act '{"do": "redirect", "binary": "/b", "symbol": "parse", "to": "parse", "library": "/fix.so", "build_id": "abc"}')"
+invalid action-redirect-build-id-long "$(act '{"do": "redirect", "binary": "/b", "symbol": "parse", "to": "parse", "library": "/fix.so", "build_id": "0123456789abcdef0123456789abcdef0123456789"}')"
+invalid action-redirect-library-relative "$(act '{"do": "redirect", "binary": "/b", "symbol": "parse", "to": "parse", "library": "fix.so", "build_id": "ab"}')"
+invalid action-redirect-to-version "$(act '{"do": "redirect", "binary": "/b", "symbol": "parse", "to": "g@"}')"
+invalid action-log-symbol "$(act '{"do": "log", "symbol": "parse"}')"
 
 # The shipped policies are part of the corpus.
 for f in "$ROOT"/policies/*.json; do

@@ -51,6 +51,33 @@ write_policy "$WORK/stack.json" '{"salve": 1, "name": "s", "probes": [{"id": "cr
 want="$WORK/stack.json: probes[1].stack_bytes: applies only to stacks unwound by CFI (\"stack\": \"cfi\"); this \"latency\" probe walks frame pointers, which copies no stack"
 [ "$(cat "$WORK/err")" = "$want" ] || fail "stack_bytes: stderr '$(cat "$WORK/err")', want '$want'"
 
+# Repairs (issue 14): the issue's override and redirect shapes load; a fix library without
+# its build id, and an errno written without its minus, are refused saying what to write.
+write_policy "$WORK/repair.json" '{"salve": 1, "name": "r", "probes": [{"id": "crashes", "kind": "signal"}],
+ "rules": [{"id": "parse-crashing", "when": {"probe": "crashes", "count": 1, "within": "1s"},
+            "actions": [{"do": "override", "binary": "/srv/app/bin/app", "symbol": "parse", "return": "-EINVAL", "when": "arg0 == 0"},
+                        {"do": "override", "binary": "/srv/app/bin/app", "symbol": "lookup", "return": null},
+                        {"do": "redirect", "binary": "/srv/app/bin/app", "symbol": "fetch_v2", "to": "fetch_v1"},
+                        {"do": "redirect", "binary": "/srv/app/bin/app", "symbol": "parse", "to": "parse",
+                         "library": "/srv/fixes/parse-fix.so", "build_id": "8f3a09c1d2e4b5a6"}]}]}'
+out=$("$CTL" validate "$WORK/repair.json" 2> "$WORK/err"); rc=$?
+[ "$rc" -eq 0 ] || fail "repairs: exit $rc, stderr: $(cat "$WORK/err")"
+[ "$out" = "$WORK/repair.json: ok (1 probe, 1 rule)" ] || fail "repairs: printed '$out'"
+write_policy "$WORK/fixlib.json" '{"salve": 1, "name": "f", "probes": [{"id": "crashes", "kind": "signal"}],
+ "rules": [{"id": "r", "when": {"probe": "crashes", "count": 1, "within": "1s"},
+            "actions": [{"do": "redirect", "binary": "/srv/app/bin/app", "symbol": "parse", "to": "parse", "library": "/srv/fixes/parse-fix.so"}]}]}'
+"$CTL" validate "$WORK/fixlib.json" > /dev/null 2> "$WORK/err"; rc=$?
+[ "$rc" -eq 1 ] || fail "fix library without build_id: exit $rc, want 1"
+want="$WORK/fixlib.json: rules[0].actions[0]: missing required field \"build_id\" (the fix library's GNU build id, as \"readelf -n\" prints it: salve loads no other file)"
+[ "$(cat "$WORK/err")" = "$want" ] || fail "fix library without build_id: stderr '$(cat "$WORK/err")', want '$want'"
+write_policy "$WORK/errno.json" '{"salve": 1, "name": "e", "probes": [{"id": "crashes", "kind": "signal"}],
+ "rules": [{"id": "r", "when": {"probe": "crashes", "count": 1, "within": "1s"},
+            "actions": [{"do": "override", "binary": "/srv/app/bin/app", "symbol": "parse", "return": "EINVAL"}]}]}'
+"$CTL" validate "$WORK/errno.json" > /dev/null 2> "$WORK/err"; rc=$?
+[ "$rc" -eq 1 ] || fail "errno without minus: exit $rc, want 1"
+want="$WORK/errno.json: rules[0].actions[0].return: an errno is returned negated: write \"-EINVAL\" for -22, or give the number, got \"EINVAL\""
+[ "$(cat "$WORK/err")" = "$want" ] || fail "errno without minus: stderr '$(cat "$WORK/err")', want '$want'"
+
 # A syntax error: file, line and column.
 printf '{"salve": 1,\n "name": "s",,\n}\n' > "$WORK/syntax.json"
 "$CTL" validate "$WORK/syntax.json" > /dev/null 2> "$WORK/err" && fail "syntax error: exit 0"
@@ -71,4 +98,4 @@ want="$WORK/clash/b.json: probes[0].id: duplicate id \"parse-failing\" (first de
 [ "$rc" -eq 2 ] || fail "no argument: exit $rc, want 2"
 "$CTL" --help | grep -q '^  validate ' || fail "--help does not document validate"
 
-pass "salvectl validate: files, directories, errors with their messages (stack_bytes without a CFI stack), clashes across files"
+pass "salvectl validate: files, directories, errors with their messages (stack_bytes without a CFI stack, repairs), clashes across files"

@@ -207,6 +207,206 @@ static void test_ret_takes_the_probe_type(void **state)
 	policy_clear(&p);
 }
 
+/* ---- override and redirect (issue 14) ------------------------------------------------- */
+
+#define ONE_ACTION(action) \
+	WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [" action "]"))
+
+/* The shapes of issue 14, word for word, and where each field lands. */
+static void test_repair_shapes(void **state)
+{
+	const char *json = ONE_ACTION(
+		"{\"do\": \"override\", \"binary\": \"/srv/app/bin/app\", \"symbol\": \"parse\", \"return\": -1},"
+		"{\"do\": \"override\", \"binary\": \"/srv/app/bin/app\", \"symbol\": \"parse\", \"return\": \"-EINVAL\","
+		" \"when\": \"arg0 == 0\"},"
+		"{\"do\": \"override\", \"binary\": \"/srv/app/bin/app\", \"symbol\": \"lookup\", \"return\": null},"
+		"{\"do\": \"redirect\", \"binary\": \"/srv/app/bin/app\", \"symbol\": \"fetch_v2\", \"to\": \"fetch_v1\"},"
+		"{\"do\": \"redirect\", \"binary\": \"/srv/app/bin/app\", \"symbol\": \"parse\","
+		" \"to\": \"parse\", \"library\": \"/srv/fixes/parse-fix.so\", \"build_id\": \"8f3a09c1d2e4b5a6978877665544332211000fed\"}");
+	const struct policy_action *a;
+	struct policy p;
+
+	(void)state;
+	parse_ok(json, &p);
+	assert_int_equal(p.rules[0].n_actions, 5);
+	a = p.rules[0].actions;
+	assert_int_equal(a[0].kind, POLICY_ACTION_OVERRIDE);
+	assert_string_equal(a[0].binary, "/srv/app/bin/app");
+	assert_string_equal(a[0].symbol, "parse");
+	assert_int_equal(a[0].ret, -1);
+	assert_false(a[0].has_when);
+	assert_null(a[0].to);
+	assert_null(a[0].library);
+	assert_null(a[0].build_id);
+
+	assert_int_equal(a[1].kind, POLICY_ACTION_OVERRIDE);
+	assert_int_equal(a[1].ret, -EINVAL);
+	assert_true(a[1].has_when);
+	assert_int_equal(a[1].when_arg, 0);
+	assert_int_equal(a[1].when_pred.op, PRED_EQ);
+	assert_int_equal(a[1].when_pred.n_values, 1);
+	assert_int_equal(a[1].when_pred.values[0], 0);
+
+	assert_int_equal(a[2].kind, POLICY_ACTION_OVERRIDE);
+	assert_string_equal(a[2].symbol, "lookup");
+	assert_int_equal(a[2].ret, 0);
+	assert_false(a[2].has_when);
+
+	assert_int_equal(a[3].kind, POLICY_ACTION_REDIRECT);
+	assert_string_equal(a[3].binary, "/srv/app/bin/app");
+	assert_string_equal(a[3].symbol, "fetch_v2");
+	assert_string_equal(a[3].to, "fetch_v1");
+	assert_null(a[3].library);
+	assert_null(a[3].build_id);
+	assert_false(a[3].has_when);
+
+	assert_int_equal(a[4].kind, POLICY_ACTION_REDIRECT);
+	assert_string_equal(a[4].symbol, "parse");
+	assert_string_equal(a[4].to, "parse");
+	assert_string_equal(a[4].library, "/srv/fixes/parse-fix.so");
+	assert_string_equal(a[4].build_id, "8f3a09c1d2e4b5a6978877665544332211000fed");
+	policy_clear(&p);
+}
+
+/* "return" takes the 64-bit range and every errno name negated; "when" every argument
+ * register and the predicate syntax of a return probe, on a long. */
+static void test_repair_values(void **state)
+{
+	const char *json = ONE_ACTION(
+		"{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"f@@V2\", \"return\": 9223372036854775807,"
+		" \"when\": \"arg5 in [-1, 0x10, 3]\"},"
+		"{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"f@V1\", \"return\": -9223372036854775808,"
+		" \"when\": \" arg3<0\"},"
+		"{\"do\": \"override\", \"binary\": \"/usr/lib/libx.so.1\", \"symbol\": \"g\", \"return\": \"-EHWPOISON\","
+		" \"when\": \"arg1 != 0x7fffffffffffffff\"},"
+		"{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"h\", \"return\": 0},"
+		"{\"do\": \"redirect\", \"binary\": \"/b\", \"symbol\": \"f\", \"to\": \"f@@V2\","
+		" \"library\": \"/opt/fix/libfix.so.1\", \"build_id\": \"ab\"}");
+	const struct policy_action *a;
+	struct policy p;
+
+	(void)state;
+	parse_ok(json, &p);
+	a = p.rules[0].actions;
+	assert_int_equal(a[0].ret, INT64_MAX);
+	assert_int_equal(a[0].when_arg, 5);
+	assert_int_equal(a[0].when_pred.op, PRED_IN);
+	assert_int_equal(a[0].when_pred.n_values, 3);
+	assert_int_equal(a[0].when_pred.values[0], -1);
+	assert_int_equal(a[0].when_pred.values[1], 16);
+	assert_true(a[1].ret == INT64_MIN);
+	assert_int_equal(a[1].when_arg, 3);
+	assert_int_equal(a[1].when_pred.op, PRED_LT);
+	assert_string_equal(a[2].binary, "/usr/lib/libx.so.1");
+	assert_int_equal(a[2].ret, -133); /* EHWPOISON */
+	assert_int_equal(a[2].when_arg, 1);
+	assert_int_equal(a[2].when_pred.op, PRED_NE);
+	assert_int_equal(a[2].when_pred.values[0], INT64_MAX);
+	assert_int_equal(a[3].ret, 0);
+	assert_false(a[3].has_when);
+	assert_string_equal(a[4].to, "f@@V2");
+	assert_string_equal(a[4].build_id, "ab");
+	policy_clear(&p);
+}
+
+static void test_errors_repairs(void **state)
+{
+	(void)state;
+	/* what each kind requires */
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"symbol\": \"parse\", \"return\": -1}"), -EINVAL,
+		     "x.json: rules[0].actions[0]: missing required field \"binary\" (the absolute path of the executable or library holding the function)");
+	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"symbol\": \"parse\", \"to\": \"q\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0]: missing required field \"binary\" (the absolute path of the executable or library holding the function)");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"return\": -1}"), -EINVAL,
+		     "x.json: rules[0].actions[0]: missing required field \"symbol\" (the function's symbol name, such as \"parse\")");
+	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"binary\": \"/b\", \"to\": \"q\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0]: missing required field \"symbol\" (the function's symbol name, such as \"parse\")");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"parse\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0]: missing required field \"return\" (the value the function returns: an integer, an errno name such as \"-EINVAL\", or null)");
+	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"binary\": \"/b\", \"symbol\": \"parse\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0]: missing required field \"to\" (the function the calls go to, such as \"fetch_v1\")");
+	/* binary and symbol */
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"bin/app\", \"symbol\": \"parse\", \"return\": -1}"), -EINVAL,
+		     "x.json: rules[0].actions[0].binary: expected the absolute path of the executable or library whose function is patched, got \"bin/app\"");
+	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"binary\": \"libc.so.6\", \"symbol\": \"parse\", \"to\": \"q\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].binary: expected the absolute path of the executable or library whose function is patched, got \"libc.so.6\"");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"a b\", \"return\": -1}"), -EINVAL,
+		     "x.json: rules[0].actions[0].symbol: expected a symbol name, optionally with a version (\"name@VERSION\" or \"name@@VERSION\"), got \"a b\"");
+	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"binary\": \"/b\", \"symbol\": \"p\", \"to\": \"q@\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].to: expected a symbol name, optionally with a version (\"name@VERSION\" or \"name@@VERSION\"), got \"q@\"");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"\", \"return\": -1}"), -EINVAL,
+		     "x.json: rules[0].actions[0].symbol: expected a non-empty string, got \"\"");
+	/* return */
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": \"EINVAL\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].return: an errno is returned negated: write \"-EINVAL\" for -22, or give the number, got \"EINVAL\"");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": \"-ENOTANERRNO\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].return: unknown errno \"-ENOTANERRNO\" (not a Linux errno name; see errno(3))");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": \"-EINVL\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].return: unknown errno \"-EINVL\" (did you mean \"-EINVAL\"?)");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": \"-1\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].return: expected an integer, an errno name written \"-EINVAL\" (its value negated) or null (for NULL), got \"-1\"");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": 1.5}"), -EINVAL,
+		     "x.json: rules[0].actions[0].return: expected an integer, an errno name written \"-EINVAL\" (its value negated) or null (for NULL), got 1.5");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": false}"), -EINVAL,
+		     "x.json: rules[0].actions[0].return: expected an integer, an errno name written \"-EINVAL\" (its value negated) or null (for NULL), got false");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": 9223372036854775808}"), -EINVAL,
+		     "x.json: rules[0].actions[0].return: expected an integer from -9223372036854775808 to 9223372036854775807 (a 64-bit register), got 9223372036854775808");
+	/* when */
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": 0, \"when\": \"arg9 == 1\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].when: expected \"argN\" and a comparison, N from 0 to 5 (the integer and pointer arguments, first to sixth), such as \"arg0 == 0\" or \"arg1 in [3, 4]\", got \"arg9 == 1\"");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": 0, \"when\": \"x == 1\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].when: expected \"argN\" and a comparison, N from 0 to 5 (the integer and pointer arguments, first to sixth), such as \"arg0 == 0\" or \"arg1 in [3, 4]\", got \"x == 1\"");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": 0, \"when\": \"arg10 == 1\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].when: expected \"argN\" and a comparison, N from 0 to 5 (the integer and pointer arguments, first to sixth), such as \"arg0 == 0\" or \"arg1 in [3, 4]\", got \"arg10 == 1\"");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": 0, \"when\": \"arg0\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].when: expected \"argN\" and a comparison, N from 0 to 5 (the integer and pointer arguments, first to sixth), such as \"arg0 == 0\" or \"arg1 in [3, 4]\", got \"arg0\"");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": 0, \"when\": \"arg0 = 1\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].when: expected a comparison such as \"< 0\", \"== 0\" or \"in [1, 2]\", got \"= 1\"");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": 0, \"when\": \"arg2 == 0xffffffffffffffff\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].when: 0xffffffffffffffff does not fit a long");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": 0, \"when\": 0}"), -EINVAL,
+		     "x.json: rules[0].actions[0].when: expected a string, got 0");
+	/* library and build_id go together */
+	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"binary\": \"/b\", \"symbol\": \"p\", \"to\": \"q\", \"build_id\": \"abcd\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].build_id: applies only with \"library\": it is the fix library's build id (the patched binary's own belongs in the scope's \"binaries\")");
+	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"binary\": \"/b\", \"symbol\": \"p\", \"to\": \"p\", \"library\": \"/fix.so\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0]: missing required field \"build_id\" (the fix library's GNU build id, as \"readelf -n\" prints it: salve loads no other file)");
+	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"binary\": \"/b\", \"symbol\": \"p\", \"to\": \"p\", \"library\": \"/fix.so\", \"build_id\": \"ABCD\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].build_id: expected a build id: lowercase hex digits, an even number from 2 to 40, as \"readelf -n\" prints it, got \"ABCD\"");
+	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"binary\": \"/b\", \"symbol\": \"p\", \"to\": \"p\", \"library\": \"/fix.so\", \"build_id\": \"abc\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].build_id: expected a build id: lowercase hex digits, an even number from 2 to 40, as \"readelf -n\" prints it, got \"abc\"");
+	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"binary\": \"/b\", \"symbol\": \"p\", \"to\": \"p\", \"library\": \"/fix.so\", \"build_id\": \"0123456789abcdef0123456789abcdef0123456789\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].build_id: expected a build id: lowercase hex digits, an even number from 2 to 40, as \"readelf -n\" prints it, got \"0123456789abcdef0123456789abcdef0123456789\"");
+	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"binary\": \"/b\", \"symbol\": \"p\", \"to\": \"p\", \"library\": \"/fix.so\", \"build_id\": \"zz\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].build_id: expected a build id: lowercase hex digits, an even number from 2 to 40, as \"readelf -n\" prints it, got \"zz\"");
+	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"binary\": \"/b\", \"symbol\": \"p\", \"to\": \"p\", \"library\": \"fix.so\", \"build_id\": \"ab\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].library: expected the fix library's absolute path (it is loaded from there, never searched for), got \"fix.so\"");
+	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"binary\": \"/b\", \"symbol\": \"p\", \"to\": \"p\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].to: redirects \"p\" to itself: name another function, or the same one in a fix library (\"library\", \"build_id\")");
+	/* a field of one kind on the other, and on the older kinds */
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": 0, \"to\": \"q\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].to: does not apply to an action of do \"override\" (only to do \"redirect\")");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": 0, \"library\": \"/fix.so\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].library: does not apply to an action of do \"override\" (only to do \"redirect\")");
+	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"binary\": \"/b\", \"symbol\": \"p\", \"to\": \"q\", \"return\": 0}"), -EINVAL,
+		     "x.json: rules[0].actions[0].return: does not apply to an action of do \"redirect\" (only to do \"override\")");
+	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"binary\": \"/b\", \"symbol\": \"p\", \"to\": \"q\", \"when\": \"arg0 == 0\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].when: does not apply to an action of do \"redirect\" (only to do \"override\")");
+	expect_error(ONE_ACTION("{\"do\": \"signal\", \"signal\": \"SIGTERM\", \"symbol\": \"p\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].symbol: does not apply to an action of do \"signal\" (only to do \"override\", \"redirect\")");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": 0, \"message\": \"m\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].message: does not apply to an action of do \"override\" (only to do \"log\")");
+	/* typos, offered only the fields of the kind */
+	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"binary\": \"/b\", \"symbol\": \"p\", \"to\": \"q\", \"libary\": \"/fix.so\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0]: unknown field \"libary\" (did you mean \"library\"?)");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"retrun\": 0}"), -EINVAL,
+		     "x.json: rules[0].actions[0]: unknown field \"retrun\" (did you mean \"return\"?)");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": 0, \"args\": 1}"), -EINVAL,
+		     "x.json: rules[0].actions[0]: unknown field \"args\" (expected one of \"do\", \"binary\", \"symbol\", \"return\", \"when\")");
+	expect_error(ONE_ACTION("{\"do\": \"overide\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].do: unknown action \"overide\" (did you mean \"override\"?)");
+}
+
 /* ---- every mistake, with its message --------------------------------------------------- */
 
 static void test_errors_rule(void **state)
@@ -258,11 +458,11 @@ static void test_errors_actions(void **state)
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [3]")), -EINVAL,
 		     "x.json: rules[0].actions[0]: expected an object, got 3");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{}]")), -EINVAL,
-		     "x.json: rules[0].actions[0]: missing required field \"do\" (one of \"log\", \"signal\", \"exec\")");
+		     "x.json: rules[0].actions[0]: missing required field \"do\" (one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\")");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"lgo\"}]")), -EINVAL,
 		     "x.json: rules[0].actions[0].do: unknown action \"lgo\" (did you mean \"log\"?)");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"reboot\"}]")), -EINVAL,
-		     "x.json: rules[0].actions[0].do: unknown action \"reboot\" (expected one of \"log\", \"signal\", \"exec\")");
+		     "x.json: rules[0].actions[0].do: unknown action \"reboot\" (expected one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\")");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"log\", \"signal\": \"SIGTERM\"}]")), -EINVAL,
 		     "x.json: rules[0].actions[0].signal: does not apply to an action of do \"log\" (only to do \"signal\")");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"log\", \"mesage\": \"x\"}]")), -EINVAL,
@@ -783,6 +983,9 @@ int main(void)
 		cmocka_unit_test(test_ret_takes_the_probe_type),
 		cmocka_unit_test(test_errors_rule),
 		cmocka_unit_test(test_errors_actions),
+		cmocka_unit_test(test_repair_shapes),
+		cmocka_unit_test(test_repair_values),
+		cmocka_unit_test(test_errors_repairs),
 		cmocka_unit_test(test_errors_when),
 		cmocka_unit_test(test_errors_percentiles),
 		cmocka_unit_test(test_errors_all_any),
