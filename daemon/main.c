@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "actions/actions.h"
+#include "actions/repairs.h"
 #include "kernel/baseline.h"
 #include "ctl/ctl.h"
 #include "engine/engine.h"
@@ -77,6 +78,7 @@ struct daemon {
 	struct engine *engine;
 	struct journal *journal;
 	struct actions *actions;
+	struct repairs *repairs;
 	struct ctl *ctl;
 	FILE *out;
 	unsigned ticks;
@@ -395,6 +397,27 @@ static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct j
 			json_object_object_add(reply, "check", json_object_new_boolean(true));
 		return;
 	}
+	if (!strcmp(cmd, "repairs")) {
+		struct json_object *list = repairs_list(d->repairs);
+
+		json_object_object_add(reply, "ok", json_object_new_boolean(list != NULL));
+		json_object_object_add(reply, list ? "repairs" : "error",
+				       list ?: json_object_new_string(strerror(ENOMEM)));
+		return;
+	}
+	if (!strcmp(cmd, "rollback")) {
+		struct json_object *id;
+		int rc = -EINVAL;
+
+		snprintf(err, sizeof(err), "rollback needs the repair's \"id\", a number");
+		if (json_object_object_get_ex(req, "id", &id) && json_object_is_type(id, json_type_int))
+			rc = repairs_rollback(d->repairs, (uint64_t)json_object_get_int64(id),
+					      "asked for (salvectl rollback)", err, sizeof(err));
+		json_object_object_add(reply, "ok", json_object_new_boolean(!rc));
+		if (rc)
+			json_object_object_add(reply, "error", json_object_new_string(err));
+		return;
+	}
 	if (!strcmp(cmd, "stats")) {
 		struct json_object *stats = NULL;
 		int rc;
@@ -552,6 +575,12 @@ static void on_incident(void *ctx, const struct incident *inc)
 			  inc->rule->id, inc->id, strerror(-err));
 }
 
+/* A repair applied, verified, rolled back or refused. */
+static void on_repair_line(void *ctx, struct json_object *line)
+{
+	write_line(ctx, line, "a repair line");
+}
+
 /* The verdict on a repair: did the fault stop within the rule's verify window? */
 static void on_verified(void *ctx, uint64_t incident_id, const struct policy_rule *rule,
 			bool resolved, uint64_t now_ns)
@@ -571,6 +600,8 @@ static void on_verified(void *ctx, uint64_t incident_id, const struct policy_rul
 	json_object_object_add(o, "outcome", json_object_new_string(resolved ? "resolved" : "persists"));
 	write_line(d, o, "a verify line");
 	json_object_put(o);
+	/* The repairs of the incident stay when it is resolved, else they are undone. */
+	repairs_verified(d->repairs, incident_id, resolved);
 }
 
 /* The second's latency histograms, each site's read once for those that use it: the
@@ -603,6 +634,7 @@ static int on_tick(int fd, void *ctx)
 	d->ticks++;
 	pipeline_sync_clock(d->pipeline);
 	actions_set_clock(d->actions, loop_realtime_offset_ns());
+	repairs_set_clock(d->repairs, loop_realtime_offset_ns());
 	if (d->scope_dirty ||
 	    (d->ticks % SCOPE_RECHECK_TICKS == 0 && scope_watch_poll(d->scope_watch))) {
 		d->scope_dirty = false;
@@ -675,8 +707,10 @@ static int start(struct daemon *d)
 			  err == -EBUSY ? "another salved keeps its journal there" : strerror(-err));
 		return err;
 	}
-	if ((err = actions_new(d->loop, d->journal, &d->actions)))
+	if ((err = actions_new(d->loop, d->journal, &d->actions)) ||
+	    (err = repairs_new(d->journal, on_repair_line, d, &d->repairs)))
 		return err;
+	actions_set_repairs(d->actions, d->repairs);
 	if ((err = policy_set_load(d->opt.policy, &next.set, why, sizeof(why)))) {
 		salve_log(LOG_ERR, "%s", why);
 		return err;
@@ -795,6 +829,7 @@ int main(int argc, char **argv)
 	probes_free(d.probes);
 	engine_free(d.engine);
 	actions_free(d.actions);
+	repairs_free(d.repairs);
 	journal_free(d.journal);
 	pipeline_free(d.pipeline);
 	stall_free(d.stall);

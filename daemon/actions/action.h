@@ -29,6 +29,7 @@ struct action_target {
 };
 
 struct action_run;
+struct repairs;
 typedef void action_finish_fn(struct action_run *run);
 
 struct action_run {
@@ -39,6 +40,8 @@ struct action_run {
 	action_finish_fn *finish;    /* a pending action calls it once, from a loop handler,
 				      * after it let go of every resource: run may be reused */
 	void *priv;                  /* the action's own state while pending */
+	struct repairs *repairs;     /* the repairs in effect, for the repair actions; may be
+				      * NULL (they then refuse) */
 };
 
 #define ACTION_PENDING 1
@@ -59,6 +62,8 @@ struct action_ops {
 extern const struct action_ops action_log_ops;
 extern const struct action_ops action_signal_ops;
 extern const struct action_ops action_exec_ops;
+extern const struct action_ops action_override_ops;
+extern const struct action_ops action_redirect_ops;
 
 /* Set "outcome" of obj to the formatted text. 0 or -ENOMEM. */
 __attribute__((format(printf, 2, 3))) int action_outcome(struct json_object *obj,

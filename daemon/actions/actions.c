@@ -19,6 +19,8 @@ static const struct action_ops *const ops_of[POLICY_ACTION_KIND_COUNT] = {
 	[POLICY_ACTION_LOG] = &action_log_ops,
 	[POLICY_ACTION_SIGNAL] = &action_signal_ops,
 	[POLICY_ACTION_EXEC] = &action_exec_ops,
+	[POLICY_ACTION_OVERRIDE] = &action_override_ops,
+	[POLICY_ACTION_REDIRECT] = &action_redirect_ops,
 };
 
 /* One incident's actions. It owns copies of everything: a reload may free the rule and
@@ -49,6 +51,7 @@ struct actions {
 	int64_t realtime_offset_ns;
 	struct job *jobs;
 	size_t n_jobs;
+	struct repairs *repairs;
 	bool stopping; /* no action starts any more */
 	bool draining; /* actions_stop runs the loop until the last job ends */
 };
@@ -86,6 +89,11 @@ void actions_set_clock(struct actions *a, int64_t realtime_offset_ns)
 	a->realtime_offset_ns = realtime_offset_ns;
 }
 
+void actions_set_repairs(struct actions *a, struct repairs *r)
+{
+	a->repairs = r;
+}
+
 size_t actions_running(const struct actions *a)
 {
 	return a->n_jobs;
@@ -94,6 +102,11 @@ size_t actions_running(const struct actions *a)
 static void action_clear(struct policy_action *act)
 {
 	free(act->message);
+	free(act->binary);
+	free(act->symbol);
+	free(act->to);
+	free(act->library);
+	free(act->build_id);
 	for (size_t i = 0; act->argv && act->argv[i]; i++)
 		free(act->argv[i]);
 	free(act->argv);
@@ -103,8 +116,15 @@ static int action_copy(struct policy_action *dst, const struct policy_action *sr
 {
 	*dst = (struct policy_action){ .kind = src->kind, .signo = src->signo,
 				       .argc = src->argc, .timeout_ns = src->timeout_ns,
-				       .output_max = src->output_max };
-	if (src->message && !(dst->message = strdup(src->message)))
+				       .output_max = src->output_max, .ret = src->ret,
+				       .has_when = src->has_when, .when_arg = src->when_arg,
+				       .when_pred = src->when_pred };
+	if ((src->message && !(dst->message = strdup(src->message))) ||
+	    (src->binary && !(dst->binary = strdup(src->binary))) ||
+	    (src->symbol && !(dst->symbol = strdup(src->symbol))) ||
+	    (src->to && !(dst->to = strdup(src->to))) ||
+	    (src->library && !(dst->library = strdup(src->library))) ||
+	    (src->build_id && !(dst->build_id = strdup(src->build_id))))
 		goto err;
 	if (src->argv) {
 		if (!(dst->argv = calloc(src->argc + 1, sizeof(*dst->argv))))
@@ -380,7 +400,7 @@ static int job_start(struct job *jb)
 	int err;
 
 	jb->run = (struct action_run){ .action = act, .target = &jb->target, .loop = jb->a->loop,
-				       .outcome = o, .finish = job_finish };
+				       .outcome = o, .finish = job_finish, .repairs = jb->a->repairs };
 	if (!o || json_object_object_get_ex(o, "outcome", NULL))
 		return 0; /* cannot be described: ended; out of memory: no line */
 	if (jb->budget_exhausted) {

@@ -66,6 +66,10 @@ void actions_set_clock(struct actions *a, int64_t realtime_offset_ns);
 int actions_dispatch(struct actions *a, const struct incident *inc, actions_line_fn *line,
 		     void *ctx);
 
+/* The repairs in effect, where the repair actions record theirs (not owned). */
+struct repairs;
+void actions_set_repairs(struct actions *a, struct repairs *r);
+
 /* Incidents whose actions have not all ended. */
 size_t actions_running(const struct actions *a);
 

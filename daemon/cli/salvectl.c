@@ -70,6 +70,8 @@ static void print_check(struct json_object *reply)
 struct ask {
 	const char *path;
 	bool json, check;
+	bool has_id; /* rollback: the repair's id, sent as "id" */
+	int64_t id;
 };
 
 static int parse_ask(int argc, char **argv, bool allow_check, const char *usage, struct ask *a)
@@ -110,7 +112,8 @@ static int ask(const struct ask *a, const char *cmd, const char *what, struct js
 
 	*reply = NULL;
 	if (!req || json_object_object_add(req, "cmd", json_object_new_string(cmd)) ||
-	    (a->check && json_object_object_add(req, "check", json_object_new_boolean(true)))) {
+	    (a->check && json_object_object_add(req, "check", json_object_new_boolean(true))) ||
+	    (a->has_id && json_object_object_add(req, "id", json_object_new_int64(a->id)))) {
 		fprintf(stderr, "salvectl: out of memory\n");
 	} else if (ctl_request(a->path, req, reply, err, sizeof(err))) {
 		fprintf(stderr, "salvectl: %s\n", err);
@@ -197,6 +200,71 @@ static int do_stats(int argc, char **argv)
 	return 0;
 }
 
+static const char *str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
+}
+
+/* repairs [--json] [--socket PATH]: the repairs salved has made and not undone. */
+static int do_repairs(int argc, char **argv)
+{
+	struct json_object *reply, *list;
+	struct ask a;
+	int rc = parse_ask(argc, argv, false, "repairs [--json] [--socket PATH]", &a);
+
+	if (rc)
+		return rc;
+	if ((rc = ask(&a, "repairs", "no repairs", &reply)) || a.json) {
+		json_object_put(reply);
+		return rc;
+	}
+	json_object_object_get_ex(reply, "repairs", &list);
+	if (!json_object_array_length(list))
+		printf("no repairs in effect\n");
+	else
+		printf("%-5s %-9s %-9s %-8s %-20s %-10s %s\n", "ID", "DO", "STATE", "PID", "RULE",
+		       "MECHANISM", "FUNCTION");
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *r = json_object_array_get_idx(list, i);
+
+		printf("%-5llu %-9s %-9s %-8llu %-20s %-10s %s in %s", (unsigned long long)count(r, "id"),
+		       str(r, "do"), str(r, "state"), (unsigned long long)count(r, "pid"),
+		       str(r, "rule"), str(r, "mechanism"), str(r, "symbol"), str(r, "binary"));
+		if (!strcmp(str(r, "do"), "redirect"))
+			printf(" -> %s", str(r, "to"));
+		else
+			printf(" returns %s", str(r, "return"));
+		printf("\n");
+	}
+	json_object_put(reply);
+	return 0;
+}
+
+/* rollback ID [--json] [--socket PATH]: undo a repair now. */
+static int do_rollback(int argc, char **argv)
+{
+	struct json_object *reply;
+	struct ask a;
+	char *end;
+	int rc = parse_ask(argc, argv, false, "rollback ID [--json] [--socket PATH]", &a);
+
+	if (rc)
+		return rc;
+	if (optind != argc - 1 || (a.id = strtoll(argv[optind], &end, 10)) <= 0 || *end) {
+		fprintf(stderr, "usage: salvectl rollback ID [--json] [--socket PATH] (ID: a repair's "
+				"number, as salvectl repairs lists it)\n");
+		return 2;
+	}
+	a.has_id = true;
+	rc = ask(&a, "rollback", "rollback refused", &reply);
+	if (!rc && !a.json)
+		printf("repair %lld rolled back\n", (long long)a.id);
+	json_object_put(reply);
+	return rc;
+}
+
 /* The daemon's own loader, offline: what passes here loads in salved, with the same
  * messages. One line per file on success; errors on stderr. */
 static int do_validate(int argc, char **argv)
@@ -233,6 +301,11 @@ static const struct cmd cmds[] = {
 	{ "reload", do_reload,
 	  "[--check] [--json] [--socket PATH]: make salved load its policies again, all or\n"
 	  "             nothing; --check says what would attach and detach, changing nothing" },
+	{ "repairs", do_repairs,
+	  "[--json] [--socket PATH]: the repairs in effect (override, redirect), with their\n"
+	  "             id, state, process and function" },
+	{ "rollback", do_rollback,
+	  "ID [--json] [--socket PATH]: undo repair ID now (its original bytes back)" },
 	{ "stats", do_stats,
 	  "[--json] [--socket PATH]: salved reads what its ring holds, then prints its\n"
 	  "             counters per kind of event (the same as its stats line)" },

@@ -158,7 +158,11 @@ static bool action_eq(const struct policy_action *a, const struct policy_action 
 	return a->kind == b->kind && str_eq(a->message, b->message) && a->signo == b->signo &&
 	       a->argc == b->argc && (a->argv == b->argv || (a->argv && b->argv &&
 	       strv_eq(a->argv, b->argv, a->argc))) && a->timeout_ns == b->timeout_ns &&
-	       a->output_max == b->output_max;
+	       a->output_max == b->output_max && str_eq(a->binary, b->binary) &&
+	       str_eq(a->symbol, b->symbol) && a->ret == b->ret && a->has_when == b->has_when &&
+	       a->when_arg == b->when_arg &&
+	       (!a->has_when || pred_eq(&a->when_pred, &b->when_pred)) && str_eq(a->to, b->to) &&
+	       str_eq(a->library, b->library) && str_eq(a->build_id, b->build_id);
 }
 
 bool rule_eq(const struct policy_rule *a, const struct policy_rule *b)

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "bench.h"
 #include "events/events.h"
 
 #include "symbols/symbolize.h"
@@ -19,21 +20,6 @@
 #define PASSES 15
 #define ROUNDS 200
 #define OFFS_MAX 4096
-
-static uint64_t cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
 
 /* File offsets of up to max functions of path, 5 bytes in, from nm and readelf. */
 static size_t offsets(const char *path, const char *nm_flags, uint64_t *out, size_t max)
@@ -101,13 +87,13 @@ int main(int argc, char **argv)
 	if (symbolizer_new(&s))
 		return 1;
 	for (int f = 0; f < 2; f++) {
-		uint64_t t0 = cpu_ns();
+		uint64_t t0 = bench_now_ns(CLOCK_THREAD_CPUTIME_ID);
 
 		symbolizer_lookup(s, &ids[f], offs[f][0], &sym);
-		first[f] = cpu_ns() - t0;
+		first[f] = bench_now_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
 	}
 	for (int p = 0; p < PASSES; p++) {
-		uint64_t t0 = cpu_ns(), lookups = 0;
+		uint64_t t0 = bench_now_ns(CLOCK_THREAD_CPUTIME_ID), lookups = 0;
 
 		for (int r = 0; r < ROUNDS; r++)
 			for (int f = 0; f < 2; f++)
@@ -115,9 +101,9 @@ int main(int argc, char **argv)
 					named += !symbolizer_lookup_frame(
 						s, &ids[f], offs[f][i],
 						(i / 7 + r) & 1, &sym);
-		passes[p] = (cpu_ns() - t0) / lookups;
+		passes[p] = (bench_now_ns(CLOCK_THREAD_CPUTIME_ID) - t0) / lookups;
 	}
-	qsort(passes, PASSES, sizeof(passes[0]), cmp_u64);
+	qsort(passes, PASSES, sizeof(passes[0]), bench_cmp_u64);
 	printf("symbolize: %llu ns per frame named on the cached path (median of %d passes); "
 	       "first lookup in a file (its parse): crash %.2f ms, libc %.2f ms; %llu named\n",
 	       (unsigned long long)passes[PASSES / 2], PASSES, first[0] / 1e6, first[1] / 1e6,

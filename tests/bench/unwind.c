@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "events/events.h"
 #include "symbols/name.h"
 #include "symbols/symbolize.h"
@@ -136,21 +137,6 @@ LEVEL(10, level9)
 LEVEL(11, level10)
 LEVEL(12, level11)
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 int main(void)
 {
 	static struct salve_signal_event fp_rec;
@@ -204,31 +190,31 @@ int main(void)
 	}
 
 	for (int r = 0; r < ROUNDS; r++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns(CLOCK_MONOTONIC);
 
 		struct unwinder *fresh = NULL;
 
 		events_decode(&fp_rec, sizeof(fp_rec), &ev);
 		name_event(sym, unw, &ev, &names);
 		frames_fp = names.n_frames;
-		before[r] = now_ns() - t0;
+		before[r] = bench_now_ns(CLOCK_MONOTONIC) - t0;
 		/* A process seen for the first time: its session is built. */
-		t0 = now_ns();
+		t0 = bench_now_ns(CLOCK_MONOTONIC);
 		if (unwinder_new(&fresh))
 			return 1;
 		events_decode(snap_rec, snap_rec_size(), &ev);
 		name_event(sym, fresh, &ev, &names);
 		unwinder_free(fresh);
-		cold[r] = now_ns() - t0;
+		cold[r] = bench_now_ns(CLOCK_MONOTONIC) - t0;
 		/* Its next fault: the session is kept. */
-		t0 = now_ns();
+		t0 = bench_now_ns(CLOCK_MONOTONIC);
 		events_decode(snap_rec, snap_rec_size(), &ev);
 		name_event(sym, unw, &ev, &names);
-		after[r] = now_ns() - t0;
+		after[r] = bench_now_ns(CLOCK_MONOTONIC) - t0;
 	}
-	qsort(before, ROUNDS, sizeof(before[0]), cmp_u64);
-	qsort(cold, ROUNDS, sizeof(cold[0]), cmp_u64);
-	qsort(after, ROUNDS, sizeof(after[0]), cmp_u64);
+	qsort(before, ROUNDS, sizeof(before[0]), bench_cmp_u64);
+	qsort(cold, ROUNDS, sizeof(cold[0]), bench_cmp_u64);
+	qsort(after, ROUNDS, sizeof(after[0]), bench_cmp_u64);
 	printf("unwind: one crash stack decoded, unwound and named (%zu frames by fp, %zu by cfi; "
 	       "%d rounds side by side)\n", frames_fp, frames_cfi, ROUNDS);
 	printf("  fp:                      p50 %8.1f us  p99 %8.1f us  ring bytes %6zu\n",

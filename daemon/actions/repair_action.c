@@ -1,0 +1,97 @@
+/* override, redirect: the repair actions. The description is the plan (repair.h),
+ * made in the incident's process: the journal's begin entry holds every byte the
+ * repair writes and its undo needs, and the write is made from that same description.
+ * A repair that cannot be planned is described with "refused" (nothing is written) and
+ * ends so, with its repair line. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "actions/action.h"
+#include "actions/repair.h"
+#include "actions/repairs.h"
+#include "events/report.h"
+
+static int plan(const struct policy_action *a, uint32_t pid, struct repair_plan *p, char *err,
+		size_t err_len)
+{
+	if (a->kind == POLICY_ACTION_OVERRIDE && a->has_when) {
+		snprintf(err, err_len, "\"when\" needs uprobe register writes, which this kernel "
+			 "refuses, or a trampoline for the displaced instructions, which salve does "
+			 "not build yet");
+		return -ENOTSUP;
+	}
+	if (a->kind == POLICY_ACTION_REDIRECT && a->library) {
+		snprintf(err, err_len, "loading the fix library %s into process %u is not built yet",
+			 a->library, pid);
+		return -ENOTSUP;
+	}
+	if (a->kind == POLICY_ACTION_OVERRIDE)
+		return repair_plan_override(a->binary, a->symbol, a->ret, pid, p, err, err_len);
+	return repair_plan_redirect(a->binary, a->symbol, a->to, pid, p, err, err_len);
+}
+
+static int repair_describe(const struct policy_action *action, const struct action_target *t,
+			   struct json_object *obj)
+{
+	struct repair_plan p;
+	char err[512];
+
+	if (plan(action, t->pid, &p, err, sizeof(err)))
+		return report_add(obj, "pid", json_object_new_int64(t->pid)) ?:
+		       report_add(obj, "refused", json_object_new_string(err));
+	return repair_plan_to_json(&p, obj);
+}
+
+static int repair_start(struct action_run *run)
+{
+	const struct action_target *t = run->target;
+	const char *what = run->action->kind == POLICY_ACTION_OVERRIDE ? "override" : "redirect";
+	struct repair_origin o = { t->incident_id, t->rule, t->policy };
+	struct json_object *refused;
+	struct repair_plan p;
+	struct patch_stats st;
+	char err[512];
+	uint64_t id;
+	int r;
+
+	if (json_object_object_get_ex(run->outcome, "refused", &refused)) {
+		snprintf(err, sizeof(err), "%s", json_object_get_string(refused));
+		json_object_object_del(run->outcome, "refused");
+		r = -EPERM;
+	} else if (repair_plan_from_json(run->outcome, &p)) {
+		snprintf(err, sizeof(err), "the description is not a plan");
+		r = -EINVAL;
+	} else if (!run->repairs) {
+		snprintf(err, sizeof(err), "salved keeps no record of repairs here");
+		r = -ENOTSUP;
+	} else {
+		r = repair_apply(&p, &st, err, sizeof(err));
+	}
+	if (r) {
+		if (run->repairs)
+			repairs_refused(run->repairs, what, &o, t->pid, err);
+		return action_outcome(run->outcome, "refused: %s", err);
+	}
+	if ((r = repairs_applied(run->repairs, &p, &o, &st, &id))) {
+		/* Untracked, it could never be undone: undo it now. */
+		repair_undo(&p, NULL, err, sizeof(err));
+		return action_outcome(run->outcome, "failed: %s", strerror(-r));
+	}
+	report_add(run->outcome, "repair", json_object_new_uint64(id));
+	report_add(run->outcome, "stopped_us", json_object_new_uint64(st.stopped_ns / 1000));
+	return action_outcome(run->outcome, "applied");
+}
+
+const struct action_ops action_override_ops = {
+	.name = "override",
+	.describe = repair_describe,
+	.start = repair_start,
+};
+
+const struct action_ops action_redirect_ops = {
+	.name = "redirect",
+	.describe = repair_describe,
+	.start = repair_start,
+};

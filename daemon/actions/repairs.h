@@ -1,0 +1,63 @@
+/* repairs: the repairs salved has made and not undone, by id: what `salvectl repairs`
+ * lists, what a failed verify and `salvectl rollback ID` undo.
+ *
+ * Each change of a repair's state is a line, through the callback:
+ *   {"time","kind":"repair","id":N,"do":"override"|"redirect","incident","rule","policy",
+ *    "pid","binary","symbol",…,"mechanism":"hot_patch",
+ *    "state":"applied"|"verified"|"rolled_back"|"refused","reason":…}
+ * and an undo is journaled like an action: a begin entry (fsync'd) before the bytes go
+ * back, an end entry after. */
+#ifndef SALVE_REPAIRS_H
+#define SALVE_REPAIRS_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "actions/journal.h"
+#include "actions/repair.h"
+
+struct repairs;
+
+/* A line to write; borrowed for the call. */
+typedef void repairs_line_fn(void *ctx, struct json_object *line);
+
+/* Who a repair is for: copies are taken. */
+struct repair_origin {
+	uint64_t incident_id;
+	const char *rule;
+	const char *policy;
+};
+
+/* journal is not owned and must outlive r. */
+int repairs_new(struct journal *journal, repairs_line_fn *line, void *ctx, struct repairs **out);
+void repairs_free(struct repairs *r);
+
+/* The boot-time to wall-clock offset lines are written with. */
+void repairs_set_clock(struct repairs *r, int64_t realtime_offset_ns);
+
+/* p was applied for o: keep it, write its "applied" line (with what the patch cost).
+ * *id names it. */
+int repairs_applied(struct repairs *r, const struct repair_plan *p, const struct repair_origin *o,
+		    const struct patch_stats *st, uint64_t *id);
+
+/* A repair that could not be made: its "refused" line, with the reason. */
+void repairs_refused(struct repairs *r, const char *what, const struct repair_origin *o,
+		     uint32_t pid, const char *reason);
+
+/* Undo repair id (journaled), with reason for its line. -ENOENT: no such repair. A
+ * repair whose process is gone is simply dropped ("rolled_back", the process gone).
+ * When the undo itself fails (the bytes are no longer the patch), err says why and the
+ * repair is dropped too: salve never writes over what it did not write. */
+int repairs_rollback(struct repairs *r, uint64_t id, const char *reason, char *err,
+		     size_t err_len);
+
+/* The verify window of incident_id ended: its repairs are "verified" when resolved,
+ * else rolled back. */
+void repairs_verified(struct repairs *r, uint64_t incident_id, bool resolved);
+
+/* Every repair in effect, as an array of objects like their lines (a new reference). */
+struct json_object *repairs_list(const struct repairs *r);
+
+#endif
