@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -71,6 +72,10 @@ static void release(struct hold *h)
  * exited; -EBUSY it did not stop in time. */
 static int wait_stop(struct held *t, uint64_t deadline)
 {
+	sigset_t chld;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
 	for (;;) {
 		int status = 0;
 		pid_t r = waitpid(t->tid, &status, __WALL | WNOHANG);
@@ -96,7 +101,10 @@ static int wait_stop(struct held *t, uint64_t deadline)
 		}
 		if (now_ns() > deadline)
 			return -EBUSY;
-		nanosleep(&(struct timespec){ .tv_nsec = 20000 }, NULL);
+		/* A tracee's stop sends its tracer SIGCHLD, blocked while threads are held:
+		 * wait for it, not a timer, so salved wakes as the stop comes, however busy
+		 * the CPUs are. */
+		sigtimedwait(&chld, NULL, &(struct timespec){ .tv_nsec = 1000000 });
 	}
 }
 
@@ -253,6 +261,7 @@ int patch_write(pid_t pid, uint64_t addr, const uint8_t *expect, const uint8_t *
 {
 	struct hold h = { .pid = pid };
 	struct patch_stats s = { 0 };
+	sigset_t chld, mask;
 	int r = -EBUSY;
 
 	err[0] = 0;
@@ -263,6 +272,9 @@ int patch_write(pid_t pid, uint64_t addr, const uint8_t *expect, const uint8_t *
 			 pid == getpid() ? "salved itself" : "PID 1");
 		return -EPERM;
 	}
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &chld, &mask);
 	for (s.tries = 1; s.tries <= PATCH_TRIES; s.tries++) {
 		uint64_t t0 = now_ns();
 		pid_t inside;
@@ -288,6 +300,7 @@ int patch_write(pid_t pid, uint64_t addr, const uint8_t *expect, const uint8_t *
 	}
 	if (s.tries > PATCH_TRIES)
 		s.tries = PATCH_TRIES;
+	pthread_sigmask(SIG_SETMASK, &mask, NULL);
 	free(h.t);
 	if (st)
 		*st = s;
