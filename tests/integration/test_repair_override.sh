@@ -12,17 +12,16 @@
 need_bpf
 
 SVC=$TARGETS/service
-policy() { # policy FILE SYMBOL
+policy() { # policy FILE ACTION: the rule that fires on the first caught fault
 	write_policy "$1" '{"salve": 1, "name": "repair",
  "scope": {"binaries": ["'"$SVC"'"]},
  "probes": [{"id": "faults", "kind": "signal"}],
  "rules": [{"id": "guarded-faults", "by": "process",
             "when": {"probe": "faults", "count": 1, "within": "1m"},
-            "verify": "3s", "budget": 10, "cooldown": "1m",
-            "actions": [{"do": "override", "binary": "'"$SVC"'", "symbol": "'"$2"'",
-                         "return": -1}]}]}'
+            "verify": "3s", "budget": 10, "cooldown": "1m", "actions": ['"$2"']}]}'
 }
-policy "$WORK/p.json" parse
+override() { echo '{"do": "override", "binary": "'"$SVC"'", "symbol": "'"$1"'", "return": '"$2"'}'; }
+policy "$WORK/p.json" "$(override parse -1)"
 start_salved "$WORK/p.json"
 
 mkfifo "$WORK/in"
@@ -86,7 +85,7 @@ ask "c=123" "ok 3"
 grep -q "no repair $id is in effect" "$WORK/rb.err" || fail "second rollback: $(cat "$WORK/rb.err")"
 
 # A repair that does not help: overriding audit() leaves parse() faulting.
-policy "$WORK/p.json" audit
+policy "$WORK/p.json" "$(override audit -1)"
 "$BUILD/salvectl" reload --socket "$SOCKET" >/dev/null || fail "reload failed"
 ask "bad" "fault"
 rep2=$(wait_event ".kind == \"repair\" and .state == \"applied\" and .symbol == \"audit\"") ||
@@ -99,14 +98,7 @@ expect "$back2" .reason "the fault did not stop within the rule's verify window"
 mem_is "$(jq -r .original <<<"$rep2")" "$(jq -r .address <<<"$rep2")"
 
 # A redirect to the fixed parse_v1(): bad requests refused (-EINVAL), good ones served.
-write_policy "$WORK/p.json" '{"salve": 1, "name": "repair",
- "scope": {"binaries": ["'"$SVC"'"]},
- "probes": [{"id": "faults", "kind": "signal"}],
- "rules": [{"id": "guarded-faults", "by": "process",
-            "when": {"probe": "faults", "count": 1, "within": "1m"}, "budget": 10,
-            "cooldown": "1m",
-            "actions": [{"do": "redirect", "binary": "'"$SVC"'", "symbol": "parse",
-                         "to": "parse_v1"}]}]}'
+policy "$WORK/p.json" '{"do": "redirect", "binary": "'"$SVC"'", "symbol": "parse", "to": "parse_v1"}'
 "$BUILD/salvectl" reload --socket "$SOCKET" >/dev/null || fail "reload failed"
 ask "bad" "fault"
 rep3=$(wait_event ".kind == \"repair\" and .state == \"applied\" and .do == \"redirect\"") ||
@@ -119,13 +111,7 @@ ask "key=1234" "ok 4"
 mem_is "$(jq -r .original <<<"$rep3")" "$(jq -r .address <<<"$rep3")"
 
 # Refused: a function the binary does not have; nothing applied, the reason named.
-write_policy "$WORK/p.json" '{"salve": 1, "name": "repair",
- "scope": {"binaries": ["'"$SVC"'"]},
- "probes": [{"id": "faults", "kind": "signal"}],
- "rules": [{"id": "guarded-faults", "by": "process",
-            "when": {"probe": "faults", "count": 1, "within": "1m"}, "budget": 10,
-            "actions": [{"do": "override", "binary": "'"$SVC"'", "symbol": "no_such_fn",
-                         "return": 0}]}]}'
+policy "$WORK/p.json" "$(override no_such_fn 0)"
 "$BUILD/salvectl" reload --socket "$SOCKET" >/dev/null || fail "reload failed"
 ask "bad" "fault"
 ref=$(wait_event ".kind == \"repair\" and .state == \"refused\"") || fail "no refused repair line"
