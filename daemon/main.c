@@ -299,6 +299,18 @@ undo_rules:
 	return rc;
 }
 
+/* Whether the loaded policies have a rule of that id (a repair of a rule gone is undone). */
+static bool rule_loaded(void *ctx, const char *rule)
+{
+	const struct daemon *d = ctx;
+
+	for (size_t i = 0; d->cur.set && i < d->cur.set->n_policies; i++)
+		for (size_t j = 0; j < d->cur.set->policies[i].n_rules; j++)
+			if (!strcmp(d->cur.set->policies[i].rules[j].id, rule))
+				return true;
+	return false;
+}
+
 /* Reload as a transaction: validate and plan the whole new set, prepare its rules, then
  * switch_config. A broken policy, or a step the kernel refuses, leaves the running
  * configuration as it was. check: only say, into *change, what would attach and detach.
@@ -336,6 +348,7 @@ static int reload(struct daemon *d, bool check, struct json_object *change, char
 		goto refused;
 	/* Watch the new set's names; planning once more after arming misses no change. */
 	d->scope_dirty = true;
+	repairs_prune(d->repairs, rule_loaded, d);
 	salve_log(LOG_INFO, "reloaded %zu polic%s from %s", d->cur.set->n_policies,
 		  d->cur.set->n_policies == 1 ? "y" : "ies", d->opt.policy);
 	return 0;
@@ -693,6 +706,7 @@ static int start(struct daemon *d)
 				 .no_sessions = d->opt.no_sessions, .on_record = pipeline_record };
 	const struct probes_hook *hooks;
 	struct config next = { 0 };
+	struct journal_replay replay = { 0 };
 	struct engine_rules *rules = NULL;
 	char why[512];
 	int err;
@@ -702,17 +716,20 @@ static int start(struct daemon *d)
 		return err;
 	}
 	if ((err = make_dirs(d->opt.state_dir, 0700)) ||
-	    (err = journal_open(d->opt.state_dir, 0, &d->journal, NULL))) {
+	    (err = journal_open(d->opt.state_dir, 0, &d->journal, &replay))) {
 		salve_log(LOG_ERR, "--state-dir %s: %s", d->opt.state_dir,
 			  err == -EBUSY ? "another salved keeps its journal there" : strerror(-err));
 		return err;
 	}
 	if ((err = actions_new(d->loop, d->journal, &d->actions)) ||
-	    (err = repairs_new(d->journal, on_repair_line, d, &d->repairs)))
+	    (err = repairs_new(d->journal, d->opt.state_dir, on_repair_line, d, &d->repairs))) {
+		journal_replay_clear(&replay);
 		return err;
+	}
 	actions_set_repairs(d->actions, d->repairs);
 	if ((err = policy_set_load(d->opt.policy, &next.set, why, sizeof(why)))) {
 		salve_log(LOG_ERR, "%s", why);
+		journal_replay_clear(&replay);
 		return err;
 	}
 	if ((err = scope_watch_new(&d->scope_watch)) ||
@@ -740,6 +757,9 @@ static int start(struct daemon *d)
 	/* The first configuration is switched to as a reload's is, from none. */
 	if ((err = switch_config(d, &next, rules, why, sizeof(why))))
 		goto refused;
+	/* What the last salved left patched: adopted, or undone if its rule is gone. */
+	repairs_restore(d->repairs, &replay, rule_loaded, d);
+	journal_replay_clear(&replay);
 	salve_log(LOG_INFO, "watching with %zu polic%s from %s%s", d->cur.set->n_policies,
 		  d->cur.set->n_policies == 1 ? "y" : "ies", d->opt.policy,
 		  d->opt.dry_run ? " (dry run)" : "");
@@ -747,6 +767,7 @@ static int start(struct daemon *d)
 refused:
 	salve_log(LOG_ERR, "%s", why);
 out:
+	journal_replay_clear(&replay);
 	config_clear(&next);
 	return err;
 }

@@ -2,9 +2,12 @@
 #include "actions/repairs.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/loop.h"
@@ -24,16 +27,26 @@ struct repairs {
 	repairs_line_fn *line;
 	void *ctx;
 	int64_t realtime_offset_ns;
+	int dirfd; /* where repairs.json is kept */
 	uint64_t next_id;
 	struct entry *entries; /* newest first */
 };
 
-int repairs_new(struct journal *journal, repairs_line_fn *line, void *ctx, struct repairs **out)
+#define REPAIRS_FILE "repairs.json"
+
+int repairs_new(struct journal *journal, const char *dir, repairs_line_fn *line, void *ctx,
+		struct repairs **out)
 {
 	struct repairs *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		return -ENOMEM;
+	if ((r->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		int err = -errno;
+
+		free(r);
+		return err;
+	}
 	r->journal = journal;
 	r->line = line;
 	r->ctx = ctx;
@@ -60,6 +73,7 @@ void repairs_free(struct repairs *r)
 		r->entries = e->next;
 		entry_free(e);
 	}
+	close(r->dirfd);
 	free(r);
 }
 
@@ -127,6 +141,33 @@ static void emit(struct repairs *r, struct json_object *o)
 	json_object_put(o);
 }
 
+/* The repairs in effect, whole, into repairs.json: a temporary file synced, then renamed
+ * over the last one, so a crash leaves the old list or the new, never half of one. */
+static void save(struct repairs *r)
+{
+	struct json_object *list = repairs_list(r);
+	const char *text = list ? json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN) : NULL;
+	int fd = -1, err = 0;
+	size_t len;
+
+	if (!text) {
+		err = ENOMEM;
+		goto out;
+	}
+	len = strlen(text);
+	fd = openat(r->dirfd, REPAIRS_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) ||
+	    renameat(r->dirfd, REPAIRS_FILE ".tmp", r->dirfd, REPAIRS_FILE) || fsync(r->dirfd))
+		err = errno ? errno : EIO;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		salve_log(LOG_ERR, "%s: cannot keep the repairs in effect: %s (a salved started "
+			  "again will not find them)", REPAIRS_FILE, strerror(err));
+	json_object_put(list);
+}
+
 int repairs_applied(struct repairs *r, const struct repair_plan *p, const struct repair_origin *o,
 		    const struct patch_stats *st, uint64_t *id)
 {
@@ -145,6 +186,7 @@ int repairs_applied(struct repairs *r, const struct repair_plan *p, const struct
 	e->next = r->entries;
 	r->entries = e;
 	*id = e->id;
+	save(r);
 	if ((line = entry_line(r, e, "applied")) && st) {
 		report_add(line, "stopped_us", json_object_new_uint64(st->stopped_ns / 1000));
 		report_add(line, "threads", json_object_new_uint64(st->threads));
@@ -225,6 +267,7 @@ int repairs_rollback(struct repairs *r, uint64_t id, const char *reason, char *e
 	}
 	*at = e->next;
 	entry_free(e);
+	save(r);
 	emit(r, line);
 	return ret == -ESRCH || ret == -ESTALE ? 0 : ret;
 }
@@ -240,11 +283,125 @@ void repairs_verified(struct repairs *r, uint64_t incident_id, bool resolved)
 			continue;
 		if (resolved) {
 			e->verified = true;
+			save(r);
 			emit(r, entry_line(r, e, "verified"));
 		} else if (repairs_rollback(r, e->id, "the fault did not stop within the rule's "
 						      "verify window", err, sizeof(err))) {
 			salve_log(LOG_ERR, "repair %llu: %s", (unsigned long long)e->id, err);
 		}
+	}
+}
+
+static const char *str_of(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+static uint64_t u64_of(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
+}
+
+/* One repair the last salved left: adopt it, undo it or drop it, as its process's bytes
+ * say. id 0: it was being made (an interrupted journal entry). */
+static void restore_one(struct repairs *r, struct json_object *plan_obj, uint64_t id,
+			const struct repair_origin *o, bool verified, repairs_rule_fn *rule_loaded,
+			void *ctx)
+{
+	struct repair_plan p;
+	struct entry *e;
+	uint8_t now[CODE_MAX];
+	char err[512];
+
+	if (repair_plan_from_json(plan_obj, &p) || repair_process_start_ns(p.pid) != p.start_ns ||
+	    patch_read((pid_t)p.pid, p.addr, now, p.len))
+		return; /* not a plan, or its process is gone: nothing to keep */
+	if (memcmp(now, p.code, p.len)) {
+		if (memcmp(now, p.orig, p.len))
+			salve_log(LOG_WARNING, "repair of %s in process %u: the bytes there are "
+				  "neither salve's nor the file's; left alone", p.symbol, p.pid);
+		return; /* never written: the process is as it was */
+	}
+	if (!(e = calloc(1, sizeof(*e))) || !(e->rule = strdup(o->rule ? o->rule : "")) ||
+	    !(e->policy = strdup(o->policy ? o->policy : ""))) {
+		if (e)
+			entry_free(e);
+		salve_log(LOG_ERR, "repair of %s in process %u: %s", p.symbol, p.pid, strerror(ENOMEM));
+		return;
+	}
+	e->id = id && !*find(r, id) ? id : r->next_id;
+	if (e->id >= r->next_id)
+		r->next_id = e->id + 1;
+	e->incident_id = o->incident_id;
+	e->plan = p;
+	e->verified = verified;
+	e->next = r->entries;
+	r->entries = e;
+	if (!rule_loaded(ctx, e->rule)) {
+		if (repairs_rollback(r, e->id, "its rule is no longer loaded", err, sizeof(err)))
+			salve_log(LOG_ERR, "repair %llu: %s", (unsigned long long)e->id, err);
+		return;
+	}
+	emit(r, entry_line(r, e, "adopted"));
+}
+
+void repairs_restore(struct repairs *r, const struct journal_replay *replay,
+		     repairs_rule_fn *rule_loaded, void *ctx)
+{
+	struct json_object *kept = NULL;
+	char *text = NULL;
+	size_t cap = 0;
+	FILE *f = NULL;
+	int fd = openat(r->dirfd, REPAIRS_FILE, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0 && (f = fdopen(fd, "r")) && getline(&text, &cap, f) > 0)
+		kept = json_tokener_parse(text);
+	if (f)
+		fclose(f);
+	else if (fd >= 0)
+		close(fd);
+	free(text);
+	for (size_t i = 0; json_object_is_type(kept, json_type_array) &&
+			   i < json_object_array_length(kept); i++) {
+		struct json_object *k = json_object_array_get_idx(kept, i);
+		const char *state = str_of(k, "state");
+
+		restore_one(r, k, u64_of(k, "id"),
+			    &(struct repair_origin){ u64_of(k, "incident"), str_of(k, "rule"),
+						     str_of(k, "policy") },
+			    state && !strcmp(state, "verified"), rule_loaded, ctx);
+	}
+	json_object_put(kept);
+	/* Repairs begun and never ended: written or not, their bytes say. */
+	for (size_t i = 0; replay && i < replay->n_pending; i++) {
+		struct json_object *b = replay->pending[i].begin, *action;
+		const char *what;
+
+		if (!json_object_object_get_ex(b, "action", &action) || !(what = str_of(action, "do")) ||
+		    (strcmp(what, "override") && strcmp(what, "redirect")))
+			continue;
+		restore_one(r, action, 0,
+			    &(struct repair_origin){ u64_of(b, "incident"), str_of(b, "rule"),
+						     str_of(b, "policy") },
+			    false, rule_loaded, ctx);
+	}
+	save(r);
+}
+
+void repairs_prune(struct repairs *r, repairs_rule_fn *rule_loaded, void *ctx)
+{
+	struct entry *e, *next;
+	char err[512];
+
+	for (e = r->entries; e; e = next) {
+		next = e->next;
+		if (!rule_loaded(ctx, e->rule) &&
+		    repairs_rollback(r, e->id, "its rule was removed by a reload", err, sizeof(err)))
+			salve_log(LOG_ERR, "repair %llu: %s", (unsigned long long)e->id, err);
 	}
 }
 

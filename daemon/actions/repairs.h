@@ -30,8 +30,11 @@ struct repair_origin {
 	const char *policy;
 };
 
-/* journal is not owned and must outlive r. */
-int repairs_new(struct journal *journal, repairs_line_fn *line, void *ctx, struct repairs **out);
+/* journal is not owned and must outlive r. The repairs in effect are kept in
+ * dir/repairs.json (written whole, then renamed over the last, at every change), so a
+ * salved started again finds them. */
+int repairs_new(struct journal *journal, const char *dir, repairs_line_fn *line, void *ctx,
+		struct repairs **out);
 void repairs_free(struct repairs *r);
 
 /* The boot-time to wall-clock offset lines are written with. */
@@ -56,6 +59,20 @@ int repairs_rollback(struct repairs *r, uint64_t id, const char *reason, char *e
 /* The verify window of incident_id ended: its repairs are "verified" when resolved,
  * else rolled back. */
 void repairs_verified(struct repairs *r, uint64_t incident_id, bool resolved);
+
+/* Whether a rule of that id is loaded now. */
+typedef bool repairs_rule_fn(void *ctx, const char *rule);
+
+/* At start: the repairs the last salved left in effect (dir/repairs.json) and those it
+ * was making when it stopped (the journal's interrupted begins of override and
+ * redirect). Each whose process still runs with salve's bytes in place is adopted
+ * ("adopted" line), or undone when its rule is no longer loaded; one whose process has
+ * the original bytes was never written and is dropped; a process gone, likewise. */
+void repairs_restore(struct repairs *r, const struct journal_replay *replay,
+		     repairs_rule_fn *rule_loaded, void *ctx);
+
+/* After a reload: the repairs of rules no longer loaded are undone. */
+void repairs_prune(struct repairs *r, repairs_rule_fn *rule_loaded, void *ctx);
 
 /* Every repair in effect, as an array of objects like their lines (a new reference). */
 struct json_object *repairs_list(const struct repairs *r);
