@@ -106,8 +106,8 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-# probes.c includes every skeleton.
-$(BUILD)/obj/daemon/kernel/probes.o: $(SKELS)
+# probes.c and entry.c include the skeletons.
+$(BUILD)/obj/daemon/kernel/probes.o $(BUILD)/obj/daemon/kernel/entry.o: $(SKELS)
 
 $(BUILD)/libsalved.a: $(LIB_OBJS)
 	$(call msg,AR,$@)rm -f $@ && $(AR) rcs $@ $^

@@ -17,6 +17,7 @@
 #include "actions/actions.h"
 #include "actions/repairs.h"
 #include "kernel/baseline.h"
+#include "kernel/entry.h"
 #include "ctl/ctl.h"
 #include "engine/engine.h"
 #include "events/events.h"
@@ -79,6 +80,7 @@ struct daemon {
 	struct journal *journal;
 	struct actions *actions;
 	struct repairs *repairs;
+	struct entry *entry;
 	struct ctl *ctl;
 	FILE *out;
 	unsigned ticks;
@@ -299,16 +301,45 @@ undo_rules:
 	return rc;
 }
 
-/* Whether the loaded policies have a rule of that id (a repair of a rule gone is undone). */
-static bool rule_loaded(void *ctx, const char *rule)
+/* Whether the loaded policies have a rule of that id (a repair of a rule gone is undone),
+ * and whether its policy is scoped by binary alone. */
+static bool rule_loaded(void *ctx, const char *rule, bool *by_binary)
 {
 	const struct daemon *d = ctx;
 
-	for (size_t i = 0; d->cur.set && i < d->cur.set->n_policies; i++)
-		for (size_t j = 0; j < d->cur.set->policies[i].n_rules; j++)
-			if (!strcmp(d->cur.set->policies[i].rules[j].id, rule))
+	for (size_t i = 0; d->cur.set && i < d->cur.set->n_policies; i++) {
+		const struct policy *p = &d->cur.set->policies[i];
+
+		for (size_t j = 0; j < p->n_rules; j++) {
+			if (!strcmp(p->rules[j].id, rule)) {
+				*by_binary = policy_scope_binaries_only(&p->scope);
 				return true;
+			}
+		}
+	}
 	return false;
+}
+
+/* Repairs reach the processes of a binary started later: stopped at their entry. */
+static int on_stand(void *ctx, const char *exe, uint32_t cookie, char *err, size_t err_len)
+{
+	struct daemon *d = ctx;
+
+	return entry_attach(d->entry, exe, cookie, err, err_len);
+}
+
+static void on_unstand(void *ctx, uint32_t cookie)
+{
+	struct daemon *d = ctx;
+
+	entry_detach(d->entry, cookie);
+}
+
+static void on_entry_stopped(void *ctx, uint32_t pid, uint32_t cookie)
+{
+	struct daemon *d = ctx;
+
+	repairs_entry_stopped(d->repairs, pid, cookie);
 }
 
 /* Reload as a transaction: validate and plan the whole new set, prepare its rules, then
@@ -722,11 +753,13 @@ static int start(struct daemon *d)
 		return err;
 	}
 	if ((err = actions_new(d->loop, d->journal, &d->actions)) ||
-	    (err = repairs_new(d->journal, d->opt.state_dir, on_repair_line, d, &d->repairs))) {
+	    (err = repairs_new(d->journal, d->opt.state_dir, on_repair_line, d, &d->repairs)) ||
+	    (err = entry_new(d->loop, on_entry_stopped, d, &d->entry))) {
 		journal_replay_clear(&replay);
 		return err;
 	}
 	actions_set_repairs(d->actions, d->repairs);
+	repairs_set_standing(d->repairs, on_stand, on_unstand, d);
 	if ((err = policy_set_load(d->opt.policy, &next.set, why, sizeof(why)))) {
 		salve_log(LOG_ERR, "%s", why);
 		journal_replay_clear(&replay);
@@ -851,6 +884,7 @@ int main(int argc, char **argv)
 	engine_free(d.engine);
 	actions_free(d.actions);
 	repairs_free(d.repairs);
+	entry_free(d.entry);
 	journal_free(d.journal);
 	pipeline_free(d.pipeline);
 	stall_free(d.stall);

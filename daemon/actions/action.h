@@ -26,6 +26,8 @@ struct action_target {
 	const char *probe;         /* the first condition leaf's probe; "" when none */
 	uint64_t events;           /* counted over every leaf */
 	const char *incident_json; /* the incident line as it stands (earlier outcomes in) */
+	bool by_binary;            /* the policy is scoped by binary alone (new processes of
+				    * the binary are in scope) */
 };
 
 struct action_run;

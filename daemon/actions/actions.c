@@ -299,6 +299,7 @@ static int job_new(struct actions *a, const struct incident *inc, struct job **o
 		.incident_id = inc->id, .rule = jb->rule, .policy = jb->policy, .pid = inc->pid,
 		.exe_dev = inc->exe_dev, .exe_ino = inc->exe_ino, .exe = jb->exe,
 		.probe = jb->probe, .events = incident_events(inc),
+		.by_binary = rule && rule->policy && policy_scope_binaries_only(&rule->policy->scope),
 	};
 	if ((err = entries_new(jb)))
 		goto err;

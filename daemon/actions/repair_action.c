@@ -38,17 +38,52 @@ static int repair_describe(const struct policy_action *action, const struct acti
 	struct repair_plan p;
 	char err[512];
 
-	if (plan(action, t->pid, &p, err, sizeof(err)))
+	int r = plan(action, t->pid, &p, err, sizeof(err));
+
+	if (r == -ESRCH && t->by_binary && t->exe[0]) {
+		/* The process is gone (a crash): the repair is for the ones started next. */
+		int e = report_add(obj, "exe", json_object_new_string(t->exe));
+
+		e = e ?: report_add(obj, "binary", json_object_new_string(action->binary));
+		e = e ?: report_add(obj, "symbol", json_object_new_string(action->symbol));
+		if (action->kind == POLICY_ACTION_OVERRIDE)
+			e = e ?: report_add(obj, "return", json_object_new_int64(action->ret));
+		else
+			e = e ?: report_add(obj, "to", json_object_new_string(action->to));
+		e = e ?: report_add(obj, "mechanism", json_object_new_string("hot_patch"));
+		return e ?: report_add(obj, "standing", json_object_new_boolean(true));
+	}
+	if (r)
 		return report_add(obj, "pid", json_object_new_int64(t->pid)) ?:
 		       report_add(obj, "refused", json_object_new_string(err));
 	return repair_plan_to_json(&p, obj);
+}
+
+/* The repair of the processes of the incident's executable started from now on. */
+static int stand_for_new(struct action_run *run, const struct repair_origin *o)
+{
+	const struct policy_action *a = run->action;
+	struct repair_plan spec = { .kind = a->kind == POLICY_ACTION_OVERRIDE ? REPAIR_OVERRIDE
+									       : REPAIR_REDIRECT,
+				    .value = a->ret };
+	uint64_t id;
+
+	snprintf(spec.path, sizeof(spec.path), "%s", a->binary);
+	snprintf(spec.symbol, sizeof(spec.symbol), "%s", a->symbol);
+	snprintf(spec.to_symbol, sizeof(spec.to_symbol), "%s", a->to ? a->to : "");
+	if (!run->repairs || repairs_stand(run->repairs, &spec, run->target->exe, o, &id))
+		return action_outcome(run->outcome, "refused: new processes of %s cannot be "
+				      "stopped at their entry", run->target->exe);
+	report_add(run->outcome, "repair", json_object_new_uint64(id));
+	return action_outcome(run->outcome, "standing: the processes of %s started from now "
+			      "on get it", run->target->exe);
 }
 
 static int repair_start(struct action_run *run)
 {
 	const struct action_target *t = run->target;
 	const char *what = run->action->kind == POLICY_ACTION_OVERRIDE ? "override" : "redirect";
-	struct repair_origin o = { t->incident_id, t->rule, t->policy };
+	struct repair_origin o = { t->incident_id, t->rule, t->policy, t->by_binary };
 	struct json_object *refused;
 	struct repair_plan p;
 	struct patch_stats st;
@@ -56,6 +91,10 @@ static int repair_start(struct action_run *run)
 	uint64_t id;
 	int r;
 
+	if (json_object_object_get_ex(run->outcome, "standing", NULL)) {
+		json_object_object_del(run->outcome, "standing");
+		return stand_for_new(run, &o);
+	}
 	if (json_object_object_get_ex(run->outcome, "refused", &refused)) {
 		snprintf(err, sizeof(err), "%s", json_object_get_string(refused));
 		json_object_object_del(run->outcome, "refused");

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,16 @@ struct entry {
 	struct entry *next;
 };
 
+/* A repair that stands for the processes of an executable started later. */
+struct standing {
+	uint64_t id;     /* a repair id, and the cookie of the entry stop */
+	char exe[PATH_MAX];
+	struct repair_plan spec; /* of the first process: kind, binary, symbol, value, to */
+	uint64_t incident_id;
+	char rule[128], policy[128];
+	struct standing *next;
+};
+
 struct repairs {
 	struct journal *journal;
 	repairs_line_fn *line;
@@ -30,6 +42,10 @@ struct repairs {
 	int dirfd; /* where repairs.json is kept */
 	uint64_t next_id;
 	struct entry *entries; /* newest first */
+	struct standing *standing;
+	repairs_stand_fn *stand;
+	repairs_unstand_fn *unstand;
+	void *stand_ctx;
 };
 
 #define REPAIRS_FILE "repairs.json"
@@ -72,6 +88,12 @@ void repairs_free(struct repairs *r)
 
 		r->entries = e->next;
 		entry_free(e);
+	}
+	while (r->standing) {
+		struct standing *s = r->standing;
+
+		r->standing = s->next;
+		free(s);
 	}
 	close(r->dirfd);
 	free(r);
@@ -168,6 +190,203 @@ out:
 	json_object_put(list);
 }
 
+/* ---- standing repairs: the new processes of a repaired executable ------------------ */
+
+void repairs_set_standing(struct repairs *r, repairs_stand_fn *stand, repairs_unstand_fn *unstand,
+			  void *ctx)
+{
+	r->stand = stand;
+	r->unstand = unstand;
+	r->stand_ctx = ctx;
+}
+
+static struct entry **find(struct repairs *r, uint64_t id)
+{
+	struct entry **p = &r->entries;
+
+	while (*p && (*p)->id != id)
+		p = &(*p)->next;
+	return p;
+}
+
+/* The standing repair the plan of a repair (or the repair's rule) is one of. */
+static struct standing **standing_of(struct repairs *r, const char *rule, const struct repair_plan *p)
+{
+	struct standing **s = &r->standing;
+
+	while (*s && (strcmp((*s)->rule, rule) || strcmp((*s)->spec.path, p->path) ||
+		      strcmp((*s)->spec.symbol, p->symbol)))
+		s = &(*s)->next;
+	return s;
+}
+
+static struct standing **standing_by_id(struct repairs *r, uint64_t id)
+{
+	struct standing **s = &r->standing;
+
+	while (*s && (*s)->id != id)
+		s = &(*s)->next;
+	return s;
+}
+
+/* {"kind":"repair","id","do",…,"state","exe","binary","symbol","return"|"to"}. */
+static struct json_object *standing_line(const struct repairs *r, const struct standing *s,
+					 const char *state)
+{
+	struct json_object *o = line_new(r, s->id, kind_name(s->spec.kind), s->incident_id, s->rule,
+					 s->policy, state);
+	int err = 0;
+
+	if (!o)
+		return NULL;
+	err = report_add(o, "exe", json_object_new_string(s->exe));
+	err = err ?: report_add(o, "binary", json_object_new_string(s->spec.path));
+	err = err ?: report_add(o, "symbol", json_object_new_string(s->spec.symbol));
+	if (s->spec.kind == REPAIR_OVERRIDE)
+		err = err ?: report_add(o, "return", json_object_new_int64(s->spec.value));
+	else
+		err = err ?: report_add(o, "to", json_object_new_string(s->spec.to_symbol));
+	err = err ?: report_add(o, "mechanism", json_object_new_string("hot_patch"));
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Repair the new processes of exe as spec says, from now on: a repair of its own (id:
+ * id_hint when free, else the next), with its "standing" line. */
+static void stand_exe(struct repairs *r, const struct repair_plan *spec, const char *exe,
+		      const struct repair_origin *o, uint64_t id_hint)
+{
+	struct standing *s;
+	char err[512];
+
+	if (!o->new_processes || !r->stand || *standing_of(r, o->rule ? o->rule : "", spec))
+		return;
+	if (!(s = calloc(1, sizeof(*s))))
+		return;
+	s->id = id_hint && !*standing_by_id(r, id_hint) && !*find(r, id_hint) ? id_hint : r->next_id;
+	if (s->id >= r->next_id)
+		r->next_id = s->id + 1;
+	s->spec = *spec;
+	s->incident_id = o->incident_id;
+	snprintf(s->exe, sizeof(s->exe), "%s", exe);
+	snprintf(s->rule, sizeof(s->rule), "%s", o->rule ? o->rule : "");
+	snprintf(s->policy, sizeof(s->policy), "%s", o->policy ? o->policy : "");
+	if (r->stand(r->stand_ctx, exe, (uint32_t)s->id, err, sizeof(err))) {
+		salve_log(LOG_WARNING, "repair of %s: new processes of %s will not get it: %s",
+			  spec->symbol, exe, err);
+		free(s);
+		return;
+	}
+	s->next = r->standing;
+	r->standing = s;
+	save(r);
+	emit(r, standing_line(r, s, "standing"));
+}
+
+/* Repair the new processes of p's executable as p was. */
+static void stand(struct repairs *r, const struct repair_plan *p, const struct repair_origin *o)
+{
+	char link[64], exe[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%u/exe", p->pid);
+	if ((n = readlink(link, exe, sizeof(exe) - 1)) < 0)
+		return;
+	exe[n] = 0;
+	stand_exe(r, p, exe, o, 0);
+}
+
+int repairs_stand(struct repairs *r, const struct repair_plan *spec, const char *exe,
+		  const struct repair_origin *o, uint64_t *id)
+{
+	struct standing *s;
+
+	stand_exe(r, spec, exe, o, 0);
+	s = *standing_of(r, o->rule ? o->rule : "", spec);
+	if (!s)
+		return -ENOTSUP;
+	*id = s->id;
+	return 0;
+}
+
+/* Stop repairing new processes: s (found at at) is undone, with its line. */
+static void unstand_at(struct repairs *r, struct standing **at, const char *reason)
+{
+	struct standing *s = *at;
+	struct json_object *line = standing_line(r, s, "rolled_back");
+
+	if (line)
+		report_add(line, "reason", json_object_new_string(reason));
+	r->unstand(r->stand_ctx, (uint32_t)s->id);
+	*at = s->next;
+	free(s);
+	save(r);
+	emit(r, line);
+}
+
+static void unstand(struct repairs *r, const char *rule, const struct repair_plan *p,
+		    const char *reason)
+{
+	struct standing **at = standing_of(r, rule, p);
+
+	if (*at)
+		unstand_at(r, at, reason);
+}
+
+void repairs_entry_stopped(struct repairs *r, uint32_t pid, uint32_t cookie)
+{
+	struct standing *s = r->standing;
+	struct repair_origin o;
+	struct json_object *desc = NULL, *end;
+	struct repair_plan p;
+	struct patch_stats st;
+	char err[512] = "";
+	uint64_t seq, id;
+	int ret;
+
+	while (s && (uint32_t)s->id != cookie)
+		s = s->next;
+	if (!s)
+		goto cont; /* undone meanwhile */
+	o = (struct repair_origin){ s->incident_id, s->rule, s->policy, true };
+	ret = s->spec.kind == REPAIR_OVERRIDE
+		      ? repair_plan_override(s->spec.path, s->spec.symbol, s->spec.value, pid, &p, err,
+					     sizeof(err))
+		      : repair_plan_redirect(s->spec.path, s->spec.symbol, s->spec.to_symbol, pid, &p,
+					     err, sizeof(err));
+	/* Journal first, as for the first process. */
+	if (!ret && (!(desc = json_object_new_object()) ||
+		     report_add(desc, "do", json_object_new_string(kind_name(p.kind))) ||
+		     repair_plan_to_json(&p, desc))) {
+		snprintf(err, sizeof(err), "%s", strerror(ENOMEM));
+		ret = -ENOMEM;
+	}
+	if (!ret && (ret = journal_begin(r->journal,
+					 &(struct journal_subject){ s->incident_id, s->rule, s->policy,
+								    pid, s->spec.path },
+					 0, desc, &seq)))
+		snprintf(err, sizeof(err), "journal %s: %s", journal_path(r->journal), strerror(-ret));
+	if (!ret) {
+		ret = repair_apply(&p, &st, err, sizeof(err));
+		if ((end = json_object_new_object())) {
+			report_add(end, "do", json_object_new_string(kind_name(p.kind)));
+			report_add(end, "outcome", json_object_new_string(ret ? err : "applied"));
+			journal_end(r->journal, seq, end);
+			json_object_put(end);
+		}
+	}
+	json_object_put(desc);
+	if (ret)
+		repairs_refused(r, kind_name(s->spec.kind), &o, pid, err);
+	else if (repairs_applied(r, &p, &o, &st, &id))
+		repair_undo(&p, NULL, err, sizeof(err));
+cont:
+	kill((pid_t)pid, SIGCONT);
+}
+
 int repairs_applied(struct repairs *r, const struct repair_plan *p, const struct repair_origin *o,
 		    const struct patch_stats *st, uint64_t *id)
 {
@@ -187,6 +406,7 @@ int repairs_applied(struct repairs *r, const struct repair_plan *p, const struct
 	r->entries = e;
 	*id = e->id;
 	save(r);
+	stand(r, p, o);
 	if ((line = entry_line(r, e, "applied")) && st) {
 		report_add(line, "stopped_us", json_object_new_uint64(st->stopped_ns / 1000));
 		report_add(line, "threads", json_object_new_uint64(st->threads));
@@ -210,15 +430,6 @@ void repairs_refused(struct repairs *r, const char *what, const struct repair_or
 	emit(r, line);
 }
 
-static struct entry **find(struct repairs *r, uint64_t id)
-{
-	struct entry **p = &r->entries;
-
-	while (*p && (*p)->id != id)
-		p = &(*p)->next;
-	return p;
-}
-
 int repairs_rollback(struct repairs *r, uint64_t id, const char *reason, char *err,
 		     size_t err_len)
 {
@@ -229,6 +440,25 @@ int repairs_rollback(struct repairs *r, uint64_t id, const char *reason, char *e
 	int ret;
 
 	err[0] = 0;
+	if (!e && *standing_by_id(r, id)) {
+		struct standing *st = *standing_by_id(r, id);
+		struct repair_plan spec = st->spec;
+		char rule[sizeof(st->rule)];
+		struct entry *x, *next;
+
+		/* Undone for the processes to come, and for those that got it. */
+		snprintf(rule, sizeof(rule), "%s", st->rule);
+		unstand_at(r, standing_by_id(r, id), reason);
+		for (x = r->entries; x; x = next) {
+			next = x->next;
+			if (!strcmp(x->rule, rule) && !strcmp(x->plan.path, spec.path) &&
+			    !strcmp(x->plan.symbol, spec.symbol) &&
+			    repairs_rollback(r, x->id, reason, err, err_len))
+				salve_log(LOG_ERR, "repair %llu: %s", (unsigned long long)x->id, err);
+		}
+		err[0] = 0;
+		return 0;
+	}
 	if (!e) {
 		snprintf(err, err_len, "no repair %llu is in effect", (unsigned long long)id);
 		return -ENOENT;
@@ -265,6 +495,8 @@ int repairs_rollback(struct repairs *r, uint64_t id, const char *reason, char *e
 		journal_end(r->journal, seq, outcome);
 		json_object_put(outcome);
 	}
+	/* Undone here, it is undone for the processes to come too. */
+	unstand(r, e->rule, &e->plan, reason);
 	*at = e->next;
 	entry_free(e);
 	save(r);
@@ -274,8 +506,18 @@ int repairs_rollback(struct repairs *r, uint64_t id, const char *reason, char *e
 
 void repairs_verified(struct repairs *r, uint64_t incident_id, bool resolved)
 {
+	static const char why[] = "the fault did not stop within the rule's verify window";
 	struct entry *e = r->entries, *next;
+	struct standing **s = &r->standing;
 	char err[512];
+
+	/* The repair of the processes to come, when the fault came back. */
+	while (*s) {
+		if ((*s)->incident_id == incident_id && !resolved)
+			unstand_at(r, s, why);
+		else
+			s = &(*s)->next;
+	}
 
 	for (; e; e = next) {
 		next = e->next;
@@ -285,8 +527,7 @@ void repairs_verified(struct repairs *r, uint64_t incident_id, bool resolved)
 			e->verified = true;
 			save(r);
 			emit(r, entry_line(r, e, "verified"));
-		} else if (repairs_rollback(r, e->id, "the fault did not stop within the rule's "
-						      "verify window", err, sizeof(err))) {
+		} else if (repairs_rollback(r, e->id, why, err, sizeof(err))) {
 			salve_log(LOG_ERR, "repair %llu: %s", (unsigned long long)e->id, err);
 		}
 	}
@@ -315,6 +556,7 @@ static void restore_one(struct repairs *r, struct json_object *plan_obj, uint64_
 	struct repair_plan p;
 	struct entry *e;
 	uint8_t now[CODE_MAX];
+	bool by_binary = false;
 	char err[512];
 
 	if (repair_plan_from_json(plan_obj, &p) || repair_process_start_ns(p.pid) != p.start_ns ||
@@ -341,11 +583,12 @@ static void restore_one(struct repairs *r, struct json_object *plan_obj, uint64_
 	e->verified = verified;
 	e->next = r->entries;
 	r->entries = e;
-	if (!rule_loaded(ctx, e->rule)) {
+	if (!rule_loaded(ctx, e->rule, &by_binary)) {
 		if (repairs_rollback(r, e->id, "its rule is no longer loaded", err, sizeof(err)))
 			salve_log(LOG_ERR, "repair %llu: %s", (unsigned long long)e->id, err);
 		return;
 	}
+	stand(r, &p, &(struct repair_origin){ o->incident_id, o->rule, o->policy, by_binary });
 	emit(r, entry_line(r, e, "adopted"));
 }
 
@@ -369,10 +612,30 @@ void repairs_restore(struct repairs *r, const struct journal_replay *replay,
 			   i < json_object_array_length(kept); i++) {
 		struct json_object *k = json_object_array_get_idx(kept, i);
 		const char *state = str_of(k, "state");
+		bool by_binary = false;
+
+		if (state && !strcmp(state, "standing")) {
+			struct repair_plan spec = { 0 };
+			const char *what = str_of(k, "do"), *rule = str_of(k, "rule");
+
+			if (!rule || !rule_loaded(ctx, rule, &by_binary) || !str_of(k, "exe") ||
+			    !str_of(k, "binary") || !str_of(k, "symbol") || !what)
+				continue;
+			spec.kind = strcmp(what, "redirect") ? REPAIR_OVERRIDE : REPAIR_REDIRECT;
+			snprintf(spec.path, sizeof(spec.path), "%s", str_of(k, "binary"));
+			snprintf(spec.symbol, sizeof(spec.symbol), "%s", str_of(k, "symbol"));
+			snprintf(spec.to_symbol, sizeof(spec.to_symbol), "%s", str_of(k, "to") ?: "");
+			spec.value = (int64_t)u64_of(k, "return");
+			stand_exe(r, &spec, str_of(k, "exe"),
+				  &(struct repair_origin){ u64_of(k, "incident"), rule,
+							   str_of(k, "policy"), by_binary },
+				  u64_of(k, "id"));
+			continue;
+		}
 
 		restore_one(r, k, u64_of(k, "id"),
 			    &(struct repair_origin){ u64_of(k, "incident"), str_of(k, "rule"),
-						     str_of(k, "policy") },
+						     str_of(k, "policy"), false },
 			    state && !strcmp(state, "verified"), rule_loaded, ctx);
 	}
 	json_object_put(kept);
@@ -386,7 +649,7 @@ void repairs_restore(struct repairs *r, const struct journal_replay *replay,
 			continue;
 		restore_one(r, action, 0,
 			    &(struct repair_origin){ u64_of(b, "incident"), str_of(b, "rule"),
-						     str_of(b, "policy") },
+						     str_of(b, "policy"), false },
 			    false, rule_loaded, ctx);
 	}
 	save(r);
@@ -395,11 +658,12 @@ void repairs_restore(struct repairs *r, const struct journal_replay *replay,
 void repairs_prune(struct repairs *r, repairs_rule_fn *rule_loaded, void *ctx)
 {
 	struct entry *e, *next;
+	bool by_binary;
 	char err[512];
 
 	for (e = r->entries; e; e = next) {
 		next = e->next;
-		if (!rule_loaded(ctx, e->rule) &&
+		if (!rule_loaded(ctx, e->rule, &by_binary) &&
 		    repairs_rollback(r, e->id, "its rule was removed by a reload", err, sizeof(err)))
 			salve_log(LOG_ERR, "repair %llu: %s", (unsigned long long)e->id, err);
 	}
@@ -411,6 +675,16 @@ struct json_object *repairs_list(const struct repairs *r)
 
 	for (const struct entry *e = r->entries; a && e; e = e->next) {
 		struct json_object *o = entry_line(r, e, e->verified ? "verified" : "applied");
+
+		if (!o || json_object_array_add(a, o)) {
+			json_object_put(o);
+			json_object_put(a);
+			return NULL;
+		}
+		json_object_object_del(o, "time");
+	}
+	for (const struct standing *s = r->standing; a && s; s = s->next) {
+		struct json_object *o = standing_line(r, s, "standing");
 
 		if (!o || json_object_array_add(a, o)) {
 			json_object_put(o);

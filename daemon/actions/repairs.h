@@ -28,7 +28,15 @@ struct repair_origin {
 	uint64_t incident_id;
 	const char *rule;
 	const char *policy;
+	bool new_processes; /* the policy is scoped by binary alone: a process of the binary
+			     * started later is in scope, and gets the repair too */
 };
+
+/* Stop the new processes of executable exe at their entry, reporting them with cookie
+ * (repairs_entry_stopped); 0 or -errno, err says why. And stop them no more. */
+typedef int repairs_stand_fn(void *ctx, const char *exe, uint32_t cookie, char *err,
+			     size_t err_len);
+typedef void repairs_unstand_fn(void *ctx, uint32_t cookie);
 
 /* journal is not owned and must outlive r. The repairs in effect are kept in
  * dir/repairs.json (written whole, then renamed over the last, at every change), so a
@@ -36,6 +44,22 @@ struct repair_origin {
 int repairs_new(struct journal *journal, const char *dir, repairs_line_fn *line, void *ctx,
 		struct repairs **out);
 void repairs_free(struct repairs *r);
+
+/* How repairs reach processes started later: every repair applied for an origin with
+ * new_processes stands for its executable until it is rolled back. */
+void repairs_set_standing(struct repairs *r, repairs_stand_fn *stand, repairs_unstand_fn *unstand,
+			  void *ctx);
+
+/* The incident's process is gone (a crash): its repair stands for the processes of exe
+ * started from now on, spec saying what (kind, path, symbol, value or to_symbol), when
+ * o->new_processes. *id names it; -ENOTSUP when it cannot stand. */
+int repairs_stand(struct repairs *r, const struct repair_plan *spec, const char *exe,
+		  const struct repair_origin *o, uint64_t *id);
+
+/* Process pid of a standing repair's executable stopped at its entry: repair it like
+ * the first (journaled, its own id and "applied" line), or say why not (a "refused" line),
+ * then continue it (SIGCONT), always. */
+void repairs_entry_stopped(struct repairs *r, uint32_t pid, uint32_t cookie);
 
 /* The boot-time to wall-clock offset lines are written with. */
 void repairs_set_clock(struct repairs *r, int64_t realtime_offset_ns);
@@ -60,8 +84,9 @@ int repairs_rollback(struct repairs *r, uint64_t id, const char *reason, char *e
  * else rolled back. */
 void repairs_verified(struct repairs *r, uint64_t incident_id, bool resolved);
 
-/* Whether a rule of that id is loaded now. */
-typedef bool repairs_rule_fn(void *ctx, const char *rule);
+/* Whether a rule of that id is loaded now; *by_binary: its policy is scoped by binary
+ * alone (see new_processes). */
+typedef bool repairs_rule_fn(void *ctx, const char *rule, bool *by_binary);
 
 /* At start: the repairs the last salved left in effect (dir/repairs.json) and those it
  * was making when it stopped (the journal's interrupted begins of override and

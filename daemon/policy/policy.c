@@ -552,6 +552,12 @@ err:
 	return rc;
 }
 
+bool policy_scope_binaries_only(const struct policy_scope *sc)
+{
+	return sc->n_binaries && !sc->n_cgroups && !sc->n_units && !sc->n_comms && !sc->n_uids &&
+	       !sc->exclude;
+}
+
 void policy_set_free(struct policy_set *set)
 {
 	if (!set)

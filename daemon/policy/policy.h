@@ -265,6 +265,10 @@ int policy_parse(const char *file, const char *json, size_t len, struct policy *
 		 char *err, size_t err_len);
 
 void policy_set_free(struct policy_set *set);
+
+/* Whether sc names binaries and nothing else (no cgroup, unit, comm, uid, exclude):
+ * then every process of those binaries is in scope, those started later too. */
+bool policy_scope_binaries_only(const struct policy_scope *sc);
 void policy_clear(struct policy *p);
 
 const char *policy_probe_kind_name(enum policy_probe_kind kind);
