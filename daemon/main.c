@@ -18,6 +18,7 @@
 #include "actions/repairs.h"
 #include "kernel/baseline.h"
 #include "kernel/entry.h"
+#include "kernel/regwrite.h"
 #include "ctl/ctl.h"
 #include "engine/engine.h"
 #include "events/events.h"
@@ -790,6 +791,13 @@ static int start(struct daemon *d)
 	/* The first configuration is switched to as a reload's is, from none. */
 	if ((err = switch_config(d, &next, rules, why, sizeof(why))))
 		goto refused;
+	/* The override mechanism this kernel allows. */
+	if (regwrite_probe(why, sizeof(why)))
+		salve_log(LOG_INFO, "repairs: hot patch of a function's entry (uprobe register "
+			  "writes load here, but salve does not use them yet)");
+	else
+		salve_log(LOG_INFO, "repairs: hot patch of a function's entry (uprobe register "
+			  "writes refused: %s)", why);
 	/* What the last salved left patched: adopted, or undone if its rule is gone. */
 	repairs_restore(d->repairs, &replay, rule_loaded, d);
 	journal_replay_clear(&replay);
