@@ -8,6 +8,17 @@
 
 #define CODE_MAX 16
 
+/* A patch goes after a function's first instruction, never over it: that one is where a
+ * uprobe puts its breakpoint (and single-steps a copy of from the file), so salve's own
+ * probes and any added later keep working on a patched function, in either order. The
+ * patch then starts by undoing what that instruction did. bytes (n of them, at addr) are
+ * the function's first bytes; *first is the length of its first instruction, undo (its
+ * length *undo_len) what puts its effect back: nothing after endbr64 or a NOP, "pop REG"
+ * after "push REG", "add $N, %rsp" after "sub $N, %rsp". Any other first instruction:
+ * -ENOTSUP, err naming it. Decoded with capstone. */
+int code_step_over(uint64_t addr, const uint8_t *bytes, size_t n, size_t *first,
+		   uint8_t undo[CODE_MAX], size_t *undo_len, char *err, size_t err_len);
+
 /* "Return value at once": rax = value, then ret, in the fewest bytes (3 for 0, 8 for a
  * value that fits 32 bits signed, 11 otherwise). Returns the length written to out. */
 size_t code_return(int64_t value, uint8_t out[CODE_MAX]);

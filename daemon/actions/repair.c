@@ -95,9 +95,40 @@ static int locate(const char *path, const char *symbol, uint32_t pid, struct loc
 	return r;
 }
 
-/* The common part of a plan: F located, its file's bytes, the process's start. */
+/* The patch goes after F's first instruction (code.h says why): where, and what undoes
+ * that instruction, into undo. */
+static int step_over(struct repair_plan *p, const struct located *f, uint8_t undo[CODE_MAX],
+		     size_t *undo_len, char *err, size_t err_len)
+{
+	uint8_t head[CODE_MAX];
+	char why[256];
+	ssize_t n;
+	int fd, r;
+
+	if ((fd = open(p->path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    (n = pread(fd, head, sizeof(head), (off_t)f->site.offset)) <= 0) {
+		r = -errno;
+		snprintf(err, err_len, "%s: reading %s: %s", p->path, p->symbol, strerror(-r));
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	close(fd);
+	if ((r = code_step_over(f->addr, head, (size_t)n, &p->skip, undo, undo_len, why,
+				sizeof(why)))) {
+		snprintf(err, err_len, "%s: %s: %s", p->path, p->symbol, why);
+		return r;
+	}
+	p->file_off = f->site.offset + p->skip;
+	p->addr = f->addr + p->skip;
+	return 0;
+}
+
+/* The common part of a plan: F located, where its patch goes and what undoes the
+ * instruction before it, the process's start. */
 static int plan_begin(const char *binary, const char *symbol, uint32_t pid, struct repair_plan *p,
-		      struct located *f, char *err, size_t err_len)
+		      struct located *f, uint8_t undo[CODE_MAX], size_t *undo_len, char *err,
+		      size_t err_len)
 {
 	int r;
 
@@ -117,9 +148,7 @@ static int plan_begin(const char *binary, const char *symbol, uint32_t pid, stru
 		return r;
 	snprintf(p->symbol, sizeof(p->symbol), "%s", symbol);
 	snprintf(p->build_id, sizeof(p->build_id), "%s", f->site.build_id);
-	p->file_off = f->site.offset;
-	p->addr = f->addr;
-	return 0;
+	return step_over(p, f, undo, undo_len, err, err_len);
 }
 
 /* The plan's code set: check it fits the function, take the file's bytes under it and
@@ -130,9 +159,10 @@ static int plan_end(struct repair_plan *p, const struct located *f, char *err, s
 	char a[2 * CODE_MAX + 1], b[2 * CODE_MAX + 1];
 	int fd, r;
 
-	if (f->site.size && f->site.size < p->len) {
+	if (f->site.size && f->site.size < p->skip + p->len) {
 		snprintf(err, err_len, "%s: %s is %" PRIu64 " bytes long, shorter than the %zu bytes "
-			 "of the patch", p->path, p->symbol, f->site.size, p->len);
+			 "of the patch after its first instruction", p->path, p->symbol, f->site.size,
+			 p->skip + p->len);
 		return -E2BIG;
 	}
 	if ((fd = open(p->path, O_RDONLY | O_CLOEXEC)) < 0 ||
@@ -164,14 +194,21 @@ static int plan_end(struct repair_plan *p, const struct located *f, char *err, s
 int repair_plan_override(const char *binary, const char *symbol, int64_t value, uint32_t pid,
 			 struct repair_plan *out, char *err, size_t err_len)
 {
+	uint8_t undo[CODE_MAX], ret[CODE_MAX];
+	size_t undo_len, ret_len;
 	struct located f;
 	int r;
 
-	if ((r = plan_begin(binary, symbol, pid, out, &f, err, err_len)))
+	if ((r = plan_begin(binary, symbol, pid, out, &f, undo, &undo_len, err, err_len)))
 		return r;
 	out->kind = REPAIR_OVERRIDE;
 	out->value = value;
-	out->len = code_return(value, out->code);
+	ret_len = code_return(value, ret);
+	if (undo_len + ret_len > CODE_MAX)
+		return -E2BIG;
+	memcpy(out->code, undo, undo_len);
+	memcpy(out->code + undo_len, ret, ret_len);
+	out->len = undo_len + ret_len;
 	return plan_end(out, &f, err, err_len);
 }
 
@@ -205,10 +242,12 @@ static int locate_elsewhere(uint32_t pid, const char *skip, const char *to_symbo
 int repair_plan_redirect(const char *binary, const char *symbol, const char *to_symbol,
 			 uint32_t pid, struct repair_plan *out, char *err, size_t err_len)
 {
+	uint8_t undo[CODE_MAX], jump[CODE_MAX];
+	size_t undo_len, jump_len;
 	struct located f, g;
 	int r;
 
-	if ((r = plan_begin(binary, symbol, pid, out, &f, err, err_len)))
+	if ((r = plan_begin(binary, symbol, pid, out, &f, undo, &undo_len, err, err_len)))
 		return r;
 	out->kind = REPAIR_REDIRECT;
 	snprintf(out->to_symbol, sizeof(out->to_symbol), "%s", to_symbol);
@@ -221,7 +260,12 @@ int repair_plan_redirect(const char *binary, const char *symbol, const char *to_
 		return -ENOENT;
 	}
 	out->to_addr = g.addr;
-	out->len = code_jump(out->addr, out->to_addr, out->code);
+	jump_len = code_jump(out->addr + undo_len, out->to_addr, jump);
+	if (undo_len + jump_len > CODE_MAX)
+		return -E2BIG;
+	memcpy(out->code, undo, undo_len);
+	memcpy(out->code + undo_len, jump, jump_len);
+	out->len = undo_len + jump_len;
 	return plan_end(out, &f, err, err_len);
 }
 
@@ -247,6 +291,7 @@ int repair_plan_to_json(const struct repair_plan *p, struct json_object *obj)
 	err = err ?: report_add(obj, "build_id", json_object_new_string(p->build_id));
 	err = err ?: add_addr(obj, "file_offset", p->file_off);
 	err = err ?: add_addr(obj, "address", p->addr);
+	err = err ?: report_add(obj, "after_first", json_object_new_uint64(p->skip));
 	if (p->kind == REPAIR_OVERRIDE) {
 		err = err ?: report_add(obj, "return", json_object_new_int64(p->value));
 	} else {
@@ -296,6 +341,8 @@ int repair_plan_from_json(struct json_object *obj, struct repair_plan *out)
 		return -EINVAL;
 	out->pid = (uint32_t)pid;
 	out->len = n_code;
+	if (json_object_object_get_ex(obj, "after_first", &v))
+		out->skip = (size_t)json_object_get_int64(v);
 	snprintf(out->path, sizeof(out->path), "%s", path);
 	snprintf(out->symbol, sizeof(out->symbol), "%s", symbol);
 	snprintf(out->build_id, sizeof(out->build_id), "%s", build_id ? build_id : "");

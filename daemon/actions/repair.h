@@ -33,8 +33,11 @@ struct repair_plan {
 	char path[PATH_MAX];            /* the file of the function */
 	char symbol[256];
 	char build_id[RESOLVE_BUILD_ID_MAX];
-	uint64_t file_off;              /* of the function in path */
-	uint64_t addr;                  /* of the function in the process */
+	uint64_t file_off;              /* of the patch in path */
+	uint64_t addr;                  /* of the patch in the process: the function's entry
+					 * plus skip */
+	size_t skip;                    /* the function's first instruction, which the patch
+					 * follows (code_step_over) */
 	int64_t value;                  /* override: what it returns */
 	char to_path[PATH_MAX];         /* redirect: the file of the function called instead */
 	char to_symbol[256];

@@ -6,7 +6,8 @@
 # rollback puts the original bytes back: requests parse again. Then a rule whose repair
 # does not stop the fault (it overrides audit(), not parse()): the fault comes back
 # within the window, the repair is rolled back, and the process's bytes are the file's
-# again. A redirect of parse() to parse_v1(), the fixed one: bad requests are refused,
+# again. salve's own return probe on parse() sees the overridden returns: probe and
+# patch do not fight. A redirect of parse() to parse_v1(), the fixed one: bad requests are refused,
 # good ones served. Refused repairs write nothing and say why.
 . "$(dirname "$0")/lib.sh"
 need_bpf
@@ -15,7 +16,9 @@ SVC=$TARGETS/service
 policy() { # policy FILE ACTION: the rule that fires on the first caught fault
 	write_policy "$1" '{"salve": 1, "name": "repair",
  "scope": {"binaries": ["'"$SVC"'"]},
- "probes": [{"id": "faults", "kind": "signal"}],
+ "probes": [{"id": "faults", "kind": "signal"},
+            {"id": "parse-fails", "kind": "return", "binary": "'"$SVC"'", "symbol": "parse",
+             "when": "< 0"}],
  "rules": [{"id": "guarded-faults", "by": "process",
             "when": {"probe": "faults", "count": 1, "within": "1m"},
             "verify": "3s", "budget": 10, "cooldown": "1m", "actions": ['"$2"']}]}'
@@ -65,6 +68,11 @@ id=$(jq .id <<<"$rep")
 mem_is "$(jq -r .patched <<<"$rep")" "$(jq -r .address <<<"$rep")"
 ask "bad" "error -1"
 ask "b=1" "error -1"
+# salve's own return probe on parse() keeps working on the patched function: its uprobe
+# is on the first instruction, which the patch follows.
+[ "$(jq -r .after_first <<<"$rep")" -gt 0 ] || fail "the patch is not after the first instruction: $rep"
+ret=$(wait_event ".kind == \"return\" and .pid == $pid and .ret == -1") ||
+	fail "the return probe saw no overridden return: $(jq -c 'select(.kind == "return")' "$EVENTS")"
 "$BUILD/salvectl" repairs -j --socket "$SOCKET" | jq -e ".repairs[] | select(.id == $id and .symbol == \"parse\")" >/dev/null ||
 	fail "salvectl repairs does not list repair $id: $("$BUILD/salvectl" repairs -j --socket "$SOCKET")"
 "$BUILD/salvectl" repairs --socket "$SOCKET" | grep -q "parse in $SVC returns -1" ||

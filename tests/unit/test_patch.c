@@ -216,7 +216,12 @@ static void test_repair_plans(void **state)
 	assert_int_equal(repair_plan_redirect(target, "answer", "fallback", (uint32_t)c.pid, &plan,
 					      err, sizeof(err)), 0);
 	assert_string_equal(plan.to_path, target);
-	assert_int_equal(plan.len, 5); /* jmp rel32: the same binary is within reach */
+	/* After "push %rbp" (-O0): "pop %rbp", then a jmp rel32 (the same binary is within
+	 * reach). */
+	assert_int_equal(plan.skip, 1);
+	assert_int_equal(plan.len, 6);
+	assert_int_equal(plan.code[0], 0x5d);
+	assert_int_equal(plan.code[1], 0xe9);
 	apply_undo(&plan, "-7");
 
 	/* Refusals, each named. */
@@ -249,6 +254,40 @@ static void test_repair_plans(void **state)
 	assert_int_equal(other, 0);
 }
 
+/* What a patch after a function's first instruction starts with: that instruction undone. */
+static void test_step_over(void **state)
+{
+	static const struct {
+		uint8_t in[8];
+		size_t n, first, undo_len;
+		uint8_t undo[8];
+	} cases[] = {
+		{ { 0xf3, 0x0f, 0x1e, 0xfa, 0x55 }, 5, 4, 0, { 0 } },             /* endbr64 */
+		{ { 0x0f, 0x1f, 0x44, 0x00, 0x00 }, 5, 5, 0, { 0 } },             /* nop5 */
+		{ { 0x55, 0x48, 0x89, 0xe5 }, 4, 1, 1, { 0x5d } },                /* push %rbp */
+		{ { 0x41, 0x54 }, 2, 2, 2, { 0x41, 0x5c } },                      /* push %r12 */
+		{ { 0x48, 0x83, 0xec, 0x20 }, 4, 4, 4, { 0x48, 0x83, 0xc4, 0x20 } }, /* sub $0x20 */
+		{ { 0x48, 0x81, 0xec, 0x00, 0x10, 0x00, 0x00 }, 7, 7, 7,
+		  { 0x48, 0x81, 0xc4, 0x00, 0x10, 0x00, 0x00 } },                  /* sub $0x1000 */
+	};
+	uint8_t undo[CODE_MAX];
+	size_t first, undo_len;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(code_step_over(0x1000, cases[i].in, cases[i].n, &first, undo, &undo_len,
+						err, sizeof(err)), 0);
+		assert_int_equal(first, cases[i].first);
+		assert_int_equal(undo_len, cases[i].undo_len);
+		assert_memory_equal(undo, cases[i].undo, undo_len);
+	}
+	/* mov $1,%eax: refused, named. */
+	assert_int_equal(code_step_over(0x1000, (const uint8_t[]){ 0xb8, 1, 0, 0, 0 }, 5, &first, undo,
+					&undo_len, err, sizeof(err)), -ENOTSUP);
+	assert_non_null(strstr(err, "mov"));
+}
+
 static void test_gone(void **state)
 {
 	uint8_t b[4] = { 0 };
@@ -269,6 +308,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_override_and_back_100_times, kill_child),
 		cmocka_unit_test_teardown(test_refusals, kill_child),
 		cmocka_unit_test_teardown(test_repair_plans, kill_child),
+		cmocka_unit_test(test_step_over),
 		cmocka_unit_test(test_gone),
 	};
 	const char *b = getenv("SALVE_BUILD");
