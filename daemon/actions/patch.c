@@ -21,6 +21,7 @@
 #define PATCH_TRIES 50               /* stops before a thread inside the bytes refuses */
 #define PATCH_STOP_WAIT_NS 200000000 /* a thread that does not stop in this long refuses */
 #define PATCH_ROUNDS 16              /* listings of the threads until no new one appears */
+#define PATCH_STEPS 64               /* instructions a thread is stepped to leave the bytes */
 
 /* A thread held stopped, and the signal its stop held back (delivered on resume). */
 struct held {
@@ -181,19 +182,38 @@ static int hold_all(struct hold *h, char *err, size_t err_len)
 	return -EBUSY;
 }
 
-/* The thread whose instruction pointer lies inside (addr, addr + len), or 0. A thread
- * at addr itself runs the new bytes from their start. */
-static pid_t thread_inside(const struct hold *h, uint64_t addr, size_t len)
+/* Whether tid's instruction pointer lies inside (addr, addr + len). A thread at addr
+ * itself runs the new bytes from their start. */
+static bool ip_inside(pid_t tid, uint64_t addr, size_t len)
+{
+	struct user_regs_struct regs;
+
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &regs))
+		return false;
+#if defined(__x86_64__)
+	return regs.rip > addr && regs.rip < addr + len;
+#else
+	return true;
+#endif
+}
+
+/* Step each thread inside the bytes out of them, one instruction at a time, the others
+ * held: the bytes are a few instructions of straight code, which a thread in a tight
+ * loop over a small function is nearly always in. The thread that stays inside, or 0. */
+static pid_t step_out(struct hold *h, uint64_t addr, size_t len)
 {
 	for (size_t i = 0; i < h->n; i++) {
-		struct user_regs_struct regs;
+		for (int steps = 0; ip_inside(h->t[i].tid, addr, len); steps++) {
+			int r;
 
-		if (ptrace(PTRACE_GETREGS, h->t[i].tid, NULL, &regs))
-			continue;
-#if defined(__x86_64__)
-		if (regs.rip > addr && regs.rip < addr + len)
-			return h->t[i].tid;
-#endif
+			if (steps == PATCH_STEPS || ptrace(PTRACE_SINGLESTEP, h->t[i].tid, NULL, NULL))
+				return h->t[i].tid;
+			r = wait_stop(&h->t[i], now_ns() + PATCH_STOP_WAIT_NS);
+			if (r == -ESRCH)
+				break; /* it exited */
+			if (r)
+				return h->t[i].tid;
+		}
 	}
 	return 0;
 }
@@ -280,7 +300,7 @@ int patch_write(pid_t pid, uint64_t addr, const uint8_t *expect, const uint8_t *
 		pid_t inside;
 
 		r = hold_all(&h, err, err_len);
-		if (!r && (inside = thread_inside(&h, addr, len))) {
+		if (!r && (inside = step_out(&h, addr, len))) {
 			r = -EBUSY;
 			snprintf(err, err_len,
 				 "process %d: thread %d stayed inside the %zu bytes at %#" PRIx64

@@ -1,7 +1,8 @@
 /* patch: a hot patch, a few bytes of a running process's text replaced the safe way
  * (DESIGN, rules for repairs, 2): every thread seized and stopped with ptrace, none with
- * its instruction pointer inside the bytes (else resumed and tried again, a bounded
- * number of times, then refused), the bytes in memory checked against what the caller
+ * its instruction pointer inside the bytes (one that is gets single-stepped out of them,
+ * the others held; one that stays inside has every thread resumed and the whole tried
+ * again, a bounded number of times, then refused), the bytes in memory checked against what the caller
  * expects, written through /proc/PID/mem, read back, every thread resumed. A thread may
  * be anywhere else, inside the function too: it finishes in the old code. Only the
  * instruction pointers are checked, never the stacks: an event loop is never off them.
