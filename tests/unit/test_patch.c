@@ -1,6 +1,6 @@
 /* patch: a hot patch of a real process (tests/targets/patch_loop, a child of the test,
  * which ptrace may trace without privileges): 8 threads call answer() in a tight loop
- * while its entry is overridden and put back 100 times; every call returns the original
+ * while it is overridden and put back 100 times; every call returns the original
  * or the override, none crashes. Refusals leave the bytes alone: a thread parked inside
  * them, bytes that are not the expected ones, PID 1, the caller itself. */
 #include <stdarg.h>
@@ -102,27 +102,27 @@ static uint64_t address_of(pid_t pid, const char *symbol, uint64_t *size)
 	return addr;
 }
 
+/* As salved repairs: a plan (the patch after answer()'s first instruction, which it
+ * undoes), applied and undone 100 times while 8 threads call answer() in a tight loop
+ * (a thread found inside the bytes is stepped out of them). */
 static void test_override_and_back_100_times(void **state)
 {
 	struct child c;
-	uint8_t orig[CODE_MAX], code[CODE_MAX];
+	struct repair_plan plan;
 	unsigned long original, overridden, other;
-	uint64_t addr, size;
-	size_t len = code_return(-1, code);
 	char err[512];
 
 	(void)state;
 	child_start(&c, "8", "-1", NULL);
-	addr = address_of(c.pid, "answer", &size);
-	assert_true(size >= len);
-	assert_int_equal(patch_read(c.pid, addr, orig, len), 0);
+	assert_int_equal(repair_plan_override(target, "answer", -1, (uint32_t)c.pid, &plan, err,
+					      sizeof(err)), 0);
 	for (int i = 0; i < 100; i++) {
 		struct patch_stats st;
 
-		assert_int_equal(patch_write(c.pid, addr, orig, code, len, &st, err, sizeof(err)), 0);
+		assert_int_equal(repair_apply(&plan, &st, err, sizeof(err)), 0);
 		assert_int_equal(st.threads, 9); /* 8 callers and main */
 		usleep(200);
-		assert_int_equal(patch_write(c.pid, addr, code, orig, len, &st, err, sizeof(err)), 0);
+		assert_int_equal(repair_undo(&plan, &st, err, sizeof(err)), 0);
 		usleep(200);
 	}
 	child_stop(&c, &original, &overridden, &other);
