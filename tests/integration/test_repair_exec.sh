@@ -6,9 +6,9 @@
 # Rolled back, the instance after crashes again. Each instance that gets the repair has
 # its own "applied" line; the standing repair is listed by salvectl repairs.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/service.sh"
 need_bpf
 
-SVC=$TARGETS/service
 write_policy "$WORK/p.json" '{"salve": 1, "name": "repair",
  "scope": {"binaries": ["'"$SVC"'"]},
  "probes": [{"id": "crashes", "kind": "signal"}],
@@ -46,12 +46,8 @@ ap=$(wait_event ".kind == \"repair\" and .state == \"applied\" and .pid == $pid2
 expect "$ap" .symbol parse
 
 # A long-running instance gets it too; rolling the repair back undoes it there as well.
-mkfifo "$WORK/in"
-( cd "$WORK" && exec "$SVC" unguarded < "$WORK/in" > "$WORK/long" 2>&1 ) &
-PIDS+=($!)
-exec 3> "$WORK/in"
-for _ in $(seq 100); do grep -q ready "$WORK/long" && break; sleep 0.05; done
-pid3=$(field "$WORK/long" pid)
+service_start unguarded
+pid3=$pid
 ap3=$(wait_event ".kind == \"repair\" and .state == \"applied\" and .pid == $pid3") ||
 	fail "no applied line for the long-running instance $pid3"
 

@@ -10,9 +10,9 @@
 # patch do not fight. A redirect of parse() to parse_v1(), the fixed one: bad requests are refused,
 # good ones served. Refused repairs write nothing and say why.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/service.sh"
 need_bpf
 
-SVC=$TARGETS/service
 policy() { # policy FILE ACTION: the rule that fires on the first caught fault
 	write_policy "$1" '{"salve": 1, "name": "repair",
  "scope": {"binaries": ["'"$SVC"'"]},
@@ -27,33 +27,7 @@ override() { echo '{"do": "override", "binary": "'"$SVC"'", "symbol": "'"$1"'", 
 policy "$WORK/p.json" "$(override parse -1)"
 start_salved "$WORK/p.json"
 
-mkfifo "$WORK/in"
-( cd "$WORK" && exec "$SVC" < "$WORK/in" > "$WORK/out" 2> "$WORK/err" ) &
-PIDS+=($!)
-exec 3> "$WORK/in"
-for _ in $(seq 100); do grep -q ready "$WORK/out" && break; sleep 0.05; done
-pid=$(field "$WORK/out" pid)
-[ -n "$pid" ] || fail "the service did not start: $(cat "$WORK/out" "$WORK/err")"
-
-# ask REQUEST EXPECTED: one request, its answer line.
-n=1
-ask() {
-	echo "$1" >&3
-	n=$((n + 1))
-	for _ in $(seq 200); do [ "$(wc -l < "$WORK/out")" -ge "$n" ] && break; sleep 0.05; done
-	got=$(sed -n "${n}p" "$WORK/out")
-	[ "$got" = "$2" ] || fail "request '$1': expected '$2', got '$got'"
-}
-# mem_is HEX ADDRESS: the process's bytes at ADDRESS are HEX.
-mem_is() {
-	python3 - "$pid" "$2" "$1" <<'PY' || fail "the bytes at $2 are not $1"
-import sys
-pid, addr, want = sys.argv[1], int(sys.argv[2], 16), bytes.fromhex(sys.argv[3])
-with open(f"/proc/{pid}/mem", "rb") as f:
-    f.seek(addr)
-    sys.exit(0 if f.read(len(want)) == want else 1)
-PY
-}
+service_start
 
 ask "a=12" "ok 2"
 ask "bad" "fault"
@@ -65,7 +39,7 @@ expect "$rep" .binary "$SVC"
 expect "$rep" .mechanism hot_patch
 expect "$rep" .return -1
 id=$(jq .id <<<"$rep")
-mem_is "$(jq -r .patched <<<"$rep")" "$(jq -r .address <<<"$rep")"
+mem "$(jq -r .patched <<<"$rep")" "$(jq -r .address <<<"$rep")"
 ask "bad" "error -1"
 ask "b=1" "error -1"
 # salve's own return probe on parse() keeps working on the patched function: its uprobe
@@ -87,7 +61,7 @@ wait_event ".kind == \"repair\" and .state == \"verified\" and .id == $id" 8 >/d
 back=$(wait_event ".kind == \"repair\" and .state == \"rolled_back\" and .id == $id") ||
 	fail "no rolled_back line for $id"
 expect "$back" .reason "asked for (salvectl rollback)"
-mem_is "$(jq -r .original <<<"$rep")" "$(jq -r .address <<<"$rep")"
+mem "$(jq -r .original <<<"$rep")" "$(jq -r .address <<<"$rep")"
 ask "c=123" "ok 3"
 "$BUILD/salvectl" rollback "$id" --socket "$SOCKET" 2>"$WORK/rb.err" && fail "a second rollback of $id succeeded"
 grep -q "no repair $id is in effect" "$WORK/rb.err" || fail "second rollback: $(cat "$WORK/rb.err")"
@@ -103,7 +77,7 @@ ask "bad" "fault"
 back2=$(wait_event ".kind == \"repair\" and .state == \"rolled_back\" and .id == $id2" 8) ||
 	fail "repair $id2 not rolled back: $(grep -E '"verify"|"repair"' "$EVENTS")"
 expect "$back2" .reason "the fault did not stop within the rule's verify window"
-mem_is "$(jq -r .original <<<"$rep2")" "$(jq -r .address <<<"$rep2")"
+mem "$(jq -r .original <<<"$rep2")" "$(jq -r .address <<<"$rep2")"
 
 # A redirect to the fixed parse_v1(): bad requests refused (-EINVAL), good ones served.
 policy "$WORK/p.json" '{"do": "redirect", "binary": "'"$SVC"'", "symbol": "parse", "to": "parse_v1"}'
@@ -116,7 +90,7 @@ expect "$rep3" .to_binary "$SVC"
 ask "bad" "error -22"
 ask "key=1234" "ok 4"
 "$BUILD/salvectl" rollback "$(jq .id <<<"$rep3")" --socket "$SOCKET" >/dev/null || fail "rollback of the redirect failed"
-mem_is "$(jq -r .original <<<"$rep3")" "$(jq -r .address <<<"$rep3")"
+mem "$(jq -r .original <<<"$rep3")" "$(jq -r .address <<<"$rep3")"
 
 # Refused: a function the binary does not have; nothing applied, the reason named.
 policy "$WORK/p.json" "$(override no_such_fn 0)"

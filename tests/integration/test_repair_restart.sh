@@ -6,9 +6,9 @@
 # yet recorded (the process has salve's bytes: adopted from the journal's begin entry).
 # A repair whose rule is gone when salved starts again is undone.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/service.sh"
 need_bpf
 
-SVC=$TARGETS/service
 policy() { # policy FILE RULE_ID
 	write_policy "$1" '{"salve": 1, "name": "repair",
  "scope": {"binaries": ["'"$SVC"'"]},
@@ -22,34 +22,7 @@ policy() { # policy FILE RULE_ID
 policy "$WORK/p.json" guarded
 start_salved "$WORK/p.json"
 
-mkfifo "$WORK/in"
-( cd "$WORK" && exec "$SVC" < "$WORK/in" > "$WORK/out" 2> "$WORK/err" ) &
-PIDS+=($!)
-exec 3> "$WORK/in"
-for _ in $(seq 100); do grep -q ready "$WORK/out" && break; sleep 0.05; done
-pid=$(field "$WORK/out" pid)
-[ -n "$pid" ] || fail "the service did not start: $(cat "$WORK/out" "$WORK/err")"
-n=1
-ask() {
-	echo "$1" >&3
-	n=$((n + 1))
-	for _ in $(seq 200); do [ "$(wc -l < "$WORK/out")" -ge "$n" ] && break; sleep 0.05; done
-	got=$(sed -n "${n}p" "$WORK/out")
-	[ "$got" = "$2" ] || fail "request '$1': expected '$2', got '$got'"
-}
-# bytes HEX ADDRESS [write]: check the process's bytes at ADDRESS are HEX, or write them.
-bytes() {
-	python3 - "$pid" "$2" "$1" "${3:-}" <<'PY' || fail "the bytes at $2 are not $1"
-import sys
-pid, addr, want, mode = sys.argv[1], int(sys.argv[2], 16), bytes.fromhex(sys.argv[3]), sys.argv[4]
-with open(f"/proc/{pid}/mem", "r+b" if mode else "rb") as f:
-    f.seek(addr)
-    if mode:
-        f.write(want)
-        sys.exit(0)
-    sys.exit(0 if f.read(len(want)) == want else 1)
-PY
-}
+service_start
 # restart: SIGKILL salved, then start it again on the same state directory.
 restart() {
 	kill -9 "$SALVED_PID"
@@ -95,21 +68,21 @@ grep -q '"outcome":"interrupted"' "$WORK/state/journal.jsonl" ||
 
 # 3. Journaled but not written: the process has the file's bytes; nothing is adopted.
 forget_end
-bytes "$orig" "$addr" write
+mem "$orig" "$addr" write
 restart
 drain
 [ "$(count_events '.kind == "repair"')" = 0 ] || fail "a repair never written was adopted: $(cat "$EVENTS")"
 ask "k=12" "ok 2"
-bytes "$orig" "$addr"
+mem "$orig" "$addr"
 
 # 4. A repair whose rule is gone when salved starts again is undone.
-bytes "$code" "$addr" write
+mem "$code" "$addr" write
 forget_end
 policy "$WORK/p.json" another
 restart
 back=$(wait_event ".kind == \"repair\" and .state == \"rolled_back\"") || fail "not undone: $(cat "$EVENTS")"
 expect "$back" .reason "its rule is no longer loaded"
-bytes "$orig" "$addr"
+mem "$orig" "$addr"
 ask "k=123" "ok 3"
 exec 3>&-
 pass "a repair in effect adopted after SIGKILL; written-unrecorded adopted, journaled-unwritten left original, rule gone undone"
