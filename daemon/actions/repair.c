@@ -191,6 +191,21 @@ static int plan_end(struct repair_plan *p, const struct located *f, char *err, s
 	return 0;
 }
 
+/* The patch: what undoes the first instruction, then what the repair does. */
+static int compose(struct repair_plan *p, const uint8_t *undo, size_t undo_len,
+		   const uint8_t *then, size_t then_len, char *err, size_t err_len)
+{
+	if (undo_len + then_len > CODE_MAX) {
+		snprintf(err, err_len, "%s: %s: the patch would take %zu bytes, more than %d",
+			 p->path, p->symbol, undo_len + then_len, CODE_MAX);
+		return -E2BIG;
+	}
+	memcpy(p->code, undo, undo_len);
+	memcpy(p->code + undo_len, then, then_len);
+	p->len = undo_len + then_len;
+	return 0;
+}
+
 int repair_plan_override(const char *binary, const char *symbol, int64_t value, uint32_t pid,
 			 struct repair_plan *out, char *err, size_t err_len)
 {
@@ -204,12 +219,8 @@ int repair_plan_override(const char *binary, const char *symbol, int64_t value, 
 	out->kind = REPAIR_OVERRIDE;
 	out->value = value;
 	ret_len = code_return(value, ret);
-	if (undo_len + ret_len > CODE_MAX)
-		return -E2BIG;
-	memcpy(out->code, undo, undo_len);
-	memcpy(out->code + undo_len, ret, ret_len);
-	out->len = undo_len + ret_len;
-	return plan_end(out, &f, err, err_len);
+	return compose(out, undo, undo_len, ret, ret_len, err, err_len) ?:
+	       plan_end(out, &f, err, err_len);
 }
 
 /* to_symbol in the other files pid maps code from, into path and g. */
@@ -261,12 +272,18 @@ int repair_plan_redirect(const char *binary, const char *symbol, const char *to_
 	}
 	out->to_addr = g.addr;
 	jump_len = code_jump(out->addr + undo_len, out->to_addr, jump);
-	if (undo_len + jump_len > CODE_MAX)
-		return -E2BIG;
-	memcpy(out->code, undo, undo_len);
-	memcpy(out->code + undo_len, jump, jump_len);
-	out->len = undo_len + jump_len;
-	return plan_end(out, &f, err, err_len);
+	return compose(out, undo, undo_len, jump, jump_len, err, err_len) ?:
+	       plan_end(out, &f, err, err_len);
+}
+
+int repair_plan_again(const struct repair_plan *spec, uint32_t pid, struct repair_plan *out,
+		      char *err, size_t err_len)
+{
+	if (spec->kind == REPAIR_OVERRIDE)
+		return repair_plan_override(spec->path, spec->symbol, spec->value, pid, out, err,
+					    err_len);
+	return repair_plan_redirect(spec->path, spec->symbol, spec->to_symbol, pid, out, err,
+				    err_len);
 }
 
 static int add_addr(struct json_object *obj, const char *key, uint64_t v)

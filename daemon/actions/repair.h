@@ -59,6 +59,11 @@ int repair_plan_override(const char *binary, const char *symbol, int64_t value, 
 int repair_plan_redirect(const char *binary, const char *symbol, const char *to_symbol,
 			 uint32_t pid, struct repair_plan *out, char *err, size_t err_len);
 
+/* The repair spec (kind, path, symbol, value or to_symbol of a plan) planned again, in
+ * process pid: another process of the same binary. The errors of the two above. */
+int repair_plan_again(const struct repair_plan *spec, uint32_t pid, struct repair_plan *out,
+		      char *err, size_t err_len);
+
 /* The plan's fields into obj ("pid", "binary", "symbol", "build_id", "address",
  * "original", "patched", …); and back. -EINVAL: obj is not a plan. */
 int repair_plan_to_json(const struct repair_plan *p, struct json_object *obj);

@@ -192,6 +192,40 @@ out:
 
 /* ---- standing repairs: the new processes of a repaired executable ------------------ */
 
+/* Journal first: the begin entry of what (kind_name's, or "rollback" of repair id) on
+ * plan p, with every byte it writes. 0, or -errno with err saying so: then nothing may
+ * be written. */
+static int journal_first(struct repairs *r, const char *what, uint64_t id,
+			 const struct repair_plan *p, uint64_t incident_id, const char *rule,
+			 const char *policy, uint64_t *seq, char *err, size_t err_len)
+{
+	struct json_object *desc = json_object_new_object();
+	int ret = -ENOMEM;
+
+	if (desc && !report_add(desc, "do", json_object_new_string(what)) &&
+	    (!id || (!report_add(desc, "repair", json_object_new_uint64(id)) &&
+		     !report_add(desc, "of", json_object_new_string(kind_name(p->kind))))) &&
+	    !repair_plan_to_json(p, desc))
+		ret = journal_begin(r->journal,
+				    &(struct journal_subject){ incident_id, rule, policy, p->pid, p->path },
+				    0, desc, seq);
+	json_object_put(desc);
+	if (ret)
+		snprintf(err, err_len, "journal %s: %s", journal_path(r->journal), strerror(-ret));
+	return ret;
+}
+
+/* Its end entry: what happened. */
+static void journal_last(struct repairs *r, uint64_t seq, const char *what, const char *outcome)
+{
+	struct json_object *end = json_object_new_object();
+
+	if (end && !report_add(end, "do", json_object_new_string(what)) &&
+	    !report_add(end, "outcome", json_object_new_string(outcome)))
+		journal_end(r->journal, seq, end);
+	json_object_put(end);
+}
+
 void repairs_set_standing(struct repairs *r, repairs_stand_fn *stand, repairs_unstand_fn *unstand,
 			  void *ctx)
 {
@@ -340,7 +374,6 @@ void repairs_entry_stopped(struct repairs *r, uint32_t pid, uint32_t cookie)
 {
 	struct standing *s = r->standing;
 	struct repair_origin o;
-	struct json_object *desc = NULL, *end;
 	struct repair_plan p;
 	struct patch_stats st;
 	char err[512] = "";
@@ -352,33 +385,13 @@ void repairs_entry_stopped(struct repairs *r, uint32_t pid, uint32_t cookie)
 	if (!s)
 		goto cont; /* undone meanwhile */
 	o = (struct repair_origin){ s->incident_id, s->rule, s->policy, true };
-	ret = s->spec.kind == REPAIR_OVERRIDE
-		      ? repair_plan_override(s->spec.path, s->spec.symbol, s->spec.value, pid, &p, err,
-					     sizeof(err))
-		      : repair_plan_redirect(s->spec.path, s->spec.symbol, s->spec.to_symbol, pid, &p,
-					     err, sizeof(err));
 	/* Journal first, as for the first process. */
-	if (!ret && (!(desc = json_object_new_object()) ||
-		     report_add(desc, "do", json_object_new_string(kind_name(p.kind))) ||
-		     repair_plan_to_json(&p, desc))) {
-		snprintf(err, sizeof(err), "%s", strerror(ENOMEM));
-		ret = -ENOMEM;
-	}
-	if (!ret && (ret = journal_begin(r->journal,
-					 &(struct journal_subject){ s->incident_id, s->rule, s->policy,
-								    pid, s->spec.path },
-					 0, desc, &seq)))
-		snprintf(err, sizeof(err), "journal %s: %s", journal_path(r->journal), strerror(-ret));
-	if (!ret) {
+	if (!(ret = repair_plan_again(&s->spec, pid, &p, err, sizeof(err))) &&
+	    !(ret = journal_first(r, kind_name(p.kind), 0, &p, s->incident_id, s->rule, s->policy,
+				  &seq, err, sizeof(err)))) {
 		ret = repair_apply(&p, &st, err, sizeof(err));
-		if ((end = json_object_new_object())) {
-			report_add(end, "do", json_object_new_string(kind_name(p.kind)));
-			report_add(end, "outcome", json_object_new_string(ret ? err : "applied"));
-			journal_end(r->journal, seq, end);
-			json_object_put(end);
-		}
+		journal_last(r, seq, kind_name(p.kind), ret ? err : "applied");
 	}
-	json_object_put(desc);
 	if (ret)
 		repairs_refused(r, kind_name(s->spec.kind), &o, pid, err);
 	else if (repairs_applied(r, &p, &o, &st, &id))
@@ -434,9 +447,8 @@ int repairs_rollback(struct repairs *r, uint64_t id, const char *reason, char *e
 		     size_t err_len)
 {
 	struct entry **at = find(r, id), *e = *at;
-	struct json_object *desc, *line, *outcome;
+	struct json_object *line;
 	uint64_t seq = 0;
-	bool journaled = false;
 	int ret;
 
 	err[0] = 0;
@@ -464,24 +476,9 @@ int repairs_rollback(struct repairs *r, uint64_t id, const char *reason, char *e
 		return -ENOENT;
 	}
 	/* Journal first, with everything the undo writes. */
-	if ((desc = json_object_new_object()) &&
-	    !report_add(desc, "do", json_object_new_string("rollback")) &&
-	    !report_add(desc, "repair", json_object_new_uint64(id)) &&
-	    !report_add(desc, "of", json_object_new_string(kind_name(e->plan.kind))) &&
-	    !repair_plan_to_json(&e->plan, desc)) {
-		ret = journal_begin(r->journal,
-				    &(struct journal_subject){ e->incident_id, e->rule, e->policy,
-							       e->plan.pid, e->plan.path },
-				    0, desc, &seq);
-		if (ret) {
-			snprintf(err, err_len, "journal %s: %s: not undoing repair %llu",
-				 journal_path(r->journal), strerror(-ret), (unsigned long long)id);
-			json_object_put(desc);
-			return ret;
-		}
-		journaled = true;
-	}
-	json_object_put(desc);
+	if ((ret = journal_first(r, "rollback", id, &e->plan, e->incident_id, e->rule, e->policy,
+				 &seq, err, err_len)))
+		return ret;
 	ret = repair_undo(&e->plan, NULL, err, err_len);
 	line = entry_line(r, e, "rolled_back");
 	if (line)
@@ -489,12 +486,7 @@ int repairs_rollback(struct repairs *r, uint64_t id, const char *reason, char *e
 				     ret == -ESRCH || ret == -ESTALE ? "the process is gone" : reason));
 	if (line && ret && ret != -ESRCH && ret != -ESTALE)
 		report_add(line, "error", json_object_new_string(err));
-	if (journaled && (outcome = json_object_new_object())) {
-		report_add(outcome, "do", json_object_new_string("rollback"));
-		report_add(outcome, "outcome", json_object_new_string(ret ? err : "undone"));
-		journal_end(r->journal, seq, outcome);
-		json_object_put(outcome);
-	}
+	journal_last(r, seq, "rollback", ret ? err : "undone");
 	/* Undone here, it is undone for the processes to come too. */
 	unstand(r, e->rule, &e->plan, reason);
 	*at = e->next;
