@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "actions/hold.h"
+
 #define PATCH_BYTES_MAX 16
 
 /* What a patch cost the process. */
@@ -32,6 +34,19 @@ struct patch_stats {
  * not mapped; -EINVAL: len is 0 or above PATCH_BYTES_MAX. st may be NULL. */
 int patch_write(pid_t pid, uint64_t addr, const uint8_t *expect, const uint8_t *bytes, size_t len,
 		struct patch_stats *st, char *err, size_t err_len);
+
+/* The general form: with every thread of pid held (hold.h) and none inside the ranges
+ * avoid (the first names the bytes in errors), fn(h, arg) does the work, its result
+ * returned; a thread that stays inside has every thread resumed and the whole tried
+ * again, then -EBUSY. The errors of patch_write before fn runs. */
+typedef int (*patch_fn)(struct hold *h, void *arg, char *err, size_t err_len);
+int patch_held(pid_t pid, const struct hold_range *avoid, size_t n_avoid, patch_fn fn, void *arg,
+	       struct patch_stats *st, char *err, size_t err_len);
+
+/* Inside patch_held's fn: check the len bytes at addr equal expect (unless NULL), write
+ * bytes there through /proc/PID/mem, read them back. -EILSEQ, -EFAULT as patch_write. */
+int patch_poke(pid_t pid, uint64_t addr, const uint8_t *expect, const uint8_t *bytes, size_t len,
+	       char *err, size_t err_len);
 
 /* Read len bytes at addr of process pid into out: 0, or -errno (-ESRCH, -EFAULT). */
 int patch_read(pid_t pid, uint64_t addr, uint8_t *out, size_t len);
