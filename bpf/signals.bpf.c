@@ -25,6 +25,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define SEND_SIG_PRIV 1
 #define SI_USER 0
 #define SI_KERNEL 0x80
+#define PT_PTRACED 0x1
 /* The per-process rate-limit bucket of faults a program catches: a JVM or a GC that
  * takes SIGSEGV as control flow spends its own budget, not that of its real crash. */
 #define SIG_FAULT_BUCKET (0x100 | SALVE_EV_SIGNAL)
@@ -229,6 +230,10 @@ static __always_inline int on_generate(void *ctx, const struct salve_config *cfg
 
 	if (self)
 		task = cur;
+	/* A traced thread's SIGTRAP is its debugger's breakpoint or single step (salved's
+	 * own, when it patches): the tracer takes it, the process never sees it. */
+	if (task && sig == SIGTRAP && (BPF_CORE_READ(task, ptrace) & PT_PTRACED))
+		return 0;
 	if (task) {
 		if (is_fatal(task, sig)) {
 			p.flags |= SALVE_SIG_FATAL;
@@ -312,6 +317,13 @@ static __always_inline int on_thread_exit(void *ctx)
 			return 0;
 	}
 	p = *found;
+	/* Only a death by that signal is its crash: a tracer may have taken the signal
+	 * away (a debugger's), and the thread ends later for another reason. */
+	if ((BPF_CORE_READ(task, exit_code) & 0x7f) != p.signo) {
+		if (key == tid)
+			bpf_map_delete_elem(&salve_sig_pending, &key);
+		return 0;
+	}
 	bpf_map_delete_elem(&salve_sig_pending, &key);
 	return emit(ctx, cfg, &p, task, tid, NULL, true, SALVE_EV_SIGNAL);
 }

@@ -62,6 +62,19 @@ ex=$(wait_event ".kind == \"exit\" and .pid == $victim") || fail "kill: no exit 
 expect "$ex" .signal SIGKILL
 expect "$ex" .core_dumped false
 
+# a debugger's breakpoints are its own: the SIGTRAP of gdb's call into the process (its
+# return breakpoint) is not reported when the process ends later by SIGTERM
+run_target "$WORK/traced.out" "$TARGETS/crash" sleep
+traced=$LAST_PID
+for _ in $(seq 100); do [ -s "$WORK/traced.out" ] && break; sleep 0.05; done
+gdb -p "$traced" -batch -nx -ex 'print (int)getpid()' -ex detach >"$WORK/gdb.out" 2>&1
+grep -q "^\$1 = $traced\$" "$WORK/gdb.out" || fail "gdb could not call into $traced: $(tail -3 "$WORK/gdb.out")"
+kill -TERM "$traced"
+ex=$(wait_event ".kind == \"exit\" and .pid == $traced") || fail "traced: no exit event"
+expect "$ex" .signal SIGTERM
+[ "$(count_events ".kind == \"signal\" and .pid == $traced")" = 0 ] ||
+	fail "traced: a signal event for a debugger's breakpoint: $(grep "\"pid\":$traced" "$EVENTS")"
+
 # exit(3)
 crash exit 3; pid=$(field "$WORK/out" pid)
 ex=$(wait_event ".kind == \"exit\" and .pid == $pid") || fail "exit: no exit event"
@@ -75,4 +88,4 @@ BIN=crash-nofp crash null; pid=$(field "$WORK/out" pid)
 ev=$(wait_event ".kind == \"signal\" and .pid == $pid") || fail "nofp: no signal event"
 expect "$ev" '.stack[0].symbol' fault_null_deref
 expect "$ev" '.stack[0].module' "$TARGETS/crash-nofp"
-pass "library, thread, abort, divide, kill -9, exit(3) and no-frame-pointer faults"
+pass "library, thread, abort, divide, kill -9, a debugger's breakpoint, exit(3) and no-frame-pointer faults"
