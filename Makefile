@@ -57,7 +57,8 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 TARGET_SRCS := $(filter-out tests/targets/lib%.c tests/targets/hot.c,$(wildcard tests/targets/*.c))
 TARGETS     := $(patsubst tests/targets/%.c,$(BUILD)/tests/targets/%,$(TARGET_SRCS)) \
                $(patsubst tests/targets/%.cpp,$(BUILD)/tests/targets/%,$(wildcard tests/targets/*.cpp)) \
-               $(BUILD)/tests/targets/libfault.so $(BUILD)/tests/targets/crash-nopie \
+               $(BUILD)/tests/targets/libfault.so $(BUILD)/tests/targets/libfix.so \
+               $(BUILD)/tests/targets/crash-nopie \
                $(BUILD)/tests/targets/crash-stripped $(BUILD)/tests/targets/crash-nofp \
                $(BUILD)/tests/targets/hot $(BUILD)/tests/targets/hot-nop5
 # What the benchmarks run besides salved: empty BPF programs, the kernel's floor.
@@ -141,9 +142,11 @@ $(BUILD)/tests/bench/floor: tests/bench/lib/floor.c $(LIBS_SALVE)
 
 # Targets keep frame pointers so stacks unwind; crash-nopie, crash-stripped and crash-nofp
 # are crash built without PIE, stripped to .dynsym, and without frame pointers;
-# libfault.so is the shared-library case.
+# libfault.so is the shared-library case; libfix.so a fix library salve loads into a
+# running process.
 TARGET_CFLAGS := -O0 -g -fno-omit-frame-pointer -pthread -Wall -Itests/targets
-$(BUILD)/tests/targets/libfault.so: tests/targets/libfault.c
+$(BUILD)/tests/targets/libfault.so $(BUILD)/tests/targets/libfix.so: \
+		$(BUILD)/tests/targets/lib%.so: tests/targets/lib%.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$<)$(CC) $(TARGET_CFLAGS) -shared -fPIC $< -o $@
 TARGET_LINK := -L$(BUILD)/tests/targets -Wl,-rpath,'$$ORIGIN' -Wl,--no-as-needed -lfault

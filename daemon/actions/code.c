@@ -3,6 +3,8 @@
 
 #include <capstone/capstone.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -133,4 +135,262 @@ int code_step_over(uint64_t addr, const uint8_t *bytes, size_t n, size_t *first,
 	cs_free(insn, insn ? 1 : 0);
 	cs_close(&cs);
 	return r;
+}
+
+/* ---- trampolines: displaced instructions and a predicate, in a page of the process ---- */
+
+/* The condition code of a jcc, from its opcode: 0x7N (rel8) or 0x0f 0x8N (rel32); -1. */
+static int jcc_condition(const cs_x86 *x)
+{
+	if (x->opcode[0] >= 0x70 && x->opcode[0] <= 0x7f)
+		return x->opcode[0] - 0x70;
+	if (x->opcode[0] == 0x0f && x->opcode[1] >= 0x80 && x->opcode[1] <= 0x8f)
+		return x->opcode[1] - 0x80;
+	return -1;
+}
+
+static bool in_group(const cs_insn *insn, uint8_t group)
+{
+	for (uint8_t i = 0; i < insn->detail->groups_count; i++)
+		if (insn->detail->groups[i] == group)
+			return true;
+	return false;
+}
+
+/* Whether insn is a relative jump or call, and where to. */
+static bool branch_target(const cs_insn *insn, uint64_t *to)
+{
+	const cs_x86 *x = &insn->detail->x86;
+
+	if (!in_group(insn, CS_GRP_JUMP) && !in_group(insn, CS_GRP_CALL))
+		return false;
+	if (x->op_count != 1 || x->operands[0].type != X86_OP_IMM)
+		return false;
+	*to = (uint64_t)x->operands[0].imm;
+	return true;
+}
+
+static size_t put_rel32(uint8_t *out, size_t at, uint64_t from_end, uint64_t to, bool *far)
+{
+	int64_t rel = (int64_t)(to - from_end);
+	int32_t rel32 = (int32_t)rel;
+
+	if (rel != rel32)
+		*far = true;
+	return put(out, at, &rel32, sizeof(rel32));
+}
+
+/* insn, at from, rewritten to run at to into out (room: CODE_TRAMPOLINE_MAX - at): the
+ * new length, or 0 (err says why). */
+static size_t relocate_one(const cs_insn *insn, uint64_t to, uint8_t *out, size_t room,
+			   char *err, size_t err_len)
+{
+	const cs_x86 *x = &insn->detail->x86;
+	bool far = false;
+	uint64_t target;
+	size_t n = 0;
+	int cc;
+
+	if (room < 16) {
+		snprintf(err, err_len, "the trampoline is full");
+		return 0;
+	}
+	if (branch_target(insn, &target)) {
+		if (insn->id == X86_INS_CALL) {
+			out[n++] = 0xe8;
+			n = put_rel32(out, n, to + 5, target, &far);
+		} else if (insn->id == X86_INS_JMP) {
+			out[n++] = 0xe9;
+			n = put_rel32(out, n, to + 5, target, &far);
+		} else if ((cc = jcc_condition(x)) >= 0) {
+			out[n++] = 0x0f;
+			out[n++] = (uint8_t)(0x80 + cc);
+			n = put_rel32(out, n, to + 6, target, &far);
+		} else {
+			snprintf(err, err_len, "\"%s %s\" cannot run elsewhere", insn->mnemonic,
+				 insn->op_str);
+			return 0;
+		}
+	} else {
+		n = put(out, 0, insn->bytes, insn->size);
+		for (int i = 0; i < x->op_count; i++) {
+			int64_t disp;
+			int32_t d32;
+
+			if (x->operands[i].type != X86_OP_MEM || x->operands[i].mem.base != X86_REG_RIP)
+				continue;
+			/* The same target from the new place: rip-relative displacement moved. */
+			if (x->encoding.disp_size != 4) {
+				snprintf(err, err_len, "\"%s %s\" cannot run elsewhere", insn->mnemonic,
+					 insn->op_str);
+				return 0;
+			}
+			disp = x->operands[i].mem.disp + (int64_t)(insn->address - to);
+			d32 = (int32_t)disp;
+			far |= disp != d32;
+			memcpy(out + x->encoding.disp_offset, &d32, sizeof(d32));
+		}
+	}
+	if (far) {
+		snprintf(err, err_len, "\"%s %s\" reaches too far from the trampoline", insn->mnemonic,
+			 insn->op_str);
+		return 0;
+	}
+	return n;
+}
+
+static csh open_detail(char *err, size_t err_len)
+{
+	csh cs;
+
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
+		snprintf(err, err_len, "the disassembler (capstone) cannot start");
+		return 0;
+	}
+	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+	return cs;
+}
+
+/* The whole instructions of fn (fn_len bytes at fn_addr) that cover min_len bytes from
+ * at, rewritten to run at to, into out; *taken: how many bytes of fn they were. */
+static int displace(const uint8_t *fn, size_t fn_len, uint64_t fn_addr, size_t at, size_t min_len,
+		    uint64_t to, uint8_t *out, size_t out_max, size_t *out_len, size_t *taken,
+		    char *err, size_t err_len)
+{
+	uint64_t lo = fn_addr + at, hi, addr;
+	const uint8_t *code;
+	cs_insn *insn;
+	size_t size;
+	csh cs = open_detail(err, err_len);
+	int r = 0;
+
+	if (!cs)
+		return -ENOTSUP;
+	insn = cs_malloc(cs);
+	*out_len = 0;
+	code = fn + at;
+	size = fn_len - at;
+	addr = lo;
+	while (addr < lo + min_len) {
+		size_t n;
+
+		if (!cs_disasm_iter(cs, &code, &size, &addr, insn)) {
+			snprintf(err, err_len, "its code ends, or is no x86-64, %zu bytes in",
+				 (size_t)(addr - fn_addr));
+			r = -ENOTSUP;
+			goto out;
+		}
+		/* A thread inside the callee would return into the middle of the patch. */
+		if (insn->id == X86_INS_CALL) {
+			snprintf(err, err_len, "the patch would replace a call (\"%s %s\" at +%#" PRIx64
+				 ")", insn->mnemonic, insn->op_str, insn->address - fn_addr);
+			r = -ENOTSUP;
+			goto out;
+		}
+		if (!(n = relocate_one(insn, to + *out_len, out + *out_len, out_max - *out_len, err,
+				       err_len))) {
+			r = -ENOTSUP;
+			goto out;
+		}
+		*out_len += n;
+	}
+	*taken = addr - lo;
+	hi = addr;
+	/* No jump of the function may land between the first and last byte moved: it would
+	 * land in the middle of the patch. A linear sweep, as the compiler lays code out. */
+	code = fn;
+	size = fn_len;
+	addr = fn_addr;
+	while (cs_disasm_iter(cs, &code, &size, &addr, insn)) {
+		uint64_t target;
+
+		if (branch_target(insn, &target) && target > lo && target < hi) {
+			snprintf(err, err_len, "\"%s %s\" at +%#" PRIx64 " jumps into the bytes the patch "
+				 "replaces", insn->mnemonic, insn->op_str, insn->address - fn_addr);
+			r = -ENOTSUP;
+			goto out;
+		}
+	}
+out:
+	cs_free(insn, 1);
+	cs_close(&cs);
+	return r;
+}
+
+/* The x86-64 register numbers of the argument registers: rdi, rsi, rdx, rcx, r8, r9. */
+static const int arg_regs[6] = { 7, 6, 2, 1, 8, 9 };
+
+/* cmp of argument register reg with v: flags as for reg - v. */
+static size_t put_cmp(uint8_t *out, size_t n, int reg, int64_t v)
+{
+	if (v >= INT32_MIN && v <= INT32_MAX) {
+		int32_t imm = (int32_t)v;
+
+		out[n++] = (uint8_t)(0x48 | (reg >> 3)); /* REX.W, REX.B */
+		out[n++] = 0x81;
+		out[n++] = (uint8_t)(0xf8 | (reg & 7)); /* cmp $imm32, reg */
+		return put(out, n, &imm, sizeof(imm));
+	}
+	out[n++] = 0x49; /* movabs $v, %r11 */
+	out[n++] = 0xbb;
+	n = put(out, n, &v, sizeof(v));
+	out[n++] = (uint8_t)(0x4c | (reg >> 3)); /* REX.W, REX.R (r11), REX.B */
+	out[n++] = 0x39;
+	out[n++] = (uint8_t)(0xc0 | (3 << 3) | (reg & 7)); /* cmp %r11, reg */
+	return n;
+}
+
+int code_trampoline(const uint8_t *fn, size_t fn_len, uint64_t fn_addr, size_t at,
+		    const struct code_when *when, const uint8_t *undo, size_t undo_len,
+		    int64_t value, uint64_t page, uint8_t out[CODE_TRAMPOLINE_MAX], size_t *out_len,
+		    size_t *taken, char *err, size_t err_len)
+{
+	/* jcc (signed) per predicate: <, <=, >, >=, ==, != and, for "in", == per value */
+	static const uint8_t cc[] = { [PRED_LT] = 0xc, [PRED_LE] = 0xe, [PRED_GT] = 0xf,
+				      [PRED_GE] = 0xd, [PRED_EQ] = 0x4, [PRED_NE] = 0x5,
+				      [PRED_IN] = 0x4 };
+	const struct policy_predicate *p = &when->pred;
+	size_t fix[POLICY_PRED_VALUES], n_fix = 0, n = 0, moved, over;
+	uint8_t ret[CODE_MAX];
+	bool far = false;
+	int reg, r;
+
+	if (when->arg >= 6 || !p->n_values || p->n_values > POLICY_PRED_VALUES) {
+		snprintf(err, err_len, "no such argument or predicate");
+		return -EINVAL;
+	}
+	reg = arg_regs[when->arg];
+	/* The test: to the override when it holds. */
+	for (size_t i = 0; i < p->n_values; i++) {
+		n = put_cmp(out, n, reg, p->values[i]);
+		out[n++] = 0x0f;
+		out[n++] = (uint8_t)(0x80 + cc[p->op]);
+		fix[n_fix++] = n;
+		n += 4;
+		if (p->op != PRED_IN)
+			break;
+	}
+	/* It does not: the instructions the patch's jump replaces, then the rest of the
+	 * function. */
+	if ((r = displace(fn, fn_len, fn_addr, at, 5, page + n, out + n, CODE_TRAMPOLINE_MAX - n - 32,
+			  &moved, taken, err, err_len)))
+		return r;
+	n += moved;
+	out[n++] = 0xe9;
+	n = put_rel32(out, n, page + n + 4, fn_addr + at + *taken, &far);
+	/* It does: undo the function's first instruction, return the value. */
+	over = n;
+	n = put(out, n, undo, undo_len);
+	n = put(out, n, ret, code_return(value, ret));
+	for (size_t i = 0; i < n_fix; i++) {
+		int32_t rel = (int32_t)(over - (fix[i] + 4));
+
+		memcpy(out + fix[i], &rel, sizeof(rel));
+	}
+	*out_len = n;
+	if (far) {
+		snprintf(err, err_len, "the trampoline is beyond a jump's reach of the function");
+		return -ERANGE;
+	}
+	return 0;
 }

@@ -6,7 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CODE_MAX 16
+#include "policy/policy.h"
+
+#define CODE_MAX 32            /* bytes a patch writes over a function */
+#define CODE_TRAMPOLINE_MAX 512 /* bytes of a trampoline */
 
 /* A patch goes after a function's first instruction, never over it: that one is where a
  * uprobe puts its breakpoint (and single-steps a copy of from the file), so salve's own
@@ -27,5 +30,25 @@ size_t code_return(int64_t value, uint8_t out[CODE_MAX]);
  * 13 bytes through r11 (a scratch register at a function's entry in the SysV ABI).
  * Returns the length written to out. */
 size_t code_jump(uint64_t from, uint64_t to, uint8_t out[CODE_MAX]);
+
+/* "Override only when argument arg passes pred", the register read as a long. */
+struct code_when {
+	unsigned arg; /* 0 to 5: rdi, rsi, rdx, rcx, r8, r9 */
+	struct policy_predicate pred;
+};
+
+/* A conditional override's trampoline, to run at page: test the argument; if it passes,
+ * undo the function's first instruction and return value; if not, run the instructions
+ * the patch's jump replaced (rewritten for their new place: capstone decodes them) and
+ * jump back to the function after them. fn is the function's code (fn_len bytes at
+ * fn_addr in the process), at where the patch goes (after its first instruction). Into
+ * out, *out_len bytes; *taken: how many bytes of the function the jump there replaces.
+ * -ENOTSUP (err says why): an instruction cannot run elsewhere (a call, loop, jrcxz), or
+ * a jump of the function lands inside those bytes; -ERANGE: page is beyond a jump's
+ * reach. */
+int code_trampoline(const uint8_t *fn, size_t fn_len, uint64_t fn_addr, size_t at,
+		    const struct code_when *when, const uint8_t *undo, size_t undo_len,
+		    int64_t value, uint64_t page, uint8_t out[CODE_TRAMPOLINE_MAX], size_t *out_len,
+		    size_t *taken, char *err, size_t err_len);
 
 #endif

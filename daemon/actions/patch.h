@@ -18,7 +18,7 @@
 
 #include "actions/hold.h"
 
-#define PATCH_BYTES_MAX 16
+#define PATCH_BYTES_MAX 32
 
 /* What a patch cost the process. */
 struct patch_stats {

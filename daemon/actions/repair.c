@@ -9,9 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "actions/inject.h"
+#include "actions/library.h"
+#include "base/log.h"
 #include "events/events.h"
 #include "events/report.h"
 
@@ -223,6 +230,125 @@ int repair_plan_override(const char *binary, const char *symbol, int64_t value, 
 	       plan_end(out, &f, err, err_len);
 }
 
+#define REACH ((1ull << 31) - (1ull << 20)) /* of a jmp rel32, with room for the page */
+#define FUNCTION_MAX (1u << 20)           /* bytes of a function read to plan a trampoline */
+
+/* A free page within a jump's reach of near in process pid: the closest, from the gaps
+ * between its mappings, never where the heap or a stack grows. */
+static int pick_page(uint32_t pid, uint64_t near, uint64_t *page)
+{
+	char path[64], line[4096];
+	uint64_t prev_end = 0x10000, best = 0, best_dist = UINT64_MAX; /* mmap_min_addr */
+	bool after_heap = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	if (!(f = fopen(path, "re")))
+		return -ESRCH;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long start, end;
+		uint64_t cand[2] = { 0, 0 };
+
+		if (sscanf(line, "%llx-%llx", &start, &end) != 2)
+			continue;
+		if (start >= prev_end + REPAIR_PAGE_SIZE) {
+			if (!strstr(line, "[stack"))
+				cand[0] = start - REPAIR_PAGE_SIZE; /* just below this mapping */
+			if (!after_heap)
+				cand[1] = prev_end; /* just above the last */
+		}
+		for (int i = 0; i < 2; i++) {
+			uint64_t d = cand[i] > near ? cand[i] - near : near - cand[i];
+
+			if (cand[i] && d < REACH && d < best_dist) {
+				best = cand[i];
+				best_dist = d;
+			}
+		}
+		after_heap = strstr(line, "[heap]") != NULL;
+		if (end > prev_end)
+			prev_end = end;
+	}
+	fclose(f);
+	if (!best)
+		return -ENOMEM;
+	*page = best;
+	return 0;
+}
+
+/* The trampoline of an override with "when": F's code from its file, a page near it,
+ * the code there; the patch is the jump to it over the whole instructions it displaces. */
+static int plan_trampoline(struct repair_plan *p, const struct located *f, const uint8_t *undo,
+			   size_t undo_len, char *err, size_t err_len)
+{
+	uint8_t *fn, jump[CODE_MAX];
+	size_t taken = 0, n;
+	int fd, r;
+
+	if (!f->site.size || f->site.size > FUNCTION_MAX) {
+		snprintf(err, err_len, "%s: %s has %s size in its symbol table: where its code ends is "
+			 "unknown", p->path, p->symbol, f->site.size ? "too big a" : "no");
+		return -ENOTSUP;
+	}
+	if ((r = pick_page(p->pid, f->addr, &p->page))) {
+		snprintf(err, err_len, "process %u has no free page within a jump's reach of %s",
+			 p->pid, p->symbol);
+		return r;
+	}
+	if (!(fn = malloc(f->site.size)))
+		return -ENOMEM;
+	if ((fd = open(p->path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    pread(fd, fn, f->site.size, (off_t)f->site.offset) != (ssize_t)f->site.size) {
+		r = errno ? -errno : -EIO;
+		snprintf(err, err_len, "%s: reading %s: %s", p->path, p->symbol, strerror(-r));
+	} else {
+		char why[256];
+
+		r = code_trampoline(fn, f->site.size, f->addr, p->skip, &p->when, undo, undo_len,
+				    p->value, p->page, p->tramp, &p->tramp_len, &taken, why,
+				    sizeof(why));
+		if (r)
+			snprintf(err, err_len, "%s: %s: no trampoline for \"when\": %s", p->path,
+				 p->symbol, why);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(fn);
+	if (r)
+		return r;
+	if (taken > CODE_MAX) {
+		snprintf(err, err_len, "%s: %s: the jump would displace %zu bytes, more than %d",
+			 p->path, p->symbol, taken, CODE_MAX);
+		return -E2BIG;
+	}
+	n = code_jump(p->addr, p->page, jump);
+	memcpy(p->code, jump, n);
+	memset(p->code + n, 0xcc, taken - n); /* never run: no thread is let stop there */
+	p->len = taken;
+	return 0;
+}
+
+int repair_plan_override_when(const char *binary, const char *symbol, int64_t value,
+			      const struct code_when *when, uint32_t pid, struct repair_plan *out,
+			      char *err, size_t err_len)
+{
+	uint8_t undo[CODE_MAX];
+	size_t undo_len;
+	struct located f;
+	int r;
+
+	if (!when)
+		return repair_plan_override(binary, symbol, value, pid, out, err, err_len);
+	if ((r = plan_begin(binary, symbol, pid, out, &f, undo, &undo_len, err, err_len)))
+		return r;
+	out->kind = REPAIR_OVERRIDE;
+	out->value = value;
+	out->has_when = true;
+	out->when = *when;
+	return plan_trampoline(out, &f, undo, undo_len, err, err_len) ?:
+	       plan_end(out, &f, err, err_len);
+}
+
 /* to_symbol in the other files pid maps code from, into path and g. */
 static int locate_elsewhere(uint32_t pid, const char *skip, const char *to_symbol, char *path,
 			    size_t path_len, struct located *g)
@@ -276,12 +402,50 @@ int repair_plan_redirect(const char *binary, const char *symbol, const char *to_
 	       plan_end(out, &f, err, err_len);
 }
 
+/* The jump of a library redirect: always the 13-byte absolute one, as where the library
+ * will be loaded is not known when the plan is made. */
+#define LIBRARY_JUMP 13
+
+int repair_plan_library(const char *binary, const char *symbol, const char *to_symbol,
+			const char *library, const char *build_id, uint32_t pid,
+			struct repair_plan *out, char *err, size_t err_len)
+{
+	uint8_t undo[CODE_MAX], jump[CODE_MAX];
+	size_t undo_len;
+	struct located f;
+	struct resolve_site g;
+	int r;
+
+	if ((r = plan_begin(binary, symbol, pid, out, &f, undo, &undo_len, err, err_len)) ||
+	    (r = resolve_symbol(library, to_symbol, NULL, &g, err, err_len)))
+		return r;
+	if (strcmp(g.build_id, build_id)) {
+		snprintf(err, err_len, "%s: its build id is %s, not the policy's %s", library,
+			 g.build_id[0] ? g.build_id : "missing", build_id);
+		return -EKEYREJECTED;
+	}
+	out->kind = REPAIR_REDIRECT;
+	snprintf(out->to_symbol, sizeof(out->to_symbol), "%s", to_symbol);
+	snprintf(out->to_path, sizeof(out->to_path), "%s", library);
+	snprintf(out->library, sizeof(out->library), "%s", library);
+	snprintf(out->library_build_id, sizeof(out->library_build_id), "%s", build_id);
+	/* To address 0 until loaded: the jump's length is the same wherever it goes. */
+	if (code_jump(0, 1ull << 40, jump) != LIBRARY_JUMP)
+		return -EINVAL;
+	return compose(out, undo, undo_len, jump, LIBRARY_JUMP, err, err_len) ?:
+	       plan_end(out, &f, err, err_len);
+}
+
 int repair_plan_again(const struct repair_plan *spec, uint32_t pid, struct repair_plan *out,
 		      char *err, size_t err_len)
 {
+	if (spec->library[0])
+		return repair_plan_library(spec->path, spec->symbol, spec->to_symbol, spec->library,
+					   spec->library_build_id, pid, out, err, err_len);
 	if (spec->kind == REPAIR_OVERRIDE)
-		return repair_plan_override(spec->path, spec->symbol, spec->value, pid, out, err,
-					    err_len);
+		return repair_plan_override_when(spec->path, spec->symbol, spec->value,
+						 spec->has_when ? &spec->when : NULL, pid, out, err,
+						 err_len);
 	return repair_plan_redirect(spec->path, spec->symbol, spec->to_symbol, pid, out, err,
 				    err_len);
 }
@@ -292,33 +456,6 @@ static int add_addr(struct json_object *obj, const char *key, uint64_t v)
 
 	snprintf(s, sizeof(s), "%#" PRIx64, v);
 	return report_add(obj, key, json_object_new_string(s));
-}
-
-int repair_plan_to_json(const struct repair_plan *p, struct json_object *obj)
-{
-	char orig[2 * CODE_MAX + 1], code[2 * CODE_MAX + 1];
-	int err;
-
-	to_hex(p->orig, p->len, orig);
-	to_hex(p->code, p->len, code);
-	err = report_add(obj, "pid", json_object_new_int64(p->pid));
-	err = err ?: report_add(obj, "start_ns", json_object_new_uint64(p->start_ns));
-	err = err ?: report_add(obj, "binary", json_object_new_string(p->path));
-	err = err ?: report_add(obj, "symbol", json_object_new_string(p->symbol));
-	err = err ?: report_add(obj, "build_id", json_object_new_string(p->build_id));
-	err = err ?: add_addr(obj, "file_offset", p->file_off);
-	err = err ?: add_addr(obj, "address", p->addr);
-	err = err ?: report_add(obj, "after_first", json_object_new_uint64(p->skip));
-	if (p->kind == REPAIR_OVERRIDE) {
-		err = err ?: report_add(obj, "return", json_object_new_int64(p->value));
-	} else {
-		err = err ?: report_add(obj, "to", json_object_new_string(p->to_symbol));
-		err = err ?: report_add(obj, "to_binary", json_object_new_string(p->to_path));
-		err = err ?: add_addr(obj, "to_address", p->to_addr);
-	}
-	err = err ?: report_add(obj, "mechanism", json_object_new_string("hot_patch"));
-	err = err ?: report_add(obj, "original", json_object_new_string(orig));
-	return err ?: report_add(obj, "patched", json_object_new_string(code));
 }
 
 static const char *str_of(struct json_object *obj, const char *key)
@@ -340,17 +477,149 @@ static bool u64_of(struct json_object *obj, const char *key, uint64_t *out)
 	return !errno && end != s && !*end;
 }
 
-int repair_plan_from_json(struct json_object *obj, struct repair_plan *out)
+static const char *const pred_ops[] = { [PRED_LT] = "<",  [PRED_LE] = "<=", [PRED_GT] = ">",
+					[PRED_GE] = ">=", [PRED_EQ] = "==", [PRED_NE] = "!=",
+					[PRED_IN] = "in" };
+
+/* "when": {"arg": 0, "op": "==", "values": [3]} */
+static int when_to_json(const struct code_when *w, struct json_object *obj)
+{
+	struct json_object *o = json_object_new_object(), *values = json_object_new_array();
+	int err = !o || !values ? -ENOMEM : 0;
+
+	for (size_t i = 0; !err && i < w->pred.n_values; i++)
+		err = json_object_array_add(values, json_object_new_int64(w->pred.values[i])) ? -ENOMEM
+											       : 0;
+	if (err) {
+		json_object_put(o);
+		json_object_put(values);
+		return err;
+	}
+	err = report_add(o, "arg", json_object_new_int(w->arg));
+	err = err ?: report_add(o, "op", json_object_new_string(pred_ops[w->pred.op]));
+	err = err ?: report_add(o, "values", values);
+	return err ?: report_add(obj, "when", o);
+}
+
+static int when_from_json(struct json_object *o, struct code_when *w)
+{
+	struct json_object *arg, *op, *values;
+	size_t i;
+
+	memset(w, 0, sizeof(*w));
+	if (!json_object_object_get_ex(o, "arg", &arg) || !json_object_object_get_ex(o, "op", &op) ||
+	    !json_object_object_get_ex(o, "values", &values) ||
+	    !json_object_is_type(values, json_type_array) ||
+	    !json_object_array_length(values) ||
+	    json_object_array_length(values) > POLICY_PRED_VALUES ||
+	    (w->arg = (unsigned)json_object_get_int(arg)) >= POLICY_OVERRIDE_ARGS)
+		return -EINVAL;
+	for (i = 0; i < sizeof(pred_ops) / sizeof(pred_ops[0]); i++)
+		if (!strcmp(json_object_get_string(op), pred_ops[i]))
+			break;
+	if (i == sizeof(pred_ops) / sizeof(pred_ops[0]))
+		return -EINVAL;
+	w->pred.op = (enum policy_pred_op)i;
+	w->pred.n_values = json_object_array_length(values);
+	for (i = 0; i < w->pred.n_values; i++)
+		w->pred.values[i] = json_object_get_int64(json_object_array_get_idx(values, i));
+	return 0;
+}
+
+int repair_spec_to_json(const struct repair_plan *spec, struct json_object *obj)
+{
+	int err = report_add(obj, "binary", json_object_new_string(spec->path));
+
+	err = err ?: report_add(obj, "symbol", json_object_new_string(spec->symbol));
+	if (spec->kind == REPAIR_REDIRECT) {
+		err = err ?: report_add(obj, "to", json_object_new_string(spec->to_symbol));
+		if (!spec->library[0])
+			return err;
+		err = err ?: report_add(obj, "library", json_object_new_string(spec->library));
+		return err ?: report_add(obj, "library_build_id",
+					 json_object_new_string(spec->library_build_id));
+	}
+	err = err ?: report_add(obj, "return", json_object_new_int64(spec->value));
+	return err || !spec->has_when ? err : when_to_json(&spec->when, obj);
+}
+
+int repair_spec_from_json(struct json_object *obj, struct repair_plan *spec)
 {
 	const char *kind = str_of(obj, "do"), *path = str_of(obj, "binary"),
-		   *symbol = str_of(obj, "symbol"), *orig = str_of(obj, "original"),
-		   *code = str_of(obj, "patched"), *build_id = str_of(obj, "build_id");
+		   *symbol = str_of(obj, "symbol");
+	struct json_object *v;
+
+	memset(spec, 0, sizeof(*spec));
+	if (!kind || !path || !symbol)
+		return -EINVAL;
+	snprintf(spec->path, sizeof(spec->path), "%s", path);
+	snprintf(spec->symbol, sizeof(spec->symbol), "%s", symbol);
+	if (!strcmp(kind, "redirect")) {
+		const char *to = str_of(obj, "to"), *library = str_of(obj, "library"),
+			   *build_id = str_of(obj, "library_build_id");
+
+		spec->kind = REPAIR_REDIRECT;
+		if (!to || (library && !build_id))
+			return -EINVAL;
+		snprintf(spec->to_symbol, sizeof(spec->to_symbol), "%s", to);
+		snprintf(spec->library, sizeof(spec->library), "%s", library ?: "");
+		snprintf(spec->library_build_id, sizeof(spec->library_build_id), "%s", build_id ?: "");
+		return 0;
+	}
+	if (strcmp(kind, "override") || !json_object_object_get_ex(obj, "return", &v))
+		return -EINVAL;
+	spec->kind = REPAIR_OVERRIDE;
+	spec->value = json_object_get_int64(v);
+	if (!json_object_object_get_ex(obj, "when", &v))
+		return 0;
+	spec->has_when = true;
+	return when_from_json(v, &spec->when);
+}
+
+int repair_plan_to_json(const struct repair_plan *p, struct json_object *obj)
+{
+	char orig[2 * CODE_MAX + 1], code[2 * CODE_MAX + 1];
+	int err;
+
+	to_hex(p->orig, p->len, orig);
+	to_hex(p->code, p->len, code);
+	err = report_add(obj, "pid", json_object_new_int64(p->pid));
+	err = err ?: report_add(obj, "start_ns", json_object_new_uint64(p->start_ns));
+	err = err ?: repair_spec_to_json(p, obj);
+	err = err ?: report_add(obj, "build_id", json_object_new_string(p->build_id));
+	err = err ?: add_addr(obj, "file_offset", p->file_off);
+	err = err ?: add_addr(obj, "address", p->addr);
+	err = err ?: report_add(obj, "after_first", json_object_new_uint64(p->skip));
+	if (p->kind == REPAIR_REDIRECT) {
+		err = err ?: report_add(obj, "to_binary", json_object_new_string(p->to_path));
+		err = err ?: add_addr(obj, "to_address", p->to_addr);
+		if (p->library_handle)
+			err = err ?: add_addr(obj, "library_handle", p->library_handle);
+	}
+	if (p->has_when) {
+		char *tramp = malloc(2 * p->tramp_len + 1);
+
+		if (!tramp)
+			return -ENOMEM;
+		to_hex(p->tramp, p->tramp_len, tramp);
+		err = err ?: add_addr(obj, "page", p->page);
+		err = err ?: report_add(obj, "trampoline", json_object_new_string(tramp));
+		free(tramp);
+	}
+	err = err ?: report_add(obj, "mechanism", json_object_new_string("hot_patch"));
+	err = err ?: report_add(obj, "original", json_object_new_string(orig));
+	return err ?: report_add(obj, "patched", json_object_new_string(code));
+}
+
+int repair_plan_from_json(struct json_object *obj, struct repair_plan *out)
+{
+	const char *orig = str_of(obj, "original"), *code = str_of(obj, "patched"),
+		   *build_id = str_of(obj, "build_id");
 	struct json_object *v;
 	size_t n_orig, n_code;
 	uint64_t pid;
 
-	memset(out, 0, sizeof(*out));
-	if (!kind || !path || !symbol || !orig || !code || !u64_of(obj, "pid", &pid) ||
+	if (repair_spec_from_json(obj, out) || !orig || !code || !u64_of(obj, "pid", &pid) ||
 	    !u64_of(obj, "start_ns", &out->start_ns) || !u64_of(obj, "address", &out->addr) ||
 	    !u64_of(obj, "file_offset", &out->file_off) ||
 	    from_hex(orig, out->orig, CODE_MAX, &n_orig) ||
@@ -360,24 +629,21 @@ int repair_plan_from_json(struct json_object *obj, struct repair_plan *out)
 	out->len = n_code;
 	if (json_object_object_get_ex(obj, "after_first", &v))
 		out->skip = (size_t)json_object_get_int64(v);
-	snprintf(out->path, sizeof(out->path), "%s", path);
-	snprintf(out->symbol, sizeof(out->symbol), "%s", symbol);
 	snprintf(out->build_id, sizeof(out->build_id), "%s", build_id ? build_id : "");
-	if (!strcmp(kind, "override")) {
-		out->kind = REPAIR_OVERRIDE;
-		if (!json_object_object_get_ex(obj, "return", &v))
-			return -EINVAL;
-		out->value = json_object_get_int64(v);
-	} else if (!strcmp(kind, "redirect")) {
-		const char *to = str_of(obj, "to"), *to_path = str_of(obj, "to_binary");
+	if (out->kind == REPAIR_REDIRECT) {
+		const char *to_path = str_of(obj, "to_binary");
 
-		out->kind = REPAIR_REDIRECT;
-		if (!to || !to_path || !u64_of(obj, "to_address", &out->to_addr))
+		if (!to_path || !u64_of(obj, "to_address", &out->to_addr))
 			return -EINVAL;
-		snprintf(out->to_symbol, sizeof(out->to_symbol), "%s", to);
 		snprintf(out->to_path, sizeof(out->to_path), "%s", to_path);
-	} else {
-		return -EINVAL;
+		u64_of(obj, "library_handle", &out->library_handle);
+	}
+	if (out->has_when) {
+		const char *tramp = str_of(obj, "trampoline");
+
+		if (!tramp || !u64_of(obj, "page", &out->page) ||
+		    from_hex(tramp, out->tramp, CODE_TRAMPOLINE_MAX, &out->tramp_len))
+			return -EINVAL;
 	}
 	return 0;
 }
@@ -398,16 +664,133 @@ static int same_process(const struct repair_plan *p, char *err, size_t err_len)
 	return 0;
 }
 
-int repair_apply(const struct repair_plan *p, struct patch_stats *st, char *err, size_t err_len)
+#define PAGE_NAME "salve-trampoline" /* shown in /proc/PID/maps as [anon:salve-trampoline] */
+
+/* With every thread held: map the trampoline's page, write it, then the patch. */
+static int apply_held(struct hold *h, void *arg, char *err, size_t err_len)
 {
+	const struct repair_plan *p = arg;
+	const uint64_t map[6] = { p->page, REPAIR_PAGE_SIZE, PROT_READ | PROT_EXEC,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0 };
+	const uint64_t name_at = p->page + REPAIR_PAGE_SIZE - sizeof(PAGE_NAME);
+	const uint64_t name[6] = { PR_SET_VMA, PR_SET_VMA_ANON_NAME, p->page, REPAIR_PAGE_SIZE,
+				   name_at, 0 };
+	int64_t ret;
+	int r;
+
+	if (!p->has_when)
+		return patch_poke(h->pid, p->addr, p->orig, p->code, p->len, err, err_len);
+	if ((r = inject_syscall(h->pid, &h->t[0], SYS_mmap, map, &ret, err, err_len)))
+		return r;
+	if ((uint64_t)ret != p->page) {
+		if (ret > 0) { /* a kernel that takes the address as a hint */
+			const uint64_t unmap[6] = { (uint64_t)ret, REPAIR_PAGE_SIZE };
+
+			inject_syscall(h->pid, &h->t[0], SYS_munmap, unmap, &ret, err, err_len);
+		}
+		snprintf(err, err_len, "process %u: the trampoline page at %#" PRIx64 " cannot be "
+			 "mapped: %s", p->pid, p->page, ret < 0 ? strerror((int)-ret) : "taken");
+		return ret < 0 ? (int)ret : -EEXIST;
+	}
+	r = patch_poke(h->pid, p->page, NULL, p->tramp, p->tramp_len, err, err_len);
+	/* The name is for whoever reads the maps; a kernel without it is no reason to stop. */
+	if (!r && !patch_poke(h->pid, name_at, NULL, (const uint8_t *)PAGE_NAME, sizeof(PAGE_NAME),
+			      err, err_len))
+		inject_syscall(h->pid, &h->t[0], SYS_prctl, name, &ret, err, err_len);
+	r = r ?: patch_poke(h->pid, p->addr, p->orig, p->code, p->len, err, err_len);
+	if (r) {
+		const uint64_t unmap[6] = { p->page, REPAIR_PAGE_SIZE };
+		char e[128];
+
+		inject_syscall(h->pid, &h->t[0], SYS_munmap, unmap, &ret, e, sizeof(e));
+	}
+	return r;
+}
+
+/* With every thread held, none inside the patch or the page: the original bytes back,
+ * then the page gone. */
+static int undo_held(struct hold *h, void *arg, char *err, size_t err_len)
+{
+	const struct repair_plan *p = arg;
+	const uint64_t unmap[6] = { p->page, REPAIR_PAGE_SIZE };
+	int64_t ret;
+	int r = patch_poke(h->pid, p->addr, p->code, p->orig, p->len, err, err_len);
+
+	if (r || !p->has_when)
+		return r;
+	if ((r = inject_syscall(h->pid, &h->t[0], SYS_munmap, unmap, &ret, err, err_len)))
+		return r;
+	if (ret) {
+		snprintf(err, err_len, "process %u: unmapping the trampoline page at %#" PRIx64 ": %s",
+			 p->pid, p->page, strerror((int)-ret));
+		return (int)ret;
+	}
+	return 0;
+}
+
+/* With every thread held: the fix library loaded (once), the jump to its function. */
+static int apply_library_held(struct hold *h, void *arg, char *err, size_t err_len)
+{
+	struct repair_plan *p = arg;
+	struct located g;
+	uint8_t jump[CODE_MAX];
+	int r;
+
+	if (!p->library_handle && (r = library_load(h, p->library, &p->library_handle, err, err_len)))
+		return r;
+	if ((r = locate(p->library, p->to_symbol, p->pid, &g, err, err_len)))
+		return r;
+	p->to_addr = g.addr;
+	code_jump(0, 1ull << 40, jump); /* the same length, to patch the target in */
+	memcpy(p->code + p->len - LIBRARY_JUMP, jump, 2);
+	memcpy(p->code + p->len - LIBRARY_JUMP + 2, &p->to_addr, sizeof(p->to_addr));
+	return patch_poke(h->pid, p->addr, p->orig, p->code, p->len, err, err_len);
+}
+
+int repair_apply(struct repair_plan *p, struct patch_stats *st, char *err, size_t err_len)
+{
+	struct hold_range inside = { p->addr, p->len, false };
 	int r = same_process(p, err, err_len);
 
-	return r ?: patch_write((pid_t)p->pid, p->addr, p->orig, p->code, p->len, st, err, err_len);
+	return r ?: patch_held((pid_t)p->pid, &inside, 1,
+			       p->library[0] ? apply_library_held : apply_held, p, st, err, err_len);
+}
+
+static int unload_held(struct hold *h, void *arg, char *err, size_t err_len)
+{
+	const struct repair_plan *p = arg;
+
+	return library_unload(h, p->library, p->library_handle, err, err_len);
+}
+
+#define UNLOAD_TRIES 20
+
+/* The fix library out of the process, once no thread is inside it: with the patch gone,
+ * the calls in flight there finish and no new one comes. */
+static void unload(const struct repair_plan *p)
+{
+	char err[512];
+	int r = -EBUSY;
+
+	for (int i = 1; i <= UNLOAD_TRIES && r == -EBUSY; i++) {
+		if ((r = patch_held((pid_t)p->pid, NULL, 0, unload_held, (void *)p, NULL, err,
+				    sizeof(err))) == -EBUSY)
+			nanosleep(&(struct timespec){ .tv_nsec = 1000000L * i }, NULL);
+	}
+	if (r && r != -ESRCH)
+		salve_log(LOG_WARNING, "repair of %s in process %u undone; %s stays loaded, unused: %s",
+			  p->symbol, p->pid, p->library, err);
 }
 
 int repair_undo(const struct repair_plan *p, struct patch_stats *st, char *err, size_t err_len)
 {
+	struct hold_range inside[2] = { { p->addr, p->len, false },
+					{ p->page, REPAIR_PAGE_SIZE, true } };
 	int r = same_process(p, err, err_len);
 
-	return r ?: patch_write((pid_t)p->pid, p->addr, p->code, p->orig, p->len, st, err, err_len);
+	r = r ?: patch_held((pid_t)p->pid, inside, p->has_when ? 2 : 1, undo_held, (void *)p, st,
+			    err, err_len);
+	if (!r && p->library_handle)
+		unload(p);
+	return r;
 }

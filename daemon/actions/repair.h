@@ -44,7 +44,21 @@ struct repair_plan {
 	uint64_t to_addr;               /* redirect: its address in the process */
 	uint8_t orig[CODE_MAX], code[CODE_MAX];
 	size_t len;
+	/* override "when": the patch jumps to a trampoline (code_trampoline) in a page salve
+	 * maps into the process within a jump's reach, unmapped on undo */
+	bool has_when;
+	struct code_when when;
+	uint64_t page;                  /* its address in the process */
+	uint8_t tramp[CODE_TRAMPOLINE_MAX];
+	size_t tramp_len;
+	/* redirect to a fix library salve loads into the process (to_path is it): the
+	 * jump's target is known once it is loaded, by repair_apply */
+	char library[PATH_MAX];
+	char library_build_id[RESOLVE_BUILD_ID_MAX];
+	uint64_t library_handle;        /* dlopen's; 0 until loaded */
 };
+
+#define REPAIR_PAGE_SIZE 4096u
 
 /* Plan the override of symbol in binary (a path or soname, as a policy names it) in
  * process pid: return value at its entry. -ESRCH: no process; -ENOENT: no such symbol,
@@ -54,15 +68,37 @@ struct repair_plan {
 int repair_plan_override(const char *binary, const char *symbol, int64_t value, uint32_t pid,
 			 struct repair_plan *out, char *err, size_t err_len);
 
+/* The same, only on calls whose argument passes when (NULL: every call): the patch
+ * jumps to a trampoline that tests it. -ENOTSUP: the instructions after the function's
+ * first cannot be moved there (err says why); -ENOMEM: no free page within a jump's
+ * reach of the function. */
+int repair_plan_override_when(const char *binary, const char *symbol, int64_t value,
+			      const struct code_when *when, uint32_t pid, struct repair_plan *out,
+			      char *err, size_t err_len);
+
 /* Plan the redirect of symbol in binary to to_symbol, looked up in binary, then in
  * every other file the process maps code from. The errors of repair_plan_override. */
 int repair_plan_redirect(const char *binary, const char *symbol, const char *to_symbol,
 			 uint32_t pid, struct repair_plan *out, char *err, size_t err_len);
 
+/* Plan the redirect of symbol in binary to to_symbol in the fix library at library,
+ * whose GNU build id must be build_id (lowercase hex), for salve to load into process
+ * pid when it applies the plan. The errors of repair_plan_override, and -ENOENT: the
+ * library has no to_symbol; -EKEYREJECTED: its build id is another. */
+int repair_plan_library(const char *binary, const char *symbol, const char *to_symbol,
+			const char *library, const char *build_id, uint32_t pid,
+			struct repair_plan *out, char *err, size_t err_len);
+
 /* The repair spec (kind, path, symbol, value or to_symbol of a plan) planned again, in
  * process pid: another process of the same binary. The errors of the two above. */
 int repair_plan_again(const struct repair_plan *spec, uint32_t pid, struct repair_plan *out,
 		      char *err, size_t err_len);
+
+/* What a policy asks of a repair, the spec (kind, path, symbol, value and when, or
+ * to_symbol of a plan), into obj ("binary", "symbol", "return" and "when", or "to");
+ * and back, the kind from obj's "do". -EINVAL: obj holds no spec. */
+int repair_spec_to_json(const struct repair_plan *spec, struct json_object *obj);
+int repair_spec_from_json(struct json_object *obj, struct repair_plan *spec);
 
 /* The plan's fields into obj ("pid", "binary", "symbol", "build_id", "address",
  * "original", "patched", …); and back. -EINVAL: obj is not a plan. */
@@ -70,11 +106,16 @@ int repair_plan_to_json(const struct repair_plan *p, struct json_object *obj);
 int repair_plan_from_json(struct json_object *obj, struct repair_plan *out);
 
 /* Write the plan's code over its original bytes, in the process the plan names (the
- * same start time). -ESTALE: the pid is another process now. */
-int repair_apply(const struct repair_plan *p, struct patch_stats *st, char *err, size_t err_len);
+ * same start time), its trampoline page mapped first, or its fix library loaded first
+ * (the plan then gets the library's handle and the jump to it). -ESTALE: the pid is
+ * another process now; -EEXIST: something else took the page's address since the
+ * plan; the errors of library_load. */
+int repair_apply(struct repair_plan *p, struct patch_stats *st, char *err, size_t err_len);
 
 /* Put the original bytes back, after checking the process still holds the plan's
- * code there. -ESRCH when the process is gone (nothing to undo), -ESTALE when the pid
+ * code there, and unmap its trampoline page once no thread is inside; a fix library is
+ * unloaded when no thread is inside it, else it stays loaded, unused, and a warning
+ * says so. -ESRCH when the process is gone (nothing to undo), -ESTALE when the pid
  * is another process. */
 int repair_undo(const struct repair_plan *p, struct patch_stats *st, char *err, size_t err_len);
 

@@ -13,23 +13,29 @@
 #include "actions/repairs.h"
 #include "events/report.h"
 
+/* What the policy's action asks, as a repair spec. */
+static void spec_of(const struct policy_action *a, struct repair_plan *spec)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->kind = a->kind == POLICY_ACTION_OVERRIDE ? REPAIR_OVERRIDE : REPAIR_REDIRECT;
+	spec->value = a->ret;
+	spec->has_when = a->has_when;
+	spec->when = (struct code_when){ a->when_arg, a->when_pred };
+	snprintf(spec->path, sizeof(spec->path), "%s", a->binary);
+	snprintf(spec->symbol, sizeof(spec->symbol), "%s", a->symbol);
+	snprintf(spec->to_symbol, sizeof(spec->to_symbol), "%s", a->to ? a->to : "");
+	snprintf(spec->library, sizeof(spec->library), "%s", a->library ? a->library : "");
+	snprintf(spec->library_build_id, sizeof(spec->library_build_id), "%s",
+		 a->build_id ? a->build_id : "");
+}
+
 static int plan(const struct policy_action *a, uint32_t pid, struct repair_plan *p, char *err,
 		size_t err_len)
 {
-	if (a->kind == POLICY_ACTION_OVERRIDE && a->has_when) {
-		snprintf(err, err_len, "\"when\" needs uprobe register writes, which this kernel "
-			 "refuses, or a trampoline for the displaced instructions, which salve does "
-			 "not build yet");
-		return -ENOTSUP;
-	}
-	if (a->kind == POLICY_ACTION_REDIRECT && a->library) {
-		snprintf(err, err_len, "loading the fix library %s into process %u is not built yet",
-			 a->library, pid);
-		return -ENOTSUP;
-	}
-	if (a->kind == POLICY_ACTION_OVERRIDE)
-		return repair_plan_override(a->binary, a->symbol, a->ret, pid, p, err, err_len);
-	return repair_plan_redirect(a->binary, a->symbol, a->to, pid, p, err, err_len);
+	struct repair_plan spec;
+
+	spec_of(a, &spec);
+	return repair_plan_again(&spec, pid, p, err, err_len);
 }
 
 static int repair_describe(const struct policy_action *action, const struct action_target *t,
@@ -44,12 +50,8 @@ static int repair_describe(const struct policy_action *action, const struct acti
 		/* The process is gone (a crash): the repair is for the ones started next. */
 		int e = report_add(obj, "exe", json_object_new_string(t->exe));
 
-		e = e ?: report_add(obj, "binary", json_object_new_string(action->binary));
-		e = e ?: report_add(obj, "symbol", json_object_new_string(action->symbol));
-		if (action->kind == POLICY_ACTION_OVERRIDE)
-			e = e ?: report_add(obj, "return", json_object_new_int64(action->ret));
-		else
-			e = e ?: report_add(obj, "to", json_object_new_string(action->to));
+		spec_of(action, &p);
+		e = e ?: repair_spec_to_json(&p, obj);
 		e = e ?: report_add(obj, "mechanism", json_object_new_string("hot_patch"));
 		return e ?: report_add(obj, "standing", json_object_new_boolean(true));
 	}
@@ -62,15 +64,10 @@ static int repair_describe(const struct policy_action *action, const struct acti
 /* The repair of the processes of the incident's executable started from now on. */
 static int stand_for_new(struct action_run *run, const struct repair_origin *o)
 {
-	const struct policy_action *a = run->action;
-	struct repair_plan spec = { .kind = a->kind == POLICY_ACTION_OVERRIDE ? REPAIR_OVERRIDE
-									       : REPAIR_REDIRECT,
-				    .value = a->ret };
+	struct repair_plan spec;
 	uint64_t id;
 
-	snprintf(spec.path, sizeof(spec.path), "%s", a->binary);
-	snprintf(spec.symbol, sizeof(spec.symbol), "%s", a->symbol);
-	snprintf(spec.to_symbol, sizeof(spec.to_symbol), "%s", a->to ? a->to : "");
+	spec_of(run->action, &spec);
 	if (!run->repairs || repairs_stand(run->repairs, &spec, run->target->exe, o, &id))
 		return action_outcome(run->outcome, "refused: new processes of %s cannot be "
 				      "stopped at their entry", run->target->exe);

@@ -274,12 +274,7 @@ static struct json_object *standing_line(const struct repairs *r, const struct s
 	if (!o)
 		return NULL;
 	err = report_add(o, "exe", json_object_new_string(s->exe));
-	err = err ?: report_add(o, "binary", json_object_new_string(s->spec.path));
-	err = err ?: report_add(o, "symbol", json_object_new_string(s->spec.symbol));
-	if (s->spec.kind == REPAIR_OVERRIDE)
-		err = err ?: report_add(o, "return", json_object_new_int64(s->spec.value));
-	else
-		err = err ?: report_add(o, "to", json_object_new_string(s->spec.to_symbol));
+	err = err ?: repair_spec_to_json(&s->spec, o);
 	err = err ?: report_add(o, "mechanism", json_object_new_string("hot_patch"));
 	if (err) {
 		json_object_put(o);
@@ -607,17 +602,12 @@ void repairs_restore(struct repairs *r, const struct journal_replay *replay,
 		bool by_binary = false;
 
 		if (state && !strcmp(state, "standing")) {
-			struct repair_plan spec = { 0 };
-			const char *what = str_of(k, "do"), *rule = str_of(k, "rule");
+			struct repair_plan spec;
+			const char *rule = str_of(k, "rule");
 
 			if (!rule || !rule_loaded(ctx, rule, &by_binary) || !str_of(k, "exe") ||
-			    !str_of(k, "binary") || !str_of(k, "symbol") || !what)
+			    repair_spec_from_json(k, &spec))
 				continue;
-			spec.kind = strcmp(what, "redirect") ? REPAIR_OVERRIDE : REPAIR_REDIRECT;
-			snprintf(spec.path, sizeof(spec.path), "%s", str_of(k, "binary"));
-			snprintf(spec.symbol, sizeof(spec.symbol), "%s", str_of(k, "symbol"));
-			snprintf(spec.to_symbol, sizeof(spec.to_symbol), "%s", str_of(k, "to") ?: "");
-			spec.value = (int64_t)u64_of(k, "return");
 			stand_exe(r, &spec, str_of(k, "exe"),
 				  &(struct repair_origin){ u64_of(k, "incident"), rule,
 							   str_of(k, "policy"), by_binary },

@@ -6,7 +6,9 @@
  *
  * fallback() returns the override value, for a redirect of answer() to it.
  * With "park", one more thread spins for ever inside the first bytes of parked(), so a
- * patch there must be refused. Prints "pid=P ready" once every thread runs; on SIGTERM
+ * patch there must be refused. With "when", the threads call twice(k) for k = 0 to 7
+ * instead, for an override only when k is 3: 2k is the original, the override value only
+ * for k = 3, anything else is other. Prints "pid=P ready" once every thread runs; on SIGTERM
  * prints "original=N overridden=N other=N" and exits 0. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -30,10 +32,16 @@ struct counts {
 };
 
 static struct counts counts[THREADS_MAX];
+static bool with_when;
 
 __attribute__((noinline)) int answer(void)
 {
 	return base + 2;
+}
+
+__attribute__((noinline)) long twice(long k)
+{
+	return k * 2 + base - 40;
 }
 
 /* What a redirect of answer() sends its calls to. */
@@ -56,9 +64,20 @@ static void *caller(void *arg)
 	struct counts *c = arg;
 
 	atomic_fetch_add(&running, 1);
-	for (;;) {
-		long v = answer();
+	for (long k = 0;; k = (k + 1) % 8) {
+		long v;
 
+		if (with_when) {
+			v = twice(k);
+			if (v == 2 * k)
+				c->original++;
+			else if (v == override && k == 3)
+				c->overridden++;
+			else
+				c->other++;
+			continue;
+		}
+		v = answer();
 		if (v == 42)
 			c->original++;
 		else if (v == override)
@@ -86,6 +105,7 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int sig;
 
+	with_when = argc > 3 && !strcmp(argv[3], "when");
 	override = argc > 2 ? strtol(argv[2], NULL, 0) : -1;
 	if (n < 1 || n > THREADS_MAX)
 		n = 8;

@@ -10,6 +10,8 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <json-c/json.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,6 +127,168 @@ static void test_override_and_back_100_times(void **state)
 		assert_int_equal(repair_undo(&plan, &st, err, sizeof(err)), 0);
 		usleep(200);
 	}
+	child_stop(&c, &original, &overridden, &other);
+	assert_true(original > 0);
+	assert_true(overridden > 0);
+	assert_int_equal(other, 0);
+}
+
+/* Whether process pid maps the page at page, executable. */
+static bool has_trampoline(pid_t pid, uint64_t page)
+{
+	char path[64], line[512], start[32];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	snprintf(start, sizeof(start), "%llx-", (unsigned long long)page);
+	assert_non_null(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f))
+		found |= !strncmp(line, start, strlen(start)) && strstr(line, " r-xp ");
+	fclose(f);
+	return found;
+}
+
+/* An override only when the argument is 3: a trampoline page mapped into the process
+ * (an injected mmap), the displaced instructions run there. 8 threads call twice(k) for
+ * k = 0 to 7 while it is applied and undone 100 times: 2k always, except the override
+ * for k = 3 while applied; the page is gone after each undo. */
+static void test_override_when_100_times(void **state)
+{
+	struct code_when when = { .arg = 0, .pred = { .op = PRED_EQ, .values = { 3 }, .n_values = 1 } };
+	struct json_object *obj = json_object_new_object();
+	unsigned long original, overridden, other;
+	struct repair_plan plan, back;
+	struct child c;
+	char err[512];
+
+	(void)state;
+	child_start(&c, "8", "-1", "when");
+	assert_int_equal(repair_plan_override_when(target, "twice", -1, &when, (uint32_t)c.pid, &plan,
+						   err, sizeof(err)), 0);
+	assert_true(plan.has_when);
+	assert_int_equal(plan.code[0], 0xe9); /* jmp to the page, within reach */
+	json_object_object_add(obj, "do", json_object_new_string("override"));
+	assert_int_equal(repair_plan_to_json(&plan, obj), 0);
+	assert_int_equal(repair_plan_from_json(obj, &back), 0);
+	json_object_put(obj);
+	assert_int_equal(back.page, plan.page);
+	assert_int_equal(back.tramp_len, plan.tramp_len);
+	assert_memory_equal(back.tramp, plan.tramp, plan.tramp_len);
+	assert_int_equal(back.when.pred.values[0], 3);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(repair_apply(&back, NULL, err, sizeof(err)), 0);
+		if (i == 0)
+			assert_true(has_trampoline(c.pid, back.page));
+		usleep(200);
+		assert_int_equal(repair_undo(&back, NULL, err, sizeof(err)), 0);
+		if (i == 0)
+			assert_false(has_trampoline(c.pid, back.page));
+		usleep(200);
+	}
+	child_stop(&c, &original, &overridden, &other);
+	assert_true(original > 0);
+	assert_true(overridden > 0);
+	assert_int_equal(other, 0);
+}
+
+/* The trampoline's code, byte for byte: the test, the displaced instructions moved (a
+ * rip-relative operand keeps its target), the jump back, the override. Refused: a jump
+ * into the displaced bytes, a call among them. */
+static void test_trampoline_code(void **state)
+{
+	/* push %rbp; lea 0x100(%rip),%rax; mov %rax,%rdi; pop %rbp; ret */
+	static const uint8_t fn[] = { 0x55, 0x48, 0x8d, 0x05, 0x00, 0x01, 0x00, 0x00,
+				      0x48, 0x89, 0xc7, 0x5d, 0xc3 };
+	/* push %rbp; nop3; jmp to +3 (inside the displaced bytes); ret */
+	static const uint8_t into[] = { 0x55, 0x0f, 0x1f, 0x00, 0x90, 0x90, 0xeb, 0xfb, 0xc3 };
+	/* push %rbp; call +0; pop %rbp; ret */
+	static const uint8_t call[] = { 0x55, 0xe8, 0x00, 0x00, 0x00, 0x00, 0x5d, 0xc3 };
+	const uint64_t at = 0x400000, page = 0x3ff000;
+	struct code_when when = { .arg = 0, .pred = { .op = PRED_EQ, .values = { 3 }, .n_values = 1 } };
+	uint8_t out[CODE_TRAMPOLINE_MAX], undo[1] = { 0x5d };
+	size_t n, taken;
+	int32_t disp, rel;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(code_trampoline(fn, sizeof(fn), at, 1, &when, undo, 1, -1, page, out, &n,
+					 &taken, err, sizeof(err)), 0);
+	assert_int_equal(taken, 7); /* the lea: whole instructions covering the 5-byte jump */
+	/* cmp $3,%rdi; je override */
+	assert_memory_equal(out, ((const uint8_t[]){ 0x48, 0x81, 0xff, 3, 0, 0, 0, 0x0f, 0x84 }), 9);
+	/* the lea at page + 13 reaches what it did at at + 1 */
+	assert_memory_equal(out + 13, fn + 1, 3);
+	memcpy(&disp, out + 16, 4);
+	assert_int_equal(page + 13 + 7 + (int64_t)disp, at + 1 + 7 + 0x100);
+	/* jmp back to at + 8 */
+	assert_int_equal(out[20], 0xe9);
+	memcpy(&rel, out + 21, 4);
+	assert_int_equal(page + 25 + (int64_t)rel, at + 8);
+	/* the override, where je goes: pop %rbp; mov $-1,%rax; ret */
+	memcpy(&rel, out + 9, 4);
+	assert_int_equal(13 + rel, 25);
+	assert_memory_equal(out + 25, ((const uint8_t[]){ 0x5d, 0x48, 0xc7, 0xc0, 0xff, 0xff, 0xff,
+							0xff, 0xc3 }), 9);
+	assert_int_equal(n, 34);
+
+	assert_int_equal(code_trampoline(into, sizeof(into), at, 1, &when, undo, 1, -1, page, out, &n,
+					 &taken, err, sizeof(err)), -ENOTSUP);
+	assert_non_null(strstr(err, "jumps into"));
+	assert_int_equal(code_trampoline(call, sizeof(call), at, 1, &when, undo, 1, -1, page, out, &n,
+					 &taken, err, sizeof(err)), -ENOTSUP);
+	assert_non_null(strstr(err, "call"));
+	/* beyond a jump's reach */
+	assert_int_equal(code_trampoline(fn, sizeof(fn), at, 1, &when, undo, 1, -1, 1ull << 40, out,
+					 &n, &taken, err, sizeof(err)), -ENOTSUP);
+}
+
+/* Whether process pid maps the file at path. */
+static bool maps_file(pid_t pid, const char *path)
+{
+	char maps[64], line[4096];
+	bool found = false;
+	FILE *f;
+
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
+	assert_non_null(f = fopen(maps, "r"));
+	while (fgets(line, sizeof(line), f))
+		found |= strstr(line, path) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* A fix library loaded into the running 8-thread patch_loop by its own dlopen and
+ * answer() redirected to the library's: the callers see its value; undone, the
+ * original again and the library unloaded. A wrong build id is refused, nothing
+ * loaded. */
+static void test_fix_library(void **state)
+{
+	struct repair_plan plan;
+	struct resolve_site site;
+	unsigned long original, overridden, other;
+	char lib[4096], err[512];
+	struct child c;
+
+	(void)state;
+	snprintf(lib, sizeof(lib), "%s", target);
+	strcpy(strrchr(lib, '/') + 1, "libfix.so");
+	assert_int_equal(resolve_symbol(lib, "answer", NULL, &site, err, sizeof(err)), 0);
+	child_start(&c, "8", "-5", NULL);
+	assert_int_equal(repair_plan_library(target, "answer", "answer", lib, "0123abcd",
+					     (uint32_t)c.pid, &plan, err, sizeof(err)),
+			 -EKEYREJECTED);
+	assert_non_null(strstr(err, "0123abcd"));
+	assert_int_equal(repair_plan_library(target, "answer", "answer", lib, site.build_id,
+					     (uint32_t)c.pid, &plan, err, sizeof(err)), 0);
+	assert_false(maps_file(c.pid, lib));
+	assert_int_equal(repair_apply(&plan, NULL, err, sizeof(err)), 0);
+	assert_true(plan.library_handle != 0);
+	assert_true(maps_file(c.pid, lib));
+	usleep(50000);
+	assert_int_equal(repair_undo(&plan, NULL, err, sizeof(err)), 0);
+	assert_false(maps_file(c.pid, lib));
+	usleep(20000);
 	child_stop(&c, &original, &overridden, &other);
 	assert_true(original > 0);
 	assert_true(overridden > 0);
@@ -306,6 +470,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_override_and_back_100_times, kill_child),
+		cmocka_unit_test_teardown(test_override_when_100_times, kill_child),
+		cmocka_unit_test(test_trampoline_code),
+		cmocka_unit_test_teardown(test_fix_library, kill_child),
 		cmocka_unit_test_teardown(test_refusals, kill_child),
 		cmocka_unit_test_teardown(test_repair_plans, kill_child),
 		cmocka_unit_test(test_step_over),
