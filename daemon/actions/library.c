@@ -67,13 +67,13 @@ static bool check_frame(const struct stack_frame *f, void *arg)
 	return !c->why;
 }
 
-/* A held thread that may call into the loader: none of its frames in malloc, the loader
- * or (inside, when set) the library; with inside set, no thread may have one there. */
+/* A held thread to call into the loader from. The loader's and malloc's locks are the
+ * process's: no thread may be inside either (it may hold one, and it stays stopped while
+ * the call runs), nor, with inside set, have a frame in that library. */
 static int pick_thread(struct hold *h, const char *inside, struct hold_thread **out, char *err,
 		       size_t err_len)
 {
 	struct stacks *s;
-	char first[320] = "";
 	int r;
 
 	*out = NULL;
@@ -84,22 +84,18 @@ static int pick_thread(struct hold *h, const char *inside, struct hold_thread **
 
 		if (stacks_walk(s, h->t[i].tid, check_frame, &c))
 			continue; /* its stack cannot be read: not one to call from */
-		if (c.why && inside && !strcmp(c.why, "inside the library")) {
-			snprintf(err, err_len, "process %d: thread %d is inside %s: %s", (int)h->pid,
-				 (int)h->t[i].tid, inside, c.where);
+		if (c.why) {
+			snprintf(err, err_len, "process %d: thread %d is %s: %s", (int)h->pid,
+				 (int)h->t[i].tid, c.why, c.where);
 			stacks_close(s);
 			return -EBUSY;
 		}
-		if (c.why && !first[0])
-			snprintf(first, sizeof(first), "thread %d is %s: %s", (int)h->t[i].tid, c.why,
-				 c.where);
-		if (!c.why && !*out)
+		if (!*out)
 			*out = &h->t[i];
 	}
 	stacks_close(s);
 	if (!*out) {
-		snprintf(err, err_len, "process %d: no thread may call the loader now (%s)",
-			 (int)h->pid, first[0] ? first : "no stack could be read");
+		snprintf(err, err_len, "process %d: no thread's stack can be read", (int)h->pid);
 		return -EBUSY;
 	}
 	return 0;

@@ -728,6 +728,30 @@ static int undo_held(struct hold *h, void *arg, char *err, size_t err_len)
 	return 0;
 }
 
+static int unload_held(struct hold *h, void *arg, char *err, size_t err_len)
+{
+	const struct repair_plan *p = arg;
+
+	return library_unload(h, p->library, p->library_handle, err, err_len);
+}
+
+#define LIBRARY_TRIES 20
+
+/* fn on p's process, every thread held, tried again while a thread is where the loader
+ * must not be called (-EBUSY: inside malloc, the loader or the library), the threads let
+ * run a little longer each time. */
+static int library_tries(struct repair_plan *p, const struct hold_range *avoid, size_t n_avoid,
+			 patch_fn fn, struct patch_stats *st, char *err, size_t err_len)
+{
+	int r = -EBUSY;
+
+	for (int i = 1; i <= LIBRARY_TRIES && r == -EBUSY; i++)
+		if ((r = patch_held((pid_t)p->pid, avoid, n_avoid, fn, p, st, err, err_len)) == -EBUSY &&
+		    i < LIBRARY_TRIES)
+			nanosleep(&(struct timespec){ .tv_nsec = 1000000L * i }, NULL);
+	return r;
+}
+
 /* With every thread held: the fix library loaded (once), the jump to its function. */
 static int apply_library_held(struct hold *h, void *arg, char *err, size_t err_len)
 {
@@ -752,34 +776,11 @@ int repair_apply(struct repair_plan *p, struct patch_stats *st, char *err, size_
 	struct hold_range inside = { p->addr, p->len, false };
 	int r = same_process(p, err, err_len);
 
-	return r ?: patch_held((pid_t)p->pid, &inside, 1,
-			       p->library[0] ? apply_library_held : apply_held, p, st, err, err_len);
-}
-
-static int unload_held(struct hold *h, void *arg, char *err, size_t err_len)
-{
-	const struct repair_plan *p = arg;
-
-	return library_unload(h, p->library, p->library_handle, err, err_len);
-}
-
-#define UNLOAD_TRIES 20
-
-/* The fix library out of the process, once no thread is inside it: with the patch gone,
- * the calls in flight there finish and no new one comes. */
-static void unload(const struct repair_plan *p)
-{
-	char err[512];
-	int r = -EBUSY;
-
-	for (int i = 1; i <= UNLOAD_TRIES && r == -EBUSY; i++) {
-		if ((r = patch_held((pid_t)p->pid, NULL, 0, unload_held, (void *)p, NULL, err,
-				    sizeof(err))) == -EBUSY)
-			nanosleep(&(struct timespec){ .tv_nsec = 1000000L * i }, NULL);
-	}
-	if (r && r != -ESRCH)
-		salve_log(LOG_WARNING, "repair of %s in process %u undone; %s stays loaded, unused: %s",
-			  p->symbol, p->pid, p->library, err);
+	if (r)
+		return r;
+	if (p->library[0])
+		return library_tries(p, &inside, 1, apply_library_held, st, err, err_len);
+	return patch_held((pid_t)p->pid, &inside, 1, apply_held, p, st, err, err_len);
 }
 
 int repair_undo(const struct repair_plan *p, struct patch_stats *st, char *err, size_t err_len)
@@ -788,9 +789,15 @@ int repair_undo(const struct repair_plan *p, struct patch_stats *st, char *err, 
 					{ p->page, REPAIR_PAGE_SIZE, true } };
 	int r = same_process(p, err, err_len);
 
+	char why[512];
+
 	r = r ?: patch_held((pid_t)p->pid, inside, p->has_when ? 2 : 1, undo_held, (void *)p, st,
 			    err, err_len);
-	if (!r && p->library_handle)
-		unload(p);
+	/* The patch gone, the calls in flight in the library finish and no new one comes. */
+	if (!r && p->library_handle &&
+	    library_tries((struct repair_plan *)p, NULL, 0, unload_held, NULL, why, sizeof(why)) &&
+	    same_process(p, why, sizeof(why)) != -ESRCH)
+		salve_log(LOG_WARNING, "repair of %s in process %u undone; %s stays loaded, unused: %s",
+			  p->symbol, p->pid, p->library, why);
 	return r;
 }

@@ -8,9 +8,11 @@
  * With "park", one more thread spins for ever inside the first bytes of parked(), so a
  * patch there must be refused. With "when", the threads call twice(k) for k = 0 to 7
  * instead, for an override only when k is 3: 2k is the original, the override value only
- * for k = 3, anything else is other. Prints "pid=P ready" once every thread runs; on SIGTERM
+ * for k = 3, anything else is other. With "loader", one more thread spins for ever in a
+ * dl_iterate_phdr() callback, holding the loader's lock, so a dlopen must not be called. Prints "pid=P ready" once every thread runs; on SIGTERM
  * prints "original=N overridden=N other=N" and exits 0. */
 #define _GNU_SOURCE
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -88,6 +90,25 @@ static void *caller(void *arg)
 	return NULL;
 }
 
+static int spin_in_loader(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)info;
+	(void)size;
+	atomic_fetch_add(&running, 1);
+	for (;;)
+		*(volatile int *)arg = 1;
+	return 0;
+}
+
+static void *in_loader(void *arg)
+{
+	static int spun;
+
+	(void)arg;
+	dl_iterate_phdr(spin_in_loader, &spun);
+	return NULL;
+}
+
 static void *park(void *arg)
 {
 	(void)arg;
@@ -100,6 +121,7 @@ int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 8, want;
 	bool with_park = argc > 3 && !strcmp(argv[3], "park");
+	bool with_loader = argc > 3 && !strcmp(argv[3], "loader");
 	struct counts sum = { 0 };
 	pthread_t t;
 	sigset_t set;
@@ -116,7 +138,9 @@ int main(int argc, char **argv)
 		pthread_create(&t, NULL, caller, &counts[i]);
 	if (with_park)
 		pthread_create(&t, NULL, park, NULL);
-	want = n + with_park;
+	if (with_loader)
+		pthread_create(&t, NULL, in_loader, NULL);
+	want = n + with_park + with_loader;
 	while (atomic_load(&running) < want)
 		usleep(1000);
 	printf("pid=%d ready\n", getpid());

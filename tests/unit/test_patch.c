@@ -293,6 +293,17 @@ static void test_fix_library(void **state)
 	assert_true(original > 0);
 	assert_true(overridden > 0);
 	assert_int_equal(other, 0);
+
+	/* A thread inside the loader (a dl_iterate_phdr callback: it holds the loader's
+	 * lock, which dlopen takes): refused, named, nothing loaded. */
+	child_start(&c, "2", "-5", "loader");
+	assert_int_equal(repair_plan_library(target, "answer", "answer", lib, site.build_id,
+					     (uint32_t)c.pid, &plan, err, sizeof(err)), 0);
+	assert_int_equal(repair_apply(&plan, NULL, err, sizeof(err)), -EBUSY);
+	assert_non_null(strstr(err, "dl_iterate_phdr"));
+	assert_false(maps_file(c.pid, lib));
+	child_stop(&c, &original, &overridden, &other);
+	assert_int_equal(overridden, 0);
 }
 
 static void test_refusals(void **state)
