@@ -108,6 +108,34 @@ int hold_wait(struct hold_thread *t, uint64_t timeout_ns, int *stop_sig)
 	return r;
 }
 
+#define NOTIFY_STOPS 8 /* notifications and signals from outside a resume may meet */
+
+int hold_resume(struct hold_thread *t, int request, uint64_t timeout_ns, int *stop_sig)
+{
+	uint64_t deadline = now_ns() + timeout_ns;
+
+	for (int i = 0; i < NOTIFY_STOPS; i++) {
+		int status = 0, r;
+
+		if (ptrace((enum __ptrace_request)request, t->tid, NULL, NULL))
+			return -errno;
+		if ((r = wait_status(t->tid, deadline, &status)))
+			return r;
+		if (status >> 16 == PTRACE_EVENT_STOP)
+			continue;
+		*stop_sig = WSTOPSIG(status);
+		if (*stop_sig == SIGTRAP || *stop_sig == SIGSEGV || *stop_sig == SIGBUS ||
+		    *stop_sig == SIGILL || *stop_sig == SIGFPE || *stop_sig == SIGABRT ||
+		    *stop_sig == SIGSYS)
+			return 0;
+		/* A signal from outside: it stopped the thread on its way to user mode, before
+		 * any instruction; held back for the release. */
+		if (!t->sig)
+			t->sig = *stop_sig;
+	}
+	return -EBUSY;
+}
+
 /* Seize and interrupt the threads of h->pid not held yet; how many. */
 static int seize_new(struct hold *h, char *err, size_t err_len)
 {
@@ -215,9 +243,9 @@ pid_t hold_step_out(struct hold *h, const struct hold_range *r, size_t n)
 		for (int steps = 0; ip_inside(h->t[i].tid, r, n); steps++) {
 			int sig, e;
 
-			if (steps == HOLD_STEPS || ptrace(PTRACE_SINGLESTEP, h->t[i].tid, NULL, NULL))
+			if (steps == HOLD_STEPS)
 				return h->t[i].tid;
-			e = hold_wait(&h->t[i], HOLD_STOP_WAIT_NS, &sig);
+			e = hold_resume(&h->t[i], PTRACE_SINGLESTEP, HOLD_STOP_WAIT_NS, &sig);
 			if (e == -ESRCH) {
 				h->t[i--] = h->t[--h->n]; /* it exited */
 				break;

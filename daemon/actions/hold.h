@@ -57,9 +57,16 @@ void hold_release(struct hold *h);
  * or 0. */
 pid_t hold_step_out(struct hold *h, const struct hold_range *r, size_t n);
 
-/* Wait until t, resumed by the caller (PTRACE_CONT, PTRACE_SINGLESTEP), stops again:
- * 0, and *stop_sig the signal of that stop (SIGTRAP for a step or a breakpoint); -ESRCH
- * it exited; -EBUSY it did not stop within timeout_ns. */
+/* Resume held thread t with request (PTRACE_CONT, PTRACE_SINGLESTEP) and wait until it
+ * stops again: 0, and *stop_sig the signal of that stop (SIGTRAP for a step or a
+ * breakpoint, or a fault's). A job-control notification, or a signal from outside (held
+ * back for the release, as one an interrupt stop held), stops it before it runs anything:
+ * it is resumed again. -ESRCH it exited; -EBUSY it did not stop
+ * within timeout_ns; -errno the request failed. */
+int hold_resume(struct hold_thread *t, int request, uint64_t timeout_ns, int *stop_sig);
+
+/* Wait, as hold_resume does, for t's stop after the caller stopped it itself
+ * (PTRACE_INTERRUPT). */
 int hold_wait(struct hold_thread *t, uint64_t timeout_ns, int *stop_sig);
 
 #endif

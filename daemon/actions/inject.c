@@ -93,8 +93,8 @@ int inject_syscall(pid_t pid, struct hold_thread *t, long nr, const uint64_t arg
 	regs.r8 = args[4];
 	regs.r9 = args[5];
 	if ((r = set_regs(t->tid, &regs)) ||
-	    (r = ptrace(PTRACE_SINGLESTEP, t->tid, NULL, NULL) ? -errno : 0) ||
-	    (r = hold_wait(t, HOLD_STOP_WAIT_NS, &sig)) || (r = get_regs(t->tid, &regs))) {
+	    (r = hold_resume(t, PTRACE_SINGLESTEP, HOLD_STOP_WAIT_NS, &sig)) ||
+	    (r = get_regs(t->tid, &regs))) {
 		snprintf(err, err_len, "process %d: thread %d: system call %ld: %s", (int)pid,
 			 (int)t->tid, nr, strerror(-r));
 		set_regs(t->tid, &saved);
@@ -104,8 +104,6 @@ int inject_syscall(pid_t pid, struct hold_thread *t, long nr, const uint64_t arg
 	if (sig != SIGTRAP) {
 		snprintf(err, err_len, "process %d: thread %d: system call %ld stopped by signal %d",
 			 (int)pid, (int)t->tid, nr, sig);
-		if (!t->sig)
-			t->sig = sig; /* not salve's: delivered on resume */
 		return -EINTR;
 	}
 	*ret = (int64_t)regs.rax;
@@ -145,24 +143,12 @@ int inject_call(pid_t pid, struct hold_thread *t, uint64_t fn, const uint64_t ar
 	regs.rcx = args[3];
 	regs.r8 = args[4];
 	regs.r9 = args[5];
-	if ((r = set_regs(t->tid, &regs)) ||
-	    (r = ptrace(PTRACE_CONT, t->tid, NULL, NULL) ? -errno : 0)) {
+	if ((r = set_regs(t->tid, &regs))) {
 		snprintf(err, err_len, "process %d: thread %d: %s", (int)pid, (int)t->tid,
 			 strerror(-r));
-		set_regs(t->tid, &saved);
 		return r;
 	}
-	/* A signal that comes during the call waits for the thread's resume, as one its
-	 * stop held back; a fault is the call's. */
-	while (!(r = hold_wait(t, timeout_ns, &sig)) && sig != SIGTRAP && sig != SIGSEGV &&
-	       sig != SIGBUS && sig != SIGILL && sig != SIGFPE && sig != SIGABRT) {
-		if (!t->sig)
-			t->sig = sig;
-		if (ptrace(PTRACE_CONT, t->tid, NULL, NULL)) {
-			r = -errno;
-			break;
-		}
-	}
+	r = hold_resume(t, PTRACE_CONT, timeout_ns, &sig);
 	if (r == -EBUSY) {
 		/* Still running: stop it where it is and put it back. */
 		ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,7 +94,7 @@ out:
 }
 
 int patch_held(pid_t pid, const struct hold_range *avoid, size_t n_avoid, patch_fn fn, void *arg,
-	       struct patch_stats *st, char *err, size_t err_len)
+	       unsigned flags, struct patch_stats *st, char *err, size_t err_len)
 {
 	struct patch_stats s = { 0 };
 	struct hold h;
@@ -123,6 +124,8 @@ int patch_held(pid_t pid, const struct hold_range *avoid, size_t n_avoid, patch_
 			nanosleep(&(struct timespec){ .tv_nsec = 50000L * s.tries }, NULL);
 			continue;
 		}
+		if (!r && (flags & PATCH_CONTINUE))
+			kill(pid, SIGCONT);
 		if (!r)
 			r = fn(&h, arg, err, err_len);
 		s.threads = (unsigned)h.n;
@@ -159,12 +162,13 @@ int patch_write(pid_t pid, uint64_t addr, const uint8_t *expect, const uint8_t *
 
 	if (!len || len > PATCH_BYTES_MAX)
 		return -EINVAL;
-	return patch_held(pid, &inside, 1, write_fn, &w, st, err, err_len);
+	return patch_held(pid, &inside, 1, write_fn, &w, 0, st, err, err_len);
 }
 
 int patch_locate(pid_t pid, uint64_t dev, uint64_t ino, uint64_t off, uint64_t *addr)
 {
 	char path[64], line[4096];
+	bool mapped = false;
 	FILE *f;
 	int r = -ENOENT;
 
@@ -175,6 +179,7 @@ int patch_locate(pid_t pid, uint64_t dev, uint64_t ino, uint64_t off, uint64_t *
 		unsigned long long start, end, pgoff, inode;
 		unsigned int maj, min;
 
+		mapped = true;
 		if (sscanf(line, "%llx-%llx %*4s %llx %x:%x %llu", &start, &end, &pgoff, &maj, &min,
 			   &inode) != 6)
 			continue;
@@ -187,5 +192,7 @@ int patch_locate(pid_t pid, uint64_t dev, uint64_t ino, uint64_t off, uint64_t *
 		}
 	}
 	fclose(f);
-	return r;
+	/* No mapping at all: the process is exiting (its memory already gone), as good as
+	 * gone. */
+	return r == -ENOENT && !mapped ? -ESRCH : r;
 }

@@ -41,7 +41,11 @@ int patch_write(pid_t pid, uint64_t addr, const uint8_t *expect, const uint8_t *
  * again, then -EBUSY. The errors of patch_write before fn runs. */
 typedef int (*patch_fn)(struct hold *h, void *arg, char *err, size_t err_len);
 int patch_held(pid_t pid, const struct hold_range *avoid, size_t n_avoid, patch_fn fn, void *arg,
-	       struct patch_stats *st, char *err, size_t err_len);
+	       unsigned flags, struct patch_stats *st, char *err, size_t err_len);
+/* flags: the process is stopped by salve (SIGSTOP at its entry point) and fn runs code in
+ * it, which a stopped process does not: SIGCONT it once every thread is held, so they
+ * run only salve's code until released. */
+#define PATCH_CONTINUE 0x1
 
 /* Inside patch_held's fn: check the len bytes at addr equal expect (unless NULL), write
  * bytes there through /proc/PID/mem, read them back. -EILSEQ, -EFAULT as patch_write. */
@@ -53,7 +57,7 @@ int patch_read(pid_t pid, uint64_t addr, uint8_t *out, size_t len);
 
 /* Where the file (kernel dev_t dev, inode ino) is mapped in process pid at file offset
  * off: its address there, from /proc/PID/maps. -ENOENT: the process does not map that
- * offset of the file; -ESRCH: the process is gone. */
+ * offset of the file; -ESRCH: the process is gone, or exiting (it maps nothing). */
 int patch_locate(pid_t pid, uint64_t dev, uint64_t ino, uint64_t off, uint64_t *addr);
 
 #endif

@@ -741,12 +741,14 @@ static int unload_held(struct hold *h, void *arg, char *err, size_t err_len)
  * must not be called (-EBUSY: inside malloc, the loader or the library), the threads let
  * run a little longer each time. */
 static int library_tries(struct repair_plan *p, const struct hold_range *avoid, size_t n_avoid,
-			 patch_fn fn, struct patch_stats *st, char *err, size_t err_len)
+			 patch_fn fn, unsigned flags, struct patch_stats *st, char *err,
+			 size_t err_len)
 {
 	int r = -EBUSY;
 
 	for (int i = 1; i <= LIBRARY_TRIES && r == -EBUSY; i++)
-		if ((r = patch_held((pid_t)p->pid, avoid, n_avoid, fn, p, st, err, err_len)) == -EBUSY &&
+		if ((r = patch_held((pid_t)p->pid, avoid, n_avoid, fn, p, flags, st, err, err_len)) ==
+			    -EBUSY &&
 		    i < LIBRARY_TRIES)
 			nanosleep(&(struct timespec){ .tv_nsec = 1000000L * i }, NULL);
 	return r;
@@ -771,7 +773,8 @@ static int apply_library_held(struct hold *h, void *arg, char *err, size_t err_l
 	return patch_poke(h->pid, p->addr, p->orig, p->code, p->len, err, err_len);
 }
 
-int repair_apply(struct repair_plan *p, struct patch_stats *st, char *err, size_t err_len)
+static int apply(struct repair_plan *p, unsigned flags, struct patch_stats *st, char *err,
+		 size_t err_len)
 {
 	struct hold_range inside = { p->addr, p->len, false };
 	int r = same_process(p, err, err_len);
@@ -779,8 +782,20 @@ int repair_apply(struct repair_plan *p, struct patch_stats *st, char *err, size_
 	if (r)
 		return r;
 	if (p->library[0])
-		return library_tries(p, &inside, 1, apply_library_held, st, err, err_len);
-	return patch_held((pid_t)p->pid, &inside, 1, apply_held, p, st, err, err_len);
+		return library_tries(p, &inside, 1, apply_library_held, flags, st, err, err_len);
+	return patch_held((pid_t)p->pid, &inside, 1, apply_held, p, flags, st, err, err_len);
+}
+
+int repair_apply(struct repair_plan *p, struct patch_stats *st, char *err, size_t err_len)
+{
+	return apply(p, 0, st, err, err_len);
+}
+
+int repair_apply_at_entry(struct repair_plan *p, struct patch_stats *st, char *err,
+			  size_t err_len)
+{
+	/* A trampoline page or a library needs the process to run salve's code. */
+	return apply(p, p->has_when || p->library[0] ? PATCH_CONTINUE : 0, st, err, err_len);
 }
 
 int repair_undo(const struct repair_plan *p, struct patch_stats *st, char *err, size_t err_len)
@@ -791,11 +806,11 @@ int repair_undo(const struct repair_plan *p, struct patch_stats *st, char *err, 
 
 	char why[512];
 
-	r = r ?: patch_held((pid_t)p->pid, inside, p->has_when ? 2 : 1, undo_held, (void *)p, st,
+	r = r ?: patch_held((pid_t)p->pid, inside, p->has_when ? 2 : 1, undo_held, (void *)p, 0, st,
 			    err, err_len);
 	/* The patch gone, the calls in flight in the library finish and no new one comes. */
 	if (!r && p->library_handle &&
-	    library_tries((struct repair_plan *)p, NULL, 0, unload_held, NULL, why, sizeof(why)) &&
+	    library_tries((struct repair_plan *)p, NULL, 0, unload_held, 0, NULL, why, sizeof(why)) &&
 	    same_process(p, why, sizeof(why)) != -ESRCH)
 		salve_log(LOG_WARNING, "repair of %s in process %u undone; %s stays loaded, unused: %s",
 			  p->symbol, p->pid, p->library, why);

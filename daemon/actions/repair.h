@@ -112,6 +112,12 @@ int repair_plan_from_json(struct json_object *obj, struct repair_plan *out);
  * plan; the errors of library_load. */
 int repair_apply(struct repair_plan *p, struct patch_stats *st, char *err, size_t err_len);
 
+/* The same, in a process salve stopped at its entry point (SIGSTOP), which stays
+ * stopped only by salve's hold if the repair runs code in it, and must be sent SIGCONT
+ * after. */
+int repair_apply_at_entry(struct repair_plan *p, struct patch_stats *st, char *err,
+			  size_t err_len);
+
 /* Put the original bytes back, after checking the process still holds the plan's
  * code there, and unmap its trampoline page once no thread is inside; a fix library is
  * unloaded when no thread is inside it, else it stays loaded, unused, and a warning

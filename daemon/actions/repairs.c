@@ -384,7 +384,7 @@ void repairs_entry_stopped(struct repairs *r, uint32_t pid, uint32_t cookie)
 	if (!(ret = repair_plan_again(&s->spec, pid, &p, err, sizeof(err))) &&
 	    !(ret = journal_first(r, kind_name(p.kind), 0, &p, s->incident_id, s->rule, s->policy,
 				  &seq, err, sizeof(err)))) {
-		ret = repair_apply(&p, &st, err, sizeof(err));
+		ret = repair_apply_at_entry(&p, &st, err, sizeof(err));
 		journal_last(r, seq, kind_name(p.kind), ret ? err : "applied");
 	}
 	if (ret)

@@ -4,7 +4,8 @@
 # salved loads into the service with the service's own dlopen: the next bad request is
 # refused by the library's parse (-ENOTSUP), good ones served; rolled back, the library
 # is unloaded and the fault is back. A wrong build id is refused, nothing loaded. An
-# override with "when": a trampoline page mapped into the service, gone on rollback.
+# override with "when": a trampoline page mapped into the service, gone on rollback. A
+# service without a guard that crashed: its next instance gets the library at its entry.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/service.sh"
 need_bpf
@@ -88,4 +89,23 @@ wait_event ".kind == \"repair\" and .state == \"rolled_back\" and .id == $id" >/
 	fail "no rolled_back line for $id"
 maps_has "^${page#0x}-" && fail "the trampoline page at $page is still mapped"
 ask "e=12" "ok 2"
-pass "a fix library loaded into a running service and unloaded on rollback, a wrong build id refused, an override with \"when\" through a trampoline page"
+
+# Repairs outlive the process, a fix library's too: a service without a crash guard dies
+# of a bad request; the next instance is stopped at its entry point, gets the library
+# loaded and parse() redirected to it before it serves, and survives.
+policy "$WORK/p.json" "$(redirect "$BUILD_ID")"
+"$BUILD/salvectl" reload --socket "$SOCKET" >/dev/null || fail "reload failed"
+sleep 1.1
+printf 'bad\n' | ( ulimit -c 0; cd "$WORK" && exec "$SVC" unguarded ) > "$WORK/first" 2>&1
+st=$(wait_event '.kind == "repair" and .state == "standing"') ||
+	fail "no standing repair: $(jq -c 'select(.kind == "action" or .kind == "repair")' "$EVENTS")"
+expect "$st" .library "$LIB"
+printf 'bad\nf=1\n' | ( cd "$WORK" && exec "$SVC" unguarded ) > "$WORK/second" 2>&1 ||
+	fail "the repaired instance died: $(cat "$WORK/second")"
+[ "$(sed -n 2,3p "$WORK/second" | tr '\n' ' ')" = "error -95 ok 1 " ] ||
+	fail "the second instance answered: $(cat "$WORK/second")"
+pid2=$(field "$WORK/second" pid)
+ap=$(wait_event ".kind == \"repair\" and .state == \"applied\" and .pid == $pid2") ||
+	fail "no applied line for the second instance $pid2"
+expect "$ap" .library "$LIB"
+pass "a fix library loaded into a running service and unloaded on rollback, a wrong build id refused, an override with \"when\" through a trampoline page, a fix library standing for the next instance"
