@@ -108,8 +108,9 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-# probes.c and entry.c include the skeletons.
-$(BUILD)/obj/daemon/kernel/probes.o $(BUILD)/obj/daemon/kernel/entry.o: $(SKELS)
+# probes.c, entry.c and override.c include the skeletons.
+$(BUILD)/obj/daemon/kernel/probes.o $(BUILD)/obj/daemon/kernel/entry.o \
+	$(BUILD)/obj/daemon/kernel/override.o: $(SKELS)
 
 $(BUILD)/libsalved.a: $(LIB_OBJS)
 	$(call msg,AR,$@)rm -f $@ && $(AR) rcs $@ $^

@@ -18,7 +18,7 @@
 #include "actions/repairs.h"
 #include "kernel/baseline.h"
 #include "kernel/entry.h"
-#include "kernel/regwrite.h"
+#include "kernel/override.h"
 #include "ctl/ctl.h"
 #include "engine/engine.h"
 #include "events/events.h"
@@ -50,6 +50,7 @@ struct options {
 	bool dry_run;
 	bool classic;
 	bool no_sessions;
+	bool no_regwrite;
 	bool verbose;
 	unsigned rate;
 	unsigned burst;
@@ -82,6 +83,7 @@ struct daemon {
 	struct actions *actions;
 	struct repairs *repairs;
 	struct entry *entry;
+	struct override *override; /* register-writing uprobes, where the kernel allows them */
 	struct ctl *ctl;
 	FILE *out;
 	unsigned ticks;
@@ -114,6 +116,8 @@ static void usage(FILE *f)
 		"  --classic-tracepoints use classic tracepoints even where BTF ones load\n"
 		"  --no-uprobe-sessions  time latency probes with a uprobe and a uretprobe even\n"
 		"                        where the kernel has uprobe session programs\n"
+		"  --no-register-writes  override functions by hot patch even where the kernel\n"
+		"                        lets uprobe programs write the registers\n"
 		"  -v, --verbose         debug logging, libbpf's included\n"
 		"  --version             print the version\n"
 		"  -h, --help            print this help\n\n"
@@ -139,7 +143,7 @@ static int parse_unsigned(const char *s, const char *what, unsigned *out)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_POLICY = 256, OPT_LOG, OPT_STATE, OPT_PIN, OPT_SOCKET, OPT_DRY, OPT_RATE,
-	       OPT_STATS, OPT_GROUPS, OPT_CLASSIC, OPT_NO_SESSIONS, OPT_VERSION, OPT_SOCKET_GROUP };
+	       OPT_STATS, OPT_GROUPS, OPT_CLASSIC, OPT_NO_SESSIONS, OPT_NO_REGWRITE, OPT_VERSION, OPT_SOCKET_GROUP };
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "log", required_argument, NULL, OPT_LOG },
@@ -153,6 +157,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "max-groups", required_argument, NULL, OPT_GROUPS },
 		{ "classic-tracepoints", no_argument, NULL, OPT_CLASSIC },
 		{ "no-uprobe-sessions", no_argument, NULL, OPT_NO_SESSIONS },
+		{ "no-register-writes", no_argument, NULL, OPT_NO_REGWRITE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
@@ -182,6 +187,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_DRY: o->dry_run = true; break;
 		case OPT_CLASSIC: o->classic = true; break;
 		case OPT_NO_SESSIONS: o->no_sessions = true; break;
+		case OPT_NO_REGWRITE: o->no_regwrite = true; break;
 		case 'v': o->verbose = true; break;
 		case OPT_RATE:
 			slash = strchr(optarg, '/');
@@ -792,12 +798,16 @@ static int start(struct daemon *d)
 	if ((err = switch_config(d, &next, rules, why, sizeof(why))))
 		goto refused;
 	/* The override mechanism this kernel allows. */
-	if (regwrite_probe(why, sizeof(why)))
-		salve_log(LOG_INFO, "repairs: hot patch of a function's entry (uprobe register "
-			  "writes load here, but salve does not use them yet)");
-	else
+	if (d->opt.no_regwrite) {
+		salve_log(LOG_INFO, "repairs: hot patch of a function's entry (--no-register-writes)");
+	} else if (!override_new(&d->override, why, sizeof(why))) {
+		repair_use_override(d->override);
+		salve_log(LOG_INFO, "repairs: overrides by uprobes that write the registers, "
+			  "redirects by hot patch of a function's entry");
+	} else {
 		salve_log(LOG_INFO, "repairs: hot patch of a function's entry (uprobe register "
 			  "writes refused: %s)", why);
+	}
 	/* What the last salved left patched: adopted, or undone if its rule is gone. */
 	repairs_restore(d->repairs, &replay, rule_loaded, d);
 	journal_replay_clear(&replay);
@@ -892,6 +902,8 @@ int main(int argc, char **argv)
 	engine_free(d.engine);
 	actions_free(d.actions);
 	repairs_free(d.repairs);
+	repair_use_override(NULL);
+	override_free(d.override);
 	entry_free(d.entry);
 	journal_free(d.journal);
 	pipeline_free(d.pipeline);

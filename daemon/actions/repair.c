@@ -18,6 +18,7 @@
 
 #include "actions/inject.h"
 #include "actions/library.h"
+#include "kernel/override.h"
 #include "base/log.h"
 #include "events/events.h"
 #include "events/report.h"
@@ -213,6 +214,54 @@ static int compose(struct repair_plan *p, const uint8_t *undo, size_t undo_len,
 	return 0;
 }
 
+static struct override *regs; /* repair_use_override's */
+
+void repair_use_override(struct override *o)
+{
+	regs = o;
+}
+
+const char *repair_mechanism_of(const struct repair_plan *spec)
+{
+	return regs && spec->kind == REPAIR_OVERRIDE ? "uprobe_regs" : "hot_patch";
+}
+
+/* An override by a register-writing uprobe at F's entry: nothing in the process changes
+ * but the uprobe, so the plan holds no bytes. */
+static int plan_regs(const char *binary, const char *symbol, int64_t value,
+		     const struct code_when *when, uint32_t pid, struct repair_plan *p, char *err,
+		     size_t err_len)
+{
+	struct located f;
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	if (pid <= 1 || pid == (uint32_t)getpid()) {
+		snprintf(err, err_len, "process %u: %s is never repaired", pid,
+			 pid <= 1 ? "PID 1" : "salved itself");
+		return -EPERM;
+	}
+	if (!(p->start_ns = repair_process_start_ns(pid))) {
+		snprintf(err, err_len, "process %u: no such process", pid);
+		return -ESRCH;
+	}
+	if ((r = resolve_binary(binary, p->path, sizeof(p->path), err, err_len)) ||
+	    (r = locate(p->path, symbol, pid, &f, err, err_len)))
+		return r;
+	p->kind = REPAIR_OVERRIDE;
+	p->mechanism = REPAIR_UPROBE_REGS;
+	p->value = value;
+	p->has_when = when != NULL;
+	if (when)
+		p->when = *when;
+	snprintf(p->symbol, sizeof(p->symbol), "%s", symbol);
+	snprintf(p->build_id, sizeof(p->build_id), "%s", f.site.build_id);
+	p->file_off = f.site.offset;
+	p->addr = f.addr;
+	return 0;
+}
+
 int repair_plan_override(const char *binary, const char *symbol, int64_t value, uint32_t pid,
 			 struct repair_plan *out, char *err, size_t err_len)
 {
@@ -221,6 +270,8 @@ int repair_plan_override(const char *binary, const char *symbol, int64_t value, 
 	struct located f;
 	int r;
 
+	if (regs)
+		return plan_regs(binary, symbol, value, NULL, pid, out, err, err_len);
 	if ((r = plan_begin(binary, symbol, pid, out, &f, undo, &undo_len, err, err_len)))
 		return r;
 	out->kind = REPAIR_OVERRIDE;
@@ -337,8 +388,9 @@ int repair_plan_override_when(const char *binary, const char *symbol, int64_t va
 	struct located f;
 	int r;
 
-	if (!when)
-		return repair_plan_override(binary, symbol, value, pid, out, err, err_len);
+	if (!when || regs)
+		return regs ? plan_regs(binary, symbol, value, when, pid, out, err, err_len)
+			    : repair_plan_override(binary, symbol, value, pid, out, err, err_len);
 	if ((r = plan_begin(binary, symbol, pid, out, &f, undo, &undo_len, err, err_len)))
 		return r;
 	out->kind = REPAIR_OVERRIDE;
@@ -589,6 +641,11 @@ int repair_plan_to_json(const struct repair_plan *p, struct json_object *obj)
 	err = err ?: report_add(obj, "build_id", json_object_new_string(p->build_id));
 	err = err ?: add_addr(obj, "file_offset", p->file_off);
 	err = err ?: add_addr(obj, "address", p->addr);
+	if (p->mechanism == REPAIR_UPROBE_REGS) {
+		err = err ?: report_add(obj, "mechanism", json_object_new_string("uprobe_regs"));
+		return err || !p->cookie ? err : report_add(obj, "cookie",
+							     json_object_new_uint64(p->cookie));
+	}
 	err = err ?: report_add(obj, "after_first", json_object_new_uint64(p->skip));
 	if (p->kind == REPAIR_REDIRECT) {
 		err = err ?: report_add(obj, "to_binary", json_object_new_string(p->to_path));
@@ -619,17 +676,26 @@ int repair_plan_from_json(struct json_object *obj, struct repair_plan *out)
 	size_t n_orig, n_code;
 	uint64_t pid;
 
-	if (repair_spec_from_json(obj, out) || !orig || !code || !u64_of(obj, "pid", &pid) ||
+	const char *mechanism = str_of(obj, "mechanism");
+
+	if (repair_spec_from_json(obj, out) || !u64_of(obj, "pid", &pid) ||
 	    !u64_of(obj, "start_ns", &out->start_ns) || !u64_of(obj, "address", &out->addr) ||
-	    !u64_of(obj, "file_offset", &out->file_off) ||
-	    from_hex(orig, out->orig, CODE_MAX, &n_orig) ||
-	    from_hex(code, out->code, CODE_MAX, &n_code) || n_orig != n_code || !n_code)
+	    !u64_of(obj, "file_offset", &out->file_off))
 		return -EINVAL;
 	out->pid = (uint32_t)pid;
+	snprintf(out->build_id, sizeof(out->build_id), "%s", build_id ? build_id : "");
+	if (mechanism && !strcmp(mechanism, "uprobe_regs")) {
+		out->mechanism = REPAIR_UPROBE_REGS;
+		if (json_object_object_get_ex(obj, "cookie", &v))
+			out->cookie = (uint64_t)json_object_get_int64(v);
+		return out->kind == REPAIR_OVERRIDE ? 0 : -EINVAL;
+	}
+	if (!orig || !code || from_hex(orig, out->orig, CODE_MAX, &n_orig) ||
+	    from_hex(code, out->code, CODE_MAX, &n_code) || n_orig != n_code || !n_code)
+		return -EINVAL;
 	out->len = n_code;
 	if (json_object_object_get_ex(obj, "after_first", &v))
 		out->skip = (size_t)json_object_get_int64(v);
-	snprintf(out->build_id, sizeof(out->build_id), "%s", build_id ? build_id : "");
 	if (out->kind == REPAIR_REDIRECT) {
 		const char *to_path = str_of(obj, "to_binary");
 
@@ -786,14 +852,49 @@ static int apply(struct repair_plan *p, unsigned flags, struct patch_stats *st, 
 	return patch_held((pid_t)p->pid, &inside, 1, apply_held, p, flags, st, err, err_len);
 }
 
+/* An override by a uprobe writing the registers: its configuration, then the uprobe. */
+static int apply_regs(struct repair_plan *p, struct patch_stats *st, char *err, size_t err_len)
+{
+	static const uint8_t ops[] = { [PRED_LT] = SALVE_OV_LT, [PRED_LE] = SALVE_OV_LE,
+				       [PRED_GT] = SALVE_OV_GT, [PRED_GE] = SALVE_OV_GE,
+				       [PRED_EQ] = SALVE_OV_EQ, [PRED_NE] = SALVE_OV_NE,
+				       [PRED_IN] = SALVE_OV_IN };
+	static uint64_t next_cookie = 1;
+	struct salve_override_cfg cfg = { .ret = p->value };
+	int r = same_process(p, err, err_len);
+
+	if (r)
+		return r;
+	if (!regs) {
+		snprintf(err, err_len, "this salved has no uprobe register writes (the kernel refuses "
+			 "them)");
+		return -ENOTSUP;
+	}
+	if (p->has_when) {
+		cfg.arg = (uint8_t)p->when.arg;
+		cfg.op = ops[p->when.pred.op];
+		cfg.n_values = (uint32_t)p->when.pred.n_values;
+		memcpy(cfg.values, p->when.pred.values, sizeof(cfg.values));
+	}
+	p->cookie = next_cookie++;
+	if (st)
+		*st = (struct patch_stats){ 0 }; /* no thread stopped */
+	return override_attach(regs, p->path, p->file_off, (int)p->pid, &cfg, p->cookie, err,
+			       err_len);
+}
+
 int repair_apply(struct repair_plan *p, struct patch_stats *st, char *err, size_t err_len)
 {
+	if (p->mechanism == REPAIR_UPROBE_REGS)
+		return apply_regs(p, st, err, err_len);
 	return apply(p, 0, st, err, err_len);
 }
 
 int repair_apply_at_entry(struct repair_plan *p, struct patch_stats *st, char *err,
 			  size_t err_len)
 {
+	if (p->mechanism == REPAIR_UPROBE_REGS)
+		return apply_regs(p, st, err, err_len);
 	/* A trampoline page or a library needs the process to run salve's code. */
 	return apply(p, p->has_when || p->library[0] ? PATCH_CONTINUE : 0, st, err, err_len);
 }
@@ -802,10 +903,17 @@ int repair_undo(const struct repair_plan *p, struct patch_stats *st, char *err, 
 {
 	struct hold_range inside[2] = { { p->addr, p->len, false },
 					{ p->page, REPAIR_PAGE_SIZE, true } };
+	char why[512];
 	int r = same_process(p, err, err_len);
 
-	char why[512];
-
+	if (p->mechanism == REPAIR_UPROBE_REGS) {
+		/* The uprobe ends the override in every case, the process gone or not. */
+		if (regs)
+			override_detach(regs, p->cookie);
+		if (st)
+			*st = (struct patch_stats){ 0 };
+		return r;
+	}
 	r = r ?: patch_held((pid_t)p->pid, inside, p->has_when ? 2 : 1, undo_held, (void *)p, 0, st,
 			    err, err_len);
 	/* The patch gone, the calls in flight in the library finish and no new one comes. */

@@ -21,6 +21,13 @@
 #include "actions/patch.h"
 #include "kernel/resolve.h"
 
+/* How a repair takes effect. */
+enum repair_mechanism {
+	REPAIR_HOT_PATCH,   /* the function's entry rewritten, every thread stopped */
+	REPAIR_UPROBE_REGS, /* an override: a uprobe at its entry writes the registers
+			     * (kernel/override.h), where the kernel allows it */
+};
+
 enum repair_kind {
 	REPAIR_OVERRIDE, /* the function returns a value without running its body */
 	REPAIR_REDIRECT, /* calls to the function go to another one */
@@ -28,6 +35,8 @@ enum repair_kind {
 
 struct repair_plan {
 	enum repair_kind kind;
+	enum repair_mechanism mechanism;
+	uint64_t cookie;                /* uprobe_regs: its uprobe's, once applied */
 	uint32_t pid;
 	uint64_t start_ns;              /* the process's start (CLOCK_BOOTTIME, clock ticks) */
 	char path[PATH_MAX];            /* the file of the function */
@@ -60,8 +69,19 @@ struct repair_plan {
 
 #define REPAIR_PAGE_SIZE 4096u
 
+struct override;
+
+/* Overrides by register-writing uprobes (kernel/override.h), which salved has where the
+ * kernel allows them: from then on overrides are planned so, without text written or
+ * threads stopped; redirects stay hot patches. NULL: hot patches only. */
+void repair_use_override(struct override *o);
+
+/* The mechanism a repair spec gets here: "uprobe_regs" or "hot_patch". */
+const char *repair_mechanism_of(const struct repair_plan *spec);
+
 /* Plan the override of symbol in binary (a path or soname, as a policy names it) in
- * process pid: return value at its entry. -ESRCH: no process; -ENOENT: no such symbol,
+ * process pid: return value at its entry (a uprobe writing the registers where
+ * repair_use_override gave one, else a hot patch). -ESRCH: no process; -ENOENT: no such symbol,
  * or the process does not map that code; -E2BIG: the function is shorter than the
  * patch; -EILSEQ: its bytes in the process are not the file's (another patch, a
  * breakpoint or a uprobe is there). */

@@ -52,7 +52,8 @@ static int repair_describe(const struct policy_action *action, const struct acti
 
 		spec_of(action, &p);
 		e = e ?: repair_spec_to_json(&p, obj);
-		e = e ?: report_add(obj, "mechanism", json_object_new_string("hot_patch"));
+		e = e ?: report_add(obj, "mechanism",
+				    json_object_new_string(repair_mechanism_of(&p)));
 		return e ?: report_add(obj, "standing", json_object_new_boolean(true));
 	}
 	if (r)

@@ -275,7 +275,8 @@ static struct json_object *standing_line(const struct repairs *r, const struct s
 		return NULL;
 	err = report_add(o, "exe", json_object_new_string(s->exe));
 	err = err ?: repair_spec_to_json(&s->spec, o);
-	err = err ?: report_add(o, "mechanism", json_object_new_string("hot_patch"));
+	err = err ?: report_add(o, "mechanism",
+				json_object_new_string(repair_mechanism_of(&s->spec)));
 	if (err) {
 		json_object_put(o);
 		return NULL;
@@ -549,7 +550,14 @@ static void restore_one(struct repairs *r, struct json_object *plan_obj, uint64_
 	if (repair_plan_from_json(plan_obj, &p) || repair_process_start_ns(p.pid) != p.start_ns ||
 	    patch_read((pid_t)p.pid, p.addr, now, p.len))
 		return; /* not a plan, or its process is gone: nothing to keep */
-	if (memcmp(now, p.code, p.len)) {
+	if (p.mechanism == REPAIR_UPROBE_REGS) {
+		/* Its uprobe ended with the last salved: put it back to adopt it. */
+		if (repair_apply(&p, NULL, err, sizeof(err))) {
+			salve_log(LOG_WARNING, "repair of %s in process %u ended with the last salved: "
+				  "%s", p.symbol, p.pid, err);
+			return;
+		}
+	} else if (memcmp(now, p.code, p.len)) {
 		if (memcmp(now, p.orig, p.len))
 			salve_log(LOG_WARNING, "repair of %s in process %u: the bytes there are "
 				  "neither salve's nor the file's; left alone", p.symbol, p.pid);

@@ -33,6 +33,7 @@ cat > "$WORK/p.json" <<JSON
             "actions": [{"do": "override", "binary": "$T", "symbol": "work", "return": -1}]}]}
 JSON
 "$BUILD/salved" --policy "$WORK/p.json" --log "$WORK/events" --state-dir "$WORK/state" \
+	--no-register-writes \
 	--pin-dir "/sys/fs/bpf/salve-bench-$$" --socket "$SOCKET" --stats-interval 0 2> "$WORK/err" &
 SALVED=$!
 for _ in $(seq 400); do grep -q 'watching with' "$WORK/err" && break; sleep 0.05; done

@@ -17,7 +17,7 @@ write_policy "$WORK/p.json" '{"salve": 1, "name": "repair",
             "verify": "1m", "budget": 10,
             "actions": [{"do": "override", "binary": "'"$SVC"'", "symbol": "parse",
                          "return": -1}]}]}'
-start_salved "$WORK/p.json"
+start_salved "$WORK/p.json" --no-register-writes # the hot patch, on any kernel
 
 # serve NAME REQUESTS...: one instance, the requests on its stdin; its output in $WORK/NAME.
 serve() {

@@ -27,7 +27,7 @@ redirect() { echo '{"do": "redirect", "binary": "'"$SVC"'", "symbol": "parse", "
 maps_has() { grep -q "$1" "/proc/$pid/maps"; }
 
 policy "$WORK/p.json" "$(redirect 00ff00ff)"
-start_salved "$WORK/p.json"
+start_salved "$WORK/p.json" --no-register-writes # the hot patch, on any kernel
 service_start
 
 # A build id that is not the library's: refused, named, nothing loaded.

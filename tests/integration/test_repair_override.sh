@@ -25,7 +25,7 @@ policy() { # policy FILE ACTION: the rule that fires on the first caught fault
 }
 override() { echo '{"do": "override", "binary": "'"$SVC"'", "symbol": "'"$1"'", "return": '"$2"'}'; }
 policy "$WORK/p.json" "$(override parse -1)"
-start_salved "$WORK/p.json"
+start_salved "$WORK/p.json" --no-register-writes # the hot patch, on any kernel
 
 service_start
 

@@ -20,7 +20,7 @@ policy() { # policy FILE RULE_ID
                          "return": -1}]}]}'
 }
 policy "$WORK/p.json" guarded
-start_salved "$WORK/p.json"
+start_salved "$WORK/p.json" --no-register-writes # the hot patch, on any kernel
 
 service_start
 # restart: SIGKILL salved, then start it again on the same state directory.
@@ -28,7 +28,7 @@ restart() {
 	kill -9 "$SALVED_PID"
 	wait "$SALVED_PID" 2>/dev/null
 	SALVED_PID=
-	start_salved "$WORK/p.json"
+	start_salved "$WORK/p.json" --no-register-writes # the hot patch, on any kernel
 }
 # forget_end: the journal as if salved died before the repair's end entry, and before
 # it kept the repair in repairs.json.

@@ -463,6 +463,38 @@ static void test_step_over(void **state)
 	assert_non_null(strstr(err, "mov"));
 }
 
+/* An override by a register-writing uprobe journals no bytes, only where and what; a
+ * salved without the mechanism (this kernel refuses it) says so rather than apply it. */
+static void test_regs_plan(void **state)
+{
+	struct repair_plan p = { .kind = REPAIR_OVERRIDE, .mechanism = REPAIR_UPROBE_REGS,
+				 .pid = (uint32_t)getpid(), .value = -7, .has_when = true,
+				 .when = { .arg = 1, .pred = { .op = PRED_IN, .values = { 1, 2 },
+							       .n_values = 2 } },
+				 .file_off = 0x1139, .addr = 0x401139, .cookie = 9 },
+			   back;
+	struct json_object *obj = json_object_new_object();
+	char err[256];
+
+	(void)state;
+	p.start_ns = repair_process_start_ns(p.pid);
+	strcpy(p.path, target);
+	strcpy(p.symbol, "answer");
+	json_object_object_add(obj, "do", json_object_new_string("override"));
+	assert_int_equal(repair_plan_to_json(&p, obj), 0);
+	assert_false(json_object_object_get_ex(obj, "patched", NULL));
+	assert_string_equal(json_object_get_string(json_object_object_get(obj, "mechanism")),
+			    "uprobe_regs");
+	assert_int_equal(repair_plan_from_json(obj, &back), 0);
+	json_object_put(obj);
+	assert_int_equal(back.mechanism, REPAIR_UPROBE_REGS);
+	assert_int_equal(back.cookie, 9);
+	assert_int_equal(back.when.pred.n_values, 2);
+	assert_int_equal(back.when.pred.values[1], 2);
+	assert_int_equal(repair_apply(&back, NULL, err, sizeof(err)), -ENOTSUP);
+	assert_non_null(strstr(err, "register writes"));
+}
+
 static void test_gone(void **state)
 {
 	uint8_t b[4] = { 0 };
@@ -487,6 +519,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_refusals, kill_child),
 		cmocka_unit_test_teardown(test_repair_plans, kill_child),
 		cmocka_unit_test(test_step_over),
+		cmocka_unit_test(test_regs_plan),
 		cmocka_unit_test(test_gone),
 	};
 	const char *b = getenv("SALVE_BUILD");
