@@ -84,6 +84,7 @@ struct daemon {
 	struct repairs *repairs;
 	struct entry *entry;
 	struct override *override; /* register-writing uprobes, where the kernel allows them */
+	char no_override[256];     /* why not, when override is NULL */
 	struct ctl *ctl;
 	FILE *out;
 	unsigned ticks;
@@ -425,6 +426,56 @@ static int write_stats(struct daemon *d, struct json_object **copy)
 	return err ? err : pipeline_stats(d->pipeline, kernel, copy);
 }
 
+static int feature_add(struct json_object *list, const char *name, bool available,
+		       const char *detail)
+{
+	struct json_object *f = json_object_new_object();
+
+	if (!f || json_object_array_add(list, f)) {
+		json_object_put(f);
+		return -ENOMEM;
+	}
+	json_object_object_add(f, "name", json_object_new_string(name));
+	json_object_object_add(f, "available", json_object_new_boolean(available));
+	json_object_object_add(f, "detail", json_object_new_string(detail));
+	return 0;
+}
+
+/* What this kernel gives salved, and what salved uses of it. */
+static struct json_object *features(struct daemon *d)
+{
+	struct json_object *list = json_object_new_array();
+	const struct probes_hook *hooks;
+	char name[128], detail[512];
+	int err = list ? 0 : -ENOMEM;
+
+	err = err ?: feature_add(list, "kernel BTF", true, "/sys/kernel/btf/vmlinux");
+	err = err ?: feature_add(list, "BPF ring buffer", true, "every probe's records");
+	for (size_t i = 0, n = probes_hooks(d->probes, &hooks); !err && i < n; i++) {
+		snprintf(name, sizeof(name), "tp_btf %s", hooks[i].hook);
+		snprintf(detail, sizeof(detail), "%s: on %s%s%s", hooks[i].family, hooks[i].flavour,
+			 hooks[i].why[0] ? ": " : "", hooks[i].why);
+		err = feature_add(list, name, !strcmp(hooks[i].flavour, "tp_btf"), detail);
+	}
+	err = err ?: feature_add(list, "uprobe sessions", probes_has_sessions(d->probes),
+				 probes_has_sessions(d->probes)
+					 ? "a latency probe is one session program per site"
+					 : d->opt.no_sessions ? "--no-uprobe-sessions"
+							      : "a uprobe and a uretprobe per site");
+	err = err ?: feature_add(list, "uprobe register writes", d->override != NULL,
+				 d->override ? "overrides write rax and rip from a uprobe, nothing "
+					       "written into the process"
+					     : d->no_override);
+	err = err ?: feature_add(list, "hot patch", true,
+				 d->override ? "redirects: ptrace, /proc/PID/mem"
+					     : "overrides and redirects: ptrace, /proc/PID/mem");
+	if (err) {
+		json_object_put(list);
+		return NULL;
+	}
+	return list;
+}
+
 /* salvectl's requests. */
 static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct json_object *reply)
 {
@@ -482,6 +533,14 @@ static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct j
 			json_object_object_add(reply, "error", json_object_new_string(strerror(-rc)));
 		else
 			json_object_object_add(reply, "stats", stats);
+		return;
+	}
+	if (!strcmp(cmd, "features")) {
+		struct json_object *list = features(d);
+
+		json_object_object_add(reply, "ok", json_object_new_boolean(list != NULL));
+		json_object_object_add(reply, list ? "features" : "error",
+				       list ?: json_object_new_string(strerror(ENOMEM)));
 		return;
 	}
 	json_object_object_add(reply, "ok", json_object_new_boolean(0));
@@ -799,14 +858,15 @@ static int start(struct daemon *d)
 		goto refused;
 	/* The override mechanism this kernel allows. */
 	if (d->opt.no_regwrite) {
+		snprintf(d->no_override, sizeof(d->no_override), "--no-register-writes");
 		salve_log(LOG_INFO, "repairs: hot patch of a function's entry (--no-register-writes)");
-	} else if (!override_new(&d->override, why, sizeof(why))) {
+	} else if (!override_new(&d->override, d->no_override, sizeof(d->no_override))) {
 		repair_use_override(d->override);
 		salve_log(LOG_INFO, "repairs: overrides by uprobes that write the registers, "
 			  "redirects by hot patch of a function's entry");
 	} else {
 		salve_log(LOG_INFO, "repairs: hot patch of a function's entry (uprobe register "
-			  "writes refused: %s)", why);
+			  "writes refused: %s)", d->no_override);
 	}
 	/* What the last salved left patched: adopted, or undone if its rule is gone. */
 	repairs_restore(d->repairs, &replay, rule_loaded, d);

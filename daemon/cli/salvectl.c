@@ -242,6 +242,33 @@ static int do_repairs(int argc, char **argv)
 	return 0;
 }
 
+/* features [--json] [--socket PATH]: what this kernel gives salved. */
+static int do_features(int argc, char **argv)
+{
+	struct json_object *reply, *list;
+	struct ask a;
+	int rc = parse_ask(argc, argv, false, "features [--json] [--socket PATH]", &a);
+
+	if (rc)
+		return rc;
+	if ((rc = ask(&a, "features", "no features", &reply)) || a.json) {
+		json_object_put(reply);
+		return rc;
+	}
+	json_object_object_get_ex(reply, "features", &list);
+	printf("%-32s %-9s %s\n", "FEATURE", "AVAILABLE", "DETAIL");
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *f = json_object_array_get_idx(list, i), *v;
+
+		printf("%-32s %-9s %s\n", str(f, "name"),
+		       json_object_object_get_ex(f, "available", &v) && json_object_get_boolean(v)
+			       ? "yes" : "no",
+		       str(f, "detail"));
+	}
+	json_object_put(reply);
+	return 0;
+}
+
 /* rollback ID [--json] [--socket PATH]: undo a repair now. */
 static int do_rollback(int argc, char **argv)
 {
@@ -298,6 +325,9 @@ static int do_validate(int argc, char **argv)
 
 static const struct cmd cmds[] = {
 	{ "help", do_help, "print this help" },
+	{ "features", do_features,
+	  "[--json] [--socket PATH]: what this kernel gives salved (tp_btf, uprobe sessions,\n"
+	  "             uprobe register writes) and which mechanism it uses for each" },
 	{ "reload", do_reload,
 	  "[--check] [--json] [--socket PATH]: make salved load its policies again, all or\n"
 	  "             nothing; --check says what would attach and detach, changing nothing" },

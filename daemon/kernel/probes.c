@@ -609,6 +609,11 @@ int probes_counters(struct probes *p, struct salve_counters out[SALVE_EV_KIND_MA
 	return 0;
 }
 
+bool probes_has_sessions(const struct probes *p)
+{
+	return p->sessions != NULL;
+}
+
 size_t probes_hooks(const struct probes *p, const struct probes_hook **out)
 {
 	*out = p->hooks;

@@ -72,6 +72,9 @@ int probes_counters(struct probes *p, struct salve_counters out[SALVE_EV_KIND_MA
 
 size_t probes_hooks(const struct probes *p, const struct probes_hook **out);
 
+/* Whether latency sites are uprobe sessions (else a uprobe and a uretprobe pair). */
+bool probes_has_sessions(const struct probes *p);
+
 /* enum bpf_attach_type of kernel 6.13, newer than the uapi headers we build with. */
 #define SALVE_TRACE_UPROBE_SESSION 57
 

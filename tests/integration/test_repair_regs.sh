@@ -5,7 +5,7 @@
 # process's text untouched ("mechanism": "uprobe_regs"), only on the calls that pass the
 # test, and ends on rollback. Where the kernel refuses them: salved names the kernel's
 # reason, and the same override is a hot patch; the uprobe path is not run, and this
-# test says why.
+# test says why. salvectl features says which, with the kernel's reason.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/service.sh"
 need_bpf
@@ -26,6 +26,17 @@ else
 	[ -n "$why" ] || fail "salved names no mechanism: $(cat "$WORK/salved.err")"
 	mech=hot_patch
 fi
+
+# salvectl features says the same.
+feat=$("$BUILD/salvectl" features -j --socket "$SOCKET") || fail "salvectl features failed"
+avail=$(jq -r '.features[] | select(.name == "uprobe register writes") | .available' <<<"$feat")
+[ "$avail" = "$([ "$mech" = uprobe_regs ] && echo true || echo false)" ] ||
+	fail "salvectl features disagrees with salved's log: $feat"
+[ "$mech" = uprobe_regs ] || jq -e --arg w "$why" \
+	'.features[] | select(.name == "uprobe register writes") | .detail == $w' <<<"$feat" >/dev/null ||
+	fail "salvectl features does not give the kernel's reason: $feat"
+"$BUILD/salvectl" features --socket "$SOCKET" | grep -q "^uprobe register writes" ||
+	fail "salvectl features: $("$BUILD/salvectl" features --socket "$SOCKET")"
 
 service_start
 ask "a=12" "ok 2"
