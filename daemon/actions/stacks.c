@@ -74,6 +74,7 @@ static int on_frame(Dwfl_Frame *frame, void *arg)
 	if (!dwfl_frame_pc(frame, &pc, &activation))
 		return DWARF_CB_ABORT;
 	f.pc = pc;
+	f.state = frame;
 	/* A return address names the call before it. */
 	if ((mod = dwfl_addrmodule(w->s->dwfl, activation ? pc : pc - 1))) {
 		f.module = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
@@ -81,6 +82,16 @@ static int on_frame(Dwfl_Frame *frame, void *arg)
 	}
 	w->frames++;
 	return w->fn(&f, w->arg) ? DWARF_CB_OK : DWARF_CB_ABORT;
+}
+
+int stacks_frame_reg(const struct stack_frame *f, unsigned regno, uint64_t *val)
+{
+	Dwarf_Word w;
+
+	if (dwfl_frame_reg(f->state, regno, &w))
+		return -ENODATA;
+	*val = w;
+	return 0;
 }
 
 int stacks_walk(struct stacks *s, pid_t tid, stacks_fn fn, void *arg)
