@@ -1,6 +1,7 @@
 /* repairs: the repairs in effect, their lines, their undo. */
 #include "actions/repairs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -587,6 +588,74 @@ static void restore_one(struct repairs *r, struct json_object *plan_obj, uint64_
 	emit(r, entry_line(r, e, "adopted"));
 }
 
+/* Whether process pid is stopped where the entry-stop program stops one: state T, not in
+ * a system call, its instruction pointer at its ELF entry point (or the few bytes past
+ * it that the probed instruction, stepped before the stop, takes). */
+static bool stopped_at_entry(const char *pid)
+{
+	char path[300], buf[4096], *p;
+	unsigned long long sp, pc;
+	uint64_t auxv[2 * 64], entry = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0 || (buf[n] = 0, !(p = strrchr(buf, ')'))) || p[1] != ' ' || p[2] != 'T')
+		return false;
+	snprintf(path, sizeof(path), "/proc/%s/syscall", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0 || (buf[n] = 0, sscanf(buf, "-1 %llx %llx", &sp, &pc) != 2))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%s/auxv", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, auxv, sizeof(auxv));
+	close(fd);
+	for (ssize_t i = 0; i + 1 < n / (ssize_t)sizeof(uint64_t); i += 2)
+		if (auxv[i] == 9 /* AT_ENTRY */)
+			entry = auxv[i + 1];
+	return entry && pc >= entry && pc < entry + 16;
+}
+
+/* The processes of exe the last salved stopped at their entry point and was killed
+ * before it continued them: repaired as standing says (s), then continued; with no
+ * standing repair (its rule is gone), continued. A stopped process never waits for a
+ * salved that will not come. */
+static void continue_left_stopped(struct repairs *r, const char *exe, struct standing *s)
+{
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+
+	while (d && (de = readdir(d))) {
+		char link[300], path[PATH_MAX];
+		ssize_t n;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(link, sizeof(link), "/proc/%s/exe", de->d_name);
+		if ((n = readlink(link, path, sizeof(path) - 1)) < 0)
+			continue;
+		path[n] = 0;
+		if (strcmp(path, exe) || !stopped_at_entry(de->d_name))
+			continue;
+		salve_log(LOG_INFO, "process %s of %s was left stopped at its entry point by the "
+			  "last salved: %s", de->d_name, exe, s ? "repaired and continued" : "continued");
+		if (s)
+			repairs_entry_stopped(r, (uint32_t)atoi(de->d_name), (uint32_t)s->id);
+		else
+			kill(atoi(de->d_name), SIGCONT);
+	}
+	if (d)
+		closedir(d);
+}
+
 void repairs_restore(struct repairs *r, const struct journal_replay *replay,
 		     repairs_rule_fn *rule_loaded, void *ctx)
 {
@@ -613,13 +682,19 @@ void repairs_restore(struct repairs *r, const struct journal_replay *replay,
 			struct repair_plan spec;
 			const char *rule = str_of(k, "rule");
 
-			if (!rule || !rule_loaded(ctx, rule, &by_binary) || !str_of(k, "exe") ||
-			    repair_spec_from_json(k, &spec))
+			if (!str_of(k, "exe"))
 				continue;
+			if (!rule || !rule_loaded(ctx, rule, &by_binary) ||
+			    repair_spec_from_json(k, &spec)) {
+				continue_left_stopped(r, str_of(k, "exe"), NULL);
+				continue;
+			}
 			stand_exe(r, &spec, str_of(k, "exe"),
 				  &(struct repair_origin){ u64_of(k, "incident"), rule,
 							   str_of(k, "policy"), by_binary },
 				  u64_of(k, "id"));
+			continue_left_stopped(r, str_of(k, "exe"),
+					      *standing_of(r, rule, &spec));
 			continue;
 		}
 

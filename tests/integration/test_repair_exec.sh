@@ -4,7 +4,8 @@
 # for the binary: the next instance, started as a supervisor would, is stopped at its
 # entry point, patched and continued before it serves, and survives every bad request.
 # Rolled back, the instance after crashes again. Each instance that gets the repair has
-# its own "applied" line; the standing repair is listed by salvectl repairs.
+# its own "applied" line; the standing repair is listed by salvectl repairs. An instance
+# stopped at its entry when salved is killed is repaired and continued by the next salved.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/service.sh"
 need_bpf
@@ -45,6 +46,29 @@ ap=$(wait_event ".kind == \"repair\" and .state == \"applied\" and .pid == $pid2
 	fail "no applied line for the second instance $pid2"
 expect "$ap" .symbol parse
 
+# salved killed while an instance waits, stopped at its entry point, for its repair: the
+# salved started next repairs and continues it (a stopped service never waits for a
+# salved that will not come).
+kill -STOP "$SALVED_PID"
+( cd "$WORK" && exec "$SVC" unguarded ) < <(sleep 30) > "$WORK/waiting" 2>&1 &
+PIDS+=($!)
+waiting=$!
+for _ in $(seq 100); do grep -q '^State:.*T' "/proc/$waiting/status" 2>/dev/null && break; sleep 0.05; done
+grep -q '^State:.*T' "/proc/$waiting/status" || fail "the instance was not stopped at its entry"
+kill -9 "$SALVED_PID"
+wait "$SALVED_PID" 2>/dev/null
+SALVED_PID=
+sleep 0.5
+grep -q '^State:.*T' "/proc/$waiting/status" || fail "the instance did not stay stopped with salved gone"
+start_salved "$WORK/p.json" --no-register-writes
+for _ in $(seq 100); do grep -q ready "$WORK/waiting" && break; sleep 0.05; done
+grep -q ready "$WORK/waiting" || fail "the instance left stopped was not continued: $(cat "$WORK/salved.err")"
+grep -q "process $waiting of $SVC was left stopped at its entry point by the last salved: repaired and continued" \
+	"$WORK/salved.err" || fail "salved did not say it continued $waiting: $(cat "$WORK/salved.err")"
+wait_event ".kind == \"repair\" and .state == \"applied\" and .pid == $waiting" >/dev/null ||
+	fail "no applied line for the instance left stopped"
+kill "$waiting"
+
 # A long-running instance gets it too; rolling the repair back undoes it there as well.
 service_start unguarded
 pid3=$pid
@@ -64,4 +88,4 @@ kill -0 "$pid3" 2>/dev/null && fail "the long-running instance survived a bad re
 serve third "d=1" "bad"
 [ "$(cat "$WORK/third.rc")" = 139 ] || fail "after rollback the instance did not crash: $(cat "$WORK/third" "$WORK/third.rc")"
 grep -q '^ok 1$' "$WORK/third" || fail "the third instance did not serve: $(cat "$WORK/third")"
-pass "a crashed service's next instance repaired at its entry before it served ($pid2), rolled back for the one after"
+pass "a crashed service's next instance repaired at its entry before it served ($pid2), one left stopped by a killed salved repaired and continued by the next, rolled back for the one after"
