@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/hex.h"
+
 #define PATCH_TRIES 50 /* stops before a thread inside the bytes refuses */
 
 static uint64_t now_ns(void)
@@ -21,15 +23,6 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static void hex(const uint8_t *b, size_t n, char *out, size_t len)
-{
-	size_t at = 0;
-
-	out[0] = 0;
-	for (size_t i = 0; i < n && at + 3 < len; i++)
-		at += (size_t)snprintf(out + at, len - at, "%s%02x", i ? " " : "", b[i]);
 }
 
 static int mem_open(pid_t pid, int flags)
@@ -58,7 +51,7 @@ int patch_poke(pid_t pid, uint64_t addr, const uint8_t *expect, const uint8_t *b
 	       char *err, size_t err_len)
 {
 	uint8_t *now = malloc(len ?: 1);
-	char a[3 * PATCH_BYTES_MAX], b[3 * PATCH_BYTES_MAX];
+	char a[2 * PATCH_BYTES_MAX + 1], b[2 * PATCH_BYTES_MAX + 1];
 	int fd, r;
 
 	if (!now)
@@ -69,8 +62,8 @@ int patch_poke(pid_t pid, uint64_t addr, const uint8_t *expect, const uint8_t *b
 		goto out;
 	}
 	if (expect && memcmp(now, expect, len)) {
-		hex(now, len < PATCH_BYTES_MAX ? len : PATCH_BYTES_MAX, a, sizeof(a));
-		hex(expect, len < PATCH_BYTES_MAX ? len : PATCH_BYTES_MAX, b, sizeof(b));
+		hex_encode(now, len < PATCH_BYTES_MAX ? len : PATCH_BYTES_MAX, a);
+		hex_encode(expect, len < PATCH_BYTES_MAX ? len : PATCH_BYTES_MAX, b);
 		snprintf(err, err_len, "process %d: the bytes at %#" PRIx64 " are %s, not %s", (int)pid,
 			 addr, a, b);
 		r = -EILSEQ;

@@ -5,7 +5,10 @@
  * offset, its address in the process, the bytes the file has there and the bytes that
  * replace them. It is what the journal records before the write (repair_plan_to_json)
  * and what the write is made from (repair_plan_from_json): the journaled bytes are the
- * bytes written. Mechanism: a hot patch of the function's entry (patch.h).
+ * bytes written. Mechanisms: a hot patch of the function's entry (patch.h), with a
+ * trampoline page (code.h, inject.h) for an override with "when" and a fix library
+ * loaded first (library.h) for such a redirect; or, for an override where the kernel
+ * allows it, a uprobe that writes the registers (kernel/override.h).
  *
  * Every function returns 0 or a negative errno; on error, err holds one sentence that
  * names the process, file and symbol, and what to do, cut to err_len. */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/hex.h"
 #include "symbols/elffile.h"
 
 #define VERSYM_HIDDEN 0x8000 /* name@VER: not the default version */
@@ -79,8 +80,7 @@ void elffile_build_id(Elf *elf, char hex[ELFFILE_BUILD_ID_MAX])
 			    memcmp((const char *)data->d_buf + name_off, "GNU", 4) ||
 			    !nh.n_descsz || nh.n_descsz * 2 >= ELFFILE_BUILD_ID_MAX)
 				continue;
-			for (size_t i = 0; i < nh.n_descsz; i++)
-				sprintf(hex + 2 * i, "%02x", desc[i]);
+			hex_encode(desc, nh.n_descsz, hex);
 			return;
 		}
 	}
