@@ -620,6 +620,10 @@ static int on_signal(int fd, void *ctx)
 	struct signalfd_siginfo si;
 
 	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) { /* a traced process stopped (rescues) */
+			repairs_poll(d->repairs);
+			continue;
+		}
 		if (si.ssi_signo == SIGHUP) {
 			char err[1024];
 
@@ -745,6 +749,7 @@ static int on_tick(int fd, void *ctx)
 	pipeline_sync_clock(d->pipeline);
 	actions_set_clock(d->actions, loop_realtime_offset_ns());
 	repairs_set_clock(d->repairs, loop_realtime_offset_ns());
+	repairs_poll(d->repairs); /* a SIGCHLD a hot patch's wait took is not missed */
 	if (d->scope_dirty ||
 	    (d->ticks % SCOPE_RECHECK_TICKS == 0 && scope_watch_poll(d->scope_watch))) {
 		d->scope_dirty = false;
@@ -895,6 +900,7 @@ static int run(struct daemon *d)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
 	/* An ignored signal never reaches a signalfd; a shell ignores INT for background jobs. */
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);

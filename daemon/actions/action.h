@@ -66,6 +66,7 @@ extern const struct action_ops action_signal_ops;
 extern const struct action_ops action_exec_ops;
 extern const struct action_ops action_override_ops;
 extern const struct action_ops action_redirect_ops;
+extern const struct action_ops action_rescue_ops;
 
 /* Set "outcome" of obj to the formatted text. 0 or -ENOMEM. */
 __attribute__((format(printf, 2, 3))) int action_outcome(struct json_object *obj,

@@ -21,6 +21,7 @@ static const struct action_ops *const ops_of[POLICY_ACTION_KIND_COUNT] = {
 	[POLICY_ACTION_EXEC] = &action_exec_ops,
 	[POLICY_ACTION_OVERRIDE] = &action_override_ops,
 	[POLICY_ACTION_REDIRECT] = &action_redirect_ops,
+	[POLICY_ACTION_RESCUE] = &action_rescue_ops,
 };
 
 /* One incident's actions. It owns copies of everything: a reload may free the rule and
@@ -110,6 +111,9 @@ static void action_clear(struct policy_action *act)
 	for (size_t i = 0; act->argv && act->argv[i]; i++)
 		free(act->argv[i]);
 	free(act->argv);
+	for (size_t i = 0; act->at && act->at[i]; i++)
+		free(act->at[i]);
+	free(act->at);
 }
 
 static int action_copy(struct policy_action *dst, const struct policy_action *src)
@@ -118,7 +122,8 @@ static int action_copy(struct policy_action *dst, const struct policy_action *sr
 				       .argc = src->argc, .timeout_ns = src->timeout_ns,
 				       .output_max = src->output_max, .ret = src->ret,
 				       .has_when = src->has_when, .when_arg = src->when_arg,
-				       .when_pred = src->when_pred };
+				       .when_pred = src->when_pred, .n_at = src->n_at,
+				       .window_ns = src->window_ns };
 	if ((src->message && !(dst->message = strdup(src->message))) ||
 	    (src->binary && !(dst->binary = strdup(src->binary))) ||
 	    (src->symbol && !(dst->symbol = strdup(src->symbol))) ||
@@ -131,6 +136,13 @@ static int action_copy(struct policy_action *dst, const struct policy_action *sr
 			goto err;
 		for (size_t i = 0; i < src->argc && src->argv[i]; i++)
 			if (!(dst->argv[i] = strdup(src->argv[i])))
+				goto err;
+	}
+	if (src->at) {
+		if (!(dst->at = calloc(src->n_at + 1, sizeof(*dst->at))))
+			goto err;
+		for (size_t i = 0; i < src->n_at; i++)
+			if (!(dst->at[i] = strdup(src->at[i])))
 				goto err;
 	}
 	return 0;

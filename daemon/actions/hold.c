@@ -37,6 +37,9 @@ void hold_begin(struct hold *h, pid_t pid)
 void hold_end(struct hold *h)
 {
 	hold_release(h);
+	/* The waits took every SIGCHLD that came meanwhile: one for whoever else waits on
+	 * it (salved's loop, for the processes it traces). */
+	raise(SIGCHLD);
 	pthread_sigmask(SIG_SETMASK, &h->mask, NULL);
 	free(h->t);
 	h->t = NULL;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actions/rescuer.h"
 #include "base/log.h"
 #include "base/loop.h"
 #include "events/report.h"
@@ -35,6 +36,16 @@ struct standing {
 	struct standing *next;
 };
 
+/* A process salved traces to rescue its faults (a "rescue" action). */
+struct rescue_entry {
+	uint64_t id, incident_id, rescues;
+	uint32_t pid;
+	int64_t value;
+	char rule[256], policy[256];
+	struct json_object *at; /* the rescue points, as the line shows them */
+	struct rescue_entry *next;
+};
+
 struct repairs {
 	struct journal *journal;
 	repairs_line_fn *line;
@@ -47,9 +58,13 @@ struct repairs {
 	repairs_stand_fn *stand;
 	repairs_unstand_fn *unstand;
 	void *stand_ctx;
+	struct rescuer *rescuer;
+	struct rescue_entry *rescues; /* the processes traced for rescue */
 };
 
 #define REPAIRS_FILE "repairs.json"
+
+static void on_rescue(void *ctx, const struct rescue_event *ev);
 
 int repairs_new(struct journal *journal, const char *dir, repairs_line_fn *line, void *ctx,
 		struct repairs **out)
@@ -69,6 +84,11 @@ int repairs_new(struct journal *journal, const char *dir, repairs_line_fn *line,
 	r->ctx = ctx;
 	r->next_id = 1;
 	r->realtime_offset_ns = loop_realtime_offset_ns();
+	if (rescuer_new(on_rescue, r, &r->rescuer)) {
+		close(r->dirfd);
+		free(r);
+		return -ENOMEM;
+	}
 	*out = r;
 	return 0;
 }
@@ -95,6 +115,14 @@ void repairs_free(struct repairs *r)
 
 		r->standing = s->next;
 		free(s);
+	}
+	rescuer_free(r->rescuer); /* every traced process let go, as it was */
+	while (r->rescues) {
+		struct rescue_entry *x = r->rescues;
+
+		r->rescues = x->next;
+		json_object_put(x->at);
+		free(x);
 	}
 	close(r->dirfd);
 	free(r);
@@ -440,6 +468,120 @@ void repairs_refused(struct repairs *r, const char *what, const struct repair_or
 	emit(r, line);
 }
 
+/* ---- rescues: processes traced to survive their faults ----------------------------- */
+
+static struct rescue_entry **rescue_of(struct repairs *r, uint64_t id)
+{
+	struct rescue_entry **at = &r->rescues;
+
+	while (*at && (*at)->id != id)
+		at = &(*at)->next;
+	return at;
+}
+
+/* {"kind":"repair","id","do":"rescue",…,"state","pid","at","return","rescues"}. */
+static struct json_object *rescue_line(const struct repairs *r, const struct rescue_entry *x,
+				       const char *state)
+{
+	struct json_object *o = line_new(r, x->id, "rescue", x->incident_id, x->rule, x->policy,
+					 state);
+	int err = 0;
+
+	if (!o)
+		return NULL;
+	err = report_add(o, "pid", json_object_new_int64(x->pid));
+	err = err ?: report_add(o, "at", json_object_get(x->at));
+	err = err ?: report_add(o, "return", json_object_new_int64(x->value));
+	err = err ?: report_add(o, "rescues", json_object_new_uint64(x->rescues));
+	err = err ?: report_add(o, "mechanism", json_object_new_string("ptrace"));
+	if (err) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+static void rescue_drop(struct rescue_entry **at)
+{
+	struct rescue_entry *x = *at;
+
+	*at = x->next;
+	json_object_put(x->at);
+	free(x);
+}
+
+static void on_rescue(void *ctx, const struct rescue_event *ev)
+{
+	struct repairs *r = ctx;
+	struct rescue_entry **at = rescue_of(r, ev->id), *x = *at;
+	struct json_object *o;
+	char ip[32];
+
+	if (!x)
+		return;
+	x->rescues = ev->rescues;
+	if (!(o = rescue_line(r, x, ev->state)))
+		return emit(r, NULL);
+	json_object_object_add(o, "tid", json_object_new_int64(ev->tid));
+	if (ev->signo)
+		json_object_object_add(o, "signal", report_string(policy_signal_name(ev->signo)));
+	if (ev->at)
+		json_object_object_add(o, "rescued_at", json_object_new_string(ev->at));
+	if (ev->fault_ip) {
+		snprintf(ip, sizeof(ip), "%#llx", (unsigned long long)ev->fault_ip);
+		json_object_object_add(o, "fault_ip", json_object_new_string(ip));
+	}
+	if (ev->reason)
+		json_object_object_add(o, "reason", json_object_new_string(ev->reason));
+	emit(r, o);
+	if (!strcmp(ev->state, "ended"))
+		rescue_drop(at);
+}
+
+int repairs_rescue(struct repairs *r, uint32_t pid, const char *binary, char *const *at,
+		   size_t n_at, int64_t value, uint64_t window_ns, const struct repair_origin *o,
+		   uint64_t *id, char *err, size_t err_len)
+{
+	struct rescue_entry *x;
+	int ret;
+
+	for (x = r->rescues; x; x = x->next)
+		if (x->pid == pid) {
+			snprintf(err, err_len, "process %u is traced for rescue already (repair %llu)",
+				 pid, (unsigned long long)x->id);
+			return -EEXIST;
+		}
+	if (!(x = calloc(1, sizeof(*x))) || !(x->at = json_object_new_array())) {
+		free(x);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n_at; i++)
+		json_object_array_add(x->at, json_object_new_string(at[i]));
+	x->id = r->next_id;
+	x->incident_id = o->incident_id;
+	x->pid = pid;
+	x->value = value;
+	snprintf(x->rule, sizeof(x->rule), "%s", o->rule ? o->rule : "");
+	snprintf(x->policy, sizeof(x->policy), "%s", o->policy ? o->policy : "");
+	if ((ret = rescuer_add(r->rescuer, x->id, pid, binary, at, n_at, value, window_ns, err,
+			       err_len))) {
+		json_object_put(x->at);
+		free(x);
+		return ret;
+	}
+	r->next_id++;
+	x->next = r->rescues;
+	r->rescues = x;
+	*id = x->id;
+	emit(r, rescue_line(r, x, "applied"));
+	return 0;
+}
+
+void repairs_poll(struct repairs *r)
+{
+	rescuer_poll(r->rescuer);
+}
+
 int repairs_rollback(struct repairs *r, uint64_t id, const char *reason, char *err,
 		     size_t err_len)
 {
@@ -449,6 +591,17 @@ int repairs_rollback(struct repairs *r, uint64_t id, const char *reason, char *e
 	int ret;
 
 	err[0] = 0;
+	if (!e && *rescue_of(r, id)) {
+		struct rescue_entry **x = rescue_of(r, id);
+
+		/* Let the process go: its faults are its own again. */
+		rescuer_remove(r->rescuer, id);
+		if ((line = rescue_line(r, *x, "rolled_back")))
+			json_object_object_add(line, "reason", json_object_new_string(reason));
+		emit(r, line);
+		rescue_drop(x);
+		return 0;
+	}
 	if (!e && *standing_by_id(r, id)) {
 		struct standing *st = *standing_by_id(r, id);
 		struct repair_plan spec = st->spec;
@@ -732,6 +885,11 @@ void repairs_prune(struct repairs *r, repairs_rule_fn *rule_loaded, void *ctx)
 		    repairs_rollback(r, e->id, "its rule was removed by a reload", err, sizeof(err)))
 			salve_log(LOG_ERR, "repair %llu: %s", (unsigned long long)e->id, err);
 	}
+	for (struct rescue_entry *x = r->rescues, *xn; x; x = xn) {
+		xn = x->next;
+		if (!rule_loaded(ctx, x->rule, &by_binary))
+			repairs_rollback(r, x->id, "its rule was removed by a reload", err, sizeof(err));
+	}
 }
 
 struct json_object *repairs_list(const struct repairs *r)
@@ -740,6 +898,16 @@ struct json_object *repairs_list(const struct repairs *r)
 
 	for (const struct entry *e = r->entries; a && e; e = e->next) {
 		struct json_object *o = entry_line(r, e, e->verified ? "verified" : "applied");
+
+		if (!o || json_object_array_add(a, o)) {
+			json_object_put(o);
+			json_object_put(a);
+			return NULL;
+		}
+		json_object_object_del(o, "time");
+	}
+	for (const struct rescue_entry *x = r->rescues; a && x; x = x->next) {
+		struct json_object *o = rescue_line(r, x, "active");
 
 		if (!o || json_object_array_add(a, o)) {
 			json_object_put(o);

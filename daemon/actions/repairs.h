@@ -38,6 +38,18 @@ typedef int repairs_stand_fn(void *ctx, const char *exe, uint32_t cookie, char *
 			     size_t err_len);
 typedef void repairs_unstand_fn(void *ctx, uint32_t cookie);
 
+/* Trace process pid and rescue its faults (rescuer.h) at the functions at[0..n_at) of
+ * binary, the innermost returning value, as o's rule asked: an "applied" line, then a
+ * "rescued" or "delivered" line per fault, "ended" when the process is gone. *id names
+ * it (salvectl rollback ID lets it go). -EEXIST: it is traced already; the errors of
+ * rescuer_add. */
+int repairs_rescue(struct repairs *r, uint32_t pid, const char *binary, char *const *at,
+		   size_t n_at, int64_t value, uint64_t window_ns, const struct repair_origin *o,
+		   uint64_t *id, char *err, size_t err_len);
+
+/* Handle what the traced processes report (on SIGCHLD, and on the loop's tick). */
+void repairs_poll(struct repairs *r);
+
 /* journal is not owned and must outlive r. The repairs in effect are kept in
  * dir/repairs.json (written whole, then renamed over the last, at every change), so a
  * salved started again finds them. */

@@ -162,7 +162,9 @@ static bool action_eq(const struct policy_action *a, const struct policy_action 
 	       str_eq(a->symbol, b->symbol) && a->ret == b->ret && a->has_when == b->has_when &&
 	       a->when_arg == b->when_arg &&
 	       (!a->has_when || pred_eq(&a->when_pred, &b->when_pred)) && str_eq(a->to, b->to) &&
-	       str_eq(a->library, b->library) && str_eq(a->build_id, b->build_id);
+	       str_eq(a->library, b->library) && str_eq(a->build_id, b->build_id) &&
+	       a->n_at == b->n_at && (a->at == b->at || (a->at && b->at &&
+	       strv_eq(a->at, b->at, a->n_at))) && a->window_ns == b->window_ns;
 }
 
 bool rule_eq(const struct policy_rule *a, const struct policy_rule *b)

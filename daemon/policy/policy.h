@@ -194,12 +194,16 @@ enum policy_action_kind {
 	POLICY_ACTION_EXEC,   /* run a command with the incident on stdin */
 	POLICY_ACTION_OVERRIDE, /* a function returns a value without running its body */
 	POLICY_ACTION_REDIRECT, /* calls to a function go to another one */
+	POLICY_ACTION_RESCUE,   /* a fault returns an error from the innermost rescue point */
 	POLICY_ACTION_KIND_COUNT,
 };
 
 /* An override's "when" tests one of the first six integer or pointer arguments, in the
  * registers the x86-64 calling convention passes them in: rdi, rsi, rdx, rcx, r8, r9. */
 #define POLICY_OVERRIDE_ARGS 6
+
+/* A rescue names at most this many rescue points. */
+#define POLICY_RESCUE_POINTS 16
 
 struct policy_action {
 	enum policy_action_kind kind;
@@ -223,6 +227,11 @@ struct policy_action {
 				   * library the process has mapped */
 	char *build_id;           /* redirect: the library's GNU build id, lowercase hex; set
 				   * exactly when library is */
+	char **at;                /* rescue: the rescue points, functions of binary (NULL:
+				   * the incident's executable); NULL-terminated */
+	size_t n_at;              /*   1 to POLICY_RESCUE_POINTS */
+	uint64_t window_ns;       /* rescue: a second fault of a thread within it is delivered;
+				   * default 1 s */
 };
 
 struct policy_rule {

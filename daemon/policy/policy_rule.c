@@ -320,6 +320,7 @@ static const char *const action_names[POLICY_ACTION_KIND_COUNT] = {
 	[POLICY_ACTION_EXEC] = "exec",
 	[POLICY_ACTION_OVERRIDE] = "override",
 	[POLICY_ACTION_REDIRECT] = "redirect",
+	[POLICY_ACTION_RESCUE] = "rescue",
 };
 
 static int parse_do(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
@@ -504,6 +505,36 @@ static int parse_arg_when(struct parser *ps, struct json_object *v, void *dst,
 	return err;
 }
 
+/* "at": the rescue points, each a function's symbol. */
+static int parse_at(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
+{
+	struct policy_action *a = dst;
+	size_t n = json_object_array_length(v);
+
+	(void)f;
+	if (!n || n > POLICY_RESCUE_POINTS)
+		return ps_fail(ps, "expected 1 to %d rescue points (functions with an error return, "
+			       "such as \"parse\"), got %zu", POLICY_RESCUE_POINTS, n);
+	if (!(a->at = calloc(n + 1, sizeof(*a->at))))
+		return ps_no_memory(ps);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(v, i);
+		size_t mark = ps_path_index(ps, i);
+		const char *s = NULL;
+		int err = json_object_is_type(e, json_type_string)
+				  ? ps_string_value(ps, e, ps_check_symbol, &s)
+				  : ps_wrong_type(ps, json_type_string, e);
+
+		ps_path_pop(ps, mark);
+		if (err)
+			return err;
+		if (!(a->at[i] = strdup(s)))
+			return ps_no_memory(ps);
+		a->n_at++;
+	}
+	return 0;
+}
+
 /* Only with "library": the build id checked is the fix library's. */
 static int parse_library_build_id(struct parser *ps, struct json_object *v, void *dst,
 				  const struct field *f)
@@ -549,10 +580,11 @@ static const char *action_variant_name(unsigned i)
 #define ACT(k) (1u << POLICY_ACTION_##k)
 #define AO(field) offsetof(struct policy_action, field)
 #define REPAIRS (ACT(OVERRIDE) | ACT(REDIRECT))
+#define RESCUE_WINDOW_MAX (3600 * NS_PER_SEC)
 
 static const struct field action_fields[] = {
 	{ .name = "do", .type = json_type_string, .flags = FIELD_REQUIRED, .parse = parse_do,
-	  .help = "one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\"" },
+	  .help = "one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\"" },
 	{ .name = "message", .type = json_type_string, .only = ACT(LOG), .parse = ps_parse_string,
 	  .off = AO(message) },
 	{ .name = "signal", .type = json_type_string, .only = ACT(SIGNAL), .required = ACT(SIGNAL),
@@ -564,13 +596,14 @@ static const struct field action_fields[] = {
 	  .max = EXEC_TIMEOUT_MAX, .off = AO(timeout_ns) },
 	{ .name = "output", .flags = FIELD_ANY_TYPE, .only = ACT(EXEC), .parse = ps_parse_size,
 	  .max = EXEC_OUTPUT_MAX, .off = AO(output_max) },
-	{ .name = "binary", .type = json_type_string, .only = REPAIRS, .required = REPAIRS,
+	{ .name = "binary", .type = json_type_string, .only = REPAIRS | ACT(RESCUE), .required = REPAIRS,
 	  .parse = ps_parse_string, .check = check_repair_binary, .off = AO(binary),
 	  .help = "the absolute path of the executable or library holding the function" },
 	{ .name = "symbol", .type = json_type_string, .only = REPAIRS, .required = REPAIRS,
 	  .parse = ps_parse_string, .check = ps_check_symbol, .off = AO(symbol),
 	  .help = "the function's symbol name, such as \"parse\"" },
-	{ .name = "return", .flags = FIELD_ANY_TYPE, .only = ACT(OVERRIDE), .required = ACT(OVERRIDE),
+	{ .name = "return", .flags = FIELD_ANY_TYPE, .only = ACT(OVERRIDE) | ACT(RESCUE),
+	  .required = ACT(OVERRIDE) | ACT(RESCUE),
 	  .parse = parse_return,
 	  .help = "the value the function returns: an integer, an errno name such as \"-EINVAL\", "
 		  "or null" },
@@ -583,6 +616,11 @@ static const struct field action_fields[] = {
 	  .check = check_library, .off = AO(library) },
 	{ .name = "build_id", .type = json_type_string, .only = ACT(REDIRECT),
 	  .parse = parse_library_build_id, .check = ps_check_build_id, .off = AO(build_id) },
+	{ .name = "at", .type = json_type_array, .only = ACT(RESCUE), .required = ACT(RESCUE),
+	  .parse = parse_at,
+	  .help = "the rescue points: functions with an error return, such as [\"parse\"]" },
+	{ .name = "window", .flags = FIELD_ANY_TYPE, .only = ACT(RESCUE), .parse = ps_parse_duration,
+	  .max = RESCUE_WINDOW_MAX, .off = AO(window_ns) },
 };
 
 static const struct object_spec action_spec = {
@@ -613,6 +651,7 @@ static int parse_actions(struct parser *ps, struct json_object *v, void *dst, co
 
 		a->timeout_ns = 10 * NS_PER_SEC;
 		a->output_max = EXEC_OUTPUT_DEFAULT;
+		a->window_ns = NS_PER_SEC;
 		if (!json_object_is_type(e, json_type_object))
 			err = ps_wrong_type(ps, json_type_object, e);
 		else
@@ -750,6 +789,9 @@ void ps_rule_clear(struct policy_rule *r)
 		free(a->to);
 		free(a->library);
 		free(a->build_id);
+		for (size_t j = 0; j < a->n_at; j++)
+			free(a->at[j]);
+		free(a->at);
 	}
 	free(r->actions);
 	*r = (struct policy_rule){ 0 };

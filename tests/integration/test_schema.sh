@@ -155,6 +155,17 @@ invalid action-redirect-library-relative "$(act '{"do": "redirect", "binary": "/
 invalid action-redirect-to-version "$(act '{"do": "redirect", "binary": "/b", "symbol": "parse", "to": "g@"}')"
 invalid action-log-symbol "$(act '{"do": "log", "symbol": "parse"}')"
 
+# rescue (issue 15): the issue's shape and each field's edges.
+valid action-rescue "$(act '{"do": "rescue", "at": ["parse", "handle_request"], "return": -1}')"
+valid action-rescue-full "$(act '{"do": "rescue", "binary": "/srv/app/bin/app", "at": ["parse@@V1"], "return": "-EINVAL", "window": "250ms"}')"
+invalid action-rescue-no-at "$(act '{"do": "rescue", "return": -1}')"
+invalid action-rescue-empty-at "$(act '{"do": "rescue", "at": [], "return": -1}')"
+invalid action-rescue-no-return "$(act '{"do": "rescue", "at": ["parse"]}')"
+invalid action-rescue-at-number "$(act '{"do": "rescue", "at": [1], "return": -1}')"
+invalid action-rescue-window-zero "$(act '{"do": "rescue", "at": ["parse"], "return": -1, "window": "0s"}')"
+invalid action-rescue-relative "$(act '{"do": "rescue", "binary": "app", "at": ["parse"], "return": -1}')"
+invalid action-rescue-symbol "$(act '{"do": "rescue", "at": ["parse"], "return": -1, "symbol": "f"}')"
+
 # The shipped policies are part of the corpus.
 for f in "$ROOT"/policies/*.json; do
 	case $f in *.schema.json) continue ;; esac

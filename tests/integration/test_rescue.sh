@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Rescue: a service without a crash guard whose parse() faults (inside libc's strlen) on
+# a request without "=". A rule fires as the service starts (its exec) and makes salved
+# its tracer with parse() as the rescue point: 1,000 requests, 1 in 10 bad, every good one
+# answered and every bad one refused with parse's -1, the process alive and its memory
+# flat; each rescue a "rescued" line, salvectl repairs counts them. salved killed with
+# SIGKILL: the service carries on, untraced. Rolled back, a bad request kills it again.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/service.sh"
+need_bpf
+
+write_policy "$WORK/p.json" '{"salve": 1, "name": "rescue",
+ "scope": {"binaries": ["'"$SVC"'"]},
+ "probes": [{"id": "starts", "kind": "exec"}],
+ "rules": [{"id": "rescue-parse", "by": "process",
+            "when": {"probe": "starts", "count": 1, "within": "1m"},
+            "actions": [{"do": "rescue", "at": ["parse"], "return": -1, "window": "1us"}]}]}'
+start_salved "$WORK/p.json"
+
+service_start unguarded
+rep=$(wait_event ".kind == \"repair\" and .do == \"rescue\" and .state == \"applied\" and .pid == $pid") ||
+	fail "no rescue applied: $(jq -c 'select(.kind == "action" or .kind == "repair")' "$EVENTS")"
+id=$(jq .id <<<"$rep")
+expect "$rep" '.at | join(",")' parse
+tracer=$(awk '/^TracerPid:/ {print $2}' "/proc/$pid/status")
+[ "$tracer" = "$SALVED_PID" ] || fail "salved ($SALVED_PID) does not trace the service (TracerPid $tracer)"
+
+# 1,000 requests, every tenth bad, written at once; the answers checked line by line.
+send() { # send FIRST LAST: requests FIRST..LAST, and what each must get
+	for i in $(seq "$1" "$2"); do
+		if [ $((i % 10)) = 3 ]; then echo "bad$i"; echo "error -1" >> "$WORK/want"
+		else echo "k=$(printf '%*s' $((i % 7 + 1)) v)"; echo "ok $((i % 7 + 1))" >> "$WORK/want"; fi
+	done >&3
+	answered=$((answered + $2 - $1 + 1))
+	for _ in $(seq 600); do [ "$(wc -l < "$WORK/out")" -ge "$answered" ] && break; sleep 0.05; done
+	diff <(tail -n +2 "$WORK/out") "$WORK/want" > "$WORK/diff" ||
+		fail "answers differ from what was asked: $(head -5 "$WORK/diff")"
+}
+: > "$WORK/want"
+send 1 100
+rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+send 101 1000
+rss2=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+[ "$rss2" -le $((rss + 64)) ] || fail "memory grew from $rss kB to $rss2 kB over 900 requests"
+kill -0 "$pid" || fail "the service died"
+[ "$(count_events ".kind == \"repair\" and .state == \"rescued\" and .id == $id")" = 100 ] ||
+	fail "not 100 rescued lines: $(count_events ".kind == \"repair\" and .state == \"rescued\"")"
+res=$(wait_event ".kind == \"repair\" and .state == \"rescued\" and .id == $id")
+expect "$res" .rescued_at parse
+expect "$res" .signal SIGSEGV
+"$BUILD/salvectl" repairs -j --socket "$SOCKET" |
+	jq -e ".repairs[] | select(.id == $id and .do == \"rescue\" and .rescues == 100)" >/dev/null ||
+	fail "salvectl repairs does not count the rescues: $("$BUILD/salvectl" repairs -j --socket "$SOCKET")"
+
+# salved killed: the service goes on untraced.
+kill -9 "$SALVED_PID"
+wait "$SALVED_PID" 2>/dev/null
+SALVED_PID=
+for _ in $(seq 40); do [ "$(awk '/^TracerPid:/ {print $2}' "/proc/$pid/status")" = 0 ] && break; sleep 0.05; done
+[ "$(awk '/^TracerPid:/ {print $2}' "/proc/$pid/status")" = 0 ] || fail "the service is still traced"
+ask "z=12" "ok 2"
+echo "bad" >&3
+exec 3>&-
+wait "${PIDS[-1]}" 2>/dev/null
+kill -0 "$pid" 2>/dev/null && fail "untraced, the service survived a bad request"
+pass "1000 requests, 100 faults rescued at parse(), every answer right, memory flat ($rss -> $rss2 kB); salved killed, the service went on untraced"
