@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Rescue latency: from a fault to its rescued return, as the target itself times the call
+# that faulted (CLOCK_MONOTONIC around parse()), over ROUNDS (default 1000) rescues of a
+# running process traced by salved; next to it, measured in the same run, what a
+# supervisor gives today: a restart of the same target until it answers its first
+# request (RESTARTS, default 50). Prints p50 and p99 of each, rescue p99 against the
+# 1 ms target, and the restart / rescue ratios (the target: at least 20x).
+set -u
+BUILD=$(realpath "${1:-build}")
+ROUNDS=${ROUNDS:-1000}
+RESTARTS=${RESTARTS:-50}
+[ "$(id -u)" = 0 ] || { echo "rescue bench: needs root"; exit 77; }
+T=$BUILD/tests/targets/rescue_loop
+WORK=$(mktemp -d /tmp/salve-bench.XXXXXX)
+SOCKET=$WORK/salved.sock
+SALVED=
+trap '[ -n "$SALVED" ] && kill "$SALVED" 2>/dev/null; exec 3>&- 2>/dev/null; wait; rm -rf "$WORK"' EXIT
+
+cat > "$WORK/p.json" <<JSON
+{"salve": 1, "name": "bench", "scope": {"binaries": ["$T"]},
+ "probes": [{"id": "starts", "kind": "exec"}],
+ "rules": [{"id": "rescue-parse", "by": "process",
+            "when": {"probe": "starts", "count": 1, "within": "1m"},
+            "actions": [{"do": "rescue", "at": ["parse"], "return": -1, "window": "1us"}]}]}
+JSON
+
+# What a supervisor gives: the target started again until it answers its first request.
+python3 - "$T" "$RESTARTS" > "$WORK/restart" <<'PY'
+import subprocess, sys, time
+t, n = sys.argv[1], int(sys.argv[2])
+for _ in range(n):
+    t0 = time.monotonic_ns()
+    p = subprocess.Popen([t], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    p.stdout.readline()
+    p.stdin.write("a=1\n"); p.stdin.flush()
+    p.stdout.readline()
+    print(time.monotonic_ns() - t0)
+    p.kill(); p.wait()
+PY
+
+"$BUILD/salved" --policy "$WORK/p.json" --log "$WORK/events" --state-dir "$WORK/state" \
+	--pin-dir "/sys/fs/bpf/salve-bench-$$" --socket "$SOCKET" --stats-interval 0 2> "$WORK/err" &
+SALVED=$!
+for _ in $(seq 400); do grep -q 'watching with' "$WORK/err" && break; sleep 0.05; done
+grep -q 'watching with' "$WORK/err" || { echo "rescue bench: salved did not start"; cat "$WORK/err"; exit 1; }
+
+mkfifo "$WORK/in"
+"$T" < "$WORK/in" > "$WORK/out" &
+exec 3> "$WORK/in"
+for _ in $(seq 200); do grep -q '"do":"rescue","incident"' "$WORK/events" 2>/dev/null &&
+	grep -q '"state":"applied"' "$WORK/events" && break; sleep 0.05; done
+grep -q '"state":"applied"' "$WORK/events" || { echo "rescue bench: no rescue applied"; exit 1; }
+for i in $(seq "$ROUNDS"); do echo "bad"; done >&3
+for _ in $(seq 1200); do [ "$(wc -l < "$WORK/out")" -gt "$ROUNDS" ] && break; sleep 0.05; done
+exec 3>&-
+python3 - "$WORK/out" "$WORK/restart" "$ROUNDS" <<'PY'
+import sys
+rescued = sorted(int(l.split("ns=")[1]) for l in open(sys.argv[1]) if l.startswith("error -1"))
+restart = sorted(int(l) for l in open(sys.argv[2]))
+if len(rescued) != int(sys.argv[3]):
+    sys.exit(f"rescue bench: {len(rescued)} of {sys.argv[3]} faults rescued")
+q = lambda v, p: v[min(len(v) - 1, (len(v) * p + 99) // 100 - 1)]
+r50, r99, s50, s99 = q(rescued, 50), q(rescued, 99), q(restart, 50), q(restart, 99)
+print(f"rescue: fault to rescued return, {len(rescued)} rescues of a running process")
+print(f"  p50 {r50 / 1e3:7.0f} us  p99 {r99 / 1e3:7.0f} us  p99 / 1 ms target {r99 / 1e6:.2f}")
+print(f"restart until the first request is answered, {len(restart)} restarts")
+print(f"  p50 {s50 / 1e3:7.0f} us  p99 {s99 / 1e3:7.0f} us")
+print(f"restart / rescue: p50 {s50 / r50:.1f}x  p99 {s99 / r99:.1f}x (target 20x)")
+PY
