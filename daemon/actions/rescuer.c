@@ -29,6 +29,7 @@ struct traced {
 	size_t n_points;
 	int64_t value;
 	uint64_t window_ns, rescues;
+	struct stacks *stacks; /* the process's modules, kept from one fault to the next */
 	struct traced *next;
 };
 
@@ -107,6 +108,8 @@ static void let_go(struct traced *t)
 					  ? WSTOPSIG(status) : 0));
 	}
 	t->n_tids = 0;
+	stacks_close(t->stacks);
+	t->stacks = NULL;
 }
 
 void rescuer_free(struct rescuer *r)
@@ -196,7 +199,6 @@ static int fault(struct rescuer *r, struct traced *t, size_t i, int sig)
 {
 	pid_t tid = t->tids[i];
 	struct rescue_plan plan;
-	struct stacks *s;
 	char err[512];
 	uint64_t now = now_ns();
 	siginfo_t si;
@@ -208,17 +210,29 @@ static int fault(struct rescuer *r, struct traced *t, size_t i, int sig)
 		      "a second fault of the thread within the rescue window");
 		return sig;
 	}
-	if (stacks_open(t->pid, &s, err, sizeof(err))) {
+	/* The session of the last fault, or a new one; a library loaded since can leave the
+	 * kept one short of a frame's CFI: then a new one is tried. */
+	for (int fresh = t->stacks == NULL;; fresh = 1) {
+		int e;
+
+		if (!t->stacks && stacks_open(t->pid, &t->stacks, err, sizeof(err))) {
+			event(r, t, tid, "delivered", NULL, 0, sig, err);
+			return sig;
+		}
+		e = rescue_find(t->stacks, tid, t->points, t->n_points, &plan, err, sizeof(err));
+		if (!e)
+			break;
+		stacks_close(t->stacks);
+		t->stacks = NULL;
+		if (fresh) {
+			event(r, t, tid, "delivered", NULL, 0, sig, err);
+			return sig;
+		}
+	}
+	if (rescue_apply(tid, &plan, t->value, err, sizeof(err))) {
 		event(r, t, tid, "delivered", NULL, 0, sig, err);
 		return sig;
 	}
-	if (rescue_find(s, tid, t->points, t->n_points, &plan, err, sizeof(err)) ||
-	    rescue_apply(tid, &plan, t->value, err, sizeof(err))) {
-		stacks_close(s);
-		event(r, t, tid, "delivered", NULL, 0, sig, err);
-		return sig;
-	}
-	stacks_close(s);
 	t->last_ns[i] = now;
 	t->rescues++;
 	event(r, t, tid, "rescued", plan.point->symbol, plan.fault_ip, sig, NULL);
