@@ -3,7 +3,8 @@
 # a request without "=". A rule fires as the service starts (its exec) and makes salved
 # its tracer with parse() as the rescue point: 1,000 requests, 1 in 10 bad, every good one
 # answered and every bad one refused with parse's -1, the process alive and its memory
-# flat; each rescue a "rescued" line, salvectl repairs counts them. salved killed with
+# flat; each rescue a "rescued" line, salvectl repairs counts them. A thread's second
+# fault within the window is delivered: it kills the process. salved killed with
 # SIGKILL: the service carries on, untraced. Rolled back, a bad request kills it again.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/service.sh"
@@ -52,6 +53,28 @@ expect "$res" .signal SIGSEGV
 	jq -e ".repairs[] | select(.id == $id and .do == \"rescue\" and .rescues == 100)" >/dev/null ||
 	fail "salvectl repairs does not count the rescues: $("$BUILD/salvectl" repairs -j --socket "$SOCKET")"
 
+# A second fault of a thread within the window is not rescued (no rescue loops): a
+# second instance under a 10 s window survives its first bad request, dies of the next.
+sed -i 's/"window": "1us"/"window": "10s"/' "$WORK/p.json"
+"$BUILD/salvectl" reload --socket "$SOCKET" >/dev/null || fail "reload failed"
+mkfifo "$WORK/in2"
+( cd "$WORK" && exec "$SVC" unguarded < "$WORK/in2" > "$WORK/out2" 2>&1 ) &
+PIDS+=($!)
+second=$!
+exec 4> "$WORK/in2"
+rep2=$(wait_event ".kind == \"repair\" and .do == \"rescue\" and .state == \"applied\" and .pid == $second") ||
+	fail "no rescue for the second instance"
+echo "bad" >&4
+for _ in $(seq 100); do grep -q '^error -1$' "$WORK/out2" && break; sleep 0.05; done
+grep -q '^error -1$' "$WORK/out2" || fail "the second instance's first fault was not rescued: $(cat "$WORK/out2")"
+echo "bad" >&4
+exec 4>&-
+wait "$second" 2>/dev/null
+[ $? = 139 ] || fail "the second instance's second fault within the window did not kill it"
+del=$(wait_event ".kind == \"repair\" and .state == \"delivered\" and .pid == $second") ||
+	fail "no delivered line for the second fault"
+jq -e '.reason | test("second fault")' <<<"$del" >/dev/null || fail "delivered for another reason: $del"
+
 # salved killed: the service goes on untraced.
 kill -9 "$SALVED_PID"
 wait "$SALVED_PID" 2>/dev/null
@@ -63,4 +86,4 @@ echo "bad" >&3
 exec 3>&-
 wait "${PIDS[-1]}" 2>/dev/null
 kill -0 "$pid" 2>/dev/null && fail "untraced, the service survived a bad request"
-pass "1000 requests, 100 faults rescued at parse(), every answer right, memory flat ($rss -> $rss2 kB); salved killed, the service went on untraced"
+pass "1000 requests, 100 faults rescued at parse(), every answer right, memory flat ($rss -> $rss2 kB); a second fault within the window delivered; salved killed, the service went on untraced"
