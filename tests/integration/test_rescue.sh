@@ -19,6 +19,7 @@ write_policy "$WORK/p.json" '{"salve": 1, "name": "rescue",
 start_salved "$WORK/p.json"
 
 service_start unguarded
+svc_job=${PIDS[-1]}
 rep=$(wait_event ".kind == \"repair\" and .do == \"rescue\" and .state == \"applied\" and .pid == $pid") ||
 	fail "no rescue applied: $(jq -c 'select(.kind == "action" or .kind == "repair")' "$EVENTS")"
 id=$(jq .id <<<"$rep")
@@ -84,6 +85,6 @@ for _ in $(seq 40); do [ "$(awk '/^TracerPid:/ {print $2}' "/proc/$pid/status")"
 ask "z=12" "ok 2"
 echo "bad" >&3
 exec 3>&-
-wait "${PIDS[-1]}" 2>/dev/null
+wait "$svc_job" 2>/dev/null
 kill -0 "$pid" 2>/dev/null && fail "untraced, the service survived a bad request"
 pass "1000 requests, 100 faults rescued at parse(), every answer right, memory flat ($rss -> $rss2 kB); a second fault within the window delivered; salved killed, the service went on untraced"
