@@ -109,11 +109,10 @@ static int step_over(struct repair_plan *p, const struct located *f, uint8_t und
 	return 0;
 }
 
-/* The common part of a plan: F located, where its patch goes and what undoes the
- * instruction before it, the process's start. */
-static int plan_begin(const char *binary, const char *symbol, uint32_t pid, struct repair_plan *p,
-		      struct located *f, uint8_t undo[CODE_MAX], size_t *undo_len, char *err,
-		      size_t err_len)
+/* What every plan starts with: the process (never PID 1 or salved) and its start, F
+ * located in it. */
+static int plan_locate(const char *binary, const char *symbol, uint32_t pid,
+		       struct repair_plan *p, struct located *f, char *err, size_t err_len)
 {
 	int r;
 
@@ -133,7 +132,17 @@ static int plan_begin(const char *binary, const char *symbol, uint32_t pid, stru
 		return r;
 	snprintf(p->symbol, sizeof(p->symbol), "%s", symbol);
 	snprintf(p->build_id, sizeof(p->build_id), "%s", f->site.build_id);
-	return step_over(p, f, undo, undo_len, err, err_len);
+	return 0;
+}
+
+/* The common part of a hot-patch plan: F located, where its patch goes and what undoes
+ * the instruction before it. */
+static int plan_begin(const char *binary, const char *symbol, uint32_t pid, struct repair_plan *p,
+		      struct located *f, uint8_t undo[CODE_MAX], size_t *undo_len, char *err,
+		      size_t err_len)
+{
+	return plan_locate(binary, symbol, pid, p, f, err, err_len) ?:
+	       step_over(p, f, undo, undo_len, err, err_len);
 }
 
 /* The plan's code set: check it fits the function, take the file's bytes under it and
@@ -212,19 +221,7 @@ static int plan_regs(const char *binary, const char *symbol, int64_t value,
 	struct located f;
 	int r;
 
-	memset(p, 0, sizeof(*p));
-	p->pid = pid;
-	if (pid <= 1 || pid == (uint32_t)getpid()) {
-		snprintf(err, err_len, "process %u: %s is never repaired", pid,
-			 pid <= 1 ? "PID 1" : "salved itself");
-		return -EPERM;
-	}
-	if (!(p->start_ns = repair_process_start_ns(pid))) {
-		snprintf(err, err_len, "process %u: no such process", pid);
-		return -ESRCH;
-	}
-	if ((r = resolve_binary(binary, p->path, sizeof(p->path), err, err_len)) ||
-	    (r = locate(p->path, symbol, pid, &f, err, err_len)))
+	if ((r = plan_locate(binary, symbol, pid, p, &f, err, err_len)))
 		return r;
 	p->kind = REPAIR_OVERRIDE;
 	p->mechanism = REPAIR_UPROBE_REGS;
@@ -232,8 +229,6 @@ static int plan_regs(const char *binary, const char *symbol, int64_t value,
 	p->has_when = when != NULL;
 	if (when)
 		p->when = *when;
-	snprintf(p->symbol, sizeof(p->symbol), "%s", symbol);
-	snprintf(p->build_id, sizeof(p->build_id), "%s", f.site.build_id);
 	p->file_off = f.site.offset;
 	p->addr = f.addr;
 	return 0;

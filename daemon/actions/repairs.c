@@ -741,36 +741,38 @@ static void restore_one(struct repairs *r, struct json_object *plan_obj, uint64_
 	emit(r, entry_line(r, e, "adopted"));
 }
 
+/* The first len bytes of /proc/PID/file: how many, or -1. */
+static ssize_t read_proc(const char *pid, const char *file, void *buf, size_t len)
+{
+	char path[300];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/%s", pid, file);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, len);
+	close(fd);
+	return n;
+}
+
 /* Whether process pid is stopped where the entry-stop program stops one: state T, not in
  * a system call, its instruction pointer at its ELF entry point (or the few bytes past
  * it that the probed instruction, stepped before the stop, takes). */
 static bool stopped_at_entry(const char *pid)
 {
-	char path[300], buf[4096], *p;
+	char buf[4096], *p;
 	unsigned long long sp, pc;
 	uint64_t auxv[2 * 64], entry = 0;
 	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((n = read_proc(pid, "stat", buf, sizeof(buf) - 1)) <= 0 ||
+	    (buf[n] = 0, !(p = strrchr(buf, ')'))) || p[1] != ' ' || p[2] != 'T')
 		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0 || (buf[n] = 0, !(p = strrchr(buf, ')'))) || p[1] != ' ' || p[2] != 'T')
+	if ((n = read_proc(pid, "syscall", buf, sizeof(buf) - 1)) <= 0 ||
+	    (buf[n] = 0, sscanf(buf, "-1 %llx %llx", &sp, &pc) != 2))
 		return false;
-	snprintf(path, sizeof(path), "/proc/%s/syscall", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0 || (buf[n] = 0, sscanf(buf, "-1 %llx %llx", &sp, &pc) != 2))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%s/auxv", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return false;
-	n = read(fd, auxv, sizeof(auxv));
-	close(fd);
+	n = read_proc(pid, "auxv", auxv, sizeof(auxv));
 	for (ssize_t i = 0; i + 1 < n / (ssize_t)sizeof(uint64_t); i += 2)
 		if (auxv[i] == 9 /* AT_ENTRY */)
 			entry = auxv[i + 1];
@@ -892,39 +894,30 @@ void repairs_prune(struct repairs *r, repairs_rule_fn *rule_loaded, void *ctx)
 	}
 }
 
+/* Line o, without its time, added to list a; false (a freed) when it cannot be. */
+static bool list_add(struct json_object *a, struct json_object *o)
+{
+	if (!o || json_object_array_add(a, o)) {
+		json_object_put(o);
+		json_object_put(a);
+		return false;
+	}
+	json_object_object_del(o, "time");
+	return true;
+}
+
 struct json_object *repairs_list(const struct repairs *r)
 {
 	struct json_object *a = json_object_new_array();
 
-	for (const struct entry *e = r->entries; a && e; e = e->next) {
-		struct json_object *o = entry_line(r, e, e->verified ? "verified" : "applied");
-
-		if (!o || json_object_array_add(a, o)) {
-			json_object_put(o);
-			json_object_put(a);
+	for (const struct entry *e = r->entries; a && e; e = e->next)
+		if (!list_add(a, entry_line(r, e, e->verified ? "verified" : "applied")))
 			return NULL;
-		}
-		json_object_object_del(o, "time");
-	}
-	for (const struct rescue_entry *x = r->rescues; a && x; x = x->next) {
-		struct json_object *o = rescue_line(r, x, "active");
-
-		if (!o || json_object_array_add(a, o)) {
-			json_object_put(o);
-			json_object_put(a);
+	for (const struct rescue_entry *x = r->rescues; a && x; x = x->next)
+		if (!list_add(a, rescue_line(r, x, "active")))
 			return NULL;
-		}
-		json_object_object_del(o, "time");
-	}
-	for (const struct standing *s = r->standing; a && s; s = s->next) {
-		struct json_object *o = standing_line(r, s, "standing");
-
-		if (!o || json_object_array_add(a, o)) {
-			json_object_put(o);
-			json_object_put(a);
+	for (const struct standing *s = r->standing; a && s; s = s->next)
+		if (!list_add(a, standing_line(r, s, "standing")))
 			return NULL;
-		}
-		json_object_object_del(o, "time");
-	}
 	return a;
 }
