@@ -7,6 +7,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/types.h>
+
+#include "salve/site.h"
 
 static size_t put(uint8_t *out, size_t at, const void *bytes, size_t n)
 {
@@ -340,6 +343,50 @@ static size_t put_cmp(uint8_t *out, size_t n, int reg, int64_t v)
 	return n;
 }
 
+/* The trampoline's common part, after its test (n bytes at out, each fix[] a rel32 to
+ * point at the override): the displaced instructions and the jump back, then the
+ * override, whose return also sets r11 to mark (0: left alone). */
+static int trampoline_tail(const uint8_t *fn, size_t fn_len, uint64_t fn_addr, size_t at,
+			   const uint8_t *undo, size_t undo_len, int64_t value, uint64_t mark,
+			   uint64_t page, uint8_t out[CODE_TRAMPOLINE_MAX], size_t n,
+			   const size_t *fix, size_t n_fix, size_t *out_len, size_t *taken,
+			   char *err, size_t err_len)
+{
+	uint8_t ret[CODE_MAX];
+	size_t moved, over;
+	bool far = false;
+	int r;
+
+	/* Through: the instructions the patch's jump replaces, then the rest of the
+	 * function. */
+	if ((r = displace(fn, fn_len, fn_addr, at, 5, page + n, out + n, CODE_TRAMPOLINE_MAX - n - 48,
+			  &moved, taken, err, err_len)))
+		return r;
+	n += moved;
+	out[n++] = 0xe9;
+	n = put_rel32(out, n, page + n + 4, fn_addr + at + *taken, &far);
+	/* Overridden: undo the function's first instruction, return the value. */
+	over = n;
+	n = put(out, n, undo, undo_len);
+	if (mark) {
+		out[n++] = 0x49; /* movabs $mark, %r11 */
+		out[n++] = 0xbb;
+		n = put(out, n, &mark, sizeof(mark));
+	}
+	n = put(out, n, ret, code_return(value, ret));
+	for (size_t i = 0; i < n_fix; i++) {
+		int32_t rel = (int32_t)(over - (fix[i] + 4));
+
+		memcpy(out + fix[i], &rel, sizeof(rel));
+	}
+	*out_len = n;
+	if (far) {
+		snprintf(err, err_len, "the trampoline is beyond a jump's reach of the function");
+		return -ERANGE;
+	}
+	return 0;
+}
+
 int code_trampoline(const uint8_t *fn, size_t fn_len, uint64_t fn_addr, size_t at,
 		    const struct code_when *when, const uint8_t *undo, size_t undo_len,
 		    int64_t value, uint64_t page, uint8_t out[CODE_TRAMPOLINE_MAX], size_t *out_len,
@@ -350,10 +397,8 @@ int code_trampoline(const uint8_t *fn, size_t fn_len, uint64_t fn_addr, size_t a
 				      [PRED_GE] = 0xd, [PRED_EQ] = 0x4, [PRED_NE] = 0x5,
 				      [PRED_IN] = 0x4 };
 	const struct policy_predicate *p = &when->pred;
-	size_t fix[POLICY_PRED_VALUES], n_fix = 0, n = 0, moved, over;
-	uint8_t ret[CODE_MAX];
-	bool far = false;
-	int reg, r;
+	size_t fix[POLICY_PRED_VALUES], n_fix = 0, n = 0;
+	int reg;
 
 	if (when->arg >= 6 || !p->n_values || p->n_values > POLICY_PRED_VALUES) {
 		snprintf(err, err_len, "no such argument or predicate");
@@ -370,27 +415,34 @@ int code_trampoline(const uint8_t *fn, size_t fn_len, uint64_t fn_addr, size_t a
 		if (p->op != PRED_IN)
 			break;
 	}
-	/* It does not: the instructions the patch's jump replaces, then the rest of the
-	 * function. */
-	if ((r = displace(fn, fn_len, fn_addr, at, 5, page + n, out + n, CODE_TRAMPOLINE_MAX - n - 32,
-			  &moved, taken, err, err_len)))
-		return r;
-	n += moved;
-	out[n++] = 0xe9;
-	n = put_rel32(out, n, page + n + 4, fn_addr + at + *taken, &far);
-	/* It does: undo the function's first instruction, return the value. */
-	over = n;
-	n = put(out, n, undo, undo_len);
-	n = put(out, n, ret, code_return(value, ret));
-	for (size_t i = 0; i < n_fix; i++) {
-		int32_t rel = (int32_t)(over - (fix[i] + 4));
+	return trampoline_tail(fn, fn_len, fn_addr, at, undo, undo_len, value, 0, page, out, n,
+			       fix, n_fix, out_len, taken, err, err_len);
+}
 
-		memcpy(out + fix[i], &rel, sizeof(rel));
-	}
-	*out_len = n;
+int code_gate(const uint8_t *fn, size_t fn_len, uint64_t fn_addr, size_t at, uint64_t counter,
+	      const uint8_t *undo, size_t undo_len, int64_t value, uint64_t page,
+	      uint8_t out[CODE_TRAMPOLINE_MAX], size_t *out_len, size_t *taken, char *err,
+	      size_t err_len)
+{
+	static const uint8_t take[] = {
+		0x49, 0xc7, 0xc3, 0xff, 0xff, 0xff, 0xff, /* mov $-1, %r11 */
+		0xf0, 0x4c, 0x0f, 0xc1, 0x1d,             /* lock xadd %r11, counter(%rip) */
+	};
+	static const uint8_t test[] = {
+		0x4d, 0x85, 0xdb, /* test %r11, %r11 */
+		0x0f, 0x8e,       /* jle: no call left to let through */
+	};
+	size_t fix, n = put(out, 0, take, sizeof(take));
+	bool far = false;
+
+	n = put_rel32(out, n, page + n + 4, counter, &far);
+	n = put(out, n, test, sizeof(test));
+	fix = n;
+	n += 4;
 	if (far) {
-		snprintf(err, err_len, "the trampoline is beyond a jump's reach of the function");
+		snprintf(err, err_len, "the counter is beyond reach of the trampoline");
 		return -ERANGE;
 	}
-	return 0;
+	return trampoline_tail(fn, fn_len, fn_addr, at, undo, undo_len, value, SALVE_TURNED_AWAY_MARK,
+			       page, out, n, &fix, 1, out_len, taken, err, err_len);
 }

@@ -51,4 +51,14 @@ int code_trampoline(const uint8_t *fn, size_t fn_len, uint64_t fn_addr, size_t a
 		    int64_t value, uint64_t page, uint8_t out[CODE_TRAMPOLINE_MAX], size_t *out_len,
 		    size_t *taken, char *err, size_t err_len);
 
+/* A circuit breaker's trampoline, the same but for its test: an atomic decrement of the
+ * 64-bit counter at address counter (in a writable page of the process); a call that
+ * found it above 0 goes through, any other is overridden, returning with r11 set to
+ * SALVE_TURNED_AWAY_MARK (salve/site.h) so salve's return probes do not count it as
+ * the function failing. -ERANGE also when counter is beyond a rip-relative reach. */
+int code_gate(const uint8_t *fn, size_t fn_len, uint64_t fn_addr, size_t at, uint64_t counter,
+	      const uint8_t *undo, size_t undo_len, int64_t value, uint64_t page,
+	      uint8_t out[CODE_TRAMPOLINE_MAX], size_t *out_len, size_t *taken, char *err,
+	      size_t err_len);
+
 #endif

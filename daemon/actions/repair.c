@@ -256,9 +256,9 @@ int repair_plan_override(const char *binary, const char *symbol, int64_t value, 
 #define REACH ((1ull << 31) - (1ull << 20)) /* of a jmp rel32, with room for the page */
 #define FUNCTION_MAX (1u << 20)           /* bytes of a function read to plan a trampoline */
 
-/* A free page within a jump's reach of near in process pid: the closest, from the gaps
- * between its mappings, never where the heap or a stack grows. */
-static int pick_page(uint32_t pid, uint64_t near, uint64_t *page)
+/* Free pages (size bytes) within a jump's reach of near in process pid: the closest,
+ * from the gaps between its mappings, never where the heap or a stack grows. */
+static int pick_page(uint32_t pid, uint64_t near, uint64_t size, uint64_t *page)
 {
 	char path[64], line[4096];
 	uint64_t prev_end = 0x10000, best = 0, best_dist = UINT64_MAX; /* mmap_min_addr */
@@ -274,9 +274,9 @@ static int pick_page(uint32_t pid, uint64_t near, uint64_t *page)
 
 		if (sscanf(line, "%llx-%llx", &start, &end) != 2)
 			continue;
-		if (start >= prev_end + REPAIR_PAGE_SIZE) {
+		if (start >= prev_end + size) {
 			if (!strstr(line, "[stack"))
-				cand[0] = start - REPAIR_PAGE_SIZE; /* just below this mapping */
+				cand[0] = start - size; /* just below this mapping */
 			if (!after_heap)
 				cand[1] = prev_end; /* just above the last */
 		}
@@ -299,8 +299,15 @@ static int pick_page(uint32_t pid, uint64_t near, uint64_t *page)
 	return 0;
 }
 
-/* The trampoline of an override with "when": F's code from its file, a page near it,
- * the code there; the patch is the jump to it over the whole instructions it displaces. */
+/* The pages a plan maps into the process: a trampoline's code, and a gate's counter. */
+static size_t tramp_pages(const struct repair_plan *p)
+{
+	return p->gate ? 2 : p->has_when ? 1 : 0;
+}
+
+/* The trampoline of an override with "when", or of a gate: F's code from its file, a
+ * page near it, the code there; the patch is the jump to it over the whole instructions
+ * it displaces. */
 static int plan_trampoline(struct repair_plan *p, const struct located *f, const uint8_t *undo,
 			   size_t undo_len, char *err, size_t err_len)
 {
@@ -313,7 +320,7 @@ static int plan_trampoline(struct repair_plan *p, const struct located *f, const
 			 "unknown", p->path, p->symbol, f->site.size ? "too big a" : "no");
 		return -ENOTSUP;
 	}
-	if ((r = pick_page(p->pid, f->addr, &p->page))) {
+	if ((r = pick_page(p->pid, f->addr, tramp_pages(p) * REPAIR_PAGE_SIZE, &p->page))) {
 		snprintf(err, err_len, "process %u has no free page within a jump's reach of %s",
 			 p->pid, p->symbol);
 		return r;
@@ -327,12 +334,15 @@ static int plan_trampoline(struct repair_plan *p, const struct located *f, const
 	} else {
 		char why[256];
 
-		r = code_trampoline(fn, f->site.size, f->addr, p->skip, &p->when, undo, undo_len,
-				    p->value, p->page, p->tramp, &p->tramp_len, &taken, why,
-				    sizeof(why));
+		r = p->gate ? code_gate(fn, f->site.size, f->addr, p->skip,
+					p->page + REPAIR_PAGE_SIZE, undo, undo_len, p->value, p->page,
+					p->tramp, &p->tramp_len, &taken, why, sizeof(why))
+			    : code_trampoline(fn, f->site.size, f->addr, p->skip, &p->when, undo,
+					      undo_len, p->value, p->page, p->tramp, &p->tramp_len,
+					      &taken, why, sizeof(why));
 		if (r)
-			snprintf(err, err_len, "%s: %s: no trampoline for \"when\": %s", p->path,
-				 p->symbol, why);
+			snprintf(err, err_len, "%s: %s: no trampoline for %s: %s", p->path, p->symbol,
+				 p->gate ? "a breaker" : "\"when\"", why);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -371,6 +381,47 @@ int repair_plan_override_when(const char *binary, const char *symbol, int64_t va
 	out->when = *when;
 	return plan_trampoline(out, &f, undo, undo_len, err, err_len) ?:
 	       plan_end(out, &f, err, err_len);
+}
+
+int repair_plan_gate(const char *binary, const char *symbol, int64_t value, uint32_t pid,
+		     struct repair_plan *out, char *err, size_t err_len)
+{
+	uint8_t undo[CODE_MAX];
+	size_t undo_len;
+	struct located f;
+	int r;
+
+	if ((r = plan_begin(binary, symbol, pid, out, &f, undo, &undo_len, err, err_len)))
+		return r;
+	out->kind = REPAIR_OVERRIDE;
+	out->value = value;
+	out->gate = true;
+	return plan_trampoline(out, &f, undo, undo_len, err, err_len) ?:
+	       plan_end(out, &f, err, err_len);
+}
+
+int repair_gate_set(const struct repair_plan *p, int64_t calls)
+{
+	char path[64];
+	int fd, r = 0;
+
+	if (!p->gate)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/%u/mem", p->pid);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	/* One aligned 8-byte store: a call racing it takes the old count or the new. */
+	if (pwrite(fd, &calls, sizeof(calls), (off_t)(p->page + REPAIR_PAGE_SIZE)) != sizeof(calls))
+		r = errno ? -errno : -EFAULT;
+	close(fd);
+	return r;
+}
+
+int repair_gate_left(const struct repair_plan *p, int64_t *calls)
+{
+	return p->gate ? patch_read((pid_t)p->pid, p->page + REPAIR_PAGE_SIZE, (uint8_t *)calls,
+				    sizeof(*calls))
+		       : -EINVAL;
 }
 
 /* to_symbol in the other files pid maps code from, into path and g. */
@@ -466,6 +517,8 @@ int repair_plan_again(const struct repair_plan *spec, uint32_t pid, struct repai
 	if (spec->library[0])
 		return repair_plan_library(spec->path, spec->symbol, spec->to_symbol, spec->library,
 					   spec->library_build_id, pid, out, err, err_len);
+	if (spec->gate)
+		return repair_plan_gate(spec->path, spec->symbol, spec->value, pid, out, err, err_len);
 	if (spec->kind == REPAIR_OVERRIDE)
 		return repair_plan_override_when(spec->path, spec->symbol, spec->value,
 						 spec->has_when ? &spec->when : NULL, pid, out, err,
@@ -496,21 +549,24 @@ static int same_process(const struct repair_plan *p, char *err, size_t err_len)
 static int apply_held(struct hold *h, void *arg, char *err, size_t err_len)
 {
 	const struct repair_plan *p = arg;
-	const uint64_t map[6] = { p->page, REPAIR_PAGE_SIZE, PROT_READ | PROT_EXEC,
+	const uint64_t len = tramp_pages(p) * REPAIR_PAGE_SIZE;
+	/* A gate's counter page is written by the process: both pages mapped writable, then
+	 * the code's made executable and read-only. */
+	const uint64_t map[6] = { p->page, len, p->gate ? PROT_READ | PROT_WRITE : PROT_READ | PROT_EXEC,
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0 };
+	const uint64_t protect[6] = { p->page, REPAIR_PAGE_SIZE, PROT_READ | PROT_EXEC };
 	const uint64_t name_at = p->page + REPAIR_PAGE_SIZE - sizeof(PAGE_NAME);
-	const uint64_t name[6] = { PR_SET_VMA, PR_SET_VMA_ANON_NAME, p->page, REPAIR_PAGE_SIZE,
-				   name_at, 0 };
+	const uint64_t name[6] = { PR_SET_VMA, PR_SET_VMA_ANON_NAME, p->page, len, name_at, 0 };
 	int64_t ret;
 	int r;
 
-	if (!p->has_when)
+	if (!len)
 		return patch_poke(h->pid, p->addr, p->orig, p->code, p->len, err, err_len);
 	if ((r = inject_syscall(h->pid, &h->t[0], SYS_mmap, map, &ret, err, err_len)))
 		return r;
 	if ((uint64_t)ret != p->page) {
 		if (ret > 0) { /* a kernel that takes the address as a hint */
-			const uint64_t unmap[6] = { (uint64_t)ret, REPAIR_PAGE_SIZE };
+			const uint64_t unmap[6] = { (uint64_t)ret, len };
 
 			inject_syscall(h->pid, &h->t[0], SYS_munmap, unmap, &ret, err, err_len);
 		}
@@ -519,13 +575,19 @@ static int apply_held(struct hold *h, void *arg, char *err, size_t err_len)
 		return ret < 0 ? (int)ret : -EEXIST;
 	}
 	r = patch_poke(h->pid, p->page, NULL, p->tramp, p->tramp_len, err, err_len);
+	if (!r && p->gate && (r = inject_syscall(h->pid, &h->t[0], SYS_mprotect, protect, &ret, err,
+						 err_len)) == 0 && ret) {
+		snprintf(err, err_len, "process %u: mprotect of the trampoline page: %s", p->pid,
+			 strerror((int)-ret));
+		r = (int)ret;
+	}
 	/* The name is for whoever reads the maps; a kernel without it is no reason to stop. */
 	if (!r && !patch_poke(h->pid, name_at, NULL, (const uint8_t *)PAGE_NAME, sizeof(PAGE_NAME),
 			      err, err_len))
 		inject_syscall(h->pid, &h->t[0], SYS_prctl, name, &ret, err, err_len);
 	r = r ?: patch_poke(h->pid, p->addr, p->orig, p->code, p->len, err, err_len);
 	if (r) {
-		const uint64_t unmap[6] = { p->page, REPAIR_PAGE_SIZE };
+		const uint64_t unmap[6] = { p->page, len };
 		char e[128];
 
 		inject_syscall(h->pid, &h->t[0], SYS_munmap, unmap, &ret, e, sizeof(e));
@@ -538,11 +600,11 @@ static int apply_held(struct hold *h, void *arg, char *err, size_t err_len)
 static int undo_held(struct hold *h, void *arg, char *err, size_t err_len)
 {
 	const struct repair_plan *p = arg;
-	const uint64_t unmap[6] = { p->page, REPAIR_PAGE_SIZE };
+	const uint64_t unmap[6] = { p->page, tramp_pages(p) * REPAIR_PAGE_SIZE };
 	int64_t ret;
 	int r = patch_poke(h->pid, p->addr, p->code, p->orig, p->len, err, err_len);
 
-	if (r || !p->has_when)
+	if (r || !tramp_pages(p))
 		return r;
 	if ((r = inject_syscall(h->pid, &h->t[0], SYS_munmap, unmap, &ret, err, err_len)))
 		return r;
@@ -656,7 +718,7 @@ int repair_apply_at_entry(struct repair_plan *p, struct patch_stats *st, char *e
 	if (p->mechanism == REPAIR_UPROBE_REGS)
 		return apply_regs(p, st, err, err_len);
 	/* A trampoline page or a library needs the process to run salve's code. */
-	return apply(p, p->has_when || p->library[0] ? PATCH_CONTINUE : 0, st, err, err_len);
+	return apply(p, tramp_pages(p) || p->library[0] ? PATCH_CONTINUE : 0, st, err, err_len);
 }
 
 int repair_undo(const struct repair_plan *p, struct patch_stats *st, char *err, size_t err_len)
@@ -674,7 +736,7 @@ int repair_undo(const struct repair_plan *p, struct patch_stats *st, char *err, 
 			*st = (struct patch_stats){ 0 };
 		return r;
 	}
-	r = r ?: patch_held((pid_t)p->pid, inside, p->has_when ? 2 : 1, undo_held, (void *)p, 0, st,
+	r = r ?: patch_held((pid_t)p->pid, inside, tramp_pages(p) ? 2 : 1, undo_held, (void *)p, 0, st,
 			    err, err_len);
 	/* The patch gone, the calls in flight in the library finish and no new one comes. */
 	if (!r && p->library_handle &&

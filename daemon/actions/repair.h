@@ -63,6 +63,9 @@ struct repair_plan {
 	uint64_t page;                  /* its address in the process */
 	uint8_t tramp[CODE_TRAMPOLINE_MAX];
 	size_t tramp_len;
+	/* a circuit breaker's gate (code_gate): an override through a trampoline that lets
+	 * calls through while the counter in the page after it is above 0 */
+	bool gate;
 	/* redirect to a fix library salve loads into the process (to_path is it): the
 	 * jump's target is known once it is loaded, by repair_apply */
 	char library[PATH_MAX];
@@ -98,6 +101,20 @@ int repair_plan_override(const char *binary, const char *symbol, int64_t value, 
 int repair_plan_override_when(const char *binary, const char *symbol, int64_t value,
 			      const struct code_when *when, uint32_t pid, struct repair_plan *out,
 			      char *err, size_t err_len);
+
+/* The override of a circuit breaker: through a trampoline whose gate (code_gate) lets a
+ * call through while the 64-bit counter in the page after it, decremented by each call,
+ * was above 0. It starts at 0: every call overridden. The errors of
+ * repair_plan_override_when. */
+int repair_plan_gate(const char *binary, const char *symbol, int64_t value, uint32_t pid,
+		     struct repair_plan *out, char *err, size_t err_len);
+
+/* A gate applied: let the next calls through, without stopping a thread (one store to
+ * the counter); and the calls it may still let through (at or below 0: none; below 0,
+ * minus those turned away since it reached 0). -ESRCH: the process is gone; -EINVAL:
+ * not a gate. */
+int repair_gate_set(const struct repair_plan *p, int64_t calls);
+int repair_gate_left(const struct repair_plan *p, int64_t *calls);
 
 /* Plan the redirect of symbol in binary to to_symbol, looked up in binary, then in
  * every other file the process maps code from. The errors of repair_plan_override. */

@@ -101,6 +101,8 @@ int repair_spec_to_json(const struct repair_plan *spec, struct json_object *obj)
 					 json_object_new_string(spec->library_build_id));
 	}
 	err = err ?: report_add(obj, "return", json_object_new_int64(spec->value));
+	if (spec->gate)
+		err = err ?: report_add(obj, "gate", json_object_new_boolean(true));
 	return err || !spec->has_when ? err : when_to_json(&spec->when, obj);
 }
 
@@ -131,6 +133,7 @@ int repair_spec_from_json(struct json_object *obj, struct repair_plan *spec)
 		return -EINVAL;
 	spec->kind = REPAIR_OVERRIDE;
 	spec->value = json_object_get_int64(v);
+	spec->gate = json_object_object_get_ex(obj, "gate", &v) && json_object_get_boolean(v);
 	if (!json_object_object_get_ex(obj, "when", &v))
 		return 0;
 	spec->has_when = true;
@@ -162,7 +165,7 @@ int repair_plan_to_json(const struct repair_plan *p, struct json_object *obj)
 		if (p->library_handle)
 			err = err ?: add_addr(obj, "library_handle", p->library_handle);
 	}
-	if (p->has_when) {
+	if (p->has_when || p->gate) {
 		char *tramp = malloc(2 * p->tramp_len + 1);
 
 		if (!tramp)
@@ -213,7 +216,7 @@ int repair_plan_from_json(struct json_object *obj, struct repair_plan *out)
 		snprintf(out->to_path, sizeof(out->to_path), "%s", to_path);
 		u64_of(obj, "library_handle", &out->library_handle);
 	}
-	if (out->has_when) {
+	if (out->has_when || out->gate) {
 		const char *tramp = str_of(obj, "trampoline");
 
 		if (!tramp || !u64_of(obj, "page", &out->page) ||

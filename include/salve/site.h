@@ -9,6 +9,11 @@
 #define SALVE_DEPTH_MAX 16 /* nested calls timed per thread; a power of 2 */
 #define SALVE_HIST_BUCKETS 64 /* log2 of nanoseconds */
 
+/* r11 as a call a circuit breaker turned away returns ("SALVEBRK"): the breaker's
+ * trampoline sets it (r11 is scratch across calls), and return probes report nothing
+ * for such a call: it is salve's answer, not the function failing. */
+#define SALVE_TURNED_AWAY_MARK 0x4b524245564c4153ull
+
 enum salve_site_kind {
 	SALVE_SITE_RETURN = 1,
 	SALVE_SITE_LATENCY = 2,

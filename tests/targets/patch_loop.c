@@ -9,8 +9,8 @@
  * patch there must be refused. With "when", the threads call twice(k) for k = 0 to 7
  * instead, for an override only when k is 3: 2k is the original, the override value only
  * for k = 3, anything else is other. With "loader", one more thread spins for ever in a
- * dl_iterate_phdr() callback, holding the loader's lock, so a dlopen must not be called. Prints "pid=P ready" once every thread runs; on SIGTERM
- * prints "original=N overridden=N other=N" and exits 0. */
+ * dl_iterate_phdr() callback, holding the loader's lock, so a dlopen must not be called. Prints "pid=P ready" once every thread runs; on SIGUSR1
+ * prints "original=N overridden=N other=N" so far, on SIGTERM the same and exits 0. */
 #define _GNU_SOURCE
 #include <link.h>
 #include <pthread.h>
@@ -133,6 +133,7 @@ int main(int argc, char **argv)
 		n = 8;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	for (int i = 0; i < n; i++)
 		pthread_create(&t, NULL, caller, &counts[i]);
@@ -145,13 +146,17 @@ int main(int argc, char **argv)
 		usleep(1000);
 	printf("pid=%d ready\n", getpid());
 	fflush(stdout);
-	sigwait(&set, &sig);
-	for (int i = 0; i < n; i++) {
-		sum.original += counts[i].original;
-		sum.overridden += counts[i].overridden;
-		sum.other += counts[i].other;
-	}
-	printf("original=%lu overridden=%lu other=%lu\n", sum.original, sum.overridden, sum.other);
-	fflush(stdout);
+	do {
+		sigwait(&set, &sig);
+		sum = (struct counts){ 0 };
+		for (int i = 0; i < n; i++) {
+			sum.original += counts[i].original;
+			sum.overridden += counts[i].overridden;
+			sum.other += counts[i].other;
+		}
+		printf("original=%lu overridden=%lu other=%lu\n", sum.original, sum.overridden,
+		       sum.other);
+		fflush(stdout);
+	} while (sig == SIGUSR1);
 	_exit(0);
 }

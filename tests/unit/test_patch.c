@@ -192,6 +192,75 @@ static void test_override_when_100_times(void **state)
 	assert_int_equal(other, 0);
 }
 
+/* The counts so far of the running child. */
+static void child_counts(struct child *c, unsigned long *original, unsigned long *overridden,
+			 unsigned long *other)
+{
+	char line[256];
+
+	kill(c->pid, SIGUSR1);
+	assert_non_null(fgets(line, sizeof(line), c->out));
+	assert_int_equal(sscanf(line, "original=%lu overridden=%lu other=%lu", original, overridden,
+				other),
+			 3);
+}
+
+/* The counts once the calls that cannot be original (overridden: false) or overridden
+ * any more have all been counted: that number the same over 50 ms (a caller holding a
+ * result may wait that long for a CPU with 9 spinning threads on 2). */
+static void settled_counts(struct child *c, bool overridden, unsigned long *o, unsigned long *v,
+			   unsigned long *x)
+{
+	unsigned long last;
+
+	child_counts(c, o, v, x);
+	do {
+		last = overridden ? *v : *o;
+		usleep(50000);
+		child_counts(c, o, v, x);
+	} while ((overridden ? *v : *o) != last);
+}
+
+/* A breaker's gate: applied, every call of answer() from 8 threads is turned away; let
+ * 1000 through and exactly 1000 return the original, the others still the override;
+ * 10 times over, then undone (the two pages gone) and every call is the original. */
+static void test_gate_lets_exactly_n_through(void **state)
+{
+	unsigned long o0, v0, x0, o1, v1, x1;
+	struct repair_plan plan;
+	struct child c;
+	int64_t left;
+	char err[512];
+
+	(void)state;
+	child_start(&c, "8", "-1", NULL);
+	assert_int_equal(repair_plan_gate(target, "answer", -1, (uint32_t)c.pid, &plan, err,
+					  sizeof(err)), 0);
+	assert_true(plan.gate);
+	assert_int_equal(repair_apply(&plan, NULL, err, sizeof(err)), 0);
+	assert_true(has_trampoline(c.pid, plan.page));
+	for (int i = 0; i < 10; i++) {
+		settled_counts(&c, false, &o0, &v0, &x0);
+		assert_int_equal(repair_gate_set(&plan, 1000), 0);
+		do {
+			usleep(1000);
+			assert_int_equal(repair_gate_left(&plan, &left), 0);
+		} while (left > 0);
+		settled_counts(&c, false, &o1, &v1, &x1);
+		assert_int_equal(o1 - o0, 1000);
+		assert_true(v1 > v0);
+		assert_int_equal(x1, 0);
+	}
+	assert_int_equal(repair_undo(&plan, NULL, err, sizeof(err)), 0);
+	assert_false(has_trampoline(c.pid, plan.page));
+	settled_counts(&c, true, &o0, &v0, &x0);
+	usleep(20000);
+	child_stop(&c, &o1, &v1, &x1);
+	assert_true(o1 > o0);
+	assert_int_equal(v1, v0);
+	assert_int_equal(x1, 0);
+}
+
 /* The trampoline's code, byte for byte: the test, the displaced instructions moved (a
  * rip-relative operand keeps its target), the jump back, the override. Refused: a jump
  * into the displaced bytes, a call among them. */
@@ -514,6 +583,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_override_and_back_100_times, kill_child),
 		cmocka_unit_test_teardown(test_override_when_100_times, kill_child),
+		cmocka_unit_test_teardown(test_gate_lets_exactly_n_through, kill_child),
 		cmocka_unit_test(test_trampoline_code),
 		cmocka_unit_test_teardown(test_fix_library, kill_child),
 		cmocka_unit_test_teardown(test_refusals, kill_child),
