@@ -29,6 +29,9 @@
 
 #include "base/sys.h"
 #include "kernel/netbreak.h"
+#include "kernel/probes.h"
+#include "salve/event.h"
+#include "salve/site.h"
 
 #define CONNECT_TIMEOUT_S 3
 #define AT_ONCE_NS 500000000ull /* a refused connect returns well within this */
@@ -631,6 +634,77 @@ static void test_others_programs(void **state)
 	assert_int_equal(rmdir(f->other), 0);
 }
 
+/* Syscall records of failed connects from one process. */
+struct records {
+	pid_t pid;
+	int refused; /* connect failed with ECONNREFUSED */
+};
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct records *r = ctx;
+	const struct salve_call_event *e = data;
+
+	if (size >= sizeof(*e) && e->hdr.kind == SALVE_EV_SYSCALL && e->hdr.pid == (__u32)r->pid &&
+	    e->syscall == 42 && e->ret == -ECONNREFUSED)
+		r->refused++;
+	return 0;
+}
+
+/* With the syscall probe watching connect failing with ECONNREFUSED, and the breaker
+ * sharing its salve_turned_away: the connect the breaker refused makes no record, the
+ * thread is forgotten, and a connect refused by the peer makes its record. */
+static void test_syscall_probe_skips_refusals(void **state)
+{
+	struct fixture *f = ready(state);
+	struct records recs = { .pid = f->w.pid };
+	struct probes_cfg pc = { .on_record = on_record, .ctx = &recs };
+	struct salve_config cfg = { .kinds = 1u << SALVE_EV_SYSCALL, .unscoped = 1 };
+	struct salve_site site = { .kind = SALVE_SITE_SYSCALL, .policies = 1 };
+	struct salve_sys_key key = { .nr = 42, .err = ECONNREFUSED };
+	struct sockaddr_in closed = { .sin_family = AF_INET };
+	socklen_t len = sizeof(closed);
+	struct netbreak *nb;
+	struct probes *p;
+	struct resp r;
+	char ep[64], why[512] = "";
+	uint32_t gen, owner;
+	__u64 when;
+	int away, fd;
+
+	assert_int_equal(probes_new(&pc, &p), 0);
+	assert_int_equal(probes_configure(p, &cfg, NULL, 0, &gen), 0);
+	assert_int_equal(probes_site_attach(p, 1, &site, NULL, 0), 0);
+	assert_int_equal(probes_sys_rule(p, 1, &key, false, &owner), 0);
+	away = probes_map_fd(p, "salve_turned_away");
+	assert_true(away >= 0);
+	if (netbreak_new(away, &nb, why, sizeof(why)))
+		fail_msg("%s", why);
+	snprintf(ep, sizeof(ep), "127.0.0.1:%u", f->p4);
+	{
+		struct endpoint e = ep_of(ep);
+
+		if (netbreak_set(nb, 0, f->cg, &e, SALVE_BRK_OPEN, 0, why, sizeof(why)))
+			fail_msg("%s", why);
+	}
+	/* A port nothing listens on: the peer refuses. */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	inet_pton(AF_INET, "127.0.0.1", &closed.sin_addr);
+	assert_int_equal(bind(fd, (struct sockaddr *)&closed, sizeof(closed)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&closed, &len), 0);
+
+	r = assert_refused(&f->w, AF_INET, "127.0.0.1", f->p4);
+	assert_int_not_equal(bpf_map_lookup_elem(away, &r.pid_tgid, &when), 0);
+	assert_int_equal(conn(&f->w, AF_INET, "127.0.0.1", ntohs(closed.sin_port)).err, ECONNREFUSED);
+	assert_true(probes_consume(p) >= 0);
+	assert_int_equal(recs.refused, 1);
+
+	close(fd);
+	netbreak_free(nb);
+	probes_free(p);
+	assert_int_equal(ours(f->cg), 0);
+}
+
 /* A process's cgroup, and what is refused, in words. */
 static void test_cgroups_and_errors(void **state)
 {
@@ -681,6 +755,7 @@ int main(void)
 		cmocka_unit_test_setup(test_ipv6, clear_all),
 		cmocka_unit_test_setup(test_nested_cgroups, clear_all),
 		cmocka_unit_test_setup(test_others_programs, clear_all),
+		cmocka_unit_test_setup(test_syscall_probe_skips_refusals, clear_all),
 		cmocka_unit_test_setup(test_cgroups_and_errors, clear_all),
 	};
 
