@@ -249,23 +249,28 @@ static int sync_links(struct netbreak *nb, char *err, size_t err_len)
 	return r;
 }
 
-/* The group of cgroup id at path, made when new (with no users). */
-static struct group *group_of(struct netbreak *nb, const char *path, uint64_t id)
+/* The group of cgroup id at path in *out, made when new (with no users). */
+static int group_of(struct netbreak *nb, const char *path, uint64_t id, struct group **out)
 {
 	struct group *free_one = NULL;
 
 	for (unsigned i = 0; i < SALVE_BREAKERS_MAX; i++) {
-		if (nb->groups[i].path && nb->groups[i].id == id)
-			return &nb->groups[i];
+		if (nb->groups[i].path && nb->groups[i].id == id) {
+			*out = &nb->groups[i];
+			return 0;
+		}
 		if (!nb->groups[i].path && !free_one)
 			free_one = &nb->groups[i];
 	}
-	/* There are as many entries as slots, and an entry outlives its last slot only
-	 * while a group below it needs its programs, which takes a slot. */
-	if (!free_one || !(free_one->path = strdup(path)))
-		return NULL;
+	/* As many entries as slots: an entry outlives its last breaker only while one
+	 * below it, which has a slot, could not have the programs of its own. */
+	if (!free_one)
+		return -ENOSPC;
+	if (!(free_one->path = strdup(path)))
+		return -ENOMEM;
 	free_one->id = id;
-	return free_one;
+	*out = free_one;
+	return 0;
 }
 
 /* One breaker less for cgroup id. */
@@ -318,14 +323,20 @@ int netbreak_set(struct netbreak *nb, unsigned slot, const char *cgroup_dir,
 		return r;
 	if ((r = cgroup_at(cgroup_dir, real, &id, &level, err, err_len)))
 		return r;
-	if (!(dir = strdup(cgroup_dir)) || !(g = group_of(nb, real, id))) {
-		free(dir);
+	if (!(dir = strdup(cgroup_dir)))
 		return -ENOMEM;
+	if ((r = group_of(nb, real, id, &g))) {
+		snprintf(err, err_len, "%s: %s", what, r == -ENOSPC ? "the breakers are on as many "
+			 "cgroups as there are slots; clear one" : strerror(-r));
+		free(dir);
+		return r;
 	}
 	g->users++;
 	if ((r = sync_links(nb, err, err_len))) {
+		char ignored[256];
+
 		g->users--;
-		sync_links(nb, what, sizeof(what));
+		sync_links(nb, ignored, sizeof(ignored)); /* forgets g */
 		free(dir);
 		return r;
 	}
