@@ -54,11 +54,11 @@ static __always_inline int refuse(struct salve_breaker_entry *e)
 	return 0;
 }
 
-/* Whether slot e, in state, is around (family, ip, port) for the current task. */
-static __always_inline bool applies(const struct salve_breaker_entry *e, __u32 state, __u16 family,
+/* Whether slot e is around (family, ip, port) for the current task. */
+static __always_inline bool applies(const struct salve_breaker_entry *e, __u16 family,
 				    const __u32 *ip, __u16 port)
 {
-	return state != SALVE_BRK_FREE && e->family == family && (!e->port || e->port == port) &&
+	return e->family == family && (!e->port || e->port == port) &&
 	       prefix_match(ip, (const __u32 *)e->addr, e->prefix) &&
 	       bpf_get_current_ancestor_cgroup_id(e->level) == e->cgroup_id;
 }
@@ -88,7 +88,7 @@ static long find_open(__u32 i, struct pass *p)
 {
 	struct salve_breaker_entry *e = slot(i);
 
-	if (!e || state_of(e) != SALVE_BRK_OPEN || !applies(e, SALVE_BRK_OPEN, p->family, p->ip, p->port))
+	if (!e || state_of(e) != SALVE_BRK_OPEN || !applies(e, p->family, p->ip, p->port))
 		return 0;
 	p->refuser = (__s32)i;
 	return 1;
@@ -99,7 +99,7 @@ static long take_admissions(__u32 i, struct pass *p)
 	struct salve_breaker_entry *e = slot(i);
 
 	if (!e || state_of(e) != SALVE_BRK_HALF_OPEN ||
-	    !applies(e, SALVE_BRK_HALF_OPEN, p->family, p->ip, p->port))
+	    !applies(e, p->family, p->ip, p->port))
 		return 0;
 	if (__sync_fetch_and_add(&e->admit, -1) <= 0) {
 		p->refuser = (__s32)i;
