@@ -108,9 +108,9 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-# probes.c, entry.c and override.c include the skeletons.
+# probes.c, entry.c, override.c and netbreak.c include the skeletons.
 $(BUILD)/obj/daemon/kernel/probes.o $(BUILD)/obj/daemon/kernel/entry.o \
-	$(BUILD)/obj/daemon/kernel/override.o: $(SKELS)
+	$(BUILD)/obj/daemon/kernel/override.o $(BUILD)/obj/daemon/kernel/netbreak.o: $(SKELS)
 
 $(BUILD)/libsalved.a: $(LIB_OBJS)
 	$(call msg,AR,$@)rm -f $@ && $(AR) rcs $@ $^

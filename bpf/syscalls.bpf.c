@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /* syscalls: chosen syscalls failing with chosen errnos, in processes in scope. Every
  * syscall exit on the host passes here, so the order is cheapest first: is any syscall
- * probe on, did the call fail, is the process in scope (one cached lookup), is the
- * (syscall, errno) pair watched. */
+ * probe on, did the call fail, was it a connect a breaker refused (a lookup for refused
+ * connects only), is the process in scope (one cached lookup), is the (syscall, errno)
+ * pair watched. */
 #include "salve.bpf.h"
+#include "breaker.bpf.h"
 #include "sites.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -27,6 +29,9 @@ static __always_inline int on_exit(void *ctx, long nr, long ret)
 	__u32 tgid, *id;
 
 	if (!cfg || !salve_kind_on(cfg, SALVE_EV_SYSCALL) || ret >= 0 || ret < -MAX_ERRNO)
+		return 0;
+	/* salve's own refusal (bpf/breaker.bpf.c), not the service's failure. */
+	if (nr == SALVE_NR_CONNECT && ret == -SALVE_ECONNREFUSED && salve_brk_refused())
 		return 0;
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	cached = bpf_map_lookup_elem(&salve_scope_cache, &tgid);

@@ -18,6 +18,7 @@
 #include "actions/repairs.h"
 #include "kernel/baseline.h"
 #include "kernel/entry.h"
+#include "kernel/netbreak.h"
 #include "kernel/override.h"
 #include "ctl/ctl.h"
 #include "engine/engine.h"
@@ -469,6 +470,8 @@ static struct json_object *features(struct daemon *d)
 	err = err ?: feature_add(list, "hot patch", true,
 				 d->override ? "redirects: ptrace, /proc/PID/mem"
 					     : "overrides and redirects: ptrace, /proc/PID/mem");
+	err = err ?: feature_add(list, "cgroup connect hooks", netbreak_probe(detail, sizeof(detail)),
+				 detail);
 	if (err) {
 		json_object_put(list);
 		return NULL;

@@ -401,6 +401,17 @@ int probes_ring_fd(const struct probes *p)
 	return ring_buffer__epoll_fd(p->ring);
 }
 
+int probes_map_fd(const struct probes *p, const char *name)
+{
+	for (size_t f = 0; f < p->n_families; f++) {
+		struct bpf_map *map = bpf_object__find_map_by_name(p->families[f].obj, name);
+
+		if (map)
+			return bpf_map__fd(map);
+	}
+	return -ENOENT;
+}
+
 int probes_consume(struct probes *p)
 {
 	return ring_buffer__consume(p->ring);

@@ -37,6 +37,9 @@ int probes_new(const struct probes_cfg *cfg, struct probes **out);
 void probes_free(struct probes *p);
 
 int probes_ring_fd(const struct probes *p);
+/* The fd of the map the families share under name (salve_turned_away, for the breaker
+ * programs to share it too), or -ENOENT. */
+int probes_map_fd(const struct probes *p, const char *name);
 /* Read every record waiting; returns the count or -errno. */
 int probes_consume(struct probes *p);
 
