@@ -389,11 +389,11 @@ static void test_errors_repairs(void **state)
 	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": 0, \"library\": \"/fix.so\"}"), -EINVAL,
 		     "x.json: rules[0].actions[0].library: does not apply to an action of do \"override\" (only to do \"redirect\")");
 	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"binary\": \"/b\", \"symbol\": \"p\", \"to\": \"q\", \"return\": 0}"), -EINVAL,
-		     "x.json: rules[0].actions[0].return: does not apply to an action of do \"redirect\" (only to do \"override\", \"rescue\")");
+		     "x.json: rules[0].actions[0].return: does not apply to an action of do \"redirect\" (only to do \"override\", \"rescue\", \"breaker\")");
 	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"binary\": \"/b\", \"symbol\": \"p\", \"to\": \"q\", \"when\": \"arg0 == 0\"}"), -EINVAL,
 		     "x.json: rules[0].actions[0].when: does not apply to an action of do \"redirect\" (only to do \"override\")");
 	expect_error(ONE_ACTION("{\"do\": \"signal\", \"signal\": \"SIGTERM\", \"symbol\": \"p\"}"), -EINVAL,
-		     "x.json: rules[0].actions[0].symbol: does not apply to an action of do \"signal\" (only to do \"override\", \"redirect\")");
+		     "x.json: rules[0].actions[0].symbol: does not apply to an action of do \"signal\" (only to do \"override\", \"redirect\", \"breaker\")");
 	/* rescue */
 	expect_error(ONE_ACTION("{\"do\": \"rescue\", \"return\": -1}"), -EINVAL,
 		     "x.json: rules[0].actions[0]: missing required field \"at\" (the rescue points: functions with an error return, such as [\"parse\"])");
@@ -465,11 +465,11 @@ static void test_errors_actions(void **state)
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [3]")), -EINVAL,
 		     "x.json: rules[0].actions[0]: expected an object, got 3");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{}]")), -EINVAL,
-		     "x.json: rules[0].actions[0]: missing required field \"do\" (one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\")");
+		     "x.json: rules[0].actions[0]: missing required field \"do\" (one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\", \"breaker\")");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"lgo\"}]")), -EINVAL,
 		     "x.json: rules[0].actions[0].do: unknown action \"lgo\" (did you mean \"log\"?)");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"reboot\"}]")), -EINVAL,
-		     "x.json: rules[0].actions[0].do: unknown action \"reboot\" (expected one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\")");
+		     "x.json: rules[0].actions[0].do: unknown action \"reboot\" (expected one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\", \"breaker\")");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"log\", \"signal\": \"SIGTERM\"}]")), -EINVAL,
 		     "x.json: rules[0].actions[0].signal: does not apply to an action of do \"log\" (only to do \"signal\")");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"log\", \"mesage\": \"x\"}]")), -EINVAL,
