@@ -12,10 +12,19 @@
 #include <sys/user.h>
 
 #define PAGE 4096u
+#define NAMES 256u /* frames named, by address: a power of 2 */
+
+/* A frame's names, kept for the session: libdwfl finds a symbol by going through the
+ * whole symbol table, and the same frames come back from one fault to the next. */
+struct named {
+	uint64_t at; /* the address looked up; 0: an empty slot */
+	const char *module, *symbol;
+};
 
 struct stacks {
 	Dwfl *dwfl;
 	pid_t pid;
+	struct named names[NAMES];
 	/* The last page of the process read: an unwind reads its words a few pages at most,
 	 * and one process_vm_readv per page costs what one PTRACE_PEEKDATA per word would. */
 	uint64_t page_at;
@@ -147,16 +156,25 @@ static int on_frame(Dwfl_Frame *frame, void *arg)
 	bool activation;
 	struct stack_frame f = { 0 };
 	Dwfl_Module *mod;
+	struct named *n;
+	Dwarf_Addr at;
 
 	if (!dwfl_frame_pc(frame, &pc, &activation))
 		return DWARF_CB_ABORT;
 	f.pc = pc;
 	f.state = frame;
 	/* A return address names the call before it. */
-	if ((mod = dwfl_addrmodule(w->s->dwfl, activation ? pc : pc - 1))) {
-		f.module = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-		f.symbol = dwfl_module_addrname(mod, activation ? pc : pc - 1);
+	at = activation ? pc : pc - 1;
+	n = &w->s->names[(at ^ (at >> 12)) & (NAMES - 1)];
+	if (n->at != at) {
+		*n = (struct named){ at, NULL, NULL };
+		if ((mod = dwfl_addrmodule(w->s->dwfl, at))) {
+			n->module = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+			n->symbol = dwfl_module_addrname(mod, at);
+		}
 	}
+	f.module = n->module;
+	f.symbol = n->symbol;
 	w->frames++;
 	return w->fn(&f, w->arg) ? DWARF_CB_OK : DWARF_CB_ABORT;
 }
