@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "actions/patch.h"
+#include "base/atomic_file.h"
 #include "base/log.h"
 #include "base/loop.h"
 #include "events/report.h"
@@ -245,33 +246,22 @@ static void save(struct breakers *b)
 {
 	struct json_object *list = json_object_new_array();
 	const char *text = NULL;
-	int fd = -1, err = 0;
-	size_t len;
+	int err = list ? 0 : -ENOMEM;
 
-	for (struct breaker *x = b->list; list && x; x = x->next) {
+	for (struct breaker *x = b->list; !err && x; x = x->next) {
 		struct json_object *o = breaker_obj(b, x, false);
 
 		if (!o || json_object_array_add(list, o)) {
 			json_object_put(o);
-			err = ENOMEM;
-			goto out;
+			err = -ENOMEM;
 		}
 	}
-	if (!list || !(text = json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN))) {
-		err = ENOMEM;
-		goto out;
-	}
-	len = strlen(text);
-	fd = openat(b->dirfd, BREAKERS_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) ||
-	    renameat(b->dirfd, BREAKERS_FILE ".tmp", b->dirfd, BREAKERS_FILE) || fsync(b->dirfd))
-		err = errno ? errno : EIO;
-out:
-	if (fd >= 0)
-		close(fd);
+	if (!err && !(text = json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN)))
+		err = -ENOMEM;
+	err = err ?: atomic_file_write(b->dirfd, BREAKERS_FILE, text);
 	if (err)
 		salve_log(LOG_ERR, "%s: cannot keep the breakers in effect: %s (a salved started "
-			  "again will not find them)", BREAKERS_FILE, strerror(err));
+			  "again will not find them)", BREAKERS_FILE, strerror(-err));
 	json_object_put(list);
 }
 

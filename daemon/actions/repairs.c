@@ -14,6 +14,7 @@
 
 #include "actions/breakers.h"
 #include "actions/rescuer.h"
+#include "base/atomic_file.h"
 #include "base/log.h"
 #include "base/loop.h"
 #include "events/report.h"
@@ -218,24 +219,11 @@ static void save(struct repairs *r)
 {
 	struct json_object *list = list_kept(r);
 	const char *text = list ? json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN) : NULL;
-	int fd = -1, err = 0;
-	size_t len;
+	int err = text ? atomic_file_write(r->dirfd, REPAIRS_FILE, text) : -ENOMEM;
 
-	if (!text) {
-		err = ENOMEM;
-		goto out;
-	}
-	len = strlen(text);
-	fd = openat(r->dirfd, REPAIRS_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) ||
-	    renameat(r->dirfd, REPAIRS_FILE ".tmp", r->dirfd, REPAIRS_FILE) || fsync(r->dirfd))
-		err = errno ? errno : EIO;
-out:
-	if (fd >= 0)
-		close(fd);
 	if (err)
 		salve_log(LOG_ERR, "%s: cannot keep the repairs in effect: %s (a salved started "
-			  "again will not find them)", REPAIRS_FILE, strerror(err));
+			  "again will not find them)", REPAIRS_FILE, strerror(-err));
 	json_object_put(list);
 }
 

@@ -1,0 +1,26 @@
+/* atomic_file: write a temporary file, sync, rename over. */
+#include "base/atomic_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int atomic_file_write(int dirfd, const char *name, const char *text)
+{
+	char tmp[NAME_MAX + 1];
+	size_t len = strlen(text);
+	int fd, err = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) ||
+	    renameat(dirfd, tmp, dirfd, name) || fsync(dirfd))
+		err = errno ? -errno : -EIO;
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
