@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "actions/actions.h"
+#include "actions/breakers.h"
 #include "actions/repairs.h"
 #include "kernel/baseline.h"
 #include "kernel/entry.h"
@@ -37,6 +38,7 @@
 #include "base/sys.h"
 
 #define TICK_MS 1000
+#define BREAKER_TICK_MS 50
 #define ACTIONS_STOP_NS (5ULL * 1000000000ULL) /* at a stop, what running actions get */
 /* Ticks between looks at the scope's names (stat, no ELF), for what inotify misses. */
 #define SCOPE_RECHECK_TICKS 30
@@ -85,6 +87,7 @@ struct daemon {
 	struct repairs *repairs;
 	struct entry *entry;
 	struct override *override; /* register-writing uprobes, where the kernel allows them */
+	struct netbreak *netbreak; /* breakers around endpoints, where the kernel has them */
 	char no_override[256];     /* why not, when override is NULL */
 	struct ctl *ctl;
 	FILE *out;
@@ -698,6 +701,25 @@ static void on_repair_line(void *ctx, struct json_object *line)
 	write_line(ctx, line, "a repair line");
 }
 
+/* An event a probe reported: a failure of the calls a half-open breaker let through? */
+static void on_watched(void *ctx, const char *probe, const struct event *ev)
+{
+	struct daemon *d = ctx;
+
+	breakers_event(repairs_breakers(d->repairs), probe, ev->pid, ev->cgroup_id);
+}
+
+/* Breakers half-open and close on time: a finer clock than the tick's. */
+static int on_breaker_tick(int fd, void *ctx)
+{
+	struct daemon *d = ctx;
+	uint64_t expirations;
+
+	if (read(fd, &expirations, sizeof(expirations)) == sizeof(expirations))
+		breakers_tick(repairs_breakers(d->repairs));
+	return 0;
+}
+
 /* The verdict on a repair: did the fault stop within the rule's verify window? */
 static void on_verified(void *ctx, uint64_t incident_id, const struct policy_rule *rule,
 			bool resolved, uint64_t now_ns)
@@ -876,6 +898,13 @@ static int start(struct daemon *d)
 		salve_log(LOG_INFO, "repairs: hot patch of a function's entry (uprobe register "
 			  "writes refused: %s)", d->no_override);
 	}
+	/* Breakers around endpoints: the cgroup connect programs, where the kernel has them. */
+	if (netbreak_new(probes_map_fd(d->probes, "salve_turned_away"), &d->netbreak, why,
+			 sizeof(why)))
+		salve_log(LOG_INFO, "breakers: around functions only (%s)", why);
+	else
+		breakers_set_netbreak(repairs_breakers(d->repairs), d->netbreak);
+	pipeline_set_watch(d->pipeline, on_watched, d);
 	/* What the last salved left patched: adopted, or undone if its rule is gone. */
 	repairs_restore(d->repairs, &replay, rule_loaded, d);
 	journal_replay_clear(&replay);
@@ -894,7 +923,7 @@ out:
 static int run(struct daemon *d)
 {
 	sigset_t mask;
-	int sigfd = -1, timer = -1, err;
+	int sigfd = -1, timer = -1, breaker_timer = -1, err;
 	uint64_t usec;
 
 	/* A closed event output is an EPIPE to handle (output_gone), not a death. */
@@ -913,8 +942,8 @@ static int run(struct daemon *d)
 		return -errno;
 	if ((err = loop_new(&d->loop)) || (err = start(d)))
 		goto out;
-	if ((timer = loop_timer_fd(TICK_MS)) < 0) {
-		err = timer;
+	if ((timer = loop_timer_fd(TICK_MS)) < 0 || (breaker_timer = loop_timer_fd(BREAKER_TICK_MS)) < 0) {
+		err = timer < 0 ? timer : breaker_timer;
 		goto out;
 	}
 	if ((err = loop_add(d->loop, probes_ring_fd(d->probes), on_ring, d)) ||
@@ -924,6 +953,7 @@ static int run(struct daemon *d)
 							   .group = d->opt.socket_group,
 							   .handler = on_ctl, .ctx = d }, &d->ctl)) ||
 	    (err = loop_add(d->loop, timer, on_tick, d)) ||
+	    (err = loop_add(d->loop, breaker_timer, on_breaker_tick, d)) ||
 	    (scope_watch_fd(d->scope_watch) >= 0 &&
 	     (err = loop_add(d->loop, scope_watch_fd(d->scope_watch), on_scope_watch, d))))
 		goto out;
@@ -944,6 +974,8 @@ static int run(struct daemon *d)
 out:
 	if (timer >= 0)
 		close(timer);
+	if (breaker_timer >= 0)
+		close(breaker_timer);
 	close(sigfd);
 	return err;
 }
@@ -971,6 +1003,7 @@ int main(int argc, char **argv)
 	engine_free(d.engine);
 	actions_free(d.actions);
 	repairs_free(d.repairs);
+	netbreak_free(d.netbreak); /* breakers around endpoints end with salved: resumed at start */
 	repair_use_override(NULL);
 	override_free(d.override);
 	entry_free(d.entry);

@@ -28,6 +28,8 @@ struct action_target {
 	const char *incident_json; /* the incident line as it stands (earlier outcomes in) */
 	bool by_binary;            /* the policy is scoped by binary alone (new processes of
 				    * the binary are in scope) */
+	const char *const *probes; /* the probes of the rule's condition, as counted */
+	size_t n_probes;
 };
 
 struct action_run;
@@ -67,6 +69,7 @@ extern const struct action_ops action_exec_ops;
 extern const struct action_ops action_override_ops;
 extern const struct action_ops action_redirect_ops;
 extern const struct action_ops action_rescue_ops;
+extern const struct action_ops action_breaker_ops;
 
 /* Set "outcome" of obj to the formatted text. 0 or -ENOMEM. */
 __attribute__((format(printf, 2, 3))) int action_outcome(struct json_object *obj,

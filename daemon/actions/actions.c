@@ -22,6 +22,7 @@ static const struct action_ops *const ops_of[POLICY_ACTION_KIND_COUNT] = {
 	[POLICY_ACTION_OVERRIDE] = &action_override_ops,
 	[POLICY_ACTION_REDIRECT] = &action_redirect_ops,
 	[POLICY_ACTION_RESCUE] = &action_rescue_ops,
+	[POLICY_ACTION_BREAKER] = &action_breaker_ops,
 };
 
 /* One incident's actions. It owns copies of everything: a reload may free the rule and
@@ -31,6 +32,8 @@ struct job {
 	struct job *next;
 	struct action_target target;
 	char *rule, *policy, *exe, *probe, *incident_text;
+	char *probes[INCIDENT_LEAVES_MAX];
+	size_t n_probes;
 	struct policy_action *acts;
 	size_t n_acts, index;
 	bool dry_run, budget_exhausted;
@@ -123,7 +126,12 @@ static int action_copy(struct policy_action *dst, const struct policy_action *sr
 				       .output_max = src->output_max, .ret = src->ret,
 				       .has_when = src->has_when, .when_arg = src->when_arg,
 				       .when_pred = src->when_pred, .n_at = src->n_at,
-				       .window_ns = src->window_ns };
+				       .window_ns = src->window_ns,
+				       .has_endpoint = src->has_endpoint, .endpoint = src->endpoint,
+				       .open_for_ns = src->open_for_ns,
+				       .max_open_for_ns = src->max_open_for_ns,
+				       .half_open_calls = src->half_open_calls,
+				       .half_open_watch_ns = src->half_open_watch_ns };
 	if ((src->message && !(dst->message = strdup(src->message))) ||
 	    (src->binary && !(dst->binary = strdup(src->binary))) ||
 	    (src->symbol && !(dst->symbol = strdup(src->symbol))) ||
@@ -167,6 +175,8 @@ static void job_free(struct job *jb)
 	free(jb->policy);
 	free(jb->exe);
 	free(jb->probe);
+	for (size_t i = 0; i < jb->n_probes; i++)
+		free(jb->probes[i]);
 	free(jb->incident_text);
 	free(jb);
 }
@@ -295,6 +305,10 @@ static int job_new(struct actions *a, const struct incident *inc, struct job **o
 	jb->policy = dup_or_empty(rule && rule->policy ? rule->policy->name : NULL);
 	jb->exe = dup_or_empty(inc->exe);
 	jb->probe = dup_or_empty(incident_first_probe(inc));
+	for (size_t i = 0; i < inc->n_counts && i < INCIDENT_LEAVES_MAX; i++)
+		if (inc->counts[i].probe_id &&
+		    !(jb->probes[jb->n_probes++] = strdup(inc->counts[i].probe_id)))
+			goto nomem;
 	if (!jb->rule || !jb->policy || !jb->exe || !jb->probe ||
 	    !(jb->held = json_object_new_array()))
 		goto nomem;
@@ -311,6 +325,7 @@ static int job_new(struct actions *a, const struct incident *inc, struct job **o
 		.incident_id = inc->id, .rule = jb->rule, .policy = jb->policy, .pid = inc->pid,
 		.exe_dev = inc->exe_dev, .exe_ino = inc->exe_ino, .exe = jb->exe,
 		.probe = jb->probe, .events = incident_events(inc),
+		.probes = (const char *const *)jb->probes, .n_probes = jb->n_probes,
 		.by_binary = rule && rule->policy && policy_scope_binaries_only(&rule->policy->scope),
 	};
 	if ((err = entries_new(jb)))

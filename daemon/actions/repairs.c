@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actions/breakers.h"
 #include "actions/rescuer.h"
 #include "base/log.h"
 #include "base/loop.h"
@@ -60,6 +61,7 @@ struct repairs {
 	void *stand_ctx;
 	struct rescuer *rescuer;
 	struct rescue_entry *rescues; /* the processes traced for rescue */
+	struct breakers *breakers;
 };
 
 #define REPAIRS_FILE "repairs.json"
@@ -84,7 +86,9 @@ int repairs_new(struct journal *journal, const char *dir, repairs_line_fn *line,
 	r->ctx = ctx;
 	r->next_id = 1;
 	r->realtime_offset_ns = loop_realtime_offset_ns();
-	if (rescuer_new(on_rescue, r, &r->rescuer)) {
+	if (rescuer_new(on_rescue, r, &r->rescuer) ||
+	    breakers_new(journal, r->dirfd, line, ctx, &r->next_id, &r->breakers)) {
+		rescuer_free(r->rescuer);
 		close(r->dirfd);
 		free(r);
 		return -ENOMEM;
@@ -116,6 +120,7 @@ void repairs_free(struct repairs *r)
 		r->standing = s->next;
 		free(s);
 	}
+	breakers_free(r->breakers);
 	rescuer_free(r->rescuer); /* every traced process let go, as it was */
 	while (r->rescues) {
 		struct rescue_entry *x = r->rescues;
@@ -131,6 +136,12 @@ void repairs_free(struct repairs *r)
 void repairs_set_clock(struct repairs *r, int64_t realtime_offset_ns)
 {
 	r->realtime_offset_ns = realtime_offset_ns;
+	breakers_set_clock(r->breakers, realtime_offset_ns);
+}
+
+struct breakers *repairs_breakers(struct repairs *r)
+{
+	return r->breakers;
 }
 
 static const char *kind_name(enum repair_kind k)
@@ -194,9 +205,11 @@ static void emit(struct repairs *r, struct json_object *o)
 
 /* The repairs in effect, whole, into repairs.json: a temporary file synced, then renamed
  * over the last one, so a crash leaves the old list or the new, never half of one. */
+static struct json_object *list_kept(const struct repairs *r);
+
 static void save(struct repairs *r)
 {
-	struct json_object *list = repairs_list(r);
+	struct json_object *list = list_kept(r);
 	const char *text = list ? json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN) : NULL;
 	int fd = -1, err = 0;
 	size_t len;
@@ -591,6 +604,8 @@ int repairs_rollback(struct repairs *r, uint64_t id, const char *reason, char *e
 	int ret;
 
 	err[0] = 0;
+	if (!e && breakers_has(r->breakers, id))
+		return breakers_remove(r->breakers, id, reason, err, err_len);
 	if (!e && *rescue_of(r, id)) {
 		struct rescue_entry **x = rescue_of(r, id);
 
@@ -811,6 +826,20 @@ static void continue_left_stopped(struct repairs *r, const char *exe, struct sta
 		closedir(d);
 }
 
+/* repairs_rule_fn as breakers ask it. */
+struct rule_check {
+	repairs_rule_fn *fn;
+	void *ctx;
+};
+
+static bool rule_only(void *ctx, const char *rule)
+{
+	struct rule_check *c = ctx;
+	bool by_binary;
+
+	return c->fn(c->ctx, rule, &by_binary);
+}
+
 void repairs_restore(struct repairs *r, const struct journal_replay *replay,
 		     repairs_rule_fn *rule_loaded, void *ctx)
 {
@@ -873,6 +902,7 @@ void repairs_restore(struct repairs *r, const struct journal_replay *replay,
 			    false, rule_loaded, ctx);
 	}
 	save(r);
+	breakers_restore(r->breakers, rule_only, &(struct rule_check){ rule_loaded, ctx });
 }
 
 void repairs_prune(struct repairs *r, repairs_rule_fn *rule_loaded, void *ctx)
@@ -892,6 +922,7 @@ void repairs_prune(struct repairs *r, repairs_rule_fn *rule_loaded, void *ctx)
 		if (!rule_loaded(ctx, x->rule, &by_binary))
 			repairs_rollback(r, x->id, "its rule was removed by a reload", err, sizeof(err));
 	}
+	breakers_prune(r->breakers, rule_only, &(struct rule_check){ rule_loaded, ctx });
 }
 
 /* Line o, without its time, added to list a; false (a freed) when it cannot be. */
@@ -906,7 +937,8 @@ static bool list_add(struct json_object *a, struct json_object *o)
 	return true;
 }
 
-struct json_object *repairs_list(const struct repairs *r)
+/* The repairs of the file: breakers keep their own. */
+static struct json_object *list_kept(const struct repairs *r)
 {
 	struct json_object *a = json_object_new_array();
 
@@ -919,5 +951,16 @@ struct json_object *repairs_list(const struct repairs *r)
 	for (const struct standing *s = r->standing; a && s; s = s->next)
 		if (!list_add(a, standing_line(r, s, "standing")))
 			return NULL;
+	return a;
+}
+
+struct json_object *repairs_list(const struct repairs *r)
+{
+	struct json_object *a = list_kept(r);
+
+	if (a && breakers_list(r->breakers, a)) {
+		json_object_put(a);
+		return NULL;
+	}
 	return a;
 }

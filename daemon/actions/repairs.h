@@ -73,6 +73,10 @@ int repairs_stand(struct repairs *r, const struct repair_plan *spec, const char 
  * then continue it (SIGCONT), always. */
 void repairs_entry_stopped(struct repairs *r, uint32_t pid, uint32_t cookie);
 
+/* The circuit breakers (breakers.h), kept with the repairs: listed, rolled back, pruned
+ * and restored with them. */
+struct breakers *repairs_breakers(struct repairs *r);
+
 /* The boot-time to wall-clock offset lines are written with. */
 void repairs_set_clock(struct repairs *r, int64_t realtime_offset_ns);
 

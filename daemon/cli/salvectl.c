@@ -229,6 +229,14 @@ static int do_repairs(int argc, char **argv)
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
 		struct json_object *r = json_object_array_get_idx(list, i);
 
+		if (!strcmp(str(r, "do"), "breaker") && *str(r, "endpoint")) {
+			printf("%-5llu %-9s %-9s %-8llu %-20s %-10s connect to %s from %s, %llu turned away\n",
+			       (unsigned long long)count(r, "id"), "breaker", str(r, "state"),
+			       (unsigned long long)count(r, "pid"), str(r, "rule"), "cgroup",
+			       str(r, "endpoint"), str(r, "cgroup"),
+			       (unsigned long long)count(r, "turned_away"));
+			continue;
+		}
 		printf("%-5llu %-9s %-9s %-8llu %-20s %-10s %s in %s", (unsigned long long)count(r, "id"),
 		       str(r, "do"), str(r, "state"), (unsigned long long)count(r, "pid"),
 		       str(r, "rule"), str(r, "mechanism"), str(r, "symbol"), str(r, "binary"));
@@ -236,6 +244,8 @@ static int do_repairs(int argc, char **argv)
 			printf(" -> %s", str(r, "to"));
 		else
 			printf(" returns %s", str(r, "return"));
+		if (!strcmp(str(r, "do"), "breaker"))
+			printf(" while open, %llu turned away", (unsigned long long)count(r, "turned_away"));
 		printf("\n");
 	}
 	json_object_put(reply);
@@ -332,8 +342,8 @@ static const struct cmd cmds[] = {
 	  "[--check] [--json] [--socket PATH]: make salved load its policies again, all or\n"
 	  "             nothing; --check says what would attach and detach, changing nothing" },
 	{ "repairs", do_repairs,
-	  "[--json] [--socket PATH]: the repairs in effect (override, redirect), with their\n"
-	  "             id, state, process and function" },
+	  "[--json] [--socket PATH]: the repairs in effect (override, redirect, rescues,\n"
+	  "             breakers), with their id, state, process and function" },
 	{ "rollback", do_rollback,
 	  "ID [--json] [--socket PATH]: undo repair ID now (its original bytes back)" },
 	{ "stats", do_stats,

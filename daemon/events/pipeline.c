@@ -36,6 +36,8 @@ struct pipeline {
 	FILE *out;
 	struct pipeline_config configs[2]; /* in force, and the one before; set NULL: none */
 	struct engine *engine; /* the rules; NULL: events are only reported */
+	pipeline_watch_fn *watch;
+	void *watch_ctx;
 	struct symbolizer *sym;
 	struct unwinder *unw;
 	struct callsite *calls; /* function events' functions and executables, named once */
@@ -115,6 +117,12 @@ static const struct pipeline_config *config_of(const struct pipeline *pl, uint32
 			return c;
 	}
 	return NULL;
+}
+
+void pipeline_set_watch(struct pipeline *pl, pipeline_watch_fn *fn, void *ctx)
+{
+	pl->watch = fn;
+	pl->watch_ctx = ctx;
 }
 
 void pipeline_set_engine(struct pipeline *pl, struct engine *engine)
@@ -242,6 +250,8 @@ static bool report(struct pipeline *pl, const struct event *ev, const char *prob
 	err = *text ? write_text(pl, *text, *len) : -ENOMEM;
 	if (!err && !pl->out_gone) {
 		pl->reported[ev->kind]++;
+		if (pl->watch)
+			pl->watch(pl->watch_ctx, probe, ev);
 		return true;
 	}
 	pl->lost[ev->kind]++;

@@ -40,6 +40,13 @@ struct engine;
 /* The rules every event a probe reports goes on to; NULL: none. Not owned. */
 void pipeline_set_engine(struct pipeline *pl, struct engine *engine);
 
+struct event;
+
+/* Who else sees each event a probe reports, once its line is written: the circuit
+ * breakers watching their rules' probes. NULL: none. */
+typedef void pipeline_watch_fn(void *ctx, const char *probe, const struct event *ev);
+void pipeline_set_watch(struct pipeline *pl, pipeline_watch_fn *fn, void *ctx);
+
 /* The libbpf ring_buffer callback; ctx is the pipeline. Never stops the ring: a bad
  * record is counted and skipped. An event's line is written at once; function and
  * syscall events may then wait for their rules until pipeline_flush. */

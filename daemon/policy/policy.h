@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/endpoint.h"
+
 #define POLICY_FORMAT_VERSION 1
 
 /* The bounds of the language's durations, sizes and counts, checked when a policy is
@@ -195,12 +197,16 @@ enum policy_action_kind {
 	POLICY_ACTION_OVERRIDE, /* a function returns a value without running its body */
 	POLICY_ACTION_REDIRECT, /* calls to a function go to another one */
 	POLICY_ACTION_RESCUE,   /* a fault returns an error from the innermost rescue point */
+	POLICY_ACTION_BREAKER,  /* a circuit breaker around a function or a network endpoint */
 	POLICY_ACTION_KIND_COUNT,
 };
 
 /* An override's "when" tests one of the first six integer or pointer arguments, in the
  * registers the x86-64 calling convention passes them in: rdi, rsi, rdx, rcx, r8, r9. */
 #define POLICY_OVERRIDE_ARGS 6
+
+/* A breaker's half-open state lets at most this many calls through. */
+#define POLICY_HALF_OPEN_CALLS_MAX 10000u
 
 /* A rescue names at most this many rescue points. */
 #define POLICY_RESCUE_POINTS 16
@@ -232,6 +238,14 @@ struct policy_action {
 	size_t n_at;              /*   1 to POLICY_RESCUE_POINTS */
 	uint64_t window_ns;       /* rescue: a second fault of a thread within it is delivered;
 				   * default 1 s */
+	/* breaker: around the function binary/symbol (returning ret while open), or around
+	 * connect() to endpoint from the incident's cgroup (ECONNREFUSED while open) */
+	bool has_endpoint;
+	struct endpoint endpoint;
+	uint64_t open_for_ns;        /* open this long, then half-open; default 10 s */
+	uint64_t max_open_for_ns;    /* doubled at each reopening up to this; default 5 min */
+	uint32_t half_open_calls;    /* half-open lets exactly this many through; default 1 */
+	uint64_t half_open_watch_ns; /* and watches them this long after the last; default 1 s */
 };
 
 struct policy_rule {

@@ -321,6 +321,7 @@ static const char *const action_names[POLICY_ACTION_KIND_COUNT] = {
 	[POLICY_ACTION_OVERRIDE] = "override",
 	[POLICY_ACTION_REDIRECT] = "redirect",
 	[POLICY_ACTION_RESCUE] = "rescue",
+	[POLICY_ACTION_BREAKER] = "breaker",
 };
 
 static int parse_do(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
@@ -545,6 +546,39 @@ static int parse_library_build_id(struct parser *ps, struct json_object *v, void
 	return ps_parse_string(ps, v, dst, f);
 }
 
+static int parse_endpoint(struct parser *ps, struct json_object *v, void *dst,
+			  const struct field *f)
+{
+	struct policy_action *a = dst;
+	char why[256];
+
+	(void)f;
+	if (endpoint_parse(json_object_get_string(v), &a->endpoint, why, sizeof(why)))
+		return ps_fail(ps, "%s", why);
+	a->has_endpoint = true;
+	return 0;
+}
+
+/* A breaker is around a function (binary, symbol and the value it returns while open)
+ * or an endpoint, never both; its backoff starts below its cap. */
+static int breaker_check(struct parser *ps, const struct policy_action *a, bool has_return)
+{
+	if (a->has_endpoint && (a->symbol || a->binary || has_return))
+		return ps_fail(ps, "a breaker is around an \"endpoint\" or a function (\"binary\", "
+			       "\"symbol\", \"return\"), not both: connects to an endpoint fail "
+			       "with ECONNREFUSED while it is open");
+	if (!a->has_endpoint && (!a->symbol || !a->binary || !has_return))
+		return ps_fail(ps, "missing required field \"%s\" (a breaker is around a function: "
+			       "\"binary\", \"symbol\" and the \"return\" value of its calls while "
+			       "open; or around an \"endpoint\" such as \"10.0.0.5:5432\")",
+			       !a->binary && !a->symbol ? "endpoint" : !a->binary ? "binary" :
+			       !a->symbol ? "symbol" : "return");
+	if (a->max_open_for_ns < a->open_for_ns)
+		return ps_fail(ps, "\"max_open_for\" is shorter than \"open_for\": the backoff "
+			       "doubles open_for up to max_open_for");
+	return 0;
+}
+
 /* What the field table cannot say: a fix library is loaded only with its build id, and a
  * redirect goes somewhere else. */
 static int repair_check(struct parser *ps, const struct policy_action *a)
@@ -581,10 +615,12 @@ static const char *action_variant_name(unsigned i)
 #define AO(field) offsetof(struct policy_action, field)
 #define REPAIRS (ACT(OVERRIDE) | ACT(REDIRECT))
 #define RESCUE_WINDOW_MAX (3600 * NS_PER_SEC)
+#define BREAKER_OPEN_MAX (24 * 3600 * NS_PER_SEC)
 
 static const struct field action_fields[] = {
 	{ .name = "do", .type = json_type_string, .flags = FIELD_REQUIRED, .parse = parse_do,
-	  .help = "one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\"" },
+	  .help = "one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\", "
+		  "\"breaker\"" },
 	{ .name = "message", .type = json_type_string, .only = ACT(LOG), .parse = ps_parse_string,
 	  .off = AO(message) },
 	{ .name = "signal", .type = json_type_string, .only = ACT(SIGNAL), .required = ACT(SIGNAL),
@@ -596,13 +632,14 @@ static const struct field action_fields[] = {
 	  .max = EXEC_TIMEOUT_MAX, .off = AO(timeout_ns) },
 	{ .name = "output", .flags = FIELD_ANY_TYPE, .only = ACT(EXEC), .parse = ps_parse_size,
 	  .max = EXEC_OUTPUT_MAX, .off = AO(output_max) },
-	{ .name = "binary", .type = json_type_string, .only = REPAIRS | ACT(RESCUE), .required = REPAIRS,
+	{ .name = "binary", .type = json_type_string, .only = REPAIRS | ACT(RESCUE) | ACT(BREAKER),
+	  .required = REPAIRS,
 	  .parse = ps_parse_string, .check = check_repair_binary, .off = AO(binary),
 	  .help = "the absolute path of the executable or library holding the function" },
-	{ .name = "symbol", .type = json_type_string, .only = REPAIRS, .required = REPAIRS,
+	{ .name = "symbol", .type = json_type_string, .only = REPAIRS | ACT(BREAKER), .required = REPAIRS,
 	  .parse = ps_parse_string, .check = ps_check_symbol, .off = AO(symbol),
 	  .help = "the function's symbol name, such as \"parse\"" },
-	{ .name = "return", .flags = FIELD_ANY_TYPE, .only = ACT(OVERRIDE) | ACT(RESCUE),
+	{ .name = "return", .flags = FIELD_ANY_TYPE, .only = ACT(OVERRIDE) | ACT(RESCUE) | ACT(BREAKER),
 	  .required = ACT(OVERRIDE) | ACT(RESCUE),
 	  .parse = parse_return,
 	  .help = "the value the function returns: an integer, an errno name such as \"-EINVAL\", "
@@ -621,6 +658,17 @@ static const struct field action_fields[] = {
 	  .help = "the rescue points: functions with an error return, such as [\"parse\"]" },
 	{ .name = "window", .flags = FIELD_ANY_TYPE, .only = ACT(RESCUE), .parse = ps_parse_duration,
 	  .max = RESCUE_WINDOW_MAX, .off = AO(window_ns) },
+	{ .name = "endpoint", .type = json_type_string, .only = ACT(BREAKER), .parse = parse_endpoint,
+	  .help = "the endpoint connects to which the breaker fails: \"host:port\", \"[v6]:port\" "
+		  "or a network such as \"10.0.0.0/8\"" },
+	{ .name = "open_for", .flags = FIELD_ANY_TYPE, .only = ACT(BREAKER), .parse = ps_parse_duration,
+	  .max = BREAKER_OPEN_MAX, .off = AO(open_for_ns) },
+	{ .name = "max_open_for", .flags = FIELD_ANY_TYPE, .only = ACT(BREAKER),
+	  .parse = ps_parse_duration, .max = BREAKER_OPEN_MAX, .off = AO(max_open_for_ns) },
+	{ .name = "half_open_calls", .type = json_type_int, .only = ACT(BREAKER), .parse = ps_parse_u32,
+	  .min = 1, .max = POLICY_HALF_OPEN_CALLS_MAX, .off = AO(half_open_calls) },
+	{ .name = "half_open_watch", .flags = FIELD_ANY_TYPE, .only = ACT(BREAKER),
+	  .parse = ps_parse_duration, .max = BREAKER_OPEN_MAX, .off = AO(half_open_watch_ns) },
 };
 
 static const struct object_spec action_spec = {
@@ -652,12 +700,18 @@ static int parse_actions(struct parser *ps, struct json_object *v, void *dst, co
 		a->timeout_ns = 10 * NS_PER_SEC;
 		a->output_max = EXEC_OUTPUT_DEFAULT;
 		a->window_ns = NS_PER_SEC;
+		a->open_for_ns = 10 * NS_PER_SEC;
+		a->max_open_for_ns = 300 * NS_PER_SEC;
+		a->half_open_calls = 1;
+		a->half_open_watch_ns = NS_PER_SEC;
 		if (!json_object_is_type(e, json_type_object))
 			err = ps_wrong_type(ps, json_type_object, e);
 		else
 			err = ps_check_object(ps, e, &action_spec, a);
 		if (!err)
 			err = repair_check(ps, a);
+		if (!err && a->kind == POLICY_ACTION_BREAKER)
+			err = breaker_check(ps, a, json_object_object_get_ex(e, "return", NULL));
 		ps_path_pop(ps, mark);
 		if (err)
 			return err;

@@ -166,6 +166,17 @@ invalid action-rescue-window-zero "$(act '{"do": "rescue", "at": ["parse"], "ret
 invalid action-rescue-relative "$(act '{"do": "rescue", "binary": "app", "at": ["parse"], "return": -1}')"
 invalid action-rescue-symbol "$(act '{"do": "rescue", "at": ["parse"], "return": -1, "symbol": "f"}')"
 
+# breaker (issue 15): around a function or an endpoint, never both; the timing's edges.
+valid action-breaker-function "$(act '{"do": "breaker", "binary": "/srv/app/bin/app", "symbol": "fetch", "return": "-ECONNREFUSED"}')"
+valid action-breaker-endpoint "$(act '{"do": "breaker", "endpoint": "10.0.0.5:5432", "open_for": "5s", "max_open_for": "1m", "half_open_calls": 3, "half_open_watch": "250ms"}')"
+valid action-breaker-endpoint-v6 "$(act '{"do": "breaker", "endpoint": "[fd00::/8]:443"}')"
+invalid action-breaker-empty "$(act '{"do": "breaker"}')"
+invalid action-breaker-both "$(act '{"do": "breaker", "endpoint": "10.0.0.5:5432", "binary": "/b", "symbol": "f", "return": -1}')"
+invalid action-breaker-no-return "$(act '{"do": "breaker", "binary": "/b", "symbol": "f"}')"
+invalid action-breaker-calls-zero "$(act '{"do": "breaker", "endpoint": "10.0.0.5:5432", "half_open_calls": 0}')"
+invalid action-breaker-open-zero "$(act '{"do": "breaker", "endpoint": "10.0.0.5:5432", "open_for": "0s"}')"
+invalid action-breaker-window "$(act '{"do": "breaker", "endpoint": "10.0.0.5:5432", "window": "1s"}')"
+
 # The shipped policies are part of the corpus.
 for f in "$ROOT"/policies/*.json; do
 	case $f in *.schema.json) continue ;; esac

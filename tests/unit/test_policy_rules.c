@@ -309,6 +309,62 @@ static void test_repair_values(void **state)
 	policy_clear(&p);
 }
 
+/* A breaker around a function, and around endpoints, with its timing and its defaults. */
+static void test_breaker_shapes(void **state)
+{
+	const char *json = ONE_ACTION(
+		"{\"do\": \"breaker\", \"binary\": \"/srv/app/bin/app\", \"symbol\": \"fetch\","
+		" \"return\": \"-ECONNREFUSED\", \"open_for\": \"5s\", \"max_open_for\": \"1m\","
+		" \"half_open_calls\": 3, \"half_open_watch\": \"250ms\"},"
+		"{\"do\": \"breaker\", \"endpoint\": \"10.0.0.5:5432\"},"
+		"{\"do\": \"breaker\", \"endpoint\": \"[fd00::/8]:443\"}");
+	const struct policy_action *a;
+	struct policy p;
+
+	(void)state;
+	parse_ok(json, &p);
+	assert_int_equal(p.rules[0].n_actions, 3);
+	a = p.rules[0].actions;
+	assert_int_equal(a[0].kind, POLICY_ACTION_BREAKER);
+	assert_string_equal(a[0].symbol, "fetch");
+	assert_int_equal(a[0].ret, -ECONNREFUSED);
+	assert_false(a[0].has_endpoint);
+	assert_int_equal(a[0].open_for_ns, 5000000000ull);
+	assert_int_equal(a[0].max_open_for_ns, 60000000000ull);
+	assert_int_equal(a[0].half_open_calls, 3);
+	assert_int_equal(a[0].half_open_watch_ns, 250000000ull);
+	assert_true(a[1].has_endpoint);
+	assert_int_equal(a[1].endpoint.port, 5432);
+	assert_int_equal(a[1].endpoint.prefix, 32);
+	assert_null(a[1].symbol);
+	/* the defaults */
+	assert_int_equal(a[1].open_for_ns, 10000000000ull);
+	assert_int_equal(a[1].max_open_for_ns, 300000000000ull);
+	assert_int_equal(a[1].half_open_calls, 1);
+	assert_int_equal(a[1].half_open_watch_ns, 1000000000ull);
+	assert_int_equal(a[2].endpoint.prefix, 8);
+	assert_int_equal(a[2].endpoint.port, 443);
+	policy_clear(&p);
+}
+
+static void test_errors_breakers(void **state)
+{
+	(void)state;
+	expect_error(ONE_ACTION("{\"do\": \"breaker\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0]: missing required field \"endpoint\" (a breaker is around a function: \"binary\", \"symbol\" and the \"return\" value of its calls while open; or around an \"endpoint\" such as \"10.0.0.5:5432\")");
+	expect_error(ONE_ACTION("{\"do\": \"breaker\", \"binary\": \"/b\", \"symbol\": \"f\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0]: missing required field \"return\" (a breaker is around a function: \"binary\", \"symbol\" and the \"return\" value of its calls while open; or around an \"endpoint\" such as \"10.0.0.5:5432\")");
+	expect_error(ONE_ACTION("{\"do\": \"breaker\", \"endpoint\": \"10.0.0.5:5432\", \"symbol\": \"f\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0]: a breaker is around an \"endpoint\" or a function (\"binary\", \"symbol\", \"return\"), not both: connects to an endpoint fail with ECONNREFUSED while it is open");
+	expect_error(ONE_ACTION("{\"do\": \"breaker\", \"endpoint\": \"10.0.0.5:5432\", \"open_for\": \"1m\", \"max_open_for\": \"10s\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0]: \"max_open_for\" is shorter than \"open_for\": the backoff doubles open_for up to max_open_for");
+	expect_error(ONE_ACTION("{\"do\": \"breaker\", \"endpoint\": \"10.0.0.5:5432\", \"half_open_calls\": 0}"), -EINVAL,
+		     "x.json: rules[0].actions[0].half_open_calls: expected an integer from 1 to 10000, got 0");
+	expect_error(ONE_ACTION("{\"do\": \"breaker\", \"endpoint\": \"db.local:5432\"}"), -EINVAL, "x.json: rules[0].actions[0].endpoint: endpoint \"db.local:5432\": \"db.local\" is not an IPv4 address (names are not resolved): expected an address with an optional /prefix and :port, such as 10.0.0.1:8080, 10.0.0.0/8:443, [::1]:8080 or fd00::/8");
+	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": -1, \"open_for\": \"1s\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].open_for: does not apply to an action of do \"override\" (only to do \"breaker\")");
+}
+
 static void test_errors_repairs(void **state)
 {
 	(void)state;
@@ -389,11 +445,11 @@ static void test_errors_repairs(void **state)
 	expect_error(ONE_ACTION("{\"do\": \"override\", \"binary\": \"/b\", \"symbol\": \"p\", \"return\": 0, \"library\": \"/fix.so\"}"), -EINVAL,
 		     "x.json: rules[0].actions[0].library: does not apply to an action of do \"override\" (only to do \"redirect\")");
 	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"binary\": \"/b\", \"symbol\": \"p\", \"to\": \"q\", \"return\": 0}"), -EINVAL,
-		     "x.json: rules[0].actions[0].return: does not apply to an action of do \"redirect\" (only to do \"override\", \"rescue\")");
+		     "x.json: rules[0].actions[0].return: does not apply to an action of do \"redirect\" (only to do \"override\", \"rescue\", \"breaker\")");
 	expect_error(ONE_ACTION("{\"do\": \"redirect\", \"binary\": \"/b\", \"symbol\": \"p\", \"to\": \"q\", \"when\": \"arg0 == 0\"}"), -EINVAL,
 		     "x.json: rules[0].actions[0].when: does not apply to an action of do \"redirect\" (only to do \"override\")");
 	expect_error(ONE_ACTION("{\"do\": \"signal\", \"signal\": \"SIGTERM\", \"symbol\": \"p\"}"), -EINVAL,
-		     "x.json: rules[0].actions[0].symbol: does not apply to an action of do \"signal\" (only to do \"override\", \"redirect\")");
+		     "x.json: rules[0].actions[0].symbol: does not apply to an action of do \"signal\" (only to do \"override\", \"redirect\", \"breaker\")");
 	/* rescue */
 	expect_error(ONE_ACTION("{\"do\": \"rescue\", \"return\": -1}"), -EINVAL,
 		     "x.json: rules[0].actions[0]: missing required field \"at\" (the rescue points: functions with an error return, such as [\"parse\"])");
@@ -465,11 +521,11 @@ static void test_errors_actions(void **state)
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [3]")), -EINVAL,
 		     "x.json: rules[0].actions[0]: expected an object, got 3");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{}]")), -EINVAL,
-		     "x.json: rules[0].actions[0]: missing required field \"do\" (one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\")");
+		     "x.json: rules[0].actions[0]: missing required field \"do\" (one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\", \"breaker\")");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"lgo\"}]")), -EINVAL,
 		     "x.json: rules[0].actions[0].do: unknown action \"lgo\" (did you mean \"log\"?)");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"reboot\"}]")), -EINVAL,
-		     "x.json: rules[0].actions[0].do: unknown action \"reboot\" (expected one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\")");
+		     "x.json: rules[0].actions[0].do: unknown action \"reboot\" (expected one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\", \"breaker\")");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"log\", \"signal\": \"SIGTERM\"}]")), -EINVAL,
 		     "x.json: rules[0].actions[0].signal: does not apply to an action of do \"log\" (only to do \"signal\")");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"log\", \"mesage\": \"x\"}]")), -EINVAL,
@@ -993,6 +1049,8 @@ int main(void)
 		cmocka_unit_test(test_repair_shapes),
 		cmocka_unit_test(test_repair_values),
 		cmocka_unit_test(test_errors_repairs),
+		cmocka_unit_test(test_breaker_shapes),
+		cmocka_unit_test(test_errors_breakers),
 		cmocka_unit_test(test_errors_when),
 		cmocka_unit_test(test_errors_percentiles),
 		cmocka_unit_test(test_errors_all_any),
