@@ -30,6 +30,7 @@ struct action_target {
 				    * the binary are in scope) */
 	const char *const *probes; /* the probes of the rule's condition, as counted */
 	size_t n_probes;
+	uint32_t budget;           /* the rule's, actions an hour */
 };
 
 struct action_run;

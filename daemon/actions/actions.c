@@ -326,6 +326,7 @@ static int job_new(struct actions *a, const struct incident *inc, struct job **o
 		.exe_dev = inc->exe_dev, .exe_ino = inc->exe_ino, .exe = jb->exe,
 		.probe = jb->probe, .events = incident_events(inc),
 		.probes = (const char *const *)jb->probes, .n_probes = jb->n_probes,
+		.budget = rule ? rule->budget : 0,
 		.by_binary = rule && rule->policy && policy_scope_binaries_only(&rule->policy->scope),
 	};
 	if ((err = entries_new(jb)))

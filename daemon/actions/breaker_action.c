@@ -53,8 +53,16 @@ static int breaker_start(struct action_run *run)
 
 	if (!run->repairs)
 		return action_outcome(run->outcome, "refused: salved keeps no record of repairs here");
-	if ((r = breakers_trip(repairs_breakers(run->repairs), &spec, &id, &state, err,
-			       sizeof(err)))) {
+	if (!a->has_endpoint && repairs_rescuing(run->repairs, t->pid, &id)) {
+		snprintf(err, sizeof(err), "process %u is traced by salved for rescue (repair %llu), "
+			 "and a breaker's gate needs to be its tracer to be written: roll the rescue "
+			 "back first", t->pid, (unsigned long long)id);
+		r = -EBUSY;
+	} else {
+		r = breakers_trip(repairs_breakers(run->repairs), &spec, &id, &state, err,
+				  sizeof(err));
+	}
+	if (r) {
 		struct repair_origin o = { t->incident_id, t->rule, t->policy, false };
 
 		repairs_refused(run->repairs, "breaker", &o, t->pid, err);

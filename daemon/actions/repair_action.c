@@ -103,6 +103,11 @@ static int repair_start(struct action_run *run)
 	} else if (!run->repairs) {
 		snprintf(err, sizeof(err), "salved keeps no record of repairs here");
 		r = -ENOTSUP;
+	} else if (p.mechanism == REPAIR_HOT_PATCH && repairs_rescuing(run->repairs, p.pid, &id)) {
+		snprintf(err, sizeof(err), "process %u is traced by salved for rescue (repair %llu), "
+			 "and a hot patch needs to be its tracer: roll the rescue back first",
+			 p.pid, (unsigned long long)id);
+		r = -EBUSY;
 	} else {
 		r = repair_apply(&p, &st, err, sizeof(err));
 	}

@@ -41,9 +41,15 @@ struct standing {
 struct rescue_entry {
 	uint64_t id, incident_id, rescues;
 	uint32_t pid;
+	uint64_t start_ns; /* the process's, so a salved started again finds the same one */
 	int64_t value;
-	char rule[256], policy[256];
+	uint64_t window_ns;
+	char rule[256], policy[256], binary[PATH_MAX];
 	struct json_object *at; /* the rescue points, as the line shows them */
+	uint32_t budget;        /* rescues an hour, the rule's budget */
+	uint64_t hour_start_ns; /* of the hour they are counted in, and how many so far */
+	uint32_t in_hour;
+	uint64_t seq;           /* the journal entry of the rescue being written; 0: none */
 	struct rescue_entry *next;
 };
 
@@ -67,6 +73,7 @@ struct repairs {
 #define REPAIRS_FILE "repairs.json"
 
 static void on_rescue(void *ctx, const struct rescue_event *ev);
+static int on_rescuing(void *ctx, const struct rescue_event *ev, char *why, size_t why_len);
 
 int repairs_new(struct journal *journal, const char *dir, repairs_line_fn *line, void *ctx,
 		struct repairs **out)
@@ -86,7 +93,7 @@ int repairs_new(struct journal *journal, const char *dir, repairs_line_fn *line,
 	r->ctx = ctx;
 	r->next_id = 1;
 	r->realtime_offset_ns = loop_realtime_offset_ns();
-	if (rescuer_new(on_rescue, r, &r->rescuer) ||
+	if (rescuer_new(on_rescue, on_rescuing, r, &r->rescuer) ||
 	    breakers_new(journal, r->dirfd, line, ctx, &r->next_id, &r->breakers)) {
 		rescuer_free(r->rescuer);
 		close(r->dirfd);
@@ -506,7 +513,11 @@ static struct json_object *rescue_line(const struct repairs *r, const struct res
 	err = err ?: report_add(o, "at", json_object_get(x->at));
 	err = err ?: report_add(o, "return", json_object_new_int64(x->value));
 	err = err ?: report_add(o, "rescues", json_object_new_uint64(x->rescues));
+	err = err ?: report_add(o, "budget_left", json_object_new_uint64(x->budget - x->in_hour));
 	err = err ?: report_add(o, "mechanism", json_object_new_string("ptrace"));
+	err = err ?: report_add(o, "binary", json_object_new_string(x->binary));
+	err = err ?: report_add(o, "window_ms", json_object_new_uint64(x->window_ns / 1000000));
+	err = err ?: report_add(o, "start_ns", json_object_new_uint64(x->start_ns));
 	if (err) {
 		json_object_put(o);
 		return NULL;
@@ -523,6 +534,67 @@ static void rescue_drop(struct rescue_entry **at)
 	free(x);
 }
 
+/* The stack of a rescue, innermost first, as a JSON array; NULL when it has none. */
+static struct json_object *rescue_stack(const struct rescue_event *ev)
+{
+	struct json_object *a = ev->n_frames ? json_object_new_array() : NULL;
+
+	for (size_t i = 0; a && i < ev->n_frames; i++)
+		json_object_array_add(a, json_object_new_string(ev->frames[i]));
+	return a;
+}
+
+#define HOUR_NS (3600 * 1000000000ull)
+
+/* A rescue about to be written: within the rule's budget, and journaled first (its end
+ * entry follows with its outcome, on_rescue). */
+static int on_rescuing(void *ctx, const struct rescue_event *ev, char *why, size_t why_len)
+{
+	struct repairs *r = ctx;
+	struct rescue_entry *x = *rescue_of(r, ev->id);
+	uint64_t now = loop_now_ns(CLOCK_BOOTTIME);
+	struct json_object *desc;
+	char ip[32];
+	int ret;
+
+	if (!x)
+		return -ENOENT;
+	if (now - x->hour_start_ns >= HOUR_NS) {
+		x->hour_start_ns = now;
+		x->in_hour = 0;
+	}
+	if (x->in_hour >= x->budget) {
+		snprintf(why, why_len, "the rule's budget of %u rescues an hour is spent: a process "
+			 "that keeps faulting is let die", x->budget);
+		return -EDQUOT;
+	}
+	if (!(desc = json_object_new_object()))
+		return -ENOMEM;
+	report_add(desc, "do", json_object_new_string("rescue"));
+	report_add(desc, "repair", json_object_new_uint64(x->id));
+	report_add(desc, "tid", json_object_new_int64(ev->tid));
+	report_add(desc, "rescued_at", json_object_new_string(ev->at));
+	snprintf(ip, sizeof(ip), "%#llx", (unsigned long long)ev->fault_ip);
+	report_add(desc, "fault_ip", json_object_new_string(ip));
+	snprintf(ip, sizeof(ip), "%#llx", (unsigned long long)ev->ip);
+	report_add(desc, "resume_ip", json_object_new_string(ip));
+	snprintf(ip, sizeof(ip), "%#llx", (unsigned long long)ev->sp);
+	report_add(desc, "resume_sp", json_object_new_string(ip));
+	report_add(desc, "return", json_object_new_int64(x->value));
+	report_add(desc, "stack", rescue_stack(ev));
+	ret = journal_begin(r->journal,
+			    &(struct journal_subject){ x->incident_id, x->rule, x->policy, x->pid,
+						       x->binary },
+			    0, desc, &x->seq);
+	json_object_put(desc);
+	if (ret) {
+		snprintf(why, why_len, "journal %s: %s", journal_path(r->journal), strerror(-ret));
+		return ret;
+	}
+	x->in_hour++;
+	return 0;
+}
+
 static void on_rescue(void *ctx, const struct rescue_event *ev)
 {
 	struct repairs *r = ctx;
@@ -533,8 +605,19 @@ static void on_rescue(void *ctx, const struct rescue_event *ev)
 	if (!x)
 		return;
 	x->rescues = ev->rescues;
+	if (x->seq) { /* the end of the rescue journaled: written, or not */
+		struct json_object *end = json_object_new_object();
+
+		if (end && !report_add(end, "do", json_object_new_string("rescue")) &&
+		    !report_add(end, "outcome", json_object_new_string(ev->state)))
+			journal_end(r->journal, x->seq, end);
+		json_object_put(end);
+		x->seq = 0;
+	}
 	if (!(o = rescue_line(r, x, ev->state)))
 		return emit(r, NULL);
+	if (ev->n_frames)
+		json_object_object_add(o, "stack", rescue_stack(ev));
 	json_object_object_add(o, "tid", json_object_new_int64(ev->tid));
 	if (ev->signo)
 		json_object_object_add(o, "signal", report_string(policy_signal_name(ev->signo)));
@@ -552,8 +635,8 @@ static void on_rescue(void *ctx, const struct rescue_event *ev)
 }
 
 int repairs_rescue(struct repairs *r, uint32_t pid, const char *binary, char *const *at,
-		   size_t n_at, int64_t value, uint64_t window_ns, const struct repair_origin *o,
-		   uint64_t *id, char *err, size_t err_len)
+		   size_t n_at, int64_t value, uint64_t window_ns, uint32_t budget,
+		   const struct repair_origin *o, uint64_t *id, char *err, size_t err_len)
 {
 	struct rescue_entry *x;
 	int ret;
@@ -573,7 +656,12 @@ int repairs_rescue(struct repairs *r, uint32_t pid, const char *binary, char *co
 	x->id = r->next_id;
 	x->incident_id = o->incident_id;
 	x->pid = pid;
+	x->start_ns = repair_process_start_ns(pid);
 	x->value = value;
+	x->window_ns = window_ns;
+	x->budget = budget;
+	x->hour_start_ns = loop_now_ns(CLOCK_BOOTTIME);
+	snprintf(x->binary, sizeof(x->binary), "%s", binary);
 	snprintf(x->rule, sizeof(x->rule), "%s", o->rule ? o->rule : "");
 	snprintf(x->policy, sizeof(x->policy), "%s", o->policy ? o->policy : "");
 	if ((ret = rescuer_add(r->rescuer, x->id, pid, binary, at, n_at, value, window_ns, err,
@@ -587,7 +675,18 @@ int repairs_rescue(struct repairs *r, uint32_t pid, const char *binary, char *co
 	r->rescues = x;
 	*id = x->id;
 	emit(r, rescue_line(r, x, "applied"));
+	save(r);
 	return 0;
+}
+
+bool repairs_rescuing(const struct repairs *r, uint32_t pid, uint64_t *id)
+{
+	for (const struct rescue_entry *x = r->rescues; x; x = x->next)
+		if (x->pid == pid) {
+			*id = x->id;
+			return true;
+		}
+	return false;
 }
 
 void repairs_poll(struct repairs *r)

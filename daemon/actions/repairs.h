@@ -40,12 +40,18 @@ typedef void repairs_unstand_fn(void *ctx, uint32_t cookie);
 
 /* Trace process pid and rescue its faults (rescuer.h) at the functions at[0..n_at) of
  * binary, the innermost returning value, as o's rule asked: an "applied" line, then a
- * "rescued" or "delivered" line per fault, "ended" when the process is gone. *id names
- * it (salvectl rollback ID lets it go). -EEXIST: it is traced already; the errors of
+ * "rescued" line (with the stack) or a "delivered" line per fault, "ended" when the
+ * process is gone. Each rescue is journaled before it is written and counted against
+ * budget (rescues an hour, the rule's): past it, faults are delivered. *id names it
+ * (salvectl rollback ID lets it go). -EEXIST: it is traced already; the errors of
  * rescuer_add. */
 int repairs_rescue(struct repairs *r, uint32_t pid, const char *binary, char *const *at,
-		   size_t n_at, int64_t value, uint64_t window_ns, const struct repair_origin *o,
-		   uint64_t *id, char *err, size_t err_len);
+		   size_t n_at, int64_t value, uint64_t window_ns, uint32_t budget,
+		   const struct repair_origin *o, uint64_t *id, char *err, size_t err_len);
+
+/* Whether salved traces process pid for rescue; *id: that repair. A hot patch of it
+ * cannot stop its threads (ptrace allows one tracer). */
+bool repairs_rescuing(const struct repairs *r, uint32_t pid, uint64_t *id);
 
 /* Handle what the traced processes report (on SIGCHLD, and on the loop's tick). */
 void repairs_poll(struct repairs *r);

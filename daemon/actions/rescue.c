@@ -97,6 +97,20 @@ static const struct rescue_point *point_of(const struct find *fd, const struct s
 	return NULL;
 }
 
+/* Frame f's name for the rescue's line: its function, else its module and address. */
+static void name_frame(struct rescue_plan *p, const struct stack_frame *f)
+{
+	const char *slash = f->module ? strrchr(f->module, '/') : NULL;
+
+	if (p->n_frames == RESCUE_FRAMES_MAX)
+		return;
+	if (f->symbol)
+		snprintf(p->frames[p->n_frames++], RESCUE_FRAME_NAME, "%s", f->symbol);
+	else
+		snprintf(p->frames[p->n_frames++], RESCUE_FRAME_NAME, "%s@%#llx",
+			 slash ? slash + 1 : f->module ? f->module : "?", (unsigned long long)f->pc);
+}
+
 static bool on_frame(const struct stack_frame *f, void *arg)
 {
 	struct find *fd = arg;
@@ -104,6 +118,8 @@ static bool on_frame(const struct stack_frame *f, void *arg)
 
 	if (fd->depth == 0)
 		p->fault_ip = f->pc;
+	if (!fd->found)
+		name_frame(p, f);
 	follow_saved(fd, f);
 	if (fd->found) {
 		/* The rescue point's caller, as it is once the point returned. */

@@ -23,13 +23,19 @@ struct rescue_point {
 	uint64_t start, end; /* [start, end) */
 };
 
-/* What rescue_apply writes into the thread. */
+#define RESCUE_FRAMES_MAX 32   /* frames of a rescued stack named in its line */
+#define RESCUE_FRAME_NAME 160
+
+/* What rescue_apply writes into the thread, and the stack it was found on. */
 struct rescue_plan {
 	const struct rescue_point *point; /* the innermost on the stack */
 	unsigned depth;                   /* its frame's, 0 the faulting one */
 	uint64_t fault_ip;
 	uint64_t ip, sp;                  /* its caller's: return address, stack pointer */
 	uint64_t rbx, rbp, r12, r13, r14, r15;
+	/* the frames from the fault to the rescue point: "symbol" or "module+0xOFF" */
+	char frames[RESCUE_FRAMES_MAX][RESCUE_FRAME_NAME];
+	size_t n_frames;
 };
 
 /* The rescue points symbols[0..n) of the file binary (a path, or a soname) as process

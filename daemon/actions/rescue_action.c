@@ -46,7 +46,7 @@ static int rescue_start(struct action_run *run)
 		return action_outcome(run->outcome, "refused: process %u: its executable is unknown",
 				      t->pid);
 	if ((r = repairs_rescue(run->repairs, t->pid, binary, a->at, a->n_at, a->ret, a->window_ns,
-				&o, &id, err, sizeof(err)))) {
+				t->budget, &o, &id, err, sizeof(err)))) {
 		repairs_refused(run->repairs, "rescue", &o, t->pid, err);
 		return action_outcome(run->outcome, "refused: %s", err);
 	}

@@ -35,7 +35,9 @@ struct traced {
 
 struct rescuer {
 	rescuer_event_fn *fn;
+	rescuer_decide_fn *decide;
 	void *ctx;
+	struct rescue_plan plan; /* of the fault being handled */
 	struct traced *list;
 };
 
@@ -47,13 +49,15 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-int rescuer_new(rescuer_event_fn *fn, void *ctx, struct rescuer **out)
+int rescuer_new(rescuer_event_fn *fn, rescuer_decide_fn *decide, void *ctx,
+		struct rescuer **out)
 {
 	struct rescuer *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		return -ENOMEM;
 	r->fn = fn;
+	r->decide = decide;
 	r->ctx = ctx;
 	*out = r;
 	return 0;
@@ -63,9 +67,18 @@ static void event(struct rescuer *r, const struct traced *t, pid_t tid, const ch
 		  const char *at, uint64_t ip, int signo, const char *reason)
 {
 	struct rescue_event ev = { t->id, (uint32_t)t->pid, (uint32_t)tid, state, at, t->rescues,
-				   ip, signo, reason };
+				   ip, signo, reason, NULL, 0, 0, 0 };
 
 	r->fn(r->ctx, &ev);
+}
+
+/* The rescue of plan, as an event in state. */
+static struct rescue_event plan_event(const struct traced *t, pid_t tid, const char *state,
+				      const struct rescue_plan *plan, int signo)
+{
+	return (struct rescue_event){ t->id, (uint32_t)t->pid, (uint32_t)tid, state,
+				      plan->point->symbol, t->rescues, plan->fault_ip, signo, NULL,
+				      plan->frames, plan->n_frames, plan->ip, plan->sp };
 }
 
 static int add_tid(struct traced *t, pid_t tid)
@@ -194,11 +207,13 @@ int rescuer_remove(struct rescuer *r, uint64_t id)
 	return -ENOENT;
 }
 
-/* A fault of thread i of t the kernel raised: rescued, or the signal to deliver. */
+/* A fault of thread i of t the kernel raised: rescued (0, r->plan says how; the caller
+ * resumes the thread, then reports it), or the signal to deliver. */
 static int fault(struct rescuer *r, struct traced *t, size_t i, int sig)
 {
 	pid_t tid = t->tids[i];
-	struct rescue_plan plan;
+	struct rescue_plan *plan = &r->plan;
+	struct rescue_event ev;
 	char err[512];
 	uint64_t now = now_ns();
 	siginfo_t si;
@@ -219,7 +234,7 @@ static int fault(struct rescuer *r, struct traced *t, size_t i, int sig)
 			event(r, t, tid, "delivered", NULL, 0, sig, err);
 			return sig;
 		}
-		e = rescue_find(t->stacks, tid, t->points, t->n_points, &plan, err, sizeof(err));
+		e = rescue_find(t->stacks, tid, t->points, t->n_points, plan, err, sizeof(err));
 		if (!e)
 			break;
 		stacks_close(t->stacks);
@@ -229,13 +244,17 @@ static int fault(struct rescuer *r, struct traced *t, size_t i, int sig)
 			return sig;
 		}
 	}
-	if (rescue_apply(tid, &plan, t->value, err, sizeof(err))) {
-		event(r, t, tid, "delivered", NULL, 0, sig, err);
+	ev = plan_event(t, tid, "rescuing", plan, sig);
+	if (r->decide && r->decide(r->ctx, &ev, err, sizeof(err))) {
+		event(r, t, tid, "delivered", NULL, plan->fault_ip, sig, err);
+		return sig;
+	}
+	if (rescue_apply(tid, plan, t->value, err, sizeof(err))) {
+		event(r, t, tid, "delivered", NULL, plan->fault_ip, sig, err);
 		return sig;
 	}
 	t->last_ns[i] = now;
 	t->rescues++;
-	event(r, t, tid, "rescued", plan.point->symbol, plan.fault_ip, sig, NULL);
 	return 0;
 }
 
@@ -272,11 +291,20 @@ static bool poll_thread(struct rescuer *r, struct traced *t, size_t *i)
 			else
 				ptrace(PTRACE_CONT, tid, NULL, NULL);
 			break;
-		case 0:
+		case 0: {
+			int fault_sig = sig;
+
 			if (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL)
 				sig = fault(r, t, *i, sig);
 			ptrace(PTRACE_CONT, tid, NULL, (void *)(intptr_t)sig);
+			if (sig != fault_sig) { /* rescued: said once the thread runs again */
+				struct rescue_event ev = plan_event(t, tid, "rescued", &r->plan,
+								    fault_sig);
+
+				r->fn(r->ctx, &ev);
+			}
 			break;
+		}
 		default:
 			ptrace(PTRACE_CONT, tid, NULL, NULL);
 			break;

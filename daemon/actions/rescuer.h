@@ -14,10 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "actions/rescue.h"
+
 struct rescuer;
 
-/* What happened to a traced process: a fault "rescued" or "delivered", or "ended" (the
- * process exited or ran exec). */
+/* What happened to a traced process: a fault about to be rescued ("rescuing", which the
+ * decide callback may refuse), "rescued" or "delivered", or "ended" (the process exited or
+ * ran exec). */
 struct rescue_event {
 	uint64_t id;
 	uint32_t pid, tid;
@@ -27,11 +30,20 @@ struct rescue_event {
 	uint64_t fault_ip;
 	int signo;
 	const char *reason; /* delivered, ended: why */
+	const char (*frames)[RESCUE_FRAME_NAME]; /* rescuing, rescued: the stack, innermost */
+	size_t n_frames;                         /*   first, to the rescue point */
+	uint64_t ip, sp;    /* rescuing: where the thread goes on */
 };
 
 typedef void rescuer_event_fn(void *ctx, const struct rescue_event *ev);
 
-int rescuer_new(rescuer_event_fn *fn, void *ctx, struct rescuer **out);
+/* Before a rescue is written: 0 to go ahead, or -errno and why (the fault is then
+ * delivered). */
+typedef int rescuer_decide_fn(void *ctx, const struct rescue_event *ev, char *why,
+			      size_t why_len);
+
+int rescuer_new(rescuer_event_fn *fn, rescuer_decide_fn *decide, void *ctx,
+		struct rescuer **out);
 /* Every process traced is let go (detached), as it was. */
 void rescuer_free(struct rescuer *r);
 

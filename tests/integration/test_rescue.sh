@@ -14,7 +14,7 @@ write_policy "$WORK/p.json" '{"salve": 1, "name": "rescue",
  "scope": {"binaries": ["'"$SVC"'"]},
  "probes": [{"id": "starts", "kind": "exec"}],
  "rules": [{"id": "rescue-parse", "by": "process",
-            "when": {"probe": "starts", "count": 1, "within": "1m"},
+            "when": {"probe": "starts", "count": 1, "within": "1m"}, "budget": 150,
             "actions": [{"do": "rescue", "at": ["parse"], "return": -1, "window": "1us"}]}]}'
 start_salved "$WORK/p.json"
 
@@ -47,9 +47,21 @@ rss2=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
 kill -0 "$pid" || fail "the service died"
 [ "$(count_events ".kind == \"repair\" and .state == \"rescued\" and .id == $id")" = 100 ] ||
 	fail "not 100 rescued lines: $(count_events ".kind == \"repair\" and .state == \"rescued\"")"
-res=$(wait_event ".kind == \"repair\" and .state == \"rescued\" and .id == $id")
+res=$(jq -c "select(.kind == \"repair\" and .state == \"rescued\" and .id == $id)" "$EVENTS" | tail -n1)
 expect "$res" .rescued_at parse
 expect "$res" .signal SIGSEGV
+# The stack it was rescued from: the fault in libc's strlen, up to parse.
+jq -e '.stack | (.[0] | test("strlen")) and .[-1] == "parse"' <<<"$res" >/dev/null ||
+	fail "the rescued line's stack is not strlen … parse: $res"
+expect "$res" .budget_left 50
+# Each rescue journaled first: a begin with its stack and where the thread goes on, an
+# end saying it was rescued.
+[ "$(jq -c 'select(.type == "begin" and .action.do == "rescue" and .action.repair == '"$id"')' \
+	"$WORK/state/journal.jsonl" | wc -l)" = 100 ] || fail "not 100 rescues journaled"
+bad=$(jq -c 'select(.type == "begin" and .action.do == "rescue" and .action.repair) | .action |
+	select((.stack[-1] != "parse") or (.resume_ip | startswith("0x") | not))' \
+	"$WORK/state/journal.jsonl" | head -n1)
+[ -z "$bad" ] || fail "a journaled rescue lacks its stack or where it resumed: $bad"
 "$BUILD/salvectl" repairs -j --socket "$SOCKET" |
 	jq -e ".repairs[] | select(.id == $id and .do == \"rescue\" and .rescues == 100)" >/dev/null ||
 	fail "salvectl repairs does not count the rescues: $("$BUILD/salvectl" repairs -j --socket "$SOCKET")"
