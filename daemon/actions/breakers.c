@@ -104,7 +104,7 @@ int breakers_new(struct journal *journal, int dirfd, breakers_line_fn *line, voi
 	if (!b)
 		return -ENOMEM;
 	*b = (struct breakers){ .journal = journal, .dirfd = dirfd, .line = line, .ctx = ctx,
-			       .next_id = next_id };
+			       .next_id = next_id, .realtime_offset_ns = loop_realtime_offset_ns() };
 	*out = b;
 	return 0;
 }
@@ -143,15 +143,24 @@ void breakers_set_clock(struct breakers *b, int64_t realtime_offset_ns)
 
 /* ---- lines, the file, the journal ---------------------------------------------------- */
 
-/* What the breaker has turned away so far. */
+/* What the breaker has turned away so far: what was counted before, and what its gate
+ * or its map entry counts now. */
 static uint64_t turned_away(const struct breakers *b, const struct breaker *x)
 {
 	struct netbreak_counts n;
 	int64_t left;
 
 	if (x->has_endpoint)
-		return b->nb && !netbreak_read(b->nb, x->slot, &n) ? n.turned_away : 0;
+		return x->turned_away +
+		       (b->nb && !netbreak_read(b->nb, x->slot, &n) ? n.turned_away : 0);
 	return x->turned_away + (!repair_gate_left(&x->plan, &left) && left < 0 ? (uint64_t)-left : 0);
+}
+
+/* What a salved started again must add to what it will count: a gate's counter stays in
+ * the process, an endpoint's map entry ends with salved. */
+static uint64_t turned_away_kept(const struct breakers *b, const struct breaker *x)
+{
+	return x->has_endpoint ? turned_away(b, x) : x->turned_away;
 }
 
 /* The breaker as its lines and the file show it; live: with what it turned away. */
@@ -202,7 +211,8 @@ static struct json_object *breaker_obj(const struct breakers *b, const struct br
 				json_object_new_uint64(x->timing.half_open_watch_ns / 1000000));
 	/* Boot time: a salved started again in the same boot resumes the clock. */
 	err = err ?: report_add(o, "until_boot_ns", json_object_new_uint64(x->clock.until_ns));
-	err = err ?: report_add(o, "turned_away_before", json_object_new_uint64(x->turned_away));
+	err = err ?: report_add(o, "turned_away_before",
+				json_object_new_uint64(turned_away_kept(b, x)));
 	if (err) {
 		json_object_put(probes);
 		json_object_put(o);
@@ -332,14 +342,19 @@ static int64_t calls_left(struct breakers *b, const struct breaker *x)
 /* Nothing of it left in the process or the cgroup. -ESRCH: the process is gone. */
 static int take_away(struct breakers *b, struct breaker *x, char *err, size_t err_len)
 {
+	uint64_t total = turned_away(b, x); /* its last line says them all */
+	int r = 0;
+
 	if (x->has_endpoint) {
 		if (b->nb)
 			netbreak_clear(b->nb, x->slot);
 		b->slots[x->slot] = false;
-		return 0;
+	} else {
+		r = repair_undo(&x->plan, NULL, err, err_len);
 	}
-	x->turned_away = turned_away(b, x);
-	return repair_undo(&x->plan, NULL, err, err_len);
+	if (!r || r == -ESRCH)
+		x->turned_away = total;
+	return r;
 }
 
 /* ---- transitions ---------------------------------------------------------------------- */

@@ -318,6 +318,9 @@ endpoint_cycle() { # endpoint_cycle NAME FAMILY PORT ENDPOINT
 	backend_start "$port" "$fam"
 	breaker_line ".id == $id" half_open 2 5 > /dev/null || fail "breaker $id not half-open again: $(breakers)"
 	closed=$(breaker_line ".id == $id" closed 1 5) || fail "breaker $id did not close: $(breakers)"
+	# Its last line counts every connect it refused, the map entry gone or not.
+	jq -e '.turned_away > 0' <<<"$closed" > /dev/null ||
+		fail "the closed line of breaker $id counts no connect turned away: $closed"
 	counts "$name"; ok3=$OK ref3=$REFUSED
 	until_counts "$name" "OK >= ok3 + 20"
 	[ "$REFUSED" = "$ref3" ] || fail "connects refused after the breaker closed: $ref3 -> $REFUSED"
@@ -405,4 +408,7 @@ fi
 for b in $fid ${eid:-}; do
 	[ -z "$(listed "$b")" ] || fail "breaker $b closed but still listed: $(listed "$b")"
 done
+# Every breaker line has this year's time, those written before salved's first tick too.
+[ -z "$(jq -r 'select(.kind == "breaker") | .time' "$EVENTS" | grep -v "^$(date -u +%Y)-")" ] ||
+	fail "breaker lines with a wrong time: $(jq -r 'select(.kind == "breaker") | .time' "$EVENTS" | sort -u | head -3)"
 pass "$fn_done; $ep_done; salved restarted with breakers open: still open, then closed"
