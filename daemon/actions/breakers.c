@@ -54,8 +54,9 @@ bool breaker_step(struct breaker_clock *c, const struct breaker_timing *t, enum 
 			c->until_ns = now_ns + t->half_open_watch_ns;
 		if (!c->until_ns || now_ns < c->until_ns)
 			return false;
+		/* open_for stays as it was: its line says the last, and a close that must wait
+		 * for a thread in the gate goes back to half-open with it */
 		c->state = BREAKER_CLOSED;
-		c->open_for_ns = 0;
 		c->until_ns = 0;
 		return true;
 	}
