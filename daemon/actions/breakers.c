@@ -441,11 +441,25 @@ static bool same(const struct breaker *x, const struct breaker_spec *s, const ch
 	       x->plan.start_ns == repair_process_start_ns(s->pid);
 }
 
+/* A free slot of the endpoint breakers' map for x, and its cgroup's id (a cgroup2
+ * directory's inode), which events carry. -ENOSPC when every slot is taken. */
+static int endpoint_slot(const struct breakers *b, struct breaker *x, char *err, size_t err_len)
+{
+	struct stat st;
+
+	x->cgroup_id = stat(x->cgroup, &st) ? 0 : st.st_ino;
+	for (x->slot = 0; x->slot < SALVE_BREAKERS_MAX && b->slots[x->slot]; x->slot++)
+		;
+	if (x->slot < SALVE_BREAKERS_MAX)
+		return 0;
+	snprintf(err, err_len, "already %d endpoint breakers are in effect", SALVE_BREAKERS_MAX);
+	return -ENOSPC;
+}
+
 static int breaker_new(struct breakers *b, const struct breaker_spec *s, const char *cgroup,
 		       struct breaker **out, char *err, size_t err_len)
 {
 	struct breaker *x = calloc(1, sizeof(*x));
-	struct stat st;
 	int r;
 
 	if (!x)
@@ -466,14 +480,9 @@ static int breaker_new(struct breakers *b, const struct breaker_spec *s, const c
 		x->has_endpoint = true;
 		x->ep = s->endpoint;
 		snprintf(x->cgroup, sizeof(x->cgroup), "%s", cgroup);
-		x->cgroup_id = stat(cgroup, &st) ? 0 : st.st_ino; /* a cgroup2 directory's inode */
-		for (x->slot = 0; x->slot < SALVE_BREAKERS_MAX && b->slots[x->slot]; x->slot++)
-			;
-		if (x->slot == SALVE_BREAKERS_MAX) {
-			snprintf(err, err_len, "already %d endpoint breakers are in effect",
-				 SALVE_BREAKERS_MAX);
+		if ((r = endpoint_slot(b, x, err, err_len))) {
 			breaker_free(x);
-			return -ENOSPC;
+			return r;
 		}
 	} else if ((r = repair_plan_gate(s->binary, s->symbol, s->value, s->pid, &x->plan, err,
 					 err_len))) {
@@ -736,7 +745,6 @@ static bool gate_in_place(const struct breaker *x)
 static void resume(struct breakers *b, struct breaker *x, bool loaded)
 {
 	char err[512], reason[640];
-	struct stat st;
 	int r = 0;
 
 	if (!x->has_endpoint && !gate_in_place(x)) {
@@ -753,20 +761,20 @@ static void resume(struct breakers *b, struct breaker *x, bool loaded)
 	}
 	if (x->has_endpoint) {
 		/* The programs ended with the last salved: set again, half-open trying anew. */
-		x->cgroup_id = stat(x->cgroup, &st) ? 0 : st.st_ino;
-		for (x->slot = 0; x->slot < SALVE_BREAKERS_MAX && b->slots[x->slot]; x->slot++)
-			;
-		r = !b->nb ? -ENOTSUP : x->slot == SALVE_BREAKERS_MAX ? -ENOSPC
-		    : netbreak_set(b->nb, x->slot, x->cgroup, &x->ep,
-				   x->clock.state == BREAKER_HALF_OPEN ? SALVE_BRK_HALF_OPEN
-								       : SALVE_BRK_OPEN,
-				   x->clock.state == BREAKER_HALF_OPEN ? x->timing.half_open_calls : 0,
-				   err, sizeof(err));
+		if (!b->nb) {
+			r = -ENOTSUP;
+			snprintf(err, sizeof(err), "%s", strerror(-r));
+		} else if (!(r = endpoint_slot(b, x, err, sizeof(err)))) {
+			r = netbreak_set(b->nb, x->slot, x->cgroup, &x->ep,
+					 x->clock.state == BREAKER_HALF_OPEN ? SALVE_BRK_HALF_OPEN
+									     : SALVE_BRK_OPEN,
+					 x->clock.state == BREAKER_HALF_OPEN ? x->timing.half_open_calls
+									     : 0,
+					 err, sizeof(err));
+		}
 		if (x->clock.state == BREAKER_HALF_OPEN)
 			x->clock.until_ns = 0;
 		if (r) {
-			if (r == -ENOTSUP || r == -ENOSPC)
-				snprintf(err, sizeof(err), "%s", strerror(-r));
 			snprintf(reason, sizeof(reason), "salved started again; it cannot be set: %s",
 				 err);
 			x->clock.state = BREAKER_CLOSED;
