@@ -62,7 +62,8 @@ TARGETS     := $(patsubst tests/targets/%.c,$(BUILD)/tests/targets/%,$(TARGET_SR
                $(BUILD)/tests/targets/crash-stripped $(BUILD)/tests/targets/crash-nofp \
                $(BUILD)/tests/targets/hot $(BUILD)/tests/targets/hot-nop5
 # What the benchmarks run besides salved: empty BPF programs, the kernel's floor.
-BENCH_TOOLS := $(BUILD)/tests/bench/floor $(BUILD)/tests/bench/floor.bpf.o \
+BENCH_TOOLS := $(BUILD)/tests/bench/floor $(BUILD)/tests/bench/ptrace_floor \
+               $(BUILD)/tests/bench/floor.bpf.o \
                $(BUILD)/tests/bench/floor_session.bpf.o
 
 .DEFAULT_GOAL := all
@@ -140,6 +141,10 @@ $(BUILD)/tests/bench/%.bpf.o: tests/bench/lib/%.bpf.c $(BUILD)/vmlinux.h
 $(BUILD)/tests/bench/floor: tests/bench/lib/floor.c $(LIBS_SALVE)
 	@mkdir -p $(@D)
 	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $< $(LIBS_SALVE) $(LDFLAGS) $(LDLIBS) -o $@
+
+$(BUILD)/tests/bench/ptrace_floor: tests/bench/lib/ptrace_floor.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $< -o $@
 
 # Targets keep frame pointers so stacks unwind; crash-nopie, crash-stripped and crash-nofp
 # are crash built without PIE, stripped to .dynsym, and without frame pointers;
