@@ -1,0 +1,36 @@
+/* corefile: a snapshot written as an ELF core (ET_CORE, x86-64) laid out as the kernel
+ * lays out its own, so `gdb BINARY CORE` opens it: the ELF header, the program headers (one
+ * PT_NOTE, then a PT_LOAD per mapping in address order), the notes, then the copied memory
+ * of each mapping at a page-aligned offset.
+ *
+ * Notes, in the kernel's order: for every thread NT_PRSTATUS, NT_FPREGSET and NT_X86_XSTATE
+ * (the thread that took the signal first, else the main thread), with NT_PRPSINFO,
+ * NT_SIGINFO (when the snapshot was taken on a signal), NT_AUXV and NT_FILE (the mappings
+ * of files, whose read-only text gdb reads from the files) after the first thread's
+ * NT_PRSTATUS. A mapping that was not copied has a PT_LOAD with no bytes in the file.
+ *
+ * The core goes out in file order through a sink and is never sought back into, so the
+ * caller may compress it as it comes. */
+#ifndef SALVE_COREFILE_H
+#define SALVE_COREFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "actions/snapshot.h"
+
+#define COREFILE_CHUNK (1u << 20) /* the most bytes one call of a sink is given */
+
+/* The bytes of an ELF core, handed on in file order, at most COREFILE_CHUNK at a time.
+ * 0, or -errno (stops the write). */
+typedef int corefile_sink(void *ctx, const void *buf, size_t len);
+
+/* Write s as an ELF core through sink; *bytes (may be NULL) the core's size. 0, or -errno:
+ * the sink's error, -EINVAL for a snapshot no core can hold (no thread, mappings out of
+ * address order or overlapping, a note over 4 GiB). */
+int corefile_write(const struct snapshot *s, corefile_sink *sink, void *ctx, uint64_t *bytes);
+
+/* The size corefile_write will produce, before writing (for a free-space check). */
+uint64_t corefile_size(const struct snapshot *s);
+
+#endif
