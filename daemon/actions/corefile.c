@@ -290,15 +290,15 @@ static int write_phdrs(struct writer *w, const struct snapshot *s, const struct 
 	return err;
 }
 
+/* pr_cursig is the process's signal in every thread's NT_PRSTATUS, as the kernel writes it:
+ * gdb takes the last one's as the signal that ended the process. */
 static int write_prstatus(struct writer *w, const struct snapshot *s,
-			  const struct snapshot_thread *t, bool first)
+			  const struct snapshot_thread *t)
 {
 	struct elf_prstatus p;
-	int sig = t->sig;
+	int sig = s->has_siginfo ? s->siginfo.si_signo : 0;
 
 	_Static_assert(sizeof(p.pr_reg) == sizeof(t->regs), "pr_reg is user_regs_struct");
-	if (!sig && first && s->has_siginfo)
-		sig = s->siginfo.si_signo;
 	memset(&p, 0, sizeof(p));
 	p.pr_info.si_signo = sig;
 	p.pr_cursig = sig;
@@ -374,7 +374,7 @@ static int write_notes(struct writer *w, const struct snapshot *s, const struct 
 	size_t first = first_thread(s);
 	int err;
 
-	err = write_prstatus(w, s, &s->threads[first], true);
+	err = write_prstatus(w, s, &s->threads[first]);
 	if (!err)
 		err = write_prpsinfo(w, s);
 	if (!err && s->has_siginfo)
@@ -388,7 +388,7 @@ static int write_notes(struct writer *w, const struct snapshot *s, const struct 
 	for (size_t i = 0; !err && i < s->n_threads; i++) {
 		if (i == first)
 			continue;
-		err = write_prstatus(w, s, &s->threads[i], false);
+		err = write_prstatus(w, s, &s->threads[i]);
 		if (!err)
 			err = write_regsets(w, &s->threads[i]);
 	}

@@ -411,10 +411,11 @@ static void test_notes(void **state)
 		    sizeof(struct user_fpregs_struct));
 	assert_note(&n[6], "LINUX", NT_X86_XSTATE, f->xstate, XSTATE_LEN);
 
-	/* The main thread: no signal of its own, no extended state in this snapshot. */
+	/* The main thread: the process's signal (gdb reads the last thread's), no extended
+	 * state in this snapshot. */
 	ps = prstatus(&n[7]);
 	assert_int_equal(ps->pr_pid, MAIN_TID);
-	assert_int_equal(ps->pr_cursig, 0);
+	assert_int_equal(ps->pr_cursig, SIGSEGV);
 	assert_int_equal(ps->pr_reg[RIP], 0x401000);
 	assert_int_equal(ps->pr_reg[RSP], 0x7ffffffde000);
 	assert_note(&n[8], "CORE", NT_FPREGSET, &f->threads[0].fpregs,
@@ -422,7 +423,8 @@ static void test_notes(void **state)
 	core_close(&c);
 }
 
-/* Taken without a signal: the main thread first, no NT_SIGINFO. */
+/* Taken without a signal: the main thread first, no NT_SIGINFO, no signal in any thread's
+ * NT_PRSTATUS though one held a signal back when stopped. */
 static void test_no_signal(void **state)
 {
 	struct fixture *f = *state;
@@ -431,7 +433,6 @@ static void test_no_signal(void **state)
 	size_t count;
 
 	f->s.has_siginfo = false;
-	f->threads[1].sig = 0;
 	assert_int_equal(write_core(f), corefile_size(&f->s));
 	core_open(&c, f->path);
 	count = read_notes(&c, n, 16);
@@ -443,6 +444,7 @@ static void test_no_signal(void **state)
 	assert_int_equal(n[3].type, NT_FILE);
 	assert_int_equal(n[4].type, NT_FPREGSET);
 	assert_int_equal(prstatus(&n[5])->pr_pid, FAULT_TID);
+	assert_int_equal(prstatus(&n[5])->pr_cursig, 0);
 	assert_int_equal(n[6].type, NT_FPREGSET);
 	assert_int_equal(n[7].type, NT_X86_XSTATE);
 	for (size_t i = 0; i < count; i++)
