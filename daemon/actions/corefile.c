@@ -2,6 +2,7 @@
  * the file form of the ELF header, the program headers, the note headers and NT_FILE's
  * words; the notes' bodies are the kernel's structures from <sys/procfs.h>, as it writes
  * them. */
+#include <cpuid.h>
 #include <elf.h>
 #include <errno.h>
 #include <gelf.h>
@@ -17,8 +18,15 @@
 #error "corefile writes x86-64 cores: struct snapshot holds x86-64 registers"
 #endif
 
+#ifndef NT_X86_XSAVE_LAYOUT
+#define NT_X86_XSAVE_LAYOUT 0x205 /* Linux 6.12's <linux/elf.h> */
+#endif
+#define XSAVE_XCR0_OFFSET 464 /* the xstate's sw_reserved: the features the kernel saves */
+#define XFEATURE_FIRST_EXTENDED 2 /* x87 and SSE are in the legacy area, not in the layout */
+
 #define NOTE_ALIGN 4 /* a core's notes are 4-aligned (the kernel's, and gdb's reading) */
 #define NT_FILE_WORDS 3 /* start, end, offset in pages */
+#define XFEAT_WORDS 4	/* NT_X86_XSAVE_LAYOUT: feature, size, offset, flags */
 
 static uint64_t align_up(uint64_t v, uint64_t a)
 {
@@ -55,6 +63,35 @@ static uint64_t map_filesz(const struct snapshot_map *m)
 	return m->data ? m->end - m->start : 0;
 }
 
+/* The extended features of the threads' xstate whose place this CPU gives (CPUID leaf 0xd,
+ * as the kernel reads them): the xstate holds them at these offsets, which differ between
+ * CPUs (AMD's AVX-512 state is not where Intel's is), so a debugger reads them from
+ * NT_X86_XSAVE_LAYOUT rather than guessing from the note's size. */
+static uint64_t xsave_features(const struct snapshot *s)
+{
+	uint64_t mask = 0, out = 0;
+	unsigned a, b, c, d;
+
+	for (size_t i = 0; i < s->n_threads; i++) {
+		const struct snapshot_thread *t = &s->threads[i];
+
+		if (t->xstate && t->xstate_len >= XSAVE_XCR0_OFFSET + sizeof(mask)) {
+			memcpy(&mask, t->xstate + XSAVE_XCR0_OFFSET, sizeof(mask));
+			break;
+		}
+	}
+	if (!mask || __get_cpuid_max(0, NULL) < 0xd)
+		return 0;
+	for (unsigned f = XFEATURE_FIRST_EXTENDED; f < 64; f++) {
+		if (!(mask & (1ull << f)))
+			continue;
+		__cpuid_count(0xd, f, a, b, c, d);
+		if (a)
+			out |= 1ull << f;
+	}
+	return out;
+}
+
 /* ---- layout: where everything goes, computed once for both the size and the write ---- */
 
 struct layout {
@@ -67,6 +104,7 @@ struct layout {
 	uint64_t shoff;	   /* section header 0, when xnum */
 	uint64_t size;
 	uint64_t n_files, files_desc; /* NT_FILE */
+	uint64_t xfeatures;	      /* NT_X86_XSAVE_LAYOUT: the extended features it lists */
 };
 
 static uint64_t note_size(const struct layout *l, const char *name, uint64_t desc)
@@ -111,6 +149,10 @@ static void layout(const struct snapshot *s, struct layout *l)
 		n += note_size(l, "CORE", s->auxv_len);
 	if (l->n_files)
 		n += note_size(l, "CORE", l->files_desc);
+	l->xfeatures = xsave_features(s);
+	if (l->xfeatures)
+		n += note_size(l, "LINUX", __builtin_popcountll(l->xfeatures) * XFEAT_WORDS *
+						   elf64_fsize(ELF_T_WORD, 1, EV_CURRENT));
 	l->notes_off = l->ehdr + l->segs * l->phent;
 	l->notes_size = n;
 	l->data_off = align_up(l->notes_off + n, l->page);
@@ -369,6 +411,32 @@ static int write_files(struct writer *w, const struct snapshot *s, const struct 
 	return err;
 }
 
+/* NT_X86_XSAVE_LAYOUT: a (feature, size, offset, flags) per extended feature, after every
+ * thread's notes as the kernel writes it. */
+static int write_xsave_layout(struct writer *w, const struct layout *l)
+{
+	uint64_t desc = __builtin_popcountll(l->xfeatures) * XFEAT_WORDS *
+			elf64_fsize(ELF_T_WORD, 1, EV_CURRENT);
+	int err = note_begin(w, "LINUX", NT_X86_XSAVE_LAYOUT, desc);
+
+	for (unsigned f = 0; !err && f < 64; f++) {
+		unsigned a, b, c, d;
+		Elf64_Word v[XFEAT_WORDS];
+
+		if (!(l->xfeatures & (1ull << f)))
+			continue;
+		__cpuid_count(0xd, f, a, b, c, d);
+		v[0] = f;
+		v[1] = a; /* size */
+		v[2] = b; /* offset in the standard (non-compacted) form ptrace gives */
+		v[3] = 0;
+		err = put_elf(w, ELF_T_WORD, v, sizeof(v), XFEAT_WORDS);
+	}
+	if (!err)
+		err = note_end(w, desc);
+	return err;
+}
+
 static int write_notes(struct writer *w, const struct snapshot *s, const struct layout *l)
 {
 	size_t first = first_thread(s);
@@ -392,6 +460,8 @@ static int write_notes(struct writer *w, const struct snapshot *s, const struct 
 		if (!err)
 			err = write_regsets(w, &s->threads[i]);
 	}
+	if (!err && l->xfeatures)
+		err = write_xsave_layout(w, l);
 	return err;
 }
 

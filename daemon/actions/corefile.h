@@ -7,7 +7,9 @@
  * (the thread that took the signal first, else the main thread), with NT_PRPSINFO,
  * NT_SIGINFO (when the snapshot was taken on a signal), NT_AUXV and NT_FILE (the mappings
  * of files, whose read-only text gdb reads from the files) after the first thread's
- * NT_PRSTATUS. A mapping that was not copied has a PT_LOAD with no bytes in the file.
+ * NT_PRSTATUS, and NT_X86_XSAVE_LAYOUT last (where this CPU keeps each extended feature in
+ * the xstate, from CPUID). A mapping that was not copied has a PT_LOAD with no bytes in the
+ * file.
  *
  * The core goes out in file order through a sink and is never sought back into, so the
  * caller may compress it as it comes. */

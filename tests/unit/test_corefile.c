@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <cpuid.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +26,10 @@
 #define PAGE 4096
 #define MAIN_TID 4242
 #define FAULT_TID 4243
-#define XSTATE_LEN 1088 /* not a multiple of 8: the note pads it */
+#define XSTATE_LEN 1092 /* not a multiple of 8: the note pads it */
+#define XCR0_OFFSET 464	/* where the kernel's xstate says which features it holds */
+#define XCR0_AVX 0x7	/* x87, SSE, AVX */
+#define NT_XSAVE_LAYOUT 0x205
 
 struct fixture {
 	struct snapshot s;
@@ -68,6 +72,8 @@ static int setup(void **state)
 	f->threads[1].sig = SIGSEGV;
 	for (size_t i = 0; i < XSTATE_LEN; i++)
 		f->xstate[i] = (uint8_t)(i * 7);
+	memset(f->xstate + XCR0_OFFSET, 0, 8);
+	f->xstate[XCR0_OFFSET] = XCR0_AVX;
 	f->threads[1].xstate = f->xstate;
 	f->threads[1].xstate_len = XSTATE_LEN;
 	s->threads = f->threads;
@@ -253,6 +259,21 @@ static size_t read_notes(struct core *c, struct note *out, size_t max)
 	return n;
 }
 
+/* What CPUID says of AVX's place in the xstate, the layout note's one record; false when
+ * this CPU has no AVX (no note then). */
+static bool avx_layout(uint32_t rec[4])
+{
+	unsigned a = 0, b = 0, c, d;
+
+	if (__get_cpuid_max(0, NULL) >= 0xd)
+		__cpuid_count(0xd, 2, a, b, c, d);
+	rec[0] = 2;
+	rec[1] = a;
+	rec[2] = b;
+	rec[3] = 0;
+	return a != 0;
+}
+
 static const struct elf_prstatus *prstatus(const struct note *n)
 {
 	assert_string_equal(n->name, "CORE");
@@ -343,12 +364,16 @@ static void test_notes(void **state)
 	const struct elf_prpsinfo *pi;
 	const siginfo_t *si;
 
+	uint32_t layout[4];
+	bool has_layout = avx_layout(layout);
+
 	write_core(f);
 	core_open(&c, f->path);
 	count = read_notes(&c, n, 16);
 	/* The kernel's order: the faulting thread (listed second) first, the process's notes
-	 * after its NT_PRSTATUS, then its other register sets, then the next thread's. */
-	assert_int_equal(count, 9);
+	 * after its NT_PRSTATUS, then its other register sets, then the next thread's, then
+	 * the xstate's layout on this CPU. */
+	assert_int_equal(count, 9 + has_layout);
 
 	ps = prstatus(&n[0]);
 	assert_int_equal(ps->pr_pid, FAULT_TID);
@@ -420,6 +445,8 @@ static void test_notes(void **state)
 	assert_int_equal(ps->pr_reg[RSP], 0x7ffffffde000);
 	assert_note(&n[8], "CORE", NT_FPREGSET, &f->threads[0].fpregs,
 		    sizeof(struct user_fpregs_struct));
+	if (has_layout)
+		assert_note(&n[9], "LINUX", NT_XSAVE_LAYOUT, layout, sizeof(layout));
 	core_close(&c);
 }
 
@@ -436,7 +463,7 @@ static void test_no_signal(void **state)
 	assert_int_equal(write_core(f), corefile_size(&f->s));
 	core_open(&c, f->path);
 	count = read_notes(&c, n, 16);
-	assert_int_equal(count, 8);
+	assert_int_equal(count, 8 + avx_layout((uint32_t[4]){ 0 }));
 	assert_int_equal(prstatus(&n[0])->pr_pid, MAIN_TID);
 	assert_int_equal(prstatus(&n[0])->pr_cursig, 0);
 	assert_int_equal(n[1].type, NT_PRPSINFO);
@@ -449,6 +476,13 @@ static void test_no_signal(void **state)
 	assert_int_equal(n[7].type, NT_X86_XSTATE);
 	for (size_t i = 0; i < count; i++)
 		assert_int_not_equal(n[i].type, NT_SIGINFO);
+	/* Without extended state, no layout of it. */
+	core_close(&c);
+	f->threads[1].xstate = NULL;
+	assert_int_equal(write_core(f), corefile_size(&f->s));
+	core_open(&c, f->path);
+	assert_int_equal(read_notes(&c, n, 16), 7);
+	assert_int_equal(n[6].type, NT_FPREGSET);
 	core_close(&c);
 }
 
