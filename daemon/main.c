@@ -16,6 +16,7 @@
 
 #include "actions/actions.h"
 #include "actions/breakers.h"
+#include "actions/checkpoints.h"
 #include "actions/repairs.h"
 #include "kernel/baseline.h"
 #include "kernel/entry.h"
@@ -59,6 +60,7 @@ struct options {
 	unsigned burst;
 	unsigned stats_every; /* seconds; 0: only at exit */
 	unsigned max_groups;  /* per rule: processes (or binaries) tracked at once */
+	uint64_t checkpoint_quota; /* bytes, all checkpoints under the state directory */
 };
 
 /* What salved runs: a policy set, the kernel scope and the sites it makes, and the
@@ -85,6 +87,7 @@ struct daemon {
 	struct journal *journal;
 	struct actions *actions;
 	struct repairs *repairs;
+	struct checkpoints *checkpoints;
 	struct entry *entry;
 	struct override *override; /* register-writing uprobes, where the kernel allows them */
 	struct netbreak *netbreak; /* breakers around endpoints, where the kernel has them */
@@ -104,7 +107,11 @@ static void usage(FILE *f)
 		"Watch processes for faults with eBPF and report them as JSON lines.\n\n"
 		"  --policy PATH         policy file, or directory of *.json (default /etc/salve/policies.d)\n"
 		"  --log FILE            append events to FILE (default: standard output)\n"
-		"  --state-dir DIR       where salved keeps its journal (default /var/lib/salve)\n"
+		"  --state-dir DIR       where salved keeps its journal and checkpoints\n"
+		"                        (default /var/lib/salve)\n"
+		"  --checkpoint-quota SIZE\n"
+		"                        disk all checkpoints may take together, such as 512MiB\n"
+		"                        or 4GiB (default 4GiB; the file system keeps 5%% free)\n"
 		"  --pin-dir DIR         bpffs directory for pinned programs and maps\n"
 		"                        (default /sys/fs/bpf/salve)\n"
 		"  --socket PATH         control socket for salvectl (default " CTL_SOCKET_DEFAULT ")\n"
@@ -148,11 +155,13 @@ static int parse_unsigned(const char *s, const char *what, unsigned *out)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_POLICY = 256, OPT_LOG, OPT_STATE, OPT_PIN, OPT_SOCKET, OPT_DRY, OPT_RATE,
-	       OPT_STATS, OPT_GROUPS, OPT_CLASSIC, OPT_NO_SESSIONS, OPT_NO_REGWRITE, OPT_VERSION, OPT_SOCKET_GROUP };
+	       OPT_STATS, OPT_GROUPS, OPT_CLASSIC, OPT_NO_SESSIONS, OPT_NO_REGWRITE, OPT_VERSION, OPT_SOCKET_GROUP,
+	       OPT_CHECKPOINT_QUOTA };
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "state-dir", required_argument, NULL, OPT_STATE },
+		{ "checkpoint-quota", required_argument, NULL, OPT_CHECKPOINT_QUOTA },
 		{ "pin-dir", required_argument, NULL, OPT_PIN },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
@@ -173,7 +182,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	*o = (struct options){ .policy = "/etc/salve/policies.d", .state_dir = "/var/lib/salve",
 			       .pin_dir = "/sys/fs/bpf/salve", .socket = CTL_SOCKET_DEFAULT, .rate = 100, .burst = 200,
 			       .stats_every = 60, .max_groups = ENGINE_MAX_GROUPS_DEFAULT,
-			       .socket_group = CTL_NO_GROUP };
+			       .socket_group = CTL_NO_GROUP,
+			       .checkpoint_quota = CHECKPOINT_QUOTA_DEFAULT };
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		char *slash;
 
@@ -181,6 +191,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_POLICY: o->policy = optarg; break;
 		case OPT_LOG: o->log = optarg; break;
 		case OPT_STATE: o->state_dir = optarg; break;
+		case OPT_CHECKPOINT_QUOTA:
+			if (policy_size_bytes(optarg, strlen(optarg), &o->checkpoint_quota) ||
+			    !o->checkpoint_quota) {
+				fprintf(stderr, "salved: --checkpoint-quota: expected a size such as "
+					"512MiB or 4GiB, got '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case OPT_PIN: o->pin_dir = optarg; break;
 		case OPT_SOCKET: o->socket = optarg; break;
 		case OPT_SOCKET_GROUP:
@@ -526,6 +544,65 @@ static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct j
 			json_object_object_add(reply, "error", json_object_new_string(err));
 		return;
 	}
+	if (!strcmp(cmd, "checkpoint")) {
+		struct json_object *pid, *repairs = NULL;
+		char id[CHECKPOINT_ID_MAX];
+		uint64_t rescue;
+		int rc = -EINVAL;
+
+		snprintf(err, sizeof(err), "checkpoint needs the process's \"pid\", a number above 1");
+		if (json_object_object_get_ex(req, "pid", &pid) && json_object_is_type(pid, json_type_int) &&
+		    json_object_get_int64(pid) > 1 && json_object_get_int64(pid) != getpid()) {
+			if (repairs_rescuing(d->repairs, (uint32_t)json_object_get_int64(pid), &rescue)) {
+				snprintf(err, sizeof(err), "salved traces process %lld for rescue %llu, and "
+					 "a checkpoint must hold it too: roll the rescue back first",
+					 (long long)json_object_get_int64(pid), (unsigned long long)rescue);
+			} else {
+				repairs = repairs_list(d->repairs);
+				rc = checkpoints_take(d->checkpoints,
+						      &(struct checkpoint_request){
+							      .pid = (pid_t)json_object_get_int64(pid),
+							      .repairs = repairs,
+							      .keep = CHECKPOINT_KEEP_ASKED },
+						      id, err, sizeof(err));
+				json_object_put(repairs);
+			}
+		}
+		json_object_object_add(reply, "ok", json_object_new_boolean(!rc));
+		if (rc) {
+			json_object_object_add(reply, "error", json_object_new_string(err));
+		} else {
+			struct json_object *list = checkpoints_list(d->checkpoints, id);
+
+			if (list && json_object_array_length(list))
+				json_object_object_add(reply, "checkpoint",
+						       json_object_get(json_object_array_get_idx(list, 0)));
+			json_object_put(list);
+		}
+		return;
+	}
+	if (!strcmp(cmd, "checkpoints")) {
+		struct json_object *id, *meta, *list;
+		char dir[4096];
+
+		if (json_object_object_get_ex(req, "id", &id)) { /* one, whole */
+			int rc = checkpoints_find(d->checkpoints, json_object_get_string(id), &meta, dir,
+						  sizeof(dir), err, sizeof(err));
+
+			json_object_object_add(reply, "ok", json_object_new_boolean(!rc));
+			if (!rc)
+				json_object_object_add(meta, "path", json_object_new_string(dir));
+			json_object_object_add(reply, rc ? "error" : "checkpoint",
+					       rc ? json_object_new_string(err) : meta);
+			return;
+		}
+		list = checkpoints_list(d->checkpoints, NULL);
+
+		json_object_object_add(reply, "ok", json_object_new_boolean(list != NULL));
+		json_object_object_add(reply, list ? "checkpoints" : "error",
+				       list ?: json_object_new_string(strerror(ENOMEM)));
+		return;
+	}
 	if (!strcmp(cmd, "stats")) {
 		struct json_object *stats = NULL;
 		int rc;
@@ -854,7 +931,14 @@ static int start(struct daemon *d)
 		journal_replay_clear(&replay);
 		return err;
 	}
+	if ((err = checkpoints_new(d->opt.state_dir, d->opt.checkpoint_quota, on_repair_line, d,
+				   &d->checkpoints, why, sizeof(why)))) {
+		salve_log(LOG_ERR, "--state-dir: %s", why);
+		journal_replay_clear(&replay);
+		return err;
+	}
 	actions_set_repairs(d->actions, d->repairs);
+	actions_set_checkpoints(d->actions, d->checkpoints);
 	repairs_set_standing(d->repairs, on_stand, on_unstand, d);
 	if ((err = policy_set_load(d->opt.policy, &next.set, why, sizeof(why)))) {
 		salve_log(LOG_ERR, "%s", why);
@@ -1003,6 +1087,7 @@ int main(int argc, char **argv)
 	engine_free(d.engine);
 	actions_free(d.actions);
 	repairs_free(d.repairs);
+	checkpoints_free(d.checkpoints);
 	netbreak_free(d.netbreak); /* breakers around endpoints end with salved: resumed at start */
 	repair_use_override(NULL);
 	override_free(d.override);

@@ -35,6 +35,7 @@ struct action_target {
 
 struct action_run;
 struct repairs;
+struct checkpoints;
 typedef void action_finish_fn(struct action_run *run);
 
 struct action_run {
@@ -47,6 +48,7 @@ struct action_run {
 	void *priv;                  /* the action's own state while pending */
 	struct repairs *repairs;     /* the repairs in effect, for the repair actions; may be
 				      * NULL (they then refuse) */
+	struct checkpoints *checkpoints; /* where checkpoints go; NULL: they are refused */
 };
 
 #define ACTION_PENDING 1
@@ -71,6 +73,7 @@ extern const struct action_ops action_override_ops;
 extern const struct action_ops action_redirect_ops;
 extern const struct action_ops action_rescue_ops;
 extern const struct action_ops action_breaker_ops;
+extern const struct action_ops action_checkpoint_ops;
 
 /* Set "outcome" of obj to the formatted text. 0 or -ENOMEM. */
 __attribute__((format(printf, 2, 3))) int action_outcome(struct json_object *obj,

@@ -23,6 +23,7 @@ static const struct action_ops *const ops_of[POLICY_ACTION_KIND_COUNT] = {
 	[POLICY_ACTION_REDIRECT] = &action_redirect_ops,
 	[POLICY_ACTION_RESCUE] = &action_rescue_ops,
 	[POLICY_ACTION_BREAKER] = &action_breaker_ops,
+	[POLICY_ACTION_CHECKPOINT] = &action_checkpoint_ops,
 };
 
 /* One incident's actions. It owns copies of everything: a reload may free the rule and
@@ -56,6 +57,7 @@ struct actions {
 	struct job *jobs;
 	size_t n_jobs;
 	struct repairs *repairs;
+	struct checkpoints *checkpoints;
 	bool stopping; /* no action starts any more */
 	bool draining; /* actions_stop runs the loop until the last job ends */
 };
@@ -98,6 +100,11 @@ void actions_set_repairs(struct actions *a, struct repairs *r)
 	a->repairs = r;
 }
 
+void actions_set_checkpoints(struct actions *a, struct checkpoints *c)
+{
+	a->checkpoints = c;
+}
+
 size_t actions_running(const struct actions *a)
 {
 	return a->n_jobs;
@@ -131,7 +138,8 @@ static int action_copy(struct policy_action *dst, const struct policy_action *sr
 				       .open_for_ns = src->open_for_ns,
 				       .max_open_for_ns = src->max_open_for_ns,
 				       .half_open_calls = src->half_open_calls,
-				       .half_open_watch_ns = src->half_open_watch_ns };
+				       .half_open_watch_ns = src->half_open_watch_ns,
+				       .backend = src->backend, .keep = src->keep };
 	if ((src->message && !(dst->message = strdup(src->message))) ||
 	    (src->binary && !(dst->binary = strdup(src->binary))) ||
 	    (src->symbol && !(dst->symbol = strdup(src->symbol))) ||
@@ -186,14 +194,16 @@ static char *dup_or_empty(const char *s)
 	return strdup(s ? s : "");
 }
 
-/* A pidfd now, so a signal sent later cannot hit a process that took the pid over; and
+/* A pidfd now, so a signal sent (or a checkpoint taken) later cannot hit a process that
+ * took the pid over; and
  * none for a process that started after the events, which took the pid over before. */
 static void open_pidfd(struct job *jb, uint64_t events_ns)
 {
 	bool wanted = false;
 
 	for (size_t i = 0; i < jb->n_acts; i++)
-		wanted |= jb->acts[i].kind == POLICY_ACTION_SIGNAL;
+		wanted |= jb->acts[i].kind == POLICY_ACTION_SIGNAL ||
+			  jb->acts[i].kind == POLICY_ACTION_CHECKPOINT;
 	jb->target.pidfd = -1;
 	if (!wanted || jb->dry_run || jb->budget_exhausted || jb->target.pid <= 1)
 		return;
@@ -429,7 +439,8 @@ static int job_start(struct job *jb)
 	int err;
 
 	jb->run = (struct action_run){ .action = act, .target = &jb->target, .loop = jb->a->loop,
-				       .outcome = o, .finish = job_finish, .repairs = jb->a->repairs };
+				       .outcome = o, .finish = job_finish, .repairs = jb->a->repairs,
+				       .checkpoints = jb->a->checkpoints };
 	if (!o || json_object_object_get_ex(o, "outcome", NULL))
 		return 0; /* cannot be described: ended; out of memory: no line */
 	if (jb->budget_exhausted) {

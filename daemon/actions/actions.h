@@ -69,6 +69,9 @@ int actions_dispatch(struct actions *a, const struct incident *inc, actions_line
 /* The repairs in effect, where the repair actions record theirs (not owned). */
 struct repairs;
 void actions_set_repairs(struct actions *a, struct repairs *r);
+/* Where the checkpoint actions write (NULL: they refuse). */
+struct checkpoints;
+void actions_set_checkpoints(struct actions *a, struct checkpoints *c);
 
 /* Incidents whose actions have not all ended. */
 size_t actions_running(const struct actions *a);

@@ -1,10 +1,15 @@
 /* salvectl: the operator's command line for salved. Verbs come in a table, one
  * handler each; those that talk to a running salved go through its control socket. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "ctl/ctl.h"
 #include "policy/policy.h"
@@ -72,6 +77,8 @@ struct ask {
 	bool json, check;
 	bool has_id; /* rollback: the repair's id, sent as "id" */
 	int64_t id;
+	const char *name; /* checkpoints: a checkpoint's id, sent as "id" */
+	int64_t pid;	  /* checkpoint: the process, sent as "pid" when above 0 */
 };
 
 static int parse_ask(int argc, char **argv, bool allow_check, const char *usage, struct ask *a)
@@ -113,7 +120,9 @@ static int ask(const struct ask *a, const char *cmd, const char *what, struct js
 	*reply = NULL;
 	if (!req || json_object_object_add(req, "cmd", json_object_new_string(cmd)) ||
 	    (a->check && json_object_object_add(req, "check", json_object_new_boolean(true))) ||
-	    (a->has_id && json_object_object_add(req, "id", json_object_new_int64(a->id)))) {
+	    (a->has_id && json_object_object_add(req, "id", json_object_new_int64(a->id))) ||
+	    (a->name && json_object_object_add(req, "id", json_object_new_string(a->name))) ||
+	    (a->pid > 0 && json_object_object_add(req, "pid", json_object_new_int64(a->pid)))) {
 		fprintf(stderr, "salvectl: out of memory\n");
 	} else if (ctl_request(a->path, req, reply, err, sizeof(err))) {
 		fprintf(stderr, "salvectl: %s\n", err);
@@ -302,6 +311,185 @@ static int do_rollback(int argc, char **argv)
 	return rc;
 }
 
+static void print_bytes(uint64_t n)
+{
+	if (n >= 10ull << 20)
+		printf("%llu MiB", (unsigned long long)(n >> 20));
+	else if (n >= 10ull << 10)
+		printf("%llu KiB", (unsigned long long)(n >> 10));
+	else
+		printf("%llu B", (unsigned long long)n);
+}
+
+/* checkpoint PID [--json] [--socket PATH]: salved saves the process now. */
+static int do_checkpoint(int argc, char **argv)
+{
+	struct json_object *reply, *c;
+	struct ask a;
+	char *end;
+	int rc = parse_ask(argc, argv, false, "checkpoint PID [--json] [--socket PATH]", &a);
+
+	if (rc)
+		return rc;
+	if (optind != argc - 1 || (a.pid = strtoll(argv[optind], &end, 10)) <= 1 || *end) {
+		fprintf(stderr, "usage: salvectl checkpoint PID [--json] [--socket PATH] (PID: a "
+				"running process's, not 1)\n");
+		return 2;
+	}
+	rc = ask(&a, "checkpoint", "checkpoint refused", &reply);
+	if (!rc && !a.json && json_object_object_get_ex(reply, "checkpoint", &c)) {
+		printf("checkpoint %s of process %lld (%s): ", str(c, "id"), (long long)a.pid,
+		       str(c, "comm"));
+		print_bytes(count(c, "memory_bytes"));
+		printf(" of memory, stopped %.1f ms, ", (double)count(c, "pause_ns") / 1e6);
+		print_bytes(count(c, "bytes"));
+		printf(" on disk in %s\n", str(c, "path"));
+	}
+	json_object_put(reply);
+	return rc;
+}
+
+/* checkpoints [ID] [--json] [--socket PATH]: the checkpoints kept, or one whole. */
+static int do_checkpoints(int argc, char **argv)
+{
+	struct json_object *reply, *list;
+	struct ask a;
+	int rc = parse_ask(argc, argv, false, "checkpoints [ID] [--json] [--socket PATH]", &a);
+
+	if (rc)
+		return rc;
+	if (optind < argc - 1) {
+		fprintf(stderr, "usage: salvectl checkpoints [ID] [--json] [--socket PATH]\n");
+		return 2;
+	}
+	a.name = optind == argc - 1 ? argv[optind] : NULL;
+	if ((rc = ask(&a, "checkpoints", a.name ? "no such checkpoint" : "no checkpoints", &reply)) ||
+	    a.json) {
+		json_object_put(reply);
+		return rc;
+	}
+	if (a.name) { /* its meta.json, as salved keeps it */
+		json_object_object_get_ex(reply, "checkpoint", &list);
+		printf("%s\n", json_object_to_json_string_ext(list, JSON_C_TO_STRING_PRETTY |
+								      JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(reply);
+		return 0;
+	}
+	json_object_object_get_ex(reply, "checkpoints", &list);
+	if (!json_object_array_length(list))
+		printf("no checkpoints\n");
+	else
+		printf("%-28s %-20s %-8s %-15s %-20s %9s %10s %10s\n", "ID", "TIME", "PID", "COMM",
+		       "RULE", "PAUSE_MS", "MEMORY", "DISK");
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *c = json_object_array_get_idx(list, i);
+		char mem[32], disk[32];
+
+		snprintf(mem, sizeof(mem), "%llu", (unsigned long long)count(c, "memory_bytes"));
+		snprintf(disk, sizeof(disk), "%llu", (unsigned long long)count(c, "bytes"));
+		printf("%-28s %-20.19s %-8llu %-15s %-20s %9.1f %10s %10s\n", str(c, "id"),
+		       str(c, "time"), (unsigned long long)count(c, "pid"), str(c, "comm"),
+		       *str(c, "rule") ? str(c, "rule") : "(salvectl)",
+		       (double)count(c, "pause_ns") / 1e6, mem, disk);
+	}
+	json_object_put(reply);
+	return 0;
+}
+
+/* Decompress from (a gzip file) into to, created; -errno, err saying which file. */
+static int gunzip_to(const char *from, const char *to, uint64_t *bytes, char *err, size_t err_len)
+{
+	gzFile in = gzopen(from, "rb");
+	int out = -1, r = 0;
+	static char buf[1 << 20];
+
+	*bytes = 0;
+	if (!in) {
+		snprintf(err, err_len, "%s: %s", from, strerror(errno ?: ENOMEM));
+		return -(errno ?: ENOMEM);
+	}
+	if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+		r = -errno;
+		snprintf(err, err_len, "%s: %s", to, strerror(errno));
+		gzclose(in);
+		return r;
+	}
+	for (;;) {
+		int n = gzread(in, buf, sizeof(buf));
+		int zerr;
+
+		if (n < 0) {
+			snprintf(err, err_len, "%s: %s", from, gzerror(in, &zerr));
+			r = -EIO;
+			break;
+		}
+		if (n == 0)
+			break;
+		for (int at = 0; at < n;) {
+			ssize_t w = write(out, buf + at, (size_t)(n - at));
+
+			if (w < 0) {
+				r = -errno;
+				snprintf(err, err_len, "%s: %s", to, strerror(errno));
+				break;
+			}
+			at += (int)w;
+		}
+		if (r)
+			break;
+		*bytes += (uint64_t)n;
+	}
+	gzclose(in);
+	if (close(out) && !r) {
+		r = -errno;
+		snprintf(err, err_len, "%s: %s", to, strerror(errno));
+	}
+	if (r)
+		unlink(to); /* nothing half written stays */
+	return r;
+}
+
+/* extract ID FILE [--socket PATH]: checkpoint ID's core, plain, into FILE for gdb. */
+static int do_extract(int argc, char **argv)
+{
+	struct json_object *reply, *c;
+	char from[4096], err[4096 + 256];
+	uint64_t bytes;
+	struct ask a;
+	int rc = parse_ask(argc, argv, false, "extract ID FILE [--socket PATH]", &a);
+
+	if (rc)
+		return rc;
+	if (optind != argc - 2 || a.json) {
+		fprintf(stderr, "usage: salvectl extract ID FILE [--socket PATH] (FILE: a new file, "
+				"the plain ELF core gdb opens)\n");
+		return 2;
+	}
+	a.name = argv[optind];
+	if ((rc = ask(&a, "checkpoints", "no such checkpoint", &reply)))
+		goto out;
+	json_object_object_get_ex(reply, "checkpoint", &c);
+	if (strcmp(str(c, "backend"), "core")) {
+		fprintf(stderr, "salvectl: checkpoint %s was taken by %s: it holds no core\n", a.name,
+			str(c, "backend"));
+		rc = 1;
+		goto out;
+	}
+	snprintf(from, sizeof(from), "%s/%s", str(c, "path"), str(c, "file"));
+	if (gunzip_to(from, argv[optind + 1], &bytes, err, sizeof(err))) {
+		fprintf(stderr, "salvectl: extract: %s\n", err);
+		rc = 1;
+		goto out;
+	}
+	printf("core of process %llu written to %s (", (unsigned long long)count(c, "pid"),
+	       argv[optind + 1]);
+	print_bytes(bytes);
+	printf("): gdb %s %s\n", str(c, "binary"), argv[optind + 1]);
+out:
+	json_object_put(reply);
+	return rc;
+}
+
 /* The daemon's own loader, offline: what passes here loads in salved, with the same
  * messages. One line per file on success; errors on stderr. */
 static int do_validate(int argc, char **argv)
@@ -335,6 +523,14 @@ static int do_validate(int argc, char **argv)
 
 static const struct cmd cmds[] = {
 	{ "help", do_help, "print this help" },
+	{ "checkpoint", do_checkpoint,
+	  "PID [--json] [--socket PATH]: save process PID now (its threads stopped while\n"
+	  "             its memory is copied), an ELF core under salved's state directory" },
+	{ "checkpoints", do_checkpoints,
+	  "[ID] [--json] [--socket PATH]: the checkpoints kept; with ID, all it records\n"
+	  "             (trigger, command line, files, repairs in effect, sizes)" },
+	{ "extract", do_extract,
+	  "ID FILE [--socket PATH]: write checkpoint ID's core to FILE for gdb" },
 	{ "features", do_features,
 	  "[--json] [--socket PATH]: what this kernel gives salved (tp_btf, uprobe sessions,\n"
 	  "             uprobe register writes) and which mechanism it uses for each" },

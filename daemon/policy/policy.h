@@ -198,6 +198,7 @@ enum policy_action_kind {
 	POLICY_ACTION_REDIRECT, /* calls to a function go to another one */
 	POLICY_ACTION_RESCUE,   /* a fault returns an error from the innermost rescue point */
 	POLICY_ACTION_BREAKER,  /* a circuit breaker around a function or a network endpoint */
+	POLICY_ACTION_CHECKPOINT, /* the process saved: salve's core, or CRIU's images */
 	POLICY_ACTION_KIND_COUNT,
 };
 
@@ -207,6 +208,17 @@ enum policy_action_kind {
 
 /* A breaker's half-open state lets at most this many calls through. */
 #define POLICY_HALF_OPEN_CALLS_MAX 10000u
+
+/* How a checkpoint is taken: CRIU where salved found a working one, else salve's core;
+ * salve's core (a snapshot in an ELF core, rolled back in place); CRIU's dump. */
+enum policy_backend {
+	POLICY_BACKEND_AUTO,
+	POLICY_BACKEND_CORE,
+	POLICY_BACKEND_CRIU,
+};
+
+/* A checkpoint action keeps at most this many of its rule's checkpoints. */
+#define POLICY_KEEP_MAX 1000u
 
 /* A rescue names at most this many rescue points. */
 #define POLICY_RESCUE_POINTS 16
@@ -246,6 +258,8 @@ struct policy_action {
 	uint64_t max_open_for_ns;    /* doubled at each reopening up to this; default 5 min */
 	uint32_t half_open_calls;    /* half-open lets exactly this many through; default 1 */
 	uint64_t half_open_watch_ns; /* and watches them this long after the last; default 1 s */
+	enum policy_backend backend; /* checkpoint: default auto */
+	uint32_t keep;            /* checkpoint: the rule's last this many kept; default 3 */
 };
 
 struct policy_rule {
@@ -295,6 +309,7 @@ bool policy_scope_binaries_only(const struct policy_scope *sc);
 void policy_clear(struct policy *p);
 
 const char *policy_probe_kind_name(enum policy_probe_kind kind);
+const char *policy_backend_name(enum policy_backend b);
 
 /* Names of x86-64 syscall numbers, of errno values and of signals; NULL when unknown. */
 const char *policy_syscall_name(int nr);

@@ -322,7 +322,36 @@ static const char *const action_names[POLICY_ACTION_KIND_COUNT] = {
 	[POLICY_ACTION_REDIRECT] = "redirect",
 	[POLICY_ACTION_RESCUE] = "rescue",
 	[POLICY_ACTION_BREAKER] = "breaker",
+	[POLICY_ACTION_CHECKPOINT] = "checkpoint",
 };
+
+static const char *const backend_names[] = {
+	[POLICY_BACKEND_AUTO] = "auto",
+	[POLICY_BACKEND_CORE] = "core",
+	[POLICY_BACKEND_CRIU] = "criu",
+};
+
+const char *policy_backend_name(enum policy_backend b)
+{
+	return b < sizeof(backend_names) / sizeof(backend_names[0]) ? backend_names[b] : "unknown";
+}
+
+static int parse_backend(struct parser *ps, struct json_object *v, void *dst,
+			 const struct field *f)
+{
+	struct policy_action *a = dst;
+	const char *s = json_object_get_string(v);
+	char shown[SHOWN_LEN];
+
+	(void)f;
+	for (size_t i = 0; i < sizeof(backend_names) / sizeof(backend_names[0]); i++)
+		if (!strcmp(s, backend_names[i])) {
+			a->backend = (enum policy_backend)i;
+			return 0;
+		}
+	return ps_fail(ps, "expected \"auto\", \"core\" (salve's own snapshot) or \"criu\", got %s",
+		       ps_show(v, shown, sizeof(shown)));
+}
 
 static int parse_do(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
 {
@@ -620,7 +649,7 @@ static const char *action_variant_name(unsigned i)
 static const struct field action_fields[] = {
 	{ .name = "do", .type = json_type_string, .flags = FIELD_REQUIRED, .parse = parse_do,
 	  .help = "one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\", "
-		  "\"breaker\"" },
+		  "\"breaker\", \"checkpoint\"" },
 	{ .name = "message", .type = json_type_string, .only = ACT(LOG), .parse = ps_parse_string,
 	  .off = AO(message) },
 	{ .name = "signal", .type = json_type_string, .only = ACT(SIGNAL), .required = ACT(SIGNAL),
@@ -669,6 +698,9 @@ static const struct field action_fields[] = {
 	  .min = 1, .max = POLICY_HALF_OPEN_CALLS_MAX, .off = AO(half_open_calls) },
 	{ .name = "half_open_watch", .flags = FIELD_ANY_TYPE, .only = ACT(BREAKER),
 	  .parse = ps_parse_duration, .max = BREAKER_OPEN_MAX, .off = AO(half_open_watch_ns) },
+	{ .name = "backend", .type = json_type_string, .only = ACT(CHECKPOINT), .parse = parse_backend },
+	{ .name = "keep", .type = json_type_int, .only = ACT(CHECKPOINT), .parse = ps_parse_u32,
+	  .min = 1, .max = POLICY_KEEP_MAX, .off = AO(keep) },
 };
 
 static const struct object_spec action_spec = {
@@ -704,6 +736,7 @@ static int parse_actions(struct parser *ps, struct json_object *v, void *dst, co
 		a->max_open_for_ns = 300 * NS_PER_SEC;
 		a->half_open_calls = 1;
 		a->half_open_watch_ns = NS_PER_SEC;
+		a->keep = 3;
 		if (!json_object_is_type(e, json_type_object))
 			err = ps_wrong_type(ps, json_type_object, e);
 		else

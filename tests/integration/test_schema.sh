@@ -177,6 +177,13 @@ invalid action-breaker-calls-zero "$(act '{"do": "breaker", "endpoint": "10.0.0.
 invalid action-breaker-open-zero "$(act '{"do": "breaker", "endpoint": "10.0.0.5:5432", "open_for": "0s"}')"
 invalid action-breaker-window "$(act '{"do": "breaker", "endpoint": "10.0.0.5:5432", "window": "1s"}')"
 
+# checkpoint (issue 16): a backend by name, keep from 1 to 1000.
+valid action-checkpoint "$(act '{"do": "checkpoint"}')"
+valid action-checkpoint-full "$(act '{"do": "checkpoint", "backend": "core", "keep": 5}')"
+invalid action-checkpoint-backend "$(act '{"do": "checkpoint", "backend": "gcore"}')"
+invalid action-checkpoint-keep "$(act '{"do": "checkpoint", "keep": 0}')"
+invalid action-checkpoint-symbol "$(act '{"do": "checkpoint", "symbol": "f"}')"
+
 # The shipped policies are part of the corpus.
 for f in "$ROOT"/policies/*.json; do
 	case $f in *.schema.json) continue ;; esac

@@ -347,6 +347,34 @@ static void test_breaker_shapes(void **state)
 	policy_clear(&p);
 }
 
+/* A checkpoint, with its backend and how many are kept, and its defaults. */
+static void test_checkpoint_shapes(void **state)
+{
+	const char *json = ONE_ACTION("{\"do\": \"checkpoint\"},"
+				      "{\"do\": \"checkpoint\", \"backend\": \"core\", \"keep\": 7},"
+				      "{\"do\": \"checkpoint\", \"backend\": \"criu\", \"keep\": 1000}");
+	const struct policy_action *a;
+	struct policy p;
+
+	(void)state;
+	parse_ok(json, &p);
+	a = p.rules[0].actions;
+	assert_int_equal(a[0].kind, POLICY_ACTION_CHECKPOINT);
+	assert_int_equal(a[0].backend, POLICY_BACKEND_AUTO);
+	assert_int_equal(a[0].keep, 3);
+	assert_int_equal(a[1].backend, POLICY_BACKEND_CORE);
+	assert_int_equal(a[1].keep, 7);
+	assert_int_equal(a[2].backend, POLICY_BACKEND_CRIU);
+	assert_string_equal(policy_backend_name(a[2].backend), "criu");
+	policy_clear(&p);
+	expect_error(ONE_ACTION("{\"do\": \"checkpoint\", \"backend\": \"gcore\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].backend: expected \"auto\", \"core\" (salve's own snapshot) or \"criu\", got \"gcore\"");
+	expect_error(ONE_ACTION("{\"do\": \"checkpoint\", \"keep\": 0}"), -EINVAL,
+		     "x.json: rules[0].actions[0].keep: expected an integer from 1 to 1000, got 0");
+	expect_error(ONE_ACTION("{\"do\": \"log\", \"keep\": 2}"), -EINVAL,
+		     "x.json: rules[0].actions[0].keep: does not apply to an action of do \"log\" (only to do \"checkpoint\")");
+}
+
 static void test_errors_breakers(void **state)
 {
 	(void)state;
@@ -521,11 +549,11 @@ static void test_errors_actions(void **state)
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [3]")), -EINVAL,
 		     "x.json: rules[0].actions[0]: expected an object, got 3");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{}]")), -EINVAL,
-		     "x.json: rules[0].actions[0]: missing required field \"do\" (one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\", \"breaker\")");
+		     "x.json: rules[0].actions[0]: missing required field \"do\" (one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\", \"breaker\", \"checkpoint\")");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"lgo\"}]")), -EINVAL,
 		     "x.json: rules[0].actions[0].do: unknown action \"lgo\" (did you mean \"log\"?)");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"reboot\"}]")), -EINVAL,
-		     "x.json: rules[0].actions[0].do: unknown action \"reboot\" (expected one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\", \"breaker\")");
+		     "x.json: rules[0].actions[0].do: unknown action \"reboot\" (expected one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\", \"breaker\", \"checkpoint\")");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"log\", \"signal\": \"SIGTERM\"}]")), -EINVAL,
 		     "x.json: rules[0].actions[0].signal: does not apply to an action of do \"log\" (only to do \"signal\")");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"log\", \"mesage\": \"x\"}]")), -EINVAL,
@@ -1050,6 +1078,7 @@ int main(void)
 		cmocka_unit_test(test_repair_values),
 		cmocka_unit_test(test_errors_repairs),
 		cmocka_unit_test(test_breaker_shapes),
+		cmocka_unit_test(test_checkpoint_shapes),
 		cmocka_unit_test(test_errors_breakers),
 		cmocka_unit_test(test_errors_when),
 		cmocka_unit_test(test_errors_percentiles),

@@ -1,0 +1,663 @@
+/* snapshot: a live process copied while held, and written back into it. */
+#define _GNU_SOURCE
+#include "actions/snapshot.h"
+
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "actions/hold.h"
+
+#define PAGE 4096ull
+#define PM_PRESENT (1ull << 63)
+#define PM_SWAPPED (1ull << 62)
+#define PM_FILE (1ull << 61) /* a page of the file, or shared: not written by the process */
+#define IOV_BATCH 512	     /* runs of pages per process_vm_readv/writev */
+
+static uint64_t clock_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The whole of a /proc file, NUL-terminated; NULL and errno when it cannot be read. */
+static uint8_t *read_whole(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 4096, n = 0;
+	uint8_t *buf = NULL;
+
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		uint8_t *more = n + 1 >= cap || !buf ? realloc(buf, cap *= 2) : buf;
+		ssize_t r;
+
+		if (!more) {
+			free(buf);
+			close(fd);
+			errno = ENOMEM;
+			return NULL;
+		}
+		buf = more;
+		if ((r = read(fd, buf + n, cap - n - 1)) < 0) {
+			int e = errno;
+
+			free(buf);
+			close(fd);
+			errno = e;
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = 0;
+	if (len)
+		*len = n;
+	return buf;
+}
+
+static uint8_t *read_proc(pid_t pid, const char *what, size_t *len)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+	return read_whole(path, len);
+}
+
+/* Memory of the kernel's that no tracer can read: [vvar] and its kind. */
+static bool special_unreadable(const char *path)
+{
+	return !strncmp(path, "[vvar", 5) || !strcmp(path, "[vsyscall]");
+}
+
+/* Memory no file holds: the process's own (anonymous, heap, stack, vdso), or shared
+ * memory whose file is gone or is memory itself (memfd, SysV, /dev/zero). */
+static bool memory_only(const struct snapshot_map *m)
+{
+	if (m->path[0] != '/')
+		return true;
+	return !strncmp(m->path, "/memfd:", 7) || !strncmp(m->path, "/SYSV", 5) ||
+	       !strncmp(m->path, "/dev/zero", 9) || strstr(m->path, " (deleted)");
+}
+
+static int parse_maps(pid_t pid, struct snapshot_map **out, size_t *n_out)
+{
+	uint8_t *text = read_proc(pid, "maps", NULL);
+	struct snapshot_map *maps = NULL;
+	size_t n = 0, cap = 0;
+	char *save = NULL;
+
+	if (!text)
+		return -errno;
+	for (char *line = strtok_r((char *)text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		struct snapshot_map m = { 0 };
+		char perms[5];
+		int at = 0;
+
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 " %n",
+			   &m.start, &m.end, perms, &m.offset, &m.major, &m.minor, &m.inode,
+			   &at) < 7)
+			continue;
+		m.read = perms[0] == 'r';
+		m.write = perms[1] == 'w';
+		m.exec = perms[2] == 'x';
+		m.shared = perms[3] == 's';
+		if (n == cap) {
+			struct snapshot_map *more = realloc(maps, (cap = cap ? cap * 2 : 64) *
+									 sizeof(*maps));
+
+			if (!more)
+				goto nomem;
+			maps = more;
+		}
+		if (!(m.path = strdup(at ? line + at : "")))
+			goto nomem;
+		maps[n++] = m;
+	}
+	free(text);
+	*out = maps;
+	*n_out = n;
+	return 0;
+nomem:
+	for (size_t i = 0; i < n; i++)
+		free(maps[i].path);
+	free(maps);
+	free(text);
+	return -ENOMEM;
+}
+
+static void free_maps(struct snapshot_map *maps, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(maps[i].path);
+		if (maps[i].data)
+			munmap(maps[i].data, maps[i].end - maps[i].start);
+	}
+	free(maps);
+}
+
+/* The pagemap entries of [start, end): one u64 per page. */
+static int read_pagemap(int pagemap, uint64_t start, uint64_t end, uint64_t *out)
+{
+	size_t want = (size_t)((end - start) / PAGE) * sizeof(*out), got = 0;
+
+	while (got < want) {
+		ssize_t r = pread(pagemap, (uint8_t *)out + got, want - got,
+				  (off_t)((start / PAGE) * sizeof(*out) + got));
+
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* Move the pages of m whose bit is set in want between the process and m->data, in runs:
+ * read (process_vm_readv) or write back (process_vm_writev). The bytes moved. */
+static int64_t move_pages(pid_t pid, const struct snapshot_map *m, const bool *want, bool write)
+{
+	size_t pages = (size_t)((m->end - m->start) / PAGE), i = 0;
+	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
+	int64_t moved = 0;
+
+	while (i < pages) {
+		size_t n = 0, bytes = 0;
+
+		for (; i < pages && n < IOV_BATCH; i++) {
+			size_t from = i;
+
+			if (!want[i])
+				continue;
+			while (i + 1 < pages && want[i + 1])
+				i++;
+			local[n] = (struct iovec){ m->data + from * PAGE, (i - from + 1) * PAGE };
+			remote[n] = (struct iovec){ (void *)(m->start + from * PAGE),
+						    (i - from + 1) * PAGE };
+			bytes += local[n++].iov_len;
+		}
+		if (!n)
+			break;
+		ssize_t r = write ? process_vm_writev(pid, local, n, remote, n, 0)
+				  : process_vm_readv(pid, local, n, remote, n, 0);
+		if (r < 0)
+			return -errno;
+		moved += r;
+		if ((size_t)r < bytes)
+			return -EFAULT;
+	}
+	return moved;
+}
+
+/* Which pages of m a copy takes: none of text a file holds (read back from the file, as
+ * the kernel's cores leave it), every page of a private file mapping the process wrote
+ * to (its data, relocations), and the present or swapped pages of memory no file holds.
+ * NULL with *none when nothing is to be copied. */
+static bool *pages_to_copy(int pagemap, const struct snapshot_map *m, bool *none)
+{
+	size_t pages = (size_t)((m->end - m->start) / PAGE);
+	uint64_t *pm = NULL;
+	bool *want = NULL, any = false, written = false;
+
+	*none = true;
+	if (!m->read || special_unreadable(m->path) || (m->shared && !memory_only(m)))
+		return NULL;
+	if (!(pm = malloc(pages * sizeof(*pm))) || !(want = calloc(pages, sizeof(*want))) ||
+	    read_pagemap(pagemap, m->start, m->end, pm)) {
+		free(pm);
+		free(want);
+		*none = false;
+		return NULL;
+	}
+	for (size_t i = 0; i < pages; i++) {
+		bool in = pm[i] & (PM_PRESENT | PM_SWAPPED);
+
+		want[i] = in;
+		any |= in;
+		written |= in && !(pm[i] & PM_FILE);
+	}
+	free(pm);
+	if (!memory_only(m)) {
+		/* A file's pages: all of them once the process wrote to one, else none. */
+		any = written || m->write;
+		for (size_t i = 0; i < pages; i++)
+			want[i] = any;
+	}
+	if (!any) {
+		free(want);
+		return NULL;
+	}
+	*none = false;
+	return want;
+}
+
+/* Whether pid has exited (a zombie, or reaped): a read of its memory failed. */
+static bool exited(pid_t pid)
+{
+	uint8_t *stat = read_proc(pid, "stat", NULL);
+	char *paren = stat ? strrchr((char *)stat, ')') : NULL;
+	bool gone = !paren || paren[1] != ' ' || paren[2] == 'Z' || paren[2] == 'X';
+
+	free(stat);
+	return gone;
+}
+
+static int copy_memory(pid_t pid, struct snapshot *s, char *err, size_t err_len)
+{
+	char path[64];
+	int pagemap;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	if ((pagemap = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, err_len, "process %d: %s: %s", (int)pid, path, strerror(errno));
+		return -errno;
+	}
+	for (size_t i = 0; i < s->n_maps; i++) {
+		struct snapshot_map *m = &s->maps[i];
+		size_t len = m->end - m->start;
+		bool none;
+		bool *want = pages_to_copy(pagemap, m, &none);
+		int64_t got;
+
+		if (!want && none)
+			continue;
+		if (!want) {
+			close(pagemap);
+			if (exited(pid)) {
+				snprintf(err, err_len, "process %d: exited while it was copied", (int)pid);
+				return -ESRCH;
+			}
+			snprintf(err, err_len, "process %d: %s: cannot be read", (int)pid, path);
+			return -EIO;
+		}
+		m->data = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m->data == MAP_FAILED) {
+			m->data = NULL;
+			free(want);
+			close(pagemap);
+			snprintf(err, err_len, "process %d: no memory for a copy of %" PRIu64
+				 " bytes at %#" PRIx64, (int)pid, (uint64_t)len, m->start);
+			return -ENOMEM;
+		}
+		got = move_pages(pid, m, want, false);
+		free(want);
+		if (got < 0 && (got == -ESRCH || exited(pid))) {
+			snprintf(err, err_len, "process %d: exited while it was copied", (int)pid);
+			close(pagemap);
+			return -ESRCH;
+		}
+		if (got < 0) {
+			/* Memory the kernel keeps from tracers (a device's, a guard): left out. */
+			munmap(m->data, len);
+			m->data = NULL;
+			continue;
+		}
+		m->copied = (uint64_t)got;
+		s->memory_bytes += m->copied;
+	}
+	close(pagemap);
+	return 0;
+}
+
+static int read_registers(struct snapshot_thread *t)
+{
+	uint8_t xstate[SNAPSHOT_XSTATE_MAX];
+	struct iovec iov = { xstate, sizeof(xstate) };
+
+	if (ptrace(PTRACE_GETREGS, t->tid, NULL, &t->regs) ||
+	    ptrace(PTRACE_GETFPREGS, t->tid, NULL, &t->fpregs))
+		return -errno;
+	if (!ptrace(PTRACE_GETREGSET, t->tid, (void *)NT_X86_XSTATE, &iov) && iov.iov_len) {
+		if (!(t->xstate = malloc(iov.iov_len)))
+			return -ENOMEM;
+		memcpy(t->xstate, xstate, iov.iov_len);
+		t->xstate_len = iov.iov_len;
+	}
+	return 0;
+}
+
+/* pid's name, parent, state and ids, from stat and status. */
+static int read_identity(pid_t pid, struct snapshot *s)
+{
+	uint8_t *stat = read_proc(pid, "stat", NULL), *status;
+	char *close_paren, *line;
+	int ppid = 0;
+
+	if (!stat)
+		return -errno;
+	/* "PID (COMM) S PPID …": comm may hold spaces and parentheses. */
+	if ((close_paren = strrchr((char *)stat, ')'))) {
+		char *open_paren = strchr((char *)stat, '(');
+		size_t n = (size_t)(close_paren - open_paren - 1);
+
+		memcpy(s->comm, open_paren + 1, n < sizeof(s->comm) ? n : sizeof(s->comm) - 1);
+		sscanf(close_paren + 2, "%c %d", &s->state, &ppid);
+	}
+	free(stat);
+	s->ppid = ppid;
+	if (!(status = read_proc(pid, "status", NULL)))
+		return -errno;
+	if ((line = strstr((char *)status, "\nUid:")))
+		s->uid = (uid_t)strtoul(line + 5, NULL, 10);
+	if ((line = strstr((char *)status, "\nGid:")))
+		s->gid = (gid_t)strtoul(line + 5, NULL, 10);
+	free(status);
+	return 0;
+}
+
+static int read_fds(pid_t pid, struct snapshot *s)
+{
+	char dir[64];
+	struct dirent *de;
+	size_t cap = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	if (!(d = opendir(dir)))
+		return -errno;
+	while ((de = readdir(d))) {
+		char link[320], target[4096], info[64];
+		struct snapshot_fd f = { .fd = -1 };
+		uint8_t *fdinfo;
+		ssize_t n;
+		char *pos, *flags;
+
+		if (de->d_name[0] == '.')
+			continue;
+		f.fd = atoi(de->d_name);
+		snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+		if ((n = readlink(link, target, sizeof(target) - 1)) < 0)
+			continue; /* closed meanwhile */
+		target[n] = 0;
+		snprintf(info, sizeof(info), "fdinfo/%d", f.fd);
+		if ((fdinfo = read_proc(pid, info, NULL))) {
+			if ((pos = strstr((char *)fdinfo, "pos:")))
+				f.pos = strtoull(pos + 4, NULL, 10);
+			if ((flags = strstr((char *)fdinfo, "flags:")))
+				f.flags = (unsigned)strtoul(flags + 6, NULL, 8);
+			free(fdinfo);
+		}
+		if (s->n_fds == cap) {
+			struct snapshot_fd *more = realloc(s->fds, (cap = cap ? cap * 2 : 16) *
+									sizeof(*more));
+
+			if (!more)
+				goto nomem;
+			s->fds = more;
+		}
+		if (!(f.target = strdup(target)))
+			goto nomem;
+		s->fds[s->n_fds++] = f;
+	}
+	closedir(d);
+	return 0;
+nomem:
+	closedir(d);
+	return -ENOMEM;
+}
+
+/* What a process is besides its memory and threads, read before it is held. */
+static int read_process(pid_t pid, struct snapshot *s, char *err, size_t err_len)
+{
+	char exe[4096], path[64];
+	ssize_t n;
+	int r;
+
+	if ((r = read_identity(pid, s))) {
+		snprintf(err, err_len, "process %d: %s", (int)pid,
+			 r == -ENOENT ? "no such process" : strerror(-r));
+		return r == -ENOENT ? -ESRCH : r;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if ((n = readlink(path, exe, sizeof(exe) - 1)) < 0)
+		n = 0;
+	exe[n] = 0;
+	if (!(s->exe = strdup(exe)))
+		return -ENOMEM;
+	if (!(s->cmdline = read_proc(pid, "cmdline", &s->cmdline_len)) ||
+	    !(s->auxv = read_proc(pid, "auxv", &s->auxv_len))) {
+		snprintf(err, err_len, "process %d: its command line and auxv: %s", (int)pid,
+			 strerror(errno));
+		return -errno;
+	}
+	for (int i = 0; i < SNAPSHOT_LIMITS; i++)
+		if (prlimit(pid, (__rlimit_resource_t)i, NULL, &s->limits[i]))
+			s->limits[i] = (struct rlimit){ RLIM_INFINITY, RLIM_INFINITY };
+	if ((r = read_fds(pid, s))) {
+		snprintf(err, err_len, "process %d: its open files: %s", (int)pid, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+int snapshot_take(pid_t pid, struct snapshot **out, char *err, size_t err_len)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+	uint64_t start = 0;
+	struct hold h;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	s->pid = pid;
+	if ((r = read_process(pid, s, err, err_len)))
+		goto fail;
+	hold_begin(&h, pid);
+	if ((r = hold_all(&h, err, err_len)))
+		goto release;
+	start = clock_ns(CLOCK_MONOTONIC);
+	s->taken_ns = clock_ns(CLOCK_REALTIME);
+	if (!(s->threads = calloc(h.n, sizeof(*s->threads)))) {
+		r = -ENOMEM;
+		goto release;
+	}
+	for (size_t i = 0; i < h.n; i++) {
+		struct snapshot_thread *t = &s->threads[s->n_threads];
+
+		t->tid = h.t[i].tid;
+		t->sig = h.t[i].sig;
+		if (t->sig && !s->has_siginfo)
+			s->has_siginfo = !ptrace(PTRACE_GETSIGINFO, t->tid, NULL, &s->siginfo);
+		if ((r = read_registers(t))) {
+			if (r == -ESRCH)
+				continue; /* it exited while held */
+			snprintf(err, err_len, "process %d: thread %d: its registers: %s", (int)pid,
+				 (int)t->tid, strerror(-r));
+			goto release;
+		}
+		s->n_threads++;
+	}
+	if ((r = parse_maps(pid, &s->maps, &s->n_maps))) {
+		snprintf(err, err_len, "process %d: its mappings: %s", (int)pid, strerror(-r));
+		goto release;
+	}
+	r = copy_memory(pid, s, err, err_len);
+release:
+	hold_end(&h);
+	s->pause_ns = start ? clock_ns(CLOCK_MONOTONIC) - start : 0;
+	if (!r && !s->n_threads) {
+		snprintf(err, err_len, "process %d: exited while it was copied", (int)pid);
+		r = -ESRCH;
+	}
+	if (r)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	snapshot_free(s);
+	return r;
+}
+
+static const struct snapshot_map *map_at(const struct snapshot_map *maps, size_t n,
+					 uint64_t start)
+{
+	for (size_t i = 0; i < n; i++)
+		if (maps[i].start <= start && start < maps[i].end)
+			return &maps[i];
+	return NULL;
+}
+
+/* Whether every mapping rollback writes is still there as it was, else what changed. */
+static int check_layout(const struct snapshot *s, const struct snapshot_map *now, size_t n,
+			char *err, size_t err_len)
+{
+	for (size_t i = 0; i < s->n_maps; i++) {
+		const struct snapshot_map *m = &s->maps[i], *c;
+
+		if (!m->data || !m->write || m->shared)
+			continue;
+		if (!(c = map_at(now, n, m->start))) {
+			snprintf(err, err_len, "process %d: the mapping at %#" PRIx64 " (%s) is gone",
+				 (int)s->pid, m->start, m->path[0] ? m->path : "anonymous");
+			return -ESTALE;
+		}
+		if (c->start != m->start || c->end != m->end) {
+			snprintf(err, err_len, "process %d: the mapping at %#" PRIx64 " (%s) was "
+				 "resized: %#" PRIx64 "-%#" PRIx64 ", was %#" PRIx64 "-%#" PRIx64,
+				 (int)s->pid, m->start, m->path[0] ? m->path : "anonymous", c->start,
+				 c->end, m->start, m->end);
+			return -ESTALE;
+		}
+		if (strcmp(c->path, m->path) || c->inode != m->inode || !c->write || c->shared) {
+			snprintf(err, err_len, "process %d: the mapping at %#" PRIx64 " was replaced: "
+				 "now %s%s, was %s", (int)s->pid, m->start,
+				 c->path[0] ? c->path : "anonymous", c->write ? "" : " (not writable)",
+				 m->path[0] ? m->path : "anonymous");
+			return -ESTALE;
+		}
+	}
+	return 0;
+}
+
+/* The pages of m to write back: those the copy holds, and those present now that the
+ * copy has as zero (touched since). */
+static int write_back(pid_t pid, int pagemap, const struct snapshot_map *m)
+{
+	size_t pages = (size_t)((m->end - m->start) / PAGE);
+	static const uint8_t zero[PAGE];
+	uint64_t *pm = malloc(pages * sizeof(*pm));
+	bool *want = calloc(pages, sizeof(*want));
+	int64_t r = -ENOMEM;
+
+	if (pm && want && !(r = read_pagemap(pagemap, m->start, m->end, pm))) {
+		for (size_t i = 0; i < pages; i++)
+			want[i] = (pm[i] & (PM_PRESENT | PM_SWAPPED)) ||
+				  memcmp(m->data + i * PAGE, zero, PAGE);
+		r = move_pages(pid, m, want, true);
+	}
+	free(pm);
+	free(want);
+	return r < 0 ? (int)r : 0;
+}
+
+static int write_registers(const struct snapshot_thread *t)
+{
+	struct iovec iov = { t->xstate, t->xstate_len };
+
+	if (ptrace(PTRACE_SETREGS, t->tid, NULL, &t->regs) ||
+	    ptrace(PTRACE_SETFPREGS, t->tid, NULL, &t->fpregs))
+		return -errno;
+	if (t->xstate && ptrace(PTRACE_SETREGSET, t->tid, (void *)NT_X86_XSTATE, &iov))
+		return -errno;
+	return 0;
+}
+
+int snapshot_rollback(const struct snapshot *s, char *err, size_t err_len)
+{
+	struct snapshot_map *now = NULL;
+	size_t n_now = 0;
+	char path[64];
+	int pagemap = -1, r;
+	struct hold h;
+
+	hold_begin(&h, s->pid);
+	if ((r = hold_all(&h, err, err_len)))
+		goto out;
+	for (size_t i = 0; i < s->n_threads; i++) {
+		bool there = false;
+
+		for (size_t j = 0; j < h.n && !there; j++)
+			there = h.t[j].tid == s->threads[i].tid;
+		if (!there) {
+			snprintf(err, err_len, "process %d: thread %d of the checkpoint is gone",
+				 (int)s->pid, (int)s->threads[i].tid);
+			r = -ESTALE;
+			goto out;
+		}
+	}
+	if ((r = parse_maps(s->pid, &now, &n_now))) {
+		snprintf(err, err_len, "process %d: its mappings: %s", (int)s->pid, strerror(-r));
+		goto out;
+	}
+	if ((r = check_layout(s, now, n_now, err, err_len)))
+		goto out;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)s->pid);
+	if ((pagemap = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		r = -errno;
+		snprintf(err, err_len, "process %d: %s: %s", (int)s->pid, path, strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < s->n_maps; i++) {
+		const struct snapshot_map *m = &s->maps[i];
+
+		if (!m->data || !m->write || m->shared)
+			continue;
+		if ((r = write_back(s->pid, pagemap, m))) {
+			snprintf(err, err_len, "process %d: writing back %#" PRIx64 "-%#" PRIx64
+				 " (%s): %s", (int)s->pid, m->start, m->end,
+				 m->path[0] ? m->path : "anonymous", strerror(-r));
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < s->n_threads; i++)
+		if ((r = write_registers(&s->threads[i]))) {
+			snprintf(err, err_len, "process %d: thread %d: its registers: %s", (int)s->pid,
+				 (int)s->threads[i].tid, strerror(-r));
+			goto out;
+		}
+	/* A fault a stop held back belongs to the code rolled back from; any other signal
+	 * (a SIGTERM sent meanwhile) is still for the process. */
+	for (size_t j = 0; j < h.n; j++)
+		if (h.t[j].sig == SIGSEGV || h.t[j].sig == SIGBUS || h.t[j].sig == SIGFPE ||
+		    h.t[j].sig == SIGILL || h.t[j].sig == SIGTRAP)
+			h.t[j].sig = 0;
+out:
+	if (pagemap >= 0)
+		close(pagemap);
+	free_maps(now, n_now);
+	hold_end(&h);
+	return r;
+}
+
+void snapshot_free(struct snapshot *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_threads; i++)
+		free(s->threads[i].xstate);
+	free(s->threads);
+	free_maps(s->maps, s->n_maps);
+	for (size_t i = 0; i < s->n_fds; i++)
+		free(s->fds[i].target);
+	free(s->fds);
+	free(s->cmdline);
+	free(s->auxv);
+	free(s->exe);
+	free(s);
+}
