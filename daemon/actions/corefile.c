@@ -1,7 +1,7 @@
 /* corefile: a snapshot as an ELF core, written front to back through a sink. libelf gives
- * the file form of the ELF header, the program headers, the note headers and NT_FILE's
- * words; the notes' bodies are the kernel's structures from <sys/procfs.h>, as it writes
- * them. */
+ * the file form of the ELF header, the program headers, the note headers and the words of
+ * NT_FILE and NT_SALVE_MAPS; the notes' bodies are the kernel's structures from
+ * <sys/procfs.h>, as it writes them. */
 #include <cpuid.h>
 #include <elf.h>
 #include <errno.h>
@@ -26,6 +26,7 @@
 
 #define NOTE_ALIGN 4 /* a core's notes are 4-aligned (the kernel's, and gdb's reading) */
 #define NT_FILE_WORDS 3 /* start, end, offset in pages */
+#define MAX_WORDS 8	/* the most words put_xwords is given at once */
 #define XFEAT_WORDS 4	/* NT_X86_XSAVE_LAYOUT: feature, size, offset, flags */
 
 static uint64_t align_up(uint64_t v, uint64_t a)
@@ -56,6 +57,11 @@ static size_t first_thread(const struct snapshot *s)
 static bool is_file(const struct snapshot_map *m)
 {
 	return m->path && m->path[0] == '/';
+}
+
+static const char *map_path(const struct snapshot_map *m)
+{
+	return m->path ? m->path : "";
 }
 
 static uint64_t map_filesz(const struct snapshot_map *m)
@@ -104,6 +110,7 @@ struct layout {
 	uint64_t shoff;	   /* section header 0, when xnum */
 	uint64_t size;
 	uint64_t n_files, files_desc; /* NT_FILE */
+	uint64_t maps_desc;	      /* NT_SALVE_MAPS */
 	uint64_t xfeatures;	      /* NT_X86_XSAVE_LAYOUT: the extended features it lists */
 };
 
@@ -134,6 +141,10 @@ static void layout(const struct snapshot *s, struct layout *l)
 	if (l->n_files)
 		l->files_desc += (2 + NT_FILE_WORDS * l->n_files) *
 				 elf64_fsize(ELF_T_XWORD, 1, EV_CURRENT);
+	l->maps_desc = (2 + COREFILE_MAP_WORDS * s->n_maps) *
+		       elf64_fsize(ELF_T_XWORD, 1, EV_CURRENT);
+	for (size_t i = 0; i < s->n_maps; i++)
+		l->maps_desc += strlen(map_path(&s->maps[i])) + 1;
 
 	n = 0;
 	for (size_t i = 0; i < s->n_threads; i++) {
@@ -153,6 +164,7 @@ static void layout(const struct snapshot *s, struct layout *l)
 	if (l->xfeatures)
 		n += note_size(l, "LINUX", __builtin_popcountll(l->xfeatures) * XFEAT_WORDS *
 						   elf64_fsize(ELF_T_WORD, 1, EV_CURRENT));
+	n += note_size(l, COREFILE_SALVE_OWNER, l->maps_desc);
 	l->notes_off = l->ehdr + l->segs * l->phent;
 	l->notes_size = n;
 	l->data_off = align_up(l->notes_off + n, l->page);
@@ -241,8 +253,10 @@ static int put_elf(struct writer *w, Elf_Type type, const void *mem, size_t mem_
 
 static int put_xwords(struct writer *w, const uint64_t *v, size_t count)
 {
-	Elf64_Xword x[NT_FILE_WORDS];
+	Elf64_Xword x[MAX_WORDS];
 
+	if (count > MAX_WORDS)
+		return -EINVAL;
 	for (size_t i = 0; i < count; i++)
 		x[i] = v[i];
 	return put_elf(w, ELF_T_XWORD, x, count * sizeof(x[0]), count);
@@ -437,6 +451,35 @@ static int write_xsave_layout(struct writer *w, const struct layout *l)
 	return err;
 }
 
+/* NT_SALVE_MAPS: the count, the words per record, a (start, end, offset, flags, major,
+ * minor, inode) per mapping, then every mapping's path ending in NUL. */
+static int write_maps(struct writer *w, const struct snapshot *s, const struct layout *l)
+{
+	uint64_t head[2] = { s->n_maps, COREFILE_MAP_WORDS };
+	int err = note_begin(w, COREFILE_SALVE_OWNER, NT_SALVE_MAPS, l->maps_desc);
+
+	_Static_assert(COREFILE_MAP_WORDS <= MAX_WORDS, "a record goes out in one put_xwords");
+	if (!err)
+		err = put_xwords(w, head, 2);
+	for (size_t i = 0; !err && i < s->n_maps; i++) {
+		const struct snapshot_map *m = &s->maps[i];
+		uint64_t v[COREFILE_MAP_WORDS] = {
+			m->start, m->end, m->offset,
+			(m->read ? COREFILE_MAP_READ : 0) | (m->write ? COREFILE_MAP_WRITE : 0) |
+				(m->exec ? COREFILE_MAP_EXEC : 0) |
+				(m->shared ? COREFILE_MAP_SHARED : 0),
+			m->major, m->minor, m->inode,
+		};
+
+		err = put_xwords(w, v, COREFILE_MAP_WORDS);
+	}
+	for (size_t i = 0; !err && i < s->n_maps; i++)
+		err = put(w, map_path(&s->maps[i]), strlen(map_path(&s->maps[i])) + 1);
+	if (!err)
+		err = note_end(w, l->maps_desc);
+	return err;
+}
+
 static int write_notes(struct writer *w, const struct snapshot *s, const struct layout *l)
 {
 	size_t first = first_thread(s);
@@ -462,6 +505,8 @@ static int write_notes(struct writer *w, const struct snapshot *s, const struct 
 	}
 	if (!err && l->xfeatures)
 		err = write_xsave_layout(w, l);
+	if (!err)
+		err = write_maps(w, s, l);
 	return err;
 }
 
@@ -528,7 +573,7 @@ int corefile_write(const struct snapshot *s, corefile_sink *sink, void *ctx, uin
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -ENOSYS;
 	layout(s, &l);
-	if (l.files_desc > UINT32_MAX)
+	if (l.files_desc > UINT32_MAX || l.maps_desc > UINT32_MAX)
 		return -EINVAL;
 
 	err = write_ehdr(&w, &l);

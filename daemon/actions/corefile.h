@@ -7,9 +7,19 @@
  * (the thread that took the signal first, else the main thread), with NT_PRPSINFO,
  * NT_SIGINFO (when the snapshot was taken on a signal), NT_AUXV and NT_FILE (the mappings
  * of files, whose read-only text gdb reads from the files) after the first thread's
- * NT_PRSTATUS, and NT_X86_XSAVE_LAYOUT last (where this CPU keeps each extended feature in
- * the xstate, from CPUID). A mapping that was not copied has a PT_LOAD with no bytes in the
- * file.
+ * NT_PRSTATUS, NT_X86_XSAVE_LAYOUT after the threads (where this CPU keeps each extended
+ * feature in the xstate, from CPUID), and salve's own NT_SALVE_MAPS last. A mapping that was
+ * not copied has a PT_LOAD with no bytes in the file.
+ *
+ * NT_SALVE_MAPS (owner "SALVE") holds what an in-place rollback checks of every mapping and
+ * no kernel note gives (NT_FILE has only the files, and neither device, inode nor
+ * permissions; a PT_LOAD has no "shared"): laid out as NT_FILE, all words 64-bit in the
+ * core's byte order, a count, the words per record (COREFILE_MAP_WORDS; a reader skips
+ * words it does not know), then for every mapping in address order a record (start, end,
+ * offset in bytes, COREFILE_MAP_* flags, major, minor, inode), then every mapping's path
+ * ending in NUL ("" for anonymous memory). It comes after the kernel's notes, which keep
+ * the order and places the kernel gives them; gdb and readelf pass over it as an unknown
+ * note.
  *
  * The core goes out in file order through a sink and is never sought back into, so the
  * caller may compress it as it comes. */
@@ -22,6 +32,14 @@
 #include "actions/snapshot.h"
 
 #define COREFILE_CHUNK (1u << 20) /* the most bytes one call of a sink is given */
+
+#define NT_SALVE_MAPS 0x5341	  /* "SA": a type no tool reads for an owner it does not know */
+#define COREFILE_SALVE_OWNER "SALVE"
+#define COREFILE_MAP_WORDS 7	  /* start, end, offset, flags, major, minor, inode */
+#define COREFILE_MAP_READ 0x1u
+#define COREFILE_MAP_WRITE 0x2u
+#define COREFILE_MAP_EXEC 0x4u
+#define COREFILE_MAP_SHARED 0x8u
 
 /* The bytes of an ELF core, handed on in file order, at most COREFILE_CHUNK at a time.
  * 0, or -errno (stops the write). */

@@ -85,9 +85,9 @@ static int setup(void **state)
 	f->maps[0] = (struct snapshot_map){ .start = 0x400000, .end = 0x402000, .read = true,
 					    .exec = true, .path = "/usr/bin/worker" };
 	f->maps[1] = (struct snapshot_map){ .start = 0x600000, .end = 0x601000, .offset = 0x2000,
-					    .read = true, .write = true,
-					    .path = "/usr/bin/worker", .data = f->bss,
-					    .copied = PAGE };
+					    .read = true, .write = true, .major = 8, .minor = 1,
+					    .inode = 131077, .path = "/usr/bin/worker",
+					    .data = f->bss, .copied = PAGE };
 	f->maps[2] = (struct snapshot_map){ .start = 0x7f0000000000, .end = 0x7f0000003000,
 					    .read = true, .write = true, .path = "",
 					    .data = f->anon, .copied = 3 * PAGE };
@@ -95,6 +95,8 @@ static int setup(void **state)
 					    .path = "" }; /* a guard page: ---p */
 	f->maps[4] = (struct snapshot_map){ .start = 0x7f0000100000, .end = 0x7f0000128000,
 					    .offset = 0x28000, .read = true, .exec = true,
+					    .shared = true, .major = 259, .minor = 3,
+					    .inode = 0x100000004,
 					    .path = "/usr/lib/x86_64-linux-gnu/libc.so.6" };
 	s->maps = f->maps;
 	s->n_maps = 5;
@@ -291,6 +293,48 @@ static void assert_note(const struct note *n, const char *name, uint32_t type, c
 	assert_memory_equal(n->desc, desc, len);
 }
 
+/* NT_SALVE_MAPS: every mapping, anonymous ones too, with what NT_FILE leaves out. */
+static uint64_t word(const struct note *n, size_t i)
+{
+	uint64_t w;
+
+	assert_true((i + 1) * sizeof(w) <= n->descsz);
+	memcpy(&w, n->desc + i * sizeof(w), sizeof(w)); /* the note is only 4-aligned */
+	return w;
+}
+
+static void assert_salve_maps(const struct note *n, const struct snapshot *s)
+{
+	const char *name;
+
+	assert_string_equal(n->name, "SALVE");
+	assert_int_equal(n->type, NT_SALVE_MAPS);
+	assert_int_equal(word(n, 0), s->n_maps);
+	assert_int_equal(word(n, 1), COREFILE_MAP_WORDS);
+	for (size_t i = 0; i < s->n_maps; i++) {
+		const struct snapshot_map *m = &s->maps[i];
+		size_t r = 2 + i * COREFILE_MAP_WORDS;
+		uint64_t flags = (m->read ? COREFILE_MAP_READ : 0) |
+				 (m->write ? COREFILE_MAP_WRITE : 0) |
+				 (m->exec ? COREFILE_MAP_EXEC : 0) |
+				 (m->shared ? COREFILE_MAP_SHARED : 0);
+
+		assert_int_equal(word(n, r), m->start);
+		assert_int_equal(word(n, r + 1), m->end);
+		assert_int_equal(word(n, r + 2), m->offset);
+		assert_int_equal(word(n, r + 3), flags);
+		assert_int_equal(word(n, r + 4), m->major);
+		assert_int_equal(word(n, r + 5), m->minor);
+		assert_int_equal(word(n, r + 6), m->inode);
+	}
+	name = (const char *)n->desc + (2 + s->n_maps * COREFILE_MAP_WORDS) * sizeof(uint64_t);
+	for (size_t i = 0; i < s->n_maps; i++) {
+		assert_string_equal(name, s->maps[i].path);
+		name += strlen(name) + 1;
+	}
+	assert_int_equal(name - (const char *)n->desc, n->descsz);
+}
+
 /* ---- tests ---- */
 
 static void test_headers(void **state)
@@ -372,8 +416,8 @@ static void test_notes(void **state)
 	count = read_notes(&c, n, 16);
 	/* The kernel's order: the faulting thread (listed second) first, the process's notes
 	 * after its NT_PRSTATUS, then its other register sets, then the next thread's, then
-	 * the xstate's layout on this CPU. */
-	assert_int_equal(count, 9 + has_layout);
+	 * the xstate's layout on this CPU; salve's mappings last. */
+	assert_int_equal(count, 10 + has_layout);
 
 	ps = prstatus(&n[0]);
 	assert_int_equal(ps->pr_pid, FAULT_TID);
@@ -447,6 +491,7 @@ static void test_notes(void **state)
 		    sizeof(struct user_fpregs_struct));
 	if (has_layout)
 		assert_note(&n[9], "LINUX", NT_XSAVE_LAYOUT, layout, sizeof(layout));
+	assert_salve_maps(&n[count - 1], &f->s);
 	core_close(&c);
 }
 
@@ -463,7 +508,7 @@ static void test_no_signal(void **state)
 	assert_int_equal(write_core(f), corefile_size(&f->s));
 	core_open(&c, f->path);
 	count = read_notes(&c, n, 16);
-	assert_int_equal(count, 8 + avx_layout((uint32_t[4]){ 0 }));
+	assert_int_equal(count, 9 + avx_layout((uint32_t[4]){ 0 }));
 	assert_int_equal(prstatus(&n[0])->pr_pid, MAIN_TID);
 	assert_int_equal(prstatus(&n[0])->pr_cursig, 0);
 	assert_int_equal(n[1].type, NT_PRPSINFO);
@@ -481,8 +526,9 @@ static void test_no_signal(void **state)
 	f->threads[1].xstate = NULL;
 	assert_int_equal(write_core(f), corefile_size(&f->s));
 	core_open(&c, f->path);
-	assert_int_equal(read_notes(&c, n, 16), 7);
+	assert_int_equal(read_notes(&c, n, 16), 8);
 	assert_int_equal(n[6].type, NT_FPREGSET);
+	assert_salve_maps(&n[7], &f->s);
 	core_close(&c);
 }
 
