@@ -19,7 +19,7 @@
  * offset in bytes, COREFILE_MAP_* flags, major, minor, inode), then every mapping's path
  * ending in NUL ("" for anonymous memory). It comes after the kernel's notes, which keep
  * the order and places the kernel gives them; gdb and readelf pass over it as an unknown
- * note.
+ * note. corefile_read reads such a core back into a snapshot.
  *
  * The core goes out in file order through a sink and is never sought back into, so the
  * caller may compress it as it comes. */
@@ -52,5 +52,20 @@ int corefile_write(const struct snapshot *s, corefile_sink *sink, void *ctx, uin
 
 /* The size corefile_write will produce, before writing (for a free-space check). */
 uint64_t corefile_size(const struct snapshot *s);
+
+/* A core corefile_write wrote, len bytes at core, read back into a new snapshot (*out, for
+ * snapshot_rollback; free it with snapshot_free): pid, parent, ids, comm and state from
+ * NT_PRPSINFO; every thread in the core's order with its registers (the first one's
+ * pr_cursig as its signal); auxv; siginfo; every mapping from NT_SALVE_MAPS, with a copy
+ * (data, copied) of those whose PT_LOAD has bytes in the file. The command line, exe, open
+ * files and limits are not in a core (meta.json has them) and are left empty. 0, or
+ * -EINVAL with err saying what is wrong (not an ELF x86-64 core, truncated, a note that
+ * does not parse, a core without NT_SALVE_MAPS such as the kernel's), -ENOMEM. */
+int corefile_read(const void *core, size_t len, struct snapshot **out, char *err, size_t err_len);
+
+/* corefile_read of the core gzip-compressed in the file at path (a checkpoint's core.gz; a
+ * file not compressed is read as it is). 0, or -errno with err naming the file: its open's
+ * error, -EINVAL for a gzip stream cut short or corrupt, or corefile_read's. */
+int corefile_read_gz(const char *path, struct snapshot **out, char *err, size_t err_len);
 
 #endif
