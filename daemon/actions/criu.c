@@ -337,8 +337,8 @@ int criu_dump(const char *criu, pid_t pid, const char *dir, char *err, size_t er
 	char pid_s[16], real[PATH_MAX], out_path[PATH_MAX + 16], log_path[PATH_MAX + 16];
 	const char *args[20] = { "dump", "-t", pid_s, "-D", real, "-o", "dump.log", "-v4",
 				 "--leave-running", "--allow-uprobes", "--tcp-established",
-				 "--network-lock", "nftables" };
-	size_t n = 13;
+				 "--network-lock", "nftables", "--file-locks" };
+	size_t n = 14;
 	bool tty = false;
 	int fd, r;
 
@@ -668,8 +668,8 @@ int criu_restore(const char *criu, const char *dir, pid_t *pid, char *err, size_
 		log_path[PATH_MAX + 16];
 	const char *args[16] = { "restore", "-D", real, "-o", "restore.log", "-v4",
 				 "--restore-detached", "--pidfile", pidfile, "--allow-uprobes",
-				 "--tcp-established" };
-	size_t n = 11;
+				 "--tcp-established", "--file-locks" };
+	size_t n = 12;
 	bool shell_job;
 	int fd, r;
 

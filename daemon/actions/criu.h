@@ -8,13 +8,16 @@
  *   criu --version
  *   criu check
  *   criu dump -t PID -D DIR -o dump.log -v4 --leave-running --allow-uprobes
- *             --tcp-established --network-lock nftables [--shell-job]
+ *             --tcp-established --network-lock nftables --file-locks [--shell-job]
  *   criu restore -D DIR -o restore.log -v4 --restore-detached --pidfile DIR/restore.pid
- *             --allow-uprobes --tcp-established [--shell-job]
+ *             --allow-uprobes --tcp-established --file-locks [--shell-job]
  * Why each: --allow-uprobes because a process that has hit a uprobe (every process salve
  * probes) has a [uprobes] mapping, which criu refuses otherwise; --tcp-established for
  * processes with TCP connections, and --network-lock nftables because hosts without
- * iptables lock the network that way (criu does it through libnftables, no binary); no
+ * iptables lock the network that way (criu does it through libnftables, no binary);
+ * --file-locks because criu refuses a process holding a lock (a daemon's pid file)
+ * otherwise, and restores the lock with it (a lock whose open file is shared with a
+ * process outside the tree cannot be taken again: that restore fails); no
  * --track-mem, since soft-dirty tracking is off in the kernels salve runs on; --shell-job
  * only when the process has a controlling terminal (/proc/PID/stat tty_nr), which a dump
  * without it refuses; restore passes it when the dump did (DIR/shell-job marks it).

@@ -2,7 +2,8 @@
  * filled from the counter. On each SIGUSR1 it checks that the memory still holds what it
  * last wrote, adds one to the counter, calls tick() (where a test attaches a uprobe),
  * refills the memory, and appends "count=N check=ok" (or "check=bad") to the file named
- * by its argument. It prints "pid=P ready" there first.
+ * by its argument, on which it holds an flock as a daemon does on its pid file. It prints
+ * "pid=P ready" there first.
  *
  * Written for criu: the file is opened once and kept open (criu restores a regular file
  * at its offset, where a pipe to the test would be a resource outside the dumped tree);
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #define WORDS (2u * 1024 * 1024 / sizeof(uint64_t))
@@ -61,6 +63,10 @@ int main(int argc, char **argv)
 	fd = open(argv[1], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		fprintf(stderr, "%s: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		fprintf(stderr, "%s: flock: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
 	mem = malloc(WORDS * sizeof(*mem));

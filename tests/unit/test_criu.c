@@ -233,7 +233,8 @@ static void test_dump_arguments_and_log(void **state)
 	f->child = start_child(false);
 	assert_int_equal(criu_dump(f->criu, f->child, f->imgs, err, sizeof(err)), 0);
 	snprintf(want, sizeof(want), "dump -t %d -D %s -o dump.log -v4 --leave-running "
-		 "--allow-uprobes --tcp-established --network-lock nftables", (int)f->child, f->imgs);
+		 "--allow-uprobes --tcp-established --network-lock nftables --file-locks", (int)f->child,
+		 f->imgs);
 	assert_string_equal(recorded(f), want);
 	/* criu's log and its stdout and stderr stay beside the images. */
 	assert_non_null(strstr(get(f->imgs, "dump.log"), "Dumping finished successfully"));
@@ -249,7 +250,7 @@ static void test_dump_shell_job(void **state)
 	f->child = start_child(true);
 	assert_int_equal(criu_dump(f->criu, f->child, f->imgs, err, sizeof(err)), 0);
 	snprintf(want, sizeof(want), "dump -t %d -D %s -o dump.log -v4 --leave-running "
-		 "--allow-uprobes --tcp-established --network-lock nftables --shell-job",
+		 "--allow-uprobes --tcp-established --network-lock nftables --file-locks --shell-job",
 		 (int)f->child, f->imgs);
 	assert_string_equal(recorded(f), want);
 	assert_non_null(get(f->imgs, "shell-job"));
@@ -320,7 +321,8 @@ static void test_restore_arguments_and_pid(void **state)
 	assert_int_equal(criu_restore(f->criu, f->imgs, &pid, err, sizeof(err)), 0);
 	assert_int_equal(pid, gone);
 	snprintf(want, sizeof(want), "restore -D %s -o restore.log -v4 --restore-detached "
-		 "--pidfile %s/restore.pid --allow-uprobes --tcp-established", f->imgs, f->imgs);
+		 "--pidfile %s/restore.pid --allow-uprobes --tcp-established --file-locks", f->imgs,
+		 f->imgs);
 	assert_string_equal(recorded(f), want);
 	assert_non_null(get(f->imgs, "restore.log"));
 	assert_string_equal(get(f->imgs, "restore.out"), "criu's stdout\ncriu's stderr\n");
@@ -328,7 +330,7 @@ static void test_restore_arguments_and_pid(void **state)
 	/* A dump of a process with a terminal is restored as one. */
 	put(f->imgs, "shell-job", "", 0);
 	assert_int_equal(criu_restore(f->criu, f->imgs, &pid, err, sizeof(err)), 0);
-	assert_non_null(strstr(recorded(f), " --tcp-established --shell-job"));
+	assert_non_null(strstr(recorded(f), " --file-locks --shell-job"));
 }
 
 static void test_restore_pid_taken(void **state)
