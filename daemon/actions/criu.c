@@ -173,14 +173,18 @@ static char *read_tail_path(const char *path)
 	return text;
 }
 
-/* The line of criu's text that says why it failed, into out: the last "Error (" line
- * other than its closing "Dumping FAILED."/"Restoring FAILED." (which says nothing of
- * why), else that one, else the last line (criu check ends with "Looks bad."). The
- * "(00.039989) " time and a "  PID: " prefix of the log are dropped. false when text has
- * no line. */
+/* The line of criu's text that says why it failed, into out. criu logs the cause, then
+ * its consequences on the lines right after it ("Unable to open fd=0", "1234 exited,
+ * status=1") and closes with "Dumping FAILED."/"Restoring FAILED.", which say nothing of
+ * why; an unrelated error may come long before (its rlimit warning). So: the last
+ * "Error (" line other than the closing one, walked back to the first of the run of
+ * consecutive "Error (" lines it ends; else the closing one; else the last line (criu
+ * check ends with "Looks bad."). The "(00.039989) " time and a " PID: " prefix of the
+ * log are dropped. false when text has no line. */
 static bool last_error(const char *text, char *out, size_t len)
 {
-	const char *best = NULL, *failed = NULL, *last = NULL, *p = text;
+	const char *cause = NULL, *failed = NULL, *last = NULL, *p = text;
+	bool in_run = false;
 
 	if (!text)
 		return false;
@@ -190,16 +194,21 @@ static bool last_error(const char *text, char *out, size_t len)
 		if (e && e < eol) {
 			bool summary = eol - p >= 7 && !memcmp(eol - 7, "FAILED.", 7);
 
-			if (summary)
+			if (summary) {
 				failed = e;
-			else
-				best = e;
+			} else {
+				if (!in_run)
+					cause = e; /* the first of a new run */
+				in_run = true;
+			}
+		} else if (eol > p) {
+			in_run = false;
 		}
 		if (eol > p)
 			last = p;
 		p = *eol ? eol + 1 : eol;
 	}
-	p = best ?: failed ?: last;
+	p = cause ?: failed ?: last;
 	if (!p)
 		return false;
 	if (p == last && *p == '(') { /* a log line without "Error (": drop its time */

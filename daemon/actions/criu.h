@@ -61,12 +61,13 @@ int criu_check(const char *criu, char *version, size_t version_len, char *err,
 	       size_t err_len);
 
 /* Dump the tree of pid into dir (an existing directory), leaving it running: 0, or
- * -errno with err quoting criu's last "Error" line from dir/dump.log (-ESRCH when pid is
+ * -errno with err quoting criu's last error from dir/dump.log: the first line of its last
+ * run of "Error (" lines, the cause before its consequences (-ESRCH when pid is
  * gone, -ETIMEDOUT when criu was killed after CRIU_DUMP_TIMEOUT_MS). */
 int criu_dump(const char *criu, pid_t pid, const char *dir, char *err, size_t err_len);
 
 /* Bring back the tree dumped in dir, detached: 0 with *pid its root's pid (the same pid
- * it had), or -errno with err quoting criu's last "Error" line from dir/restore.log.
+ * it had), or -errno with err quoting criu's last error from dir/restore.log (as dump).
  * The dumped pids must be free: the caller kills the old process first; -EBUSY and err
  * naming the pid and the process that holds it when one is taken. */
 int criu_restore(const char *criu, const char *dir, pid_t *pid, char *err, size_t err_len);

@@ -48,10 +48,19 @@ static const char fake_criu[] =
 	"[ \"$mode\" = hang ] && exec sleep 30\n"
 	"{ echo '(00.000000) CRIU run id = 1'\n"
 	"  echo '(00.000100) Error (criu/util.c:1534): rlimit: Can'\\''t setup RLIMIT_NOFILE'\n"
-	"  if [ \"$mode\" = fail ]; then\n"
+	"  echo '(00.000200) Dumping processes (pid: 27445)'\n"
+	"  if [ \"$mode\" = fail ] && [ \"$verb\" = dump ]; then\n"
 	"    echo '(00.039989)  27445: Error (criu/sk-unix.c:661): unix: Can'\\''t dump half of stream unix connection.'\n"
-	"    echo '(00.039990) Unlock network'\n"
+	"    echo '(00.039990)  27445: Error (criu/cr-dump.c:1421): Dump files (pid: 27445) failed with -1'\n"
+	"    echo '(00.039991) Unlock network'\n"
 	"    echo '(00.039995) Error (criu/cr-dump.c:1975): Dumping FAILED.'\n"
+	"    exit 1; fi\n"
+	"  if [ \"$mode\" = fail ]; then\n"
+	"    echo '(00.029380)  23522: Restoring files'\n"
+	"    echo '(00.029388)  23522: Error (criu/tty.c:1010): tty: Don'\\''t have tty to inherit session from, aborting'\n"
+	"    echo '(00.029389)  23522: Error (criu/files.c:1221): Unable to open fd=0 id=0x5'\n"
+	"    echo '(00.029837) Error (criu/cr-restore.c:1265): 23522 exited, status=1'\n"
+	"    echo '(00.029844) Error (criu/cr-restore.c:2331): Restoring FAILED.'\n"
 	"    exit 1; fi\n"
 	"  echo '(00.040000) Dumping finished successfully'; } > \"$dir/$log\"\n"
 	"[ \"$verb\" = restore ] && cat \"$here/restorepid\" > \"$pidfile\"\n"
@@ -264,11 +273,13 @@ static void test_dump_quotes_last_error(void **state)
 	f->child = start_child(false);
 	mode(f, "fail");
 	assert_int_equal(criu_dump(f->criu, f->child, f->imgs, err, sizeof(err)), -EIO);
-	/* The last error that says why: not the rlimit one before it, not "Dumping FAILED." */
+	/* The error that says why: the cause, not the rlimit one long before it, not its
+	 * consequence on the next line, not "Dumping FAILED." */
 	assert_non_null(strstr(err, f->criu));
 	assert_non_null(strstr(err, ": Error (criu/sk-unix.c:661): unix: Can't dump half of "
 				    "stream unix connection."));
 	assert_null(strstr(err, "RLIMIT"));
+	assert_null(strstr(err, "failed with -1"));
 	assert_null(strstr(err, "FAILED"));
 	assert_non_null(strstr(err, "/img/dump.log)"));
 }
@@ -331,6 +342,27 @@ static void test_restore_arguments_and_pid(void **state)
 	put(f->imgs, "shell-job", "", 0);
 	assert_int_equal(criu_restore(f->criu, f->imgs, &pid, err, sizeof(err)), 0);
 	assert_non_null(strstr(recorded(f), " --file-locks --shell-job"));
+}
+
+/* criu's restore log as criu 4.2.1 wrote it for a process dumped with its terminal. */
+static void test_restore_quotes_cause(void **state)
+{
+	struct fixture *f = *state;
+	char err[1024] = "";
+	pid_t gone = fork(), pid = 0;
+
+	if (!gone)
+		_exit(0);
+	waitpid(gone, NULL, 0);
+	put_pstree(f, gone);
+	put(f->imgs, "shell-job", "", 0);
+	mode(f, "fail");
+	assert_int_equal(criu_restore(f->criu, f->imgs, &pid, err, sizeof(err)), -EIO);
+	assert_non_null(strstr(err, f->criu));
+	assert_non_null(strstr(err, "'restore' exited with status 1: Error (criu/tty.c:1010): tty: "
+				    "Don't have tty to inherit session from, aborting (log: "));
+	assert_non_null(strstr(err, "/img/restore.log); the process had a controlling terminal"));
+	assert_int_equal(pid, 0);
 }
 
 static void test_restore_pid_taken(void **state)
@@ -415,6 +447,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dump_quotes_last_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dump_gone_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_arguments_and_pid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_quotes_cause, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_pid_taken, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_kills, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats_images, setup, teardown),
