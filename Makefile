@@ -63,6 +63,7 @@ TARGETS     := $(patsubst tests/targets/%.c,$(BUILD)/tests/targets/%,$(TARGET_SR
                $(BUILD)/tests/targets/hot $(BUILD)/tests/targets/hot-nop5
 # What the benchmarks run besides salved: empty BPF programs, the kernel's floor.
 BENCH_TOOLS := $(BUILD)/tests/bench/floor $(BUILD)/tests/bench/ptrace_floor \
+               $(BUILD)/tests/bench/memcopy \
                $(BUILD)/tests/bench/floor.bpf.o \
                $(BUILD)/tests/bench/floor_session.bpf.o
 
@@ -142,7 +143,7 @@ $(BUILD)/tests/bench/floor: tests/bench/lib/floor.c $(LIBS_SALVE)
 	@mkdir -p $(@D)
 	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $< $(LIBS_SALVE) $(LDFLAGS) $(LDLIBS) -o $@
 
-$(BUILD)/tests/bench/ptrace_floor: tests/bench/lib/ptrace_floor.c
+$(BUILD)/tests/bench/ptrace_floor $(BUILD)/tests/bench/memcopy: $(BUILD)/tests/bench/%: tests/bench/lib/%.c
 	@mkdir -p $(@D)
 	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $< -o $@
 

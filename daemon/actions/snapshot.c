@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #define PM_SWAPPED (1ull << 62)
 #define PM_FILE (1ull << 61) /* a page of the file, or shared: not written by the process */
 #define IOV_BATCH 512	     /* runs of pages per process_vm_readv/writev */
+#define SPLIT_MIN (64ull << 20) /* a mapping this large is moved by two threads */
 
 static uint64_t clock_ns(clockid_t c)
 {
@@ -73,7 +75,7 @@ static uint8_t *read_whole(const char *path, size_t *len)
 
 static uint8_t *read_proc(pid_t pid, const char *what, size_t *len)
 {
-	char path[64];
+	char path[128];
 
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
 	return read_whole(path, len);
@@ -168,40 +170,79 @@ static int read_pagemap(int pagemap, uint64_t start, uint64_t end, uint64_t *out
 	return 0;
 }
 
-/* Move the pages of m whose bit is set in want between the process and m->data, in runs:
- * read (process_vm_readv) or write back (process_vm_writev). The bytes moved. */
-static int64_t move_pages(pid_t pid, const struct snapshot_map *m, const bool *want, bool write)
-{
-	size_t pages = (size_t)((m->end - m->start) / PAGE), i = 0;
-	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
-	int64_t moved = 0;
+/* Pages [first, last) of a mapping to move between the process and m->data. */
+struct span {
+	pid_t pid;
+	const struct snapshot_map *m;
+	const bool *want;
+	size_t first, last;
+	bool write;
+	int64_t moved; /* the bytes moved, or -errno */
+};
 
-	while (i < pages) {
+/* Move the pages of s whose bit is set in want, in runs: read (process_vm_readv) or
+ * write back (process_vm_writev). */
+static void *move_span(void *arg)
+{
+	struct span *s = arg;
+	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
+	size_t i = s->first;
+
+	s->moved = 0;
+	while (i < s->last) {
 		size_t n = 0, bytes = 0;
 
-		for (; i < pages && n < IOV_BATCH; i++) {
+		for (; i < s->last && n < IOV_BATCH; i++) {
 			size_t from = i;
 
-			if (!want[i])
+			if (!s->want[i])
 				continue;
-			while (i + 1 < pages && want[i + 1])
+			while (i + 1 < s->last && s->want[i + 1])
 				i++;
-			local[n] = (struct iovec){ m->data + from * PAGE, (i - from + 1) * PAGE };
-			remote[n] = (struct iovec){ (void *)(m->start + from * PAGE),
+			local[n] = (struct iovec){ s->m->data + from * PAGE, (i - from + 1) * PAGE };
+			remote[n] = (struct iovec){ (void *)(s->m->start + from * PAGE),
 						    (i - from + 1) * PAGE };
 			bytes += local[n++].iov_len;
 		}
 		if (!n)
 			break;
-		ssize_t r = write ? process_vm_writev(pid, local, n, remote, n, 0)
-				  : process_vm_readv(pid, local, n, remote, n, 0);
-		if (r < 0)
-			return -errno;
-		moved += r;
-		if ((size_t)r < bytes)
-			return -EFAULT;
+		ssize_t r = s->write ? process_vm_writev(s->pid, local, n, remote, n, 0)
+				     : process_vm_readv(s->pid, local, n, remote, n, 0);
+		if (r < 0) {
+			s->moved = -errno;
+			break;
+		}
+		s->moved += r;
+		if ((size_t)r < bytes) {
+			s->moved = -EFAULT;
+			break;
+		}
 	}
-	return moved;
+	return NULL;
+}
+
+/* Move the pages of m whose bit is set in want: the bytes moved, or -errno. A large
+ * mapping is moved by two threads, half each, where there are two CPUs: the threads of
+ * the process wait for it. */
+static int64_t move_pages(pid_t pid, const struct snapshot_map *m, const bool *want, bool write)
+{
+	size_t pages = (size_t)((m->end - m->start) / PAGE);
+	struct span a = { pid, m, want, 0, pages, write, 0 }, b = a;
+	pthread_t t;
+
+	if (pages * PAGE < SPLIT_MIN || sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		move_span(&a);
+		return a.moved;
+	}
+	a.last = b.first = pages / 2;
+	if (pthread_create(&t, NULL, move_span, &b)) {
+		a.last = pages;
+		move_span(&a);
+		return a.moved;
+	}
+	move_span(&a);
+	pthread_join(t, NULL);
+	return a.moved < 0 ? a.moved : b.moved < 0 ? b.moved : a.moved + b.moved;
 }
 
 /* Which pages of m a copy takes: none of text a file holds (read back from the file, as
@@ -257,16 +298,120 @@ static bool exited(pid_t pid)
 	return gone;
 }
 
-static int copy_memory(pid_t pid, struct snapshot *s, char *err, size_t err_len)
+static uint8_t *copy_buffer(size_t len)
+{
+	void *b = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+
+	return b == MAP_FAILED ? NULL : b;
+}
+
+/* The pages of buf that want marks, faulted in now. */
+static void populate(uint8_t *buf, const bool *want, size_t pages)
+{
+	for (size_t i = 0; i < pages; i++) {
+		size_t from = i;
+
+		if (!want[i])
+			continue;
+		while (i + 1 < pages && want[i + 1])
+			i++;
+		if (madvise(buf + from * PAGE, (i - from + 1) * PAGE, MADV_POPULATE_WRITE))
+			for (size_t j = from; j <= i; j++) /* before Linux 5.14 */
+				((volatile uint8_t *)buf)[j * PAGE] = 0;
+	}
+}
+
+/* MemAvailable of /proc/meminfo, in bytes; UINT64_MAX when unknown. */
+static uint64_t memory_available(void)
+{
+	uint8_t *info = read_whole("/proc/meminfo", NULL);
+	char *line = info ? strstr((char *)info, "MemAvailable:") : NULL;
+	uint64_t kib = line ? strtoull(line + 13, NULL, 10) : 0;
+
+	free(info);
+	return line ? kib * 1024 : UINT64_MAX;
+}
+
+static int open_pagemap(pid_t pid, char *err, size_t err_len)
 {
 	char path[64];
-	int pagemap;
+	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
-	if ((pagemap = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		snprintf(err, err_len, "process %d: %s: %s", (int)pid, path, strerror(errno));
-		return -errno;
+	return fd < 0 ? -errno : fd;
+}
+
+/* The buffers the copy will land in, made before the threads are held: the first write
+ * to a page costs salved a fault (12 us on a VM: 3 s for 1 GiB), which would otherwise
+ * all be paid with the process stopped. *pre: the mappings as they are now, with the
+ * buffers of those to copy, their pages to be copied faulted in. Refused when the copy
+ * would take more than half the memory the host has available. */
+static int prepare(pid_t pid, struct snapshot_map **pre, size_t *n_pre, char *err, size_t err_len)
+{
+	uint64_t total = 0, avail = memory_available();
+	bool **wants;
+	int pagemap, r;
+
+	if ((r = parse_maps(pid, pre, n_pre))) {
+		snprintf(err, err_len, "process %d: its mappings: %s", (int)pid,
+			 r == -ENOENT ? "no such process" : strerror(-r));
+		return r == -ENOENT ? -ESRCH : r;
 	}
+	if ((pagemap = open_pagemap(pid, err, err_len)) < 0)
+		return pagemap == -ENOENT ? -ESRCH : pagemap;
+	if (!(wants = calloc(*n_pre ?: 1, sizeof(*wants)))) {
+		close(pagemap);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < *n_pre; i++) {
+		const struct snapshot_map *m = &(*pre)[i];
+		bool none;
+
+		if ((wants[i] = pages_to_copy(pagemap, m, &none)))
+			for (size_t p = 0; p < (m->end - m->start) / PAGE; p++)
+				total += wants[i][p] ? PAGE : 0;
+	}
+	close(pagemap);
+	if (total > avail / 2) {
+		snprintf(err, err_len, "process %d: its copy would take %" PRIu64 " MiB, more than "
+			 "half the %" PRIu64 " MiB of memory this host has available", (int)pid,
+			 total >> 20, avail >> 20);
+		r = -ENOMEM;
+	}
+	for (size_t i = 0; i < *n_pre; i++) {
+		struct snapshot_map *m = &(*pre)[i];
+
+		if (!r && wants[i] && (m->data = copy_buffer(m->end - m->start)))
+			populate(m->data, wants[i], (m->end - m->start) / PAGE);
+		free(wants[i]);
+	}
+	free(wants);
+	return r;
+}
+
+/* The buffer prepare made for m, taken from pre; NULL when m is not as it was then. */
+static uint8_t *prepared(struct snapshot_map *pre, size_t n_pre, const struct snapshot_map *m)
+{
+	for (size_t i = 0; i < n_pre; i++)
+		if (pre[i].start == m->start && pre[i].end == m->end && pre[i].inode == m->inode) {
+			uint8_t *data = pre[i].data;
+
+			pre[i].data = NULL;
+			return data;
+		}
+	return NULL;
+}
+
+static int copy_memory(pid_t pid, struct snapshot *s, struct snapshot_map *pre, size_t n_pre,
+		       char *err, size_t err_len)
+{
+	int pagemap = open_pagemap(pid, err, err_len);
+
+	if (pagemap < 0)
+		return exited(pid) ? -ESRCH : pagemap;
 	for (size_t i = 0; i < s->n_maps; i++) {
 		struct snapshot_map *m = &s->maps[i];
 		size_t len = m->end - m->start;
@@ -282,13 +427,10 @@ static int copy_memory(pid_t pid, struct snapshot *s, char *err, size_t err_len)
 				snprintf(err, err_len, "process %d: exited while it was copied", (int)pid);
 				return -ESRCH;
 			}
-			snprintf(err, err_len, "process %d: %s: cannot be read", (int)pid, path);
+			snprintf(err, err_len, "process %d: its pagemap cannot be read", (int)pid);
 			return -EIO;
 		}
-		m->data = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (m->data == MAP_FAILED) {
-			m->data = NULL;
+		if (!(m->data = prepared(pre, n_pre, m)) && !(m->data = copy_buffer(len))) {
 			free(want);
 			close(pagemap);
 			snprintf(err, err_len, "process %d: no memory for a copy of %" PRIu64
@@ -449,6 +591,8 @@ static int read_process(pid_t pid, struct snapshot *s, char *err, size_t err_len
 int snapshot_take(pid_t pid, struct snapshot **out, char *err, size_t err_len)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
+	struct snapshot_map *pre = NULL;
+	size_t n_pre = 0;
 	uint64_t start = 0;
 	struct hold h;
 	int r;
@@ -456,7 +600,8 @@ int snapshot_take(pid_t pid, struct snapshot **out, char *err, size_t err_len)
 	if (!s)
 		return -ENOMEM;
 	s->pid = pid;
-	if ((r = read_process(pid, s, err, err_len)))
+	if ((r = read_process(pid, s, err, err_len)) ||
+	    (r = prepare(pid, &pre, &n_pre, err, err_len)))
 		goto fail;
 	hold_begin(&h, pid);
 	if ((r = hold_all(&h, err, err_len)))
@@ -487,10 +632,12 @@ int snapshot_take(pid_t pid, struct snapshot **out, char *err, size_t err_len)
 		snprintf(err, err_len, "process %d: its mappings: %s", (int)pid, strerror(-r));
 		goto release;
 	}
-	r = copy_memory(pid, s, err, err_len);
+	r = copy_memory(pid, s, pre, n_pre, err, err_len);
 release:
 	hold_end(&h);
 	s->pause_ns = start ? clock_ns(CLOCK_MONOTONIC) - start : 0;
+	free_maps(pre, n_pre); /* the buffers no mapping took: it changed while unheld */
+	pre = NULL;
 	if (!r && !s->n_threads) {
 		snprintf(err, err_len, "process %d: exited while it was copied", (int)pid);
 		r = -ESRCH;
@@ -500,6 +647,7 @@ release:
 	*out = s;
 	return 0;
 fail:
+	free_maps(pre, n_pre);
 	snapshot_free(s);
 	return r;
 }
@@ -582,7 +730,6 @@ int snapshot_rollback(const struct snapshot *s, char *err, size_t err_len)
 {
 	struct snapshot_map *now = NULL;
 	size_t n_now = 0;
-	char path[64];
 	int pagemap = -1, r;
 	struct hold h;
 
@@ -607,10 +754,8 @@ int snapshot_rollback(const struct snapshot *s, char *err, size_t err_len)
 	}
 	if ((r = check_layout(s, now, n_now, err, err_len)))
 		goto out;
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)s->pid);
-	if ((pagemap = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		r = -errno;
-		snprintf(err, err_len, "process %d: %s: %s", (int)s->pid, path, strerror(errno));
+	if ((pagemap = open_pagemap(s->pid, err, err_len)) < 0) {
+		r = pagemap;
 		goto out;
 	}
 	for (size_t i = 0; i < s->n_maps; i++) {
