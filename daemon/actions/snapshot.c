@@ -604,8 +604,12 @@ int snapshot_take(pid_t pid, struct snapshot **out, char *err, size_t err_len)
 	    (r = prepare(pid, &pre, &n_pre, err, err_len)))
 		goto fail;
 	hold_begin(&h, pid);
-	if ((r = hold_all(&h, err, err_len)))
+	if ((r = hold_all(&h, err, err_len))) {
+		if (r == -ESRCH)
+			snprintf(err, err_len, "process %d: exited before its threads were held",
+				 (int)pid);
 		goto release;
+	}
 	start = clock_ns(CLOCK_MONOTONIC);
 	s->taken_ns = clock_ns(CLOCK_REALTIME);
 	if (!(s->threads = calloc(h.n, sizeof(*s->threads)))) {
@@ -638,6 +642,7 @@ release:
 	s->pause_ns = start ? clock_ns(CLOCK_MONOTONIC) - start : 0;
 	free_maps(pre, n_pre); /* the buffers no mapping took: it changed while unheld */
 	pre = NULL;
+	n_pre = 0;
 	if (!r && !s->n_threads) {
 		snprintf(err, err_len, "process %d: exited while it was copied", (int)pid);
 		r = -ESRCH;

@@ -114,7 +114,7 @@ ck=$!
 sleep 0.05 # into the copy of its 1 GiB
 kill -9 "$KPID"
 wait "$ck" && fail "a checkpoint of a process killed while copied was taken: $(cat "$WORK/big.out")"
-grep -q "exited while it was copied\|no such process" "$WORK/big.out" ||
+grep -q "process $KPID: \(exited\|no such process\)" "$WORK/big.out" ||
 	fail "the failure does not say the process exited: $(cat "$WORK/big.out")"
 [ "$(ls -A "$CKDIR" | sort)" = "$before" ] || fail "the failed checkpoint left files: $(ls -A "$CKDIR")"
 
