@@ -17,6 +17,7 @@
 #include "actions/actions.h"
 #include "actions/breakers.h"
 #include "actions/checkpoints.h"
+#include "actions/criu.h"
 #include "actions/repairs.h"
 #include "kernel/baseline.h"
 #include "kernel/entry.h"
@@ -61,6 +62,7 @@ struct options {
 	unsigned stats_every; /* seconds; 0: only at exit */
 	unsigned max_groups;  /* per rule: processes (or binaries) tracked at once */
 	uint64_t checkpoint_quota; /* bytes, all checkpoints under the state directory */
+	const char *criu;	   /* the criu binary checkpoints may use */
 };
 
 /* What salved runs: a policy set, the kernel scope and the sites it makes, and the
@@ -88,6 +90,8 @@ struct daemon {
 	struct actions *actions;
 	struct repairs *repairs;
 	struct checkpoints *checkpoints;
+	char criu_status[512]; /* criu's version, or why salved uses none */
+	bool criu_ok;
 	struct entry *entry;
 	struct override *override; /* register-writing uprobes, where the kernel allows them */
 	struct netbreak *netbreak; /* breakers around endpoints, where the kernel has them */
@@ -112,6 +116,8 @@ static void usage(FILE *f)
 		"  --checkpoint-quota SIZE\n"
 		"                        disk all checkpoints may take together, such as 512MiB\n"
 		"                        or 4GiB (default 4GiB; the file system keeps 5%% free)\n"
+		"  --criu PATH           the criu binary (4.2 or later) checkpoints may use, checked\n"
+		"                        at start (default /usr/sbin/criu)\n"
 		"  --pin-dir DIR         bpffs directory for pinned programs and maps\n"
 		"                        (default /sys/fs/bpf/salve)\n"
 		"  --socket PATH         control socket for salvectl (default " CTL_SOCKET_DEFAULT ")\n"
@@ -156,12 +162,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_POLICY = 256, OPT_LOG, OPT_STATE, OPT_PIN, OPT_SOCKET, OPT_DRY, OPT_RATE,
 	       OPT_STATS, OPT_GROUPS, OPT_CLASSIC, OPT_NO_SESSIONS, OPT_NO_REGWRITE, OPT_VERSION, OPT_SOCKET_GROUP,
-	       OPT_CHECKPOINT_QUOTA };
+	       OPT_CHECKPOINT_QUOTA, OPT_CRIU };
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "checkpoint-quota", required_argument, NULL, OPT_CHECKPOINT_QUOTA },
+		{ "criu", required_argument, NULL, OPT_CRIU },
 		{ "pin-dir", required_argument, NULL, OPT_PIN },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
@@ -183,7 +190,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			       .pin_dir = "/sys/fs/bpf/salve", .socket = CTL_SOCKET_DEFAULT, .rate = 100, .burst = 200,
 			       .stats_every = 60, .max_groups = ENGINE_MAX_GROUPS_DEFAULT,
 			       .socket_group = CTL_NO_GROUP,
-			       .checkpoint_quota = CHECKPOINT_QUOTA_DEFAULT };
+			       .checkpoint_quota = CHECKPOINT_QUOTA_DEFAULT,
+			       .criu = "/usr/sbin/criu" };
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		char *slash;
 
@@ -191,6 +199,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_POLICY: o->policy = optarg; break;
 		case OPT_LOG: o->log = optarg; break;
 		case OPT_STATE: o->state_dir = optarg; break;
+		case OPT_CRIU: o->criu = optarg; break;
 		case OPT_CHECKPOINT_QUOTA:
 			if (policy_size_bytes(optarg, strlen(optarg), &o->checkpoint_quota) ||
 			    !o->checkpoint_quota) {
@@ -493,6 +502,7 @@ static struct json_object *features(struct daemon *d)
 					     : "overrides and redirects: ptrace, /proc/PID/mem");
 	err = err ?: feature_add(list, "cgroup connect hooks", netbreak_probe(detail, sizeof(detail)),
 				 detail);
+	err = err ?: feature_add(list, "CRIU", d->criu_ok, d->criu_status);
 	if (err) {
 		json_object_put(list);
 		return NULL;
@@ -579,6 +589,20 @@ static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct j
 						       json_object_get(json_object_array_get_idx(list, 0)));
 			json_object_put(list);
 		}
+		return;
+	}
+	if (!strcmp(cmd, "restore")) {
+		struct json_object *id;
+		pid_t pid = 0;
+		int rc = -EINVAL;
+
+		snprintf(err, sizeof(err), "restore needs the checkpoint's \"id\"");
+		if (json_object_object_get_ex(req, "id", &id) && json_object_is_type(id, json_type_string))
+			rc = checkpoints_restore(d->checkpoints, json_object_get_string(id), &pid, err,
+						 sizeof(err));
+		json_object_object_add(reply, "ok", json_object_new_boolean(!rc));
+		json_object_object_add(reply, rc ? "error" : "pid",
+				       rc ? json_object_new_string(err) : json_object_new_int(pid));
 		return;
 	}
 	if (!strcmp(cmd, "checkpoints")) {
@@ -912,7 +936,7 @@ static int start(struct daemon *d)
 	struct config next = { 0 };
 	struct journal_replay replay = { 0 };
 	struct engine_rules *rules = NULL;
-	char why[512];
+	char why[512], version[64];
 	int err;
 
 	if ((err = sys_check(why, sizeof(why))) || (err = sys_mount_fs(why, sizeof(why)))) {
@@ -936,6 +960,20 @@ static int start(struct daemon *d)
 		salve_log(LOG_ERR, "--state-dir: %s", why);
 		journal_replay_clear(&replay);
 		return err;
+	}
+	/* criu where it works: checked once, here; the core backend works everywhere. */
+	if (access(d->opt.criu, F_OK)) {
+		snprintf(d->criu_status, sizeof(d->criu_status), "%s: not installed; checkpoints are "
+			 "salve's own cores", d->opt.criu);
+	} else if (!(d->criu_ok = !criu_check(d->opt.criu, version, sizeof(version), why,
+					     sizeof(why)))) {
+		snprintf(d->criu_status, sizeof(d->criu_status), "%s", why);
+		salve_log(LOG_WARNING, "checkpoints: %s; salve's own cores only", why);
+	} else {
+		snprintf(d->criu_status, sizeof(d->criu_status), "criu %s at %s: dump and restore",
+			 version, d->opt.criu);
+		checkpoints_set_criu(d->checkpoints, d->opt.criu);
+		salve_log(LOG_INFO, "checkpoints: %s", d->criu_status);
 	}
 	actions_set_repairs(d->actions, d->repairs);
 	actions_set_checkpoints(d->actions, d->checkpoints);

@@ -74,6 +74,7 @@ extern const struct action_ops action_redirect_ops;
 extern const struct action_ops action_rescue_ops;
 extern const struct action_ops action_breaker_ops;
 extern const struct action_ops action_checkpoint_ops;
+extern const struct action_ops action_restore_ops;
 
 /* Set "outcome" of obj to the formatted text. 0 or -ENOMEM. */
 __attribute__((format(printf, 2, 3))) int action_outcome(struct json_object *obj,

@@ -24,6 +24,7 @@ static const struct action_ops *const ops_of[POLICY_ACTION_KIND_COUNT] = {
 	[POLICY_ACTION_RESCUE] = &action_rescue_ops,
 	[POLICY_ACTION_BREAKER] = &action_breaker_ops,
 	[POLICY_ACTION_CHECKPOINT] = &action_checkpoint_ops,
+	[POLICY_ACTION_RESTORE] = &action_restore_ops,
 };
 
 /* One incident's actions. It owns copies of everything: a reload may free the rule and
@@ -116,6 +117,7 @@ static void action_clear(struct policy_action *act)
 	free(act->binary);
 	free(act->symbol);
 	free(act->to);
+	free(act->from);
 	free(act->library);
 	free(act->build_id);
 	for (size_t i = 0; act->argv && act->argv[i]; i++)
@@ -144,6 +146,7 @@ static int action_copy(struct policy_action *dst, const struct policy_action *sr
 	    (src->binary && !(dst->binary = strdup(src->binary))) ||
 	    (src->symbol && !(dst->symbol = strdup(src->symbol))) ||
 	    (src->to && !(dst->to = strdup(src->to))) ||
+	    (src->from && !(dst->from = strdup(src->from))) ||
 	    (src->library && !(dst->library = strdup(src->library))) ||
 	    (src->build_id && !(dst->build_id = strdup(src->build_id))))
 		goto err;

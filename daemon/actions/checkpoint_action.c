@@ -1,5 +1,6 @@
 /* checkpoint: the action that saves the incident's process (checkpoints.h): salve's own
- * snapshot as an ELF core, with what the process was and the repairs in effect. Refused
+ * snapshot as an ELF core, or criu's dump, with what the process was and the repairs in
+ * effect. Refused
  * with the reason when the process is gone, is pid 1 or salved, or salved traces it for
  * a rescue (it cannot be held by a second tracer). */
 #define _GNU_SOURCE
@@ -40,9 +41,6 @@ static int checkpoint_start(struct action_run *run)
 		return action_outcome(run->outcome, t->pidfd_err == -ESTALE
 					    ? "refused: pid %u is a process started after the events"
 					    : "no process", t->pid);
-	if (a->backend == POLICY_BACKEND_CRIU)
-		return action_outcome(run->outcome, "refused: the criu backend is not available in "
-				      "this salved");
 	if (run->repairs && repairs_rescuing(run->repairs, t->pid, &rescue))
 		return action_outcome(run->outcome, "refused: salved traces process %u for rescue %llu, "
 				      "and a checkpoint must hold it too: roll the rescue back first",
@@ -54,11 +52,13 @@ static int checkpoint_start(struct action_run *run)
 							   .policy = t->policy,
 							   .incident_id = t->incident_id,
 							   .incident_json = t->incident_json,
-							   .repairs = repairs, .keep = a->keep },
+							   .repairs = repairs, .keep = a->keep,
+							   .backend = a->backend },
 			     id, err, sizeof(err));
 	json_object_put(repairs);
 	if (r)
-		return action_outcome(run->outcome, r == -ESRCH ? "no process: %s" : "failed: %s", err);
+		return action_outcome(run->outcome, r == -ESRCH ? "no process: %s"
+					: r == -ENOTSUP ? "refused: %s" : "failed: %s", err);
 	report_add(run->outcome, "checkpoint", json_object_new_string(id));
 	return action_outcome(run->outcome, "taken: checkpoint %s", id);
 }

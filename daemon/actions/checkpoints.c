@@ -7,6 +7,9 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <gelf.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/pidfd.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,7 @@
 #include <zlib.h>
 
 #include "actions/corefile.h"
+#include "actions/criu.h"
 #include "actions/snapshot.h"
 #include "base/atomic_file.h"
 #include "events/report.h"
@@ -25,11 +29,14 @@
 
 #define TMP_PREFIX ".tmp-"
 #define OUT_CHUNK (256u << 10)
+#define CRIU_IMAGES "images" /* a criu checkpoint's images, in its directory */
+#define KILL_WAIT_MS 5000    /* a process killed for a criu restore is gone within it */
 
 struct checkpoints {
 	char *dir; /* state_dir/checkpoints */
 	int dirfd;
 	uint64_t quota;
+	char *criu; /* a criu that passed its check; NULL: none */
 	checkpoints_line_fn *line;
 	void *ctx;
 };
@@ -93,7 +100,19 @@ void checkpoints_free(struct checkpoints *c)
 		return;
 	close(c->dirfd);
 	free(c->dir);
+	free(c->criu);
 	free(c);
+}
+
+int checkpoints_set_criu(struct checkpoints *c, const char *criu)
+{
+	char *copy = criu ? strdup(criu) : NULL;
+
+	if (criu && !copy)
+		return -ENOMEM;
+	free(c->criu);
+	c->criu = copy;
+	return 0;
 }
 
 /* ---- what is there -------------------------------------------------------------- */
@@ -390,7 +409,8 @@ static void build_id_of(const char *path, char hex[ELFFILE_BUILD_ID_MAX])
 }
 
 static struct json_object *meta_new(const struct snapshot *s, const struct checkpoint_request *rq,
-				    const char *id, uint64_t core_bytes, uint64_t bytes)
+				    const char *id, const char *backend, uint64_t core_bytes,
+				    uint64_t bytes)
 {
 	struct json_object *m = json_object_new_object(), *event = NULL;
 	char when[64], build_id[ELFFILE_BUILD_ID_MAX];
@@ -406,7 +426,7 @@ static struct json_object *meta_new(const struct snapshot *s, const struct check
 	err = report_add(m, "id", json_object_new_string(id));
 	err = err ?: report_add(m, "time", json_object_new_string(when));
 	err = err ?: report_add(m, "taken_ns", json_object_new_uint64(s->taken_ns));
-	err = err ?: report_add(m, "backend", json_object_new_string("core"));
+	err = err ?: report_add(m, "backend", json_object_new_string(backend));
 	err = err ?: report_add(m, "trigger", json_object_new_string(rq->rule ? "rule" : "salvectl"));
 	if (rq->rule) {
 		err = err ?: report_add(m, "rule", report_string(rq->rule));
@@ -416,6 +436,7 @@ static struct json_object *meta_new(const struct snapshot *s, const struct check
 	if (event)
 		err = err ?: report_add(m, "event", event);
 	err = err ?: report_add(m, "pid", json_object_new_int(s->pid));
+	err = err ?: report_add(m, "start_ticks", json_object_new_uint64(s->start_ticks));
 	err = err ?: report_add(m, "comm", json_object_new_string(s->comm));
 	err = err ?: report_add(m, "binary", json_object_new_string(s->exe));
 	err = err ?: report_add(m, "build_id", json_object_new_string(build_id));
@@ -426,9 +447,13 @@ static struct json_object *meta_new(const struct snapshot *s, const struct check
 							  : json_object_new_array());
 	err = err ?: report_add(m, "pause_ns", json_object_new_uint64(s->pause_ns));
 	err = err ?: report_add(m, "memory_bytes", json_object_new_uint64(s->memory_bytes));
-	err = err ?: report_add(m, "core_bytes", json_object_new_uint64(core_bytes));
+	if (!strcmp(backend, "core")) {
+		err = err ?: report_add(m, "core_bytes", json_object_new_uint64(core_bytes));
+		err = err ?: report_add(m, "file", json_object_new_string("core.gz"));
+	} else {
+		err = err ?: report_add(m, "images", json_object_new_string(CRIU_IMAGES));
+	}
 	err = err ?: report_add(m, "bytes", json_object_new_uint64(bytes));
-	err = err ?: report_add(m, "file", json_object_new_string("core.gz"));
 	err = err ?: report_add(m, "keep", json_object_new_uint64(rq->keep));
 	if (err) {
 		json_object_put(m);
@@ -462,7 +487,7 @@ static int write_checkpoint(struct checkpoints *c, const struct snapshot *s,
 				      : strerror(-r));
 		goto fail;
 	}
-	if (!(meta = meta_new(s, rq, id, core_bytes, (uint64_t)bytes))) {
+	if (!(meta = meta_new(s, rq, id, "core", core_bytes, (uint64_t)bytes))) {
 		r = -ENOMEM;
 		snprintf(err, err_len, "process %d: checkpoint %s: out of memory", (int)s->pid, id);
 		goto fail;
@@ -520,7 +545,7 @@ static void emit_line(struct checkpoints *c, const struct snapshot *s,
 	err = err ?: report_add(o, "kind", json_object_new_string("checkpoint"));
 	err = err ?: report_add(o, "id", json_object_new_string(id));
 	err = err ?: report_add(o, "pid", json_object_new_int(s->pid));
-	err = err ?: report_add(o, "backend", json_object_new_string("core"));
+	err = err ?: report_add(o, "backend", json_object_new_string(str_of(meta, "backend") ?: ""));
 	err = err ?: report_add(o, "path", json_object_new_string(path));
 	err = err ?: report_add(o, "pause_ns", json_object_new_uint64(s->pause_ns));
 	err = err ?: report_add(o, "bytes", json_object_new_uint64(u64_of(meta, "bytes")));
@@ -536,7 +561,121 @@ out:
 	json_object_put(meta);
 }
 
-int checkpoints_take(struct checkpoints *c, const struct checkpoint_request *rq, char *id,
+/* A checkpoint written: the rule's oldest beyond keep go, and its line is written. */
+static void finish(struct checkpoints *c, const struct snapshot *s,
+		   const struct checkpoint_request *rq, const char *id)
+{
+	retain(c, rq->rule, rq->keep ? rq->keep : 1);
+	emit_line(c, s, rq, id);
+}
+
+/* A name for a checkpoint of s that none has. */
+static void free_id(struct checkpoints *c, const struct snapshot *s, char *id)
+{
+	for (int attempt = 0; attempt < 100; attempt++) {
+		struct stat st;
+
+		make_id(s, attempt, id);
+		if (fstatat(c->dirfd, id, &st, AT_SYMLINK_NOFOLLOW) && errno == ENOENT)
+			break;
+	}
+}
+
+/* The bytes of the files under path (one level of directories, as criu's images). */
+static uint64_t du(const char *path)
+{
+	struct dirent *de;
+	uint64_t n = 0;
+	DIR *d = opendir(path);
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (de->d_name[0] != '.' && !fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
+			n += S_ISDIR(st.st_mode) ? 0 : (uint64_t)st.st_blocks * 512;
+	}
+	closedir(d);
+	return n;
+}
+
+/* A checkpoint by criu: the tree of rq->pid dumped, left running, its images in the
+ * checkpoint's directory, meta.json beside them. Past the quota or the disk's reserve,
+ * the oldest checkpoints go; with none left, it is refused and removed. */
+static int take_criu(struct checkpoints *c, const struct checkpoint_request *rq, char *id,
+		     char *err, size_t err_len)
+{
+	char tmp[CHECKPOINT_ID_MAX + 8], images[4200], oldest[CHECKPOINT_ID_MAX];
+	struct json_object *meta = NULL;
+	struct snapshot *s = NULL;
+	struct criu_stats st = { 0 };
+	uint64_t bytes = 0;
+	int tmpfd = -1, r;
+
+	if ((r = snapshot_identify(rq->pid, &s, err, err_len)))
+		return r;
+	free_id(c, s, id);
+	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s", id);
+	snprintf(images, sizeof(images), "%s/%s/" CRIU_IMAGES, c->dir, tmp);
+	if (mkdirat(c->dirfd, tmp, 0700) ||
+	    (tmpfd = openat(c->dirfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    mkdirat(tmpfd, CRIU_IMAGES, 0700)) {
+		r = -errno;
+		snprintf(err, err_len, "%s/%s: %s", c->dir, tmp, strerror(errno));
+		goto out;
+	}
+	if ((r = criu_dump(c->criu, rq->pid, images, err, err_len)))
+		goto out;
+	if (!criu_stats_read(images, "dump", &st, err, err_len)) {
+		s->pause_ns = (uint64_t)st.frozen_us * 1000;
+		s->memory_bytes = st.pages_written * 4096;
+	}
+	bytes = du(images);
+	for (;;) {
+		uint64_t used = checkpoints_used(c, oldest, sizeof(oldest)), room = 0;
+
+		if ((r = disk_room(c, &room)))
+			break;
+		if (used + bytes <= c->quota && room > 0)
+			break;
+		if (!oldest[0]) {
+			r = -EDQUOT;
+			snprintf(err, err_len, "process %d: criu's images (%" PRIu64 " bytes) do not fit "
+				 "in %s: the quota (%" PRIu64 " bytes) or the file system's %d%% reserve",
+				 (int)rq->pid, bytes, c->dir, c->quota, CHECKPOINT_RESERVE_PCT);
+			goto out;
+		}
+		remove_checkpoint(c, oldest);
+	}
+	if (!(meta = meta_new(s, rq, id, "criu", 0, bytes))) {
+		r = -ENOMEM;
+		snprintf(err, err_len, "process %d: checkpoint %s: out of memory", (int)rq->pid, id);
+		goto out;
+	}
+	if ((r = atomic_file_write(tmpfd, "meta.json",
+				   json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PRETTY)))) {
+		snprintf(err, err_len, "%s/%s/meta.json: %s", c->dir, tmp, strerror(-r));
+		goto out;
+	}
+	if (renameat(c->dirfd, tmp, c->dirfd, id) || fsync(c->dirfd)) {
+		r = -errno;
+		snprintf(err, err_len, "%s/%s: %s", c->dir, id, strerror(errno));
+	}
+out:
+	if (tmpfd >= 0)
+		close(tmpfd);
+	if (r)
+		remove_checkpoint(c, tmp);
+	else
+		finish(c, s, rq, id);
+	json_object_put(meta);
+	snapshot_free(s);
+	return r;
+}
+
+/* A checkpoint of salve's own: the process held, copied and written as a core. */
+static int take_core(struct checkpoints *c, const struct checkpoint_request *rq, char *id,
 		     char *err, size_t err_len)
 {
 	struct snapshot *s = NULL;
@@ -545,13 +684,7 @@ int checkpoints_take(struct checkpoints *c, const struct checkpoint_request *rq,
 
 	if ((r = snapshot_take(rq->pid, &s, err, err_len)))
 		return r;
-	for (int attempt = 0; attempt < 100; attempt++) {
-		struct stat st;
-
-		make_id(s, attempt, id);
-		if (fstatat(c->dirfd, id, &st, AT_SYMLINK_NOFOLLOW) && errno == ENOENT)
-			break;
-	}
+	free_id(c, s, id);
 	/* Room: the quota's and the disk's. Past it, the oldest checkpoint goes, and the
 	 * core is written again; with none left to remove, the checkpoint is refused. */
 	for (;;) {
@@ -569,8 +702,7 @@ int checkpoints_take(struct checkpoints *c, const struct checkpoint_request *rq,
 		remove_checkpoint(c, oldest);
 	}
 	if (!r) {
-		retain(c, rq->rule, rq->keep ? rq->keep : 1);
-		emit_line(c, s, rq, id);
+		finish(c, s, rq, id);
 	} else if (r == -EDQUOT) {
 		snprintf(err, err_len, "process %d: a checkpoint of %" PRIu64 " bytes of memory does "
 			 "not fit in %s: the quota (%" PRIu64 " bytes) or the file system's %d%% "
@@ -578,5 +710,126 @@ int checkpoints_take(struct checkpoints *c, const struct checkpoint_request *rq,
 			 CHECKPOINT_RESERVE_PCT);
 	}
 	snapshot_free(s);
+	return r;
+}
+
+int checkpoints_take(struct checkpoints *c, const struct checkpoint_request *rq, char *id,
+		     char *err, size_t err_len)
+{
+	switch (rq->backend) {
+	case POLICY_BACKEND_CRIU:
+		if (!c->criu) {
+			snprintf(err, err_len, "process %d: no working criu on this host (salved's "
+				 "--criu, checked at start): the \"core\" backend works everywhere",
+				 (int)rq->pid);
+			return -ENOTSUP;
+		}
+		return take_criu(c, rq, id, err, err_len);
+	case POLICY_BACKEND_AUTO:
+		if (c->criu)
+			return take_criu(c, rq, id, err, err_len);
+		return take_core(c, rq, id, err, err_len);
+	case POLICY_BACKEND_CORE:
+	default:
+		return take_core(c, rq, id, err, err_len);
+	}
+}
+
+/* Wait until the process of pidfd is gone (reaped or a zombie): 0, or -ETIMEDOUT. */
+static int wait_gone(int pidfd)
+{
+	struct pollfd p = { pidfd, POLLIN, 0 };
+
+	return poll(&p, 1, KILL_WAIT_MS) == 1 ? 0 : -ETIMEDOUT;
+}
+
+/* The process of meta, killed so criu can bring it back under its pid: 0 when it is gone
+ * (or was), -errno with err otherwise. */
+static int kill_for_restore(struct json_object *meta, char *err, size_t err_len)
+{
+	pid_t pid = (pid_t)u64_of(meta, "pid");
+	int pidfd = pidfd_open(pid, 0), r = 0;
+
+	if (pidfd < 0)
+		return errno == ESRCH ? 0 : -errno;
+	/* Only the process the checkpoint saved: another one may have its pid now. */
+	if (snapshot_start_ticks(pid) == u64_of(meta, "start_ticks")) {
+		if (pidfd_send_signal(pidfd, SIGKILL, NULL, 0) && errno != ESRCH)
+			r = -errno;
+		else
+			r = wait_gone(pidfd);
+		if (r)
+			snprintf(err, err_len, "process %d: cannot be killed for its restore: %s",
+				 (int)pid, strerror(-r));
+	}
+	close(pidfd);
+	return r;
+}
+
+static void restore_line(struct checkpoints *c, struct json_object *meta, pid_t pid,
+			 uint64_t took_ns)
+{
+	struct json_object *o = json_object_new_object();
+	struct timespec now;
+	char when[64];
+	int err;
+
+	if (!o || !c->line)
+		goto out;
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (report_time((uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec, when,
+			sizeof(when)) < 0)
+		when[0] = 0;
+	err = report_add(o, "time", json_object_new_string(when));
+	err = err ?: report_add(o, "kind", json_object_new_string("restore"));
+	err = err ?: report_add(o, "checkpoint", json_object_new_string(str_of(meta, "id") ?: ""));
+	err = err ?: report_add(o, "pid", json_object_new_int(pid));
+	err = err ?: report_add(o, "backend", json_object_new_string(str_of(meta, "backend") ?: ""));
+	err = err ?: report_add(o, "took_ns", json_object_new_uint64(took_ns));
+	if (!err)
+		c->line(c->ctx, o);
+out:
+	json_object_put(o);
+}
+
+int checkpoints_restore(struct checkpoints *c, const char *id, pid_t *pid, char *err,
+			size_t err_len)
+{
+	struct json_object *meta = NULL;
+	struct snapshot *s = NULL;
+	char dir[4096], path[4200];
+	struct timespec t0, t1;
+	int r;
+
+	if ((r = checkpoints_find(c, id, &meta, dir, sizeof(dir), err, err_len)))
+		return r;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	*pid = (pid_t)u64_of(meta, "pid");
+	if (!strcmp(str_of(meta, "backend") ?: "", "criu")) {
+		if (!c->criu) {
+			snprintf(err, err_len, "checkpoint %s was taken by criu, and salved found no "
+				 "working criu on this host (--criu)", str_of(meta, "id"));
+			r = -ENOTSUP;
+		} else if (!(r = kill_for_restore(meta, err, err_len))) {
+			snprintf(path, sizeof(path), "%s/" CRIU_IMAGES, dir);
+			r = criu_restore(c->criu, path, pid, err, err_len);
+		}
+	} else if (snapshot_start_ticks(*pid) != u64_of(meta, "start_ticks")) {
+		snprintf(err, err_len, "process %d, which checkpoint %s saved, is gone: salve's own "
+			 "checkpoint is rolled back into its process while it runs", (int)*pid,
+			 str_of(meta, "id"));
+		r = -ESRCH;
+	} else {
+		snprintf(path, sizeof(path), "%s/core.gz", dir);
+		if (!(r = corefile_read_gz(path, &s, err, err_len)))
+			r = snapshot_rollback(s, err, err_len);
+		snapshot_free(s);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (!r)
+		restore_line(c, meta, *pid,
+			     (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull +
+				     (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec);
+	json_object_put(meta);
 	return r;
 }

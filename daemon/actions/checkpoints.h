@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "policy/policy.h"
+
 #define CHECKPOINT_ID_MAX 64
 #define CHECKPOINT_RESERVE_PCT 5		/* of the file system, left free */
 #define CHECKPOINT_QUOTA_DEFAULT (4ull << 30) /* bytes, all checkpoints together */
@@ -33,6 +35,10 @@ int checkpoints_new(const char *state_dir, uint64_t quota, checkpoints_line_fn *
 		    struct checkpoints **out, char *err, size_t err_len);
 void checkpoints_free(struct checkpoints *c);
 
+/* The criu binary that passed its check (criu.h), for the "criu" and "auto" backends;
+ * NULL: none. */
+int checkpoints_set_criu(struct checkpoints *c, const char *criu);
+
 struct checkpoint_request {
 	pid_t pid;
 	const char *rule;	     /* NULL when asked by salvectl */
@@ -41,10 +47,12 @@ struct checkpoint_request {
 	const char *incident_json;   /* the incident line, for meta.json; may be NULL */
 	struct json_object *repairs; /* the repairs in effect (borrowed); may be NULL */
 	unsigned keep;		     /* of the rule's (or salvectl's) checkpoints, kept */
+	enum policy_backend backend; /* auto: criu where there is one, else core */
 };
 
 /* Take a checkpoint of rq->pid: 0 with id its name (CHECKPOINT_ID_MAX), or -errno with
- * err naming the process, file or limit that stopped it. */
+ * err naming the process, file or limit that stopped it (-ENOTSUP: the criu backend
+ * without a working criu). */
 int checkpoints_take(struct checkpoints *c, const struct checkpoint_request *rq, char *id,
 		     char *err, size_t err_len);
 
@@ -57,5 +65,13 @@ struct json_object *checkpoints_list(struct checkpoints *c, const char *id);
  * its directory's path; -ENOENT when there is none. */
 int checkpoints_find(struct checkpoints *c, const char *id, struct json_object **meta,
 		     char *dir, size_t dir_len, char *err, size_t err_len);
+
+/* Bring checkpoint id back ("last", "last:PID" as checkpoints_find): salve's core is
+ * rolled back into its process, which must still run (snapshot_rollback: -ESTALE when
+ * its layout changed); criu's images are restored, the process killed first when it
+ * still runs, under the same pid. 0 with *pid the process, and a {"kind":"restore"} line;
+ * -errno with err. Files, sockets and other kernel state are not rolled back by a core. */
+int checkpoints_restore(struct checkpoints *c, const char *id, pid_t *pid, char *err,
+			size_t err_len);
 
 #endif

@@ -489,7 +489,8 @@ static int read_identity(pid_t pid, struct snapshot *s)
 		size_t n = (size_t)(close_paren - open_paren - 1);
 
 		memcpy(s->comm, open_paren + 1, n < sizeof(s->comm) ? n : sizeof(s->comm) - 1);
-		sscanf(close_paren + 2, "%c %d", &s->state, &ppid);
+		sscanf(close_paren + 2, "%c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+		       "%*d %*d %*d %*d %" SCNu64, &s->state, &ppid, &s->start_ticks);
 	}
 	free(stat);
 	s->ppid = ppid;
@@ -586,6 +587,30 @@ static int read_process(pid_t pid, struct snapshot *s, char *err, size_t err_len
 		return r;
 	}
 	return 0;
+}
+
+int snapshot_identify(pid_t pid, struct snapshot **out, char *err, size_t err_len)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	s->pid = pid;
+	s->taken_ns = clock_ns(CLOCK_REALTIME);
+	if ((r = read_process(pid, s, err, err_len))) {
+		snapshot_free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+uint64_t snapshot_start_ticks(pid_t pid)
+{
+	struct snapshot s = { 0 };
+
+	return read_identity(pid, &s) ? 0 : s.start_ticks;
 }
 
 int snapshot_take(pid_t pid, struct snapshot **out, char *err, size_t err_len)
@@ -749,6 +774,20 @@ int snapshot_rollback(const struct snapshot *s, char *err, size_t err_len)
 		if (!there) {
 			snprintf(err, err_len, "process %d: thread %d of the checkpoint is gone",
 				 (int)s->pid, (int)s->threads[i].tid);
+			r = -ESTALE;
+			goto out;
+		}
+	}
+	/* A thread started since has no registers to go back to, and would run on in
+	 * memory rolled back under it. */
+	for (size_t j = 0; j < h.n; j++) {
+		bool known = false;
+
+		for (size_t i = 0; i < s->n_threads && !known; i++)
+			known = h.t[j].tid == s->threads[i].tid;
+		if (!known) {
+			snprintf(err, err_len, "process %d: thread %d started after the checkpoint",
+				 (int)s->pid, (int)h.t[j].tid);
 			r = -ESTALE;
 			goto out;
 		}

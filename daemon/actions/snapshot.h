@@ -53,6 +53,8 @@ struct snapshot {
 	gid_t gid;
 	char comm[16];
 	char state; /* /proc/PID/stat's, before the threads were held */
+	uint64_t start_ticks; /* /proc/PID/stat's starttime: which of the processes the pid
+			       * has named */
 	uint8_t *cmdline; /* NUL-separated, as /proc/PID/cmdline */
 	size_t cmdline_len;
 	char *exe; /* readlink of /proc/PID/exe */
@@ -76,10 +78,17 @@ struct snapshot {
  * and what could not be read (-ESRCH gone, -EPERM another tracer, -ENOMEM). */
 int snapshot_take(pid_t pid, struct snapshot **out, char *err, size_t err_len);
 
-/* Write s back into the same process, still running: every thread of the snapshot
- * (still there) gets its registers back and every writable private mapping its memory.
- * Refused (-ESTALE, err says what changed) when a mapping of the snapshot is gone,
- * resized or replaced, or one of its threads is gone. Files, sockets and other kernel
+/* What pid is besides its threads and memory (identity, command line, auxv, open files,
+ * limits), read without holding it: for a checkpoint another tool takes. */
+int snapshot_identify(pid_t pid, struct snapshot **out, char *err, size_t err_len);
+
+/* The starttime of process pid (clock ticks after boot); 0 when there is none. */
+uint64_t snapshot_start_ticks(pid_t pid);
+
+/* Write s back into the same process, still running: every thread of the snapshot gets
+ * its registers back and every writable private mapping its memory. Refused (-ESTALE,
+ * err says what changed) when a mapping of the snapshot is gone, resized or replaced,
+ * one of its threads is gone, or a thread started since. Files, sockets and other kernel
  * state are not rolled back. */
 int snapshot_rollback(const struct snapshot *s, char *err, size_t err_len);
 

@@ -396,6 +396,29 @@ static int do_checkpoints(int argc, char **argv)
 	return 0;
 }
 
+/* restore ID [--json] [--socket PATH]: bring a process back to checkpoint ID. */
+static int do_restore(int argc, char **argv)
+{
+	struct json_object *reply;
+	struct ask a;
+	int rc = parse_ask(argc, argv, false, "restore ID [--json] [--socket PATH]", &a);
+
+	if (rc)
+		return rc;
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: salvectl restore ID [--json] [--socket PATH] (ID: a "
+				"checkpoint's, as salvectl checkpoints lists them, or \"last\")\n");
+		return 2;
+	}
+	a.name = argv[optind];
+	rc = ask(&a, "restore", "restore refused", &reply);
+	if (!rc && !a.json)
+		printf("process %llu restored to checkpoint %s\n",
+		       (unsigned long long)count(reply, "pid"), a.name);
+	json_object_put(reply);
+	return rc;
+}
+
 /* Decompress from (a gzip file) into to, created; -errno, err saying which file. */
 static int gunzip_to(const char *from, const char *to, uint64_t *bytes, char *err, size_t err_len)
 {
@@ -540,6 +563,10 @@ static const struct cmd cmds[] = {
 	{ "repairs", do_repairs,
 	  "[--json] [--socket PATH]: the repairs in effect (override, redirect, rescues,\n"
 	  "             breakers), with their id, state, process and function" },
+	{ "restore", do_restore,
+	  "ID [--json] [--socket PATH]: bring a process back to checkpoint ID: salve's core\n"
+	  "             rolled back into the running process (memory and registers, not files\n"
+	  "             or sockets), or criu's images restored" },
 	{ "rollback", do_rollback,
 	  "ID [--json] [--socket PATH]: undo repair ID now (its original bytes back)" },
 	{ "stats", do_stats,
@@ -557,7 +584,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: salvectl VERB [ARG]...\n\nVerbs:\n");
 	for (const struct cmd *c = cmds; c->name; c++)
-		fprintf(f, "  %-10s %s\n", c->name, c->help);
+		fprintf(f, "  %-11s %s\n", c->name, c->help);
 }
 
 static int do_help(int argc, char **argv)

@@ -199,6 +199,7 @@ enum policy_action_kind {
 	POLICY_ACTION_RESCUE,   /* a fault returns an error from the innermost rescue point */
 	POLICY_ACTION_BREAKER,  /* a circuit breaker around a function or a network endpoint */
 	POLICY_ACTION_CHECKPOINT, /* the process saved: salve's core, or CRIU's images */
+	POLICY_ACTION_RESTORE,  /* the process brought back to a checkpoint */
 	POLICY_ACTION_KIND_COUNT,
 };
 
@@ -260,6 +261,8 @@ struct policy_action {
 	uint64_t half_open_watch_ns; /* and watches them this long after the last; default 1 s */
 	enum policy_backend backend; /* checkpoint: default auto */
 	uint32_t keep;            /* checkpoint: the rule's last this many kept; default 3 */
+	char *from;               /* restore: a checkpoint's id; NULL: the newest of the
+				   * incident's process ("last") */
 };
 
 struct policy_rule {

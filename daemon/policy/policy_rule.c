@@ -323,6 +323,7 @@ static const char *const action_names[POLICY_ACTION_KIND_COUNT] = {
 	[POLICY_ACTION_RESCUE] = "rescue",
 	[POLICY_ACTION_BREAKER] = "breaker",
 	[POLICY_ACTION_CHECKPOINT] = "checkpoint",
+	[POLICY_ACTION_RESTORE] = "restore",
 };
 
 static const char *const backend_names[] = {
@@ -334,6 +335,22 @@ static const char *const backend_names[] = {
 const char *policy_backend_name(enum policy_backend b)
 {
 	return b < sizeof(backend_names) / sizeof(backend_names[0]) ? backend_names[b] : "unknown";
+}
+
+/* "last" (the default) or a checkpoint's id. */
+static int parse_from(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
+{
+	struct policy_action *a = dst;
+	const char *s = json_object_get_string(v);
+	char shown[SHOWN_LEN];
+
+	(void)f;
+	if (!*s || strchr(s, '/') || s[0] == '.')
+		return ps_fail(ps, "expected \"last\" or a checkpoint's id (as salvectl checkpoints "
+			       "lists them), got %s", ps_show(v, shown, sizeof(shown)));
+	if (!strcmp(s, "last"))
+		return 0;
+	return (a->from = strdup(s)) ? 0 : ps_no_memory(ps);
 }
 
 static int parse_backend(struct parser *ps, struct json_object *v, void *dst,
@@ -649,7 +666,7 @@ static const char *action_variant_name(unsigned i)
 static const struct field action_fields[] = {
 	{ .name = "do", .type = json_type_string, .flags = FIELD_REQUIRED, .parse = parse_do,
 	  .help = "one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\", "
-		  "\"breaker\", \"checkpoint\"" },
+		  "\"breaker\", \"checkpoint\", \"restore\"" },
 	{ .name = "message", .type = json_type_string, .only = ACT(LOG), .parse = ps_parse_string,
 	  .off = AO(message) },
 	{ .name = "signal", .type = json_type_string, .only = ACT(SIGNAL), .required = ACT(SIGNAL),
@@ -701,6 +718,7 @@ static const struct field action_fields[] = {
 	{ .name = "backend", .type = json_type_string, .only = ACT(CHECKPOINT), .parse = parse_backend },
 	{ .name = "keep", .type = json_type_int, .only = ACT(CHECKPOINT), .parse = ps_parse_u32,
 	  .min = 1, .max = POLICY_KEEP_MAX, .off = AO(keep) },
+	{ .name = "from", .type = json_type_string, .only = ACT(RESTORE), .parse = parse_from },
 };
 
 static const struct object_spec action_spec = {
@@ -874,6 +892,7 @@ void ps_rule_clear(struct policy_rule *r)
 		free(a->binary);
 		free(a->symbol);
 		free(a->to);
+		free(a->from);
 		free(a->library);
 		free(a->build_id);
 		for (size_t j = 0; j < a->n_at; j++)

@@ -2,9 +2,12 @@
 # Checkpoints, salve's own: a process of five threads keeping known values (keeper) is
 # saved with salvectl checkpoint; salvectl lists it, shows its meta.json and extracts
 # its core, and gdb (the oracle) opens that core: every thread with its backtrace, the
-# known values, the marker string, the heap. A rule's checkpoint action keeps its last
-# `keep`. A quota too small for a checkpoint refuses it and leaves nothing; so does a
-# process killed while its memory is being copied.
+# known values, the marker string, the heap. salvectl restore rolls a corruption back in
+# place and the keeper goes on; after it unmaps a region, the rollback is refused, saying
+# which. Rules: one saves the keeper once it checked itself, another restores it when its
+# verify() fails, and the keeper finds its values again. A rule's checkpoint action keeps
+# its last `keep`. A quota too small for a checkpoint refuses it and leaves nothing; so
+# does a process killed while its memory is being copied.
 . "$(dirname "$0")/lib.sh"
 need_bpf
 command -v gdb >/dev/null || fail "gdb is not installed: run 'make deps'"
@@ -13,10 +16,18 @@ KEEPER=$TARGETS/keeper
 CKDIR=$WORK/state/checkpoints
 write_policy "$WORK/p.json" '{"salve": 1, "name": "checkpoint",
  "scope": {"binaries": ["'"$KEEPER"'"]},
- "probes": [{"id": "starts", "kind": "exec"}],
+ "probes": [{"id": "starts", "kind": "exec"},
+            {"id": "sound", "kind": "return", "binary": "'"$KEEPER"'", "symbol": "verify", "when": "== 0"},
+            {"id": "broken", "kind": "return", "binary": "'"$KEEPER"'", "symbol": "verify", "when": "< 0"}],
  "rules": [{"id": "save-at-start", "by": "process",
             "when": {"probe": "starts", "count": 1, "within": "1m"},
-            "actions": [{"do": "checkpoint", "keep": 2}]}]}'
+            "actions": [{"do": "checkpoint", "keep": 2}]},
+           {"id": "save-when-sound", "by": "process", "cooldown": "1h",
+            "when": {"probe": "sound", "count": 1, "within": "1m"},
+            "actions": [{"do": "checkpoint", "backend": "core", "keep": 5}]},
+           {"id": "heal", "by": "process",
+            "when": {"probe": "broken", "count": 1, "within": "1m"},
+            "actions": [{"do": "restore"}]}]}'
 ctl() { "$BUILD/salvectl" "$@" --socket "$SOCKET"; }
 
 # keeper_start NAME: a keeper reading the FIFO $WORK/NAME.in, its output in NAME.out;
@@ -30,11 +41,15 @@ keeper_start() {
 	for _ in $(seq 100); do grep -q ready "$WORK/$1.out" 2>/dev/null && return 0; sleep 0.05; done
 	fail "keeper $1 did not start"
 }
-# keeper_say NAME LINE EXPECT: send a command, wait for the answer line EXPECT.
+# keeper_say NAME LINE EXPECT: send a command, wait for a new answer line EXPECT.
 keeper_say() {
-	local fd="fd_$1"
+	local fd="fd_$1" before
+	before=$(grep -cxF "$3" "$WORK/$1.out")
 	echo "$2" >&"${!fd}"
-	for _ in $(seq 200); do grep -qx "$3" "$WORK/$1.out" && return 0; sleep 0.05; done
+	for _ in $(seq 200); do
+		[ "$(grep -cxF "$3" "$WORK/$1.out")" -gt "$before" ] && return 0
+		sleep 0.05
+	done
 	fail "keeper $1 did not answer '$2' with '$3': $(cat "$WORK/$1.out")"
 }
 
@@ -91,6 +106,36 @@ grep -q ' in main () at .*keeper.c' "$WORK/gdb.out" || fail "gdb's backtrace lac
 # Extract refuses to write over a file.
 ctl extract "$id" "$WORK/core" 2>/dev/null && fail "extract wrote over an existing file"
 
+# In place: the keeper's corruption after the checkpoint rolled back; it goes on, sound.
+keeper_say k corrupt corrupted
+out=$(ctl restore "$id") || fail "salvectl restore failed: $out"
+grep -q "^process $KPID restored to checkpoint $id" <<<"$out" || fail "salvectl restore said: $out"
+line=$(wait_event ".kind == \"restore\" and .checkpoint == \"$id\"") || fail "no restore line"
+expect "$line" .backend core
+expect "$line" .pid "$KPID"
+keeper_say k check "check ok"
+# The keeper unmaps a region the checkpoint holds: a rollback is refused, saying which.
+keeper_say k unmap unmapped
+out=$(ctl restore "$id" 2>&1) && fail "a rollback over an unmapped region was done: $out"
+grep -q "process $KPID: the mapping at 0x[0-9a-f]* (anonymous) is gone" <<<"$out" ||
+	fail "the refusal does not name the mapping gone: $out"
+keeper_say k check "check ok"
+
+# By rules: saved once it checked itself sound, restored when it finds itself broken.
+keeper_start h
+keeper_say h check "check ok"
+ck=$(wait_event ".kind == \"checkpoint\" and .pid == $KPID and .rule == \"save-when-sound\"") ||
+	fail "the keeper was not saved when sound: $(jq -c 'select(.kind == "action")' "$EVENTS")"
+keeper_say h corrupt corrupted
+keeper_say h check "check bad: known[]"
+act=$(wait_event ".kind == \"action\" and .do == \"restore\" and .pid == $KPID") ||
+	fail "no restore action: $(jq -c 'select(.kind == "incident" and .rule == "heal")' "$EVENTS")"
+expect "$act" .outcome "restored: process $KPID"
+expect "$act" .from last
+keeper_say h check "check ok"
+wait_event ".kind == \"restore\" and .checkpoint == $(jq .id <<<"$ck")" >/dev/null ||
+	fail "the restore was not from the checkpoint taken when sound"
+
 # A rule's checkpoints: each keeper's start saves it, and the rule keeps its last two.
 for n in r1 r2 r3; do
 	keeper_start "$n"
@@ -118,4 +163,4 @@ grep -q "process $KPID: \(exited\|no such process\)" "$WORK/big.out" ||
 	fail "the failure does not say the process exited: $(cat "$WORK/big.out")"
 [ "$(ls -A "$CKDIR" | sort)" = "$before" ] || fail "the failed checkpoint left files: $(ls -A "$CKDIR")"
 
-pass "checkpoint: gdb opens the core (5 threads, known values), meta.json, retention, quota, no partial files"
+pass "checkpoint: gdb opens the core (5 threads, known values), rollback in place and its refusal, by rules too, retention, quota, no partial files"

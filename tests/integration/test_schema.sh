@@ -177,12 +177,16 @@ invalid action-breaker-calls-zero "$(act '{"do": "breaker", "endpoint": "10.0.0.
 invalid action-breaker-open-zero "$(act '{"do": "breaker", "endpoint": "10.0.0.5:5432", "open_for": "0s"}')"
 invalid action-breaker-window "$(act '{"do": "breaker", "endpoint": "10.0.0.5:5432", "window": "1s"}')"
 
-# checkpoint (issue 16): a backend by name, keep from 1 to 1000.
+# checkpoint and restore (issue 16): a backend by name, keep from 1 to 1000; from an id.
 valid action-checkpoint "$(act '{"do": "checkpoint"}')"
 valid action-checkpoint-full "$(act '{"do": "checkpoint", "backend": "core", "keep": 5}')"
 invalid action-checkpoint-backend "$(act '{"do": "checkpoint", "backend": "gcore"}')"
 invalid action-checkpoint-keep "$(act '{"do": "checkpoint", "keep": 0}')"
 invalid action-checkpoint-symbol "$(act '{"do": "checkpoint", "symbol": "f"}')"
+valid action-restore "$(act '{"do": "restore"}')"
+valid action-restore-id "$(act '{"do": "restore", "from": "20261126T101500Z-4242"}')"
+invalid action-restore-path "$(act '{"do": "restore", "from": "../x"}')"
+invalid action-restore-keep "$(act '{"do": "restore", "keep": 2}')"
 
 # The shipped policies are part of the corpus.
 for f in "$ROOT"/policies/*.json; do

@@ -347,7 +347,7 @@ static void test_breaker_shapes(void **state)
 	policy_clear(&p);
 }
 
-/* A checkpoint, with its backend and how many are kept, and its defaults. */
+/* A checkpoint, with its backend and how many are kept, and its defaults; a restore. */
 static void test_checkpoint_shapes(void **state)
 {
 	const char *json = ONE_ACTION("{\"do\": \"checkpoint\"},"
@@ -371,6 +371,17 @@ static void test_checkpoint_shapes(void **state)
 		     "x.json: rules[0].actions[0].backend: expected \"auto\", \"core\" (salve's own snapshot) or \"criu\", got \"gcore\"");
 	expect_error(ONE_ACTION("{\"do\": \"checkpoint\", \"keep\": 0}"), -EINVAL,
 		     "x.json: rules[0].actions[0].keep: expected an integer from 1 to 1000, got 0");
+	json = ONE_ACTION("{\"do\": \"restore\"}, {\"do\": \"restore\", \"from\": \"last\"},"
+			  "{\"do\": \"restore\", \"from\": \"20261126T101500Z-4242\"}");
+	parse_ok(json, &p);
+	a = p.rules[0].actions;
+	assert_int_equal(a[0].kind, POLICY_ACTION_RESTORE);
+	assert_null(a[0].from);
+	assert_null(a[1].from);
+	assert_string_equal(a[2].from, "20261126T101500Z-4242");
+	policy_clear(&p);
+	expect_error(ONE_ACTION("{\"do\": \"restore\", \"from\": \"../etc\"}"), -EINVAL,
+		     "x.json: rules[0].actions[0].from: expected \"last\" or a checkpoint's id (as salvectl checkpoints lists them), got \"../etc\"");
 	expect_error(ONE_ACTION("{\"do\": \"log\", \"keep\": 2}"), -EINVAL,
 		     "x.json: rules[0].actions[0].keep: does not apply to an action of do \"log\" (only to do \"checkpoint\")");
 }
@@ -549,11 +560,11 @@ static void test_errors_actions(void **state)
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [3]")), -EINVAL,
 		     "x.json: rules[0].actions[0]: expected an object, got 3");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{}]")), -EINVAL,
-		     "x.json: rules[0].actions[0]: missing required field \"do\" (one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\", \"breaker\", \"checkpoint\")");
+		     "x.json: rules[0].actions[0]: missing required field \"do\" (one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\", \"breaker\", \"checkpoint\", \"restore\")");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"lgo\"}]")), -EINVAL,
 		     "x.json: rules[0].actions[0].do: unknown action \"lgo\" (did you mean \"log\"?)");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"reboot\"}]")), -EINVAL,
-		     "x.json: rules[0].actions[0].do: unknown action \"reboot\" (expected one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\", \"breaker\", \"checkpoint\")");
+		     "x.json: rules[0].actions[0].do: unknown action \"reboot\" (expected one of \"log\", \"signal\", \"exec\", \"override\", \"redirect\", \"rescue\", \"breaker\", \"checkpoint\", \"restore\")");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"log\", \"signal\": \"SIGTERM\"}]")), -EINVAL,
 		     "x.json: rules[0].actions[0].signal: does not apply to an action of do \"log\" (only to do \"signal\")");
 	expect_error(WITH_RULES(RULE("{\"probe\": \"crashes\", \"count\": 1, \"within\": \"1s\"}", "\"actions\": [{\"do\": \"log\", \"mesage\": \"x\"}]")), -EINVAL,
