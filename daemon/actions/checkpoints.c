@@ -382,6 +382,28 @@ static struct json_object *fds_array(const struct snapshot *s)
 	return a;
 }
 
+/* The process's limits, by resource name: [soft, hard], -1 for unlimited. */
+static struct json_object *limits_object(const struct snapshot *s)
+{
+	static const char *const names[SNAPSHOT_LIMITS] = {
+		"cpu", "fsize", "data", "stack", "core", "rss", "nproc", "nofile",
+		"memlock", "as", "locks", "sigpending", "msgqueue", "nice", "rtprio", "rttime",
+	};
+	struct json_object *o = json_object_new_object();
+
+	for (size_t i = 0; o && i < SNAPSHOT_LIMITS; i++) {
+		struct json_object *pair = json_object_new_array();
+		rlim_t v[2] = { s->limits[i].rlim_cur, s->limits[i].rlim_max };
+
+		for (int j = 0; pair && j < 2; j++)
+			json_object_array_add(pair, v[j] == RLIM_INFINITY
+							    ? json_object_new_int(-1)
+							    : json_object_new_uint64(v[j]));
+		json_object_object_add(o, names[i], pair);
+	}
+	return o;
+}
+
 static struct json_object *threads_array(const struct snapshot *s)
 {
 	struct json_object *a = json_object_new_array();
@@ -443,6 +465,7 @@ static struct json_object *meta_new(const struct snapshot *s, const struct check
 	err = err ?: report_add(m, "cmdline", cmdline_array(s));
 	err = err ?: report_add(m, "threads", threads_array(s));
 	err = err ?: report_add(m, "fds", fds_array(s));
+	err = err ?: report_add(m, "limits", limits_object(s));
 	err = err ?: report_add(m, "repairs", rq->repairs ? json_object_get(rq->repairs)
 							  : json_object_new_array());
 	err = err ?: report_add(m, "pause_ns", json_object_new_uint64(s->pause_ns));
@@ -462,13 +485,39 @@ static struct json_object *meta_new(const struct snapshot *s, const struct check
 	return m;
 }
 
+/* The checkpoint in the temporary tmp (open as tmpfd) made whole: its meta.json written,
+ * then the directory renamed to id. */
+static int seal(struct checkpoints *c, int tmpfd, const char *tmp, const char *id,
+		const struct snapshot *s, const struct checkpoint_request *rq, const char *backend,
+		uint64_t core_bytes, uint64_t bytes, char *err, size_t err_len)
+{
+	struct json_object *meta = meta_new(s, rq, id, backend, core_bytes, bytes);
+	int r;
+
+	if (!meta) {
+		snprintf(err, err_len, "process %d: checkpoint %s: out of memory", (int)s->pid, id);
+		return -ENOMEM;
+	}
+	r = atomic_file_write(tmpfd, "meta.json",
+			      json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PRETTY));
+	json_object_put(meta);
+	if (r) {
+		snprintf(err, err_len, "%s/%s/meta.json: %s", c->dir, tmp, strerror(-r));
+		return r;
+	}
+	if (renameat(c->dirfd, tmp, c->dirfd, id) || fsync(c->dirfd)) {
+		r = -errno;
+		snprintf(err, err_len, "%s/%s: %s", c->dir, id, strerror(errno));
+	}
+	return r;
+}
+
 /* Write s as checkpoint id, whole or not at all, within limit bytes. */
 static int write_checkpoint(struct checkpoints *c, const struct snapshot *s,
 			    const struct checkpoint_request *rq, const char *id, uint64_t limit,
 			    char *err, size_t err_len)
 {
 	char tmp[CHECKPOINT_ID_MAX + 8];
-	struct json_object *meta = NULL;
 	uint64_t core_bytes = 0;
 	int64_t bytes;
 	int tmpfd, r;
@@ -487,27 +536,13 @@ static int write_checkpoint(struct checkpoints *c, const struct snapshot *s,
 				      : strerror(-r));
 		goto fail;
 	}
-	if (!(meta = meta_new(s, rq, id, "core", core_bytes, (uint64_t)bytes))) {
-		r = -ENOMEM;
-		snprintf(err, err_len, "process %d: checkpoint %s: out of memory", (int)s->pid, id);
+	if ((r = seal(c, tmpfd, tmp, id, s, rq, "core", core_bytes, (uint64_t)bytes, err,
+		      err_len)))
 		goto fail;
-	}
-	if ((r = atomic_file_write(tmpfd, "meta.json",
-				   json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PRETTY)))) {
-		snprintf(err, err_len, "%s/%s/meta.json: %s", c->dir, tmp, strerror(-r));
-		goto fail;
-	}
-	if (renameat(c->dirfd, tmp, c->dirfd, id) || fsync(c->dirfd)) {
-		r = -errno;
-		snprintf(err, err_len, "%s/%s: %s", c->dir, id, strerror(errno));
-		goto fail;
-	}
 	close(tmpfd);
-	json_object_put(meta);
 	return 0;
 fail:
 	close(tmpfd);
-	json_object_put(meta);
 	remove_checkpoint(c, tmp);
 	return r;
 }
@@ -607,7 +642,6 @@ static int take_criu(struct checkpoints *c, const struct checkpoint_request *rq,
 		     char *err, size_t err_len)
 {
 	char tmp[CHECKPOINT_ID_MAX + 8], images[4200], oldest[CHECKPOINT_ID_MAX];
-	struct json_object *meta = NULL;
 	struct snapshot *s = NULL;
 	struct criu_stats st = { 0 };
 	uint64_t bytes = 0;
@@ -648,20 +682,7 @@ static int take_criu(struct checkpoints *c, const struct checkpoint_request *rq,
 		}
 		remove_checkpoint(c, oldest);
 	}
-	if (!(meta = meta_new(s, rq, id, "criu", 0, bytes))) {
-		r = -ENOMEM;
-		snprintf(err, err_len, "process %d: checkpoint %s: out of memory", (int)rq->pid, id);
-		goto out;
-	}
-	if ((r = atomic_file_write(tmpfd, "meta.json",
-				   json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PRETTY)))) {
-		snprintf(err, err_len, "%s/%s/meta.json: %s", c->dir, tmp, strerror(-r));
-		goto out;
-	}
-	if (renameat(c->dirfd, tmp, c->dirfd, id) || fsync(c->dirfd)) {
-		r = -errno;
-		snprintf(err, err_len, "%s/%s: %s", c->dir, id, strerror(errno));
-	}
+	r = seal(c, tmpfd, tmp, id, s, rq, "criu", 0, bytes, err, err_len);
 out:
 	if (tmpfd >= 0)
 		close(tmpfd);
@@ -669,7 +690,6 @@ out:
 		remove_checkpoint(c, tmp);
 	else
 		finish(c, s, rq, id);
-	json_object_put(meta);
 	snapshot_free(s);
 	return r;
 }

@@ -135,6 +135,10 @@ static void test_meta(void **state)
 	assert_true(json_object_array_length(v) >= 1);
 	assert_true(json_object_object_get_ex(meta, "fds", &v));
 	assert_true(json_object_array_length(v) >= 3);
+	assert_true(json_object_object_get_ex(meta, "limits", &v));
+	assert_true(json_object_object_get_ex(v, "nofile", &v));
+	assert_int_equal(json_object_array_length(v), 2);
+	assert_true(json_object_get_int64(json_object_array_get_idx(v, 0)) > 0);
 	assert_true(num(meta, "memory_bytes") > 0);
 	assert_true(num(meta, "core_bytes") > num(meta, "memory_bytes"));
 	assert_true(num(meta, "pause_ns") > 0);
