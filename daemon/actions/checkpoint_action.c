@@ -2,7 +2,8 @@
  * back (checkpoints.h).
  *
  * checkpoint: salve's own snapshot as an ELF core, or criu's dump, with what the process
- * was and the repairs in effect.
+ * was and the repairs in effect. The copy is made in the loop (the process's threads
+ * wait only for it); compressing and writing it, or criu's dump, in a thread.
  * restore: salve's core rolled back into the running process (its writable memory and
  * its threads' registers as they were), or criu's images restored (the process killed
  * first when it still runs). "from" names the checkpoint; by default the newest of the
@@ -14,8 +15,11 @@
  * layout changed since (a mapping gone, resized or replaced, a thread gone or new). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "actions/action.h"
@@ -50,12 +54,68 @@ static int checkpoint_describe(const struct policy_action *a, const struct actio
 	return err ?: report_add(obj, "keep", json_object_new_uint64(a->keep));
 }
 
+/* A checkpoint being written: its core compressed and written (or criu's dump) in a
+ * thread of its own, so that salved's loop goes on meanwhile; the thread says through an
+ * eventfd in the loop that it is done. */
+struct writing {
+	struct checkpoint_job *job;
+	struct json_object *repairs; /* the request's, held until the end */
+	pthread_t thread;
+	bool threaded;
+	int efd;
+};
+
+static void *write_thread(void *arg)
+{
+	struct writing *w = arg;
+	uint64_t one = 1;
+
+	checkpoint_job_run(w->job);
+	while (write(w->efd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/* The checkpoint written (or not): retention, its line, the outcome; all let go. */
+static int checkpoint_end(struct action_run *run)
+{
+	struct writing *w = run->priv;
+	char id[CHECKPOINT_ID_MAX], err[1024];
+	int r;
+
+	if (w->threaded)
+		pthread_join(w->thread, NULL);
+	if (w->efd >= 0) {
+		loop_remove(run->loop, w->efd);
+		close(w->efd);
+	}
+	r = checkpoints_end(w->job, id, err, sizeof(err));
+	json_object_put(w->repairs);
+	free(w);
+	run->priv = NULL;
+	if (r)
+		return action_outcome(run->outcome, r == -ESRCH ? "no process: %s"
+					: r == -ENOTSUP ? "refused: %s" : "failed: %s", err);
+	report_add(run->outcome, "checkpoint", json_object_new_string(id));
+	return action_outcome(run->outcome, "taken: checkpoint %s", id);
+}
+
+static int checkpoint_written(int fd, void *ctx)
+{
+	struct action_run *run = ctx;
+
+	(void)fd;
+	checkpoint_end(run);
+	run->finish(run);
+	return 0;
+}
+
 static int checkpoint_start(struct action_run *run)
 {
 	const struct action_target *t = run->target;
 	const struct policy_action *a = run->action;
-	char id[CHECKPOINT_ID_MAX], err[1024];
-	struct json_object *repairs = NULL;
+	struct writing *w;
+	char err[1024];
 	int r;
 
 	if ((r = refused(run, "checkpoint")))
@@ -64,22 +124,47 @@ static int checkpoint_start(struct action_run *run)
 		return action_outcome(run->outcome, t->pidfd_err == -ESTALE
 					    ? "refused: pid %u is a process started after the events"
 					    : "no process", t->pid);
+	if (!(w = calloc(1, sizeof(*w))))
+		return -ENOMEM;
 	if (run->repairs)
-		repairs = repairs_list(run->repairs);
-	r = checkpoints_take(run->checkpoints,
-			     &(struct checkpoint_request){ .pid = (pid_t)t->pid, .rule = t->rule,
-							   .policy = t->policy,
-							   .incident_id = t->incident_id,
-							   .incident_json = t->incident_json,
-							   .repairs = repairs, .keep = a->keep,
-							   .backend = a->backend },
-			     id, err, sizeof(err));
-	json_object_put(repairs);
-	if (r)
+		w->repairs = repairs_list(run->repairs);
+	/* The copy, here: the threads held only while their memory is copied. */
+	r = checkpoints_begin(run->checkpoints,
+			      &(struct checkpoint_request){ .pid = (pid_t)t->pid, .rule = t->rule,
+							    .policy = t->policy,
+							    .incident_id = t->incident_id,
+							    .incident_json = t->incident_json,
+							    .repairs = w->repairs, .keep = a->keep,
+							    .backend = a->backend },
+			      &w->job, err, sizeof(err));
+	if (r) {
+		json_object_put(w->repairs);
+		free(w);
 		return action_outcome(run->outcome, r == -ESRCH ? "no process: %s"
 					: r == -ENOTSUP ? "refused: %s" : "failed: %s", err);
-	report_add(run->outcome, "checkpoint", json_object_new_string(id));
-	return action_outcome(run->outcome, "taken: checkpoint %s", id);
+	}
+	run->priv = w;
+	if ((w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) >= 0 &&
+	    !loop_add(run->loop, w->efd, checkpoint_written, run)) {
+		if (!pthread_create(&w->thread, NULL, write_thread, w)) {
+			w->threaded = true;
+			return ACTION_PENDING;
+		}
+		loop_remove(run->loop, w->efd);
+	}
+	/* No thread, or no loop to wait in: written here. */
+	if (w->efd >= 0)
+		close(w->efd);
+	w->efd = -1;
+	checkpoint_job_run(w->job);
+	return checkpoint_end(run);
+}
+
+/* salved stopping: the write is let finish (a checkpoint is whole or nothing). */
+static void checkpoint_cancel(struct action_run *run)
+{
+	if (run->priv)
+		checkpoint_end(run);
 }
 
 static int restore_describe(const struct policy_action *a, const struct action_target *t,
@@ -115,6 +200,7 @@ const struct action_ops action_checkpoint_ops = {
 	.name = "checkpoint",
 	.describe = checkpoint_describe,
 	.start = checkpoint_start,
+	.cancel = checkpoint_cancel,
 };
 
 const struct action_ops action_restore_ops = {

@@ -523,7 +523,7 @@ static int write_checkpoint(struct checkpoints *c, const struct snapshot *s,
 	int tmpfd, r;
 
 	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s", id);
-	if (mkdirat(c->dirfd, tmp, 0700) ||
+	if ((mkdirat(c->dirfd, tmp, 0700) && errno != EEXIST) ||
 	    (tmpfd = openat(c->dirfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		r = -errno;
 		snprintf(err, err_len, "%s/%s: %s", c->dir, tmp, strerror(errno));
@@ -604,16 +604,28 @@ static void finish(struct checkpoints *c, const struct snapshot *s,
 	emit_line(c, s, rq, id);
 }
 
-/* A name for a checkpoint of s that none has. */
-static void free_id(struct checkpoints *c, const struct snapshot *s, char *id)
+/* A name for a checkpoint of s that none has, its temporary made. */
+static int free_id(struct checkpoints *c, const struct snapshot *s, char *id, char *err,
+		   size_t err_len)
 {
 	for (int attempt = 0; attempt < 100; attempt++) {
+		char tmp[CHECKPOINT_ID_MAX + 8];
 		struct stat st;
 
 		make_id(s, attempt, id);
-		if (fstatat(c->dirfd, id, &st, AT_SYMLINK_NOFOLLOW) && errno == ENOENT)
-			break;
+		snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s", id);
+		if (!fstatat(c->dirfd, id, &st, AT_SYMLINK_NOFOLLOW))
+			continue;
+		/* Its temporary, made now, holds the name while the checkpoint is written. */
+		if (!mkdirat(c->dirfd, tmp, 0700))
+			return 0;
+		if (errno != EEXIST) {
+			snprintf(err, err_len, "%s/%s: %s", c->dir, tmp, strerror(errno));
+			return -errno;
+		}
 	}
+	snprintf(err, err_len, "process %d: no free name for a checkpoint", (int)s->pid);
+	return -EEXIST;
 }
 
 /* The bytes of the files under path (one level of directories, as criu's images). */
@@ -638,22 +650,18 @@ static uint64_t du(const char *path)
 /* A checkpoint by criu: the tree of rq->pid dumped, left running, its images in the
  * checkpoint's directory, meta.json beside them. Past the quota or the disk's reserve,
  * the oldest checkpoints go; with none left, it is refused and removed. */
-static int take_criu(struct checkpoints *c, const struct checkpoint_request *rq, char *id,
-		     char *err, size_t err_len)
+static int write_criu(struct checkpoints *c, struct snapshot *s,
+		      const struct checkpoint_request *rq, const char *id, char *err,
+		      size_t err_len)
 {
 	char tmp[CHECKPOINT_ID_MAX + 8], images[4200], oldest[CHECKPOINT_ID_MAX];
-	struct snapshot *s = NULL;
 	struct criu_stats st = { 0 };
 	uint64_t bytes = 0;
 	int tmpfd = -1, r;
 
-	if ((r = snapshot_identify(rq->pid, &s, err, err_len)))
-		return r;
-	free_id(c, s, id);
 	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s", id);
 	snprintf(images, sizeof(images), "%s/%s/" CRIU_IMAGES, c->dir, tmp);
-	if (mkdirat(c->dirfd, tmp, 0700) ||
-	    (tmpfd = openat(c->dirfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	if ((tmpfd = openat(c->dirfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    mkdirat(tmpfd, CRIU_IMAGES, 0700)) {
 		r = -errno;
 		snprintf(err, err_len, "%s/%s: %s", c->dir, tmp, strerror(errno));
@@ -688,31 +696,25 @@ out:
 		close(tmpfd);
 	if (r)
 		remove_checkpoint(c, tmp);
-	else
-		finish(c, s, rq, id);
-	snapshot_free(s);
 	return r;
 }
 
-/* A checkpoint of salve's own: the process held, copied and written as a core. */
-static int take_core(struct checkpoints *c, const struct checkpoint_request *rq, char *id,
-		     char *err, size_t err_len)
+/* A core of salve's own written, within the room the quota and the disk leave. Past it,
+ * the oldest checkpoint goes, and the core is written again; with none left to remove,
+ * the checkpoint is refused. */
+static int write_core_checkpoint(struct checkpoints *c, const struct snapshot *s,
+				 const struct checkpoint_request *rq, const char *id, char *err,
+				 size_t err_len)
 {
-	struct snapshot *s = NULL;
 	char oldest[CHECKPOINT_ID_MAX];
 	int r;
 
-	if ((r = snapshot_take(rq->pid, &s, err, err_len)))
-		return r;
-	free_id(c, s, id);
-	/* Room: the quota's and the disk's. Past it, the oldest checkpoint goes, and the
-	 * core is written again; with none left to remove, the checkpoint is refused. */
 	for (;;) {
 		uint64_t used = checkpoints_used(c, oldest, sizeof(oldest)), room = 0;
 
 		if ((r = disk_room(c, &room))) {
 			snprintf(err, err_len, "%s: %s", c->dir, strerror(-r));
-			break;
+			return r;
 		}
 		if (c->quota < room + used)
 			room = c->quota > used ? c->quota - used : 0;
@@ -721,38 +723,82 @@ static int take_core(struct checkpoints *c, const struct checkpoint_request *rq,
 			break;
 		remove_checkpoint(c, oldest);
 	}
-	if (!r) {
-		finish(c, s, rq, id);
-	} else if (r == -EDQUOT) {
+	if (r == -EDQUOT)
 		snprintf(err, err_len, "process %d: a checkpoint of %" PRIu64 " bytes of memory does "
 			 "not fit in %s: the quota (%" PRIu64 " bytes) or the file system's %d%% "
 			 "reserve", (int)rq->pid, s->memory_bytes, c->dir, c->quota,
 			 CHECKPOINT_RESERVE_PCT);
+	return r;
+}
+
+struct checkpoint_job {
+	struct checkpoints *c;
+	struct checkpoint_request rq;
+	bool criu;
+	struct snapshot *s; /* core: the copy; criu: the process's identity */
+	char id[CHECKPOINT_ID_MAX];
+	int r;
+	char err[1024];
+};
+
+int checkpoints_begin(struct checkpoints *c, const struct checkpoint_request *rq,
+		      struct checkpoint_job **out, char *err, size_t err_len)
+{
+	struct checkpoint_job *j;
+	int r;
+
+	if (rq->backend == POLICY_BACKEND_CRIU && !c->criu) {
+		snprintf(err, err_len, "process %d: no working criu on this host (salved's --criu, "
+			 "checked at start): the \"core\" backend works everywhere", (int)rq->pid);
+		return -ENOTSUP;
 	}
-	snapshot_free(s);
+	if (!(j = calloc(1, sizeof(*j))))
+		return -ENOMEM;
+	j->c = c;
+	j->rq = *rq;
+	j->criu = rq->backend == POLICY_BACKEND_CRIU || (rq->backend == POLICY_BACKEND_AUTO && c->criu);
+	r = j->criu ? snapshot_identify(rq->pid, &j->s, err, err_len)
+		    : snapshot_take(rq->pid, &j->s, err, err_len);
+	r = r ?: free_id(c, j->s, j->id, err, err_len);
+	if (r) {
+		snapshot_free(j->s);
+		free(j);
+		return r;
+	}
+	*out = j;
+	return 0;
+}
+
+void checkpoint_job_run(struct checkpoint_job *j)
+{
+	j->r = j->criu ? write_criu(j->c, j->s, &j->rq, j->id, j->err, sizeof(j->err))
+		       : write_core_checkpoint(j->c, j->s, &j->rq, j->id, j->err, sizeof(j->err));
+}
+
+int checkpoints_end(struct checkpoint_job *j, char *id, char *err, size_t err_len)
+{
+	int r = j->r;
+
+	if (!r)
+		finish(j->c, j->s, &j->rq, j->id);
+	else
+		snprintf(err, err_len, "%s", j->err);
+	snprintf(id, CHECKPOINT_ID_MAX, "%s", j->id);
+	snapshot_free(j->s);
+	free(j);
 	return r;
 }
 
 int checkpoints_take(struct checkpoints *c, const struct checkpoint_request *rq, char *id,
 		     char *err, size_t err_len)
 {
-	switch (rq->backend) {
-	case POLICY_BACKEND_CRIU:
-		if (!c->criu) {
-			snprintf(err, err_len, "process %d: no working criu on this host (salved's "
-				 "--criu, checked at start): the \"core\" backend works everywhere",
-				 (int)rq->pid);
-			return -ENOTSUP;
-		}
-		return take_criu(c, rq, id, err, err_len);
-	case POLICY_BACKEND_AUTO:
-		if (c->criu)
-			return take_criu(c, rq, id, err, err_len);
-		return take_core(c, rq, id, err, err_len);
-	case POLICY_BACKEND_CORE:
-	default:
-		return take_core(c, rq, id, err, err_len);
-	}
+	struct checkpoint_job *j;
+	int r;
+
+	if ((r = checkpoints_begin(c, rq, &j, err, err_len)))
+		return r;
+	checkpoint_job_run(j);
+	return checkpoints_end(j, id, err, err_len);
 }
 
 /* Wait until the process of pidfd is gone (reaped or a zombie): 0, or -ETIMEDOUT. */

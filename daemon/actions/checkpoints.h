@@ -66,6 +66,17 @@ struct json_object *checkpoints_list(struct checkpoints *c, const char *id);
 int checkpoints_find(struct checkpoints *c, const char *id, struct json_object **meta,
 		     char *dir, size_t dir_len, char *err, size_t err_len);
 
+/* checkpoints_take in three steps, so the writing needs not hold the caller's loop:
+ * begin (in the loop: salve's own copy is made, the threads held only for it; for criu,
+ * what the process is), then checkpoint_job_run in any thread (the core compressed and
+ * written, or criu's dump), then end (in the loop again: retention, the line; the job
+ * freed). The request's strings and repairs must live until end. */
+struct checkpoint_job;
+int checkpoints_begin(struct checkpoints *c, const struct checkpoint_request *rq,
+		      struct checkpoint_job **job, char *err, size_t err_len);
+void checkpoint_job_run(struct checkpoint_job *job);
+int checkpoints_end(struct checkpoint_job *job, char *id, char *err, size_t err_len);
+
 /* Bring checkpoint id back ("last", "last:PID" as checkpoints_find): salve's core is
  * rolled back into its process, which must still run (snapshot_rollback: -ESTALE when
  * its layout changed); criu's images are restored, the process killed first when it

@@ -5,8 +5,8 @@
 # known values, the marker string, the heap. salvectl restore rolls a corruption back in
 # place and the keeper goes on; after it unmaps a region, the rollback is refused, saying
 # which. Rules: one saves the keeper once it checked itself, another restores it when its
-# verify() fails, and the keeper finds its values again. A rule's checkpoint action keeps
-# its last `keep`. A quota too small for a checkpoint refuses it and leaves nothing; so
+# verify() fails, and the keeper finds its values again; a rule's checkpoint of 1 GiB is
+# written while salved answers salvectl. A rule's checkpoint action keeps its last `keep`. A quota too small for a checkpoint refuses it and leaves nothing; so
 # does a process killed while its memory is being copied.
 . "$(dirname "$0")/lib.sh"
 need_bpf
@@ -153,6 +153,15 @@ jq -e '.outcome | startswith("taken: checkpoint ")' <<<"$act" >/dev/null || fail
 # A process killed while its memory is copied: the checkpoint fails and leaves nothing.
 keeper_start big
 keeper_say big "touch 1024" "touched 1024"
+# The rule's checkpoint of its 1 GiB is written in a thread: salved answers meanwhile.
+keeper_say big check "check ok"
+wait_event ".kind == \"incident\" and .rule == \"save-when-sound\" and .pid == $KPID" >/dev/null ||
+	fail "the rule did not fire for the big keeper"
+ctl stats > /dev/null || fail "salvectl stats failed"
+[ "$(count_events ".kind == \"checkpoint\" and .pid == $KPID and .rule == \"save-when-sound\"")" = 0 ] ||
+	fail "salved answered only once the 1 GiB checkpoint was written: its loop waited for it"
+wait_event ".kind == \"checkpoint\" and .pid == $KPID and .rule == \"save-when-sound\"" 60 >/dev/null ||
+	fail "the big keeper's checkpoint was not written"
 before=$(ls -A "$CKDIR" | sort)
 ctl checkpoint "$KPID" > "$WORK/big.out" 2>&1 &
 ck=$!
