@@ -547,8 +547,9 @@ static int do_validate(int argc, char **argv)
 static const struct cmd cmds[] = {
 	{ "help", do_help, "print this help" },
 	{ "checkpoint", do_checkpoint,
-	  "PID [--json] [--socket PATH]: save process PID now (its threads stopped while\n"
-	  "             its memory is copied), an ELF core under salved's state directory" },
+	  "PID [--json] [--socket PATH]: save process PID now under salved's state\n"
+	  "             directory: criu's dump where salved has a working criu, else an ELF\n"
+	  "             core (its threads stopped only while its memory is copied)" },
 	{ "checkpoints", do_checkpoints,
 	  "[ID] [--json] [--socket PATH]: the checkpoints kept; with ID, all it records\n"
 	  "             (trigger, command line, files, repairs in effect, sizes)" },
