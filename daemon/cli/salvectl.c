@@ -585,7 +585,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: salvectl VERB [ARG]...\n\nVerbs:\n");
 	for (const struct cmd *c = cmds; c->name; c++)
-		fprintf(f, "  %-11s %s\n", c->name, c->help);
+		fprintf(f, "  %-10s %s\n", c->name, c->help);
 }
 
 static int do_help(int argc, char **argv)
