@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -298,6 +299,16 @@ static void unpin_all(const char *dir, struct probes *p)
 	rmdir(dir);
 }
 
+#define BPF_FS_MAGIC_NUMBER 0xcafe4a11 /* linux/magic.h's BPF_FS_MAGIC */
+
+/* Whether dir (which exists) is on a bpf file system: only there can objects be pinned. */
+static bool on_bpffs(const char *dir)
+{
+	struct statfs fs;
+
+	return !statfs(dir, &fs) && (unsigned long)fs.f_type == BPF_FS_MAGIC_NUMBER;
+}
+
 static int pin(struct probes *p)
 {
 	char path[512];
@@ -305,7 +316,11 @@ static int pin(struct probes *p)
 	int err;
 
 	unpin_all(p->pin_dir, p);
-	if ((err = make_dir(p->pin_dir)) || pin_path(path, sizeof(path), p->pin_dir, "maps", "") ||
+	if (!(err = make_dir(p->pin_dir)) && !on_bpffs(p->pin_dir)) {
+		rmdir(p->pin_dir); /* made for nothing, when it was empty */
+		return -ENOTSUP;
+	}
+	if (err || pin_path(path, sizeof(path), p->pin_dir, "maps", "") ||
 	    (err = make_dir(path)))
 		return err ? err : -ENAMETOOLONG;
 	bpf_object__for_each_map(map, p->shared) {
@@ -361,7 +376,13 @@ int probes_new(const struct probes_cfg *cfg, struct probes **out)
 			goto err;
 		}
 		if ((err = pin(p))) {
-			salve_log(LOG_ERR, "cannot pin under %s: %s", p->pin_dir, strerror(-err));
+			if (err == -ENOTSUP)
+				salve_log(LOG_ERR, "--pin-dir %s: not on a bpf file system: programs and "
+					  "maps are pinned only in bpffs; give a directory under "
+					  "/sys/fs/bpf (salved mounts bpffs there when it is missing), "
+					  "or mount one: mount -t bpf bpf DIR", p->pin_dir);
+			else
+				salve_log(LOG_ERR, "cannot pin under %s: %s", p->pin_dir, strerror(-err));
 			goto err;
 		}
 	}

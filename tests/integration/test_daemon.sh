@@ -17,6 +17,13 @@ write_policy "$WORK/bad.json" '{"salve": 1, "name": "bad", "probes": [{"id": "x"
 grep -qF "$WORK/bad.json: probes[0].kind: unknown probe kind \"exitt\" (did you mean \"exit\"?)" "$WORK/bad.err" ||
 	fail "broken policy message: $(cat "$WORK/bad.err")"
 
+# A pin directory off bpffs: refused, saying where pins can go and how.
+"$BUILD/salved" --policy "$ROOT/policies/default.json" --pin-dir "$WORK/pins" --state-dir "$WORK/state" \
+	--socket "$WORK/pins.sock" > /dev/null 2> "$WORK/pins.err" && fail "salved pinned outside bpffs"
+grep -qF -- "--pin-dir $WORK/pins: not on a bpf file system" "$WORK/pins.err" &&
+	grep -qF "mount -t bpf bpf DIR" "$WORK/pins.err" || fail "pin-dir message: $(cat "$WORK/pins.err")"
+[ ! -e "$WORK/pins" ] || fail "salved left the pin directory it made off bpffs"
+
 # Without privileges: every missing capability named.
 if command -v setpriv >/dev/null; then
 	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
