@@ -18,6 +18,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "loopback.h"
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: backend PORT [4|6]\n");
@@ -26,42 +28,21 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_storage addr = { 0 };
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&addr;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&addr;
+	struct sockaddr_storage addr;
 	struct timeval tv = { .tv_sec = 1 };
-	int family = 4, one = 1, fd;
+	int one = 1, fd;
 	socklen_t len;
-	char *end;
-	long port;
 
-	if (argc < 2 || argc > 3)
+	if (loopback_parse(argc, argv, &addr, &len))
 		return usage();
-	port = strtol(argv[1], &end, 10);
-	if (*end || port < 1 || port > 65535)
-		return usage();
-	if (argc == 3)
-		family = atoi(argv[2]);
-	if (family == 4) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((unsigned short)port);
-		in4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		len = sizeof(*in4);
-	} else if (family == 6) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((unsigned short)port);
-		in6->sin6_addr = in6addr_loopback;
-		len = sizeof(*in6);
-	} else {
-		return usage();
-	}
 	signal(SIGPIPE, SIG_IGN);
 	fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    (family == 6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    (addr.ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
 	    bind(fd, (struct sockaddr *)&addr, len) || listen(fd, 128)) {
-		fprintf(stderr, "backend: cannot listen on %s port %ld: %s\n",
-			family == 4 ? "127.0.0.1" : "::1", port, strerror(errno));
+		fprintf(stderr, "backend: cannot listen on %s port %s: %s\n",
+			addr.ss_family == AF_INET ? "127.0.0.1" : "::1", argv[1], strerror(errno));
 		return 1;
 	}
 	printf("listening\n");

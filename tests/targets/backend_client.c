@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loopback.h"
+
 #define TURNED_AWAY (-1000)
 
 static struct sockaddr_storage peer;
@@ -85,34 +87,12 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&peer;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&peer;
-	int family = 4, sig = SIGUSR1;
+	int sig = SIGUSR1;
 	pthread_t t;
 	sigset_t set;
-	char *end;
-	long port;
 
-	if (argc < 2 || argc > 3)
+	if (loopback_parse(argc, argv, &peer, &peer_len))
 		return usage();
-	port = strtol(argv[1], &end, 10);
-	if (*end || port < 1 || port > 65535)
-		return usage();
-	if (argc == 3)
-		family = atoi(argv[2]);
-	if (family == 4) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((unsigned short)port);
-		in4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		peer_len = sizeof(*in4);
-	} else if (family == 6) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((unsigned short)port);
-		in6->sin6_addr = in6addr_loopback;
-		peer_len = sizeof(*in6);
-	} else {
-		return usage();
-	}
 	/* The signals are taken by sigwait here only, never interrupting fetch(). */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
