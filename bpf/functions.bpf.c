@@ -100,6 +100,7 @@ int BPF_KRETPROBE(salve_fn_ret)
 
 	if (!s || s->kind != SALVE_SITE_RETURN)
 		return 0;
+	salve_site_hit(id);
 	ret = ret_value(s, PT_REGS_RC(ctx));
 	if (!pred_match(s, ret))
 		return 0;
@@ -199,6 +200,7 @@ int BPF_KPROBE(salve_fn_call)
 	const struct salve_site *s = bpf_map_lookup_elem(&salve_sites, &key.site);
 	__u64 now = bpf_ktime_get_boot_ns();
 
+	salve_site_hit(key.site);
 	if (!cfg || !s || !(salve_scope_mask(cfg, bpf_get_current_task_btf()) & s->policies))
 		return 0;
 	bpf_map_update_elem(&salve_last_call, &key, &now, BPF_ANY);
@@ -225,6 +227,7 @@ int BPF_KPROBE(salve_fn_assert, const char *assertion, const char *file, unsigne
 
 	if (!s || s->kind != SALVE_SITE_ASSERT)
 		return 0;
+	salve_site_hit(id);
 	bpf_map_update_elem(&salve_asserting, &tid, &one, BPF_ANY);
 	return emit_text(ctx, SALVE_EV_ABORT, id, s, &x);
 }
@@ -238,6 +241,7 @@ int BPF_KPROBE(salve_fn_abort)
 
 	if (!s || s->kind != SALVE_SITE_ABORT)
 		return 0;
+	salve_site_hit(id);
 	if (bpf_map_lookup_elem(&salve_asserting, &tid)) {
 		bpf_map_delete_elem(&salve_asserting, &tid);
 		return 0;
@@ -257,6 +261,7 @@ int BPF_KPROBE(salve_fn_throw, void *object, void *tinfo)
 
 	if (!s || s->kind != SALVE_SITE_THROW)
 		return 0;
+	salve_site_hit(id);
 	if (!bpf_probe_read_user(&name, sizeof(name), tinfo + sizeof(void *)))
 		x.text = (__u64)name;
 	return emit_text(ctx, SALVE_EV_EXCEPTION, id, s, &x);

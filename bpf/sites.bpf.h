@@ -25,6 +25,26 @@ struct {
 	__type(value, struct salve_rate);
 } salve_site_rates SEC(".maps");
 
+/* The calls each site's program ran on, per CPU. The records it let out and those its
+ * bucket held back salved counts from the records (each carries what was held before it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SALVE_SITES_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} salve_site_hits SEC(".maps");
+
+/* Count a call of site id. A global function, verified once on its own: inlined, the
+ * branch on the lookup multiplies the verifier's states on the callers' paths after it. */
+__noinline int salve_site_hit(__u32 id)
+{
+	__u64 *n = bpf_map_lookup_elem(&salve_site_hits, &id);
+
+	if (n)
+		(*n)++;
+	return 0;
+}
+
 /* Whether a record of kind for site id may go out: the process is in the site's
  * policy's scope and the site's bucket has a token. */
 static __always_inline struct salve_counters *admit(__u32 kind, __u32 id,

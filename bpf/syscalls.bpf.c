@@ -53,6 +53,7 @@ static __always_inline int on_exit(void *ctx, long nr, long ret)
 	s = bpf_map_lookup_elem(&salve_sites, id);
 	if (!s || s->kind != SALVE_SITE_SYSCALL || !(s->policies & mask))
 		return 0;
+	salve_site_hit(*id);
 	return emit_call(ctx, SALVE_EV_SYSCALL, *id, s, ret, 0, nr);
 }
 

@@ -24,6 +24,7 @@
 #include "kernel/netbreak.h"
 #include "kernel/override.h"
 #include "ctl/ctl.h"
+#include "ctl/probes_report.h"
 #include "engine/engine.h"
 #include "events/events.h"
 #include "actions/journal.h"
@@ -100,6 +101,12 @@ struct daemon {
 	FILE *out;
 	unsigned ticks;
 	bool watchdog;
+	uint64_t started_ns; /* CLOCK_REALTIME, for salvectl status */
+	struct {
+		uint64_t at_ns; /* CLOCK_REALTIME; 0: none since the start */
+		bool ok;
+		char error[1024];
+	} last_reload;
 	bool stopping; /* INT or TERM came: the actions are given their last seconds */
 	bool out_gone; /* the event output's reader went away: stopping */
 };
@@ -416,6 +423,9 @@ static int reload(struct daemon *d, bool check, struct json_object *change, char
 	}
 	if ((rc = switch_config(d, &next, rules, err, err_len)))
 		goto refused;
+	d->last_reload.at_ns = loop_now_ns(CLOCK_REALTIME);
+	d->last_reload.ok = true;
+	d->last_reload.error[0] = 0;
 	/* Watch the new set's names; planning once more after arming misses no change. */
 	d->scope_dirty = true;
 	repairs_prune(d->repairs, rule_loaded, d);
@@ -425,6 +435,11 @@ static int reload(struct daemon *d, bool check, struct json_object *change, char
 refused:
 	config_clear(&next);
 	salve_log(LOG_ERR, "reload refused, the running policy stays: %s", err);
+	if (!check) {
+		d->last_reload.at_ns = loop_now_ns(CLOCK_REALTIME);
+		d->last_reload.ok = false;
+		snprintf(d->last_reload.error, sizeof(d->last_reload.error), "%s", err);
+	}
 	return rc;
 }
 
@@ -510,13 +525,162 @@ static struct json_object *features(struct daemon *d)
 	return list;
 }
 
+static void add_time(struct json_object *o, const char *key, uint64_t realtime_ns)
+{
+	char when[64];
+
+	report_time(realtime_ns, when, sizeof(when));
+	json_object_object_add(o, key, json_object_new_string(when));
+}
+
+/* salvectl status: what salved runs, in one object. */
+static struct json_object *status(struct daemon *d)
+{
+	struct json_object *o = json_object_new_object(), *list, *reload;
+	struct salve_counters kernel[SALVE_EV_KIND_MAX] = { 0 };
+	struct engine_stats es;
+	uint64_t seen = 0, lost = 0, suppressed = 0, probes = 0, rules = 0;
+
+	if (!o)
+		return NULL;
+	probes_counters(d->probes, kernel);
+	for (int k = 0; k < SALVE_EV_KIND_MAX; k++) {
+		seen += kernel[k].seen;
+		lost += kernel[k].lost;
+		suppressed += kernel[k].suppressed;
+	}
+	for (size_t i = 0; i < d->cur.set->n_policies; i++) {
+		probes += d->cur.set->policies[i].n_probes;
+		rules += d->cur.set->policies[i].n_rules;
+	}
+	engine_stats(d->engine, &es);
+	json_object_object_add(o, "version", json_object_new_string(SALVE_VERSION));
+	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	add_time(o, "started", d->started_ns);
+	json_object_object_add(o, "uptime_s", json_object_new_uint64(
+		(loop_now_ns(CLOCK_REALTIME) - d->started_ns) / 1000000000ull));
+	json_object_object_add(o, "policy", json_object_new_string(d->opt.policy));
+	json_object_object_add(o, "policies", json_object_new_uint64(d->cur.set->n_policies));
+	json_object_object_add(o, "probes", json_object_new_uint64(probes));
+	json_object_object_add(o, "sites", json_object_new_uint64(d->cur.sites.n_sites));
+	json_object_object_add(o, "rules", json_object_new_uint64(rules));
+	json_object_object_add(o, "incidents", json_object_new_uint64(es.incidents));
+	list = repairs_list(d->repairs);
+	json_object_object_add(o, "repairs", json_object_new_uint64(list ? json_object_array_length(list) : 0));
+	json_object_put(list);
+	list = checkpoints_list(d->checkpoints, NULL);
+	json_object_object_add(o, "checkpoints", json_object_new_uint64(list ? json_object_array_length(list) : 0));
+	json_object_put(list);
+	json_object_object_add(o, "events_seen", json_object_new_uint64(seen));
+	json_object_object_add(o, "events_lost", json_object_new_uint64(lost));
+	json_object_object_add(o, "events_suppressed", json_object_new_uint64(suppressed));
+	json_object_object_add(o, "dry_run", json_object_new_boolean(d->opt.dry_run));
+	json_object_object_add(o, "state_dir", json_object_new_string(d->opt.state_dir));
+	json_object_object_add(o, "socket", json_object_new_string(d->opt.socket));
+	if (d->opt.pin_dir)
+		json_object_object_add(o, "pin_dir", json_object_new_string(d->opt.pin_dir));
+	json_object_object_add(o, "log", json_object_new_string(d->opt.log ?: "(standard output)"));
+	if (d->last_reload.at_ns && (reload = json_object_new_object())) {
+		add_time(reload, "time", d->last_reload.at_ns);
+		json_object_object_add(reload, "ok", json_object_new_boolean(d->last_reload.ok));
+		if (!d->last_reload.ok)
+			json_object_object_add(reload, "error",
+					       json_object_new_string(d->last_reload.error));
+		json_object_object_add(o, "last_reload", reload);
+	}
+	return o;
+}
+
+static struct json_object *policies(struct daemon *d)
+{
+	struct json_object *list = json_object_new_array();
+
+	for (size_t i = 0; list && i < d->cur.set->n_policies; i++)
+		json_object_array_add(list, policy_describe(&d->cur.set->policies[i]));
+	return list;
+}
+
+static struct json_object *rules(struct daemon *d)
+{
+	struct json_object *list = json_object_new_array();
+	struct engine_rule_info *info;
+	size_t n = engine_rules_info(d->engine, 0, NULL, 0);
+	uint64_t now = loop_now_ns(CLOCK_BOOTTIME);
+
+	if (!list || !(info = calloc(n ?: 1, sizeof(*info)))) {
+		json_object_put(list);
+		return NULL;
+	}
+	engine_rules_info(d->engine, now, info, n);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_new_object();
+		const char *state = info[i].verifying ? "verifying"
+				    : info[i].cooling ? "cooling down"
+				    : info[i].budget && !info[i].budget_left ? "budget spent"
+				    : "armed";
+
+		if (!o || json_object_array_add(list, o)) {
+			json_object_put(o);
+			break;
+		}
+		json_object_object_add(o, "rule", json_object_new_string(info[i].def->id));
+		json_object_object_add(o, "policy", json_object_new_string(info[i].def->policy->name));
+		json_object_object_add(o, "state", json_object_new_string(state));
+		json_object_object_add(o, "fired", json_object_new_uint64(info[i].fired));
+		if (info[i].last_fired_ns)
+			add_time(o, "last_fired", (uint64_t)((int64_t)info[i].last_fired_ns +
+							     loop_realtime_offset_ns()));
+		json_object_object_add(o, "budget", json_object_new_uint64(info[i].budget));
+		json_object_object_add(o, "budget_left", json_object_new_uint64(info[i].budget_left));
+		json_object_object_add(o, "groups", json_object_new_uint64(info[i].groups));
+		json_object_object_add(o, "verifying", json_object_new_uint64(info[i].verifying));
+		json_object_object_add(o, "cooling", json_object_new_uint64(info[i].cooling));
+		json_object_object_add(o, "actions", json_object_new_uint64(info[i].def->n_actions));
+	}
+	free(info);
+	return list;
+}
+
+/* salvectl's requests that only read: the key of the answer, and the answer. */
+static struct json_object *ctl_read(struct daemon *d, const char *cmd, const char **key)
+{
+	struct salve_counters kernel[SALVE_EV_KIND_MAX] = { 0 };
+	struct json_object *list = NULL;
+
+	*key = cmd;
+	if (!strcmp(cmd, "status"))
+		return status(d);
+	if (!strcmp(cmd, "policies"))
+		return policies(d);
+	if (!strcmp(cmd, "rules"))
+		return rules(d);
+	if (!strcmp(cmd, "features"))
+		return features(d);
+	if (!strcmp(cmd, "repairs"))
+		return repairs_list(d->repairs);
+	if (!strcmp(cmd, "probes")) {
+		probes_counters(d->probes, kernel);
+		probes_report(d->probes, d->pipeline, d->cur.set, &d->cur.sites, kernel, &list);
+		return list;
+	}
+	*key = NULL;
+	return NULL;
+}
+
 /* salvectl's requests. */
 static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct json_object *reply)
 {
 	struct daemon *d = ctx;
-	struct json_object *check;
+	struct json_object *check, *answer;
+	const char *key;
 	char err[1024];
 
+	if ((answer = ctl_read(d, cmd, &key)) || key) {
+		json_object_object_add(reply, "ok", json_object_new_boolean(answer != NULL));
+		json_object_object_add(reply, answer ? key : "error",
+				       answer ?: json_object_new_string(strerror(ENOMEM)));
+		return;
+	}
 	if (!strcmp(cmd, "reload")) {
 		bool dry = json_object_object_get_ex(req, "check", &check) &&
 			   json_object_get_boolean(check);
@@ -531,14 +695,6 @@ static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct j
 					       json_object_new_int64((int64_t)d->cur.set->n_policies));
 		if (ok && dry)
 			json_object_object_add(reply, "check", json_object_new_boolean(true));
-		return;
-	}
-	if (!strcmp(cmd, "repairs")) {
-		struct json_object *list = repairs_list(d->repairs);
-
-		json_object_object_add(reply, "ok", json_object_new_boolean(list != NULL));
-		json_object_object_add(reply, list ? "repairs" : "error",
-				       list ?: json_object_new_string(strerror(ENOMEM)));
 		return;
 	}
 	if (!strcmp(cmd, "rollback")) {
@@ -640,14 +796,6 @@ static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct j
 			json_object_object_add(reply, "error", json_object_new_string(strerror(-rc)));
 		else
 			json_object_object_add(reply, "stats", stats);
-		return;
-	}
-	if (!strcmp(cmd, "features")) {
-		struct json_object *list = features(d);
-
-		json_object_object_add(reply, "ok", json_object_new_boolean(list != NULL));
-		json_object_object_add(reply, list ? "features" : "error",
-				       list ?: json_object_new_string(strerror(ENOMEM)));
 		return;
 	}
 	json_object_object_add(reply, "ok", json_object_new_boolean(0));
@@ -1062,6 +1210,7 @@ static int run(struct daemon *d)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) ||
 	    (sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
 		return -errno;
+	d->started_ns = loop_now_ns(CLOCK_REALTIME);
 	if ((err = loop_new(&d->loop)) || (err = start(d)))
 		goto out;
 	if ((timer = loop_timer_fd(TICK_MS)) < 0 || (breaker_timer = loop_timer_fd(BREAKER_TICK_MS)) < 0) {

@@ -134,7 +134,8 @@ static int ask(const struct ask *a, const char *cmd, const char *what, struct js
 			v ? json_object_get_string(v) : "salved gave no reason");
 	}
 	if (a->json && *reply)
-		printf("%s\n", json_object_to_json_string_ext(*reply, JSON_C_TO_STRING_PLAIN));
+		printf("%s\n", json_object_to_json_string_ext(*reply, JSON_C_TO_STRING_PLAIN |
+								    JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(req);
 	return rc;
 }
@@ -283,6 +284,230 @@ static int do_features(int argc, char **argv)
 		       json_object_object_get_ex(f, "available", &v) && json_object_get_boolean(v)
 			       ? "yes" : "no",
 		       str(f, "detail"));
+	}
+	json_object_put(reply);
+	return 0;
+}
+
+/* A plain request for verb: its answer's key, for printing; NULL (printed, or failed) when
+ * there is nothing more to do. *reply is to be put. */
+static struct json_object *fetch(int argc, char **argv, const char *verb, const char *usage,
+				 int *rc, struct json_object **reply)
+{
+	struct json_object *v;
+	struct ask a;
+
+	*reply = NULL;
+	if ((*rc = parse_ask(argc, argv, false, usage, &a)))
+		return NULL;
+	if (optind != argc) {
+		fprintf(stderr, "usage: salvectl %s\n", usage);
+		*rc = 2;
+		return NULL;
+	}
+	if ((*rc = ask(&a, verb, verb, reply)) || a.json)
+		return NULL;
+	return json_object_object_get_ex(*reply, verb, &v) ? v : NULL;
+}
+
+static void print_duration(uint64_t s)
+{
+	if (s >= 86400)
+		printf("%llud%02lluh", (unsigned long long)(s / 86400), (unsigned long long)(s % 86400 / 3600));
+	else if (s >= 3600)
+		printf("%lluh%02llum", (unsigned long long)(s / 3600), (unsigned long long)(s % 3600 / 60));
+	else if (s >= 60)
+		printf("%llum%02llus", (unsigned long long)(s / 60), (unsigned long long)(s % 60));
+	else
+		printf("%llus", (unsigned long long)s);
+}
+
+/* status [--json] [--socket PATH]: what salved runs, at a glance. */
+static int do_status(int argc, char **argv)
+{
+	struct json_object *reply, *st, *r;
+	int rc;
+
+	if (!(st = fetch(argc, argv, "status", "status [--json] [--socket PATH]", &rc, &reply))) {
+		json_object_put(reply);
+		return rc;
+	}
+	printf("salved %s, pid %llu, up ", str(st, "version"), (unsigned long long)count(st, "pid"));
+	print_duration(count(st, "uptime_s"));
+	printf(" (since %.19s)%s\n", str(st, "started"),
+	       json_object_object_get_ex(st, "dry_run", &r) && json_object_get_boolean(r)
+		       ? ", dry run: no process is changed" : "");
+	printf("policies:    %llu from %s: %llu probe%s at %llu function site%s, %llu rule%s\n",
+	       (unsigned long long)count(st, "policies"), str(st, "policy"),
+	       (unsigned long long)count(st, "probes"), plural(count(st, "probes"), "", "s"),
+	       (unsigned long long)count(st, "sites"), plural(count(st, "sites"), "", "s"),
+	       (unsigned long long)count(st, "rules"), plural(count(st, "rules"), "", "s"));
+	printf("events:      %llu seen by the kernel, %llu lost, %llu held back by rate limits\n",
+	       (unsigned long long)count(st, "events_seen"), (unsigned long long)count(st, "events_lost"),
+	       (unsigned long long)count(st, "events_suppressed"));
+	printf("incidents:   %llu; repairs in effect: %llu; checkpoints kept: %llu\n",
+	       (unsigned long long)count(st, "incidents"), (unsigned long long)count(st, "repairs"),
+	       (unsigned long long)count(st, "checkpoints"));
+	if (json_object_object_get_ex(st, "last_reload", &r)) {
+		struct json_object *ok;
+
+		printf("last reload: %.19s, %s%s\n", str(r, "time"),
+		       json_object_object_get_ex(r, "ok", &ok) && json_object_get_boolean(ok)
+			       ? "in force" : "refused, the policy before it runs: ",
+		       str(r, "error"));
+	}
+	printf("state:       %s\nsocket:      %s\nevents to:   %s\n", str(st, "state_dir"),
+	       str(st, "socket"), str(st, "log"));
+	if (*str(st, "pin_dir"))
+		printf("pinned in:   %s (bpftool map show pinned ...)\n", str(st, "pin_dir"));
+	json_object_put(reply);
+	return 0;
+}
+
+/* A policy's scope in words: "every process", or its lists. */
+static void print_scope(struct json_object *sc)
+{
+	static const char *const keys[] = { "binaries", "units", "cgroups", "comms", "uids" };
+	struct json_object *v, *ex;
+	bool any = false;
+
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		if (!json_object_object_get_ex(sc, keys[k], &v))
+			continue;
+		printf("%s%s ", any ? "; " : "", keys[k]);
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			printf("%s%s", i ? "," : "", json_object_get_string(json_object_array_get_idx(v, i)));
+		any = true;
+	}
+	if (!any)
+		printf("every process");
+	if (json_object_object_get_ex(sc, "exclude", &ex)) {
+		printf(", except ");
+		print_scope(ex);
+	}
+}
+
+/* policies [--json] [--socket PATH]: the policies in force. */
+static int do_policies(int argc, char **argv)
+{
+	struct json_object *reply, *list, *v;
+	int rc;
+
+	if (!(list = fetch(argc, argv, "policies", "policies [--json] [--socket PATH]", &rc, &reply))) {
+		json_object_put(reply);
+		return rc;
+	}
+	printf("%-20s %-30s %6s %6s  %s\n", "NAME", "FILE", "PROBES", "RULES", "SCOPE");
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *p = json_object_array_get_idx(list, i), *probes, *rules;
+
+		json_object_object_get_ex(p, "probes", &probes);
+		json_object_object_get_ex(p, "rules", &rules);
+		printf("%-20s %-30s %6zu %6zu  ", str(p, "name"), str(p, "file"),
+		       json_object_array_length(probes), json_object_array_length(rules));
+		if (json_object_object_get_ex(p, "scope", &v))
+			print_scope(v);
+		if (json_object_object_get_ex(p, "dry_run", &v) && json_object_get_boolean(v))
+			printf(" (dry run)");
+		printf("\n");
+	}
+	json_object_put(reply);
+	return 0;
+}
+
+/* Where a probe sits, in words: "symbol in binary", "+0xoff in binary", or its hook. */
+static void probe_where(struct json_object *p, char *buf, size_t len)
+{
+	const char *bin = str(p, "binary"), *slash = strrchr(bin, '/');
+
+	if (!*bin)
+		snprintf(buf, len, "host-wide");
+	else if (*str(p, "symbol"))
+		snprintf(buf, len, "%s in %s", str(p, "symbol"), slash ? slash + 1 : bin);
+	else
+		snprintf(buf, len, "+0x%llx in %s", (unsigned long long)count(p, "offset"),
+			 slash ? slash + 1 : bin);
+}
+
+/* probes [--json] [--socket PATH]: every probe in force, where it sits and what it saw. */
+static int do_probes(int argc, char **argv)
+{
+	struct json_object *reply, *list, *v;
+	bool hints = false;
+	char where[256];
+	int rc;
+
+	if (!(list = fetch(argc, argv, "probes", "probes [--json] [--socket PATH]", &rc, &reply))) {
+		json_object_put(reply);
+		return rc;
+	}
+	if (!json_object_array_length(list))
+		printf("no probes in force\n");
+	else
+		printf("%-16s %-10s %-32s %-30s %-4s %10s %10s %10s\n", "PROBE", "KIND", "WHERE",
+		       "MECHANISM", "FAST", "HITS", "EVENTS", "SUPPRESSED");
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *p = json_object_array_get_idx(list, i);
+		bool has_fast = json_object_object_get_ex(p, "fast_path", &v);
+
+		probe_where(p, where, sizeof(where));
+		printf("%-16s %-10s %-32s %-30s %-4s %10llu %10llu %10llu%s\n", str(p, "probe"),
+		       str(p, "kind"), where, str(p, "mechanism"),
+		       !has_fast ? "-" : json_object_get_boolean(v) ? "yes" : "no",
+		       (unsigned long long)count(p, "hits"), (unsigned long long)count(p, "events"),
+		       (unsigned long long)count(p, "suppressed"),
+		       json_object_object_get_ex(p, "per_kind", &v) ? " *" : "");
+		hints |= has_fast && !json_object_get_boolean(v);
+	}
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *p = json_object_array_get_idx(list, i);
+
+		if (json_object_object_get_ex(p, "per_kind", &v)) {
+			printf("* host-wide probes of one kind share one program: the counts are the kind's\n");
+			break;
+		}
+	}
+	for (size_t i = 0; hints && i < json_object_array_length(list); i++) {
+		struct json_object *p = json_object_array_get_idx(list, i);
+
+		if (!*str(p, "fast_path_hint"))
+			continue;
+		probe_where(p, where, sizeof(where));
+		printf("%s (%s): %s\n", str(p, "probe"), where, str(p, "fast_path_hint"));
+	}
+	json_object_put(reply);
+	return 0;
+}
+
+/* rules [--json] [--socket PATH]: the rules in force, their state and budget. */
+static int do_rules(int argc, char **argv)
+{
+	struct json_object *reply, *list;
+	int rc;
+
+	if (!(list = fetch(argc, argv, "rules", "rules [--json] [--socket PATH]", &rc, &reply))) {
+		json_object_put(reply);
+		return rc;
+	}
+	if (!json_object_array_length(list))
+		printf("no rules in force\n");
+	else
+		printf("%-20s %-16s %-13s %7s %-20s %-11s %7s\n", "RULE", "POLICY", "STATE", "FIRED",
+		       "LAST FIRED", "BUDGET LEFT", "GROUPS");
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *r = json_object_array_get_idx(list, i);
+		char budget[32];
+
+		if (count(r, "actions"))
+			snprintf(budget, sizeof(budget), "%llu/%llu an hour",
+				 (unsigned long long)count(r, "budget_left"),
+				 (unsigned long long)count(r, "budget"));
+		else
+			snprintf(budget, sizeof(budget), "(no actions)");
+		printf("%-20s %-16s %-13s %7llu %-20.19s %-11s %7llu\n", str(r, "rule"), str(r, "policy"),
+		       str(r, "state"), (unsigned long long)count(r, "fired"),
+		       *str(r, "last_fired") ? str(r, "last_fired") : "never", budget,
+		       (unsigned long long)count(r, "groups"));
 	}
 	json_object_put(reply);
 	return 0;
@@ -573,6 +798,17 @@ static const struct cmd cmds[] = {
 	{ "stats", do_stats,
 	  "[--json] [--socket PATH]: salved reads what its ring holds, then prints its\n"
 	  "             counters per kind of event (the same as its stats line)" },
+	{ "status", do_status,
+	  "[--json] [--socket PATH]: what salved runs: policies, events, incidents, repairs,\n"
+	  "             the last reload and where its state, socket and events go" },
+	{ "policies", do_policies,
+	  "[--json] [--socket PATH]: the policies in force, their files, probes, rules, scope" },
+	{ "probes", do_probes,
+	  "[--json] [--socket PATH]: every probe in force: where it sits, the kernel mechanism,\n"
+	  "             fast path or not (and the build flag that gives it), hits, events, held" },
+	{ "rules", do_rules,
+	  "[--json] [--socket PATH]: the rules in force: state, times fired, last fired,\n"
+	  "             the budget of actions the last hour left" },
 	{ "validate", do_validate,
 	  "FILE|DIR...: check policy files offline, as salved loads them (no root needed);\n"
 	  "             a directory is one set (its *.json, ids unique across them); exit 0 if all\n"

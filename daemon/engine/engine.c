@@ -409,6 +409,8 @@ static void fire(struct engine *e, struct rule *r, struct group *g, uint64_t now
 		e->stats.budget_exhausted++;
 	}
 	e->stats.incidents++;
+	r->fired++;
+	r->last_fired = now;
 	e->fire(e->ctx, &inc);
 
 	/* The events of this incident make no other. */
@@ -617,6 +619,46 @@ void engine_forget(struct engine *e, uint32_t pid)
 	for (size_t i = 0; i < e->n_rules; i++)
 		if (e->rules[i].by == POLICY_BY_PROCESS)
 			group_forget(e, &e->rules[i], pid, 0, e->now);
+}
+
+/* Budget spent within the hour before now: the FIFO's entries not yet expired. */
+static uint32_t budget_spent(const struct rule *r, uint64_t now)
+{
+	uint32_t n = r->spent_n;
+
+	for (uint32_t i = 0; i < r->spent_n; i++) {
+		if (sat_add_u64(r->spent[(r->spent_head + i) % r->spent_cap], HOUR_NS) > now)
+			break;
+		n--;
+	}
+	return n;
+}
+
+size_t engine_rules_info(const struct engine *e, uint64_t now, struct engine_rule_info *out,
+			 size_t max)
+{
+	for (size_t i = 0; i < e->n_rules && i < max; i++) {
+		const struct rule *r = &e->rules[i];
+		uint32_t cooling = 0;
+
+		for (uint32_t g = 0; g < r->n_pool; g++) {
+			struct group *gr = group_at(r, g);
+
+			if (gr->live && !gr->verifying && cold(r, gr)->cooldown_until > now)
+				cooling++;
+		}
+		out[i] = (struct engine_rule_info){
+			.def = r->def,
+			.fired = r->fired,
+			.last_fired_ns = r->last_fired,
+			.budget = r->def->budget,
+			.budget_left = r->def->budget - budget_spent(r, now),
+			.groups = r->n_live,
+			.verifying = r->verifying,
+			.cooling = cooling,
+		};
+	}
+	return e->n_rules;
 }
 
 void engine_stats(const struct engine *e, struct engine_stats *out)

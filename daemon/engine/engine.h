@@ -92,6 +92,17 @@ struct engine_stats {
 	uint64_t records_skipped; /* records of an incident overwritten before it fired */
 };
 
+/* One rule as salvectl rules shows it. */
+struct engine_rule_info {
+	const struct policy_rule *def;
+	uint64_t fired;         /* incidents since the rule was loaded as it is */
+	uint64_t last_fired_ns; /* boot ns; 0: never */
+	uint32_t budget, budget_left; /* actions an hour, and what the last hour left */
+	uint32_t groups;        /* processes (or binaries) tracked */
+	uint32_t verifying;     /* groups whose repair is being verified */
+	uint32_t cooling;       /* groups cooling down after firing */
+};
+
 /* fire is required; verify may be NULL. */
 int engine_new(const struct engine_config *cfg, engine_fire_fn *fire, engine_verify_fn *verify,
 	       void *ctx, struct engine **out);
@@ -138,6 +149,10 @@ void engine_tick(struct engine *e, uint64_t now_ns);
 void engine_forget(struct engine *e, uint32_t pid);
 
 void engine_stats(const struct engine *e, struct engine_stats *out);
+
+/* The rules in force at now (boot ns), into out (at most max); returns how many there are. */
+size_t engine_rules_info(const struct engine *e, uint64_t now, struct engine_rule_info *out,
+			 size_t max);
 
 /* Does v satisfy pred? The same comparison as the kernel's return probes make, on the
  * value already sign-extended from its type. */

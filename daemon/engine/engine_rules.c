@@ -200,6 +200,8 @@ void rule_adopt(struct rule *to, struct rule *from)
 	to->spent_head = from->spent_head;
 	to->verifying = from->verifying;
 	to->n_watches = from->n_watches;
+	to->fired = from->fired;
+	to->last_fired = from->last_fired;
 	memcpy(to->watches, from->watches, sizeof(to->watches));
 	for (size_t i = 0; i < to->n_leaves; i++) {
 		to->leaves[i].pct = from->leaves[i].pct;

@@ -114,6 +114,7 @@ struct rule {
 	uint32_t spent_cap, spent_n, spent_head;
 	uint32_t n_watches;
 	struct verify_watch watches[VERIFY_WATCHES_MAX];
+	uint64_t fired, last_fired; /* incidents, and boot_ns of the last (0: none) */
 } __attribute__((aligned(64)));
 
 /* Field filters a leaf applies, and which of them its leaf_ref holds inline. */

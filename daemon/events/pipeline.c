@@ -49,6 +49,7 @@ struct pipeline {
 	 * or an output gone. Counted in the stats line's "lost" with the kernel's. */
 	uint64_t lost[SALVE_EV_KIND_MAX];
 	uint64_t malformed;
+	struct pipeline_site_counts sites[SALVE_SITES_MAX]; /* by site id, since it was attached */
 	bool out_gone;    /* a write failed with EPIPE */
 	bool lost_logged; /* the first lost line was said; the stats count the others */
 	/* Scratch: an event and its names are too big for the stack of a callback. The
@@ -103,6 +104,14 @@ void pipeline_free(struct pipeline *pl)
 void pipeline_set_configs(struct pipeline *pl, const struct pipeline_config *cur,
 			  const struct pipeline_config *prev)
 {
+	/* A site new to this configuration starts from nothing, whatever held its id before. */
+	for (size_t i = 0; cur && cur->sites && i < cur->sites->n_sites; i++) {
+		const struct site *s = &cur->sites->sites[i];
+
+		if (s->id < SALVE_SITES_MAX &&
+		    (!pl->configs[0].sites || sites_is_new(pl->configs[0].sites, s)))
+			pl->sites[s->id] = (struct pipeline_site_counts){ 0 };
+	}
 	pl->configs[0] = cur ? *cur : (struct pipeline_config){ 0 };
 	pl->configs[1] = prev ? *prev : (struct pipeline_config){ 0 };
 }
@@ -117,6 +126,11 @@ static const struct pipeline_config *config_of(const struct pipeline *pl, uint32
 			return c;
 	}
 	return NULL;
+}
+
+struct pipeline_site_counts pipeline_site_counts(const struct pipeline *pl, uint32_t id)
+{
+	return id < SALVE_SITES_MAX ? pl->sites[id] : (struct pipeline_site_counts){ 0 };
 }
 
 void pipeline_set_watch(struct pipeline *pl, pipeline_watch_fn *fn, void *ctx)
@@ -353,6 +367,10 @@ int pipeline_record(void *ctx, void *data, size_t size)
 
 		if (ev->kind == SALVE_EV_EXCEPTION)
 			demangle_type(ev);
+		if (site && site->id < SALVE_SITES_MAX) {
+			pl->sites[site->id].records++;
+			pl->sites[site->id].suppressed += ev->suppressed;
+		}
 		if (!site) {
 			pl->stale[ev->kind]++;
 		} else if (type_wanted(site->probe, ev)) {

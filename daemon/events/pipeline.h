@@ -38,6 +38,14 @@ void pipeline_set_configs(struct pipeline *pl, const struct pipeline_config *cur
 struct engine;
 
 /* The rules every event a probe reports goes on to; NULL: none. Not owned. */
+/* What salved read of a site's records since it came into the configuration: how many,
+ * and the calls its bucket held back before them (each record carries that count). */
+struct pipeline_site_counts {
+	uint64_t records;
+	uint64_t suppressed;
+};
+struct pipeline_site_counts pipeline_site_counts(const struct pipeline *pl, uint32_t id);
+
 void pipeline_set_engine(struct pipeline *pl, struct engine *engine);
 
 struct event;

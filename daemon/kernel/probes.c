@@ -60,7 +60,8 @@ struct probes {
 	bool staged;
 	struct probes_scope_entry *added; /* keys the staged configuration created */
 	size_t n_added;
-	__u64 *zero_hist; /* a cleared histogram for every CPU: detaching allocates nothing */
+	__u64 *zero_hist; /* a cleared histogram (or hit count) for every CPU: detaching
+			   * allocates nothing */
 	/* Stale map entries salved could not delete; the first failure is logged, not each
 	 * (a stall walk runs every second). */
 	size_t delete_failed;
@@ -772,10 +773,12 @@ static void drop_sys_rules(struct probes *p, __u32 id)
 	delete_if(p, p->syscalls->maps.salve_sys_rules, sizeof(__u32), owned_by, &id);
 }
 
-/* A new site at this id starts with an empty histogram. */
+/* A new site at this id starts with an empty histogram and no hits. */
 static void clear_hist(struct probes *p, __u32 id)
 {
 	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_site_hist), &id, p->zero_hist,
+			    BPF_ANY);
+	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_site_hits), &id, p->zero_hist,
 			    BPF_ANY);
 }
 
@@ -860,6 +863,29 @@ int probes_site_hist(struct probes *p, __u32 id, uint64_t out[SALVE_HIST_BUCKETS
 	for (int c = 0; c < ncpu; c++)
 		for (int k = 0; k < SALVE_HIST_BUCKETS; k++)
 			out[k] += percpu[c * SALVE_HIST_BUCKETS + k];
+	free(percpu);
+	return 0;
+}
+
+int probes_site_hits(struct probes *p, __u32 id, uint64_t *hits, uint64_t *held)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct salve_rate rate;
+	__u64 *percpu;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	if (!(percpu = calloc(ncpu, sizeof(*percpu))))
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(p->functions->maps.salve_site_hits), &id, percpu) ||
+	    bpf_map_lookup_elem(bpf_map__fd(p->functions->maps.salve_site_rates), &id, &rate)) {
+		free(percpu);
+		return -errno;
+	}
+	*hits = 0;
+	for (int c = 0; c < ncpu; c++)
+		*hits += percpu[c];
+	*held = rate.held;
 	free(percpu);
 	return 0;
 }

@@ -94,6 +94,11 @@ void probes_site_detach(struct probes *p, __u32 id);
 /* Site id's latency histogram, summed over CPUs (cumulative since it was attached). */
 int probes_site_hist(struct probes *p, __u32 id, uint64_t out[SALVE_HIST_BUCKETS]);
 
+/* Site id's calls its program ran on, summed over CPUs since it was attached (a latency
+ * site's are its histogram's, not counted here), and the records its bucket holds back
+ * now (those before the last record sent, that record carried). */
+int probes_site_hits(struct probes *p, __u32 id, uint64_t *hits, uint64_t *held);
+
 /* New settings for a site already attached (a learned latency threshold). */
 int probes_site_update(struct probes *p, __u32 id, const struct salve_site *site);
 

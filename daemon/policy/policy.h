@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <json-c/json.h>
 
 #include "policy/endpoint.h"
 
@@ -312,6 +313,11 @@ bool policy_scope_binaries_only(const struct policy_scope *sc);
 void policy_clear(struct policy *p);
 
 const char *policy_probe_kind_name(enum policy_probe_kind kind);
+
+/* p as salvectl policies shows it: "name", "file", "dry_run", "scope" (its non-empty
+ * lists: "binaries", "cgroups", "units", "comms", "uids", "exclude"), and the ids of its
+ * "probes" and "rules". A new object, or NULL out of memory. */
+struct json_object *policy_describe(const struct policy *p);
 const char *policy_backend_name(enum policy_backend b);
 
 /* Names of x86-64 syscall numbers, of errno values and of signals; NULL when unknown. */
