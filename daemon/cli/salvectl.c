@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "cli/top.h"
 #include "ctl/ctl.h"
 #include "policy/policy.h"
 
@@ -809,6 +810,10 @@ static const struct cmd cmds[] = {
 	{ "rules", do_rules,
 	  "[--json] [--socket PATH]: the rules in force: state, times fired, last fired,\n"
 	  "             the budget of actions the last hour left" },
+	{ "top", salvectl_top,
+	  "[-d SECONDS] [-n COUNT] [--json] [--socket PATH]: a live view of the probe sites,\n"
+	  "             busiest first, with each latency site's calls drawn as a histogram;\n"
+	  "             every SECONDS (1), COUNT times or until Ctrl-C" },
 	{ "validate", do_validate,
 	  "FILE|DIR...: check policy files offline, as salved loads them (no root needed);\n"
 	  "             a directory is one set (its *.json, ids unique across them); exit 0 if all\n"
