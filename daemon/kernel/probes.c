@@ -288,11 +288,12 @@ static void unpin_all(const char *dir, struct probes *p)
 		if (!pin_path(path, sizeof(path), dir, p->families[f].name, ""))
 			rmdir(path);
 	}
-	if (p->shared) {
+	for (size_t f = 0; f < p->n_families; f++) {
 		struct bpf_map *map;
 
-		bpf_object__for_each_map(map, p->shared)
-			if (!pin_path(path, sizeof(path), dir, "maps", bpf_map__name(map)))
+		bpf_object__for_each_map(map, p->families[f].obj)
+			if (!strchr(bpf_map__name(map), '.') &&
+			    !pin_path(path, sizeof(path), dir, "maps", bpf_map__name(map)))
 				unlink(path);
 	}
 	if (!pin_path(path, sizeof(path), dir, "maps", ""))
@@ -324,12 +325,16 @@ static int pin(struct probes *p)
 	if (err || pin_path(path, sizeof(path), p->pin_dir, "maps", "") ||
 	    (err = make_dir(path)))
 		return err ? err : -ENAMETOOLONG;
-	bpf_object__for_each_map(map, p->shared) {
-		if (strchr(bpf_map__name(map), '.'))
-			continue;
-		if ((err = pin_path(path, sizeof(path), p->pin_dir, "maps", bpf_map__name(map))) ||
-		    (err = bpf_obj_pin(bpf_map__fd(map), path)))
-			return err;
+	/* Every family's maps, each name once (the families share those of one name). */
+	for (size_t f = 0; f < p->n_families; f++) {
+		bpf_object__for_each_map(map, p->families[f].obj) {
+			if (strchr(bpf_map__name(map), '.'))
+				continue;
+			if ((err = pin_path(path, sizeof(path), p->pin_dir, "maps", bpf_map__name(map))))
+				return err;
+			if (bpf_obj_pin(bpf_map__fd(map), path) && errno != EEXIST)
+				return -errno;
+		}
 	}
 	for (size_t f = 0; f < p->n_families; f++) {
 		struct bpf_program *prog;
