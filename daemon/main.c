@@ -33,6 +33,7 @@
 #include "events/pipeline.h"
 #include "policy/policy.h"
 #include "kernel/probes.h"
+#include "kernel/resolve.h"
 #include "events/report.h"
 #include "kernel/scope.h"
 #include "kernel/scope_watch.h"
@@ -494,6 +495,7 @@ static struct json_object *features(struct daemon *d)
 	const struct probes_hook *hooks;
 	char name[128], detail[512];
 	int err = list ? 0 : -ENOMEM;
+	bool nop5;
 
 	err = err ?: feature_add(list, "kernel BTF", true, "/sys/kernel/btf/vmlinux");
 	err = err ?: feature_add(list, "BPF ring buffer", true, "every probe's records");
@@ -508,6 +510,8 @@ static struct json_object *features(struct daemon *d)
 					 ? "a latency probe is one session program per site"
 					 : d->opt.no_sessions ? "--no-uprobe-sessions"
 							      : "a uprobe and a uretprobe per site");
+	nop5 = resolve_nop5_optimized(detail, sizeof(detail));
+	err = err ?: feature_add(list, "nop5 fast path", nop5, detail);
 	err = err ?: feature_add(list, "uprobe register writes", d->override != NULL,
 				 d->override ? "overrides write rax and rip from a uprobe, nothing "
 					       "written into the process"

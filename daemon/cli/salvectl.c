@@ -782,8 +782,9 @@ static const struct cmd cmds[] = {
 	{ "extract", do_extract,
 	  "ID FILE [--socket PATH]: write checkpoint ID's core to FILE for gdb" },
 	{ "features", do_features,
-	  "[--json] [--socket PATH]: what this kernel gives salved (tp_btf, uprobe sessions,\n"
-	  "             uprobe register writes) and which mechanism it uses for each" },
+	  "[--json] [--socket PATH]: what this kernel gives salved (BTF, ring buffer, tp_btf,\n"
+	  "             uprobe sessions, nop5 fast path, register writes, cgroup connect, CRIU)\n"
+	  "             and which mechanism it uses for each" },
 	{ "reload", do_reload,
 	  "[--check] [--json] [--socket PATH]: make salved load its policies again, all or\n"
 	  "             nothing; --check says what would attach and detach, changing nothing" },

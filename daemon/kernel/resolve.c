@@ -51,6 +51,28 @@ append(char *buf, size_t len, const char *fmt, ...)
 
 /* ---- ELF files ---------------------------------------------------------------------- */
 
+bool resolve_nop5_optimized(char *why, size_t why_len)
+{
+	/* The kernel (x86-64, 6.18 and later) that turns a uprobe on a 5-byte NOP into a
+	 * call of a trampoline has the function that does it. */
+	static const char fn[] = " arch_uprobe_optimize\n";
+	char line[512];
+	bool found = false;
+	FILE *f = fopen("/proc/kallsyms", "re");
+
+	if (!f) {
+		snprintf(why, why_len, "/proc/kallsyms: %s", strerror(errno));
+		return false;
+	}
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, fn) != NULL;
+	fclose(f);
+	snprintf(why, why_len, found ? "a uprobe on a 5-byte NOP entry becomes a call "
+				       "(clang -fpatchable-function-entry=5)"
+				     : "this kernel has no arch_uprobe_optimize: every uprobe is a trap");
+	return found;
+}
+
 /* One NOP instruction of exactly 5 bytes at the entry, which the kernel's uprobe
  * optimization takes: 0x66 prefixes, then 90, or 0f 1f /0 and its operand bytes.
  * gas's form is 0f 1f 44 00 00, clang 14's 0f 1f 44 00 08; gcc's

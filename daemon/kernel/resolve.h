@@ -64,6 +64,10 @@ int resolve_offset(const char *path, uint64_t offset, struct resolve_site *out, 
 		   size_t err_len);
 
 /* The GNU build id of the ELF file at path, as lower-case hex; "" when it has none. */
+/* Whether this kernel turns a uprobe on a 5-byte NOP into a call (its fast path); why
+ * says it in words. */
+bool resolve_nop5_optimized(char *why, size_t why_len);
+
 int resolve_build_id(const char *path, char hex[RESOLVE_BUILD_ID_MAX], char *err, size_t err_len);
 
 #endif

@@ -57,6 +57,11 @@ json features '.features[] | select(.name == "kernel BTF") | .available'
 json features '[.features[].name] | index("CRIU") != null'
 human features '^kernel BTF +yes '
 human features '^CRIU +no +/nonexistent/criu: not installed'
+# The nop5 fast path is the kernel's when it has the function that makes it.
+if grep -q ' arch_uprobe_optimize$' /proc/kallsyms; then nop5=yes; else nop5=no; fi
+human features "^nop5 fast path +$nop5 "
+json features '[.features[].name] | contains(["kernel BTF", "BPF ring buffer", "uprobe sessions",
+	"nop5 fast path", "uprobe register writes", "cgroup connect hooks", "CRIU"])'
 json policies '.policies[0] | .name == "ops" and .rules == ["guarded-faults"] and
 	.probes == ["faults", "parse-fails", "slow-query"] and (.scope.binaries | length) == 2'
 human policies "^ops +$WORK/p.json +3 +1  binaries $SVC,$CALLS$"
