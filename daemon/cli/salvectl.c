@@ -23,11 +23,16 @@ struct cmd {
 
 static int do_help(int argc, char **argv);
 
+/* version [--json]: salvectl's own; it asks salved nothing. */
 static int do_version(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	printf("salvectl %s\n", SALVE_VERSION);
+	bool json = argc > 1 && (!strcmp(argv[1], "--json") || !strcmp(argv[1], "-j"));
+
+	if (argc > 1 + json) {
+		fprintf(stderr, "usage: salvectl version [--json]\n");
+		return 2;
+	}
+	printf(json ? "{\"version\":\"%s\"}\n" : "salvectl %s\n", SALVE_VERSION);
 	return 0;
 }
 
@@ -819,7 +824,7 @@ static const struct cmd cmds[] = {
 	  "FILE|DIR...: check policy files offline, as salved loads them (no root needed);\n"
 	  "             a directory is one set (its *.json, ids unique across them); exit 0 if all\n"
 	  "             are valid, else 1" },
-	{ "version", do_version, "print the version" },
+	{ "version", do_version, "[--json]: print salvectl's version" },
 	{ 0 },
 };
 
@@ -864,7 +869,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!strcmp(argv[1], "--version"))
-		return do_version(0, NULL);
+		return do_version(1, argv);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
 		return do_help(0, NULL);
 	c = find(argv[1]);

@@ -49,6 +49,8 @@ start_salved "$WORK/p.json" --no-register-writes --criu /nonexistent/criu
 # version, status, features, policies: what runs.
 [ "$("$BUILD/salvectl" version)" = "salvectl $(sed -n 's/^VERSION *:= *//p' "$ROOT/Makefile")" ] ||
 	fail "salvectl version: $("$BUILD/salvectl" version)"
+"$BUILD/salvectl" version -j | jq -e '.version | test("^[0-9]+\\.[0-9]+")' > /dev/null ||
+	fail "salvectl version -j: $("$BUILD/salvectl" version -j)"
 json status ".ok and .status.pid == $SALVED_PID and .status.policies == 1 and .status.probes == 3
 	and .status.sites == 2 and .status.rules == 1 and .status.state_dir == \"$WORK/state\""
 human status "^policies: +1 from $WORK/p.json: 3 probes at 2 function sites, 1 rule$"
