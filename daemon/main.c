@@ -24,6 +24,8 @@
 #include "kernel/netbreak.h"
 #include "kernel/override.h"
 #include "ctl/ctl.h"
+#include "ctl/feed.h"
+#include "ctl/incidents.h"
 #include "engine/engine.h"
 #include "events/events.h"
 #include "actions/journal.h"
@@ -97,6 +99,8 @@ struct daemon {
 	struct netbreak *netbreak; /* breakers around endpoints, where the kernel has them */
 	char no_override[256];     /* why not, when override is NULL */
 	struct ctl *ctl;
+	struct feed *feed;	     /* the lines written, for salvectl events */
+	struct incidents *incidents; /* the last incidents, for salvectl incidents */
 	FILE *out;
 	unsigned ticks;
 	bool watchdog;
@@ -650,6 +654,18 @@ static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct j
 				       list ?: json_object_new_string(strerror(ENOMEM)));
 		return;
 	}
+	if (!strcmp(cmd, "events")) { /* a stream of the lines: see ctl/feed.h */
+		feed_events(d->feed, d->ctl, req, reply);
+		return;
+	}
+	if (!strcmp(cmd, "incidents")) {
+		struct json_object *list = incidents_list(d->incidents);
+
+		json_object_object_add(reply, "ok", json_object_new_boolean(list != NULL));
+		json_object_object_add(reply, list ? "incidents" : "error",
+				       list ?: json_object_new_string(strerror(ENOMEM)));
+		return;
+	}
 	json_object_object_add(reply, "ok", json_object_new_boolean(0));
 	snprintf(err, sizeof(err), "unknown command \"%s\"", cmd);
 	json_object_object_add(reply, "error", json_object_new_string(err));
@@ -744,10 +760,23 @@ static int on_signal(int fd, void *ctx)
 	return 0;
 }
 
+/* Every line salved writes, as it writes it: kept for salvectl events and incidents. */
+static void on_line(void *ctx, struct json_object *line, const char *text, size_t len)
+{
+	struct daemon *d = ctx;
+
+	feed_line(d->feed, line, text, len);
+	incidents_line(d->incidents, line);
+}
+
 static void write_line(struct daemon *d, struct json_object *line, const char *what)
 {
-	int err = d->out_gone ? -EPIPE : report_write(d->out, line);
+	size_t len;
+	const char *text = report_text(line, &len);
+	int err = !text ? -ENOMEM : d->out_gone ? -EPIPE : report_write_text(d->out, text, len);
 
+	if (text)
+		on_line(d, line, text, len);
 	if (err && !output_gone(d, err))
 		salve_log(LOG_ERR, "cannot write %s: %s", what, strerror(-err));
 }
@@ -993,6 +1022,7 @@ static int start(struct daemon *d)
 			      on_verified, d, &d->engine)))
 		goto out;
 	pipeline_set_engine(d->pipeline, d->engine);
+	pipeline_set_tap(d->pipeline, on_line, d);
 	pc.ctx = d->pipeline;
 	if ((err = probes_new(&pc, &d->probes)))
 		goto out;
@@ -1062,7 +1092,8 @@ static int run(struct daemon *d)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) ||
 	    (sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
 		return -errno;
-	if ((err = loop_new(&d->loop)) || (err = start(d)))
+	if ((err = loop_new(&d->loop)) || (err = feed_new(&d->feed)) ||
+	    (err = incidents_new(&d->incidents)) || (err = start(d)))
 		goto out;
 	if ((timer = loop_timer_fd(TICK_MS)) < 0 || (breaker_timer = loop_timer_fd(BREAKER_TICK_MS)) < 0) {
 		err = timer < 0 ? timer : breaker_timer;
@@ -1121,6 +1152,8 @@ int main(int argc, char **argv)
 	}
 	err = run(&d);
 	ctl_free(d.ctl);
+	feed_free(d.feed); /* after ctl_free: its streams are closed */
+	incidents_free(d.incidents);
 	probes_free(d.probes);
 	engine_free(d.engine);
 	actions_free(d.actions);
