@@ -139,12 +139,15 @@ static int client_write(struct ctl_client *cl)
 
 /* ---- streams ---- */
 
-/* Room for len more bytes in the queue (what was sent is moved out first). */
+/* Room for len more bytes at the end of the queue: what was sent is moved out when the
+ * end is reached, then the buffer grows. */
 static int queue_room(struct ctl_client *cl, size_t len)
 {
 	size_t cap;
 	char *grown;
 
+	if (cl->out_len + len <= cl->out_cap)
+		return 0;
 	if (cl->out_off) {
 		memmove(cl->out, cl->out + cl->out_off, cl->out_len - cl->out_off);
 		cl->out_len -= cl->out_off;
