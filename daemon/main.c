@@ -1152,8 +1152,6 @@ int main(int argc, char **argv)
 	}
 	err = run(&d);
 	ctl_free(d.ctl);
-	feed_free(d.feed); /* after ctl_free: its streams are closed */
-	incidents_free(d.incidents);
 	probes_free(d.probes);
 	engine_free(d.engine);
 	actions_free(d.actions);
@@ -1170,6 +1168,10 @@ int main(int argc, char **argv)
 	scope_watch_free(d.scope_watch);
 	config_clear(&d.cur);
 	config_clear(&d.prev);
+	/* Last: the frees above may still write lines (actions ending); ctl_free closed
+	 * the streams that followed them. */
+	feed_free(d.feed);
+	incidents_free(d.incidents);
 	loop_free(d.loop);
 	if (d.out != stdout)
 		fclose(d.out);
