@@ -84,6 +84,16 @@ static void handler(void *ctx, const char *cmd, struct json_object *req, struct 
 		assert_int_equal(ctl_stream_write(s, "{\"n\":1}", 7), 0);
 		assert_int_equal(ctl_stream_write(s, "{\"n\":2}", 7), 0);
 		ctl_stream_end(s);
+	} else if (!strcmp(cmd, "flood")) { /* an ending stream, more than a socket holds */
+		static char text[1024];
+		struct ctl_client *s;
+
+		assert_int_equal(ctl_keep(f->ctl, on_gone, f, &s), 0);
+		memset(text, 'x', sizeof(text));
+		while (!ctl_stream_write(s, text, sizeof(text)))
+			;
+		ctl_stream_end(s);
+		json_object_object_add(reply, "ok", json_object_new_boolean(1));
 	} else if (!strcmp(cmd, "huge")) {
 		char *s = malloc(CTL_LINE_MAX + 10);
 
@@ -673,6 +683,22 @@ static void test_stream_slow(void **state)
 	assert_int_equal(f->gone, 1);
 }
 
+/* A stream salved ends that its client does not read: dropped after the deadline. */
+static void test_stream_ended_unread(void **state)
+{
+	struct fixture *f = *state;
+	int fd = client(f->path);
+
+	put(fd, "{\"cmd\": \"flood\"}\n");
+	spin(f, DEADLINE_MS / 2);
+	assert_int_equal(ctl_clients(f->ctl), 1);
+	assert_int_equal(f->gone, 0);
+	spin(f, DEADLINE_MS);
+	assert_int_equal(f->gone, 1);
+	assert_int_equal(ctl_clients(f->ctl), 0);
+	close(fd);
+}
+
 /* A subscriber that closes while lines are written to it: the writes fail at once, the
  * stream goes from the loop, and salved goes on. */
 static void test_stream_closing(void **state)
@@ -884,6 +910,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stream_ended, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_slow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_closing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_ended_unread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_credentials, setup, teardown),
