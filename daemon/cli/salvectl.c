@@ -595,7 +595,8 @@ static void print_event(struct json_object *o)
 	} else if (!strcmp(kind, "exec")) {
 		printf(" %s", str(o, "exe"));
 	} else if (!strcmp(kind, "return")) {
-		printf(" %s returned %lld", site_of(o), (long long)count(o, "ret"));
+		printf(" %s returned %lld", site_of(o), json_object_object_get_ex(o, "ret", &v) ?
+			(long long)json_object_get_int64(v) : 0LL);
 	} else if (!strcmp(kind, "latency")) {
 		printf(" %s took %.3f ms", site_of(o), (double)count(o, "duration_ns") / 1e6);
 	} else if (!strcmp(kind, "stall")) {
