@@ -24,6 +24,8 @@
 #include "kernel/netbreak.h"
 #include "kernel/override.h"
 #include "ctl/ctl.h"
+#include "ctl/feed.h"
+#include "ctl/incidents.h"
 #include "ctl/probes_report.h"
 #include "engine/engine.h"
 #include "events/events.h"
@@ -99,6 +101,8 @@ struct daemon {
 	struct netbreak *netbreak; /* breakers around endpoints, where the kernel has them */
 	char no_override[256];     /* why not, when override is NULL */
 	struct ctl *ctl;
+	struct feed *feed;	     /* the lines written, for salvectl events */
+	struct incidents *incidents; /* the last incidents, for salvectl incidents */
 	FILE *out;
 	unsigned ticks;
 	bool watchdog;
@@ -662,6 +666,8 @@ static struct json_object *ctl_read(struct daemon *d, const char *cmd, const cha
 		return features(d);
 	if (!strcmp(cmd, "repairs"))
 		return repairs_list(d->repairs);
+	if (!strcmp(cmd, "incidents"))
+		return incidents_list(d->incidents);
 	if (!strcmp(cmd, "probes")) {
 		probes_counters(d->probes, kernel);
 		probes_report(d->probes, d->pipeline, d->cur.set, &d->cur.sites, kernel, &list);
@@ -802,6 +808,10 @@ static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct j
 			json_object_object_add(reply, "stats", stats);
 		return;
 	}
+	if (!strcmp(cmd, "events")) { /* a stream of the lines: see ctl/feed.h */
+		feed_events(d->feed, d->ctl, req, reply);
+		return;
+	}
 	json_object_object_add(reply, "ok", json_object_new_boolean(0));
 	snprintf(err, sizeof(err), "unknown command \"%s\"", cmd);
 	json_object_object_add(reply, "error", json_object_new_string(err));
@@ -896,10 +906,23 @@ static int on_signal(int fd, void *ctx)
 	return 0;
 }
 
+/* Every line salved writes, as it writes it: kept for salvectl events and incidents. */
+static void on_line(void *ctx, struct json_object *line, const char *text, size_t len)
+{
+	struct daemon *d = ctx;
+
+	feed_line(d->feed, line, text, len);
+	incidents_line(d->incidents, line);
+}
+
 static void write_line(struct daemon *d, struct json_object *line, const char *what)
 {
-	int err = d->out_gone ? -EPIPE : report_write(d->out, line);
+	size_t len;
+	const char *text = report_text(line, &len);
+	int err = !text ? -ENOMEM : d->out_gone ? -EPIPE : report_write_text(d->out, text, len);
 
+	if (text)
+		on_line(d, line, text, len);
 	if (err && !output_gone(d, err))
 		salve_log(LOG_ERR, "cannot write %s: %s", what, strerror(-err));
 }
@@ -1145,6 +1168,7 @@ static int start(struct daemon *d)
 			      on_verified, d, &d->engine)))
 		goto out;
 	pipeline_set_engine(d->pipeline, d->engine);
+	pipeline_set_tap(d->pipeline, on_line, d);
 	pc.ctx = d->pipeline;
 	if ((err = probes_new(&pc, &d->probes)))
 		goto out;
@@ -1215,7 +1239,8 @@ static int run(struct daemon *d)
 	    (sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
 		return -errno;
 	d->started_ns = loop_now_ns(CLOCK_REALTIME);
-	if ((err = loop_new(&d->loop)) || (err = start(d)))
+	if ((err = loop_new(&d->loop)) || (err = feed_new(&d->feed)) ||
+	    (err = incidents_new(&d->incidents)) || (err = start(d)))
 		goto out;
 	if ((timer = loop_timer_fd(TICK_MS)) < 0 || (breaker_timer = loop_timer_fd(BREAKER_TICK_MS)) < 0) {
 		err = timer < 0 ? timer : breaker_timer;
@@ -1290,6 +1315,10 @@ int main(int argc, char **argv)
 	scope_watch_free(d.scope_watch);
 	config_clear(&d.cur);
 	config_clear(&d.prev);
+	/* Last: the frees above may still write lines (actions ending); ctl_free closed
+	 * the streams that followed them. */
+	feed_free(d.feed);
+	incidents_free(d.incidents);
 	loop_free(d.loop);
 	if (d.out != stdout)
 		fclose(d.out);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -744,6 +745,352 @@ out:
 	return rc;
 }
 
+/* ---- events and incidents ---- */
+
+static void print_time(struct json_object *o)
+{
+	char t[32];
+
+	/* 2026-11-22T16:31:13.123456789Z: to the millisecond, a space for the T. */
+	snprintf(t, sizeof(t), "%.23s", str(o, "time"));
+	if (strlen(t) > 10 && t[10] == 'T')
+		t[10] = ' ';
+	printf("%-23s", t);
+}
+
+/* Where a stack's first frame is: its symbol, else module+offset. */
+static void print_top_frame(struct json_object *o)
+{
+	struct json_object *stack, *f, *v;
+
+	if (!json_object_object_get_ex(o, "stack", &stack) || !json_object_array_length(stack))
+		return;
+	f = json_object_array_get_idx(stack, 0);
+	if (json_object_object_get_ex(f, "symbol", &v))
+		printf(" in %s", json_object_get_string(v));
+	else if (json_object_object_get_ex(f, "module", &v))
+		printf(" in %s+0x%llx", json_object_get_string(v), (unsigned long long)count(f, "offset"));
+	else
+		printf(" at %s", str(f, "ip"));
+}
+
+/* The function a function event's probe sits on. */
+static const char *site_of(struct json_object *o)
+{
+	struct json_object *site;
+
+	if (json_object_object_get_ex(o, "site", &site) && *str(site, "symbol"))
+		return str(site, "symbol");
+	return "the probed function";
+}
+
+static bool has(struct json_object *o, const char *key)
+{
+	return json_object_object_get_ex(o, key, NULL);
+}
+
+/* What one line says, in one line of text: time, kind, process, the essentials. */
+static void print_event(struct json_object *o)
+{
+	const char *kind = str(o, "kind");
+	struct json_object *v;
+	char who[64] = "-";
+
+	if (!strcmp(kind, "dropped")) {
+		printf("salvectl: %llu lines dropped here: salvectl read too slowly\n",
+		       (unsigned long long)count(o, "lines"));
+		return;
+	}
+	if (has(o, "pid") && *str(o, "comm"))
+		snprintf(who, sizeof(who), "%lld/%s", (long long)count(o, "pid"), str(o, "comm"));
+	else if (has(o, "pid"))
+		snprintf(who, sizeof(who), "%lld", (long long)count(o, "pid"));
+	print_time(o);
+	printf(" %-10s %-22s", kind, who);
+	if (!strcmp(kind, "signal")) {
+		printf(" %s %s", str(o, "signal"), str(o, "code"));
+		if (has(o, "addr"))
+			printf(" addr %s", str(o, "addr"));
+		print_top_frame(o);
+		if (json_object_object_get_ex(o, "handled", &v) && json_object_get_boolean(v))
+			printf(" (handled)");
+	} else if (!strcmp(kind, "exit")) {
+		if (json_object_object_get_ex(o, "exit_code", &v) && v)
+			printf(" exit code %d", json_object_get_int(v));
+		else
+			printf(" killed by %s", str(o, "signal"));
+		if (json_object_object_get_ex(o, "core_dumped", &v) && json_object_get_boolean(v))
+			printf(" (core dumped)");
+	} else if (!strcmp(kind, "oom")) {
+		printf(" OOM kill, anon rss %llu kB", (unsigned long long)count(o, "anon_rss_kb"));
+	} else if (!strcmp(kind, "exec")) {
+		printf(" %s", str(o, "exe"));
+	} else if (!strcmp(kind, "return")) {
+		printf(" %s returned %lld", site_of(o), json_object_object_get_ex(o, "ret", &v) ?
+			(long long)json_object_get_int64(v) : 0LL);
+	} else if (!strcmp(kind, "latency")) {
+		printf(" %s took %.3f ms", site_of(o), (double)count(o, "duration_ns") / 1e6);
+	} else if (!strcmp(kind, "stall")) {
+		printf(" %s not called for %.1f s", site_of(o), (double)count(o, "duration_ns") / 1e9);
+	} else if (!strcmp(kind, "abort")) {
+		if (has(o, "assertion"))
+			printf(" assertion '%s' failed at %s:%lld in %s", str(o, "assertion"),
+			       str(o, "file"), (long long)count(o, "line"), str(o, "function"));
+		else
+			printf(" abort()");
+		print_top_frame(o);
+	} else if (!strcmp(kind, "exception")) {
+		printf(" throws %s", str(o, "type"));
+		print_top_frame(o);
+	} else if (!strcmp(kind, "syscall")) {
+		printf(" %s failed with %s", str(o, "syscall"), str(o, "errno"));
+	} else if (!strcmp(kind, "incident")) {
+		printf(" incident %llu: rule %s (policy %s)", (unsigned long long)count(o, "id"),
+		       str(o, "rule"), str(o, "policy"));
+		if (*str(o, "exe") || *str(o, "binary"))
+			printf(" %s", *str(o, "exe") ? str(o, "exe") : str(o, "binary"));
+		if (json_object_object_get_ex(o, "dry_run", &v) && json_object_get_boolean(v))
+			printf(" (dry run)");
+	} else if (!strcmp(kind, "action")) {
+		printf(" incident %llu: %s: %s", (unsigned long long)count(o, "incident"), str(o, "do"),
+		       str(o, "outcome"));
+	} else if (!strcmp(kind, "verify")) {
+		printf(" incident %llu: rule %s: %s", (unsigned long long)count(o, "incident"),
+		       str(o, "rule"), str(o, "outcome"));
+	} else if (!strcmp(kind, "repair") || !strcmp(kind, "breaker")) {
+		printf(" %s %llu %s: %s", kind, (unsigned long long)count(o, "id"),
+		       *str(o, "do") ? str(o, "do") : "", str(o, "state"));
+		if (*str(o, "rule"))
+			printf(" (rule %s)", str(o, "rule"));
+	} else if (!strcmp(kind, "checkpoint") || !strcmp(kind, "restore")) {
+		printf(" %s", str(o, "id"));
+		if (*str(o, "rule"))
+			printf(" (rule %s)", str(o, "rule"));
+	} else if (!strcmp(kind, "stats")) {
+		uint64_t reported = 0, lost = 0;
+
+		if (json_object_object_get_ex(o, "events", &v)) {
+			json_object_object_foreach(v, k, c) {
+				(void)k;
+				reported += count(c, "reported");
+				lost += count(c, "lost");
+			}
+		}
+		printf(" events reported %llu, lost %llu", (unsigned long long)reported,
+		       (unsigned long long)lost);
+	} else {
+		printf(" %s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
+	}
+	if (*str(o, "probe"))
+		printf(" [probe %s]", str(o, "probe"));
+	printf("\n");
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+#define EVENTS_USAGE "events [--follow|-f] [-n N] [--kind K]... [--pid PID] [--comm NAME]\n" \
+		     "         [--probe ID] [--rule ID] [--json] [--socket PATH]"
+
+/* Options to fields of the "events" request; 0, or 2 after printing usage. */
+static int parse_events(int argc, char **argv, struct json_object *req, struct ask *a)
+{
+	static const struct option longopts[] = {
+		{ "follow", no_argument, NULL, 'f' },	  { "lines", required_argument, NULL, 'n' },
+		{ "kind", required_argument, NULL, 'k' }, { "pid", required_argument, NULL, 'p' },
+		{ "comm", required_argument, NULL, 'c' }, { "probe", required_argument, NULL, 'P' },
+		{ "rule", required_argument, NULL, 'r' }, { "json", no_argument, NULL, 'j' },
+		{ "socket", required_argument, NULL, 's' }, { 0 },
+	};
+	struct json_object *kinds = json_object_new_array();
+	char *end;
+	long long n;
+	int c;
+
+	*a = (struct ask){ .path = CTL_SOCKET_DEFAULT };
+	json_object_object_add(req, "cmd", json_object_new_string("events"));
+	json_object_object_add(req, "kind", kinds);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "fn:j", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			json_object_object_add(req, "follow", json_object_new_boolean(1));
+			break;
+		case 'n':
+		case 'p':
+			errno = 0;
+			n = strtoll(optarg, &end, 10);
+			if (errno || end == optarg || *end || n < (c == 'n' ? 0 : 1)) {
+				fprintf(stderr, "salvectl: events: %s: expected a number%s, got '%s'\n",
+					c == 'n' ? "-n" : "--pid", c == 'n' ? " of lines" : " above 0",
+					optarg);
+				return 2;
+			}
+			json_object_object_add(req, c == 'n' ? "last" : "pid", json_object_new_int64(n));
+			break;
+		case 'k': /* --kind signal,exit as --kind signal --kind exit */
+			for (char *k = strtok(optarg, ","); k; k = strtok(NULL, ","))
+				json_object_array_add(kinds, json_object_new_string(k));
+			break;
+		case 'c':
+			json_object_object_add(req, "comm", json_object_new_string(optarg));
+			break;
+		case 'P':
+			json_object_object_add(req, "probe", json_object_new_string(optarg));
+			break;
+		case 'r':
+			json_object_object_add(req, "rule", json_object_new_string(optarg));
+			break;
+		case 'j':
+			a->json = true;
+			break;
+		case 's':
+			a->path = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: salvectl " EVENTS_USAGE "\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "salvectl: events: what is '%s'?\nusage: salvectl " EVENTS_USAGE "\n",
+			argv[optind]);
+		return 2;
+	}
+	if (!json_object_array_length(kinds))
+		json_object_object_del(req, "kind");
+	return 0;
+}
+
+/* events [--follow] [-n N] [filters] [--json] [--socket PATH]: the lines salved wrote of
+ * late (all it keeps, or the last N), then with --follow each new one as salved writes
+ * it, until INT or TERM (exit 0) or salved closes the stream (exit 1). Filters are
+ * applied by salved. */
+static int do_events(int argc, char **argv)
+{
+	struct json_object *req = json_object_new_object(), *reply = NULL, *v;
+	struct sigaction sa = { .sa_handler = on_interrupt }; /* no SA_RESTART: reads end */
+	struct ctl_lines *lines = NULL;
+	bool follow = false;
+	const char *line;
+	char err[1024];
+	struct ask a;
+	int rc = 1;
+
+	if (!req || (rc = parse_events(argc, argv, req, &a)))
+		goto out;
+	rc = 1;
+	follow = json_object_object_get_ex(req, "follow", NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (ctl_stream_open(a.path, req, &reply, &lines, err, sizeof(err))) {
+		fprintf(stderr, "salvectl: %s\n", err);
+		goto out;
+	}
+	if (!json_object_object_get_ex(reply, "ok", &v) || !json_object_get_boolean(v)) {
+		if (a.json)
+			printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN));
+		else
+			fprintf(stderr, "salvectl: events: %s\n", str(reply, "error"));
+		goto out;
+	}
+	while (!interrupted && !(rc = ctl_lines_next(lines, &line))) {
+		struct json_object *o;
+
+		if (a.json) {
+			printf("%s\n", line);
+		} else if ((o = json_tokener_parse(line))) {
+			print_event(o);
+			json_object_put(o);
+		}
+		fflush(stdout);
+	}
+	if (interrupted || (rc == -EINTR && interrupted)) {
+		rc = 0;
+	} else if (rc == -ENODATA) {
+		rc = follow ? 1 : 0;
+		if (follow)
+			fprintf(stderr, "salvectl: salved closed the stream (it stopped)\n");
+	} else {
+		fprintf(stderr, "salvectl: %s: %s\n", a.path, strerror(-rc));
+		rc = 1;
+	}
+out:
+	ctl_lines_free(lines);
+	json_object_put(reply);
+	json_object_put(req);
+	return rc;
+}
+
+/* "do:outcome,..." of an incident's actions; a running or queued one by its state. */
+static void actions_text(struct json_object *inc, char *buf, size_t size)
+{
+	struct json_object *list;
+	size_t at = 0;
+
+	buf[0] = 0;
+	if (!json_object_object_get_ex(inc, "actions", &list))
+		return;
+	for (size_t i = 0; i < json_object_array_length(list) && at < size; i++) {
+		struct json_object *act = json_object_array_get_idx(list, i);
+		int n = snprintf(buf + at, size - at, "%s%s:%s", i ? "," : "", str(act, "do"),
+				 *str(act, "outcome") ? str(act, "outcome") : str(act, "state"));
+
+		at += n > 0 ? (size_t)n : 0;
+	}
+}
+
+/* incidents [--json] [--socket PATH]: the last incidents, oldest first, with their
+ * actions' outcomes and their verdict. */
+static int do_incidents(int argc, char **argv)
+{
+	struct json_object *reply, *list, *v;
+	char actions[1024];
+	struct ask a;
+	int rc = parse_ask(argc, argv, false, "incidents [--json] [--socket PATH]", &a);
+
+	if (rc)
+		return rc;
+	if (optind < argc) {
+		fprintf(stderr, "usage: salvectl incidents [--json] [--socket PATH]\n");
+		return 2;
+	}
+	if ((rc = ask(&a, "incidents", "no incidents", &reply)) || a.json) {
+		json_object_put(reply);
+		return rc;
+	}
+	json_object_object_get_ex(reply, "incidents", &list);
+	if (!json_object_array_length(list))
+		printf("no incidents\n");
+	else
+		printf("%-6s %-23s %-20s %-8s %-15s %-9s %s\n", "ID", "TIME", "RULE", "PID", "COMM",
+		       "VERIFY", "ACTIONS");
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *inc = json_object_array_get_idx(list, i);
+		char t[32];
+
+		snprintf(t, sizeof(t), "%.23s", str(inc, "time"));
+		if (strlen(t) > 10 && t[10] == 'T')
+			t[10] = ' ';
+		actions_text(inc, actions, sizeof(actions));
+		printf("%-6llu %-23s %-20s %-8llu %-15s %-9s %s%s\n", (unsigned long long)count(inc, "id"),
+		       t, str(inc, "rule"), (unsigned long long)count(inc, "pid"),
+		       *str(inc, "comm") ? str(inc, "comm") : "-",
+		       json_object_object_get_ex(inc, "verify", &v) && v ? json_object_get_string(v) : "-",
+		       *actions ? actions : "-",
+		       json_object_object_get_ex(inc, "dry_run", &v) && json_object_get_boolean(v)
+			       ? " (dry run)" : "");
+	}
+	json_object_put(reply);
+	return 0;
+}
+
 /* The daemon's own loader, offline: what passes here loads in salved, with the same
  * messages. One line per file on success; errors on stderr. */
 static int do_validate(int argc, char **argv)
@@ -784,12 +1131,22 @@ static const struct cmd cmds[] = {
 	{ "checkpoints", do_checkpoints,
 	  "[ID] [--json] [--socket PATH]: the checkpoints kept; with ID, all it records\n"
 	  "             (trigger, command line, files, repairs in effect, sizes)" },
+	{ "events", do_events,
+	  "[--follow|-f] [-n N] [--kind K]... [--pid PID] [--comm NAME] [--probe ID]\n"
+	  "             [--rule ID] [--json] [--socket PATH]: the lines salved wrote of late\n"
+	  "             (the last 1000 at most; -n N: the last N), one readable line each, or\n"
+	  "             as salved wrote them with --json; --follow: then each new one until\n"
+	  "             Ctrl-C (exit 0; 1 when salved stops). Filters, applied by salved: every\n"
+	  "             one given must match; --kind may repeat, or list kinds: signal,exit" },
 	{ "extract", do_extract,
 	  "ID FILE [--socket PATH]: write checkpoint ID's core to FILE for gdb" },
 	{ "features", do_features,
 	  "[--json] [--socket PATH]: what this kernel gives salved (BTF, ring buffer, tp_btf,\n"
 	  "             uprobe sessions, nop5 fast path, register writes, cgroup connect, CRIU)\n"
 	  "             and which mechanism it uses for each" },
+	{ "incidents", do_incidents,
+	  "[--json] [--socket PATH]: the last 100 incidents (a rule fired): rule, process,\n"
+	  "             each action's outcome, and the verify window's verdict" },
 	{ "reload", do_reload,
 	  "[--check] [--json] [--socket PATH]: make salved load its policies again, all or\n"
 	  "             nothing; --check says what would attach and detach, changing nothing" },

@@ -29,6 +29,16 @@ struct ctl_client {
 	char *out; /* the reply line, newline included, once there is one */
 	size_t out_len, out_off;
 	struct ctl_client *prev, *next;
+	/* A stream (ctl_keep): out is its queue, out_cap bytes allocated. */
+	bool stream;
+	bool replied;  /* the reply is queued: lines go out as the socket takes them */
+	bool ending;   /* close once the queue is sent */
+	bool broken;   /* a send failed: closed from the loop */
+	unsigned watching; /* LOOP_IN, LOOP_OUT */
+	size_t out_cap;
+	uint64_t dropped; /* lines dropped since the last "dropped" line */
+	ctl_gone_fn *gone;
+	void *gone_ctx;
 };
 
 struct ctl {
@@ -42,7 +52,8 @@ struct ctl {
 	ctl_handler *handler;
 	void *ctx;
 	struct ctl_client *clients;
-	size_t n_clients;
+	size_t n_clients, n_streams;
+	struct ctl_client *answering; /* whose request the handler answers now */
 };
 
 static int socket_address(const char *path, struct sockaddr_un *sa)
@@ -91,14 +102,18 @@ static void client_close(struct ctl_client *cl)
 	if (cl->next)
 		cl->next->prev = cl->prev;
 	c->n_clients--;
+	if (cl->stream)
+		c->n_streams--;
+	if (cl->gone)
+		cl->gone(cl->gone_ctx);
 	free(cl->in);
 	free(cl->out);
 	free(cl);
 }
 
-/* Send what the socket takes now. 1: all of it went, or the peer is gone (done with
- * this client either way); 0: the rest waits for the socket to take it. */
-static int client_write(struct ctl_client *cl)
+/* Send what the socket takes now. 1: all of it went; 0: the rest waits for the socket
+ * to take it; -1: the peer is gone. */
+static int flush(struct ctl_client *cl)
 {
 	while (cl->out_off < cl->out_len) {
 		ssize_t n = send(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off,
@@ -109,10 +124,178 @@ static int client_write(struct ctl_client *cl)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
 		if (n < 0)
-			return 1;
+			return -1;
 		cl->out_off += (size_t)n;
 	}
+	cl->out_off = cl->out_len = 0;
 	return 1;
+}
+
+/* As flush: 1 when done with this client (all sent, or the peer gone); 0: wait. */
+static int client_write(struct ctl_client *cl)
+{
+	return flush(cl) != 0;
+}
+
+/* ---- streams ---- */
+
+/* Room for len more bytes at the end of the queue: what was sent is moved out when the
+ * end is reached, then the buffer grows. */
+static int queue_room(struct ctl_client *cl, size_t len)
+{
+	size_t cap;
+	char *grown;
+
+	if (cl->out_len + len <= cl->out_cap)
+		return 0;
+	if (cl->out_off) {
+		memmove(cl->out, cl->out + cl->out_off, cl->out_len - cl->out_off);
+		cl->out_len -= cl->out_off;
+		cl->out_off = 0;
+	}
+	if (cl->out_len + len <= cl->out_cap)
+		return 0;
+	for (cap = cl->out_cap ? cl->out_cap : 4096; cap < cl->out_len + len; cap *= 2)
+		;
+	if (!(grown = realloc(cl->out, cap)))
+		return -ENOMEM;
+	cl->out = grown;
+	cl->out_cap = cap;
+	return 0;
+}
+
+static int queue_line(struct ctl_client *cl, const char *text, size_t len)
+{
+	if (queue_room(cl, len + 1))
+		return -ENOMEM;
+	memcpy(cl->out + cl->out_len, text, len);
+	cl->out[cl->out_len + len] = '\n';
+	cl->out_len += len + 1;
+	return 0;
+}
+
+/* The line that says how many lines the client missed, where they were. */
+static void queue_dropped(struct ctl_client *cl)
+{
+	char line[64];
+	int n = snprintf(line, sizeof(line), "{\"kind\":\"dropped\",\"lines\":%llu}",
+			 (unsigned long long)cl->dropped);
+
+	if (!queue_line(cl, line, (size_t)n))
+		cl->dropped = 0;
+}
+
+static void stream_watch(struct ctl_client *cl, unsigned events)
+{
+	if (cl->watching != events && !loop_watch(cl->ctl->loop, cl->fd, events))
+		cl->watching = events;
+}
+
+/* Send what a stream's socket takes. 1: done with this client (the peer is gone, or
+ * an ending stream is all sent); 0: go on. */
+static int stream_service(struct ctl_client *cl)
+{
+	struct ctl *c = cl->ctl;
+
+	for (;;) {
+		int r = flush(cl);
+
+		if (r < 0)
+			return 1;
+		if (!r) {
+			stream_watch(cl, LOOP_IN | LOOP_OUT);
+			/* An ending stream has the deadline from each read to the next. */
+			if (cl->ending && loop_timer_arm(c->loop, &cl->deadline, c->deadline_ns))
+				return 1;
+			return 0;
+		}
+		if (cl->dropped) { /* caught up: the gap is said */
+			queue_dropped(cl);
+			if (!cl->dropped)
+				continue;
+		}
+		if (cl->ending)
+			return 1;
+		loop_timer_disarm(c->loop, &cl->deadline);
+		stream_watch(cl, LOOP_IN);
+		return 0;
+	}
+}
+
+/* A stream's client sends nothing more that matters: read and drop it, to see it
+ * close. 1: it closed (or failed); 0: it is there. */
+static int stream_read(struct ctl_client *cl)
+{
+	char buf[512];
+
+	for (;;) {
+		ssize_t n = read(cl->fd, buf, sizeof(buf));
+
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : 1;
+	}
+}
+
+int ctl_keep(struct ctl *c, ctl_gone_fn *gone, void *ctx, struct ctl_client **out)
+{
+	struct ctl_client *cl = c->answering;
+
+	if (!cl || cl->stream)
+		return -EINVAL;
+	if (c->n_streams >= CTL_STREAMS_MAX)
+		return -EBUSY;
+	cl->stream = true;
+	cl->gone = gone;
+	cl->gone_ctx = ctx;
+	c->n_streams++;
+	*out = cl;
+	return 0;
+}
+
+int ctl_stream_write(struct ctl_client *cl, const char *text, size_t len)
+{
+	size_t queued = cl->out_len - cl->out_off;
+	int r;
+
+	if (cl->broken)
+		return -EPIPE;
+	/* Once dropping, lines are dropped until the client has read half the queue. */
+	if ((cl->dropped && queued > CTL_STREAM_QUEUE / 2) || queued + len + 1 > CTL_STREAM_QUEUE) {
+		cl->dropped++;
+		return -ENOBUFS;
+	}
+	if (cl->dropped)
+		queue_dropped(cl);
+	if (queue_line(cl, text, len)) {
+		cl->dropped++;
+		return -ENOBUFS;
+	}
+	if (!cl->replied)
+		return 0;
+	if ((r = flush(cl)) < 0) {
+		/* Closed from the loop, where the hang-up is seen: not under the caller. */
+		cl->broken = true;
+		stream_watch(cl, LOOP_IN | LOOP_OUT);
+		return -EPIPE;
+	}
+	if (!r)
+		stream_watch(cl, LOOP_IN | LOOP_OUT);
+	return 0;
+}
+
+void ctl_stream_end(struct ctl_client *cl)
+{
+	cl->ending = true;
+	if (cl->replied) /* the loop sees it writable, and closes it once all is sent */
+		stream_watch(cl, LOOP_IN | LOOP_OUT);
+}
+
+size_t ctl_streams(const struct ctl *c)
+{
+	return c->n_streams;
 }
 
 /* Queue reply (and put it) and send what goes now; the client reads no more, and has
@@ -134,6 +317,20 @@ static int client_reply(struct ctl_client *cl, struct json_object *reply)
 	}
 	free(cl->in);
 	cl->in = NULL;
+	if (cl->stream) { /* the reply, before the lines queued while it was made */
+		if (queue_room(cl, len + 1)) {
+			json_object_put(reply);
+			return 1;
+		}
+		memmove(cl->out + len + 1, cl->out, cl->out_len);
+		memcpy(cl->out, text, len);
+		cl->out[len] = '\n';
+		cl->out_len += len + 1;
+		cl->replied = true;
+		json_object_put(reply);
+		loop_timer_disarm(cl->ctl->loop, &cl->deadline);
+		return stream_service(cl);
+	}
 	if (!(cl->out = malloc(len + 1))) {
 		json_object_put(reply);
 		return 1;
@@ -166,7 +363,9 @@ static int client_answer(struct ctl_client *cl)
 		json_object_put(req);
 		return 1;
 	}
+	c->answering = cl;
 	c->handler(c->ctx, json_object_get_string(cmd), req, reply);
+	c->answering = NULL;
 	done = client_reply(cl, reply);
 	json_object_put(req);
 	return done;
@@ -219,6 +418,11 @@ static int on_client(int fd, void *ctx)
 	struct ctl_client *cl = ctx;
 
 	(void)fd;
+	if (cl->stream && cl->replied) {
+		if (cl->broken || stream_read(cl) || stream_service(cl))
+			client_close(cl);
+		return 0;
+	}
 	if (cl->out ? client_write(cl) : client_read(cl))
 		client_close(cl);
 	return 0;
@@ -230,6 +434,13 @@ static int on_deadline(struct loop_timer *t, void *ctx)
 	struct ctl *c = cl->ctl;
 
 	(void)t;
+	if (cl->stream && cl->replied) {
+		salve_log(LOG_NOTICE, "control socket %s: a client (pid %d, uid %u) did not read its "
+			  "stream within %llu ms: dropped", c->path, cl->cred.pid, cl->cred.uid,
+			  (unsigned long long)(c->deadline_ns / 1000000));
+		client_close(cl);
+		return 0;
+	}
 	/* A request that came whole while salved was busy with others is answered. */
 	if (!cl->out && client_read(cl)) {
 		client_close(cl);
@@ -301,7 +512,8 @@ static void client_new(struct ctl *c, int fd)
 		close(fd);
 		return;
 	}
-	*cl = (struct ctl_client){ .ctl = c, .fd = fd, .deadline = { on_deadline, cl } };
+	*cl = (struct ctl_client){ .ctl = c, .fd = fd, .deadline = { on_deadline, cl },
+				   .watching = LOOP_IN };
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cl->cred, &len))
 		cl->cred = (struct ucred){ .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 	if (loop_add(c->loop, fd, on_client, cl) ||
@@ -584,4 +796,113 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return rc;
+}
+
+/* ---- client side: a stream ---- */
+
+struct ctl_lines {
+	int fd;
+	char *buf;
+	size_t len, off, cap; /* buf[off, len) is read and not yet handed out */
+};
+
+int ctl_stream_open(const char *path, struct json_object *req, struct json_object **reply,
+		    struct ctl_lines **out, char *err, size_t err_len)
+{
+	struct ctl_lines *l = calloc(1, sizeof(*l));
+	struct sockaddr_un sa;
+	const char *line, *why;
+	int rc;
+
+	*reply = NULL;
+	*out = NULL;
+	if (!l) {
+		snprintf(err, err_len, "%s: %s", path, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	l->fd = -1;
+	if ((rc = socket_address(path, &sa)))
+		goto fail;
+	if ((l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(l->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		rc = -errno;
+		goto fail;
+	}
+	send_object(l->fd, req); /* a refusal may be there to read all the same */
+	while ((rc = ctl_lines_next(l, &line)) == -EINTR)
+		;
+	if (rc == -ENODATA || rc == -ECONNRESET || rc == -EPIPE) {
+		snprintf(err, err_len, "%s: salved closed the connection without an answer", path);
+		goto out;
+	}
+	if (rc)
+		goto fail;
+	if (!(*reply = json_tokener_parse(line))) {
+		snprintf(err, err_len, "%s: salved answered something that is not JSON", path);
+		rc = -EPROTO;
+		goto out;
+	}
+	if ((rc = refused(*reply, &why))) {
+		snprintf(err, err_len, "%s: %s", path, why);
+		json_object_put(*reply);
+		*reply = NULL;
+		goto out;
+	}
+	*out = l;
+	return 0;
+fail:
+	snprintf(err, err_len, "%s: %s%s", path, strerror(-rc),
+		 rc == -ENOENT || rc == -ECONNREFUSED ? " (is salved running? see --socket)" :
+		 rc == -EACCES ? " (salved's control socket answers root, or its --socket-group; "
+				 "run salvectl as root)" : "");
+out:
+	ctl_lines_free(l);
+	return rc;
+}
+
+int ctl_lines_next(struct ctl_lines *l, const char **line)
+{
+	for (;;) {
+		char *nl = l->len > l->off ? memchr(l->buf + l->off, '\n', l->len - l->off) : NULL;
+		ssize_t got;
+
+		if (nl) {
+			*nl = 0;
+			*line = l->buf + l->off;
+			l->off = (size_t)(nl - l->buf) + 1;
+			return 0;
+		}
+		if (l->off) { /* what was handed out goes */
+			memmove(l->buf, l->buf + l->off, l->len - l->off);
+			l->len -= l->off;
+			l->off = 0;
+		}
+		if (l->len == l->cap) {
+			size_t cap = l->cap ? l->cap * 2 : 65536;
+			char *grown;
+
+			if (l->len > CTL_STREAM_QUEUE)
+				return -EMSGSIZE;
+			if (!(grown = realloc(l->buf, cap)))
+				return -ENOMEM;
+			l->buf = grown;
+			l->cap = cap;
+		}
+		got = read(l->fd, l->buf + l->len, l->cap - l->len);
+		if (got < 0)
+			return -errno; /* -EINTR included: the caller's signal */
+		if (!got)
+			return -ENODATA;
+		l->len += (size_t)got;
+	}
+}
+
+void ctl_lines_free(struct ctl_lines *l)
+{
+	if (!l)
+		return;
+	if (l->fd >= 0)
+		close(l->fd);
+	free(l->buf);
+	free(l);
 }

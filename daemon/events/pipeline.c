@@ -38,6 +38,8 @@ struct pipeline {
 	struct engine *engine; /* the rules; NULL: events are only reported */
 	pipeline_watch_fn *watch;
 	void *watch_ctx;
+	pipeline_tap_fn *tap;
+	void *tap_ctx;
 	struct symbolizer *sym;
 	struct unwinder *unw;
 	struct callsite *calls; /* function events' functions and executables, named once */
@@ -137,6 +139,12 @@ void pipeline_set_watch(struct pipeline *pl, pipeline_watch_fn *fn, void *ctx)
 {
 	pl->watch = fn;
 	pl->watch_ctx = ctx;
+}
+
+void pipeline_set_tap(struct pipeline *pl, pipeline_tap_fn *fn, void *ctx)
+{
+	pl->tap = fn;
+	pl->tap_ctx = ctx;
 }
 
 void pipeline_set_engine(struct pipeline *pl, struct engine *engine)
@@ -262,6 +270,8 @@ static bool report(struct pipeline *pl, const struct event *ev, const char *prob
 	}
 	*text = pl->line ? report_text(pl->line, len) : NULL;
 	err = *text ? write_text(pl, *text, *len) : -ENOMEM;
+	if (*text && pl->tap)
+		pl->tap(pl->tap_ctx, pl->line, *text, *len);
 	if (!err && !pl->out_gone) {
 		pl->reported[ev->kind]++;
 		if (pl->watch)
@@ -445,6 +455,8 @@ int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE
 	}
 	text = report_text(o, &len);
 	err = text ? write_text(pl, text, len) : -ENOMEM;
+	if (text && pl->tap)
+		pl->tap(pl->tap_ctx, o, text, len);
 	if (copy)
 		*copy = err ? NULL : json_object_get(o);
 	json_object_put(o);

@@ -55,6 +55,11 @@ struct event;
 typedef void pipeline_watch_fn(void *ctx, const char *probe, const struct event *ev);
 void pipeline_set_watch(struct pipeline *pl, pipeline_watch_fn *fn, void *ctx);
 
+/* Every line the pipeline writes (events, stats), as it writes it: its object and its
+ * text, without the newline, both valid for the call. NULL: none. */
+typedef void pipeline_tap_fn(void *ctx, struct json_object *line, const char *text, size_t len);
+void pipeline_set_tap(struct pipeline *pl, pipeline_tap_fn *fn, void *ctx);
+
 /* The libbpf ring_buffer callback; ctx is the pipeline. Never stops the ring: a bad
  * record is counted and skipped. An event's line is written at once; function and
  * syscall events may then wait for their rules until pipeline_flush. */

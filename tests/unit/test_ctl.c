@@ -35,12 +35,24 @@ struct fixture {
 	int calls;
 	int late_fd; /* "slow" writes late_line here, from inside the handler */
 	const char *late_line;
+	struct ctl_client *stream; /* the last "follow" stream, NULL once gone */
+	int gone;		   /* streams closed */
 };
+
+static void on_gone(void *ctx)
+{
+	struct fixture *f = ctx;
+
+	f->gone++;
+	f->stream = NULL;
+}
 
 static void put(int fd, const char *s);
 
 /* echo: {"ok": true, "arg": req.arg}; huge: a reply past CTL_LINE_MAX; slow: as echo,
- * after keeping salved busy past the deadline and then writing late_line. */
+ * after keeping salved busy past the deadline and then writing late_line; follow: a
+ * stream, a line {"n":0} queued before the reply; ending: a stream of three lines that
+ * salved ends. */
 static void handler(void *ctx, const char *cmd, struct json_object *req, struct json_object *reply)
 {
 	struct fixture *f = ctx;
@@ -54,6 +66,33 @@ static void handler(void *ctx, const char *cmd, struct json_object *req, struct 
 	} else if (!strcmp(cmd, "slow")) {
 		usleep((DEADLINE_MS + 50) * 1000);
 		put(f->late_fd, f->late_line);
+		json_object_object_add(reply, "ok", json_object_new_boolean(1));
+	} else if (!strcmp(cmd, "follow") || !strcmp(cmd, "ending")) {
+		struct ctl_client *s;
+		int rc = ctl_keep(f->ctl, on_gone, f, &s);
+
+		json_object_object_add(reply, "ok", json_object_new_boolean(!rc));
+		if (rc) {
+			json_object_object_add(reply, "error", json_object_new_string(strerror(-rc)));
+			return;
+		}
+		assert_int_equal(ctl_stream_write(s, "{\"n\":0}", 7), 0);
+		if (!strcmp(cmd, "follow")) {
+			f->stream = s;
+			return;
+		}
+		assert_int_equal(ctl_stream_write(s, "{\"n\":1}", 7), 0);
+		assert_int_equal(ctl_stream_write(s, "{\"n\":2}", 7), 0);
+		ctl_stream_end(s);
+	} else if (!strcmp(cmd, "flood")) { /* an ending stream, more than a socket holds */
+		static char text[1024];
+		struct ctl_client *s;
+
+		assert_int_equal(ctl_keep(f->ctl, on_gone, f, &s), 0);
+		memset(text, 'x', sizeof(text));
+		while (!ctl_stream_write(s, text, sizeof(text)))
+			;
+		ctl_stream_end(s);
 		json_object_object_add(reply, "ok", json_object_new_boolean(1));
 	} else if (!strcmp(cmd, "huge")) {
 		char *s = malloc(CTL_LINE_MAX + 10);
@@ -481,6 +520,283 @@ static void test_client_request(void **state)
 	assert_non_null(strstr(o.err, "is salved running?"));
 }
 
+
+/* Lines as they come on a stream's socket, read without blocking while the loop turns. */
+struct reader {
+	int fd;
+	char buf[1 << 16];
+	size_t len;
+	bool eof;
+};
+
+/* The next line (its newline cut) into line; false when none has come within ms. */
+static bool next_line(struct fixture *f, struct reader *r, char *line, size_t size, unsigned ms)
+{
+	uint64_t until = loop_now_ns(CLOCK_MONOTONIC) + ms * MS;
+
+	for (;;) {
+		char *nl = memchr(r->buf, '\n', r->len);
+		ssize_t n;
+
+		if (nl) {
+			size_t l = (size_t)(nl - r->buf);
+
+			assert_true(l < size);
+			memcpy(line, r->buf, l);
+			line[l] = 0;
+			memmove(r->buf, nl + 1, r->len - l - 1);
+			r->len -= l + 1;
+			return true;
+		}
+		if (r->eof || loop_now_ns(CLOCK_MONOTONIC) >= until)
+			return false;
+		n = read(r->fd, r->buf + r->len, sizeof(r->buf) - r->len);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			r->eof = true;
+		else if (n > 0)
+			r->len += (size_t)n;
+		else
+			assert_true(loop_run_once(f->loop, 5) >= 0);
+	}
+}
+
+static void expect_line(struct fixture *f, struct reader *r, const char *want)
+{
+	char line[4096];
+
+	if (!next_line(f, r, line, sizeof(line), 5000))
+		fail_msg("no line \"%s\" on the stream", want);
+	assert_string_equal(line, want);
+}
+
+/* A subscriber: the reply, then what was queued while it was made, then each line as
+ * salved writes it; the client's closing ends the stream. */
+static void test_stream(void **state)
+{
+	struct fixture *f = *state;
+	struct reader r = { .fd = client(f->path) };
+	char line[256];
+
+	put(r.fd, "{\"cmd\": \"follow\"}\n");
+	expect_line(f, &r, "{\"ok\":true}");
+	expect_line(f, &r, "{\"n\":0}");
+	assert_non_null(f->stream);
+	assert_int_equal(ctl_streams(f->ctl), 1);
+	assert_int_equal(ctl_clients(f->ctl), 1);
+	/* No deadline for a follower that has read all: it stays. */
+	spin(f, DEADLINE_MS + 100);
+	assert_non_null(f->stream);
+	assert_false(next_line(f, &r, line, sizeof(line), 10));
+	assert_int_equal(ctl_stream_write(f->stream, "{\"n\":1}", 7), 0);
+	assert_int_equal(ctl_stream_write(f->stream, "{\"n\":2}", 7), 0);
+	expect_line(f, &r, "{\"n\":1}");
+	expect_line(f, &r, "{\"n\":2}");
+	/* What it sends is read and ignored. */
+	put(r.fd, "anything\n");
+	spin(f, 20);
+	assert_non_null(f->stream);
+	assert_int_equal(f->gone, 0);
+	/* Other requests are answered meanwhile. */
+	{
+		int fd = client(f->path);
+		struct json_object *o;
+
+		put(fd, "{\"cmd\": \"echo\", \"arg\": 1}\n");
+		o = reply_of(f, fd);
+		assert_string_equal(str(o, "arg"), "1");
+		json_object_put(o);
+	}
+	close(r.fd);
+	spin(f, 20);
+	assert_int_equal(f->gone, 1);
+	assert_null(f->stream);
+	assert_int_equal(ctl_streams(f->ctl), 0);
+	assert_int_equal(ctl_clients(f->ctl), 0);
+}
+
+/* A stream salved ends: its lines, then the connection closed. */
+static void test_stream_ended(void **state)
+{
+	struct fixture *f = *state;
+	struct reader r = { .fd = client(f->path) };
+	char line[256];
+
+	put(r.fd, "{\"cmd\": \"ending\"}\n");
+	expect_line(f, &r, "{\"ok\":true}");
+	expect_line(f, &r, "{\"n\":0}");
+	expect_line(f, &r, "{\"n\":1}");
+	expect_line(f, &r, "{\"n\":2}");
+	assert_false(next_line(f, &r, line, sizeof(line), 2000));
+	assert_true(r.eof);
+	close(r.fd);
+	assert_int_equal(f->gone, 1);
+	assert_int_equal(ctl_clients(f->ctl), 0);
+}
+
+/* A subscriber that does not read: salved queues up to CTL_STREAM_QUEUE and drops the
+ * rest without waiting; when the client has read, it is told how many lines it missed,
+ * where it missed them, and gets the lines after. */
+static void test_stream_slow(void **state)
+{
+	struct fixture *f = *state;
+	struct reader r = { .fd = client(f->path) };
+	char text[1024], line[2048], want[64];
+	unsigned queued = 0, dropped = 0;
+	uint64_t t0;
+	int rc;
+
+	put(r.fd, "{\"cmd\": \"follow\"}\n");
+	expect_line(f, &r, "{\"ok\":true}");
+	expect_line(f, &r, "{\"n\":0}");
+	memset(text, 'x', sizeof(text));
+	t0 = loop_now_ns(CLOCK_MONOTONIC);
+	for (;;) { /* the queue fills: each write returns at once */
+		int len = snprintf(text, sizeof(text), "{\"n\":%u,\"pad\":\"", queued + 1);
+
+		text[len] = 'x';
+		memcpy(text + sizeof(text) - 2, "\"}", 2);
+		if ((rc = ctl_stream_write(f->stream, text, sizeof(text))) == -ENOBUFS)
+			break;
+		assert_int_equal(rc, 0);
+		queued++;
+	}
+	dropped = 1;
+	for (int i = 0; i < 9; i++, dropped++)
+		assert_int_equal(ctl_stream_write(f->stream, "{\"late\":1}", 10), -ENOBUFS);
+	assert_true(loop_now_ns(CLOCK_MONOTONIC) - t0 < 2000 * MS);
+	/* At least the queue's worth went in, whatever the socket took besides. */
+	assert_true((uint64_t)queued * (sizeof(text) + 1) >= CTL_STREAM_QUEUE);
+	/* It read: every line queued, in order, then the gap said. */
+	for (unsigned i = 1; i <= queued; i++) {
+		snprintf(want, sizeof(want), "{\"n\":%u,", i);
+		if (!next_line(f, &r, line, sizeof(line), 5000))
+			fail_msg("line %u of %u did not come", i, queued);
+		assert_memory_equal(line, want, strlen(want));
+	}
+	snprintf(want, sizeof(want), "{\"kind\":\"dropped\",\"lines\":%u}", dropped);
+	expect_line(f, &r, want);
+	assert_int_equal(ctl_stream_write(f->stream, "{\"n\":\"after\"}", 13), 0);
+	expect_line(f, &r, "{\"n\":\"after\"}");
+	assert_int_equal(f->gone, 0);
+	close(r.fd);
+	spin(f, 20);
+	assert_int_equal(f->gone, 1);
+}
+
+/* A stream salved ends that its client does not read: dropped after the deadline. */
+static void test_stream_ended_unread(void **state)
+{
+	struct fixture *f = *state;
+	int fd = client(f->path);
+
+	put(fd, "{\"cmd\": \"flood\"}\n");
+	spin(f, DEADLINE_MS / 2);
+	assert_int_equal(ctl_clients(f->ctl), 1);
+	assert_int_equal(f->gone, 0);
+	spin(f, DEADLINE_MS);
+	assert_int_equal(f->gone, 1);
+	assert_int_equal(ctl_clients(f->ctl), 0);
+	close(fd);
+}
+
+/* A subscriber that closes while lines are written to it: the writes fail at once, the
+ * stream goes from the loop, and salved goes on. */
+static void test_stream_closing(void **state)
+{
+	struct fixture *f = *state;
+	struct reader r = { .fd = client(f->path) };
+	int rc;
+
+	put(r.fd, "{\"cmd\": \"follow\"}\n");
+	expect_line(f, &r, "{\"ok\":true}");
+	close(r.fd);
+	rc = ctl_stream_write(f->stream, "{\"n\":1}", 7);
+	assert_true(rc == -EPIPE || rc == 0);
+	assert_int_equal(f->gone, 0); /* not under the writer's feet */
+	spin(f, 20);
+	assert_int_equal(f->gone, 1);
+	assert_int_equal(ctl_streams(f->ctl), 0);
+	assert_int_equal(ctl_clients(f->ctl), 0);
+}
+
+/* CTL_STREAMS_MAX streams at once; one more is refused by ctl_keep, and requests are
+ * still answered. */
+static void test_stream_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct reader r[CTL_STREAMS_MAX + 1];
+	char line[256];
+
+	for (int i = 0; i <= CTL_STREAMS_MAX; i++) {
+		r[i] = (struct reader){ .fd = client(f->path) };
+		put(r[i].fd, "{\"cmd\": \"follow\"}\n");
+		assert_true(next_line(f, &r[i], line, sizeof(line), 5000));
+		if (i < CTL_STREAMS_MAX) {
+			assert_string_equal(line, "{\"ok\":true}");
+		} else {
+			struct json_object *o = json_tokener_parse(line);
+
+			assert_string_equal(str(o, "ok"), "false");
+			assert_string_equal(str(o, "error"), strerror(EBUSY));
+			json_object_put(o);
+		}
+	}
+	assert_int_equal(ctl_streams(f->ctl), CTL_STREAMS_MAX);
+	for (int i = 0; i <= CTL_STREAMS_MAX; i++)
+		close(r[i].fd);
+	spin(f, 30);
+	assert_int_equal(ctl_streams(f->ctl), 0);
+	assert_int_equal(f->gone, CTL_STREAMS_MAX);
+}
+
+/* ctl_stream_open and ctl_lines_next in a child: the reply, the lines, the end. */
+static void test_client_stream(void **state)
+{
+	struct fixture *f = *state;
+	char got[512] = "";
+	int p[2], status;
+	size_t len = 0;
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	assert_true((pid = fork()) >= 0);
+	if (!pid) {
+		struct json_object *req = json_tokener_parse("{\"cmd\": \"ending\"}"), *reply;
+		struct ctl_lines *l;
+		const char *line;
+		char out[512], err[256];
+		int n, rc;
+
+		close(p[0]);
+		if (ctl_stream_open(f->path, req, &reply, &l, err, sizeof(err)))
+			_exit(3);
+		n = snprintf(out, sizeof(out), "%s|", json_object_to_json_string(reply));
+		while (!(rc = ctl_lines_next(l, &line)))
+			n += snprintf(out + n, sizeof(out) - (size_t)n, "%s|", line);
+		n += snprintf(out + n, sizeof(out) - (size_t)n, "%s", rc == -ENODATA ? "end" : "error");
+		ctl_lines_free(l);
+		_exit(write(p[1], out, (size_t)n) == n ? 0 : 4);
+	}
+	close(p[1]);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	for (;;) {
+		ssize_t n = read(p[0], got + len, sizeof(got) - 1 - len);
+
+		if (n == 0)
+			break;
+		if (n > 0)
+			len += (size_t)n;
+		else
+			assert_true(loop_run_once(f->loop, 20) >= 0);
+	}
+	got[len] = 0;
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_string_equal(got, "{ \"ok\": true }|{\"n\":0}|{\"n\":1}|{\"n\":2}|end");
+}
+
 /* The peer's credentials: root, or the group (primary or supplementary), is answered;
  * anyone else is told why, even past a socket file that lets them in. */
 static void test_peer_credentials(void **state)
@@ -590,6 +906,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_clients, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_ended, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_slow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_closing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_ended_unread, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_credentials, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_taken, setup, teardown),
 		cmocka_unit_test(test_group_parse),
