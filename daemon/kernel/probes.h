@@ -93,6 +93,8 @@ void probes_site_detach(struct probes *p, __u32 id);
 
 /* Site id's latency histogram, summed over CPUs (cumulative since it was attached). */
 int probes_site_hist(struct probes *p, __u32 id, uint64_t out[SALVE_HIST_BUCKETS]);
+/* The same with the sum of the calls' nanoseconds. */
+int probes_site_latency(struct probes *p, __u32 id, struct salve_hist *out);
 
 /* New settings for a site already attached (a learned latency threshold). */
 int probes_site_update(struct probes *p, __u32 id, const struct salve_site *site);
