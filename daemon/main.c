@@ -609,7 +609,9 @@ static int metrics_start(struct daemon *d)
 			salve_log(LOG_ERR, "--metrics-listen %s: %s", d->opt.metrics_listen, why);
 			return err;
 		}
-		salve_log(LOG_INFO, "metrics: http://%s/metrics", d->opt.metrics_listen);
+		salve_log(LOG_INFO, "metrics: http://%.*s:%u/metrics",
+			  (int)(strrchr(d->opt.metrics_listen, ':') - d->opt.metrics_listen),
+			  d->opt.metrics_listen, http_port(d->http));
 	}
 	if (d->opt.metrics_textfile) {
 		n = strlen(d->opt.metrics_textfile);
