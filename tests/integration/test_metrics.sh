@@ -173,7 +173,8 @@ import socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('127.0.0.1', $PORT)); s.listen(); print('holding', flush=True); time.sleep(60)" \
 	> "$WORK/holder.out" &
-PIDS+=($!)
+HOLDER=$!
+PIDS+=("$HOLDER")
 for _ in $(seq 100); do grep -q holding "$WORK/holder.out" && break; sleep 0.05; done
 start_failing() {
 	timeout 60 "$BUILD/salved" --policy "$WORK/p.json" --log "$WORK/events2.jsonl" \
@@ -185,4 +186,6 @@ out=$(start_failing --metrics-listen "127.0.0.1:$PORT"); rc=$?
 out=$(start_failing --metrics-textfile "$WORK/none/salve.prom"); rc=$?
 [ "$rc" = 1 ] && grep -q -- "--metrics-textfile $WORK/none/salve.prom: No such file or directory (its directory must exist" <<<"$out" ||
 	fail "a text file in no directory: exit $rc, $out"
+kill "$HOLDER"
+wait "$HOLDER" 2> /dev/null
 pass "promtool accepts all three pages; counts equal stats' and the target's; 404 elsewhere; a silent client dropped after its deadline, salved answering meanwhile"
