@@ -6,12 +6,8 @@
 
 #include "sites.bpf.h"
 
-/* log2 histogram of each latency site's calls, in nanoseconds; salved reads it for
- * baselines and reports. */
-struct salve_hist {
-	__u64 buckets[SALVE_HIST_BUCKETS];
-};
-
+/* log2 histogram of each latency site's calls, in nanoseconds, and their sum (struct
+ * salve_hist, include/salve/site.h); salved reads it for baselines, rules and metrics. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SALVE_SITES_MAX);
@@ -38,8 +34,10 @@ static __always_inline int salve_latency_done(void *ctx, __u32 site, __u64 dur)
 	struct salve_hist *h = bpf_map_lookup_elem(&salve_site_hist, &site);
 	const struct salve_site *s;
 
-	if (h)
+	if (h) {
 		h->buckets[log2_bucket(dur)]++;
+		h->sum_ns += dur; /* per CPU: no atomic needed, no line shared */
+	}
 	s = bpf_map_lookup_elem(&salve_sites, &site);
 	if (!s || s->kind != SALVE_SITE_LATENCY || !s->threshold_ns || dur <= s->threshold_ns)
 		return 0;

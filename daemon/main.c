@@ -42,6 +42,11 @@
 #include "kernel/sites.h"
 #include "events/stall.h"
 #include "base/sys.h"
+#include "base/atomic_file.h"
+#include "base/tally.h"
+#include "ctl/collect.h"
+#include "ctl/http.h"
+#include "ctl/metrics.h"
 
 #define TICK_MS 1000
 #define BREAKER_TICK_MS 50
@@ -67,6 +72,9 @@ struct options {
 	unsigned max_groups;  /* per rule: processes (or binaries) tracked at once */
 	uint64_t checkpoint_quota; /* bytes, all checkpoints under the state directory */
 	const char *criu;	   /* the criu binary checkpoints may use */
+	const char *metrics_textfile; /* the metrics page, rewritten every metrics_every s */
+	unsigned metrics_every;
+	const char *metrics_listen;   /* ADDRESS:PORT of the metrics listener */
 };
 
 /* What salved runs: a policy set, the kernel scope and the sites it makes, and the
@@ -103,6 +111,9 @@ struct daemon {
 	struct ctl *ctl;
 	struct feed *feed;	     /* the lines written, for salvectl events */
 	struct incidents *incidents; /* the last incidents, for salvectl incidents */
+	struct tally *fired; /* incidents, by (rule, policy): the metrics' */
+	struct http *http;   /* --metrics-listen */
+	bool textfile_failing; /* the last write of --metrics-textfile failed (said once) */
 	FILE *out;
 	unsigned ticks;
 	bool watchdog;
@@ -148,6 +159,15 @@ static void usage(FILE *f)
 		"                        where the kernel has uprobe session programs\n"
 		"  --no-register-writes  override functions by hot patch even where the kernel\n"
 		"                        lets uprobe programs write the registers\n"
+		"  --metrics-textfile PATH\n"
+		"                        write the metrics page (Prometheus text format) to PATH,\n"
+		"                        replaced whole every --metrics-interval, for node_exporter's\n"
+		"                        textfile collector (name it *.prom); removed at stop\n"
+		"  --metrics-interval SEC\n"
+		"                        how often --metrics-textfile is written (default 15)\n"
+		"  --metrics-listen ADDRESS:PORT\n"
+		"                        serve the metrics page over HTTP at /metrics, such as\n"
+		"                        127.0.0.1:9477 or [::1]:9477 (default: no listener)\n"
 		"  -v, --verbose         debug logging, libbpf's included\n"
 		"  --version             print the version\n"
 		"  -h, --help            print this help\n\n"
@@ -174,7 +194,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_POLICY = 256, OPT_LOG, OPT_STATE, OPT_PIN, OPT_SOCKET, OPT_DRY, OPT_RATE,
 	       OPT_STATS, OPT_GROUPS, OPT_CLASSIC, OPT_NO_SESSIONS, OPT_NO_REGWRITE, OPT_VERSION, OPT_SOCKET_GROUP,
-	       OPT_CHECKPOINT_QUOTA, OPT_CRIU };
+	       OPT_CHECKPOINT_QUOTA, OPT_CRIU, OPT_METRICS_TEXTFILE, OPT_METRICS_INTERVAL,
+	       OPT_METRICS_LISTEN };
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "log", required_argument, NULL, OPT_LOG },
@@ -191,6 +212,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "classic-tracepoints", no_argument, NULL, OPT_CLASSIC },
 		{ "no-uprobe-sessions", no_argument, NULL, OPT_NO_SESSIONS },
 		{ "no-register-writes", no_argument, NULL, OPT_NO_REGWRITE },
+		{ "metrics-textfile", required_argument, NULL, OPT_METRICS_TEXTFILE },
+		{ "metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL },
+		{ "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
@@ -203,7 +227,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			       .stats_every = 60, .max_groups = ENGINE_MAX_GROUPS_DEFAULT,
 			       .socket_group = CTL_NO_GROUP,
 			       .checkpoint_quota = CHECKPOINT_QUOTA_DEFAULT,
-			       .criu = "/usr/sbin/criu" };
+			       .criu = "/usr/sbin/criu", .metrics_every = 15 };
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		char *slash;
 
@@ -232,6 +256,28 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_CLASSIC: o->classic = true; break;
 		case OPT_NO_SESSIONS: o->no_sessions = true; break;
 		case OPT_NO_REGWRITE: o->no_regwrite = true; break;
+		case OPT_METRICS_TEXTFILE: o->metrics_textfile = optarg; break;
+		case OPT_METRICS_INTERVAL:
+			if (parse_unsigned(optarg, "--metrics-interval", &o->metrics_every))
+				return 2;
+			if (!o->metrics_every) {
+				fprintf(stderr, "salved: --metrics-interval: at least 1 second\n");
+				return 2;
+			}
+			break;
+		case OPT_METRICS_LISTEN: {
+			struct sockaddr_storage sa;
+			socklen_t len;
+
+			if (http_parse_address(optarg, &sa, &len)) {
+				fprintf(stderr, "salved: --metrics-listen: expected ADDRESS:PORT with a "
+					"numeric address, such as 127.0.0.1:9477 or [::1]:9477, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			o->metrics_listen = optarg;
+			break;
+		}
 		case 'v': o->verbose = true; break;
 		case OPT_RATE:
 			slash = strchr(optarg, '/');
@@ -677,6 +723,76 @@ static struct json_object *ctl_read(struct daemon *d, const char *cmd, const cha
 	return NULL;
 }
 
+/* ---- metrics (ctl/collect.h): one page, three ways out ---- */
+
+/* The metrics page, now: what the ring holds is read first, as for stats. */
+static int metrics_page(void *ctx, char **text, size_t *len)
+{
+	struct daemon *d = ctx;
+
+	drain_ring(d);
+	return collect_metrics(&(struct collect_sources){
+				       .probes = d->probes, .pipeline = d->pipeline, .engine = d->engine,
+				       .actions = d->actions, .repairs = d->repairs,
+				       .checkpoints = d->checkpoints, .set = d->cur.set,
+				       .sites = &d->cur.sites, .fired = d->fired,
+				       .checkpoint_quota = d->opt.checkpoint_quota },
+			       text, len);
+}
+
+/* --metrics-textfile, replaced whole. A failure is said once, until a write works. */
+static int write_textfile(struct daemon *d)
+{
+	char *text = NULL;
+	size_t len;
+	int err = metrics_page(d, &text, &len);
+
+	err = err ?: atomic_file_replace(d->opt.metrics_textfile, text, len, 0644);
+	free(text);
+	if (err && !d->textfile_failing)
+		salve_log(LOG_ERR, "--metrics-textfile %s: %s%s", d->opt.metrics_textfile,
+			  strerror(-err), err == -ENOENT ? " (its directory must exist: node_exporter's "
+							   "--collector.textfile.directory)" : "");
+	else if (!err && d->textfile_failing)
+		salve_log(LOG_INFO, "--metrics-textfile %s: written again", d->opt.metrics_textfile);
+	d->textfile_failing = err != 0;
+	return err;
+}
+
+/* The metrics' ways out that are asked for: the listener, and the text file's first
+ * write. Either failing stops salved at its start, saying why. */
+static int metrics_start(struct daemon *d)
+{
+	char why[512];
+	size_t n;
+	int err;
+
+	if (d->opt.metrics_listen) {
+		if ((err = http_new(d->loop, &(struct http_config){ .listen = d->opt.metrics_listen,
+								    .path = "/metrics",
+								    .content_type = METRICS_CONTENT_TYPE,
+								    .body = metrics_page, .ctx = d },
+				    &d->http, why, sizeof(why)))) {
+			salve_log(LOG_ERR, "--metrics-listen %s: %s", d->opt.metrics_listen, why);
+			return err;
+		}
+		salve_log(LOG_INFO, "metrics: http://%.*s:%u/metrics",
+			  (int)(strrchr(d->opt.metrics_listen, ':') - d->opt.metrics_listen),
+			  d->opt.metrics_listen, http_port(d->http));
+	}
+	if (d->opt.metrics_textfile) {
+		n = strlen(d->opt.metrics_textfile);
+		if (n < 5 || strcmp(d->opt.metrics_textfile + n - 5, ".prom"))
+			salve_log(LOG_WARNING, "--metrics-textfile %s: node_exporter's textfile "
+				  "collector reads only files named *.prom", d->opt.metrics_textfile);
+		if ((err = write_textfile(d)))
+			return err;
+		salve_log(LOG_INFO, "metrics: %s, every %u s", d->opt.metrics_textfile,
+			  d->opt.metrics_every);
+	}
+	return 0;
+}
+
 /* salvectl's requests. */
 static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct json_object *reply)
 {
@@ -810,6 +926,18 @@ static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct j
 	}
 	if (!strcmp(cmd, "events")) { /* a stream of the lines: see ctl/feed.h */
 		feed_events(d->feed, d->ctl, req, reply);
+		return;
+	}
+	if (!strcmp(cmd, "metrics")) {
+		char *text = NULL;
+		size_t len = 0;
+		int rc = metrics_page(d, &text, &len);
+
+		json_object_object_add(reply, "ok", json_object_new_boolean(!rc));
+		json_object_object_add(reply, rc ? "error" : "text",
+				       rc ? json_object_new_string(strerror(-rc))
+					  : json_object_new_string_len(text, (int)len));
+		free(text);
 		return;
 	}
 	json_object_object_add(reply, "ok", json_object_new_boolean(0));
@@ -966,6 +1094,7 @@ static void on_incident(void *ctx, const struct incident *inc)
 
 	if (!named.exe[0] && named.exe_ino)
 		name_exe(&named);
+	tally_add(d->fired, (const char *[]){ inc->rule->id, inc->rule->policy->name }, 1);
 	if ((err = actions_dispatch(d->actions, &named, on_action_line, d)))
 		salve_log(LOG_ERR, "rule %s fired (incident %" PRIu64 ") but its actions cannot start: %s",
 			  inc->rule->id, inc->id, strerror(-err));
@@ -1061,6 +1190,8 @@ static int on_tick(int fd, void *ctx)
 	tick_histograms(d, now);
 	if (d->opt.stats_every && d->ticks % d->opt.stats_every == 0)
 		write_stats(d, NULL);
+	if (d->opt.metrics_textfile && d->ticks % d->opt.metrics_every == 0)
+		write_textfile(d);
 	if (d->watchdog)
 		sd_notify(0, "WATCHDOG=1");
 	return output_gone(d, 0);
@@ -1124,7 +1255,8 @@ static int start(struct daemon *d)
 			  err == -EBUSY ? "another salved keeps its journal there" : strerror(-err));
 		return err;
 	}
-	if ((err = actions_new(d->loop, d->journal, &d->actions)) ||
+	if ((err = tally_new(2, &d->fired)) ||
+	    (err = actions_new(d->loop, d->journal, &d->actions)) ||
 	    (err = repairs_new(d->journal, d->opt.state_dir, on_repair_line, d, &d->repairs)) ||
 	    (err = entry_new(d->loop, on_entry_stopped, d, &d->entry))) {
 		journal_replay_clear(&replay);
@@ -1252,6 +1384,7 @@ static int run(struct daemon *d)
 	    (err = ctl_new(d->loop, &(struct ctl_config){ .path = d->opt.socket,
 							   .group = d->opt.socket_group,
 							   .handler = on_ctl, .ctx = d }, &d->ctl)) ||
+	    (err = metrics_start(d)) ||
 	    (err = loop_add(d->loop, timer, on_tick, d)) ||
 	    (err = loop_add(d->loop, breaker_timer, on_breaker_tick, d)) ||
 	    (scope_watch_fd(d->scope_watch) >= 0 &&
@@ -1271,6 +1404,9 @@ static int run(struct daemon *d)
 		write_stats(d, NULL);
 	}
 	err = err ?: output_gone(d, 0);
+	/* A page of a salved gone would say it is up: it goes with it. */
+	if (d->opt.metrics_textfile)
+		unlink(d->opt.metrics_textfile);
 out:
 	if (timer >= 0)
 		close(timer);
@@ -1299,6 +1435,7 @@ int main(int argc, char **argv)
 	}
 	err = run(&d);
 	ctl_free(d.ctl);
+	http_free(d.http);
 	probes_free(d.probes);
 	engine_free(d.engine);
 	actions_free(d.actions);
@@ -1320,6 +1457,7 @@ int main(int argc, char **argv)
 	feed_free(d.feed);
 	incidents_free(d.incidents);
 	loop_free(d.loop);
+	tally_free(d.fired);
 	if (d.out != stdout)
 		fclose(d.out);
 	if (err)

@@ -14,6 +14,7 @@
 #include "actions/action.h"
 #include "actions/repair.h"
 #include "base/log.h"
+#include "base/tally.h"
 
 static const struct action_ops *const ops_of[POLICY_ACTION_KIND_COUNT] = {
 	[POLICY_ACTION_LOG] = &action_log_ops,
@@ -61,6 +62,7 @@ struct actions {
 	struct checkpoints *checkpoints;
 	bool stopping; /* no action starts any more */
 	bool draining; /* actions_stop runs the loop until the last job ends */
+	struct tally *ended; /* actions that ended, by (do, outcome up to its colon) */
 };
 
 
@@ -84,6 +86,10 @@ int actions_new(struct loop *loop, struct journal *journal,
 		return -EINVAL;
 	if (!(a = calloc(1, sizeof(*a))))
 		return -ENOMEM;
+	if (tally_new(2, &a->ended)) {
+		free(a);
+		return -ENOMEM;
+	}
 	a->loop = loop;
 	a->journal = journal;
 	a->realtime_offset_ns = loop_realtime_offset_ns();
@@ -109,6 +115,25 @@ void actions_set_checkpoints(struct actions *a, struct checkpoints *c)
 size_t actions_running(const struct actions *a)
 {
 	return a->n_jobs;
+}
+
+const struct tally *actions_ended(const struct actions *a)
+{
+	return a->ended;
+}
+
+/* The action that ended, counted by what it was and its outcome's first word(s). */
+static void count_ended(struct actions *a, struct json_object *outcome)
+{
+	struct json_object *what, *how;
+	char word[64];
+	const char *text;
+
+	if (!json_object_object_get_ex(outcome, "do", &what) ||
+	    !json_object_object_get_ex(outcome, "outcome", &how) || !(text = json_object_get_string(how)))
+		return;
+	snprintf(word, sizeof(word), "%.*s", (int)strcspn(text, ":"), text);
+	tally_add(a->ended, (const char *[]){ json_object_get_string(what), word }, 1);
 }
 
 static void action_clear(struct policy_action *act)
@@ -420,6 +445,8 @@ static void job_record(struct job *jb)
 	jb->journaled = false;
 	jb->pending = false;
 	entry_set(jb, "ended");
+	if (jb->run.outcome)
+		count_ended(jb->a, jb->run.outcome);
 	if (jb->run.outcome && (line = action_line(jb)))
 		job_emit(jb, line);
 	else
@@ -598,5 +625,6 @@ void actions_free(struct actions *a)
 	if (!a)
 		return;
 	actions_stop(a, 0);
+	tally_free(a->ended);
 	free(a);
 }

@@ -76,4 +76,10 @@ void actions_set_checkpoints(struct actions *a, struct checkpoints *c);
 /* Incidents whose actions have not all ended. */
 size_t actions_running(const struct actions *a);
 
+/* Every action that ended since salved started, counted by its "do" and its outcome up
+ * to the first colon ("sent", "refused", "failed", "skipped", "dry-run", "exited"...):
+ * the rows of (do, outcome) for the metrics. */
+struct tally;
+const struct tally *actions_ended(const struct actions *a);
+
 #endif

@@ -217,6 +217,23 @@ static int do_stats(int argc, char **argv)
 	return 0;
 }
 
+/* metrics [--json] [--socket PATH]: salved's metrics page in the Prometheus text format,
+ * as it is (promtool check metrics reads it); --json: the reply, {"ok", "text"}. */
+static int do_metrics(int argc, char **argv)
+{
+	struct json_object *reply, *text;
+	struct ask a;
+	int rc = parse_ask(argc, argv, false, "metrics [--json] [--socket PATH]", &a);
+
+	if (rc)
+		return rc;
+	if (!(rc = ask(&a, "metrics", "no metrics", &reply)) && !a.json &&
+	    json_object_object_get_ex(reply, "text", &text))
+		fwrite(json_object_get_string(text), 1, (size_t)json_object_get_string_len(text), stdout);
+	json_object_put(reply);
+	return rc;
+}
+
 static const char *str(struct json_object *o, const char *key)
 {
 	struct json_object *v;
@@ -1147,6 +1164,9 @@ static const struct cmd cmds[] = {
 	{ "incidents", do_incidents,
 	  "[--json] [--socket PATH]: the last 100 incidents (a rule fired): rule, process,\n"
 	  "             each action's outcome, and the verify window's verdict" },
+	{ "metrics", do_metrics,
+	  "[--json] [--socket PATH]: salved's metrics in the Prometheus text format (the\n"
+	  "             same page as --metrics-textfile and --metrics-listen serve)" },
 	{ "reload", do_reload,
 	  "[--check] [--json] [--socket PATH]: make salved load its policies again, all or\n"
 	  "             nothing; --check says what would attach and detach, changing nothing" },

@@ -310,10 +310,10 @@ static int client_reply(struct ctl_client *cl, struct json_object *reply)
 		json_object_put(reply);
 		return 1;
 	}
-	if (len + 1 > CTL_LINE_MAX) {
+	if (len + 1 > CTL_REPLY_MAX) {
 		json_object_put(reply);
 		return client_reply(cl, refusal("size", "the reply would be longer than %d bytes",
-						CTL_LINE_MAX));
+						CTL_REPLY_MAX));
 	}
 	free(cl->in);
 	cl->in = NULL;
@@ -678,30 +678,41 @@ size_t ctl_clients(const struct ctl *c)
 
 /* ---- client side: blocking, one request ---- */
 
-/* Read one line (without its newline) into buf; 0, or -errno (-EMSGSIZE: too long,
- * -ENODATA: the peer closed before a newline). */
-static int read_line(int fd, char *buf, size_t size)
+/* Read one line (without its newline) into *buf, grown as it comes up to max bytes;
+ * 0, or -errno (-EMSGSIZE: too long, -ENODATA: the peer closed before a newline). */
+static int read_line(int fd, char **buf, size_t max)
 {
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 
-	while (n < size - 1) {
-		ssize_t got = read(fd, buf + n, size - 1 - n);
+	for (;;) {
+		ssize_t got;
 		char *nl;
 
+		if (n + 1 >= cap) {
+			size_t grown_cap = !cap ? 4096 : cap * 2 > max ? max : cap * 2;
+			char *grown;
+
+			if (n + 1 >= grown_cap)
+				return -EMSGSIZE;
+			if (!(grown = realloc(*buf, grown_cap)))
+				return -ENOMEM;
+			*buf = grown;
+			cap = grown_cap;
+		}
+		got = read(fd, *buf + n, cap - 1 - n);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0)
 			return -errno;
 		if (!got)
 			return -ENODATA;
-		n += (size_t)got;
-		buf[n] = 0;
-		if ((nl = memchr(buf, '\n', n))) {
+		(*buf)[n + (size_t)got] = 0;
+		if ((nl = memchr(*buf + n, '\n', (size_t)got))) {
 			*nl = 0;
 			return 0;
 		}
+		n += (size_t)got;
 	}
-	return -EMSGSIZE;
 }
 
 static int write_all(int fd, const char *s, size_t len)
@@ -761,14 +772,10 @@ int ctl_request(const char *path, struct json_object *req, struct json_object **
 		rc = -errno;
 		goto fail;
 	}
-	if (!(line = malloc(CTL_LINE_MAX))) {
-		rc = -ENOMEM;
-		goto fail;
-	}
 	/* A refusal can come before the request is read, and the connection be closed:
 	 * a failed send is not the end, the line may be there to read. */
 	send_object(fd, req);
-	if ((rc = read_line(fd, line, CTL_LINE_MAX))) {
+	if ((rc = read_line(fd, &line, CTL_REPLY_MAX))) {
 		if (rc == -ENODATA || rc == -ECONNRESET || rc == -EPIPE) {
 			snprintf(err, err_len, "%s: salved closed the connection without an answer", path);
 			goto out;

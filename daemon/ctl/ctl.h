@@ -8,7 +8,8 @@
  *
  * One request per connection: the client writes one JSON object on one line,
  * {"cmd": "reload"}, at most CTL_LINE_MAX bytes with its newline, and reads one line
- * back, {"ok": true, ...} or {"ok": false, "error": "what went wrong"}; then salved
+ * back, {"ok": true, ...} or {"ok": false, "error": "what went wrong"}, at most
+ * CTL_REPLY_MAX bytes (a metrics page of thousands of sites is megabytes); then salved
  * closes the connection. Bytes after the newline are ignored.
  *
  * When salved did not hand the request to a command, its answer says why in
@@ -57,7 +58,8 @@
 #include "base/loop.h"
 
 #define CTL_SOCKET_DEFAULT "/run/salve/salved.sock"
-#define CTL_LINE_MAX 65536	/* a request or reply line, its newline included */
+#define CTL_LINE_MAX 65536	/* a request line, its newline included */
+#define CTL_REPLY_MAX (32 << 20) /* a reply line, its newline included */
 #define CTL_CLIENTS_MAX 256	/* connections served at once */
 #define CTL_DEADLINE_MS 2000	/* to send the request from accept; to read the reply */
 #define CTL_NO_GROUP ((gid_t)-1) /* root only */

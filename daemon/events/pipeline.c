@@ -410,6 +410,15 @@ int pipeline_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+void pipeline_counts(const struct pipeline *pl, struct pipeline_counts *out)
+{
+	memcpy(out->received, pl->received, sizeof(out->received));
+	memcpy(out->reported, pl->reported, sizeof(out->reported));
+	memcpy(out->lost, pl->lost, sizeof(out->lost));
+	memcpy(out->stale, pl->stale, sizeof(out->stale));
+	out->malformed = pl->malformed;
+}
+
 int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE_EV_KIND_MAX],
 		   struct json_object **copy)
 {

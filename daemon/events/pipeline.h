@@ -82,6 +82,16 @@ void pipeline_sync_clock(struct pipeline *pl);
 int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE_EV_KIND_MAX],
 		   struct json_object **copy);
 
+/* Salved's own counts of the records it read, as the stats line has them. */
+struct pipeline_counts {
+	uint64_t received[SALVE_EV_KIND_MAX]; /* records read from the ring */
+	uint64_t reported[SALVE_EV_KIND_MAX]; /* event lines written */
+	uint64_t lost[SALVE_EV_KIND_MAX];     /* events whose line was never written */
+	uint64_t stale[SALVE_EV_KIND_MAX];    /* of a configuration no longer known */
+	uint64_t malformed;                   /* records that could not be decoded */
+};
+void pipeline_counts(const struct pipeline *pl, struct pipeline_counts *out);
+
 /* The output's reader went away (a write failed with EPIPE): no line can reach anyone
  * any more. Lines after it are not written and not logged one by one. */
 bool pipeline_output_gone(const struct pipeline *pl);

@@ -60,8 +60,9 @@ struct probes {
 	bool staged;
 	struct probes_scope_entry *added; /* keys the staged configuration created */
 	size_t n_added;
-	__u64 *zero_hist; /* a cleared histogram (or hit count) for every CPU: detaching
-			   * allocates nothing */
+	/* A cleared histogram (or, shorter, hit count) for every CPU: detaching allocates
+	 * nothing. */
+	struct salve_hist *zero_hist;
 	/* Stale map entries salved could not delete; the first failure is logged, not each
 	 * (a stall walk runs every second). */
 	size_t delete_failed;
@@ -362,7 +363,7 @@ int probes_new(const struct probes_cfg *cfg, struct probes **out)
 	if (!p)
 		return -ENOMEM;
 	if (!(p->zero_hist = calloc(libbpf_num_possible_cpus() > 0 ? libbpf_num_possible_cpus() : 1,
-				    SALVE_HIST_BUCKETS * sizeof(__u64)))) {
+				    sizeof(struct salve_hist)))) {
 		free(p);
 		return -ENOMEM;
 	}
@@ -850,24 +851,26 @@ int probes_sys_rule(struct probes *p, __u32 id, const struct salve_sys_key *key,
 	return -errno;
 }
 
-int probes_site_hist(struct probes *p, __u32 id, uint64_t out[SALVE_HIST_BUCKETS])
+int probes_site_latency(struct probes *p, __u32 id, struct salve_hist *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	__u64 *percpu;
+	struct salve_hist *percpu;
 
 	if (ncpu <= 0)
 		return -EINVAL;
-	percpu = calloc(ncpu, SALVE_HIST_BUCKETS * sizeof(__u64));
+	percpu = calloc(ncpu, sizeof(*percpu));
 	if (!percpu)
 		return -ENOMEM;
 	if (bpf_map_lookup_elem(bpf_map__fd(p->functions->maps.salve_site_hist), &id, percpu)) {
 		free(percpu);
 		return -errno;
 	}
-	memset(out, 0, SALVE_HIST_BUCKETS * sizeof(__u64));
-	for (int c = 0; c < ncpu; c++)
+	memset(out, 0, sizeof(*out));
+	for (int c = 0; c < ncpu; c++) {
 		for (int k = 0; k < SALVE_HIST_BUCKETS; k++)
-			out[k] += percpu[c * SALVE_HIST_BUCKETS + k];
+			out->buckets[k] += percpu[c].buckets[k];
+		out->sum_ns += percpu[c].sum_ns;
+	}
 	free(percpu);
 	return 0;
 }
@@ -893,6 +896,16 @@ int probes_site_hits(struct probes *p, __u32 id, uint64_t *hits, uint64_t *held)
 	*held = rate.held;
 	free(percpu);
 	return 0;
+}
+
+int probes_site_hist(struct probes *p, __u32 id, uint64_t out[SALVE_HIST_BUCKETS])
+{
+	struct salve_hist h;
+	int err = probes_site_latency(p, id, &h);
+
+	if (!err)
+		memcpy(out, h.buckets, sizeof(h.buckets));
+	return err;
 }
 
 int probes_site_update(struct probes *p, __u32 id, const struct salve_site *site)

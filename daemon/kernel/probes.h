@@ -93,6 +93,8 @@ void probes_site_detach(struct probes *p, __u32 id);
 
 /* Site id's latency histogram, summed over CPUs (cumulative since it was attached). */
 int probes_site_hist(struct probes *p, __u32 id, uint64_t out[SALVE_HIST_BUCKETS]);
+/* The same with the sum of the calls' nanoseconds. */
+int probes_site_latency(struct probes *p, __u32 id, struct salve_hist *out);
 
 /* Site id's calls its program ran on, summed over CPUs since it was attached (a latency
  * site's are its histogram's, not counted here), and the records its bucket holds back

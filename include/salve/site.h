@@ -71,7 +71,16 @@ struct salve_site {
 	__s64 values[SALVE_PRED_VALUES];
 };
 
+/* Value of the per-CPU salve_site_hist map: each latency site's calls, by log2 of their
+ * nanoseconds (bucket k: 2^k to 2^(k+1) - 1 ns; the last, everything longer), and the
+ * nanoseconds of them all. */
+struct salve_hist {
+	__u64 buckets[SALVE_HIST_BUCKETS];
+	__u64 sum_ns;
+};
+
 #define SALVE_SITE_ASSERT(type, n) _Static_assert(sizeof(type) == (n), #type " changed size")
 SALVE_SITE_ASSERT(struct salve_site, 48 + 8 * SALVE_PRED_VALUES);
+SALVE_SITE_ASSERT(struct salve_hist, 8 * SALVE_HIST_BUCKETS + 8);
 
 #endif

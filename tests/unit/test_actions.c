@@ -23,6 +23,7 @@
 #include "actions/journal.h"
 #include "base/log.h"
 #include "base/loop.h"
+#include "base/tally.h"
 
 struct fixture {
 	char dir[64];
@@ -567,6 +568,10 @@ static void test_budget(void **state)
 	lines = journal_lines(f);
 	assert_int_equal(json_object_array_length(lines), 0);
 	json_object_put(lines);
+	/* The metrics count each by what it was and its outcome's first word. */
+	assert_int_equal(tally_get(actions_ended(f->actions), (const char *[]){ "exec", "skipped" }), 1);
+	assert_int_equal(tally_get(actions_ended(f->actions), (const char *[]){ "log", "skipped" }), 1);
+	assert_int_equal(tally_rows(actions_ended(f->actions)), 2);
 }
 
 static void test_in_order(void **state)
@@ -588,6 +593,8 @@ static void test_in_order(void **state)
 	assert_string_equal(get_str(outcome(f, 1), "message"), "parse failing");
 	assert_string_equal(get_str(outcome(f, 1), "outcome"), "logged");
 	assert_string_equal(get_str(outcome(f, 2), "outcome"), "exited");
+	assert_int_equal(tally_get(actions_ended(f->actions), (const char *[]){ "exec", "exited" }), 2);
+	assert_int_equal(tally_get(actions_ended(f->actions), (const char *[]){ "log", "logged" }), 1);
 	snprintf(path, sizeof(path), "%s/order", f->dir);
 	text = slurp(path);
 	assert_string_equal(text, "1\n2\n");

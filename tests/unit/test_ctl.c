@@ -49,10 +49,12 @@ static void on_gone(void *ctx)
 
 static void put(int fd, const char *s);
 
-/* echo: {"ok": true, "arg": req.arg}; huge: a reply past CTL_LINE_MAX; slow: as echo,
- * after keeping salved busy past the deadline and then writing late_line; follow: a
- * stream, a line {"n":0} queued before the reply; ending: a stream of three lines that
- * salved ends. */
+/* echo: {"ok": true, "arg": req.arg}; big: a reply past CTL_LINE_MAX (a request's
+ * limit, not a reply's); huge: a reply past CTL_REPLY_MAX; slow: as echo, after keeping
+ * salved busy past the deadline and then writing late_line; follow: a stream, a line
+ * {"n":0} queued before the reply; ending: a stream of three lines that salved ends. */
+#define BIG_REPLY (CTL_LINE_MAX * 2)
+
 static void handler(void *ctx, const char *cmd, struct json_object *req, struct json_object *reply)
 {
 	struct fixture *f = ctx;
@@ -94,12 +96,13 @@ static void handler(void *ctx, const char *cmd, struct json_object *req, struct 
 			;
 		ctl_stream_end(s);
 		json_object_object_add(reply, "ok", json_object_new_boolean(1));
-	} else if (!strcmp(cmd, "huge")) {
-		char *s = malloc(CTL_LINE_MAX + 10);
+	} else if (!strcmp(cmd, "huge") || !strcmp(cmd, "big")) {
+		size_t len = !strcmp(cmd, "big") ? BIG_REPLY : CTL_REPLY_MAX + 9;
+		char *s = malloc(len + 1);
 
 		assert_non_null(s);
-		memset(s, 'x', CTL_LINE_MAX + 9);
-		s[CTL_LINE_MAX + 9] = 0;
+		memset(s, 'x', len);
+		s[len] = 0;
 		json_object_object_add(reply, "ok", json_object_new_boolean(1));
 		json_object_object_add(reply, "data", json_object_new_string(s));
 		free(s);
@@ -183,7 +186,7 @@ static int take(int fd, char *buf, size_t size, size_t *len)
  * the line, parsed (NULL if the connection closed without one). */
 static struct json_object *reply_of(struct fixture *f, int fd)
 {
-	static char buf[CTL_LINE_MAX + 1];
+	static char buf[BIG_REPLY + 1024];
 	size_t len = 0;
 	uint64_t until = loop_now_ns(CLOCK_MONOTONIC) + 5000 * MS;
 	struct json_object *o;
@@ -292,8 +295,8 @@ static void test_bad_requests(void **state)
 }
 
 /* A line of CTL_LINE_MAX bytes with its newline is answered; one byte more is refused
- * as soon as the limit is passed, and the client closed. A reply over the limit is
- * replaced by a refusal. */
+ * as soon as the limit is passed, and the client closed. A reply may be longer (a
+ * metrics page), up to CTL_REPLY_MAX; one over that is replaced by a refusal. */
 static void test_line_limit(void **state)
 {
 	struct fixture *f = *state;
@@ -329,7 +332,13 @@ static void test_line_limit(void **state)
 	assert_int_equal(f->calls, 1);
 	fd = client(f->path);
 	put(fd, "{\"cmd\": \"huge\"}\n");
-	expect_refusal(reply_of(f, fd), "size", "the reply would be longer than 65536 bytes");
+	expect_refusal(reply_of(f, fd), "size", "the reply would be longer than 33554432 bytes");
+	fd = client(f->path);
+	put(fd, "{\"cmd\": \"big\"}\n");
+	o = reply_of(f, fd);
+	assert_string_equal(str(o, "ok"), "true");
+	assert_int_equal(strlen(str(o, "data")), BIG_REPLY);
+	json_object_put(o);
 	free(line);
 }
 
