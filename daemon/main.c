@@ -1109,7 +1109,7 @@ int main(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
-	salve_log_setup(getenv("JOURNAL_STREAM") ? LOG_SINK_JOURNAL : LOG_SINK_STDERR, LOG_INFO,
+	salve_log_setup(salve_log_stderr_is_journal() ? LOG_SINK_JOURNAL : LOG_SINK_STDERR, LOG_INFO,
 			d.opt.verbose);
 	/* Debug files are looked for on this host only: libdwfl would ask the debuginfod
 	 * servers this names, a network fetch in the middle of naming a stack. */
