@@ -792,8 +792,11 @@ static void on_incident(void *ctx, const struct incident *inc)
 	if (!named.exe[0] && named.exe_ino)
 		name_exe(&named);
 	if ((err = actions_dispatch(d->actions, &named, on_action_line, d)))
-		salve_log(LOG_ERR, "rule %s fired (incident %" PRIu64 ") but its actions cannot start: %s",
-			  inc->rule->id, inc->id, strerror(-err));
+		salve_log_ctx(LOG_ERR, &(struct log_fields){ .rule = inc->rule->id,
+							     .policy = inc->rule->policy->name,
+							     .pid = inc->pid, .incident = inc->id },
+			      "rule %s fired (incident %" PRIu64 ") but its actions cannot start: %s",
+			      inc->rule->id, inc->id, strerror(-err));
 }
 
 /* A repair applied, verified, rolled back or refused. */
