@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +28,7 @@
 #include "actions/journal.h"
 #include "base/log.h"
 #include "base/loop.h"
+#include "base/notify.h"
 #include "events/pipeline.h"
 #include "policy/policy.h"
 #include "kernel/probes.h"
@@ -99,7 +99,7 @@ struct daemon {
 	struct ctl *ctl;
 	FILE *out;
 	unsigned ticks;
-	bool watchdog;
+	struct notify *notify; /* what systemd is told */
 	bool stopping; /* INT or TERM came: the actions are given their last seconds */
 	bool out_gone; /* the event output's reader went away: stopping */
 };
@@ -428,13 +428,36 @@ refused:
 	return rc;
 }
 
+/* What systemctl status shows: what salved watches, and what it did. Sent when it
+ * changes. */
+static void tell_status(struct daemon *d)
+{
+	const struct policy_set *set = d->cur.set;
+	size_t probes = 0, rules = 0, repairs = repairs_in_effect(d->repairs);
+	struct engine_stats es;
+
+	for (size_t i = 0; i < set->n_policies; i++) {
+		probes += set->policies[i].n_probes;
+		rules += set->policies[i].n_rules;
+	}
+	engine_stats(d->engine, &es);
+	notify_status(d->notify, "watching %zu polic%s: %zu probe%s at %zu site%s, %zu rule%s; "
+		      "%llu incident%s, %zu repair%s in effect%s", set->n_policies,
+		      set->n_policies == 1 ? "y" : "ies", probes, probes == 1 ? "" : "s",
+		      d->cur.sites.n_sites, d->cur.sites.n_sites == 1 ? "" : "s", rules,
+		      rules == 1 ? "" : "s", (unsigned long long)es.incidents,
+		      es.incidents == 1 ? "" : "s", repairs, repairs == 1 ? "" : "s",
+		      d->opt.dry_run ? " (dry run)" : "");
+}
+
 static int reload_notified(struct daemon *d, char *err, size_t err_len)
 {
 	int rc;
 
-	sd_notify(0, "RELOADING=1");
+	notify_reloading(d->notify);
 	rc = reload(d, false, NULL, err, err_len);
-	sd_notify(0, "READY=1");
+	tell_status(d);
+	notify_ready(d->notify);
 	return rc;
 }
 
@@ -889,8 +912,7 @@ static int on_tick(int fd, void *ctx)
 	tick_histograms(d, now);
 	if (d->opt.stats_every && d->ticks % d->opt.stats_every == 0)
 		write_stats(d, NULL);
-	if (d->watchdog)
-		sd_notify(0, "WATCHDOG=1");
+	tell_status(d);
 	return output_gone(d, 0);
 }
 
@@ -1049,7 +1071,6 @@ static int run(struct daemon *d)
 {
 	sigset_t mask;
 	int sigfd = -1, timer = -1, breaker_timer = -1, err;
-	uint64_t usec;
 
 	/* A closed event output is an EPIPE to handle (output_gone), not a death. */
 	signal(SIGPIPE, SIG_IGN);
@@ -1065,7 +1086,8 @@ static int run(struct daemon *d)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) ||
 	    (sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
 		return -errno;
-	if ((err = loop_new(&d->loop)) || (err = start(d)))
+	if ((err = loop_new(&d->loop)) || (err = notify_new(d->loop, &d->notify)) ||
+	    (err = start(d)))
 		goto out;
 	if ((timer = loop_timer_fd(TICK_MS)) < 0 || (breaker_timer = loop_timer_fd(BREAKER_TICK_MS)) < 0) {
 		err = timer < 0 ? timer : breaker_timer;
@@ -1082,10 +1104,11 @@ static int run(struct daemon *d)
 	    (scope_watch_fd(d->scope_watch) >= 0 &&
 	     (err = loop_add(d->loop, scope_watch_fd(d->scope_watch), on_scope_watch, d))))
 		goto out;
-	d->watchdog = sd_watchdog_enabled(0, &usec) > 0;
-	sd_notify(0, "READY=1");
+	/* Ready: the probes attached, the first policy in force, the control socket up. */
+	tell_status(d);
+	notify_ready(d->notify);
 	err = loop_run(d->loop);
-	sd_notify(0, "STOPPING=1");
+	notify_stopping(d->notify);
 	/* Running actions get a few seconds to end, the loop still turning (a second INT
 	 * or TERM cuts it short); what remains is killed and recorded as interrupted. */
 	d->stopping = true;
@@ -1097,6 +1120,8 @@ static int run(struct daemon *d)
 	}
 	err = err ?: output_gone(d, 0);
 out:
+	if (err)
+		notify_failed(d->notify, err, salve_log_last_error());
 	if (timer >= 0)
 		close(timer);
 	if (breaker_timer >= 0)
@@ -1140,6 +1165,7 @@ int main(int argc, char **argv)
 	scope_watch_free(d.scope_watch);
 	config_clear(&d.cur);
 	config_clear(&d.prev);
+	notify_free(d.notify);
 	loop_free(d.loop);
 	if (d.out != stdout)
 		fclose(d.out);

@@ -681,6 +681,15 @@ int breakers_list(const struct breakers *b, struct json_object *a)
 	return 0;
 }
 
+size_t breakers_count(const struct breakers *b)
+{
+	size_t n = 0;
+
+	for (const struct breaker *x = b->list; x; x = x->next)
+		n++;
+	return n;
+}
+
 /* ---- restore -------------------------------------------------------------------------- */
 
 static uint64_t u64_of(struct json_object *o, const char *key)

@@ -1071,3 +1071,16 @@ struct json_object *repairs_list(const struct repairs *r)
 	}
 	return a;
 }
+
+size_t repairs_in_effect(const struct repairs *r)
+{
+	size_t n = breakers_count(r->breakers);
+
+	for (const struct entry *e = r->entries; e; e = e->next)
+		n++;
+	for (const struct rescue_entry *x = r->rescues; x; x = x->next)
+		n++;
+	for (const struct standing *s = r->standing; s; s = s->next)
+		n++;
+	return n;
+}
