@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +31,7 @@
 #include "actions/journal.h"
 #include "base/log.h"
 #include "base/loop.h"
+#include "base/notify.h"
 #include "events/pipeline.h"
 #include "policy/policy.h"
 #include "kernel/probes.h"
@@ -116,7 +116,7 @@ struct daemon {
 	bool textfile_failing; /* the last write of --metrics-textfile failed (said once) */
 	FILE *out;
 	unsigned ticks;
-	bool watchdog;
+	struct notify *notify; /* what systemd is told */
 	uint64_t started_ns; /* CLOCK_REALTIME, for salvectl status */
 	struct {
 		uint64_t at_ns; /* CLOCK_REALTIME; 0: none since the start */
@@ -494,13 +494,36 @@ refused:
 	return rc;
 }
 
+/* What systemctl status shows: what salved watches, and what it did. Sent when it
+ * changes. */
+static void tell_status(struct daemon *d)
+{
+	const struct policy_set *set = d->cur.set;
+	size_t probes = 0, rules = 0, repairs = repairs_in_effect(d->repairs);
+	struct engine_stats es;
+
+	for (size_t i = 0; i < set->n_policies; i++) {
+		probes += set->policies[i].n_probes;
+		rules += set->policies[i].n_rules;
+	}
+	engine_stats(d->engine, &es);
+	notify_status(d->notify, "watching %zu polic%s: %zu probe%s at %zu site%s, %zu rule%s; "
+		      "%llu incident%s, %zu repair%s in effect%s", set->n_policies,
+		      set->n_policies == 1 ? "y" : "ies", probes, probes == 1 ? "" : "s",
+		      d->cur.sites.n_sites, d->cur.sites.n_sites == 1 ? "" : "s", rules,
+		      rules == 1 ? "" : "s", (unsigned long long)es.incidents,
+		      es.incidents == 1 ? "" : "s", repairs, repairs == 1 ? "" : "s",
+		      d->opt.dry_run ? " (dry run)" : "");
+}
+
 static int reload_notified(struct daemon *d, char *err, size_t err_len)
 {
 	int rc;
 
-	sd_notify(0, "RELOADING=1");
+	notify_reloading(d->notify);
 	rc = reload(d, false, NULL, err, err_len);
-	sd_notify(0, "READY=1");
+	tell_status(d);
+	notify_ready(d->notify);
 	return rc;
 }
 
@@ -1096,8 +1119,11 @@ static void on_incident(void *ctx, const struct incident *inc)
 		name_exe(&named);
 	tally_add(d->fired, (const char *[]){ inc->rule->id, inc->rule->policy->name }, 1);
 	if ((err = actions_dispatch(d->actions, &named, on_action_line, d)))
-		salve_log(LOG_ERR, "rule %s fired (incident %" PRIu64 ") but its actions cannot start: %s",
-			  inc->rule->id, inc->id, strerror(-err));
+		salve_log_ctx(LOG_ERR, &(struct log_fields){ .rule = inc->rule->id,
+							     .policy = inc->rule->policy->name,
+							     .pid = inc->pid, .incident = inc->id },
+			      "rule %s fired (incident %" PRIu64 ") but its actions cannot start: %s",
+			      inc->rule->id, inc->id, strerror(-err));
 }
 
 /* A repair applied, verified, rolled back or refused. */
@@ -1192,8 +1218,7 @@ static int on_tick(int fd, void *ctx)
 		write_stats(d, NULL);
 	if (d->opt.metrics_textfile && d->ticks % d->opt.metrics_every == 0)
 		write_textfile(d);
-	if (d->watchdog)
-		sd_notify(0, "WATCHDOG=1");
+	tell_status(d);
 	return output_gone(d, 0);
 }
 
@@ -1354,7 +1379,6 @@ static int run(struct daemon *d)
 {
 	sigset_t mask;
 	int sigfd = -1, timer = -1, breaker_timer = -1, err;
-	uint64_t usec;
 
 	/* A closed event output is an EPIPE to handle (output_gone), not a death. */
 	signal(SIGPIPE, SIG_IGN);
@@ -1371,8 +1395,8 @@ static int run(struct daemon *d)
 	    (sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
 		return -errno;
 	d->started_ns = loop_now_ns(CLOCK_REALTIME);
-	if ((err = loop_new(&d->loop)) || (err = feed_new(&d->feed)) ||
-	    (err = incidents_new(&d->incidents)) || (err = start(d)))
+	if ((err = loop_new(&d->loop)) || (err = notify_new(d->loop, &d->notify)) ||
+	    (err = feed_new(&d->feed)) || (err = incidents_new(&d->incidents)) || (err = start(d)))
 		goto out;
 	if ((timer = loop_timer_fd(TICK_MS)) < 0 || (breaker_timer = loop_timer_fd(BREAKER_TICK_MS)) < 0) {
 		err = timer < 0 ? timer : breaker_timer;
@@ -1390,10 +1414,11 @@ static int run(struct daemon *d)
 	    (scope_watch_fd(d->scope_watch) >= 0 &&
 	     (err = loop_add(d->loop, scope_watch_fd(d->scope_watch), on_scope_watch, d))))
 		goto out;
-	d->watchdog = sd_watchdog_enabled(0, &usec) > 0;
-	sd_notify(0, "READY=1");
+	/* Ready: the probes attached, the first policy in force, the control socket up. */
+	tell_status(d);
+	notify_ready(d->notify);
 	err = loop_run(d->loop);
-	sd_notify(0, "STOPPING=1");
+	notify_stopping(d->notify);
 	/* Running actions get a few seconds to end, the loop still turning (a second INT
 	 * or TERM cuts it short); what remains is killed and recorded as interrupted. */
 	d->stopping = true;
@@ -1408,6 +1433,8 @@ static int run(struct daemon *d)
 	if (d->opt.metrics_textfile)
 		unlink(d->opt.metrics_textfile);
 out:
+	if (err)
+		notify_failed(d->notify, err, salve_log_last_error());
 	if (timer >= 0)
 		close(timer);
 	if (breaker_timer >= 0)
@@ -1423,7 +1450,7 @@ int main(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
-	salve_log_setup(getenv("JOURNAL_STREAM") ? LOG_SINK_JOURNAL : LOG_SINK_STDERR, LOG_INFO,
+	salve_log_setup(salve_log_stderr_is_journal() ? LOG_SINK_JOURNAL : LOG_SINK_STDERR, LOG_INFO,
 			d.opt.verbose);
 	/* Debug files are looked for on this host only: libdwfl would ask the debuginfod
 	 * servers this names, a network fetch in the middle of naming a stack. */
@@ -1456,6 +1483,7 @@ int main(int argc, char **argv)
 	 * the streams that followed them. */
 	feed_free(d.feed);
 	incidents_free(d.incidents);
+	notify_free(d.notify);
 	loop_free(d.loop);
 	tally_free(d.fired);
 	if (d.out != stdout)

@@ -431,17 +431,29 @@ static void job_announce(struct job *jb)
 	jb->held = NULL;
 }
 
+/* The journal fields of a message about the job's running action. */
+static struct log_fields job_fields(const struct job *jb)
+{
+	const struct policy_action *act = jb->index < jb->n_acts ? &jb->acts[jb->index] : NULL;
+
+	return (struct log_fields){ .rule = jb->rule, .policy = jb->policy, .pid = jb->target.pid,
+				    .action = act && act->kind < POLICY_ACTION_KIND_COUNT ?
+						      ops_of[act->kind]->name : NULL,
+				    .incident = jb->target.incident_id };
+}
+
 /* The running action ended (its outcome set): journal it, then its line. */
 static void job_record(struct job *jb)
 {
+	struct log_fields fields = job_fields(jb);
 	struct json_object *line;
 	int err;
 
 	if (jb->journaled && (err = journal_end(jb->a->journal, jb->seq, jb->run.outcome)))
-		salve_log(LOG_ERR, "journal %s: cannot record the end of entry %llu "
-			  "(incident %llu, rule %s): %s", journal_path(jb->a->journal),
-			  (unsigned long long)jb->seq, (unsigned long long)jb->target.incident_id,
-			  jb->rule, strerror(-err));
+		salve_log_ctx(LOG_ERR, &fields, "journal %s: cannot record the end of entry %llu "
+			      "(incident %llu, rule %s): %s", journal_path(jb->a->journal),
+			      (unsigned long long)jb->seq, (unsigned long long)jb->target.incident_id,
+			      jb->rule, strerror(-err));
 	jb->journaled = false;
 	jb->pending = false;
 	entry_set(jb, "ended");
@@ -450,9 +462,9 @@ static void job_record(struct job *jb)
 	if (jb->run.outcome && (line = action_line(jb)))
 		job_emit(jb, line);
 	else
-		salve_log(LOG_ERR, "incident %llu (rule %s): action %zu ended, but its line "
-			  "cannot be made: %s", (unsigned long long)jb->target.incident_id,
-			  jb->rule, jb->index, strerror(ENOMEM));
+		salve_log_ctx(LOG_ERR, &fields, "incident %llu (rule %s): action %zu ended, but its "
+			      "line cannot be made: %s", (unsigned long long)jb->target.incident_id,
+			      jb->rule, jb->index, strerror(ENOMEM));
 	json_object_put(jb->run.outcome);
 	jb->run.outcome = NULL;
 	jb->index++;
@@ -486,10 +498,12 @@ static int job_start(struct job *jb)
 				 &(struct journal_subject){ jb->target.incident_id, jb->rule,
 							    jb->policy, jb->target.pid, jb->exe },
 				 jb->index, o, &jb->seq))) {
-		salve_log(LOG_ERR, "journal %s: cannot record action %zu of incident %llu "
-			  "(rule %s), not running it: %s", journal_path(jb->a->journal),
-			  jb->index, (unsigned long long)jb->target.incident_id, jb->rule,
-			  strerror(-err));
+		struct log_fields fields = job_fields(jb);
+
+		salve_log_ctx(LOG_ERR, &fields, "journal %s: cannot record action %zu of incident "
+			      "%llu (rule %s), not running it: %s", journal_path(jb->a->journal),
+			      jb->index, (unsigned long long)jb->target.incident_id, jb->rule,
+			      strerror(-err));
 		action_outcome(o, "failed: journal: %s", strerror(-err));
 		return 0;
 	}
@@ -607,13 +621,15 @@ int actions_stop(struct actions *a, uint64_t bound_ns)
 	while (a->jobs) {
 		struct job *jb = a->jobs;
 		const struct action_ops *ops = ops_of[jb->acts[jb->index].kind];
+		struct log_fields fields = job_fields(jb);
 
 		/* Only a command pends, and it can be cancelled: killed, reaped, its
 		 * outcome "interrupted". */
 		ops->cancel(&jb->run);
-		salve_log(LOG_WARNING, "incident %llu (rule %s): action %zu (%s) interrupted: "
-			  "salved is stopping", (unsigned long long)jb->target.incident_id,
-			  jb->rule, jb->index, ops->name);
+		salve_log_ctx(LOG_WARNING, &fields, "incident %llu (rule %s): action %zu (%s) "
+			      "interrupted: salved is stopping",
+			      (unsigned long long)jb->target.incident_id, jb->rule, jb->index,
+			      ops->name);
 		job_record(jb);
 		job_step(jb); /* the rest: skipped, and the job freed */
 	}

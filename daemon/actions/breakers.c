@@ -243,8 +243,12 @@ static void emit(struct breakers *b, const struct breaker *x, const char *reason
 	err = err ?: report_add(o, "reason", json_object_new_string(reason));
 	json_object_put(body);
 	if (err) {
-		salve_log(LOG_ERR, "breaker %llu: its line cannot be made: %s",
-			  (unsigned long long)x->id, strerror(-err));
+		salve_log_ctx(LOG_ERR, &(struct log_fields){ .rule = x->rule, .policy = x->policy,
+							     .pid = x->pid, .action = "breaker",
+							     .incident = x->incident_id,
+							     .repair = x->id },
+			      "breaker %llu: its line cannot be made: %s", (unsigned long long)x->id,
+			      strerror(-err));
 	} else if (b->line) {
 		b->line(b->ctx, o);
 	}
@@ -419,7 +423,10 @@ static void follow(struct breakers *b, struct breaker **at, enum breaker_state f
 	}
 failed:
 	snprintf(why, sizeof(why), "it could not go %s: %s", breaker_state_name(to), err);
-	salve_log(LOG_ERR, "breaker %llu (rule %s): %s", (unsigned long long)x->id, x->rule, why);
+	salve_log_ctx(LOG_ERR, &(struct log_fields){ .rule = x->rule, .policy = x->policy,
+						     .pid = x->pid, .action = "breaker",
+						     .incident = x->incident_id, .repair = x->id },
+		      "breaker %llu (rule %s): %s", (unsigned long long)x->id, x->rule, why);
 	if (to != BREAKER_CLOSED)
 		take_away(b, x, err, sizeof(err));
 	x->clock.state = BREAKER_CLOSED;
@@ -672,6 +679,15 @@ int breakers_list(const struct breakers *b, struct json_object *a)
 		}
 	}
 	return 0;
+}
+
+size_t breakers_count(const struct breakers *b)
+{
+	size_t n = 0;
+
+	for (const struct breaker *x = b->list; x; x = x->next)
+		n++;
+	return n;
 }
 
 /* ---- restore -------------------------------------------------------------------------- */

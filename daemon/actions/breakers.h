@@ -116,5 +116,6 @@ void breakers_restore(struct breakers *b, breakers_rule_fn *rule_loaded, void *c
 
 /* Every breaker, added to array a as objects like their lines. -ENOMEM. */
 int breakers_list(const struct breakers *b, struct json_object *a);
+size_t breakers_count(const struct breakers *b);
 
 #endif

@@ -312,8 +312,13 @@ static int exec_timed_out(int fd, void *ctx)
 	st->timed_out = true;
 	/* The group is the child's pid, held while the child is unreaped. */
 	if (kill(-st->pid, SIGKILL) && errno != ESRCH)
-		salve_log(LOG_WARNING, "exec %s (incident %" PRIu64 "): cannot kill it: %s",
-			  run->action->argv[0], run->target->incident_id, strerror(errno));
+		salve_log_ctx(LOG_WARNING, &(struct log_fields){ .rule = run->target->rule,
+								 .policy = run->target->policy,
+								 .pid = run->target->pid,
+								 .action = "exec",
+								 .incident = run->target->incident_id },
+			      "exec %s (incident %" PRIu64 "): cannot kill it: %s",
+			      run->action->argv[0], run->target->incident_id, strerror(errno));
 	loop_remove(run->loop, st->timerfd);
 	close(st->timerfd);
 	st->timerfd = -1;

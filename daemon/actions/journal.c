@@ -430,12 +430,26 @@ static void log_replay(const struct journal *j, const struct journal_replay *r)
 		salve_log(LOG_WARNING, "journal %s: %zu line(s) are not journal entries, the "
 			  "first at line %zu; skipped and kept as they are", j->path,
 			  r->corrupt_lines, r->first_corrupt);
-	for (size_t i = 0; i < r->n_pending; i++)
-		salve_log(LOG_WARNING, "journal %s: entry %llu (incident %llu) began and never "
-			  "ended: salved stopped during that action, which may or may not have "
-			  "taken effect; recorded as interrupted", j->path,
-			  (unsigned long long)r->pending[i].seq,
-			  (unsigned long long)r->pending[i].incident_id);
+	for (size_t i = 0; i < r->n_pending; i++) {
+		struct json_object *b = r->pending[i].begin, *v, *act;
+		struct log_fields f = { .incident = r->pending[i].incident_id };
+
+		if (json_object_object_get_ex(b, "rule", &v))
+			f.rule = json_object_get_string(v);
+		if (json_object_object_get_ex(b, "policy", &v))
+			f.policy = json_object_get_string(v);
+		if (json_object_object_get_ex(b, "pid", &v))
+			f.pid = (uint32_t)json_object_get_int64(v);
+		if (json_object_object_get_ex(b, "action", &act) &&
+		    json_object_object_get_ex(act, "do", &v))
+			f.action = json_object_get_string(v);
+		salve_log_ctx(LOG_WARNING, &f,
+			      "journal %s: entry %llu (incident %llu) began and never ended: salved "
+			      "stopped during that action, which may or may not have taken effect; "
+			      "recorded as interrupted", j->path,
+			      (unsigned long long)r->pending[i].seq,
+			      (unsigned long long)r->pending[i].incident_id);
+	}
 }
 
 int journal_open(const char *dir, uint64_t max_bytes, struct journal **out,

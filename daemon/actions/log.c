@@ -19,9 +19,12 @@ static int log_start(struct action_run *run)
 	const struct policy_action *act = run->action;
 	const struct action_target *t = run->target;
 
-	salve_log(LOG_WARNING, "incident %" PRIu64 " (rule %s, policy %s)%s%s: %s",
-		  t->incident_id, t->rule, t->policy, act->message ? ": " : "",
-		  act->message ? act->message : "", t->incident_json);
+	salve_log_ctx(LOG_WARNING, &(struct log_fields){ .rule = t->rule, .policy = t->policy,
+							 .pid = t->pid, .action = "log",
+							 .incident = t->incident_id },
+		      "incident %" PRIu64 " (rule %s, policy %s)%s%s: %s", t->incident_id, t->rule,
+		      t->policy, act->message ? ": " : "", act->message ? act->message : "",
+		      t->incident_json);
 	return action_outcome(run->outcome, "logged");
 }
 

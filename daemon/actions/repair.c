@@ -742,7 +742,8 @@ int repair_undo(const struct repair_plan *p, struct patch_stats *st, char *err, 
 	if (!r && p->library_handle &&
 	    library_tries((struct repair_plan *)p, NULL, 0, unload_held, 0, NULL, why, sizeof(why)) &&
 	    same_process(p, why, sizeof(why)) != -ESRCH)
-		salve_log(LOG_WARNING, "repair of %s in process %u undone; %s stays loaded, unused: %s",
-			  p->symbol, p->pid, p->library, why);
+		salve_log_ctx(LOG_WARNING, &(struct log_fields){ .pid = p->pid },
+			      "repair of %s in process %u undone; %s stays loaded, unused: %s",
+			      p->symbol, p->pid, p->library, why);
 	return r;
 }

@@ -280,6 +280,20 @@ static struct entry **find(struct repairs *r, uint64_t id)
 	return p;
 }
 
+/* Roll e back (freed then, undone or not); a failure is logged with e's fields, taken
+ * before. */
+static void rollback_logged(struct repairs *r, struct entry *e, const char *reason)
+{
+	char err[512], rule[256], policy[256];
+	struct log_fields f = { .rule = rule, .policy = policy, .pid = e->plan.pid,
+				.incident = e->incident_id, .repair = e->id };
+
+	snprintf(rule, sizeof(rule), "%s", e->rule);
+	snprintf(policy, sizeof(policy), "%s", e->policy);
+	if (repairs_rollback(r, e->id, reason, err, sizeof(err)))
+		salve_log_ctx(LOG_ERR, &f, "repair %llu: %s", (unsigned long long)f.repair, err);
+}
+
 /* The standing repair the plan of a repair (or the repair's rule) is one of. */
 static struct standing **standing_of(struct repairs *r, const char *rule, const struct repair_plan *p)
 {
@@ -342,8 +356,10 @@ static void stand_exe(struct repairs *r, const struct repair_plan *spec, const c
 	snprintf(s->rule, sizeof(s->rule), "%s", o->rule ? o->rule : "");
 	snprintf(s->policy, sizeof(s->policy), "%s", o->policy ? o->policy : "");
 	if (r->stand(r->stand_ctx, exe, (uint32_t)s->id, err, sizeof(err))) {
-		salve_log(LOG_WARNING, "repair of %s: new processes of %s will not get it: %s",
-			  spec->symbol, exe, err);
+		salve_log_ctx(LOG_WARNING, &(struct log_fields){ .rule = o->rule, .policy = o->policy,
+								 .incident = o->incident_id },
+			      "repair of %s: new processes of %s will not get it: %s", spec->symbol,
+			      exe, err);
 		free(s);
 		return;
 	}
@@ -716,9 +732,8 @@ int repairs_rollback(struct repairs *r, uint64_t id, const char *reason, char *e
 		for (x = r->entries; x; x = next) {
 			next = x->next;
 			if (!strcmp(x->rule, rule) && !strcmp(x->plan.path, spec.path) &&
-			    !strcmp(x->plan.symbol, spec.symbol) &&
-			    repairs_rollback(r, x->id, reason, err, err_len))
-				salve_log(LOG_ERR, "repair %llu: %s", (unsigned long long)x->id, err);
+			    !strcmp(x->plan.symbol, spec.symbol))
+				rollback_logged(r, x, reason);
 		}
 		err[0] = 0;
 		return 0;
@@ -753,7 +768,6 @@ void repairs_verified(struct repairs *r, uint64_t incident_id, bool resolved)
 	static const char why[] = "the fault did not stop within the rule's verify window";
 	struct entry *e = r->entries, *next;
 	struct standing **s = &r->standing;
-	char err[512];
 
 	/* The repair of the processes to come, when the fault came back. */
 	while (*s) {
@@ -771,8 +785,8 @@ void repairs_verified(struct repairs *r, uint64_t incident_id, bool resolved)
 			e->verified = true;
 			save(r);
 			emit(r, entry_line(r, e, "verified"));
-		} else if (repairs_rollback(r, e->id, why, err, sizeof(err))) {
-			salve_log(LOG_ERR, "repair %llu: %s", (unsigned long long)e->id, err);
+		} else {
+			rollback_logged(r, e, why);
 		}
 	}
 }
@@ -801,29 +815,34 @@ static void restore_one(struct repairs *r, struct json_object *plan_obj, uint64_
 	struct entry *e;
 	uint8_t now[CODE_MAX];
 	bool by_binary = false;
+	struct log_fields fields;
 	char err[512];
 
 	if (repair_plan_from_json(plan_obj, &p) || repair_process_start_ns(p.pid) != p.start_ns ||
 	    patch_read((pid_t)p.pid, p.addr, now, p.len))
 		return; /* not a plan, or its process is gone: nothing to keep */
+	fields = (struct log_fields){ .rule = o->rule, .policy = o->policy, .pid = p.pid,
+				      .incident = o->incident_id, .repair = id };
 	if (p.mechanism == REPAIR_UPROBE_REGS) {
 		/* Its uprobe ended with the last salved: put it back to adopt it. */
 		if (repair_apply(&p, NULL, err, sizeof(err))) {
-			salve_log(LOG_WARNING, "repair of %s in process %u ended with the last salved: "
-				  "%s", p.symbol, p.pid, err);
+			salve_log_ctx(LOG_WARNING, &fields, "repair of %s in process %u ended with "
+				      "the last salved: %s", p.symbol, p.pid, err);
 			return;
 		}
 	} else if (memcmp(now, p.code, p.len)) {
 		if (memcmp(now, p.orig, p.len))
-			salve_log(LOG_WARNING, "repair of %s in process %u: the bytes there are "
-				  "neither salve's nor the file's; left alone", p.symbol, p.pid);
+			salve_log_ctx(LOG_WARNING, &fields, "repair of %s in process %u: the bytes "
+				      "there are neither salve's nor the file's; left alone", p.symbol,
+				      p.pid);
 		return; /* never written: the process is as it was */
 	}
 	if (!(e = calloc(1, sizeof(*e))) || !(e->rule = strdup(o->rule ? o->rule : "")) ||
 	    !(e->policy = strdup(o->policy ? o->policy : ""))) {
 		if (e)
 			entry_free(e);
-		salve_log(LOG_ERR, "repair of %s in process %u: %s", p.symbol, p.pid, strerror(ENOMEM));
+		salve_log_ctx(LOG_ERR, &fields, "repair of %s in process %u: %s", p.symbol, p.pid,
+			      strerror(ENOMEM));
 		return;
 	}
 	e->id = id && !*find(r, id) ? id : r->next_id;
@@ -835,8 +854,7 @@ static void restore_one(struct repairs *r, struct json_object *plan_obj, uint64_
 	e->next = r->entries;
 	r->entries = e;
 	if (!rule_loaded(ctx, e->rule, &by_binary)) {
-		if (repairs_rollback(r, e->id, "its rule is no longer loaded", err, sizeof(err)))
-			salve_log(LOG_ERR, "repair %llu: %s", (unsigned long long)e->id, err);
+		rollback_logged(r, e, "its rule is no longer loaded");
 		return;
 	}
 	stand(r, &p, &(struct repair_origin){ o->incident_id, o->rule, o->policy, by_binary });
@@ -902,8 +920,11 @@ static void continue_left_stopped(struct repairs *r, const char *exe, struct sta
 		path[n] = 0;
 		if (strcmp(path, exe) || !stopped_at_entry(de->d_name))
 			continue;
-		salve_log(LOG_INFO, "process %s of %s was left stopped at its entry point by the "
-			  "last salved: %s", de->d_name, exe, s ? "repaired and continued" : "continued");
+		salve_log_ctx(LOG_INFO, &(struct log_fields){ .pid = (uint32_t)atoi(de->d_name),
+							      .rule = s ? s->rule : NULL,
+							      .repair = s ? s->id : 0 },
+			      "process %s of %s was left stopped at its entry point by the last "
+			      "salved: %s", de->d_name, exe, s ? "repaired and continued" : "continued");
 		if (s)
 			repairs_entry_stopped(r, (uint32_t)atoi(de->d_name), (uint32_t)s->id);
 		else
@@ -1000,9 +1021,8 @@ void repairs_prune(struct repairs *r, repairs_rule_fn *rule_loaded, void *ctx)
 
 	for (e = r->entries; e; e = next) {
 		next = e->next;
-		if (!rule_loaded(ctx, e->rule, &by_binary) &&
-		    repairs_rollback(r, e->id, "its rule was removed by a reload", err, sizeof(err)))
-			salve_log(LOG_ERR, "repair %llu: %s", (unsigned long long)e->id, err);
+		if (!rule_loaded(ctx, e->rule, &by_binary))
+			rollback_logged(r, e, "its rule was removed by a reload");
 	}
 	for (struct rescue_entry *x = r->rescues, *xn; x; x = xn) {
 		xn = x->next;
@@ -1050,4 +1070,17 @@ struct json_object *repairs_list(const struct repairs *r)
 		return NULL;
 	}
 	return a;
+}
+
+size_t repairs_in_effect(const struct repairs *r)
+{
+	size_t n = breakers_count(r->breakers);
+
+	for (const struct entry *e = r->entries; e; e = e->next)
+		n++;
+	for (const struct rescue_entry *x = r->rescues; x; x = x->next)
+		n++;
+	for (const struct standing *s = r->standing; s; s = s->next)
+		n++;
+	return n;
 }

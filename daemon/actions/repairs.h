@@ -123,5 +123,7 @@ void repairs_prune(struct repairs *r, repairs_rule_fn *rule_loaded, void *ctx);
 
 /* Every repair in effect, as an array of objects like their lines (a new reference). */
 struct json_object *repairs_list(const struct repairs *r);
+/* How many repairs_list has, without making it. */
+size_t repairs_in_effect(const struct repairs *r);
 
 #endif
