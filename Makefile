@@ -15,7 +15,7 @@ DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev libcmo
         libsystemd-dev pkg-config make gcc g++ binutils bpftrace util-linux procps jq \
         libclang-rt-dev python3-jsonschema libdw-dev liblzma-dev libc6-dbg gdb xz-utils \
         libcapstone-dev debootstrap \
-        man-db groff-base bash-completion
+        debhelper dpkg-dev fakeroot lintian man-db groff-base bash-completion
 
 LIBS     := libbpf libelf libdw json-c zlib libsystemd capstone
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2
@@ -267,7 +267,7 @@ INSTALL_DIRS = $(DOCDIR)/examples $(DOCDIR)/policies $(DOCDIR) $(DATADIR)/salve 
 UNIT_SED = -e 's|/usr/sbin/salved|$(SBINDIR)/salved|g' -e 's|/usr/share/doc/salve|$(DOCDIR)|g' \
 	-e 's|/etc/salve/|$(SYSCONFDIR)/salve/|g'
 
-.PHONY: uninstall install-manifest
+.PHONY: uninstall install-manifest deb
 
 install-manifest:
 	@set -- $(INSTALL_LIST); while [ $$# -gt 0 ]; do echo "$$3"; shift 3; done
@@ -299,6 +299,24 @@ uninstall:
 	done; \
 	for d in $(INSTALL_DIRS); do \
 	    [ -d "$(DESTDIR)$$d" ] && rmdir --ignore-fail-on-non-empty "$(DESTDIR)$$d"; done; true
+
+# make deb: a Debian package of salve (debian/), built by dpkg-buildpackage in a copy of the
+# sources under $(BUILD)/deb (its build/ kept between runs, so a second make deb rebuilds
+# only what changed), then checked by lintian. The .deb lands in $(BUILD)/deb.
+DEB_SRC := $(BUILD)/deb/salve-$(VERSION)
+DEB_FILES := Makefile README.md bpf include daemon policies systemd man completion debian
+deb:
+	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version) && [ "$$v" = "$(VERSION)" ] || \
+	    { echo "make deb: debian/changelog is at version $$v, the Makefile at $(VERSION): add a changelog entry (dch -v $(VERSION))" >&2; exit 1; }
+	@mkdir -p $(DEB_SRC)
+	@find $(DEB_SRC) -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
+	@rm -f $(BUILD)/deb/*.deb $(BUILD)/deb/*.changes $(BUILD)/deb/*.buildinfo
+	@tar -c $(DEB_FILES) | tar -x -C $(DEB_SRC)
+	$(call msg,DEB,$(DEB_SRC))cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -nc -us -uc -jauto \
+	    > ../build.log 2>&1 || { tail -n 30 ../build.log; echo "make deb: dpkg-buildpackage failed (log: $(BUILD)/deb/build.log)" >&2; exit 1; }
+	$(call msg,LINTIAN,$(BUILD)/deb/salve_$(VERSION)_*.deb)lintian --info --fail-on error \
+	    $(BUILD)/deb/salve_$(VERSION)_*.changes
+	@ls $(BUILD)/deb/*.deb
 
 # criu-sid and bookworm-tree are Debian trees (tests/integration/lib/), full of *.d of their
 # own; deb holds make deb's copy of the sources, whose *.d name its own objects.
