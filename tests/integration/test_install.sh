@@ -167,9 +167,16 @@ unshare -m --propagation private bash -s "$TREE" "$WORK" > "$WORK/chroot.out" 2>
 	echo "dpkg -i:"
 	inside dpkg -i /tmp/salve.deb
 	echo "apt-get -f install:"
+	# The packages apt fetched last time are kept beside the tree, so a run needs the
+	# network only when the dependencies change.
+	cache=$(dirname "$tree")/apt-archives
+	mkdir -p "$cache" && cp "$cache"/*.deb "$t/var/cache/apt/archives/" 2>/dev/null
 	if ! inside apt-get -f install -y -q; then
 		inside apt-get update -q && inside apt-get -f install -y -q || die "apt-get -f install"
 	fi
+	for f in "$t"/var/cache/apt/archives/*.deb; do
+		[ -e "$tree/var/cache/apt/archives/${f##*/}" ] || cp -u "$f" "$cache/"
+	done
 	status=$(inside dpkg-query -W -f='${Status} ${Version}' salve) || die "dpkg-query"
 	echo "STATUS=$status"
 	echo "HELP:"

@@ -51,7 +51,9 @@ if ! unshare -m --propagation private \
 fi
 [ -x "$ROOT/usr/bin/apt-get" ] || cannot "the tree has no apt-get (log: $DIR/debootstrap.log)"
 [ -x "$ROOT/usr/bin/systemd-analyze" ] || cannot "the tree has no systemd-analyze (log: $DIR/debootstrap.log)"
-# apt inside the tree resolves the package's dependencies from the same mirror.
+# apt inside the tree resolves the package's dependencies from the same mirror; the
+# packages debootstrap installed from need not stay in its cache.
 echo "deb $MIRROR bookworm main" > "$ROOT/etc/apt/sources.list"
+rm -f "$ROOT"/var/cache/apt/archives/*.deb
 sed -n 's/^VERSION_ID=//p' "$ROOT/etc/os-release" | tr -d '"' > "$DIR/done"
 echo "bookworm_tree: $ROOT (Debian $(cat "$DIR/done")) made in $(( $(date +%s) - start ))s"
