@@ -29,7 +29,7 @@ files() { (cd "$1" && find . -type f -o -type l) | sed 's|^\.||' | sort; }
 
 echo "check: README's Install list is make install-manifest's"
 readme=$(awk '/^<!-- install-manifest/ { on = 1; next } on && /^```/ { if (++fence == 2) exit; next } on && fence == 1' "$ROOT/README.md")
-manifest=$(m install-manifest) || fail "make install-manifest failed"
+manifest=$(m install-manifest PREFIX=/usr/local SYSCONFDIR=/etc) || fail "make install-manifest failed"
 [ -n "$manifest" ] || fail "make install-manifest printed nothing"
 [ "$readme" = "$manifest" ] ||
 	fail "README.md's Install list and make install-manifest differ:$(diff <(echo "$readme") <(echo "$manifest"))"
