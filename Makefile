@@ -14,7 +14,8 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev libcmocka-dev \
         libsystemd-dev pkg-config make gcc g++ binutils bpftrace util-linux procps jq \
         libclang-rt-dev python3-jsonschema libdw-dev liblzma-dev libc6-dbg gdb xz-utils \
-        libcapstone-dev debootstrap prometheus
+        libcapstone-dev debootstrap prometheus \
+        debhelper dpkg-dev fakeroot lintian man-db groff-base bash-completion
 
 LIBS     := libbpf libelf libdw json-c zlib libsystemd capstone
 WARN     := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2
@@ -224,5 +225,100 @@ fuzz: deps
 clean:
 	rm -rf $(BUILD)
 
-# criu-sid is a Debian tree (tests/integration/lib/criu_tree.sh), full of *.d of its own.
--include $(shell find $(BUILD) -name criu-sid -prune -o -name '*.d' -type f -print 2>/dev/null)
+# ---- install, uninstall, deb ------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=DIR]; make uninstall takes the same. One list,
+# INSTALL_LIST, says what goes where: install, uninstall and install-manifest (which prints
+# every path install writes, for README's Install section and tests/integration/
+# test_install.sh) all read it. Each entry is KIND SOURCE DEST:
+#   prog  an executable, mode 0755
+#   file  a data file, mode 0644
+#   unit  the systemd unit, its paths (ExecStart's salved, the docs, /etc) set for PREFIX
+#   conf  a policy under /etc: installed only where there is none; an operator's is kept
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+SBINDIR    ?= $(PREFIX)/sbin
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+DOCDIR     ?= $(DATADIR)/doc/salve
+POLICYDIR  := $(SYSCONFDIR)/salve/policies.d
+# For PREFIX=/usr, where the distribution's systemd reads units (its systemd.pc says:
+# /lib/systemd/system on Debian 12); any other prefix has its own lib/systemd/system,
+# which systemd reads for /usr/local.
+UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),$(or $(shell $(PKG) --variable=systemdsystemunitdir \
+              systemd 2>/dev/null),/lib/systemd/system),$(PREFIX)/lib/systemd/system)
+
+INSTALL_LIST = \
+	prog $(BUILD)/salved                    $(SBINDIR)/salved \
+	prog $(BUILD)/salvectl                  $(BINDIR)/salvectl \
+	unit systemd/salved.service             $(UNITDIR)/salved.service \
+	conf policies/default.json              $(POLICYDIR)/default.json \
+	file policies/salve-policy.schema.json  $(DATADIR)/salve/salve-policy.schema.json \
+	file policies/web-service.json          $(DOCDIR)/examples/web-service.json \
+	file README.md                          $(DOCDIR)/README.md \
+	file policies/README.md                 $(DOCDIR)/policies/README.md \
+	file man/salved.8                       $(MANDIR)/man8/salved.8 \
+	file man/salvectl.8                     $(MANDIR)/man8/salvectl.8 \
+	file man/salve-policy.5                 $(MANDIR)/man5/salve-policy.5 \
+	file completion/salvectl.bash           $(DATADIR)/bash-completion/completions/salvectl
+# The folders that hold only salve's files, removed by uninstall once empty (deepest first).
+INSTALL_DIRS = $(DOCDIR)/examples $(DOCDIR)/policies $(DOCDIR) $(DATADIR)/salve \
+	$(POLICYDIR) $(SYSCONFDIR)/salve
+UNIT_SED = -e 's|/usr/sbin/salved|$(SBINDIR)/salved|g' -e 's|/usr/share/doc/salve|$(DOCDIR)|g' \
+	-e 's|/etc/salve/|$(SYSCONFDIR)/salve/|g'
+
+.PHONY: uninstall install-manifest deb
+
+install-manifest:
+	@set -- $(INSTALL_LIST); while [ $$# -gt 0 ]; do echo "$$3"; shift 3; done
+
+install: $(BUILD)/salved $(BUILD)/salvectl
+	@set -- $(INSTALL_LIST); while [ $$# -gt 0 ]; do \
+	    kind=$$1 src=$$2 dst="$(DESTDIR)$$3"; shift 3; \
+	    case $$kind in \
+	    prog) install -D -m 0755 "$$src" "$$dst" ;; \
+	    file) install -D -m 0644 "$$src" "$$dst" ;; \
+	    unit) mkdir -p "$$(dirname "$$dst")" && sed $(UNIT_SED) "$$src" > "$$dst.tmp" && \
+	          chmod 0644 "$$dst.tmp" && mv "$$dst.tmp" "$$dst" ;; \
+	    conf) if [ -e "$$dst" ] && ! cmp -s "$$src" "$$dst"; then \
+	              printf '  %-8s %s\n' KEEP "$$dst: yours differs from the shipped $$src; not replaced (diff $$src $$dst shows how)"; \
+	              continue; fi; \
+	          install -D -m 0644 "$$src" "$$dst" ;; \
+	    esac || exit 1; \
+	    printf '  %-8s %s\n' INSTALL "$$dst"; \
+	done
+
+uninstall:
+	@set -- $(INSTALL_LIST); while [ $$# -gt 0 ]; do \
+	    kind=$$1 src=$$2 dst="$(DESTDIR)$$3"; shift 3; \
+	    [ -e "$$dst" ] || continue; \
+	    if [ $$kind = conf ] && ! cmp -s "$$src" "$$dst"; then \
+	        printf '  %-8s %s\n' KEEP "$$dst: changed since it was installed (it differs from $$src); left in place"; \
+	        continue; fi; \
+	    rm -f "$$dst" && printf '  %-8s %s\n' REMOVE "$$dst" || exit 1; \
+	done; \
+	for d in $(INSTALL_DIRS); do \
+	    [ -d "$(DESTDIR)$$d" ] && rmdir --ignore-fail-on-non-empty "$(DESTDIR)$$d"; done; true
+
+# make deb: a Debian package of salve (debian/), built by dpkg-buildpackage in a copy of the
+# sources under $(BUILD)/deb (its build/ kept between runs, so a second make deb rebuilds
+# only what changed), then checked by lintian. The .deb lands in $(BUILD)/deb.
+DEB_SRC := $(BUILD)/deb/salve-$(VERSION)
+DEB_FILES := Makefile README.md bpf include daemon policies systemd man completion debian
+deb:
+	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version) && [ "$$v" = "$(VERSION)" ] || \
+	    { echo "make deb: debian/changelog is at version $$v, the Makefile at $(VERSION): add a changelog entry (dch -v $(VERSION))" >&2; exit 1; }
+	@mkdir -p $(DEB_SRC)
+	@find $(DEB_SRC) -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
+	@rm -f $(BUILD)/deb/*.deb $(BUILD)/deb/*.changes $(BUILD)/deb/*.buildinfo
+	@tar -c $(DEB_FILES) | tar -x -C $(DEB_SRC)
+	$(call msg,DEB,$(DEB_SRC))cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -nc -us -uc -jauto \
+	    > ../build.log 2>&1 || { tail -n 30 ../build.log; echo "make deb: dpkg-buildpackage failed (log: $(BUILD)/deb/build.log)" >&2; exit 1; }
+	$(call msg,LINTIAN,$(BUILD)/deb/salve_$(VERSION)_*.deb)lintian --info --fail-on error \
+	    $(BUILD)/deb/salve_$(VERSION)_*.changes
+	@ls $(BUILD)/deb/*.deb
+
+# criu-sid and bookworm-tree are Debian trees (tests/integration/lib/), full of *.d of their
+# own; deb holds make deb's copy of the sources, whose *.d name its own objects.
+-include $(shell find $(BUILD) \( -name criu-sid -o -name bookworm-tree -o -name deb \) -prune \
+	-o -name '*.d' -type f -print 2>/dev/null)
