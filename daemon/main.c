@@ -651,6 +651,7 @@ static struct json_object *status(struct daemon *d)
 	json_object_object_add(o, "events_seen", json_object_new_uint64(seen));
 	json_object_object_add(o, "events_lost", json_object_new_uint64(lost));
 	json_object_object_add(o, "events_suppressed", json_object_new_uint64(suppressed));
+	json_object_object_add(o, "followers", json_object_new_uint64(feed_followers(d->feed)));
 	json_object_object_add(o, "dry_run", json_object_new_boolean(d->opt.dry_run));
 	json_object_object_add(o, "state_dir", json_object_new_string(d->opt.state_dir));
 	json_object_object_add(o, "socket", json_object_new_string(d->opt.socket));

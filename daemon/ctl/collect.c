@@ -240,6 +240,43 @@ static int checkpoints(struct metrics *m, const struct collect_sources *s)
 	return 0;
 }
 
+/* Each function site's calls, the records salved read of it and what its rate limit
+ * held back, as salvectl probes counts them (a latency site's calls are its histogram's
+ * count, below). */
+static void sites(struct metrics *m, const struct collect_sources *s)
+{
+	static const struct {
+		const char *name, *help;
+	} fams[] = {
+		{ "salve_site_hits_total", "Calls (or returns, or failed syscalls) a function "
+					   "probe site's program ran on." },
+		{ "salve_site_events_total", "Records of a function probe site salved read." },
+		{ "salve_site_suppressed_total", "Calls in scope a function probe site's rate "
+						 "limit held back." },
+	};
+
+	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		metrics_family(m, fams[f].name, METRICS_COUNTER, fams[f].help);
+		for (size_t i = 0; s->sites && i < s->sites->n_sites; i++) {
+			const struct site *site = &s->sites->sites[i];
+			struct pipeline_site_counts read = pipeline_site_counts(s->pipeline, site->id);
+			uint64_t hits = 0, held = 0, v;
+			char id[16];
+
+			if (f == 0 && site->cfg.kind == SALVE_SITE_LATENCY)
+				continue; /* its histogram's _count */
+			if (f != 1 && probes_site_hits(s->probes, site->id, &hits, &held))
+				continue;
+			v = f == 0 ? hits : f == 1 ? read.records : read.suppressed + held;
+			snprintf(id, sizeof(id), "%u", site->id);
+			metrics_u64(m, (struct metrics_label[]){ { "probe", site->probe->id },
+								 { "policy", site->probe->policy->name },
+								 { "site", id } },
+				    3, v);
+		}
+	}
+}
+
 /* Each latency site's calls, cumulative since it was attached. */
 static void latency(struct metrics *m, const struct collect_sources *s)
 {
@@ -355,6 +392,7 @@ int collect_metrics(const struct collect_sources *s, char **text, size_t *len)
 	}
 	err = err ?: checkpoints(m, s);
 	if (!err) {
+		sites(m, s);
 		latency(m, s);
 		process(m);
 		err = metrics_finish(m, text, len);

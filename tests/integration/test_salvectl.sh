@@ -126,6 +126,22 @@ human repairs "^$id +override +[a-z]+ +$pid +guarded-faults +hot_patch +parse in
 ask "b=1" "ok 1"
 human repairs "^no repairs in effect$"
 json status ".status.incidents == 1 and .status.repairs == 0"
+json incidents ".incidents[0] | .rule == \"guarded-faults\" and .pid == $pid and
+	.actions[0].do == \"override\""
+human incidents "^[0-9]+ +[0-9-]{10} [0-9:.]{12} +guarded-faults +$pid +service +[a-z-]+ +override:"
+# events: the last lines, as written and as read; a follower sees the next.
+json "events -n 3" '.kind' # each line is one JSON object
+[ "$(ctl events -n 3 | wc -l)" = 3 ] || fail "salvectl events -n 3: $(ctl events -n 3)"
+ctl events --follow --kind signal --pid "$pid" --json > "$WORK/follow" 2>&1 &
+PIDS+=($!)
+follower=$!
+for _ in $(seq 100); do [ "$(ctl status -j | jq .status.followers)" = 1 ] && break; sleep 0.05; done
+json status '.status.followers == 1'
+ask "bad" "fault"
+for _ in $(seq 100); do [ -s "$WORK/follow" ] && break; sleep 0.05; done
+jq -e "select(.kind == \"signal\" and .pid == $pid and .signal == \"SIGSEGV\")" "$WORK/follow" > /dev/null ||
+	fail "the follower did not get the fault: $(cat "$WORK/follow")"
+kill "$follower"
 
 # Checkpoints of the service: taken, listed, extracted, restored.
 out=$(ctl checkpoint "$pid") || fail "salvectl checkpoint $pid: $out"
@@ -139,7 +155,7 @@ ctl extract "$ck" "$WORK/core" | grep -q "gdb $SVC $WORK/core" || fail "salvectl
 [ "$(ctl restore "$ck")" = "process $pid restored to checkpoint $ck" ] || fail "salvectl restore"
 ask "c=3" "ok 1"
 
-# reload, validate, stats, top.
+# reload, validate, stats, metrics, top.
 human "reload --check" "^would keep 2 probe sites as they are$"
 [ "$(ctl reload)" = "reloaded: 1 policy" ] || fail "salvectl reload"
 json status '.status.last_reload.ok'
@@ -148,6 +164,12 @@ out=$("$BUILD/salvectl" validate "$WORK/p.json" "$WORK/bad.json" 2>&1) && fail "
 grep -q "^$WORK/p.json: ok (3 probes, 1 rule)$" <<<"$out" || fail "validate: $out"
 grep -q "^$WORK/bad.json: probes\[3\]" <<<"$out" || fail "validate does not name the broken probe: $out"
 json stats '.stats.events.latency.reported >= 1'
+ctl metrics > "$WORK/metrics.prom" || fail "salvectl metrics failed"
+promtool check metrics < "$WORK/metrics.prom" || fail "promtool check metrics: $(promtool check metrics < "$WORK/metrics.prom" 2>&1)"
+grep -qx 'salve_up 1' "$WORK/metrics.prom" || fail "no salve_up 1 in the metrics"
+grep -qx "salve_site_hits_total{probe=\"parse-fails\",policy=\"ops\",site=\"$parse_site\"} [0-9]*" \
+	"$WORK/metrics.prom" || fail "no hits of parse-fails in the metrics: $(grep site_ "$WORK/metrics.prom")"
+json metrics '.text | test("salve_call_latency_seconds_count")'
 human stats '^latency +[0-9]+ '
 out=$(ctl top -d 0.2 -n 2) || fail "salvectl top failed: $out"
 [ "$(grep -c '^salvectl top - ' <<<"$out")" = 2 ] || fail "top printed not 2 frames: $out"
