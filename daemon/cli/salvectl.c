@@ -1167,6 +1167,11 @@ static const struct cmd cmds[] = {
 	{ "metrics", do_metrics,
 	  "[--json] [--socket PATH]: salved's metrics in the Prometheus text format (the\n"
 	  "             same page as --metrics-textfile and --metrics-listen serve)" },
+	{ "policies", do_policies,
+	  "[--json] [--socket PATH]: the policies in force, their files, probes, rules, scope" },
+	{ "probes", do_probes,
+	  "[--json] [--socket PATH]: every probe in force: where it sits, the kernel mechanism,\n"
+	  "             fast path or not (and the build flag that gives it), hits, events, held" },
 	{ "reload", do_reload,
 	  "[--check] [--json] [--socket PATH]: make salved load its policies again, all or\n"
 	  "             nothing; --check says what would attach and detach, changing nothing" },
@@ -1179,20 +1184,15 @@ static const struct cmd cmds[] = {
 	  "             or sockets), or criu's images restored" },
 	{ "rollback", do_rollback,
 	  "ID [--json] [--socket PATH]: undo repair ID now (its original bytes back)" },
+	{ "rules", do_rules,
+	  "[--json] [--socket PATH]: the rules in force: state, times fired, last fired,\n"
+	  "             the budget of actions the last hour left" },
 	{ "stats", do_stats,
 	  "[--json] [--socket PATH]: salved reads what its ring holds, then prints its\n"
 	  "             counters per kind of event (the same as its stats line)" },
 	{ "status", do_status,
 	  "[--json] [--socket PATH]: what salved runs: policies, events, incidents, repairs,\n"
 	  "             the last reload and where its state, socket and events go" },
-	{ "policies", do_policies,
-	  "[--json] [--socket PATH]: the policies in force, their files, probes, rules, scope" },
-	{ "probes", do_probes,
-	  "[--json] [--socket PATH]: every probe in force: where it sits, the kernel mechanism,\n"
-	  "             fast path or not (and the build flag that gives it), hits, events, held" },
-	{ "rules", do_rules,
-	  "[--json] [--socket PATH]: the rules in force: state, times fired, last fired,\n"
-	  "             the budget of actions the last hour left" },
 	{ "top", salvectl_top,
 	  "[-d SECONDS] [-n COUNT] [--json] [--socket PATH]: a live view of the probe sites,\n"
 	  "             busiest first, with each latency site's calls drawn as a histogram;\n"
