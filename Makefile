@@ -264,8 +264,8 @@ INSTALL_LIST = \
 # The folders that hold only salve's files, removed by uninstall once empty (deepest first).
 INSTALL_DIRS = $(DOCDIR)/examples $(DOCDIR)/policies $(DOCDIR) $(DATADIR)/salve \
 	$(POLICYDIR) $(SYSCONFDIR)/salve
-UNIT_SED = -e 's|/usr/sbin/salved|$(SBINDIR)/salved|g' -e 's|/usr/share/doc/salve|$(DOCDIR)|g' \
-	-e 's|/etc/salve/|$(SYSCONFDIR)/salve/|g'
+UNIT_SED = -e 's|/usr/sbin/salved|$(SBINDIR)/salved|g' -e 's|/usr/bin/salvectl|$(BINDIR)/salvectl|g' \
+	-e 's|/usr/share/doc/salve|$(DOCDIR)|g' -e 's|/etc/salve/|$(SYSCONFDIR)/salve/|g'
 
 .PHONY: uninstall install-manifest deb
 
