@@ -11,12 +11,12 @@
 
 struct notify {
 	struct loop *loop;
-	bool enabled;          /* NOTIFY_SOCKET is set */
+	bool enabled;           /* NOTIFY_SOCKET is set */
 	uint64_t watchdog_usec; /* 0: no watchdog for salved */
 	struct loop_timer watchdog;
-	char status[512];
-	bool ready; /* READY=1 sent: a status goes at once, not with READY=1 */
-	bool warned; /* a failed send was logged */
+	char status[512];       /* the last STATUS= */
+	bool ready;             /* READY=1 sent: a status goes at once, not with READY=1 */
+	bool warned;            /* a failed send was logged */
 };
 
 static void notify_send(struct notify *n, const char *fmt, ...)
