@@ -54,12 +54,13 @@ start_salved() {
 		--state-dir "$WORK/state" --socket "$SOCKET" --stats-interval 0 "$@" \
 		2> "$WORK/salved.err" &
 	SALVED_PID=$!
-	for _ in $(seq 200); do
+	# Loading and verifying the BPF programs takes seconds on a busy host.
+	for _ in $(seq 600); do
 		grep -q 'watching with' "$WORK/salved.err" 2>/dev/null && return 0
 		kill -0 "$SALVED_PID" 2>/dev/null || { SALVED_PID=; fail "salved exited at start"; }
 		sleep 0.05
 	done
-	fail "salved did not start within 10s"
+	fail "salved did not start within 30s"
 }
 
 stop_salved() {
