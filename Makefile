@@ -312,7 +312,7 @@ deb:
 	@find $(DEB_SRC) -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
 	@rm -f $(BUILD)/deb/*.deb $(BUILD)/deb/*.changes $(BUILD)/deb/*.buildinfo
 	@tar -c $(DEB_FILES) | tar -x -C $(DEB_SRC)
-	$(call msg,DEB,$(DEB_SRC))cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -nc -us -uc -jauto \
+	$(call msg,DEB,$(DEB_SRC))cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD dpkg-buildpackage -b -nc -us -uc -jauto \
 	    > ../build.log 2>&1 || { tail -n 30 ../build.log; echo "make deb: dpkg-buildpackage failed (log: $(BUILD)/deb/build.log)" >&2; exit 1; }
 	$(call msg,LINTIAN,$(BUILD)/deb/salve_$(VERSION)_*.deb)lintian --info --fail-on error \
 	    $(BUILD)/deb/salve_$(VERSION)_*.changes
