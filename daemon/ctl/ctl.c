@@ -676,44 +676,7 @@ size_t ctl_clients(const struct ctl *c)
 	return c->n_clients;
 }
 
-/* ---- client side: blocking, one request ---- */
-
-/* Read one line (without its newline) into *buf, grown as it comes up to max bytes;
- * 0, or -errno (-EMSGSIZE: too long, -ENODATA: the peer closed before a newline). */
-static int read_line(int fd, char **buf, size_t max)
-{
-	size_t n = 0, cap = 0;
-
-	for (;;) {
-		ssize_t got;
-		char *nl;
-
-		if (n + 1 >= cap) {
-			size_t grown_cap = !cap ? 4096 : cap * 2 > max ? max : cap * 2;
-			char *grown;
-
-			if (n + 1 >= grown_cap)
-				return -EMSGSIZE;
-			if (!(grown = realloc(*buf, grown_cap)))
-				return -ENOMEM;
-			*buf = grown;
-			cap = grown_cap;
-		}
-		got = read(fd, *buf + n, cap - 1 - n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			return -errno;
-		if (!got)
-			return -ENODATA;
-		(*buf)[n + (size_t)got] = 0;
-		if ((nl = memchr(*buf + n, '\n', (size_t)got))) {
-			*nl = 0;
-			return 0;
-		}
-		n += (size_t)got;
-	}
-}
+/* ---- client side: blocking ---- */
 
 static int write_all(int fd, const char *s, size_t len)
 {
@@ -756,65 +719,19 @@ static int refused(struct json_object *reply, const char **error)
 					  -EPROTO;
 }
 
-int ctl_request(const char *path, struct json_object *req, struct json_object **out, char *err,
-		size_t err_len)
-{
-	struct sockaddr_un sa;
-	const char *why;
-	char *line = NULL;
-	int fd = -1, rc;
-
-	*out = NULL;
-	if ((rc = socket_address(path, &sa)))
-		goto fail;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		rc = -errno;
-		goto fail;
-	}
-	/* A refusal can come before the request is read, and the connection be closed:
-	 * a failed send is not the end, the line may be there to read. */
-	send_object(fd, req);
-	if ((rc = read_line(fd, &line, CTL_REPLY_MAX))) {
-		if (rc == -ENODATA || rc == -ECONNRESET || rc == -EPIPE) {
-			snprintf(err, err_len, "%s: salved closed the connection without an answer", path);
-			goto out;
-		}
-		goto fail;
-	}
-	if (!(*out = json_tokener_parse(line))) {
-		snprintf(err, err_len, "%s: salved answered something that is not JSON", path);
-		rc = -EPROTO;
-		goto out;
-	}
-	if ((rc = refused(*out, &why))) {
-		snprintf(err, err_len, "%s: %s", path, why);
-		json_object_put(*out);
-		*out = NULL;
-	}
-	goto out;
-fail:
-	snprintf(err, err_len, "%s: %s%s", path, strerror(-rc),
-		 rc == -ENOENT || rc == -ECONNREFUSED ? " (is salved running? see --socket)" :
-		 rc == -EACCES ? " (salved's control socket answers root, or its --socket-group; "
-				 "run salvectl as root)" : "");
-out:
-	free(line);
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
 /* ---- client side: a stream ---- */
 
 struct ctl_lines {
 	int fd;
 	char *buf;
 	size_t len, off, cap; /* buf[off, len) is read and not yet handed out */
+	size_t max;	      /* the longest line taken */
 };
 
-int ctl_stream_open(const char *path, struct json_object *req, struct json_object **reply,
-		    struct ctl_lines **out, char *err, size_t err_len)
+/* Connect, send req and read salved's answer line into *reply; then *out reads the lines
+ * that follow, each at most max bytes. */
+static int lines_open(const char *path, struct json_object *req, size_t max,
+		      struct json_object **reply, struct ctl_lines **out, char *err, size_t err_len)
 {
 	struct ctl_lines *l = calloc(1, sizeof(*l));
 	struct sockaddr_un sa;
@@ -828,6 +745,7 @@ int ctl_stream_open(const char *path, struct json_object *req, struct json_objec
 		return -ENOMEM;
 	}
 	l->fd = -1;
+	l->max = max;
 	if ((rc = socket_address(path, &sa)))
 		goto fail;
 	if ((l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
@@ -867,6 +785,24 @@ out:
 	return rc;
 }
 
+int ctl_stream_open(const char *path, struct json_object *req, struct json_object **reply,
+		    struct ctl_lines **out, char *err, size_t err_len)
+{
+	return lines_open(path, req, CTL_STREAM_QUEUE, reply, out, err, err_len);
+}
+
+/* ---- client side: one request ---- */
+
+int ctl_request(const char *path, struct json_object *req, struct json_object **out, char *err,
+		size_t err_len)
+{
+	struct ctl_lines *l;
+	int rc = lines_open(path, req, CTL_REPLY_MAX, out, &l, err, err_len);
+
+	ctl_lines_free(l);
+	return rc;
+}
+
 int ctl_lines_next(struct ctl_lines *l, const char **line)
 {
 	for (;;) {
@@ -888,7 +824,7 @@ int ctl_lines_next(struct ctl_lines *l, const char **line)
 			size_t cap = l->cap ? l->cap * 2 : 65536;
 			char *grown;
 
-			if (l->len > CTL_STREAM_QUEUE)
+			if (l->len > l->max)
 				return -EMSGSIZE;
 			if (!(grown = realloc(l->buf, cap)))
 				return -ENOMEM;
