@@ -24,6 +24,7 @@
 #include "kernel/netbreak.h"
 #include "kernel/override.h"
 #include "ctl/ctl.h"
+#include "ctl/policy_watch.h"
 #include "engine/engine.h"
 #include "events/events.h"
 #include "actions/journal.h"
@@ -63,6 +64,7 @@ struct options {
 	unsigned max_groups;  /* per rule: processes (or binaries) tracked at once */
 	uint64_t checkpoint_quota; /* bytes, all checkpoints under the state directory */
 	const char *criu;	   /* the criu binary checkpoints may use */
+	bool watch_policy;	   /* reload when the policy's files change */
 };
 
 /* What salved runs: a policy set, the kernel scope and the sites it makes, and the
@@ -97,6 +99,7 @@ struct daemon {
 	struct netbreak *netbreak; /* breakers around endpoints, where the kernel has them */
 	char no_override[256];     /* why not, when override is NULL */
 	struct ctl *ctl;
+	struct policy_watch *policy_watch; /* --watch-policy */
 	FILE *out;
 	unsigned ticks;
 	bool watchdog;
@@ -110,6 +113,10 @@ static void usage(FILE *f)
 		"Usage: salved [OPTION]...\n"
 		"Watch processes for faults with eBPF and report them as JSON lines.\n\n"
 		"  --policy PATH         policy file, or directory of *.json (default /etc/salve/policies.d)\n"
+		"  --watch-policy        reload the policy when its files change (inotify on the\n"
+		"                        --policy directory, or the one holding the --policy file;\n"
+		"                        a Kubernetes ConfigMap's update included), half a second\n"
+		"                        after the last change, as 'salvectl reload' does\n"
 		"  --log FILE            append events to FILE (default: standard output)\n"
 		"  --state-dir DIR       where salved keeps its journal and checkpoints\n"
 		"                        (default /var/lib/salve)\n"
@@ -162,9 +169,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_POLICY = 256, OPT_LOG, OPT_STATE, OPT_PIN, OPT_SOCKET, OPT_DRY, OPT_RATE,
 	       OPT_STATS, OPT_GROUPS, OPT_CLASSIC, OPT_NO_SESSIONS, OPT_NO_REGWRITE, OPT_VERSION, OPT_SOCKET_GROUP,
-	       OPT_CHECKPOINT_QUOTA, OPT_CRIU };
+	       OPT_CHECKPOINT_QUOTA, OPT_CRIU, OPT_WATCH_POLICY };
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, OPT_POLICY },
+		{ "watch-policy", no_argument, NULL, OPT_WATCH_POLICY },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "checkpoint-quota", required_argument, NULL, OPT_CHECKPOINT_QUOTA },
@@ -197,6 +205,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 		switch (c) {
 		case OPT_POLICY: o->policy = optarg; break;
+		case OPT_WATCH_POLICY: o->watch_policy = true; break;
 		case OPT_LOG: o->log = optarg; break;
 		case OPT_STATE: o->state_dir = optarg; break;
 		case OPT_CRIU: o->criu = optarg; break;
@@ -712,6 +721,16 @@ static int output_gone(struct daemon *d, int err)
 	return -EPIPE;
 }
 
+/* --watch-policy: the policy's files changed and settled. */
+static void on_policy_changed(void *ctx)
+{
+	struct daemon *d = ctx;
+	char err[1024];
+
+	if (!d->stopping)
+		reload_notified(d, err, sizeof(err));
+}
+
 static int on_ring(int fd, void *ctx)
 {
 	struct daemon *d = ctx;
@@ -1079,6 +1098,18 @@ static int run(struct daemon *d)
 	    (scope_watch_fd(d->scope_watch) >= 0 &&
 	     (err = loop_add(d->loop, scope_watch_fd(d->scope_watch), on_scope_watch, d))))
 		goto out;
+	if (d->opt.watch_policy) {
+		char why[512];
+
+		if ((err = policy_watch_new(d->loop, &(struct policy_watch_config){
+				.path = d->opt.policy, .changed = on_policy_changed, .ctx = d },
+				&d->policy_watch, why, sizeof(why)))) {
+			salve_log(LOG_ERR, "%s", why);
+			goto out;
+		}
+		salve_log(LOG_INFO, "reloading the policy when its files in %s change",
+			  policy_watch_dir(d->policy_watch));
+	}
 	d->watchdog = sd_watchdog_enabled(0, &usec) > 0;
 	sd_notify(0, "READY=1");
 	err = loop_run(d->loop);
@@ -1120,6 +1151,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	err = run(&d);
+	policy_watch_free(d.policy_watch);
 	ctl_free(d.ctl);
 	probes_free(d.probes);
 	engine_free(d.engine);
