@@ -14,7 +14,9 @@
  * An editor's swap and backup files are no change. The directory's parent is watched
  * too, for the directory's own name: when that name comes to hold another directory (a
  * symbolic link swapped to the next release, a directory moved into place), the watch
- * moves to it, and that is a change. So is an inotify queue that overflowed.
+ * moves to it, and that is a change. So is an inotify queue that overflowed. A policy
+ * file that is a symbolic link out of its directory is reloaded when the link changes,
+ * not when the file it points to does.
  *
  * The reload is asked for once the changes settle: settle_ns after the last of a burst
  * (an editor's save, kubelet's swap and its links), so a burst makes one reload, of
