@@ -14,7 +14,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 DEPS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev libcmocka-dev \
         libsystemd-dev pkg-config make gcc g++ binutils bpftrace util-linux procps jq \
         libclang-rt-dev python3-jsonschema libdw-dev liblzma-dev libc6-dbg gdb xz-utils \
-        libcapstone-dev debootstrap prometheus \
+        libcapstone-dev debootstrap prometheus python3-yaml \
         debhelper dpkg-dev fakeroot lintian man-db groff-base bash-completion
 
 LIBS     := libbpf libelf libdw json-c zlib libsystemd capstone

@@ -26,6 +26,7 @@
 #include "ctl/feed.h"
 #include "ctl/incidents.h"
 #include "ctl/probes_report.h"
+#include "ctl/policy_watch.h"
 #include "engine/engine.h"
 #include "events/events.h"
 #include "actions/journal.h"
@@ -75,6 +76,7 @@ struct options {
 	const char *metrics_textfile; /* the metrics page, rewritten every metrics_every s */
 	unsigned metrics_every;
 	const char *metrics_listen;   /* ADDRESS:PORT of the metrics listener */
+	bool watch_policy;	   /* reload when the policy's files change */
 };
 
 /* What salved runs: a policy set, the kernel scope and the sites it makes, and the
@@ -114,6 +116,7 @@ struct daemon {
 	struct tally *fired; /* incidents, by (rule, policy): the metrics' */
 	struct http *http;   /* --metrics-listen */
 	bool textfile_failing; /* the last write of --metrics-textfile failed (said once) */
+	struct policy_watch *policy_watch; /* --watch-policy */
 	FILE *out;
 	unsigned ticks;
 	struct notify *notify; /* what systemd is told */
@@ -133,6 +136,10 @@ static void usage(FILE *f)
 		"Usage: salved [OPTION]...\n"
 		"Watch processes for faults with eBPF and report them as JSON lines.\n\n"
 		"  --policy PATH         policy file, or directory of *.json (default /etc/salve/policies.d)\n"
+		"  --watch-policy        reload the policy when its files change (inotify on the\n"
+		"                        --policy directory, or the one holding the --policy file;\n"
+		"                        a Kubernetes ConfigMap's update included), half a second\n"
+		"                        after the last change, as 'salvectl reload' does\n"
 		"  --log FILE            append events to FILE (default: standard output)\n"
 		"  --state-dir DIR       where salved keeps its journal and checkpoints\n"
 		"                        (default /var/lib/salve)\n"
@@ -195,9 +202,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 	enum { OPT_POLICY = 256, OPT_LOG, OPT_STATE, OPT_PIN, OPT_SOCKET, OPT_DRY, OPT_RATE,
 	       OPT_STATS, OPT_GROUPS, OPT_CLASSIC, OPT_NO_SESSIONS, OPT_NO_REGWRITE, OPT_VERSION, OPT_SOCKET_GROUP,
 	       OPT_CHECKPOINT_QUOTA, OPT_CRIU, OPT_METRICS_TEXTFILE, OPT_METRICS_INTERVAL,
-	       OPT_METRICS_LISTEN };
+	       OPT_METRICS_LISTEN, OPT_WATCH_POLICY };
 	static const struct option longopts[] = {
 		{ "policy", required_argument, NULL, OPT_POLICY },
+		{ "watch-policy", no_argument, NULL, OPT_WATCH_POLICY },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "checkpoint-quota", required_argument, NULL, OPT_CHECKPOINT_QUOTA },
@@ -233,6 +241,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 		switch (c) {
 		case OPT_POLICY: o->policy = optarg; break;
+		case OPT_WATCH_POLICY: o->watch_policy = true; break;
 		case OPT_LOG: o->log = optarg; break;
 		case OPT_STATE: o->state_dir = optarg; break;
 		case OPT_CRIU: o->criu = optarg; break;
@@ -1026,6 +1035,16 @@ static int output_gone(struct daemon *d, int err)
 	return -EPIPE;
 }
 
+/* --watch-policy: the policy's files changed and settled. */
+static void on_policy_changed(void *ctx)
+{
+	struct daemon *d = ctx;
+	char err[1024];
+
+	if (!d->stopping)
+		reload_notified(d, err, sizeof(err));
+}
+
 static int on_ring(int fd, void *ctx)
 {
 	struct daemon *d = ctx;
@@ -1415,6 +1434,18 @@ static int run(struct daemon *d)
 	    (scope_watch_fd(d->scope_watch) >= 0 &&
 	     (err = loop_add(d->loop, scope_watch_fd(d->scope_watch), on_scope_watch, d))))
 		goto out;
+	if (d->opt.watch_policy) {
+		char why[512];
+
+		if ((err = policy_watch_new(d->loop, &(struct policy_watch_config){
+				.path = d->opt.policy, .changed = on_policy_changed, .ctx = d },
+				&d->policy_watch, why, sizeof(why)))) {
+			salve_log(LOG_ERR, "%s", why);
+			goto out;
+		}
+		salve_log(LOG_INFO, "reloading the policy when its files in %s change",
+			  policy_watch_dir(d->policy_watch));
+	}
 	/* Ready: the probes attached, the first policy in force, the control socket up. */
 	tell_status(d);
 	notify_ready(d->notify);
@@ -1462,6 +1493,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	err = run(&d);
+	policy_watch_free(d.policy_watch);
 	ctl_free(d.ctl);
 	http_free(d.http);
 	probes_free(d.probes);

@@ -429,6 +429,16 @@ static void free_names(char **names, size_t n)
 	free(names);
 }
 
+bool policy_dir_entry(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (name[0] == '.' || len <= 5 || strcmp(name + len - 5, ".json"))
+		return false;
+	/* the JSON Schema of the format ships beside the policies it describes */
+	return !(len > 12 && !strcmp(name + len - 12, ".schema.json"));
+}
+
 /* Regular *.json files of dir (symlinks followed), sorted, but for *.schema.json. Hidden
  * files are left out: editors keep their locks and backups there. */
 static int list_dir(const char *dir, char ***out, size_t *out_n, char *err, size_t err_len)
@@ -444,7 +454,6 @@ static int list_dir(const char *dir, char ***out, size_t *out_n, char *err, size
 	for (;;) {
 		const char *name;
 		struct stat st;
-		size_t len;
 		char *full;
 
 		errno = 0;
@@ -454,11 +463,7 @@ static int list_dir(const char *dir, char ***out, size_t *out_n, char *err, size
 			break;
 		}
 		name = de->d_name;
-		len = strlen(name);
-		if (name[0] == '.' || len <= 5 || strcmp(name + len - 5, ".json"))
-			continue;
-		/* the JSON Schema of the format ships beside the policies it describes */
-		if (len > 12 && !strcmp(name + len - 12, ".schema.json"))
+		if (!policy_dir_entry(name))
 			continue;
 		if (!(full = join(dir, name))) {
 			rc = -ENOMEM;

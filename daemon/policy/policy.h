@@ -300,6 +300,10 @@ struct policy_set {
  * what is wrong). */
 int policy_set_load(const char *path, struct policy_set **out, char *err, size_t err_len);
 
+/* Whether a directory's entry of that name is one policy_set_load reads: *.json, but
+ * for hidden files (editors keep their locks and backups there) and *.schema.json. */
+bool policy_dir_entry(const char *name);
+
 /* Parse one policy from a buffer; file names it in messages. Exposed for tests and
  * for salvectl validate. */
 int policy_parse(const char *file, const char *json, size_t len, struct policy *out,
