@@ -121,7 +121,9 @@ $(BUILD)/libsalved.a: $(LIB_OBJS)
 $(BUILD)/libsalve-policy.a: $(POLICY_OBJS)
 	$(call msg,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/salved: $(BUILD)/obj/daemon/main.o $(LIBS_SALVE)
+# salved's own files: the wiring (main.c), its options and its answers to salvectl.
+SALVED_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard daemon/*.c))
+$(BUILD)/salved: $(SALVED_OBJS) $(LIBS_SALVE)
 	$(call msg,LINK,$@)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/salvectl: $(CLI_OBJS) $(LIBS_SALVE)

@@ -1,9 +1,9 @@
-/* salved: wires the stages together. Options, privileges, then
+/* salved: wires the stages together (its options are options.c's, its answers to
+ * salvectl control.c's). Options, privileges, then
  * policy -> scope plan -> probes -> ring buffer -> pipeline -> JSON lines, in one epoll
  * loop with a signalfd (INT/TERM stop, HUP reloads) and a timerfd for periodic work. */
 #include <errno.h>
 #include <inttypes.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +25,6 @@
 #include "ctl/ctl.h"
 #include "ctl/feed.h"
 #include "ctl/incidents.h"
-#include "ctl/probes_report.h"
 #include "ctl/policy_watch.h"
 #include "engine/engine.h"
 #include "events/events.h"
@@ -36,300 +35,21 @@
 #include "events/pipeline.h"
 #include "policy/policy.h"
 #include "kernel/probes.h"
-#include "kernel/resolve.h"
 #include "events/report.h"
 #include "kernel/scope.h"
 #include "kernel/scope_watch.h"
 #include "kernel/sites.h"
 #include "events/stall.h"
 #include "base/sys.h"
-#include "base/atomic_file.h"
 #include "base/tally.h"
-#include "ctl/collect.h"
 #include "ctl/http.h"
-#include "ctl/metrics.h"
+#include "salved.h"
 
 #define TICK_MS 1000
 #define BREAKER_TICK_MS 50
 #define ACTIONS_STOP_NS (5ULL * 1000000000ULL) /* at a stop, what running actions get */
 /* Ticks between looks at the scope's names (stat, no ELF), for what inotify misses. */
 #define SCOPE_RECHECK_TICKS 30
-
-struct options {
-	const char *policy;
-	const char *log;
-	const char *state_dir;
-	const char *pin_dir;
-	const char *socket;
-	gid_t socket_group; /* CTL_NO_GROUP: root only */
-	bool dry_run;
-	bool classic;
-	bool no_sessions;
-	bool no_regwrite;
-	bool verbose;
-	unsigned rate;
-	unsigned burst;
-	unsigned stats_every; /* seconds; 0: only at exit */
-	unsigned max_groups;  /* per rule: processes (or binaries) tracked at once */
-	uint64_t checkpoint_quota; /* bytes, all checkpoints under the state directory */
-	const char *criu;	   /* the criu binary checkpoints may use */
-	const char *metrics_textfile; /* the metrics page, rewritten every metrics_every s */
-	unsigned metrics_every;
-	const char *metrics_listen;   /* ADDRESS:PORT of the metrics listener */
-	bool watch_policy;	   /* reload when the policy's files change */
-};
-
-/* What salved runs: a policy set, the kernel scope and the sites it makes, and the
- * kernel generations whose records it decided. */
-struct config {
-	struct policy_set *set;
-	struct scope_plan plan;
-	struct site_plan sites;
-	uint32_t first_gen, last_gen;
-};
-
-struct daemon {
-	struct options opt;
-	struct loop *loop;
-	struct probes *probes;
-	struct pipeline *pipeline;
-	struct config cur;  /* in force */
-	struct config prev; /* the one before the last reload: its records may still come */
-	struct scope_watch *scope_watch;
-	bool scope_dirty; /* a name the scope depends on changed: plan again on the tick */
-	struct stall *stall;
-	struct baseline *baseline;
-	struct engine *engine;
-	struct journal *journal;
-	struct actions *actions;
-	struct repairs *repairs;
-	struct checkpoints *checkpoints;
-	char criu_status[512]; /* criu's version, or why salved uses none */
-	bool criu_ok;
-	struct entry *entry;
-	struct override *override; /* register-writing uprobes, where the kernel allows them */
-	struct netbreak *netbreak; /* breakers around endpoints, where the kernel has them */
-	char no_override[256];     /* why not, when override is NULL */
-	struct ctl *ctl;
-	struct feed *feed;	     /* the lines written, for salvectl events */
-	struct incidents *incidents; /* the last incidents, for salvectl incidents */
-	struct tally *fired; /* incidents, by (rule, policy): the metrics' */
-	struct http *http;   /* --metrics-listen */
-	bool textfile_failing; /* the last write of --metrics-textfile failed (said once) */
-	struct policy_watch *policy_watch; /* --watch-policy */
-	FILE *out;
-	unsigned ticks;
-	struct notify *notify; /* what systemd is told */
-	uint64_t started_ns; /* CLOCK_REALTIME, for salvectl status */
-	struct {
-		uint64_t at_ns; /* CLOCK_REALTIME; 0: none since the start */
-		bool ok;
-		char error[1024];
-	} last_reload;
-	bool stopping; /* INT or TERM came: the actions are given their last seconds */
-	bool out_gone; /* the event output's reader went away: stopping */
-};
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: salved [OPTION]...\n"
-		"Watch processes for faults with eBPF and report them as JSON lines.\n\n"
-		"  --policy PATH         policy file, or directory of *.json (default /etc/salve/policies.d)\n"
-		"  --watch-policy        reload the policy when its files change (inotify on the\n"
-		"                        --policy directory, or the one holding the --policy file;\n"
-		"                        a Kubernetes ConfigMap's update included), half a second\n"
-		"                        after the last change, as 'salvectl reload' does\n"
-		"  --log FILE            append events to FILE (default: standard output)\n"
-		"  --state-dir DIR       where salved keeps its journal and checkpoints\n"
-		"                        (default /var/lib/salve)\n"
-		"  --checkpoint-quota SIZE\n"
-		"                        disk all checkpoints may take together, such as 512MiB\n"
-		"                        or 4GiB (default 4GiB; the file system keeps 5%% free)\n"
-		"  --criu PATH           the criu binary (4.2 or later) checkpoints may use, checked\n"
-		"                        at start (default /usr/sbin/criu)\n"
-		"  --pin-dir DIR         bpffs directory for pinned programs and maps\n"
-		"                        (default /sys/fs/bpf/salve)\n"
-		"  --socket PATH         control socket for salvectl (default " CTL_SOCKET_DEFAULT ")\n"
-		"  --socket-group NAME|GID\n"
-		"                        answer this group's members on the control socket too:\n"
-		"                        the socket becomes that group's, mode 0660 (default: root\n"
-		"                        only, mode 0600)\n"
-		"  --dry-run             log what actions would do, change no process\n"
-		"  --rate N[/BURST]      records per second per process and kind (default 100/200;\n"
-		"                        0 = unlimited)\n"
-		"  --stats-interval SEC  write a stats line every SEC seconds (default 60; 0 = at exit)\n"
-		"  --max-groups N        per rule, the processes or binaries counted at once; one\n"
-		"                        not seen of late is forgotten past it (default 4096)\n"
-		"  --classic-tracepoints use classic tracepoints even where BTF ones load\n"
-		"  --no-uprobe-sessions  time latency probes with a uprobe and a uretprobe even\n"
-		"                        where the kernel has uprobe session programs\n"
-		"  --no-register-writes  override functions by hot patch even where the kernel\n"
-		"                        lets uprobe programs write the registers\n"
-		"  --metrics-textfile PATH\n"
-		"                        write the metrics page (Prometheus text format) to PATH,\n"
-		"                        replaced whole every --metrics-interval, for node_exporter's\n"
-		"                        textfile collector (name it *.prom); removed at stop\n"
-		"  --metrics-interval SEC\n"
-		"                        how often --metrics-textfile is written (default 15)\n"
-		"  --metrics-listen ADDRESS:PORT\n"
-		"                        serve the metrics page over HTTP at /metrics, such as\n"
-		"                        127.0.0.1:9477 or [::1]:9477 (default: no listener)\n"
-		"  -v, --verbose         debug logging, libbpf's included\n"
-		"  --version             print the version\n"
-		"  -h, --help            print this help\n\n"
-		"Signals: INT and TERM stop salved cleanly, HUP reloads the policy (as\n"
-		"'salvectl reload' does).\n");
-}
-
-static int parse_unsigned(const char *s, const char *what, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v > 1000000000) {
-		fprintf(stderr, "salved: %s: expected a whole number, got '%s'\n", what, s);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
-static int parse_options(int argc, char **argv, struct options *o)
-{
-	enum { OPT_POLICY = 256, OPT_LOG, OPT_STATE, OPT_PIN, OPT_SOCKET, OPT_DRY, OPT_RATE,
-	       OPT_STATS, OPT_GROUPS, OPT_CLASSIC, OPT_NO_SESSIONS, OPT_NO_REGWRITE, OPT_VERSION, OPT_SOCKET_GROUP,
-	       OPT_CHECKPOINT_QUOTA, OPT_CRIU, OPT_METRICS_TEXTFILE, OPT_METRICS_INTERVAL,
-	       OPT_METRICS_LISTEN, OPT_WATCH_POLICY };
-	static const struct option longopts[] = {
-		{ "policy", required_argument, NULL, OPT_POLICY },
-		{ "watch-policy", no_argument, NULL, OPT_WATCH_POLICY },
-		{ "log", required_argument, NULL, OPT_LOG },
-		{ "state-dir", required_argument, NULL, OPT_STATE },
-		{ "checkpoint-quota", required_argument, NULL, OPT_CHECKPOINT_QUOTA },
-		{ "criu", required_argument, NULL, OPT_CRIU },
-		{ "pin-dir", required_argument, NULL, OPT_PIN },
-		{ "socket", required_argument, NULL, OPT_SOCKET },
-		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
-		{ "dry-run", no_argument, NULL, OPT_DRY },
-		{ "rate", required_argument, NULL, OPT_RATE },
-		{ "stats-interval", required_argument, NULL, OPT_STATS },
-		{ "max-groups", required_argument, NULL, OPT_GROUPS },
-		{ "classic-tracepoints", no_argument, NULL, OPT_CLASSIC },
-		{ "no-uprobe-sessions", no_argument, NULL, OPT_NO_SESSIONS },
-		{ "no-register-writes", no_argument, NULL, OPT_NO_REGWRITE },
-		{ "metrics-textfile", required_argument, NULL, OPT_METRICS_TEXTFILE },
-		{ "metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL },
-		{ "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int c;
-
-	*o = (struct options){ .policy = "/etc/salve/policies.d", .state_dir = "/var/lib/salve",
-			       .pin_dir = "/sys/fs/bpf/salve", .socket = CTL_SOCKET_DEFAULT, .rate = 100, .burst = 200,
-			       .stats_every = 60, .max_groups = ENGINE_MAX_GROUPS_DEFAULT,
-			       .socket_group = CTL_NO_GROUP,
-			       .checkpoint_quota = CHECKPOINT_QUOTA_DEFAULT,
-			       .criu = "/usr/sbin/criu", .metrics_every = 15 };
-	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
-		char *slash;
-
-		switch (c) {
-		case OPT_POLICY: o->policy = optarg; break;
-		case OPT_WATCH_POLICY: o->watch_policy = true; break;
-		case OPT_LOG: o->log = optarg; break;
-		case OPT_STATE: o->state_dir = optarg; break;
-		case OPT_CRIU: o->criu = optarg; break;
-		case OPT_CHECKPOINT_QUOTA:
-			if (policy_size_bytes(optarg, strlen(optarg), &o->checkpoint_quota) ||
-			    !o->checkpoint_quota) {
-				fprintf(stderr, "salved: --checkpoint-quota: expected a size such as "
-					"512MiB or 4GiB, got '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case OPT_PIN: o->pin_dir = optarg; break;
-		case OPT_SOCKET: o->socket = optarg; break;
-		case OPT_SOCKET_GROUP:
-			if (ctl_group_parse(optarg, &o->socket_group)) {
-				fprintf(stderr, "salved: --socket-group: no group '%s'\n", optarg);
-				return 2;
-			}
-			break;
-		case OPT_DRY: o->dry_run = true; break;
-		case OPT_CLASSIC: o->classic = true; break;
-		case OPT_NO_SESSIONS: o->no_sessions = true; break;
-		case OPT_NO_REGWRITE: o->no_regwrite = true; break;
-		case OPT_METRICS_TEXTFILE: o->metrics_textfile = optarg; break;
-		case OPT_METRICS_INTERVAL:
-			if (parse_unsigned(optarg, "--metrics-interval", &o->metrics_every))
-				return 2;
-			if (!o->metrics_every) {
-				fprintf(stderr, "salved: --metrics-interval: at least 1 second\n");
-				return 2;
-			}
-			break;
-		case OPT_METRICS_LISTEN: {
-			struct sockaddr_storage sa;
-			socklen_t len;
-
-			if (http_parse_address(optarg, &sa, &len)) {
-				fprintf(stderr, "salved: --metrics-listen: expected ADDRESS:PORT with a "
-					"numeric address, such as 127.0.0.1:9477 or [::1]:9477, got '%s'\n",
-					optarg);
-				return 2;
-			}
-			o->metrics_listen = optarg;
-			break;
-		}
-		case 'v': o->verbose = true; break;
-		case OPT_RATE:
-			slash = strchr(optarg, '/');
-			if (slash) {
-				*slash = 0;
-				if (parse_unsigned(slash + 1, "--rate burst", &o->burst))
-					return 2;
-			}
-			if (parse_unsigned(optarg, "--rate", &o->rate))
-				return 2;
-			if (!slash)
-				o->burst = o->rate * 2;
-			break;
-		case OPT_STATS:
-			if (parse_unsigned(optarg, "--stats-interval", &o->stats_every))
-				return 2;
-			break;
-		case OPT_GROUPS:
-			if (parse_unsigned(optarg, "--max-groups", &o->max_groups))
-				return 2;
-			if (!o->max_groups) {
-				fprintf(stderr, "salved: --max-groups: at least 1\n");
-				return 2;
-			}
-			break;
-		case OPT_VERSION:
-			printf("salved %s\n", SALVE_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "salved: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return 2;
-	}
-	return -1; /* go on */
-}
 
 static int build_plan(struct daemon *d, const struct policy_set *set, struct scope_plan *plan)
 {
@@ -452,7 +172,7 @@ static void on_entry_stopped(void *ctx, uint32_t pid, uint32_t cookie)
  * switch_config. A broken policy, or a step the kernel refuses, leaves the running
  * configuration as it was. check: only say, into *change, what would attach and detach.
  * 0, or -errno and err saying why. */
-static int reload(struct daemon *d, bool check, struct json_object *change, char *err,
+int daemon_reload(struct daemon *d, bool check, struct json_object *change, char *err,
 		  size_t err_len)
 {
 	struct config next = { 0 };
@@ -525,12 +245,12 @@ static void tell_status(struct daemon *d)
 		      d->opt.dry_run ? " (dry run)" : "");
 }
 
-static int reload_notified(struct daemon *d, char *err, size_t err_len)
+int daemon_reload_notified(struct daemon *d, char *err, size_t err_len)
 {
 	int rc;
 
 	notify_reloading(d->notify);
-	rc = reload(d, false, NULL, err, err_len);
+	rc = daemon_reload(d, false, NULL, err, err_len);
 	tell_status(d);
 	notify_ready(d->notify);
 	return rc;
@@ -538,7 +258,7 @@ static int reload_notified(struct daemon *d, char *err, size_t err_len)
 
 /* Read every record the ring holds and hand the events held for their rules on: after
  * it, every record the kernel wrote before has its line and has met its rules. */
-static void drain_ring(struct daemon *d)
+void daemon_drain_ring(struct daemon *d)
 {
 	int n = probes_consume(d->probes);
 
@@ -547,435 +267,12 @@ static void drain_ring(struct daemon *d)
 		salve_log(LOG_ERR, "reading the ring buffer: %s", strerror(-n));
 }
 
-static int write_stats(struct daemon *d, struct json_object **copy)
+int daemon_write_stats(struct daemon *d, struct json_object **copy)
 {
 	struct salve_counters kernel[SALVE_EV_KIND_MAX];
 	int err = probes_counters(d->probes, kernel);
 
 	return err ? err : pipeline_stats(d->pipeline, kernel, copy);
-}
-
-static int feature_add(struct json_object *list, const char *name, bool available,
-		       const char *detail)
-{
-	struct json_object *f = json_object_new_object();
-
-	if (!f || json_object_array_add(list, f)) {
-		json_object_put(f);
-		return -ENOMEM;
-	}
-	json_object_object_add(f, "name", json_object_new_string(name));
-	json_object_object_add(f, "available", json_object_new_boolean(available));
-	json_object_object_add(f, "detail", json_object_new_string(detail));
-	return 0;
-}
-
-/* What this kernel gives salved, and what salved uses of it. */
-static struct json_object *features(struct daemon *d)
-{
-	struct json_object *list = json_object_new_array();
-	const struct probes_hook *hooks;
-	char name[128], detail[512];
-	int err = list ? 0 : -ENOMEM;
-	bool nop5;
-
-	err = err ?: feature_add(list, "kernel BTF", true, "/sys/kernel/btf/vmlinux");
-	err = err ?: feature_add(list, "BPF ring buffer", true, "every probe's records");
-	for (size_t i = 0, n = probes_hooks(d->probes, &hooks); !err && i < n; i++) {
-		snprintf(name, sizeof(name), "tp_btf %s", hooks[i].hook);
-		snprintf(detail, sizeof(detail), "%s: on %s%s%s", hooks[i].family, hooks[i].flavour,
-			 hooks[i].why[0] ? ": " : "", hooks[i].why);
-		err = feature_add(list, name, !strcmp(hooks[i].flavour, "tp_btf"), detail);
-	}
-	err = err ?: feature_add(list, "uprobe sessions", probes_has_sessions(d->probes),
-				 probes_has_sessions(d->probes)
-					 ? "a latency probe is one session program per site"
-					 : d->opt.no_sessions ? "--no-uprobe-sessions"
-							      : "a uprobe and a uretprobe per site");
-	nop5 = resolve_nop5_optimized(detail, sizeof(detail));
-	err = err ?: feature_add(list, "nop5 fast path", nop5, detail);
-	err = err ?: feature_add(list, "uprobe register writes", d->override != NULL,
-				 d->override ? "overrides write rax and rip from a uprobe, nothing "
-					       "written into the process"
-					     : d->no_override);
-	err = err ?: feature_add(list, "hot patch", true,
-				 d->override ? "redirects: ptrace, /proc/PID/mem"
-					     : "overrides and redirects: ptrace, /proc/PID/mem");
-	err = err ?: feature_add(list, "cgroup connect hooks", netbreak_probe(detail, sizeof(detail)),
-				 detail);
-	err = err ?: feature_add(list, "CRIU", d->criu_ok, d->criu_status);
-	if (err) {
-		json_object_put(list);
-		return NULL;
-	}
-	return list;
-}
-
-static void add_time(struct json_object *o, const char *key, uint64_t realtime_ns)
-{
-	char when[64];
-
-	report_time(realtime_ns, when, sizeof(when));
-	json_object_object_add(o, key, json_object_new_string(when));
-}
-
-/* salvectl status: what salved runs, in one object. */
-static struct json_object *status(struct daemon *d)
-{
-	struct json_object *o = json_object_new_object(), *list, *reload;
-	struct salve_counters kernel[SALVE_EV_KIND_MAX] = { 0 };
-	struct engine_stats es;
-	uint64_t seen = 0, lost = 0, suppressed = 0, probes = 0, rules = 0;
-
-	if (!o)
-		return NULL;
-	probes_counters(d->probes, kernel);
-	for (int k = 0; k < SALVE_EV_KIND_MAX; k++) {
-		seen += kernel[k].seen;
-		lost += kernel[k].lost;
-		suppressed += kernel[k].suppressed;
-	}
-	for (size_t i = 0; i < d->cur.set->n_policies; i++) {
-		probes += d->cur.set->policies[i].n_probes;
-		rules += d->cur.set->policies[i].n_rules;
-	}
-	engine_stats(d->engine, &es);
-	json_object_object_add(o, "version", json_object_new_string(SALVE_VERSION));
-	json_object_object_add(o, "pid", json_object_new_int(getpid()));
-	add_time(o, "started", d->started_ns);
-	json_object_object_add(o, "uptime_s", json_object_new_uint64(
-		(loop_now_ns(CLOCK_REALTIME) - d->started_ns) / 1000000000ull));
-	json_object_object_add(o, "policy", json_object_new_string(d->opt.policy));
-	json_object_object_add(o, "policies", json_object_new_uint64(d->cur.set->n_policies));
-	json_object_object_add(o, "probes", json_object_new_uint64(probes));
-	json_object_object_add(o, "sites", json_object_new_uint64(d->cur.sites.n_sites));
-	json_object_object_add(o, "rules", json_object_new_uint64(rules));
-	json_object_object_add(o, "incidents", json_object_new_uint64(es.incidents));
-	list = repairs_list(d->repairs);
-	json_object_object_add(o, "repairs", json_object_new_uint64(list ? json_object_array_length(list) : 0));
-	json_object_put(list);
-	list = checkpoints_list(d->checkpoints, NULL);
-	json_object_object_add(o, "checkpoints", json_object_new_uint64(list ? json_object_array_length(list) : 0));
-	json_object_put(list);
-	json_object_object_add(o, "events_seen", json_object_new_uint64(seen));
-	json_object_object_add(o, "events_lost", json_object_new_uint64(lost));
-	json_object_object_add(o, "events_suppressed", json_object_new_uint64(suppressed));
-	json_object_object_add(o, "followers", json_object_new_uint64(feed_followers(d->feed)));
-	json_object_object_add(o, "dry_run", json_object_new_boolean(d->opt.dry_run));
-	json_object_object_add(o, "state_dir", json_object_new_string(d->opt.state_dir));
-	json_object_object_add(o, "socket", json_object_new_string(d->opt.socket));
-	if (d->opt.pin_dir)
-		json_object_object_add(o, "pin_dir", json_object_new_string(d->opt.pin_dir));
-	json_object_object_add(o, "log", json_object_new_string(d->opt.log ?: "(standard output)"));
-	if (d->last_reload.at_ns && (reload = json_object_new_object())) {
-		add_time(reload, "time", d->last_reload.at_ns);
-		json_object_object_add(reload, "ok", json_object_new_boolean(d->last_reload.ok));
-		if (!d->last_reload.ok)
-			json_object_object_add(reload, "error",
-					       json_object_new_string(d->last_reload.error));
-		json_object_object_add(o, "last_reload", reload);
-	}
-	return o;
-}
-
-static struct json_object *policies(struct daemon *d)
-{
-	struct json_object *list = json_object_new_array();
-
-	for (size_t i = 0; list && i < d->cur.set->n_policies; i++)
-		json_object_array_add(list, policy_describe(&d->cur.set->policies[i]));
-	return list;
-}
-
-static struct json_object *rules(struct daemon *d)
-{
-	struct json_object *list = json_object_new_array();
-	struct engine_rule_info *info;
-	size_t n = engine_rules_info(d->engine, 0, NULL, 0);
-	uint64_t now = loop_now_ns(CLOCK_BOOTTIME);
-
-	if (!list || !(info = calloc(n ?: 1, sizeof(*info)))) {
-		json_object_put(list);
-		return NULL;
-	}
-	engine_rules_info(d->engine, now, info, n);
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *o = json_object_new_object();
-		const char *state = info[i].verifying ? "verifying"
-				    : info[i].cooling ? "cooling down"
-				    : info[i].budget && !info[i].budget_left ? "budget spent"
-				    : "armed";
-
-		if (!o || json_object_array_add(list, o)) {
-			json_object_put(o);
-			break;
-		}
-		json_object_object_add(o, "rule", json_object_new_string(info[i].def->id));
-		json_object_object_add(o, "policy", json_object_new_string(info[i].def->policy->name));
-		json_object_object_add(o, "state", json_object_new_string(state));
-		json_object_object_add(o, "fired", json_object_new_uint64(info[i].fired));
-		if (info[i].last_fired_ns)
-			add_time(o, "last_fired", (uint64_t)((int64_t)info[i].last_fired_ns +
-							     loop_realtime_offset_ns()));
-		json_object_object_add(o, "budget", json_object_new_uint64(info[i].budget));
-		json_object_object_add(o, "budget_left", json_object_new_uint64(info[i].budget_left));
-		json_object_object_add(o, "groups", json_object_new_uint64(info[i].groups));
-		json_object_object_add(o, "verifying", json_object_new_uint64(info[i].verifying));
-		json_object_object_add(o, "cooling", json_object_new_uint64(info[i].cooling));
-		json_object_object_add(o, "actions", json_object_new_uint64(info[i].def->n_actions));
-	}
-	free(info);
-	return list;
-}
-
-/* salvectl's requests that only read: the key of the answer, and the answer. */
-static struct json_object *ctl_read(struct daemon *d, const char *cmd, const char **key)
-{
-	struct salve_counters kernel[SALVE_EV_KIND_MAX] = { 0 };
-	struct json_object *list = NULL;
-
-	*key = cmd;
-	if (!strcmp(cmd, "status"))
-		return status(d);
-	if (!strcmp(cmd, "policies"))
-		return policies(d);
-	if (!strcmp(cmd, "rules"))
-		return rules(d);
-	if (!strcmp(cmd, "features"))
-		return features(d);
-	if (!strcmp(cmd, "repairs"))
-		return repairs_list(d->repairs);
-	if (!strcmp(cmd, "incidents"))
-		return incidents_list(d->incidents);
-	if (!strcmp(cmd, "probes")) {
-		probes_counters(d->probes, kernel);
-		probes_report(d->probes, d->pipeline, d->cur.set, &d->cur.sites, kernel, &list);
-		return list;
-	}
-	*key = NULL;
-	return NULL;
-}
-
-/* ---- metrics (ctl/collect.h): one page, three ways out ---- */
-
-/* The metrics page, now: what the ring holds is read first, as for stats. */
-static int metrics_page(void *ctx, char **text, size_t *len)
-{
-	struct daemon *d = ctx;
-
-	drain_ring(d);
-	return collect_metrics(&(struct collect_sources){
-				       .probes = d->probes, .pipeline = d->pipeline, .engine = d->engine,
-				       .actions = d->actions, .repairs = d->repairs,
-				       .checkpoints = d->checkpoints, .set = d->cur.set,
-				       .sites = &d->cur.sites, .fired = d->fired,
-				       .checkpoint_quota = d->opt.checkpoint_quota },
-			       text, len);
-}
-
-/* --metrics-textfile, replaced whole. A failure is said once, until a write works. */
-static int write_textfile(struct daemon *d)
-{
-	char *text = NULL;
-	size_t len;
-	int err = metrics_page(d, &text, &len);
-
-	err = err ?: atomic_file_replace(d->opt.metrics_textfile, text, len, 0644);
-	free(text);
-	if (err && !d->textfile_failing)
-		salve_log(LOG_ERR, "--metrics-textfile %s: %s%s", d->opt.metrics_textfile,
-			  strerror(-err), err == -ENOENT ? " (its directory must exist: node_exporter's "
-							   "--collector.textfile.directory)" : "");
-	else if (!err && d->textfile_failing)
-		salve_log(LOG_INFO, "--metrics-textfile %s: written again", d->opt.metrics_textfile);
-	d->textfile_failing = err != 0;
-	return err;
-}
-
-/* The metrics' ways out that are asked for: the listener, and the text file's first
- * write. Either failing stops salved at its start, saying why. */
-static int metrics_start(struct daemon *d)
-{
-	char why[512];
-	size_t n;
-	int err;
-
-	if (d->opt.metrics_listen) {
-		if ((err = http_new(d->loop, &(struct http_config){ .listen = d->opt.metrics_listen,
-								    .path = "/metrics",
-								    .content_type = METRICS_CONTENT_TYPE,
-								    .body = metrics_page, .ctx = d },
-				    &d->http, why, sizeof(why)))) {
-			salve_log(LOG_ERR, "--metrics-listen %s: %s", d->opt.metrics_listen, why);
-			return err;
-		}
-		salve_log(LOG_INFO, "metrics: http://%.*s:%u/metrics",
-			  (int)(strrchr(d->opt.metrics_listen, ':') - d->opt.metrics_listen),
-			  d->opt.metrics_listen, http_port(d->http));
-	}
-	if (d->opt.metrics_textfile) {
-		n = strlen(d->opt.metrics_textfile);
-		if (n < 5 || strcmp(d->opt.metrics_textfile + n - 5, ".prom"))
-			salve_log(LOG_WARNING, "--metrics-textfile %s: node_exporter's textfile "
-				  "collector reads only files named *.prom", d->opt.metrics_textfile);
-		if ((err = write_textfile(d)))
-			return err;
-		salve_log(LOG_INFO, "metrics: %s, every %u s", d->opt.metrics_textfile,
-			  d->opt.metrics_every);
-	}
-	return 0;
-}
-
-/* salvectl's requests. */
-static void on_ctl(void *ctx, const char *cmd, struct json_object *req, struct json_object *reply)
-{
-	struct daemon *d = ctx;
-	struct json_object *check, *answer;
-	const char *key;
-	char err[1024];
-
-	if ((answer = ctl_read(d, cmd, &key)) || key) {
-		json_object_object_add(reply, "ok", json_object_new_boolean(answer != NULL));
-		json_object_object_add(reply, answer ? key : "error",
-				       answer ?: json_object_new_string(strerror(ENOMEM)));
-		return;
-	}
-	if (!strcmp(cmd, "reload")) {
-		bool dry = json_object_object_get_ex(req, "check", &check) &&
-			   json_object_get_boolean(check);
-		bool ok = !(dry ? reload(d, true, reply, err, sizeof(err))
-				: reload_notified(d, err, sizeof(err)));
-
-		json_object_object_add(reply, "ok", json_object_new_boolean(ok));
-		if (!ok)
-			json_object_object_add(reply, "error", json_object_new_string(err));
-		else if (!dry)
-			json_object_object_add(reply, "policies",
-					       json_object_new_int64((int64_t)d->cur.set->n_policies));
-		if (ok && dry)
-			json_object_object_add(reply, "check", json_object_new_boolean(true));
-		return;
-	}
-	if (!strcmp(cmd, "rollback")) {
-		struct json_object *id;
-		int rc = -EINVAL;
-
-		snprintf(err, sizeof(err), "rollback needs the repair's \"id\", a number");
-		if (json_object_object_get_ex(req, "id", &id) && json_object_is_type(id, json_type_int))
-			rc = repairs_rollback(d->repairs, (uint64_t)json_object_get_int64(id),
-					      "asked for (salvectl rollback)", err, sizeof(err));
-		json_object_object_add(reply, "ok", json_object_new_boolean(!rc));
-		if (rc)
-			json_object_object_add(reply, "error", json_object_new_string(err));
-		return;
-	}
-	if (!strcmp(cmd, "checkpoint")) {
-		struct json_object *pid, *repairs = NULL;
-		char id[CHECKPOINT_ID_MAX];
-		uint64_t rescue;
-		int rc = -EINVAL;
-
-		snprintf(err, sizeof(err), "checkpoint needs the process's \"pid\", a number above 1");
-		if (json_object_object_get_ex(req, "pid", &pid) && json_object_is_type(pid, json_type_int) &&
-		    json_object_get_int64(pid) > 1 && json_object_get_int64(pid) != getpid()) {
-			if (repairs_rescuing(d->repairs, (uint32_t)json_object_get_int64(pid), &rescue)) {
-				snprintf(err, sizeof(err), "salved traces process %lld for rescue %llu, and "
-					 "a checkpoint must hold it too: roll the rescue back first",
-					 (long long)json_object_get_int64(pid), (unsigned long long)rescue);
-			} else {
-				repairs = repairs_list(d->repairs);
-				rc = checkpoints_take(d->checkpoints,
-						      &(struct checkpoint_request){
-							      .pid = (pid_t)json_object_get_int64(pid),
-							      .repairs = repairs,
-							      .keep = CHECKPOINT_KEEP_ASKED },
-						      id, err, sizeof(err));
-				json_object_put(repairs);
-			}
-		}
-		json_object_object_add(reply, "ok", json_object_new_boolean(!rc));
-		if (rc) {
-			json_object_object_add(reply, "error", json_object_new_string(err));
-		} else {
-			struct json_object *list = checkpoints_list(d->checkpoints, id);
-
-			if (list && json_object_array_length(list))
-				json_object_object_add(reply, "checkpoint",
-						       json_object_get(json_object_array_get_idx(list, 0)));
-			json_object_put(list);
-		}
-		return;
-	}
-	if (!strcmp(cmd, "restore")) {
-		struct json_object *id;
-		pid_t pid = 0;
-		int rc = -EINVAL;
-
-		snprintf(err, sizeof(err), "restore needs the checkpoint's \"id\"");
-		if (json_object_object_get_ex(req, "id", &id) && json_object_is_type(id, json_type_string))
-			rc = checkpoints_restore(d->checkpoints, json_object_get_string(id), &pid, err,
-						 sizeof(err));
-		json_object_object_add(reply, "ok", json_object_new_boolean(!rc));
-		json_object_object_add(reply, rc ? "error" : "pid",
-				       rc ? json_object_new_string(err) : json_object_new_int(pid));
-		return;
-	}
-	if (!strcmp(cmd, "checkpoints")) {
-		struct json_object *id, *meta, *list;
-		char dir[4096];
-
-		if (json_object_object_get_ex(req, "id", &id)) { /* one, whole */
-			int rc = checkpoints_find(d->checkpoints, json_object_get_string(id), &meta, dir,
-						  sizeof(dir), err, sizeof(err));
-
-			json_object_object_add(reply, "ok", json_object_new_boolean(!rc));
-			if (!rc)
-				json_object_object_add(meta, "path", json_object_new_string(dir));
-			json_object_object_add(reply, rc ? "error" : "checkpoint",
-					       rc ? json_object_new_string(err) : meta);
-			return;
-		}
-		list = checkpoints_list(d->checkpoints, NULL);
-
-		json_object_object_add(reply, "ok", json_object_new_boolean(list != NULL));
-		json_object_object_add(reply, list ? "checkpoints" : "error",
-				       list ?: json_object_new_string(strerror(ENOMEM)));
-		return;
-	}
-	if (!strcmp(cmd, "stats")) {
-		struct json_object *stats = NULL;
-		int rc;
-
-		/* What the ring holds now is read first: every record the kernel wrote
-		 * before the request has its line before this stats line. */
-		drain_ring(d);
-		rc = write_stats(d, &stats);
-		json_object_object_add(reply, "ok", json_object_new_boolean(!rc));
-		if (rc)
-			json_object_object_add(reply, "error", json_object_new_string(strerror(-rc)));
-		else
-			json_object_object_add(reply, "stats", stats);
-		return;
-	}
-	if (!strcmp(cmd, "events")) { /* a stream of the lines: see ctl/feed.h */
-		feed_events(d->feed, d->ctl, req, reply);
-		return;
-	}
-	if (!strcmp(cmd, "metrics")) {
-		char *text = NULL;
-		size_t len = 0;
-		int rc = metrics_page(d, &text, &len);
-
-		json_object_object_add(reply, "ok", json_object_new_boolean(!rc));
-		json_object_object_add(reply, rc ? "error" : "text",
-				       rc ? json_object_new_string(strerror(-rc))
-					  : json_object_new_string_len(text, (int)len));
-		free(text);
-		return;
-	}
-	json_object_object_add(reply, "ok", json_object_new_boolean(0));
-	snprintf(err, sizeof(err), "unknown command \"%s\"", cmd);
-	json_object_object_add(reply, "error", json_object_new_string(err));
 }
 
 /* A name the scope depends on changed (a binary installed or replaced, a unit started):
@@ -1042,7 +339,7 @@ static void on_policy_changed(void *ctx)
 	char err[1024];
 
 	if (!d->stopping)
-		reload_notified(d, err, sizeof(err));
+		daemon_reload_notified(d, err, sizeof(err));
 }
 
 static int on_ring(int fd, void *ctx)
@@ -1050,7 +347,7 @@ static int on_ring(int fd, void *ctx)
 	struct daemon *d = ctx;
 
 	(void)fd;
-	drain_ring(d);
+	daemon_drain_ring(d);
 	return output_gone(d, 0);
 }
 
@@ -1068,7 +365,7 @@ static int on_signal(int fd, void *ctx)
 			char err[1024];
 
 			if (!d->stopping)
-				reload_notified(d, err, sizeof(err));
+				daemon_reload_notified(d, err, sizeof(err));
 			continue;
 		}
 		salve_log(LOG_INFO, "%s: stopping", strsignal(si.ssi_signo));
@@ -1235,9 +532,9 @@ static int on_tick(int fd, void *ctx)
 	stall_check(d->stall, d->probes, &d->cur.sites, d->pipeline, now);
 	tick_histograms(d, now);
 	if (d->opt.stats_every && d->ticks % d->opt.stats_every == 0)
-		write_stats(d, NULL);
+		daemon_write_stats(d, NULL);
 	if (d->opt.metrics_textfile && d->ticks % d->opt.metrics_every == 0)
-		write_textfile(d);
+		control_write_textfile(d);
 	tell_status(d);
 	return output_gone(d, 0);
 }
@@ -1258,7 +555,6 @@ static int make_dirs(const char *path, mode_t mode)
 	}
 	return mkdir(buf, mode) && errno != EEXIST ? -errno : 0;
 }
-
 
 /* The directory the control socket goes in, made when missing: searchable by all, as
  * systemd's RuntimeDirectory is, so --socket-group's members reach the socket, whose
@@ -1427,8 +723,8 @@ static int run(struct daemon *d)
 	    (err = make_parent(d->opt.socket)) ||
 	    (err = ctl_new(d->loop, &(struct ctl_config){ .path = d->opt.socket,
 							   .group = d->opt.socket_group,
-							   .handler = on_ctl, .ctx = d }, &d->ctl)) ||
-	    (err = metrics_start(d)) ||
+							   .handler = control_request, .ctx = d }, &d->ctl)) ||
+	    (err = control_metrics_start(d)) ||
 	    (err = loop_add(d->loop, timer, on_tick, d)) ||
 	    (err = loop_add(d->loop, breaker_timer, on_breaker_tick, d)) ||
 	    (scope_watch_fd(d->scope_watch) >= 0 &&
@@ -1457,8 +753,8 @@ static int run(struct daemon *d)
 	actions_stop(d->actions, err ? 0 : ACTIONS_STOP_NS);
 	/* What is already in the ring is still reported, where there is a reader. */
 	if (!d->out_gone) {
-		drain_ring(d);
-		write_stats(d, NULL);
+		daemon_drain_ring(d);
+		daemon_write_stats(d, NULL);
 	}
 	err = err ?: output_gone(d, 0);
 	/* A page of a salved gone would say it is up: it goes with it. */
@@ -1478,7 +774,7 @@ out:
 int main(int argc, char **argv)
 {
 	struct daemon d = { 0 };
-	int rc = parse_options(argc, argv, &d.opt), err;
+	int rc = options_parse(argc, argv, &d.opt), err;
 
 	if (rc >= 0)
 		return rc;
