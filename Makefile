@@ -193,7 +193,7 @@ $(BUILD)/tests/targets/%: tests/targets/%.c $(BUILD)/tests/targets/libfault.so
 # The README's two commands. run starts salved on the shipped default policy.
 run: deps
 	@$(MAKE) --no-print-directory all
-	./$(BUILD)/salved --policy policies/default.json
+	./$(BUILD)/salved --policy policies/default
 
 check: deps
 	@$(MAKE) --no-print-directory all
@@ -217,7 +217,7 @@ $(BUILD)/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c $(wildcard daemon/policy/*.c
 fuzz: deps
 	@$(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_policy
 	@rm -rf $(BUILD)/fuzz/corpus && mkdir -p $(BUILD)/fuzz/corpus && \
-	    cp policies/*.json $(BUILD)/fuzz/corpus/
+	    cp policies/*.json policies/default/*.json $(BUILD)/fuzz/corpus/
 	$(BUILD)/fuzz/fuzz_policy -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 \
 	    -print_final_stats=1 $(BUILD)/fuzz/corpus
 

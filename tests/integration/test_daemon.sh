@@ -18,7 +18,7 @@ grep -qF "$WORK/bad.json: probes[0].kind: unknown probe kind \"exitt\" (did you 
 	fail "broken policy message: $(cat "$WORK/bad.err")"
 
 # A pin directory off bpffs: refused, saying where pins can go and how.
-"$BUILD/salved" --policy "$ROOT/policies/default.json" --pin-dir "$WORK/pins" --state-dir "$WORK/state" \
+"$BUILD/salved" --policy "$ROOT/policies/default" --pin-dir "$WORK/pins" --state-dir "$WORK/state" \
 	--socket "$WORK/pins.sock" > /dev/null 2> "$WORK/pins.err" && fail "salved pinned outside bpffs"
 grep -qF -- "--pin-dir $WORK/pins: not on a bpf file system" "$WORK/pins.err" &&
 	grep -qF "mount -t bpf bpf DIR" "$WORK/pins.err" || fail "pin-dir message: $(cat "$WORK/pins.err")"
@@ -27,7 +27,7 @@ grep -qF -- "--pin-dir $WORK/pins: not on a bpf file system" "$WORK/pins.err" &&
 # Without privileges: every missing capability named.
 if command -v setpriv >/dev/null; then
 	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
-		"$BUILD/salved" --policy "$ROOT/policies/default.json" > /dev/null 2> "$WORK/priv.err" &&
+		"$BUILD/salved" --policy "$ROOT/policies/default" > /dev/null 2> "$WORK/priv.err" &&
 		fail "salved started without privileges"
 	grep -q 'missing capabilities (run as root): CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_SYS_ADMIN' \
 		"$WORK/priv.err" || fail "privilege message: $(cat "$WORK/priv.err")"

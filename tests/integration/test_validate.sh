@@ -30,7 +30,7 @@ $WORK/dir/20-app.json: ok (3 probes, 1 rule)"
 [ "$out" = "$want" ] || fail "directory: printed '$out'"
 
 # The shipped policies are valid, alone and as one set.
-"$CTL" validate "$ROOT/policies" "$ROOT/policies/default.json" > /dev/null 2> "$WORK/err" ||
+"$CTL" validate "$ROOT/policies" "$ROOT/policies/default" > /dev/null 2> "$WORK/err" ||
 	fail "shipped policies: $(cat "$WORK/err")"
 
 # A broken file: the message on stderr, nothing on stdout, exit 1; the valid one still says ok.

@@ -92,6 +92,9 @@ static void expect_load_error(const char *path, int rc, const char *msg)
 
 /* ---- what loads ----------------------------------------------------------------------- */
 
+/* The default policy (policies/default/, what make run loads) is a set of two: crashes,
+ * aborts and OOM kills host-wide, and non-zero exits of services only (cgroups under
+ * /system.slice), so a first run reports faults, not every grep that found nothing. */
 static void test_default_policy_parses(void **state)
 {
 	struct policy_set *set = NULL;
@@ -99,40 +102,57 @@ static void test_default_policy_parses(void **state)
 	struct policy *p;
 
 	(void)state;
-	assert_int_equal(policy_set_load("policies/default.json", &set, err, sizeof(err)), 0);
+	assert_int_equal(policy_set_load("policies/default", &set, err, sizeof(err)), 0);
 	assert_string_equal(err, "");
-	assert_int_equal(set->n_policies, 1);
-	p = &set->policies[0];
-	assert_string_equal(p->file, "policies/default.json");
-	assert_string_equal(p->name, "default");
-	assert_int_equal(p->scope.n_binaries + p->scope.n_cgroups + p->scope.n_comms, 0);
-	assert_int_equal(p->n_probes, 3);
+	assert_int_equal(set->n_policies, 2);
 
+	p = &set->policies[0];
+	assert_string_equal(p->file, "policies/default/host.json");
+	assert_string_equal(p->name, "host");
+	/* host-wide: no scope at all */
+	assert_int_equal(p->scope.n_binaries + p->scope.n_cgroups + p->scope.n_units +
+				 p->scope.n_comms + p->scope.n_uids,
+			 0);
+	assert_int_equal(p->n_probes, 2);
 	assert_string_equal(p->probes[0].id, "crashes");
 	assert_int_equal(p->probes[0].kind, POLICY_PROBE_SIGNAL);
+	/* every fatal signal, SIGABRT (aborts, failed asserts) among them */
 	assert_int_equal(p->probes[0].signals_mask, ALL_SIGNALS);
 	assert_false(p->probes[0].handled);
 	/* Faults a program catches are reported by default. */
 	assert_int_equal(p->probes[0].faults, POLICY_FAULTS_ALL);
-	assert_string_equal(p->probes[1].id, "exits");
-	assert_int_equal(p->probes[1].kind, POLICY_PROBE_EXIT);
-	assert_true(p->probes[1].nonzero);
-	assert_string_equal(p->probes[2].id, "oom");
-	assert_int_equal(p->probes[2].kind, POLICY_PROBE_OOM);
-	for (size_t i = 0; i < p->n_probes; i++) {
-		assert_ptr_equal(p->probes[i].policy, p);
-		/* the fields of function probes stay empty for the others */
-		assert_null(p->probes[i].binary);
-		assert_int_equal(p->probes[i].rate.per_second, 0);
-	}
-	/* a crash's stack is a snapshot unwound by CFI; the others have none */
+	/* a crash's stack is a snapshot unwound by CFI */
 	assert_true(p->probes[0].stack);
 	assert_true(p->probes[0].stack_cfi);
 	assert_int_equal(p->probes[0].stack_bytes, POLICY_STACK_BYTES_DEFAULT);
-	for (size_t i = 1; i < p->n_probes; i++) {
-		assert_false(p->probes[i].stack);
-		assert_false(p->probes[i].stack_cfi);
-		assert_int_equal(p->probes[i].stack_bytes, 0);
+	assert_string_equal(p->probes[1].id, "oom");
+	assert_int_equal(p->probes[1].kind, POLICY_PROBE_OOM);
+
+	p = &set->policies[1];
+	assert_string_equal(p->file, "policies/default/services.json");
+	assert_string_equal(p->name, "services");
+	assert_int_equal(p->scope.n_cgroups, 1);
+	assert_string_equal(p->scope.cgroups[0], "/system.slice");
+	assert_int_equal(p->scope.n_binaries + p->scope.n_units + p->scope.n_comms + p->scope.n_uids, 0);
+	assert_int_equal(p->n_probes, 1);
+	assert_string_equal(p->probes[0].id, "service-exits");
+	assert_int_equal(p->probes[0].kind, POLICY_PROBE_EXIT);
+	assert_true(p->probes[0].nonzero);
+
+	for (size_t k = 0; k < set->n_policies; k++) {
+		p = &set->policies[k];
+		assert_int_equal(p->n_rules, 0);
+		for (size_t i = 0; i < p->n_probes; i++) {
+			assert_ptr_equal(p->probes[i].policy, p);
+			/* the fields of function probes stay empty for the others */
+			assert_null(p->probes[i].binary);
+			assert_int_equal(p->probes[i].rate.per_second, 0);
+			if (p->probes[i].kind != POLICY_PROBE_SIGNAL) {
+				assert_false(p->probes[i].stack);
+				assert_false(p->probes[i].stack_cfi);
+				assert_int_equal(p->probes[i].stack_bytes, 0);
+			}
+		}
 	}
 	policy_set_free(set);
 }
