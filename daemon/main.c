@@ -484,8 +484,9 @@ static struct json_object *features(struct daemon *d)
 	err = err ?: feature_add(list, "BPF ring buffer", true, "every probe's records");
 	for (size_t i = 0, n = probes_hooks(d->probes, &hooks); !err && i < n; i++) {
 		snprintf(name, sizeof(name), "tp_btf %s", hooks[i].hook);
-		snprintf(detail, sizeof(detail), "%s: on %s%s%s", hooks[i].family, hooks[i].flavour,
-			 hooks[i].why[0] ? ": " : "", hooks[i].why);
+		snprintf(detail, sizeof(detail), "%s: on %s%s%s%s", hooks[i].family, hooks[i].flavour,
+			 hooks[i].why[0] ? ": " : "", hooks[i].why,
+			 hooks[i].on_demand ? "; attached while a syscall probe exists" : "");
 		err = feature_add(list, name, !strcmp(hooks[i].flavour, "tp_btf"), detail);
 	}
 	err = err ?: feature_add(list, "uprobe sessions", probes_has_sessions(d->probes),
@@ -997,8 +998,10 @@ static int start(struct daemon *d)
 	if ((err = probes_new(&pc, &d->probes)))
 		goto out;
 	for (size_t i = 0, n = probes_hooks(d->probes, &hooks); i < n; i++)
-		salve_log(hooks[i].why[0] ? LOG_WARNING : LOG_INFO, "%s: %s on %s%s%s", hooks[i].family,
-			  hooks[i].hook, hooks[i].flavour, hooks[i].why[0] ? ": " : "", hooks[i].why);
+		if (!hooks[i].on_demand) /* those say so when a probe attaches them */
+			salve_log(hooks[i].why[0] ? LOG_WARNING : LOG_INFO, "%s: %s on %s%s%s",
+				  hooks[i].family, hooks[i].hook, hooks[i].flavour,
+				  hooks[i].why[0] ? ": " : "", hooks[i].why);
 	if ((err = sites_plan_build(next.set, &next.sites, why, sizeof(why))))
 		goto refused;
 	if ((err = engine_rules_prepare(d->engine, next.set, &rules))) {

@@ -143,7 +143,8 @@ static int choose_flavours(struct probes *p, bool classic_only)
 			if (p->n_hooks == PROBES_HOOKS_MAX)
 				return -E2BIG;
 			h = &p->hooks[p->n_hooks++];
-			*h = (struct probes_hook){ p->families[f].name, sec + 7, "tp_btf", "" };
+			*h = (struct probes_hook){ p->families[f].name, sec + 7, "tp_btf", "",
+						   p->families[f].obj == p->syscalls->obj };
 			snprintf(type, sizeof(type), "btf_trace_%s", h->hook);
 			if (classic_only)
 				h->why = "classic tracepoints requested";
@@ -701,6 +702,25 @@ static int attach_session(struct probes *p, __u32 id, const char *path, __u64 of
 	return 0;
 }
 
+/* sys_exit is attached while a syscall probe exists (on_demand), and says so each time
+ * it comes and goes, with the flavour it runs on. */
+static void log_sys_exit(const struct probes *p, bool attached)
+{
+	for (size_t i = 0; i < p->n_hooks; i++) {
+		const struct probes_hook *h = &p->hooks[i];
+
+		if (!h->on_demand)
+			continue;
+		if (attached)
+			salve_log(*h->why ? LOG_WARNING : LOG_INFO, "%s: %s attached on %s%s%s "
+				  "(a syscall probe needs it)", h->family, h->hook, h->flavour,
+				  *h->why ? ": " : "", h->why);
+		else
+			salve_log(LOG_INFO, "%s: %s detached (no syscall probe left)", h->family,
+				  h->hook);
+	}
+}
+
 int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site, const char *path,
 		       __u64 offset)
 {
@@ -744,6 +764,8 @@ int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site
 			err = -errno;
 			break;
 		}
+		if (!p->n_sys_sites)
+			log_sys_exit(p, true);
 		p->sys_sites[id] = true;
 		p->n_sys_sites++;
 		err = 0;
@@ -799,6 +821,7 @@ void probes_site_detach(struct probes *p, __u32 id)
 		if (!--p->n_sys_sites) {
 			bpf_link__destroy(p->sys_link);
 			p->sys_link = NULL;
+			log_sys_exit(p, false);
 		}
 	}
 	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_sites), &id, &none, BPF_ANY);
