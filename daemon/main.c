@@ -381,6 +381,15 @@ static void on_entry_stopped(void *ctx, uint32_t pid, uint32_t cookie)
 	repairs_entry_stopped(d->repairs, pid, cookie);
 }
 
+/* Every error of a policy set that cannot load, one log line each. */
+static void log_policy_errors(const struct policy_errors *errs, const char *path)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		salve_log(LOG_ERR, "%s", errs->msgs[i]);
+	if (errs->stopped)
+		salve_log(LOG_ERR, "%s: stopped after %d errors", path, POLICY_ERRORS_MAX);
+}
+
 /* Reload as a transaction: validate and plan the whole new set, prepare its rules, then
  * switch_config. A broken policy, or a step the kernel refuses, leaves the running
  * configuration as it was. check: only say, into *change, what would attach and detach.
@@ -390,11 +399,19 @@ static int reload(struct daemon *d, bool check, struct json_object *change, char
 {
 	struct config next = { 0 };
 	struct engine_rules *rules = NULL;
+	struct policy_errors perrs;
 	int rc;
 
 	*err = 0;
-	if ((rc = policy_set_load(d->opt.policy, &next.set, err, err_len)))
-		goto refused;
+	/* The refusal says the first error (and how many); the log has them all. */
+	if ((rc = policy_set_load_errors(d->opt.policy, &next.set, &perrs))) {
+		policy_errors_summary(&perrs, err, err_len);
+		salve_log(LOG_ERR, "reload refused, the running policy stays: %s", err);
+		if (perrs.n > 1)
+			log_policy_errors(&perrs, d->opt.policy);
+		policy_errors_clear(&perrs);
+		return rc;
+	}
 	if ((rc = build_plan(d, next.set, &next.plan))) {
 		snprintf(err, err_len, "the scope cannot be programmed (see salved's log)");
 		goto refused;
@@ -937,6 +954,7 @@ static int start(struct daemon *d)
 	struct config next = { 0 };
 	struct journal_replay replay = { 0 };
 	struct engine_rules *rules = NULL;
+	struct policy_errors perrs;
 	char why[512], version[64];
 	int err;
 
@@ -979,8 +997,9 @@ static int start(struct daemon *d)
 	actions_set_repairs(d->actions, d->repairs);
 	actions_set_checkpoints(d->actions, d->checkpoints);
 	repairs_set_standing(d->repairs, on_stand, on_unstand, d);
-	if ((err = policy_set_load(d->opt.policy, &next.set, why, sizeof(why)))) {
-		salve_log(LOG_ERR, "%s", why);
+	if ((err = policy_set_load_errors(d->opt.policy, &next.set, &perrs))) {
+		log_policy_errors(&perrs, d->opt.policy); /* every error, one line each */
+		policy_errors_clear(&perrs);
 		journal_replay_clear(&replay);
 		return err;
 	}

@@ -69,6 +69,17 @@ grep -qF "salvectl: reload refused, the running policy stays: $WORK/p.json:1:" "
 pid=$(crash crash)
 ev=$(wait_event ".pid == $pid") || fail "the running policy stopped reporting after salvectl reload"
 expect "$ev" .probe after
+# A policy with two mistakes: the refusal says how many and the first; the log has each.
+write_policy "$WORK/p.json" '{"salve": 1, "name": "two",
+ "probes": [{"id": "a", "kind": "exitt"}, {"id": "b", "kind": "signal", "signals": ["SIGSEV"]}]}'
+first="$WORK/p.json: probes[0].kind: unknown probe kind \"exitt\" (did you mean \"exit\"?)"
+second="$WORK/p.json: probes[1].signals[0]: unknown signal \"SIGSEV\" (did you mean \"SIGSEGV\"?)"
+"$BUILD/salvectl" reload --socket "$SOCKET" > /dev/null 2> "$WORK/ctl.err" &&
+	fail "salvectl reload accepted a policy with two mistakes"
+grep -qxF "salvectl: reload refused, the running policy stays: 2 errors in the policies, the first: $first" \
+	"$WORK/ctl.err" || fail "salvectl reload of two mistakes: $(cat "$WORK/ctl.err")"
+grep -qxF "salved: error: $first" "$WORK/salved.err" && grep -qxF "salved: error: $second" "$WORK/salved.err" ||
+	fail "salved's log does not list both mistakes: $(cat "$WORK/salved.err")"
 policy crash-nopie again
 out=$("$BUILD/salvectl" reload --socket "$SOCKET") || fail "salvectl reload failed on a good policy"
 [ "$out" = "reloaded: 1 policy" ] || fail "salvectl reload printed '$out'"
