@@ -55,7 +55,8 @@ BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRCS))
 
 # Targets: small programs with deliberate faults, and the ELF shapes the symbolizer must read.
-TARGET_SRCS := $(filter-out tests/targets/lib%.c tests/targets/hot.c,$(wildcard tests/targets/*.c))
+TARGET_SRCS := $(filter-out tests/targets/lib%.c tests/targets/hot.c tests/targets/salve-demo.c,\
+                 $(wildcard tests/targets/*.c))
 TARGETS     := $(patsubst tests/targets/%.c,$(BUILD)/tests/targets/%,$(TARGET_SRCS)) \
                $(patsubst tests/targets/%.cpp,$(BUILD)/tests/targets/%,$(wildcard tests/targets/*.cpp)) \
                $(BUILD)/tests/targets/libfault.so $(BUILD)/tests/targets/libfix.so \
@@ -73,7 +74,7 @@ BENCH_TOOLS := $(BUILD)/tests/bench/floor $(BUILD)/tests/bench/ptrace_floor \
 .SECONDARY:
 .PHONY: all deps run check unit integration bench fuzz clean install
 
-all: deps-check $(BUILD)/salved $(BUILD)/salvectl $(TARGETS) $(UNIT_BINS) $(BENCH_BINS) $(BENCH_TOOLS)
+all: deps-check $(BUILD)/salved $(BUILD)/salvectl $(BUILD)/salve-demo $(TARGETS) $(UNIT_BINS) $(BENCH_BINS) $(BENCH_TOOLS)
 
 # ---- dependencies --------------------------------------------------------------
 deps:
@@ -193,10 +194,50 @@ $(BUILD)/tests/targets/%: tests/targets/%.c $(BUILD)/tests/targets/libfault.so
 	@mkdir -p $(@D)
 	$(call msg,CC,$<)$(CC) $(TARGET_CFLAGS) -pie -fPIE $(TARGET_LDFLAGS) $< $(TARGET_LINK) -o $@
 
-# The README's two commands. run starts salved on the shipped default policy.
+# ---- make run: a first five minutes ---------------------------------------------
+# The demo make run points at: crashes, aborts or exits non-zero on request.
+$(BUILD)/salve-demo: tests/targets/salve-demo.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$<)$(CC) $(TARGET_CFLAGS) $< -o $@
+
+# The README's first command: salved on the shipped default policy (policies/default/),
+# with its state, control socket and pins in scratch places, so a salved installed on the
+# host is not disturbed and nothing is left in /var/lib/salve. ARGS goes to salved after
+# these, and salved takes the last of an option given twice: ARGS='--state-dir DIR' wins.
+# Before salved starts, it says what the policy watches and how to see it work.
+RUN_DIR    := $(abspath $(BUILD)/run)
+RUN_POLICY := policies/default
+RUN_SOCKET := $(RUN_DIR)/salved.sock
+RUN_PINS   := /sys/fs/bpf/salve-run
+ARGS       ?=
+# The value ARGS gives an option (--opt VALUE or --opt=VALUE), else the default.
+run_opt = $$(set -- $(ARGS); v=$(2); while [ $$\# -gt 0 ]; do case $$1 in \
+	$(1)=*) v=$${1\#*=} ;; $(1)) [ $$\# -gt 1 ] && { v=$$2; shift; } ;; esac; shift; done; echo "$$v")
 run: deps
 	@$(MAKE) --no-print-directory all
-	./$(BUILD)/salved --policy policies/default.json
+	@mkdir -p $(RUN_DIR)
+	@policy=$(call run_opt,--policy,$(RUN_POLICY)); sock=$(call run_opt,--socket,$(RUN_SOCKET)); \
+	state=$(call run_opt,--state-dir,$(RUN_DIR)/state); demo=$(abspath $(BUILD)/salve-demo); \
+	echo; echo "salved watches, with $$policy:"; \
+	if [ "$$policy" = $(RUN_POLICY) ]; then \
+	    echo "  - crashes (fatal signals, with the stack), aborts and OOM kills, host-wide"; \
+	    echo "  - non-zero exits of services (processes in the cgroups under /system.slice)"; \
+	else echo "  - what those policies say (salvectl validate $$policy lists them)"; fi; \
+	log=$(call run_opt,--log,); echo "Events are JSON lines $${log:+in }$${log:-here}, and Ctrl-C stops salved."; \
+	echo "Its state is in $$state, its control socket is $$sock."; \
+	echo; echo "To see it work, in another terminal:"; \
+	echo "  $$demo crash"; \
+	echo "      a NULL dereference: expect {\"time\":...,\"kind\":\"signal\",\"probe\":\"crashes\",...,"; \
+	echo "      \"comm\":\"salve-demo\",...,\"signal\":\"SIGSEGV\",...,\"stack\":[...parse_request...]}"; \
+	echo "  $$demo abort"; \
+	echo "      a failed assert: expect the same with \"signal\":\"SIGABRT\""; \
+	echo "  sudo systemd-run --wait $$demo exit 3"; \
+	echo "      a service failing: expect {...,\"kind\":\"exit\",\"probe\":\"service-exits\",...,\"exit_code\":3,...}"; \
+	echo "  sudo $(abspath $(BUILD)/salvectl) stats --socket $$sock"; \
+	echo "      what the kernel saw and salved reported, per kind of event"; \
+	echo
+	$(BUILD)/salved --policy $(RUN_POLICY) --state-dir $(RUN_DIR)/state --socket $(RUN_SOCKET) \
+	    --pin-dir $(RUN_PINS) $(ARGS)
 
 check: deps
 	@$(MAKE) --no-print-directory all
@@ -220,7 +261,7 @@ $(BUILD)/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c $(wildcard daemon/policy/*.c
 fuzz: deps
 	@$(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_policy
 	@rm -rf $(BUILD)/fuzz/corpus && mkdir -p $(BUILD)/fuzz/corpus && \
-	    cp policies/*.json $(BUILD)/fuzz/corpus/
+	    cp policies/*.json policies/default/*.json $(BUILD)/fuzz/corpus/
 	$(BUILD)/fuzz/fuzz_policy -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 \
 	    -print_final_stats=1 $(BUILD)/fuzz/corpus
 
@@ -254,7 +295,8 @@ INSTALL_LIST = \
 	prog $(BUILD)/salved                    $(SBINDIR)/salved \
 	prog $(BUILD)/salvectl                  $(BINDIR)/salvectl \
 	unit systemd/salved.service             $(UNITDIR)/salved.service \
-	conf policies/default.json              $(POLICYDIR)/default.json \
+	conf policies/default/host.json         $(POLICYDIR)/host.json \
+	conf policies/default/services.json     $(POLICYDIR)/services.json \
 	file policies/salve-policy.schema.json  $(DATADIR)/salve/salve-policy.schema.json \
 	file policies/web-service.json          $(DOCDIR)/examples/web-service.json \
 	file README.md                          $(DOCDIR)/README.md \

@@ -55,8 +55,9 @@ static struct json_object *features(struct daemon *d)
 	err = err ?: feature_add(list, "BPF ring buffer", true, "every probe's records");
 	for (size_t i = 0, n = probes_hooks(d->probes, &hooks); !err && i < n; i++) {
 		snprintf(name, sizeof(name), "tp_btf %s", hooks[i].hook);
-		snprintf(detail, sizeof(detail), "%s: on %s%s%s", hooks[i].family, hooks[i].flavour,
-			 hooks[i].why[0] ? ": " : "", hooks[i].why);
+		snprintf(detail, sizeof(detail), "%s: on %s%s%s%s", hooks[i].family, hooks[i].flavour,
+			 hooks[i].why[0] ? ": " : "", hooks[i].why,
+			 hooks[i].on_demand ? "; attached while a syscall probe exists" : "");
 		err = feature_add(list, name, !strcmp(hooks[i].flavour, "tp_btf"), detail);
 	}
 	err = err ?: feature_add(list, "uprobe sessions", probes_has_sessions(d->probes),

@@ -168,20 +168,48 @@ static void on_entry_stopped(void *ctx, uint32_t pid, uint32_t cookie)
 	repairs_entry_stopped(d->repairs, pid, cookie);
 }
 
+/* Every error of a policy set that cannot load, one log line each. */
+static void log_policy_errors(const struct policy_errors *errs, const char *path)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		salve_log(LOG_ERR, "%s", errs->msgs[i]);
+	if (errs->stopped)
+		salve_log(LOG_ERR, "%s: stopped after %d errors", path, POLICY_ERRORS_MAX);
+}
+
 /* Reload as a transaction: validate and plan the whole new set, prepare its rules, then
  * switch_config. A broken policy, or a step the kernel refuses, leaves the running
  * configuration as it was. check: only say, into *change, what would attach and detach.
  * 0, or -errno and err saying why. */
+/* A reload refused: said, and kept for salvectl status unless it was only a check. */
+static void reload_refused(struct daemon *d, bool check, const char *err)
+{
+	salve_log(LOG_ERR, "reload refused, the running policy stays: %s", err);
+	if (check)
+		return;
+	d->last_reload.at_ns = loop_now_ns(CLOCK_REALTIME);
+	d->last_reload.ok = false;
+	snprintf(d->last_reload.error, sizeof(d->last_reload.error), "%s", err);
+}
+
 int daemon_reload(struct daemon *d, bool check, struct json_object *change, char *err,
 		  size_t err_len)
 {
 	struct config next = { 0 };
 	struct engine_rules *rules = NULL;
+	struct policy_errors perrs;
 	int rc;
 
 	*err = 0;
-	if ((rc = policy_set_load(d->opt.policy, &next.set, err, err_len)))
-		goto refused;
+	/* The refusal says the first error (and how many); the log has them all. */
+	if ((rc = policy_set_load_errors(d->opt.policy, &next.set, &perrs))) {
+		policy_errors_summary(&perrs, err, err_len);
+		reload_refused(d, check, err);
+		if (perrs.n > 1)
+			log_policy_errors(&perrs, d->opt.policy);
+		policy_errors_clear(&perrs);
+		return rc;
+	}
 	if ((rc = build_plan(d, next.set, &next.plan))) {
 		snprintf(err, err_len, "the scope cannot be programmed (see salved's log)");
 		goto refused;
@@ -214,12 +242,7 @@ int daemon_reload(struct daemon *d, bool check, struct json_object *change, char
 	return 0;
 refused:
 	config_clear(&next);
-	salve_log(LOG_ERR, "reload refused, the running policy stays: %s", err);
-	if (!check) {
-		d->last_reload.at_ns = loop_now_ns(CLOCK_REALTIME);
-		d->last_reload.ok = false;
-		snprintf(d->last_reload.error, sizeof(d->last_reload.error), "%s", err);
-	}
+	reload_refused(d, check, err);
 	return rc;
 }
 
@@ -583,6 +606,7 @@ static int start(struct daemon *d)
 	struct config next = { 0 };
 	struct journal_replay replay = { 0 };
 	struct engine_rules *rules = NULL;
+	struct policy_errors perrs;
 	char why[512], version[64];
 	int err;
 
@@ -626,8 +650,9 @@ static int start(struct daemon *d)
 	actions_set_repairs(d->actions, d->repairs);
 	actions_set_checkpoints(d->actions, d->checkpoints);
 	repairs_set_standing(d->repairs, on_stand, on_unstand, d);
-	if ((err = policy_set_load(d->opt.policy, &next.set, why, sizeof(why)))) {
-		salve_log(LOG_ERR, "%s", why);
+	if ((err = policy_set_load_errors(d->opt.policy, &next.set, &perrs))) {
+		log_policy_errors(&perrs, d->opt.policy); /* every error, one line each */
+		policy_errors_clear(&perrs);
 		journal_replay_clear(&replay);
 		return err;
 	}
@@ -646,8 +671,10 @@ static int start(struct daemon *d)
 	if ((err = probes_new(&pc, &d->probes)))
 		goto out;
 	for (size_t i = 0, n = probes_hooks(d->probes, &hooks); i < n; i++)
-		salve_log(hooks[i].why[0] ? LOG_WARNING : LOG_INFO, "%s: %s on %s%s%s", hooks[i].family,
-			  hooks[i].hook, hooks[i].flavour, hooks[i].why[0] ? ": " : "", hooks[i].why);
+		if (!hooks[i].on_demand) /* those say so when a probe attaches them */
+			salve_log(hooks[i].why[0] ? LOG_WARNING : LOG_INFO, "%s: %s on %s%s%s",
+				  hooks[i].family, hooks[i].hook, hooks[i].flavour,
+				  hooks[i].why[0] ? ": " : "", hooks[i].why);
 	if ((err = sites_plan_build(next.set, &next.sites, why, sizeof(why))))
 		goto refused;
 	if ((err = engine_rules_prepare(d->engine, next.set, &rules))) {

@@ -1109,7 +1109,7 @@ static int do_incidents(int argc, char **argv)
 }
 
 /* The daemon's own loader, offline: what passes here loads in salved, with the same
- * messages. One line per file on success; errors on stderr. */
+ * messages. One line per file on success; every error on stderr, one line each. */
 static int do_validate(int argc, char **argv)
 {
 	int status = 0;
@@ -1120,10 +1120,16 @@ static int do_validate(int argc, char **argv)
 	}
 	for (int i = 1; i < argc; i++) {
 		struct policy_set *set = NULL;
-		char err[2048] = "";
+		struct policy_errors errs;
 
-		if (policy_set_load(argv[i], &set, err, sizeof(err))) {
-			fprintf(stderr, "%s\n", err);
+		/* every error of every file, one line each */
+		if (policy_set_load_errors(argv[i], &set, &errs)) {
+			for (size_t j = 0; j < errs.n; j++)
+				fprintf(stderr, "%s\n", errs.msgs[j]);
+			if (errs.stopped)
+				fprintf(stderr, "%s: stopped after %d errors\n", argv[i],
+					POLICY_ERRORS_MAX);
+			policy_errors_clear(&errs);
 			status = 1;
 			continue;
 		}

@@ -29,13 +29,44 @@ struct group {
 	struct bpf_link *links[2]; /* connect4, connect6; NULL: not attached here */
 };
 
+/* The connect programs are loaded only while a cgroup has them (a breaker around an
+ * endpoint is set): skel holds the maps, its programs off; progs is a second open of the
+ * skeleton over the same maps, with the programs, made at the first link and destroyed
+ * after the last. */
 struct netbreak {
 	struct salve_breaker *skel;
+	struct salve_breaker *progs;
 	struct salve_breaker_entry *slots; /* the salve_breakers map, mapped */
 	size_t map_len;
 	char *cgroup[SALVE_BREAKERS_MAX]; /* each used slot's cgroup as given, for errors */
 	struct group groups[SALVE_BREAKERS_MAX];
 };
+
+/* The connect programs in an object of their own, over nb->skel's maps. */
+static int progs_load(struct netbreak *nb, struct salve_breaker **out)
+{
+	struct salve_breaker *s = salve_breaker__open();
+	struct bpf_map *map;
+	int r = 0;
+
+	if (!s)
+		return -errno;
+	bpf_object__for_each_map(map, s->obj) {
+		struct bpf_map *theirs;
+
+		if (strchr(bpf_map__name(map), '.'))
+			continue; /* .rodata and friends are each object's own */
+		if ((theirs = bpf_object__find_map_by_name(nb->skel->obj, bpf_map__name(map))) &&
+		    (r = bpf_map__reuse_fd(map, bpf_map__fd(theirs))))
+			break;
+	}
+	if ((r = r ?: salve_breaker__load(s))) {
+		salve_breaker__destroy(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
 
 static size_t map_bytes(void)
 {
@@ -63,11 +94,17 @@ int netbreak_new(int turned_away_fd, struct netbreak **out, char *why, size_t wh
 			 strerror(-r));
 		goto err;
 	}
-	if ((r = salve_breaker__load(nb->skel))) {
+	/* The maps now; the programs are loaded once, to know this kernel takes them, and
+	 * again when a breaker needs them. */
+	bpf_program__set_autoload(nb->skel->progs.salve_brk_conn4, false);
+	bpf_program__set_autoload(nb->skel->progs.salve_brk_conn6, false);
+	if ((r = salve_breaker__load(nb->skel)) || (r = progs_load(nb, &nb->progs))) {
 		snprintf(why, why_len, "the cgroup connect programs do not load: %s (a kernel "
 			 "with cgroup2 and BPF_PROG_TYPE_CGROUP_SOCK_ADDR is needed)", strerror(-r));
 		goto err;
 	}
+	salve_breaker__destroy(nb->progs);
+	nb->progs = NULL;
 	nb->map_len = map_bytes();
 	nb->slots = mmap(NULL, nb->map_len, PROT_READ | PROT_WRITE, MAP_SHARED,
 			 bpf_map__fd(nb->skel->maps.salve_breakers), 0);
@@ -92,6 +129,7 @@ void netbreak_free(struct netbreak *nb)
 		netbreak_clear(nb, i);
 	if (nb->slots)
 		munmap(nb->slots, nb->map_len);
+	salve_breaker__destroy(nb->progs);
 	salve_breaker__destroy(nb->skel);
 	free(nb);
 }
@@ -185,10 +223,15 @@ static void unlink_group(struct group *g)
 
 static int link_group(struct netbreak *nb, struct group *g, char *err, size_t err_len)
 {
-	struct bpf_program *progs[2] = { nb->skel->progs.salve_brk_conn4,
-					 nb->skel->progs.salve_brk_conn6 };
+	struct bpf_program *progs[2];
 	int fd, r = 0;
 
+	if (!nb->progs && (r = progs_load(nb, &nb->progs))) {
+		snprintf(err, err_len, "the cgroup connect programs do not load: %s", strerror(-r));
+		return r;
+	}
+	progs[0] = nb->progs->progs.salve_brk_conn4;
+	progs[1] = nb->progs->progs.salve_brk_conn6;
 	if ((fd = open(g->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		r = -errno;
 		snprintf(err, err_len, "cgroup %s: %s", g->path, strerror(-r));
@@ -238,6 +281,8 @@ static int sync_links(struct netbreak *nb, char *err, size_t err_len)
 		if (g->links[0] && ancestor_with(nb, g, true))
 			unlink_group(g);
 	}
+	bool linked = false;
+
 	for (unsigned i = 0; i < SALVE_BREAKERS_MAX; i++) {
 		struct group *g = &nb->groups[i];
 
@@ -245,6 +290,12 @@ static int sync_links(struct netbreak *nb, char *err, size_t err_len)
 			free(g->path);
 			*g = (struct group){ 0 };
 		}
+		linked |= g->links[0] != NULL;
+	}
+	/* No cgroup has them: the programs are unloaded. */
+	if (!linked && nb->progs) {
+		salve_breaker__destroy(nb->progs);
+		nb->progs = NULL;
 	}
 	return r;
 }

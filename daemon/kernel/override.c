@@ -27,15 +27,9 @@ int override_new(struct override **out, char *why, size_t why_len)
 
 	if (!regwrite_probe(why, why_len))
 		return -ENOTSUP;
+	/* The program is loaded at the first override, and unloaded after the last. */
 	if (!(o = calloc(1, sizeof(*o))))
 		return -ENOMEM;
-	if (!(o->skel = salve_override__open_and_load())) {
-		int r = -errno;
-
-		snprintf(why, why_len, "the override program does not load: %s", strerror(-r));
-		free(o);
-		return r;
-	}
 	*out = o;
 	return 0;
 }
@@ -48,6 +42,16 @@ void override_free(struct override *o)
 		bpf_link__destroy(o->at[i].link);
 	salve_override__destroy(o->skel);
 	free(o);
+}
+
+/* With no override in effect, the program is unloaded. */
+static void unload_unused(struct override *o)
+{
+	for (size_t i = 0; i < OVERRIDE_MAX; i++)
+		if (o->at[i].cookie)
+			return;
+	salve_override__destroy(o->skel);
+	o->skel = NULL;
 }
 
 int override_attach(struct override *o, const char *path, uint64_t off, int pid,
@@ -64,10 +68,17 @@ int override_attach(struct override *o, const char *path, uint64_t off, int pid,
 		snprintf(err, err_len, "%s: already %d overrides are in effect", path, OVERRIDE_MAX);
 		return -ENOSPC;
 	}
+	if (!o->skel && !(o->skel = salve_override__open_and_load())) {
+		r = -errno;
+		snprintf(err, err_len, "%s: the override program does not load: %s", path,
+			 strerror(-r));
+		return r;
+	}
 	/* What it does first, then the uprobe: its first hit finds it. */
 	if (bpf_map_update_elem(bpf_map__fd(o->skel->maps.salve_overrides), &cookie, what, BPF_ANY)) {
 		r = -errno;
 		snprintf(err, err_len, "%s: the override's entry: %s", path, strerror(-r));
+		unload_unused(o);
 		return r;
 	}
 	o->at[slot].link = bpf_program__attach_uprobe_opts(o->skel->progs.salve_override, pid, path,
@@ -78,6 +89,7 @@ int override_attach(struct override *o, const char *path, uint64_t off, int pid,
 		bpf_map_delete_elem(bpf_map__fd(o->skel->maps.salve_overrides), &cookie);
 		snprintf(err, err_len, "%s: a uprobe at offset %#llx: %s", path, (unsigned long long)off,
 			 strerror(-r));
+		unload_unused(o);
 		return r;
 	}
 	o->at[slot].cookie = cookie;
@@ -86,7 +98,7 @@ int override_attach(struct override *o, const char *path, uint64_t off, int pid,
 
 void override_detach(struct override *o, uint64_t cookie)
 {
-	for (size_t i = 0; cookie && i < OVERRIDE_MAX; i++) {
+	for (size_t i = 0; cookie && o->skel && i < OVERRIDE_MAX; i++) {
 		if (o->at[i].cookie != cookie)
 			continue;
 		bpf_link__destroy(o->at[i].link);
@@ -94,4 +106,5 @@ void override_detach(struct override *o, uint64_t cookie)
 		o->at[i].cookie = 0;
 		bpf_map_delete_elem(bpf_map__fd(o->skel->maps.salve_overrides), &cookie);
 	}
+	unload_unused(o);
 }

@@ -14,8 +14,9 @@
 
 struct override;
 
-/* Load the override program. -ENOTSUP, why says the kernel's reason, where it refuses
- * uprobe programs that write registers (regwrite.h). */
+/* Where the kernel takes uprobe programs that write registers (regwrite.h); else
+ * -ENOTSUP, why says the kernel's reason. The override program is loaded at the first
+ * override_attach and unloaded when the last override is detached. */
 int override_new(struct override **out, char *why, size_t why_len);
 void override_free(struct override *o);
 

@@ -1,3 +1,20 @@
+/* probes: the BPF side of salved.
+ *
+ * Five families, one skeleton each (bpf/NAME.bpf.c): signals and exits run on
+ * tracepoints and are attached for as long as salved runs; functions (the uprobe programs
+ * of return, latency, stall, abort and exception sites), syscalls (sys_exit) and sessions
+ * (the uprobe session of a latency site) are attached per site, and only while a site
+ * needs them.
+ *
+ * Every family's object is opened and loaded at start, so every map exists from the
+ * start: the first family makes them and the others reuse them by name (share_maps), one
+ * ring buffer and one set of scope and site maps. The per-site families load with their
+ * programs turned off (autoload false): at start they hold maps only. A program is loaded
+ * when the first site that needs it attaches (demand_get): a fresh open of its family's
+ * skeleton, with that one program on and every map reused from the family's object, so
+ * the program sees the maps salved fills. It is unloaded (its object destroyed) when the
+ * last of its sites detaches (demand_put). So `bpftool prog show` lists only programs
+ * that run: a policy without function or syscall probes loads none of theirs. */
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <errno.h>
@@ -22,6 +39,7 @@
 #include "syscalls.skel.h"
 
 #define PROBES_HOOKS_MAX 16
+#define DEMAND_MAX 16
 
 /* One probe family: a skeleton and what it attached. */
 struct family {
@@ -29,6 +47,20 @@ struct family {
 	void *skel;
 	struct bpf_object *obj;
 	void (*destroy)(void *skel);
+	void *(*open)(struct bpf_object **obj); /* a fresh open of its skeleton */
+	bool per_site; /* its programs are loaded on demand (struct demand) */
+};
+
+/* A program loaded while sites need it: its own open of its family's skeleton. */
+struct demand {
+	const char *name; /* the program's, "salve_fn_ret" */
+	size_t family;
+	enum bpf_attach_type attach_type; /* what the family's object gives it */
+	void *skel;        /* NULL while not loaded */
+	struct bpf_object *obj;
+	struct bpf_program *prog;
+	unsigned users;
+	bool pinned;
 };
 
 struct probes {
@@ -45,9 +77,15 @@ struct probes {
 	struct salve_functions *functions;
 	struct salve_syscalls *syscalls;
 	struct bpf_link *sites[SALVE_SITES_MAX][2]; /* by site id: entry and return probe */
+	/* The programs loaded on demand, and which of them each site's slots use (index + 1;
+	 * 0: none). A session uses slot 0. */
+	struct demand demand[DEMAND_MAX];
+	size_t n_demand;
+	unsigned char site_demand[SALVE_SITES_MAX][2];
 	/* sys_exit runs only while a syscall site exists: a syscall tracepoint puts every
 	 * syscall of the host on its slow path, uprobe and uretprobe returns included. */
-	struct bpf_program *sys_exit;
+	const char *sys_exit; /* the flavour's program name */
+	struct demand *sys_demand;
 	struct bpf_link *sys_link;
 	bool sys_sites[SALVE_SITES_MAX];
 	size_t n_sys_sites;
@@ -69,31 +107,6 @@ struct probes {
 	bool delete_logged;
 };
 
-static void destroy_salve_signals(void *skel)
-{
-	salve_signals__destroy(skel);
-}
-
-static void destroy_salve_exits(void *skel)
-{
-	salve_exits__destroy(skel);
-}
-
-static void destroy_salve_sessions(void *skel)
-{
-	salve_sessions__destroy(skel);
-}
-
-static void destroy_salve_functions(void *skel)
-{
-	salve_functions__destroy(skel);
-}
-
-static void destroy_salve_syscalls(void *skel)
-{
-	salve_syscalls__destroy(skel);
-}
-
 static int page_shift(void)
 {
 	long size = sysconf(_SC_PAGESIZE);
@@ -104,24 +117,46 @@ static int page_shift(void)
 	return shift;
 }
 
-/* Open one family's skeleton and give it the running kernel's page size. */
-#define OPEN_FAMILY(p, label, type)                                                            \
-	({                                                                                     \
-		struct type *skel_ = type##__open();                                           \
-		if (skel_) {                                                                   \
-			skel_->rodata->salve_page_shift = page_shift();                        \
-			(p)->families[(p)->n_families++] =                                     \
-				(struct family){ label, skel_, skel_->obj, destroy_##type };   \
+/* A family's skeleton opened, with the running kernel's page size, and destroyed. */
+#define FAMILY_OPS(type)                                                                       \
+	static void *open_##type(struct bpf_object **obj)                                      \
+	{                                                                                      \
+		struct type *skel = type##__open();                                            \
+                                                                                               \
+		if (skel) {                                                                    \
+			skel->rodata->salve_page_shift = page_shift();                         \
+			*obj = skel->obj;                                                      \
 		}                                                                              \
+		return skel;                                                                   \
+	}                                                                                      \
+	static void destroy_##type(void *skel)                                                 \
+	{                                                                                      \
+		type##__destroy(skel);                                                         \
+	}
+
+FAMILY_OPS(salve_signals)
+FAMILY_OPS(salve_exits)
+FAMILY_OPS(salve_functions)
+FAMILY_OPS(salve_syscalls)
+FAMILY_OPS(salve_sessions)
+
+#define OPEN_FAMILY(p, label, type, site)                                                      \
+	({                                                                                     \
+		struct bpf_object *obj_ = NULL;                                                \
+		struct type *skel_ = open_##type(&obj_);                                       \
+		if (skel_)                                                                     \
+			(p)->families[(p)->n_families++] = (struct family){                    \
+				label, skel_, obj_, destroy_##type, open_##type, site };       \
 		skel_;                                                                         \
 	})
 
 static int open_families(struct probes *p)
 {
-	if (!OPEN_FAMILY(p, "signals", salve_signals) || !OPEN_FAMILY(p, "exits", salve_exits) ||
-	    !(p->functions = OPEN_FAMILY(p, "functions", salve_functions)) ||
-	    !(p->syscalls = OPEN_FAMILY(p, "syscalls", salve_syscalls)) ||
-	    !(p->sessions = OPEN_FAMILY(p, "sessions", salve_sessions)))
+	if (!OPEN_FAMILY(p, "signals", salve_signals, false) ||
+	    !OPEN_FAMILY(p, "exits", salve_exits, false) ||
+	    !(p->functions = OPEN_FAMILY(p, "functions", salve_functions, true)) ||
+	    !(p->syscalls = OPEN_FAMILY(p, "syscalls", salve_syscalls, true)) ||
+	    !(p->sessions = OPEN_FAMILY(p, "sessions", salve_sessions, true)))
 		return -errno;
 	return 0;
 }
@@ -145,7 +180,8 @@ static int choose_flavours(struct probes *p, bool classic_only)
 			if (p->n_hooks == PROBES_HOOKS_MAX)
 				return -E2BIG;
 			h = &p->hooks[p->n_hooks++];
-			*h = (struct probes_hook){ p->families[f].name, sec + 7, "tp_btf", "" };
+			*h = (struct probes_hook){ p->families[f].name, sec + 7, "tp_btf", "",
+						   p->families[f].obj == p->syscalls->obj };
 			snprintf(type, sizeof(type), "btf_trace_%s", h->hook);
 			if (classic_only)
 				h->why = "classic tracepoints requested";
@@ -208,44 +244,173 @@ static int share_maps(struct probes *p, size_t f)
  * before 6.13) latency sites use the uprobe and uretprobe pair. */
 static void drop_sessions(struct probes *p, const char *why)
 {
+	size_t f = --p->n_families;
+
 	salve_log(LOG_INFO, "latency probes: a uprobe and a uretprobe per site (%s)", why);
-	p->families[--p->n_families].destroy(p->sessions);
+	for (size_t i = 0; i < p->n_demand; i++)
+		if (p->demand[i].family == f)
+			p->demand[i--] = p->demand[--p->n_demand];
+	p->families[f].destroy(p->sessions);
 	p->sessions = NULL;
+}
+
+/* The programs of the per-site families become programs loaded on demand: listed, and
+ * turned off in the family's object, which then loads its maps only. choose_flavours has
+ * turned off the flavour of sys_exit this kernel does not use. */
+static int list_demand(struct probes *p)
+{
+	for (size_t f = 0; f < p->n_families; f++) {
+		struct bpf_program *prog;
+
+		if (!p->families[f].per_site)
+			continue;
+		bpf_object__for_each_program(prog, p->families[f].obj) {
+			if (!bpf_program__autoload(prog))
+				continue;
+			if (p->n_demand == DEMAND_MAX)
+				return -E2BIG;
+			p->demand[p->n_demand++] = (struct demand){
+				.name = bpf_program__name(prog), .family = f,
+				.attach_type = bpf_program__expected_attach_type(prog) };
+			if (p->families[f].obj == p->syscalls->obj)
+				p->sys_exit = bpf_program__name(prog);
+			bpf_program__set_autoload(prog, false);
+		}
+	}
+	return 0;
+}
+
+static struct demand *find_demand(struct probes *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_demand; i++)
+		if (!strcmp(p->demand[i].name, name))
+			return &p->demand[i];
+	return NULL;
+}
+
+static int pin_path(char *buf, size_t len, const char *dir, const char *sub, const char *name);
+
+static void demand_unload(struct probes *p, struct demand *d)
+{
+	char path[512];
+
+	if (d->pinned && !pin_path(path, sizeof(path), p->pin_dir, p->families[d->family].name,
+				   d->name))
+		unlink(path);
+	p->families[d->family].destroy(d->skel);
+	*d = (struct demand){ .name = d->name, .family = d->family, .attach_type = d->attach_type };
+}
+
+/* The program name, loaded if no site uses it yet, with one more user. quiet: a load
+ * that fails is the answer to a question, not an error to log. */
+static int demand_load(struct probes *p, const char *name, bool quiet, struct demand **out)
+{
+	struct demand *d = find_demand(p, name);
+	const struct family *fam;
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	char path[512];
+	int err = 0;
+
+	if (!d)
+		return -ENOENT;
+	if (d->users) {
+		d->users++;
+		*out = d;
+		return 0;
+	}
+	fam = &p->families[d->family];
+	if (!(d->skel = fam->open(&d->obj)))
+		return -errno;
+	bpf_object__for_each_program(prog, d->obj) {
+		bool mine = !strcmp(bpf_program__name(prog), name);
+
+		bpf_program__set_autoload(prog, mine);
+		if (mine) {
+			d->prog = prog;
+			bpf_program__set_expected_attach_type(prog, d->attach_type);
+		}
+	}
+	/* The family's maps, which salved fills, not fresh ones. */
+	bpf_object__for_each_map(map, d->obj) {
+		struct bpf_map *theirs;
+
+		if (strchr(bpf_map__name(map), '.'))
+			continue; /* .rodata and friends are each object's own */
+		if ((theirs = bpf_object__find_map_by_name(fam->obj, bpf_map__name(map))) &&
+		    (err = bpf_map__reuse_fd(map, bpf_map__fd(theirs))))
+			break;
+	}
+	err = err ?: bpf_object__load(d->obj);
+	if (!err && p->pin_dir &&
+	    !(err = pin_path(path, sizeof(path), p->pin_dir, fam->name, name)) &&
+	    !(err = bpf_obj_pin(bpf_program__fd(d->prog), path)))
+		d->pinned = true;
+	if (err) {
+		if (!quiet)
+			salve_log(LOG_ERR, "cannot load the %s BPF program %s: %s", fam->name, name,
+				  strerror(-err));
+		demand_unload(p, d);
+		return err;
+	}
+	salve_log(LOG_DEBUG, "loaded %s: a site needs it", name);
+	d->users = 1;
+	*out = d;
+	return 0;
+}
+
+static int demand_get(struct probes *p, const char *name, struct demand **out)
+{
+	return demand_load(p, name, false, out);
+}
+
+/* One user less; the last one unloads the program. */
+static void demand_put(struct probes *p, struct demand *d)
+{
+	if (!d || !d->users || --d->users)
+		return;
+	salve_log(LOG_DEBUG, "unloaded %s: no site needs it", d->name);
+	demand_unload(p, d);
+}
+
+/* Whether this kernel loads uprobe session programs: the program loaded once, and
+ * unloaded until a latency site needs it. */
+static bool sessions_load(struct probes *p)
+{
+	struct demand *d;
+
+	if (demand_load(p, "salve_fn_session", true, &d))
+		return false;
+	demand_put(p, d);
+	return true;
 }
 
 static int load_attach(struct probes *p, bool no_sessions)
 {
+	int err;
+
 	p->shared = p->families[0].obj;
 	if (no_sessions)
 		drop_sessions(p, "uprobe sessions turned off");
 	else
 		bpf_program__set_expected_attach_type(p->sessions->progs.salve_fn_session,
 						      SALVE_TRACE_UPROBE_SESSION);
+	if ((err = list_demand(p)))
+		return err;
 	for (size_t f = 0; f < p->n_families; f++) {
 		struct bpf_program *prog;
-		int err = share_maps(p, f) ?: bpf_object__load(p->families[f].obj);
 
-		if (err && p->sessions && p->families[f].obj == p->sessions->obj) {
-			drop_sessions(p, "this kernel has no uprobe sessions");
-			break;
-		}
-		if (err) {
+		if ((err = share_maps(p, f) ?: bpf_object__load(p->families[f].obj))) {
 			salve_log(LOG_ERR, "cannot load the %s BPF programs: %s", p->families[f].name,
 				  strerror(-err));
 			return err;
 		}
+		/* What is left on: the tracepoints of signals and exits, attached for good. */
 		bpf_object__for_each_program(prog, p->families[f].obj) {
 			struct bpf_link *link;
 
-			/* Uprobes attach per site, when the policy names one; sys_exit when a
-			 * syscall site does. */
-			if (!bpf_program__autoload(prog) ||
-			    strncmp(bpf_program__section_name(prog), "tp", 2))
+			if (!bpf_program__autoload(prog))
 				continue;
-			if (p->families[f].obj == p->syscalls->obj) {
-				p->sys_exit = prog;
-				continue;
-			}
 			link = bpf_program__attach(prog);
 			if (!link) {
 				err = -errno;
@@ -256,6 +421,8 @@ static int load_attach(struct probes *p, bool no_sessions)
 			p->links[p->n_links++] = link;
 		}
 	}
+	if (p->sessions && !sessions_load(p))
+		drop_sessions(p, "this kernel has no uprobe sessions");
 	if (p->sessions)
 		salve_log(LOG_INFO, "latency probes: one uprobe session per site");
 	return 0;
@@ -414,6 +581,9 @@ void probes_free(struct probes *p)
 			close(p->session_links[i] - 1);
 	}
 	bpf_link__destroy(p->sys_link);
+	for (size_t i = 0; i < p->n_demand; i++)
+		if (p->demand[i].skel)
+			demand_unload(p, &p->demand[i]);
 	for (size_t i = 0; i < p->n_links; i++)
 		bpf_link__destroy(p->links[i]);
 	for (size_t f = p->n_families; f-- > 0;)
@@ -659,14 +829,20 @@ size_t probes_hooks(const struct probes *p, const struct probes_hook **out)
 	return p->n_hooks;
 }
 
-/* Attach prog at the site as its entry (slot 0) or return (slot 1) probe. */
-static int attach_at(struct probes *p, __u32 id, struct bpf_program *prog, int slot,
-		     const char *path, __u64 offset)
+/* Attach program name (loaded if it is not yet) at the site as its entry (slot 0) or
+ * return (slot 1) probe. */
+static int attach_at(struct probes *p, __u32 id, const char *name, int slot, const char *path,
+		     __u64 offset)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = id, .retprobe = slot == 1);
+	struct demand *d;
+	int err = demand_get(p, name, &d);
 
+	if (err)
+		return err;
+	p->site_demand[id][slot] = (unsigned char)(d - p->demand + 1);
 	/* -1: every process, present and future, that maps the file. */
-	p->sites[id][slot] = bpf_program__attach_uprobe_opts(prog, -1, path, offset, &opts);
+	p->sites[id][slot] = bpf_program__attach_uprobe_opts(d->prog, -1, path, offset, &opts);
 	return p->sites[id][slot] ? 0 : -errno;
 }
 
@@ -699,13 +875,38 @@ int probes_session_link(int prog_fd, const char *path, __u64 offset, __u64 cooki
 /* Site id as a uprobe session at offset of path, for every process. */
 static int attach_session(struct probes *p, __u32 id, const char *path, __u64 offset)
 {
-	int fd = probes_session_link(bpf_program__fd(p->sessions->progs.salve_fn_session), path,
-				     offset, id);
+	struct demand *d;
+	int fd = demand_get(p, "salve_fn_session", &d);
 
-	if (fd < 0)
+	if (fd)
 		return fd;
+	fd = probes_session_link(bpf_program__fd(d->prog), path, offset, id);
+	if (fd < 0) {
+		demand_put(p, d); /* the pair takes over */
+		return fd;
+	}
+	p->site_demand[id][0] = (unsigned char)(d - p->demand + 1);
 	p->session_links[id] = fd + 1;
 	return 0;
+}
+
+/* sys_exit is attached while a syscall probe exists (on_demand), and says so each time
+ * it comes and goes, with the flavour it runs on. */
+static void log_sys_exit(const struct probes *p, bool attached)
+{
+	for (size_t i = 0; i < p->n_hooks; i++) {
+		const struct probes_hook *h = &p->hooks[i];
+
+		if (!h->on_demand)
+			continue;
+		if (attached)
+			salve_log(*h->why ? LOG_WARNING : LOG_INFO, "%s: %s attached on %s%s%s "
+				  "(a syscall probe needs it)", h->family, h->hook, h->flavour,
+				  *h->why ? ": " : "", h->why);
+		else
+			salve_log(LOG_INFO, "%s: %s detached (no syscall probe left)", h->family,
+				  h->hook);
+	}
 }
 
 int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site, const char *path,
@@ -725,32 +926,42 @@ int probes_site_attach(struct probes *p, __u32 id, const struct salve_site *site
 		return -errno;
 	switch (site->kind) {
 	case SALVE_SITE_RETURN:
-		err = attach_at(p, id, fn->progs.salve_fn_ret, 1, path, offset);
+		err = attach_at(p, id, "salve_fn_ret", 1, path, offset);
 		break;
 	case SALVE_SITE_LATENCY:
 		if (p->sessions && !(err = attach_session(p, id, path, offset)))
 			break;
-		err = attach_at(p, id, fn->progs.salve_fn_entry, 0, path, offset);
-		err = err ?: attach_at(p, id, fn->progs.salve_fn_exit, 1, path, offset);
+		err = attach_at(p, id, "salve_fn_entry", 0, path, offset);
+		err = err ?: attach_at(p, id, "salve_fn_exit", 1, path, offset);
 		break;
 	case SALVE_SITE_STALL:
-		err = attach_at(p, id, fn->progs.salve_fn_call, 0, path, offset);
+		err = attach_at(p, id, "salve_fn_call", 0, path, offset);
 		break;
 	case SALVE_SITE_ASSERT:
-		err = attach_at(p, id, fn->progs.salve_fn_assert, 0, path, offset);
+		err = attach_at(p, id, "salve_fn_assert", 0, path, offset);
 		break;
 	case SALVE_SITE_ABORT:
-		err = attach_at(p, id, fn->progs.salve_fn_abort, 0, path, offset);
+		err = attach_at(p, id, "salve_fn_abort", 0, path, offset);
 		break;
 	case SALVE_SITE_THROW:
-		err = attach_at(p, id, fn->progs.salve_fn_throw, 0, path, offset);
+		err = attach_at(p, id, "salve_fn_throw", 0, path, offset);
 		break;
 	case SALVE_SITE_SYSCALL:
 		/* Its (syscall, errno) pairs come with probes_site_syscalls. */
-		if (!p->sys_link && !(p->sys_link = bpf_program__attach(p->sys_exit))) {
-			err = -errno;
-			break;
+		if (!p->sys_link) {
+			struct demand *d;
+
+			if ((err = demand_get(p, p->sys_exit, &d)))
+				break;
+			if (!(p->sys_link = bpf_program__attach(d->prog))) {
+				err = -errno;
+				demand_put(p, d);
+				break;
+			}
+			p->sys_demand = d;
 		}
+		if (!p->n_sys_sites)
+			log_sys_exit(p, true);
 		p->sys_sites[id] = true;
 		p->n_sys_sites++;
 		err = 0;
@@ -803,11 +1014,20 @@ void probes_site_detach(struct probes *p, __u32 id)
 		close(p->session_links[id] - 1);
 		p->session_links[id] = 0;
 	}
+	/* The programs no other site uses are unloaded. */
+	for (int slot = 0; slot < 2; slot++) {
+		if (p->site_demand[id][slot])
+			demand_put(p, &p->demand[p->site_demand[id][slot] - 1]);
+		p->site_demand[id][slot] = 0;
+	}
 	if (p->sys_sites[id]) {
 		p->sys_sites[id] = false;
 		if (!--p->n_sys_sites) {
 			bpf_link__destroy(p->sys_link);
 			p->sys_link = NULL;
+			demand_put(p, p->sys_demand);
+			p->sys_demand = NULL;
+			log_sys_exit(p, false);
 		}
 	}
 	bpf_map_update_elem(bpf_map__fd(p->functions->maps.salve_sites), &id, &none, BPF_ANY);

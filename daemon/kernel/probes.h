@@ -31,6 +31,7 @@ struct probes_hook {
 	const char *hook;     /* "signal_generate" */
 	const char *flavour;  /* "tp_btf" or "tracepoint" */
 	const char *why;      /* why the fallback, or "" */
+	bool on_demand;       /* attached only while a probe needs it (sys_exit), else always */
 };
 
 int probes_new(const struct probes_cfg *cfg, struct probes **out);

@@ -306,6 +306,13 @@ int scope_plan_build(const struct policy_set *set, const struct scope_opts *opts
 			return rc;
 		}
 	}
+	/* A list with no entry in the kernel (its binaries or cgroups all missing yet) still
+	 * narrows its policy, to nothing: the kernel looks at every kind of set a policy
+	 * needs, not only those that have entries. */
+	plan.cfg.scope |= (plan.cfg.needs[0] ? SALVE_SCOPE_CGROUP : 0) |
+			  (plan.cfg.needs[1] ? SALVE_SCOPE_EXE : 0) |
+			  (plan.cfg.needs[2] ? SALVE_SCOPE_COMM : 0) |
+			  (plan.cfg.needs[3] ? SALVE_SCOPE_UID : 0);
 	plan.cfg.exit_nonzero = !all_exits;
 	plan.cfg.rate_per_sec = opts->rate_per_sec;
 	plan.cfg.burst = opts->burst;

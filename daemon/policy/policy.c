@@ -191,6 +191,7 @@ static int syntax_error(struct parser *ps, const char *buf, size_t start, size_t
 
 	position(buf, start, off, &line, &col);
 	ps_say(ps->err, ps->err_len, "%s:%zu:%zu: syntax error: %s", ps->file, line, col, what);
+	ps->pending = true;
 	return -EINVAL;
 }
 
@@ -245,18 +246,21 @@ static void adopt(struct policy *p)
 		p->rules[i].policy = p;
 }
 
-/* One file's text into out, its probe references left for the set to resolve. */
+/* One file's text into out, its probe references left for the set to resolve. err is a
+ * scratch buffer of POLICY_ERROR_LEN; every error goes into errs. */
 static int parse_one(const char *file, const char *json, size_t len, struct policy *out,
-		     char *err, size_t err_len)
+		     char *err, struct policy_errors *errs)
 {
-	struct parser ps = { .file = file, .err = err, .err_len = err ? err_len : 0 };
+	struct parser ps = { .file = file, .err = err, .err_len = POLICY_ERROR_LEN, .errs = errs };
 	struct policy p = { 0 };
 	struct json_object *root = NULL;
 	char shown[SHOWN_LEN];
 	int rc;
 
-	if ((rc = parse_json(&ps, json, len, &root)))
+	if ((rc = parse_json(&ps, json, len, &root))) {
+		ps_commit(&ps);
 		return rc;
+	}
 	if (!json_object_is_type(root, json_type_object))
 		rc = ps_fail(&ps, "expected a JSON object at the top level, got %s",
 			  ps_show(root, shown, sizeof(shown)));
@@ -266,6 +270,7 @@ static int parse_one(const char *file, const char *json, size_t len, struct poli
 		rc = ps_check_object(&ps, root, &policy_spec, &p);
 	json_object_put(root);
 	if (rc) {
+		ps_commit(&ps); /* the error that ended the file, unless kept already */
 		policy_clear(&p);
 		return rc;
 	}
@@ -277,19 +282,49 @@ static int parse_one(const char *file, const char *json, size_t len, struct poli
 	return 0;
 }
 
+/* The checks across the policies of a set, each error kept in errs. */
+static int check_set(struct policy *pols, size_t n_pols, struct policy_errors *errs)
+{
+	char msg[POLICY_ERROR_LEN];
+	int first = 0, rc;
+
+	if ((rc = check_unique(pols, n_pols, msg, sizeof(msg)))) {
+		ps_errors_add(errs, msg);
+		first = rc;
+	}
+	if ((rc = check_syscall_pairs(pols, n_pols, msg, sizeof(msg)))) {
+		ps_errors_add(errs, msg);
+		first = first ?: rc;
+	}
+	if (!errs->stopped && (rc = ps_resolve_rules(pols, n_pols, msg, sizeof(msg), errs)))
+		first = first ?: rc;
+	return first;
+}
+
+/* The first error for err, as a single-error API gives it. */
+static void first_error(const struct policy_errors *errs, int rc, char *err, size_t err_len)
+{
+	if (err && err_len)
+		ps_say(err, err_len, "%s", errs->n ? errs->msgs[0] : strerror(-rc));
+}
+
 int policy_parse(const char *file, const char *json, size_t len, struct policy *out,
 		 char *err, size_t err_len)
 {
+	struct policy_errors errs = { 0 };
+	char msg[POLICY_ERROR_LEN];
 	struct policy p;
 	int rc;
 
-	if (!err)
-		err_len = 0;
-	if ((rc = parse_one(file, json, len, &p, err, err_len)))
-		return rc;
-	if ((rc = check_unique(&p, 1, err, err_len)) || (rc = check_syscall_pairs(&p, 1, err, err_len)) ||
-	    (rc = ps_resolve_rules(&p, 1, err, err_len))) {
-		policy_clear(&p);
+	/* Every error is collected, as policy_set_load_errors does: the fuzzer goes down
+	 * the same paths. */
+	if (!(rc = parse_one(file, json, len, &p, msg, &errs))) {
+		if ((rc = check_set(&p, 1, &errs)))
+			policy_clear(&p);
+	}
+	if (rc) {
+		first_error(&errs, rc, err, err_len);
+		policy_errors_clear(&errs);
 		return rc;
 	}
 	*out = p;
@@ -393,15 +428,18 @@ out:
 	return rc;
 }
 
-static int load_file(const char *path, struct policy *out, char *err, size_t err_len)
+static int load_file(const char *path, struct policy *out, char *err,
+		     struct policy_errors *errs)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	int rc;
 
-	if ((rc = read_file(path, &buf, &len, err, err_len)))
+	if ((rc = read_file(path, &buf, &len, err, POLICY_ERROR_LEN))) {
+		ps_errors_add(errs, err);
 		return rc;
-	rc = parse_one(path, buf, len, out, err, err_len);
+	}
+	rc = parse_one(path, buf, len, out, err, errs);
 	free(buf);
 	return rc;
 }
@@ -509,44 +547,57 @@ static int list_dir(const char *dir, char ***out, size_t *out_n, char *err, size
 	return 0;
 }
 
-int policy_set_load(const char *path, struct policy_set **out, char *err, size_t err_len)
+int policy_set_load_errors(const char *path, struct policy_set **out, struct policy_errors *errs)
 {
 	struct policy_set *set = NULL;
-	char **files = NULL;
+	char **files = NULL, msg[POLICY_ERROR_LEN];
 	size_t n = 0;
 	struct stat st;
-	int rc;
+	int rc = 0;
 
-	if (!err)
-		err_len = 0;
-	if (stat(path, &st))
-		return sys_error(path, errno, err, err_len);
+	*errs = (struct policy_errors){ 0 };
+	if (stat(path, &st)) {
+		rc = sys_error(path, errno, msg, sizeof(msg));
+		ps_errors_add(errs, msg);
+		return rc;
+	}
 	if (S_ISDIR(st.st_mode)) {
-		if ((rc = list_dir(path, &files, &n, err, err_len)))
+		if ((rc = list_dir(path, &files, &n, msg, sizeof(msg)))) {
+			ps_errors_add(errs, msg);
 			return rc;
+		}
 	} else {
 		if (!(files = calloc(1, sizeof(*files))) || !(files[0] = strdup(path))) {
 			free(files);
-			ps_say(err, err_len, "%s: out of memory", path);
-			return -ENOMEM;
+			files = NULL;
+			rc = -ENOMEM;
+		} else {
+			n = 1;
 		}
-		n = 1;
 	}
-	if (!(set = calloc(1, sizeof(*set))) || !(set->policies = calloc(n, sizeof(*set->policies)))) {
-		ps_say(err, err_len, "%s: out of memory", path);
+	if (!rc && (!(set = calloc(1, sizeof(*set))) ||
+		    !(set->policies = calloc(n, sizeof(*set->policies)))))
 		rc = -ENOMEM;
+	if (rc) {
+		ps_say(msg, sizeof(msg), "%s: out of memory", path);
+		ps_errors_add(errs, msg);
 		goto err;
 	}
 	/* Parsed in place: the array never moves, so each probe's policy pointer (set by
-	 * policy_parse to its out) already points into the set. */
-	for (size_t i = 0; i < n; i++) {
-		if ((rc = load_file(files[i], &set->policies[i], err, err_len)))
-			goto err;
-		set->n_policies++;
+	 * parse_one to its out) already points into the set. Every file is read, each to
+	 * its own errors; the checks across files need them all. */
+	for (size_t i = 0; i < n && !errs->stopped; i++) {
+		int e = load_file(files[i], &set->policies[set->n_policies], msg, errs);
+
+		if (!e)
+			set->n_policies++;
+		rc = rc ?: e;
+		if (e == -ENOMEM)
+			break;
 	}
-	if ((rc = check_unique(set->policies, set->n_policies, err, err_len)) ||
-	    (rc = check_syscall_pairs(set->policies, set->n_policies, err, err_len)) ||
-	    (rc = ps_resolve_rules(set->policies, set->n_policies, err, err_len)))
+	if (!rc)
+		rc = check_set(set->policies, set->n_policies, errs);
+	if (rc)
 		goto err;
 	free_names(files, n);
 	*out = set;
@@ -555,6 +606,36 @@ err:
 	free_names(files, n);
 	policy_set_free(set);
 	return rc;
+}
+
+int policy_set_load(const char *path, struct policy_set **out, char *err, size_t err_len)
+{
+	struct policy_errors errs;
+	int rc = policy_set_load_errors(path, out, &errs);
+
+	if (rc)
+		first_error(&errs, rc, err, err_len);
+	policy_errors_clear(&errs);
+	return rc;
+}
+
+void policy_errors_clear(struct policy_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		free(errs->msgs[i]);
+	free(errs->msgs);
+	*errs = (struct policy_errors){ 0 };
+}
+
+void policy_errors_summary(const struct policy_errors *errs, char *buf, size_t len)
+{
+	if (errs->n == 1)
+		snprintf(buf, len, "%s", errs->msgs[0]);
+	else if (errs->n)
+		snprintf(buf, len, "%zu%s errors in the policies, the first: %s", errs->n,
+			 errs->stopped ? " or more" : "", errs->msgs[0]);
+	else
+		snprintf(buf, len, "the policies cannot be loaded");
 }
 
 bool policy_scope_binaries_only(const struct policy_scope *sc)

@@ -297,12 +297,32 @@ struct policy_set {
 
 /* Load a policy file, or every *.json of a directory in lexical order. On error returns
  * a negative errno, *out untouched, and a message for a person in err (file, JSON path,
- * what is wrong). */
+ * what is wrong): the first error of the set. */
 int policy_set_load(const char *path, struct policy_set **out, char *err, size_t err_len);
 
 /* Whether a directory's entry of that name is one policy_set_load reads: *.json, but
  * for hidden files (editors keep their locks and backups there) and *.schema.json. */
 bool policy_dir_entry(const char *name);
+
+/* Every error a load finds, not only the first: each file is checked to its end (a
+ * syntax error ends that file's), every field of an object and every element of a list,
+ * and the checks across files once every file parsed. Each message names its file, JSON
+ * path and what is wrong, as err does. At most POLICY_ERRORS_MAX are kept; past them the
+ * load stops, and `stopped` says so. */
+#define POLICY_ERRORS_MAX 100
+#define POLICY_ERROR_LEN 2048 /* bytes of one message, at most */
+struct policy_errors {
+	char **msgs;
+	size_t n;
+	bool stopped; /* POLICY_ERRORS_MAX reached: there may be more */
+};
+
+/* policy_set_load, with every error in *errs (cleared first; the caller clears it after
+ * with policy_errors_clear). */
+int policy_set_load_errors(const char *path, struct policy_set **out, struct policy_errors *errs);
+void policy_errors_clear(struct policy_errors *errs);
+/* One line for a refusal: the only error, or "N errors in the policies, the first: ...". */
+void policy_errors_summary(const struct policy_errors *errs, char *buf, size_t len);
 
 /* Parse one policy from a buffer; file names it in messages. Exposed for tests and
  * for salvectl validate. */

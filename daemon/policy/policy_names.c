@@ -95,16 +95,19 @@ int ps_parse_named(struct parser *ps, struct json_object *v, void *dst, const st
 		return ps_fail(ps, "expected at least one %s name, got []", t->what);
 	if (!(*arr = calloc(n, sizeof(**arr))))
 		return ps_no_memory(ps);
+	int first = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		size_t mark = ps_path_index(ps, i);
 		int err = ps_name_value(ps, json_object_array_get_idx(v, i), t, &(*arr)[*count]);
 
 		ps_path_pop(ps, mark);
-		if (err)
+		if (err && !ps_go_on(ps, err, &first))
 			return err;
-		(*count)++;
+		if (!err)
+			(*count)++;
 	}
-	return 0;
+	return first;
 }
 
 int ps_parse_syscalls(struct parser *ps, struct json_object *v, void *dst, const struct field *f)

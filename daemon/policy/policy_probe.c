@@ -98,16 +98,18 @@ static int parse_signals(struct parser *ps, struct json_object *v, void *dst, co
 	if (!n)
 		return ps_fail(ps, "expected at least one signal name (leave \"signals\" out for all %zu)",
 			    N_SIGNALS);
+	int first = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		size_t mark = ps_path_index(ps, i);
 		int err = ps_parse_signal(ps, json_object_array_get_idx(v, i), &mask);
 
 		ps_path_pop(ps, mark);
-		if (err)
+		if (err && !ps_go_on(ps, err, &first))
 			return err;
 	}
 	((struct policy_probe *)dst)->signals_mask = mask;
-	return 0;
+	return first;
 }
 
 /* An absolute path, or a soname for the loader to find ("libc.so.6"). */
@@ -483,6 +485,8 @@ int ps_parse_probes(struct parser *ps, struct json_object *v, void *dst, const s
 		return ps_fail(ps, "expected at least one probe, got []");
 	if (!(p->probes = calloc(n, sizeof(*p->probes))))
 		return ps_no_memory(ps);
+	int first = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(v, i);
 		struct policy_probe *pr = &p->probes[p->n_probes++];
@@ -496,10 +500,11 @@ int ps_parse_probes(struct parser *ps, struct json_object *v, void *dst, const s
 		if (!err)
 			err = probe_defaults(ps, e, pr);
 		ps_path_pop(ps, mark);
-		if (err)
+		/* each probe on its own */
+		if (err && !ps_go_on(ps, err, &first))
 			return err;
 	}
-	return 0;
+	return first;
 }
 
 

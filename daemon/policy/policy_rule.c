@@ -129,15 +129,17 @@ static int one_or_many(struct parser *ps, struct json_object *v, const char *a, 
 	}
 	if (!(n = json_object_array_length(v)))
 		return ps_fail(ps, "expected at least one %s, got []", what);
+	int first = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		size_t mark = ps_path_index(ps, i);
 		int err = each(ps, json_object_array_get_idx(v, i), dst);
 
 		ps_path_pop(ps, mark);
-		if (err)
+		if (err && !ps_go_on(ps, err, &first))
 			return err;
 	}
-	return 0;
+	return first;
 }
 
 static int one_signal(struct parser *ps, struct json_object *e, void *dst)
@@ -301,12 +303,16 @@ static int parse_cond(struct parser *ps, struct json_object *v, struct policy_co
 		err = ps_fail(ps, "conditions nest at most %d \"all\"/\"any\" deep", COND_DEPTH_MAX);
 	else if (!(c->children = calloc(n, sizeof(*c->children))))
 		err = ps_no_memory(ps);
-	for (size_t i = 0; !err && i < n; i++) {
+	/* each condition on its own */
+	for (size_t i = 0, stop = err != 0; !stop && i < n; i++) {
 		size_t im = ps_path_index(ps, i);
+		int e;
 
 		c->n_children++;
-		err = parse_cond(ps, json_object_array_get_idx(list, i), &c->children[i], depth + 1);
+		e = parse_cond(ps, json_object_array_get_idx(list, i), &c->children[i], depth + 1);
 		ps_path_pop(ps, im);
+		if (e && !ps_go_on(ps, e, &err))
+			stop = 1;
 	}
 	ps_path_pop(ps, mark);
 	return err;
@@ -741,6 +747,8 @@ static int parse_actions(struct parser *ps, struct json_object *v, void *dst, co
 		return ps_fail(ps, "expected at least one action, got []");
 	if (!(r->actions = calloc(n, sizeof(*r->actions))))
 		return ps_no_memory(ps);
+	int first = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(v, i);
 		struct policy_action *a = &r->actions[r->n_actions++];
@@ -764,10 +772,10 @@ static int parse_actions(struct parser *ps, struct json_object *v, void *dst, co
 		if (!err && a->kind == POLICY_ACTION_BREAKER)
 			err = breaker_check(ps, a, json_object_object_get_ex(e, "return", NULL));
 		ps_path_pop(ps, mark);
-		if (err)
+		if (err && !ps_go_on(ps, err, &first))
 			return err;
 	}
-	return 0;
+	return first;
 }
 
 /* ---- the rule object --------------------------------------------------------------------- */
@@ -845,6 +853,8 @@ int ps_parse_rules(struct parser *ps, struct json_object *v, void *dst, const st
 		return 0;
 	if (!(p->rules = calloc(n, sizeof(*p->rules))))
 		return ps_no_memory(ps);
+	int first = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(v, i);
 		struct policy_rule *r = &p->rules[p->n_rules++];
@@ -858,10 +868,11 @@ int ps_parse_rules(struct parser *ps, struct json_object *v, void *dst, const st
 		else
 			err = ps_check_object(ps, e, &rule_spec, r);
 		ps_path_pop(ps, mark);
-		if (err)
+		/* each rule on its own */
+		if (err && !ps_go_on(ps, err, &first))
 			return err;
 	}
-	return 0;
+	return first;
 }
 
 static void cond_clear(struct policy_cond *c)
@@ -1054,21 +1065,25 @@ static int resolve_cond(struct parser *ps, struct policy_cond *c, const struct p
 	return 0;
 }
 
-int ps_resolve_rules(struct policy *pols, size_t n_pols, char *err, size_t err_len)
+int ps_resolve_rules(struct policy *pols, size_t n_pols, char *err, size_t err_len,
+		     struct policy_errors *errs)
 {
 	struct probes_of set = { pols, n_pols };
+	int first = 0;
 
 	for (size_t i = 0; i < n_pols; i++) {
-		struct parser ps = { .file = pols[i].file, .err = err, .err_len = err_len };
+		struct parser ps = { .file = pols[i].file, .err = err, .err_len = err_len,
+				     .errs = errs };
 
 		for (size_t j = 0; j < pols[i].n_rules; j++) {
 			size_t mark = ps_path_push(&ps, "rules[%zu].when", j);
 			int rc = resolve_cond(&ps, &pols[i].rules[j].when, &set);
 
 			ps_path_pop(&ps, mark);
-			if (rc)
+			/* each rule on its own */
+			if (rc && !ps_go_on(&ps, rc, &first))
 				return rc;
 		}
 	}
-	return 0;
+	return first;
 }

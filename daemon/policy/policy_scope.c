@@ -127,6 +127,8 @@ static int parse_binaries(struct parser *ps, struct json_object *v, void *dst, c
 	if (!(sc->binaries = calloc(n, sizeof(*sc->binaries))) ||
 	    !(sc->build_ids = calloc(n, sizeof(*sc->build_ids))))
 		return ps_no_memory(ps);
+	int first = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(v, i);
 		struct binary_entry b = { 0 };
@@ -148,10 +150,10 @@ static int parse_binaries(struct parser *ps, struct json_object *v, void *dst, c
 		sc->binaries[i] = b.path;
 		sc->build_ids[i] = b.build_id;
 		sc->n_binaries = i + 1;
-		if (err)
+		if (err && !ps_go_on(ps, err, &first))
 			return err;
 	}
-	return 0;
+	return first;
 }
 
 static int parse_uids(struct parser *ps, struct json_object *v, void *dst, const struct field *f)
@@ -164,6 +166,8 @@ static int parse_uids(struct parser *ps, struct json_object *v, void *dst, const
 		return 0;
 	if (!(sc->uids = calloc(n, sizeof(*sc->uids))))
 		return ps_no_memory(ps);
+	int first = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(v, i);
 		size_t mark = ps_path_index(ps, i);
@@ -176,11 +180,12 @@ static int parse_uids(struct parser *ps, struct json_object *v, void *dst, const
 			err = ps_fail(ps, "expected a uid: an integer from 0 to %" PRIu32 ", got %s",
 				      UINT32_MAX, ps_show(e, shown, sizeof(shown)));
 		ps_path_pop(ps, mark);
-		if (err)
+		if (err && !ps_go_on(ps, err, &first))
 			return err;
-		sc->uids[sc->n_uids++] = (uint32_t)json_object_get_uint64(e);
+		if (!err)
+			sc->uids[sc->n_uids++] = (uint32_t)json_object_get_uint64(e);
 	}
-	return 0;
+	return first;
 }
 
 static int parse_exclude(struct parser *ps, struct json_object *v, void *dst, const struct field *f);

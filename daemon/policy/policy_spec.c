@@ -22,6 +22,7 @@ int ps_fail(struct parser *ps, const char *fmt, ...)
 
 	if (!ps->err_len)
 		return -EINVAL;
+	ps->pending = true;
 	if (ps->path_len)
 		n = snprintf(ps->err, ps->err_len, "%s: %s: ", ps->file, ps->path);
 	else
@@ -50,6 +51,41 @@ int ps_no_memory(struct parser *ps)
 {
 	ps_fail(ps, "out of memory");
 	return -ENOMEM;
+}
+
+bool ps_errors_add(struct policy_errors *errs, const char *msg)
+{
+	char **n, *copy;
+
+	if (errs->n >= POLICY_ERRORS_MAX) {
+		errs->stopped = true;
+		return false;
+	}
+	if (!(copy = strdup(msg)) || !(n = realloc(errs->msgs, (errs->n + 1) * sizeof(*n)))) {
+		free(copy);
+		errs->stopped = true;
+		return false;
+	}
+	errs->msgs = n;
+	errs->msgs[errs->n++] = copy;
+	return true;
+}
+
+void ps_commit(struct parser *ps)
+{
+	if (ps->pending && ps->errs)
+		ps_errors_add(ps->errs, ps->err);
+	ps->pending = false;
+}
+
+bool ps_go_on(struct parser *ps, int err, int *first)
+{
+	ps_commit(ps);
+	if (!*first)
+		*first = err;
+	if (ps->errs && ps->errs->n >= POLICY_ERRORS_MAX)
+		ps->errs->stopped = true; /* what is left is not checked */
+	return ps->errs && err == -EINVAL && !ps->errs->stopped;
 }
 
 __attribute__((format(printf, 2, 3)))
@@ -311,6 +347,8 @@ int ps_check_object(struct parser *ps, struct json_object *obj, const struct obj
 {
 	int err;
 
+	int first = 0;
+
 	for (size_t i = 0; i < spec->n_fields; i++) {
 		const struct field *f = &spec->fields[i];
 
@@ -318,19 +356,26 @@ int ps_check_object(struct parser *ps, struct json_object *obj, const struct obj
 		    (err = check_field(ps, obj, spec, f, dst)))
 			return err;
 	}
+	/* Every unknown field is said; after them, the object's other fields are not
+	 * checked, for a typo would come back as a missing field. */
 	json_object_object_foreach(obj, key, val) {
 		(void)val;
-		if (!find_field(spec, key))
-			return unknown_field(ps, spec, obj, key);
+		if (!find_field(spec, key) && (err = unknown_field(ps, spec, obj, key)) &&
+		    !ps_go_on(ps, err, &first))
+			return err;
 	}
+	if (first)
+		return first;
+	/* Each field on its own, but for the tag: the others depend on the variant it picks. */
 	for (size_t i = 0; i < spec->n_fields; i++) {
 		const struct field *f = &spec->fields[i];
 
 		if ((!(f->flags & FIELD_EARLY) || !json_object_object_get_ex(obj, f->name, NULL)) &&
-		    (err = check_field(ps, obj, spec, f, dst)))
+		    (err = check_field(ps, obj, spec, f, dst)) &&
+		    ((spec->tag && !strcmp(f->name, spec->tag)) || !ps_go_on(ps, err, &first)))
 			return err;
 	}
-	return 0;
+	return first;
 }
 
 /* ---- generic parsers ------------------------------------------------------------------- */
@@ -392,6 +437,8 @@ int ps_parse_strings(struct parser *ps, struct json_object *v, void *dst, const 
 		return 0;
 	if (!(*arr = calloc(n, sizeof(**arr))))
 		return ps_no_memory(ps);
+	int first = 0;
+
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(v, i);
 		size_t mark = ps_path_index(ps, i);
@@ -403,13 +450,15 @@ int ps_parse_strings(struct parser *ps, struct json_object *v, void *dst, const 
 		else
 			err = ps_string_value(ps, e, f->check, &s);
 		ps_path_pop(ps, mark);
-		if (err)
+		if (err && !ps_go_on(ps, err, &first))
 			return err;
+		if (err)
+			continue;
 		if (!((*arr)[*count] = strdup(s)))
 			return ps_no_memory(ps);
 		(*count)++;
 	}
-	return 0;
+	return first;
 }
 
 int ps_check_id(struct parser *ps, struct json_object *v, const char *s, size_t len)

@@ -29,6 +29,10 @@ struct parser {
 	const char *file;
 	char *err;
 	size_t err_len;
+	/* Where each error is kept once it is final (ps_go_on, ps_commit); NULL: the first
+	 * error ends the parse. pending: err holds one not kept yet. */
+	struct policy_errors *errs;
+	bool pending;
 	char path[JSON_PATH_MAX]; /* JSON path of the value being checked, "" at the top */
 	size_t path_len;
 	const void *ctx; /* what an enclosing object tells the fields of an inner one */
@@ -41,6 +45,14 @@ int ps_fail(struct parser *ps, const char *fmt, ...);
 __attribute__((format(printf, 3, 4)))
 void ps_say(char *err, size_t err_len, const char *fmt, ...);
 int ps_no_memory(struct parser *ps);
+/* Keep the error err holds, if not kept yet. */
+void ps_commit(struct parser *ps);
+/* After err (not 0) from a field or an element that others do not depend on: keeps its
+ * message, remembers the first error in *first, and says whether to check the next
+ * (errors are kept, the error is not ENOMEM, and fewer than POLICY_ERRORS_MAX so far). */
+bool ps_go_on(struct parser *ps, int err, int *first);
+/* Append msg to errs; false when it is full (errs->stopped is then set). */
+bool ps_errors_add(struct policy_errors *errs, const char *msg);
 __attribute__((format(printf, 2, 3)))
 size_t ps_path_push(struct parser *ps, const char *fmt, ...);
 size_t ps_path_key(struct parser *ps, const char *key);
@@ -193,7 +205,9 @@ int ps_parse_scope(struct parser *ps, struct json_object *v, void *dst, const st
 void ps_scope_clear(struct policy_scope *sc);
 int ps_parse_rules(struct parser *ps, struct json_object *v, void *dst, const struct field *f);
 void ps_rule_clear(struct policy_rule *r);
-/* Points each leaf of each rule at its probe among n_pols policies; err as policy_set_load. */
-int ps_resolve_rules(struct policy *pols, size_t n_pols, char *err, size_t err_len);
+/* Points each leaf of each rule at its probe among n_pols policies; err as policy_set_load,
+ * every error in errs too when it is not NULL. */
+int ps_resolve_rules(struct policy *pols, size_t n_pols, char *err, size_t err_len,
+		     struct policy_errors *errs);
 
 #endif

@@ -18,7 +18,7 @@ grep -qF "$WORK/bad.json: probes[0].kind: unknown probe kind \"exitt\" (did you 
 	fail "broken policy message: $(cat "$WORK/bad.err")"
 
 # A pin directory off bpffs: refused, saying where pins can go and how.
-"$BUILD/salved" --policy "$ROOT/policies/default.json" --pin-dir "$WORK/pins" --state-dir "$WORK/state" \
+"$BUILD/salved" --policy "$ROOT/policies/default" --pin-dir "$WORK/pins" --state-dir "$WORK/state" \
 	--socket "$WORK/pins.sock" > /dev/null 2> "$WORK/pins.err" && fail "salved pinned outside bpffs"
 grep -qF -- "--pin-dir $WORK/pins: not on a bpf file system" "$WORK/pins.err" &&
 	grep -qF "mount -t bpf bpf DIR" "$WORK/pins.err" || fail "pin-dir message: $(cat "$WORK/pins.err")"
@@ -27,7 +27,7 @@ grep -qF -- "--pin-dir $WORK/pins: not on a bpf file system" "$WORK/pins.err" &&
 # Without privileges: every missing capability named.
 if command -v setpriv >/dev/null; then
 	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
-		"$BUILD/salved" --policy "$ROOT/policies/default.json" > /dev/null 2> "$WORK/priv.err" &&
+		"$BUILD/salved" --policy "$ROOT/policies/default" > /dev/null 2> "$WORK/priv.err" &&
 		fail "salved started without privileges"
 	grep -q 'missing capabilities (run as root): CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_SYS_ADMIN' \
 		"$WORK/priv.err" || fail "privilege message: $(cat "$WORK/priv.err")"
@@ -69,6 +69,17 @@ grep -qF "salvectl: reload refused, the running policy stays: $WORK/p.json:1:" "
 pid=$(crash crash)
 ev=$(wait_event ".pid == $pid") || fail "the running policy stopped reporting after salvectl reload"
 expect "$ev" .probe after
+# A policy with two mistakes: the refusal says how many and the first; the log has each.
+write_policy "$WORK/p.json" '{"salve": 1, "name": "two",
+ "probes": [{"id": "a", "kind": "exitt"}, {"id": "b", "kind": "signal", "signals": ["SIGSEV"]}]}'
+first="$WORK/p.json: probes[0].kind: unknown probe kind \"exitt\" (did you mean \"exit\"?)"
+second="$WORK/p.json: probes[1].signals[0]: unknown signal \"SIGSEV\" (did you mean \"SIGSEGV\"?)"
+"$BUILD/salvectl" reload --socket "$SOCKET" > /dev/null 2> "$WORK/ctl.err" &&
+	fail "salvectl reload accepted a policy with two mistakes"
+grep -qxF "salvectl: reload refused, the running policy stays: 2 errors in the policies, the first: $first" \
+	"$WORK/ctl.err" || fail "salvectl reload of two mistakes: $(cat "$WORK/ctl.err")"
+grep -qxF "salved: error: $first" "$WORK/salved.err" && grep -qxF "salved: error: $second" "$WORK/salved.err" ||
+	fail "salved's log does not list both mistakes: $(cat "$WORK/salved.err")"
 policy crash-nopie again
 out=$("$BUILD/salvectl" reload --socket "$SOCKET") || fail "salvectl reload failed on a good policy"
 [ "$out" = "reloaded: 1 policy" ] || fail "salvectl reload printed '$out'"

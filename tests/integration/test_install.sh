@@ -50,7 +50,8 @@ UNIT=$(grep '/salved\.service$' <<<"$want")
 grep -qx 'ExecStart=/usr/sbin/salved .*' "$DEST$UNIT" || fail "$UNIT: ExecStart is not /usr/sbin/salved: $(grep ExecStart "$DEST$UNIT")"
 
 echo "check: a second install keeps a changed policy, and says so"
-POLICY=/etc/salve/policies.d/default.json
+POLICY=/etc/salve/policies.d/host.json
+POLICY2=/etc/salve/policies.d/services.json
 printf '{"salve": 1, "name": "mine", "probes": [{"id": "c", "kind": "signal"}]}\n' > "$DEST$POLICY"
 cp "$DEST$POLICY" "$WORK/mine.json"
 m install DESTDIR="$DEST" PREFIX=/usr > "$WORK/install2.out" || fail "second make install failed"
@@ -145,8 +146,9 @@ echo "  lintian: $(grep -c '^W: ' "$WORK/lintian.out") warnings, no errors ($DEB
 want=$(m install-manifest PREFIX=/usr | sed -e 's|^\(/usr/share/man/.*\)$|\1.gz|' | sort)
 got=$(dpkg-deb -c "$DEB" | awk '$1 !~ /^d/ {print substr($6, 2)}' | grep -v -e '^/usr/share/doc/salve/changelog' -e '^/usr/share/doc/salve/copyright$' | sort)
 [ "$got" = "$want" ] || fail "the package's files differ from the manifest:$(diff <(echo "$want") <(echo "$got"))"
-conffiles=$(dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles)
-[ "$conffiles" = "$POLICY" ] || fail "the package's conffiles are '$conffiles', expected $POLICY"
+conffiles=$(dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles | sort)
+[ "$conffiles" = "$(printf '%s\n' "$POLICY" "$POLICY2" | sort)" ] ||
+	fail "the package's conffiles are '$conffiles', expected $POLICY and $POLICY2"
 
 echo "check: the package installs into a debootstrapped Debian 12, and its salved runs there"
 out=$(bash "$ROOT/tests/integration/lib/bookworm_tree.sh" "$BUILD"); rc=$?

@@ -189,7 +189,7 @@ invalid action-restore-path "$(act '{"do": "restore", "from": "../x"}')"
 invalid action-restore-keep "$(act '{"do": "restore", "keep": 2}')"
 
 # The shipped policies are part of the corpus.
-for f in "$ROOT"/policies/*.json; do
+for f in "$ROOT"/policies/*.json "$ROOT"/policies/default/*.json; do
 	case $f in *.schema.json) continue ;; esac
 	cp "$f" "$WORK/valid/shipped-$(basename "$f")"
 	n=$((n + 1))

@@ -30,7 +30,7 @@ $WORK/dir/20-app.json: ok (3 probes, 1 rule)"
 [ "$out" = "$want" ] || fail "directory: printed '$out'"
 
 # The shipped policies are valid, alone and as one set.
-"$CTL" validate "$ROOT/policies" "$ROOT/policies/default.json" > /dev/null 2> "$WORK/err" ||
+"$CTL" validate "$ROOT/policies" "$ROOT/policies/default" > /dev/null 2> "$WORK/err" ||
 	fail "shipped policies: $(cat "$WORK/err")"
 
 # A broken file: the message on stderr, nothing on stdout, exit 1; the valid one still says ok.
@@ -78,6 +78,25 @@ write_policy "$WORK/errno.json" '{"salve": 1, "name": "e", "probes": [{"id": "cr
 want="$WORK/errno.json: rules[0].actions[0].return: an errno is returned negated: write \"-EINVAL\" for -22, or give the number, got \"EINVAL\""
 [ "$(cat "$WORK/err")" = "$want" ] || fail "errno without minus: stderr '$(cat "$WORK/err")', want '$want'"
 
+# Every mistake of a file, each on its line with its JSON path, in the file's order; the
+# misspelt field ends its probe (no "missing kind" after it).
+write_policy "$WORK/many.json" '{"salve": 1, "name": "many", "scope": {"binaries": ["bin/app"]},
+ "probes": [{"id": "crashes", "kind": "signal", "signals": ["SIGSEV", "SIGBUS"]},
+            {"id": "x", "knd": "exit"},
+            {"id": "slow", "kind": "latency", "binary": "/srv/app", "symbol": "parse", "threshold": "20"}],
+ "rules": [{"id": "r", "when": {"probe": "crashes", "count": 1, "within": "1s"},
+            "actions": [{"do": "lgo"}, {"do": "exec", "command": ["/bin/true"], "timeout": "x"}]}]}'
+out=$("$CTL" validate "$WORK/many.json" "$WORK/app.json" 2> "$WORK/err"); rc=$?
+[ "$rc" -eq 1 ] || fail "many mistakes: exit $rc, want 1"
+[ "$out" = "$WORK/app.json: ok (3 probes, 1 rule)" ] || fail "many mistakes: stdout '$out'"
+want="$WORK/many.json: scope.binaries[0]: expected an absolute path, got \"bin/app\"
+$WORK/many.json: probes[0].signals[0]: unknown signal \"SIGSEV\" (did you mean \"SIGSEGV\"?)
+$WORK/many.json: probes[1]: unknown field \"knd\" (did you mean \"kind\"?)
+$WORK/many.json: probes[2].threshold: expected a duration such as \"20ms\" or \"1s\", got \"20\"
+$WORK/many.json: rules[0].actions[0].do: unknown action \"lgo\" (did you mean \"log\"?)
+$WORK/many.json: rules[0].actions[1].timeout: expected a duration such as \"20ms\" or \"1s\", got \"x\""
+[ "$(cat "$WORK/err")" = "$want" ] || fail "many mistakes: stderr '$(cat "$WORK/err")', want '$want'"
+
 # A syntax error: file, line and column.
 printf '{"salve": 1,\n "name": "s",,\n}\n' > "$WORK/syntax.json"
 "$CTL" validate "$WORK/syntax.json" > /dev/null 2> "$WORK/err" && fail "syntax error: exit 0"
@@ -98,4 +117,4 @@ want="$WORK/clash/b.json: probes[0].id: duplicate id \"parse-failing\" (first de
 [ "$rc" -eq 2 ] || fail "no argument: exit $rc, want 2"
 "$CTL" --help | grep -q '^  validate ' || fail "--help does not document validate"
 
-pass "salvectl validate: files, directories, errors with their messages (stack_bytes without a CFI stack, repairs), clashes across files"
+pass "salvectl validate: files, directories, every error of a file with its message (stack_bytes without a CFI stack, repairs), clashes across files"

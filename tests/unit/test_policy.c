@@ -92,6 +92,9 @@ static void expect_load_error(const char *path, int rc, const char *msg)
 
 /* ---- what loads ----------------------------------------------------------------------- */
 
+/* The default policy (policies/default/, what make run loads) is a set of two: crashes,
+ * aborts and OOM kills host-wide, and non-zero exits of services only (cgroups under
+ * /system.slice), so a first run reports faults, not every grep that found nothing. */
 static void test_default_policy_parses(void **state)
 {
 	struct policy_set *set = NULL;
@@ -99,40 +102,57 @@ static void test_default_policy_parses(void **state)
 	struct policy *p;
 
 	(void)state;
-	assert_int_equal(policy_set_load("policies/default.json", &set, err, sizeof(err)), 0);
+	assert_int_equal(policy_set_load("policies/default", &set, err, sizeof(err)), 0);
 	assert_string_equal(err, "");
-	assert_int_equal(set->n_policies, 1);
-	p = &set->policies[0];
-	assert_string_equal(p->file, "policies/default.json");
-	assert_string_equal(p->name, "default");
-	assert_int_equal(p->scope.n_binaries + p->scope.n_cgroups + p->scope.n_comms, 0);
-	assert_int_equal(p->n_probes, 3);
+	assert_int_equal(set->n_policies, 2);
 
+	p = &set->policies[0];
+	assert_string_equal(p->file, "policies/default/host.json");
+	assert_string_equal(p->name, "host");
+	/* host-wide: no scope at all */
+	assert_int_equal(p->scope.n_binaries + p->scope.n_cgroups + p->scope.n_units +
+				 p->scope.n_comms + p->scope.n_uids,
+			 0);
+	assert_int_equal(p->n_probes, 2);
 	assert_string_equal(p->probes[0].id, "crashes");
 	assert_int_equal(p->probes[0].kind, POLICY_PROBE_SIGNAL);
+	/* every fatal signal, SIGABRT (aborts, failed asserts) among them */
 	assert_int_equal(p->probes[0].signals_mask, ALL_SIGNALS);
 	assert_false(p->probes[0].handled);
 	/* Faults a program catches are reported by default. */
 	assert_int_equal(p->probes[0].faults, POLICY_FAULTS_ALL);
-	assert_string_equal(p->probes[1].id, "exits");
-	assert_int_equal(p->probes[1].kind, POLICY_PROBE_EXIT);
-	assert_true(p->probes[1].nonzero);
-	assert_string_equal(p->probes[2].id, "oom");
-	assert_int_equal(p->probes[2].kind, POLICY_PROBE_OOM);
-	for (size_t i = 0; i < p->n_probes; i++) {
-		assert_ptr_equal(p->probes[i].policy, p);
-		/* the fields of function probes stay empty for the others */
-		assert_null(p->probes[i].binary);
-		assert_int_equal(p->probes[i].rate.per_second, 0);
-	}
-	/* a crash's stack is a snapshot unwound by CFI; the others have none */
+	/* a crash's stack is a snapshot unwound by CFI */
 	assert_true(p->probes[0].stack);
 	assert_true(p->probes[0].stack_cfi);
 	assert_int_equal(p->probes[0].stack_bytes, POLICY_STACK_BYTES_DEFAULT);
-	for (size_t i = 1; i < p->n_probes; i++) {
-		assert_false(p->probes[i].stack);
-		assert_false(p->probes[i].stack_cfi);
-		assert_int_equal(p->probes[i].stack_bytes, 0);
+	assert_string_equal(p->probes[1].id, "oom");
+	assert_int_equal(p->probes[1].kind, POLICY_PROBE_OOM);
+
+	p = &set->policies[1];
+	assert_string_equal(p->file, "policies/default/services.json");
+	assert_string_equal(p->name, "services");
+	assert_int_equal(p->scope.n_cgroups, 1);
+	assert_string_equal(p->scope.cgroups[0], "/system.slice");
+	assert_int_equal(p->scope.n_binaries + p->scope.n_units + p->scope.n_comms + p->scope.n_uids, 0);
+	assert_int_equal(p->n_probes, 1);
+	assert_string_equal(p->probes[0].id, "service-exits");
+	assert_int_equal(p->probes[0].kind, POLICY_PROBE_EXIT);
+	assert_true(p->probes[0].nonzero);
+
+	for (size_t k = 0; k < set->n_policies; k++) {
+		p = &set->policies[k];
+		assert_int_equal(p->n_rules, 0);
+		for (size_t i = 0; i < p->n_probes; i++) {
+			assert_ptr_equal(p->probes[i].policy, p);
+			/* the fields of function probes stay empty for the others */
+			assert_null(p->probes[i].binary);
+			assert_int_equal(p->probes[i].rate.per_second, 0);
+			if (p->probes[i].kind != POLICY_PROBE_SIGNAL) {
+				assert_false(p->probes[i].stack);
+				assert_false(p->probes[i].stack_cfi);
+				assert_int_equal(p->probes[i].stack_bytes, 0);
+			}
+		}
 	}
 	policy_set_free(set);
 }
@@ -1462,6 +1482,150 @@ static void test_directory_stops_at_first_broken_file(void **state)
 	expect_load_error(dir, -EINVAL, msg);
 }
 
+/* ---- every error, not only the first ------------------------------------------------------ */
+
+/* errs holds exactly want (n messages, each "DIR/" + the text), in that order. */
+static void expect_errors(const char *dir, const struct policy_errors *errs, const char *const *want,
+			  size_t n)
+{
+	char msg[4096];
+
+	for (size_t i = 0; i < errs->n && i < n; i++) {
+		snprintf(msg, sizeof(msg), "%s/%s", dir, want[i]);
+		assert_string_equal(errs->msgs[i], msg);
+	}
+	assert_int_equal(errs->n, n);
+}
+
+/* Each field of an object, each element of a list, each probe, rule and action on its own:
+ * all of a file's mistakes at once, in the file's order, each with its JSON path; a typo'd
+ * field ends its object (a missing field would only echo it). err gets the first. */
+static void test_every_error_of_a_file(void **state)
+{
+	const char *dir = *state;
+	static const char *const want[] = {
+		"p.json: scope.binaries[0]: expected an absolute path, got \"bin/app\"",
+		"p.json: probes[0].signals[0]: unknown signal \"SIGSEV\" (did you mean \"SIGSEGV\"?)",
+		"p.json: probes[0].signals[2]: unknown signal \"SIGABRTT\" (did you mean \"SIGABRT\"?)",
+		"p.json: probes[1].id: expected an id of letters, digits, \"_\", \".\" and \"-\", got \"bad id!\"",
+		"p.json: probes[1].kind: unknown probe kind \"exitt\" (did you mean \"exit\"?)",
+		"p.json: probes[2]: unknown field \"nonzeroo\" (did you mean \"nonzero\"?)",
+		"p.json: probes[2]: unknown field \"colour\" (expected one of \"id\", \"kind\", \"nonzero\")",
+		"p.json: probes[3].threshold: expected a duration such as \"20ms\" or \"1s\", got \"20\"",
+		"p.json: rules[0].when.count: expected an integer from 1 to 4294967295, got 0",
+		"p.json: rules[0].actions[0].do: unknown action \"lgo\" (did you mean \"log\"?)",
+		"p.json: rules[0].actions[1].timeout: expected a duration such as \"20ms\" or \"1s\", got \"x\"",
+	};
+	struct policy_set *set = (struct policy_set *)0x1;
+	struct policy_errors errs;
+	char path[4096], err[1024], msg[4096];
+
+	write_file(dir, "p.json",
+		   "{\"salve\": 1, \"name\": \"multi\", \"scope\": {\"binaries\": [\"bin/app\", \"/ok\"]},\n"
+		   " \"probes\": [{\"id\": \"crashes\", \"kind\": \"signal\", \"signals\": [\"SIGSEV\", \"SIGBUS\", \"SIGABRTT\"]},\n"
+		   "  {\"id\": \"bad id!\", \"kind\": \"exitt\"},\n"
+		   "  {\"id\": \"exits\", \"kind\": \"exit\", \"nonzeroo\": true, \"colour\": 1},\n"
+		   "  {\"id\": \"slow\", \"kind\": \"latency\", \"binary\": \"/srv/app\", \"symbol\": \"parse\", \"threshold\": \"20\"}],\n"
+		   " \"rules\": [{\"id\": \"r\", \"when\": {\"probe\": \"crashes\", \"count\": 0, \"within\": \"1s\"},\n"
+		   "   \"actions\": [{\"do\": \"lgo\"}, {\"do\": \"exec\", \"command\": [\"/bin/true\"], \"timeout\": \"x\"}]}]}\n");
+	snprintf(path, sizeof(path), "%s/p.json", dir);
+	assert_int_equal(policy_set_load_errors(path, &set, &errs), -EINVAL);
+	assert_ptr_equal(set, (struct policy_set *)0x1);
+	expect_errors(dir, &errs, want, sizeof(want) / sizeof(want[0]));
+	assert_false(errs.stopped);
+	/* one line for a refusal: how many, and the first */
+	policy_errors_summary(&errs, msg, sizeof(msg));
+	snprintf(err, sizeof(err), "11 errors in the policies, the first: %s/%s", dir, want[0]);
+	assert_string_equal(msg, err);
+	policy_errors_clear(&errs);
+	assert_int_equal(errs.n, 0);
+	assert_null(errs.msgs);
+
+	/* policy_set_load and policy_parse say the first, as before */
+	snprintf(msg, sizeof(msg), "%s/%s", dir, want[0]);
+	expect_load_error(path, -EINVAL, msg);
+}
+
+/* Each file of a directory to its own end (a syntax error ends only its file); the checks
+ * across files (ids, probe references) wait until every file parses. A single error is
+ * its own summary. */
+static void test_every_error_of_a_directory(void **state)
+{
+	const char *dir = *state;
+	static const char *const want[] = {
+		"a.json: probes[0].kind: unknown probe kind \"om\" (did you mean \"oom\"?)",
+		"a.json: probes[1].nonzero: expected a boolean, got \"yes\"",
+		"b.json:1:13: syntax error: unexpected end of data",
+		"d.json: name: expected a non-empty string, got \"\"",
+	};
+	struct policy_set *set = (struct policy_set *)0x1;
+	struct policy_errors errs;
+	char msg[4096], want1[4096];
+
+	write_file(dir, "a.json", "{\"salve\": 1, \"name\": \"a\", \"probes\": [{\"id\": \"a\", \"kind\": \"om\"},"
+				  " {\"id\": \"x\", \"kind\": \"exit\", \"nonzero\": \"yes\"}],"
+				  " \"rules\": [{\"id\": \"r\", \"when\": {\"probe\": \"nothing\", \"count\": 1, \"within\": \"1s\"},"
+				  " \"actions\": [{\"do\": \"log\"}]}]}");
+	write_file(dir, "b.json", "{\"salve\": 1,");
+	write_file(dir, "c.json", "{\"salve\": 1, \"name\": \"c\", \"probes\": [{\"id\": \"a\", \"kind\": \"oom\"}]}");
+	write_file(dir, "d.json", "{\"salve\": 1, \"name\": \"\", \"probes\": [{\"id\": \"d\", \"kind\": \"oom\"}]}");
+	assert_int_equal(policy_set_load_errors(dir, &set, &errs), -EINVAL);
+	assert_ptr_equal(set, (struct policy_set *)0x1);
+	expect_errors(dir, &errs, want, sizeof(want) / sizeof(want[0]));
+	policy_errors_clear(&errs);
+
+	/* Once the files parse, the checks across them say every rule's mistake. */
+	write_file(dir, "a.json", "{\"salve\": 1, \"name\": \"a\", \"probes\": [{\"id\": \"crashes\", \"kind\": \"signal\"}],"
+				  " \"rules\": [{\"id\": \"r1\", \"when\": {\"probe\": \"crash\", \"count\": 1, \"within\": \"1s\"},"
+				  " \"actions\": [{\"do\": \"log\"}]},"
+				  " {\"id\": \"r2\", \"when\": {\"probe\": \"oops\", \"count\": 1, \"within\": \"1s\"},"
+				  " \"actions\": [{\"do\": \"log\"}]}]}");
+	write_file(dir, "b.json", "{\"salve\": 1, \"name\": \"b\", \"probes\": [{\"id\": \"b\", \"kind\": \"oom\"}]}");
+	write_file(dir, "d.json", "{\"salve\": 1, \"name\": \"d\", \"probes\": [{\"id\": \"d\", \"kind\": \"oom\"}]}");
+	assert_int_equal(policy_set_load_errors(dir, &set, &errs), -EINVAL);
+	snprintf(want1, sizeof(want1), "%s/a.json: rules[0].when.probe: unknown probe \"crash\" "
+		 "(did you mean \"crashes\"?)", dir);
+	assert_int_equal(errs.n, 2);
+	assert_string_equal(errs.msgs[0], want1);
+	snprintf(msg, sizeof(msg), "%s/a.json: rules[1].when.probe: unknown probe \"oops\"", dir);
+	assert_memory_equal(errs.msgs[1], msg, strlen(msg));
+	policy_errors_clear(&errs);
+
+	/* one error: the summary is that error */
+	write_file(dir, "a.json", "{\"salve\": 1, \"name\": \"a\", \"probes\": [{\"id\": \"b\", \"kind\": \"oom\"}]}");
+	assert_int_equal(policy_set_load_errors(dir, &set, &errs), -EINVAL);
+	assert_int_equal(errs.n, 1);
+	policy_errors_summary(&errs, msg, sizeof(msg));
+	assert_string_equal(msg, errs.msgs[0]);
+	policy_errors_clear(&errs);
+}
+
+/* A file of many mistakes: the first POLICY_ERRORS_MAX, and the load says it stopped. */
+static void test_errors_stop_at_the_cap(void **state)
+{
+	const char *dir = *state;
+	struct policy_set *set = (struct policy_set *)0x1;
+	struct policy_errors errs;
+	char path[4096], *text, *at;
+	size_t size = 64 + 150 * 48;
+
+	assert_non_null(text = malloc(size));
+	at = text + sprintf(text, "{\"salve\": 1, \"name\": \"many\", \"probes\": [");
+	for (int i = 0; i < 150; i++)
+		at += sprintf(at, "%s{\"id\": \"p%d\", \"kind\": \"exitt\"}", i ? ", " : "", i);
+	sprintf(at, "]}");
+	write_file(dir, "many.json", text);
+	free(text);
+	snprintf(path, sizeof(path), "%s/many.json", dir);
+	assert_int_equal(policy_set_load_errors(path, &set, &errs), -EINVAL);
+	assert_int_equal(errs.n, POLICY_ERRORS_MAX);
+	assert_true(errs.stopped);
+	assert_non_null(strstr(errs.msgs[POLICY_ERRORS_MAX - 1], "probes[99].kind: unknown probe kind"));
+	policy_errors_summary(&errs, path, sizeof(path));
+	assert_memory_equal(path, "100 or more errors in the policies, the first: ", 47);
+	policy_errors_clear(&errs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1509,6 +1673,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_duplicate_ids_across_files, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_syscall_pairs_once, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_directory_stops_at_first_broken_file, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_every_error_of_a_file, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_every_error_of_a_directory, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_errors_stop_at_the_cap, setup_dir, teardown_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

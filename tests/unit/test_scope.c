@@ -271,6 +271,11 @@ static void test_missing_names_are_said_once(void **state)
 	scope_plan_report(&p1, &p2);
 	log = capture_end();
 	assert_int_equal(p1.n_entries, 0);
+	/* With nothing of its lists there, the policy holds no process: the kernel still
+	 * looks at the sets it needs, and finds no entry. */
+	assert_int_equal(p1.cfg.scoped, 1);
+	assert_int_equal(p1.cfg.unscoped, 0);
+	assert_int_equal(p1.cfg.scope, SALVE_SCOPE_CGROUP | SALVE_SCOPE_EXE);
 	assert_true(scope_plan_equal(&p1, &p2));
 	snprintf(want, sizeof(want),
 		 "salved: warning: %s/p.json: scope.binaries[0]: %s: No such file or directory; "
