@@ -1112,35 +1112,60 @@ static int do_incidents(int argc, char **argv)
  * messages. One line per file on success; every error on stderr, one line each. */
 static int do_validate(int argc, char **argv)
 {
-	int status = 0;
+	bool json = false;
+	int status = 0, first = 1;
 
-	if (argc < 2) {
-		fprintf(stderr, "Usage: salvectl validate FILE|DIR...\n");
+	if (argc > 1 && (!strcmp(argv[1], "--json") || !strcmp(argv[1], "-j"))) {
+		json = true;
+		first = 2;
+	}
+	if (argc <= first) {
+		fprintf(stderr, "usage: salvectl validate [--json] FILE|DIR...\n");
 		return 2;
 	}
-	for (int i = 1; i < argc; i++) {
+	for (int i = first; i < argc; i++) {
+		struct json_object *o = json ? json_object_new_object() : NULL, *list = NULL;
 		struct policy_set *set = NULL;
 		struct policy_errors errs;
+		int rc = policy_set_load_errors(argv[i], &set, &errs);
 
-		/* every error of every file, one line each */
-		if (policy_set_load_errors(argv[i], &set, &errs)) {
-			for (size_t j = 0; j < errs.n; j++)
-				fprintf(stderr, "%s\n", errs.msgs[j]);
-			if (errs.stopped)
-				fprintf(stderr, "%s: stopped after %d errors\n", argv[i],
-					POLICY_ERRORS_MAX);
-			policy_errors_clear(&errs);
-			status = 1;
-			continue;
+		if (o) { /* one line per argument: its policies, or every error */
+			json_object_object_add(o, "path", json_object_new_string(argv[i]));
+			json_object_object_add(o, "ok", json_object_new_boolean(!rc));
+			json_object_object_add(o, rc ? "errors" : "policies",
+					       list = json_object_new_array());
+			if (rc && errs.stopped)
+				json_object_object_add(o, "stopped", json_object_new_boolean(true));
 		}
-		for (size_t j = 0; j < set->n_policies; j++) {
+		/* every error of every file, one line each */
+		for (size_t j = 0; rc && j < errs.n; j++) {
+			if (list)
+				json_object_array_add(list, json_object_new_string(errs.msgs[j]));
+			else
+				fprintf(stderr, "%s\n", errs.msgs[j]);
+		}
+		if (rc && errs.stopped && !json)
+			fprintf(stderr, "%s: stopped after %d errors\n", argv[i], POLICY_ERRORS_MAX);
+		for (size_t j = 0; !rc && j < set->n_policies; j++) {
 			const struct policy *p = &set->policies[j];
 
-			printf("%s: ok (%zu %s, %zu %s)\n", p->file, p->n_probes,
-			       plural(p->n_probes, "probe", "probes"), p->n_rules,
-			       plural(p->n_rules, "rule", "rules"));
+			if (list)
+				json_object_array_add(list, policy_describe(p));
+			else
+				printf("%s: ok (%zu %s, %zu %s)\n", p->file, p->n_probes,
+				       plural(p->n_probes, "probe", "probes"), p->n_rules,
+				       plural(p->n_rules, "rule", "rules"));
 		}
-		policy_set_free(set);
+		if (o)
+			printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+		if (rc) {
+			policy_errors_clear(&errs);
+			status = 1;
+		} else {
+			policy_set_free(set);
+		}
 	}
 	return status;
 }
@@ -1204,7 +1229,7 @@ static const struct cmd cmds[] = {
 	  "             busiest first, with each latency site's calls drawn as a histogram;\n"
 	  "             every SECONDS (1), COUNT times or until Ctrl-C" },
 	{ "validate", do_validate,
-	  "FILE|DIR...: check policy files offline, as salved loads them (no root needed);\n"
+	  "[--json] FILE|DIR...: check policy files offline, as salved loads them (no root needed);\n"
 	  "             a directory is one set (its *.json, ids unique across them); exit 0 if all\n"
 	  "             are valid, else 1" },
 	{ "version", do_version, "[--json]: print salvectl's version" },

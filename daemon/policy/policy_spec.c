@@ -320,10 +320,12 @@ static int check_field(struct parser *ps, struct json_object *obj, const struct 
 			return 0;
 		if (!f->alt)
 			return ps_fail(ps, "missing required field \"%s\" (%s)", f->name, f->help);
-		if (!json_object_object_get_ex(obj, f->alt, NULL))
-			return ps_fail(ps, "missing required field \"%s\" or \"%s\" (%s)", f->name, f->alt,
-				    f->help);
-		return 0;
+		/* said once, at the first of the pair */
+		if (json_object_object_get_ex(obj, f->alt, NULL) ||
+		    ((alt = find_field(spec, f->alt)) && alt < f))
+			return 0;
+		return ps_fail(ps, "missing required field \"%s\" or \"%s\" (%s)", f->name, f->alt,
+			       f->help);
 	}
 	mark = ps_path_key(ps, f->name);
 	if (f->only && spec->variant && !(f->only & (1u << spec->variant(dst))))

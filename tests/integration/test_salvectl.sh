@@ -163,6 +163,12 @@ policy "$WORK/bad.json" ', {"id": "oops", "kind": "latency"}'
 out=$("$BUILD/salvectl" validate "$WORK/p.json" "$WORK/bad.json" 2>&1) && fail "validate passed a broken file"
 grep -q "^$WORK/p.json: ok (3 probes, 1 rule)$" <<<"$out" || fail "validate: $out"
 grep -q "^$WORK/bad.json: probes\[3\]" <<<"$out" || fail "validate does not name the broken probe: $out"
+# --json: a line per argument, its policies or every error of it (the probe's three).
+out=$("$BUILD/salvectl" validate --json "$WORK/p.json" "$WORK/bad.json") && fail "validate --json passed a broken file"
+jq -se ".[0] | .ok and .policies[0].name == \"ops\"" <<<"$out" > /dev/null || fail "validate --json: $out"
+jq -se '.[1] | (.ok | not) and (.errors | length) == 3 and
+	all(.errors[]; test("probes\\[3\\]: missing required field"))' <<<"$out" > /dev/null ||
+	fail "validate --json does not give the broken probe's three errors: $out"
 json stats '.stats.events.latency.reported >= 1'
 ctl metrics > "$WORK/metrics.prom" || fail "salvectl metrics failed"
 promtool check metrics < "$WORK/metrics.prom" || fail "promtool check metrics: $(promtool check metrics < "$WORK/metrics.prom" 2>&1)"

@@ -1601,6 +1601,30 @@ static void test_every_error_of_a_directory(void **state)
 }
 
 /* A file of many mistakes: the first POLICY_ERRORS_MAX, and the load says it stopped. */
+/* A field that may be given as either of two (symbol or offset, threshold or baseline)
+ * missing both is one mistake, said once. */
+static void test_missing_pair_said_once(void **state)
+{
+	const char *dir = *state;
+	static const char *const want[] = {
+		"p.json: probes[0]: missing required field \"symbol\" or \"offset\" (the function: "
+		"its symbol name, or its offset in the file)",
+		"p.json: probes[0]: missing required field \"threshold\" or \"baseline\" (a fixed "
+		"duration such as \"20ms\", or a baseline learned from past calls)",
+	};
+	struct policy_set *set = NULL;
+	struct policy_errors errs;
+	char path[4096];
+
+	write_file(dir, "p.json",
+		   "{\"salve\": 1, \"name\": \"pair\", \"probes\": [{\"id\": \"slow\", \"kind\": "
+		   "\"latency\", \"binary\": \"/srv/app\"}]}\n");
+	snprintf(path, sizeof(path), "%s/p.json", dir);
+	assert_int_equal(policy_set_load_errors(path, &set, &errs), -EINVAL);
+	expect_errors(dir, &errs, want, sizeof(want) / sizeof(want[0]));
+	policy_errors_clear(&errs);
+}
+
 static void test_errors_stop_at_the_cap(void **state)
 {
 	const char *dir = *state;
@@ -1675,6 +1699,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_directory_stops_at_first_broken_file, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_every_error_of_a_file, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_every_error_of_a_directory, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_missing_pair_said_once, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_errors_stop_at_the_cap, setup_dir, teardown_dir),
 	};
 
