@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ctl/probes_report.h"
+#include "kernel/scope.h"
 
 /* The kernel mechanism of a site, and whether the kernel's fast path serves its entry. */
 static const char *site_mechanism(const struct site *s, bool sessions)
@@ -121,27 +122,13 @@ static const char *host_hook(enum policy_probe_kind kind)
 	}
 }
 
-static enum salve_event_kind host_kind(enum policy_probe_kind kind)
-{
-	switch (kind) {
-	case POLICY_PROBE_SIGNAL:
-		return SALVE_EV_SIGNAL;
-	case POLICY_PROBE_EXIT:
-		return SALVE_EV_EXIT;
-	case POLICY_PROBE_OOM:
-		return SALVE_EV_OOM;
-	default:
-		return SALVE_EV_EXEC;
-	}
-}
-
 static struct json_object *host_entry(struct probes *p, const struct policy_probe *pr,
 				      const struct salve_counters *kernel)
 {
 	struct json_object *o = probe_head(pr);
 	const struct probes_hook *hooks;
 	const char *hook = host_hook(pr->kind), *flavour = "tracepoint";
-	const struct salve_counters *c = &kernel[host_kind(pr->kind)];
+	const struct salve_counters *c = &kernel[scope_event_kind(pr->kind)];
 	char mech[96];
 
 	if (!o)
