@@ -235,6 +235,9 @@ run: deps
 	echo "      a service failing: expect {...,\"kind\":\"exit\",\"probe\":\"service-exits\",...,\"exit_code\":3,...}"; \
 	echo "  sudo $(abspath $(BUILD)/salvectl) stats --socket $$sock"; \
 	echo "      what the kernel saw and salved reported, per kind of event"; \
+	echo "  sudo $(abspath $(BUILD)/salvectl) events --follow --socket $$sock"; \
+	echo "      the events as they come, one readable line each (status, probes, rules, top:"; \
+	echo "      salvectl help)"; \
 	echo
 	$(BUILD)/salved --policy $(RUN_POLICY) --state-dir $(RUN_DIR)/state --socket $(RUN_SOCKET) \
 	    --pin-dir $(RUN_PINS) $(ARGS)
