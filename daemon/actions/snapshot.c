@@ -613,6 +613,12 @@ nomem:
 }
 
 /* What a process is besides its memory and threads, read before it is held. */
+/* Reading /proc/PID/... of a process that exited fails with one of these. */
+static bool gone(int err)
+{
+	return err == -ENOENT || err == -ESRCH;
+}
+
 static int read_process(pid_t pid, struct snapshot *s, char *err, size_t err_len)
 {
 	char exe[4096], path[64];
@@ -632,16 +638,23 @@ static int read_process(pid_t pid, struct snapshot *s, char *err, size_t err_len
 		return -ENOMEM;
 	if (!(s->cmdline = read_proc(pid, "cmdline", &s->cmdline_len)) ||
 	    !(s->auxv = read_proc(pid, "auxv", &s->auxv_len))) {
-		snprintf(err, err_len, "process %d: its command line and auxv: %s", (int)pid,
-			 strerror(errno));
-		return -errno;
+		r = -errno;
+		if (gone(r))
+			snprintf(err, err_len, "process %d: exited while it was read", (int)pid);
+		else
+			snprintf(err, err_len, "process %d: its command line and auxv: %s", (int)pid,
+				 strerror(-r));
+		return gone(r) ? -ESRCH : r;
 	}
 	for (int i = 0; i < SNAPSHOT_LIMITS; i++)
 		if (prlimit(pid, (__rlimit_resource_t)i, NULL, &s->limits[i]))
 			s->limits[i] = (struct rlimit){ RLIM_INFINITY, RLIM_INFINITY };
 	if ((r = read_fds(pid, s))) {
-		snprintf(err, err_len, "process %d: its open files: %s", (int)pid, strerror(-r));
-		return r;
+		if (gone(r))
+			snprintf(err, err_len, "process %d: exited while it was read", (int)pid);
+		else
+			snprintf(err, err_len, "process %d: its open files: %s", (int)pid, strerror(-r));
+		return gone(r) ? -ESRCH : r;
 	}
 	return 0;
 }
