@@ -74,16 +74,20 @@ stop_salved() {
 	return 0
 }
 
-# wait_event JQ_SELECT [SECONDS]: prints the first event line matching the jq condition.
-wait_event() {
-	local cond=$1 secs=${2:-10} line
+# wait_json FILE JQ_SELECT [SECONDS]: prints the first JSON line of FILE matching the jq
+# condition, waiting for it up to SECONDS (10).
+wait_json() {
+	local file=$1 cond=$2 secs=${3:-10} line
 	for _ in $(seq $((secs * 20))); do
-		line=$(jq -c "select($cond)" "$EVENTS" 2>/dev/null | head -n1)
+		line=$(jq -c "select($cond)" "$file" 2>/dev/null | head -n1)
 		[ -n "$line" ] && { printf '%s\n' "$line"; return 0; }
 		sleep 0.05
 	done
 	return 1
 }
+
+# wait_event JQ_SELECT [SECONDS]: the same, of salved's events.
+wait_event() { wait_json "$EVENTS" "$@"; }
 
 # drain: salved reads all the kernel has written so far, and the rules see it, before it
 # answers: the barrier before a negative or exact-count check, once the processes under

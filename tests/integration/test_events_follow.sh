@@ -22,17 +22,6 @@ write_policy "$WORK/p.json" '{"salve": 1, "name": "follow",
                         {"do": "exec", "command": ["/bin/true"], "timeout": "5s"}]}]}'
 start_salved "$WORK/p.json"
 
-# wait_in FILE JQ_SELECT [SECONDS]: the first JSON line of FILE that matches.
-wait_in() {
-	local line
-	for _ in $(seq $((${3:-10} * 20))); do
-		line=$(jq -c "select($2)" "$1" 2>/dev/null | head -n1)
-		[ -n "$line" ] && { printf '%s\n' "$line"; return 0; }
-		sleep 0.05
-	done
-	return 1
-}
-
 follow() { # follow NAME ARGS...: salvectl events --follow in the background
 	local name=$1; shift
 	"$CTL" events --follow --socket "$SOCKET" "$@" > "$WORK/$name" 2> "$WORK/$name.err" &
@@ -69,16 +58,16 @@ sig_b=$(wait_event ".kind == \"signal\" and .pid == $B") || fail "no signal even
 wait "$B" 2>/dev/null # its crash, not said by the shell
 
 # The followers have the lines as salved wrote them, in order, and nothing else.
-got=$(wait_in "$WORK/F1" ".kind == \"signal\" and .pid == $B") || fail "follower 1 did not get $B's crash"
+got=$(wait_json "$WORK/F1" ".kind == \"signal\" and .pid == $B") || fail "follower 1 did not get $B's crash"
 [ "$got" = "$sig_b" ] || fail "follower 1's line differs from salved's: $got vs $sig_b"
 [ "$(jq -c 'select(.kind == "signal")' "$WORK/F1")" = "$(printf '%s\n%s' "$sig_a" "$sig_b")" ] ||
 	fail "follower 1's signal lines are not the two crashes': $(cat "$WORK/F1")"
 [ "$(jq -r 'select(.kind != "signal" and .kind != "stats") | .kind' "$WORK/F1" | wc -l)" = 0 ] ||
 	fail "--kind signal,stats let other lines through: $(cat "$WORK/F1")"
-wait_in "$WORK/F2" ".kind == \"signal\" and .pid == $B" > /dev/null || fail "follower 2 did not get $B's crash"
+wait_json "$WORK/F2" ".kind == \"signal\" and .pid == $B" > /dev/null || fail "follower 2 did not get $B's crash"
 [ "$(jq -c 'select(.kind == "signal")' "$WORK/F2")" = "$(jq -c 'select(.kind == "signal")' "$WORK/F1")" ] ||
 	fail "two followers got different lines: $(cat "$WORK/F2") vs $(cat "$WORK/F1")"
-got=$(wait_in "$WORK/F3" ".pid == $B") || fail "the follower of --pid $B did not get its crash"
+got=$(wait_json "$WORK/F3" ".pid == $B") || fail "the follower of --pid $B did not get its crash"
 [ "$got" = "$sig_b" ] || fail "--pid follower's line differs: $got"
 [ "$(wc -l < "$WORK/F3")" = 1 ] || fail "--pid $B let others through: $(cat "$WORK/F3")"
 # The human view: time, kind, pid/comm, signal, code, address and function.

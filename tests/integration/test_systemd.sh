@@ -32,17 +32,6 @@ die() {
 	fail "$@"
 }
 
-# wait_json FILE JQ_SELECT [SECONDS]: the first line of FILE matching, as wait_event.
-wait_json() {
-	local file=$1 cond=$2 secs=${3:-10} line
-	for _ in $(seq $((secs * 20))); do
-		line=$(jq -c "select($cond)" "$file" 2> /dev/null | head -n1)
-		[ -n "$line" ] && { printf '%s\n' "$line"; return 0; }
-		sleep 0.05
-	done
-	return 1
-}
-
 # fake MODE SOCKET OUT [ARGS...]: the fake systemd socket, listening when this returns;
 # FAKE_PID its process.
 fake() {
