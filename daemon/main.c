@@ -32,6 +32,7 @@
 #include "base/log.h"
 #include "base/loop.h"
 #include "base/notify.h"
+#include "base/output.h"
 #include "events/pipeline.h"
 #include "policy/policy.h"
 #include "kernel/probes.h"
@@ -50,6 +51,9 @@
 #define ACTIONS_STOP_NS (5ULL * 1000000000ULL) /* at a stop, what running actions get */
 /* Ticks between looks at the scope's names (stat, no ELF), for what inotify misses. */
 #define SCOPE_RECHECK_TICKS 30
+/* Records read from the ring before the loop serves the others ready: about a
+ * millisecond of a storm at a few microseconds a record. */
+#define RING_BATCH 256
 
 static int build_plan(struct daemon *d, const struct policy_set *set, struct scope_plan *plan)
 {
@@ -279,15 +283,24 @@ int daemon_reload_notified(struct daemon *d, char *err, size_t err_len)
 	return rc;
 }
 
-/* Read every record the ring holds and hand the events held for their rules on: after
- * it, every record the kernel wrote before has its line and has met its rules. */
+/* Read up to budget records of the ring (0: every one it holds) and hand the events
+ * held for their rules on; true when records remain. Without a budget, after it every
+ * record the kernel wrote before has its line and has met its rules. */
+static bool drain_ring(struct daemon *d, size_t budget)
+{
+	int n;
+
+	pipeline_budget(d->pipeline, budget);
+	n = probes_consume(d->probes);
+	pipeline_flush(d->pipeline);
+	if (n < 0 && n != -EINTR && n != -EAGAIN)
+		salve_log(LOG_ERR, "reading the ring buffer: %s", strerror(-n));
+	return n == -EAGAIN;
+}
+
 void daemon_drain_ring(struct daemon *d)
 {
-	int n = probes_consume(d->probes);
-
-	pipeline_flush(d->pipeline);
-	if (n < 0 && n != -EINTR)
-		salve_log(LOG_ERR, "reading the ring buffer: %s", strerror(-n));
+	drain_ring(d, 0);
 }
 
 int daemon_write_stats(struct daemon *d, struct json_object **copy)
@@ -343,9 +356,9 @@ static int on_scope_watch(int fd, void *ctx)
 
 /* The event output's reader went away (`salved | head`): say so once and stop, so the
  * probes are detached and unpinned, rather than watch on for nobody. -EPIPE then. */
-static int output_gone(struct daemon *d, int err)
+static int event_output_gone(struct daemon *d, int err)
 {
-	if (err != -EPIPE && !pipeline_output_gone(d->pipeline))
+	if (err != -EPIPE && !output_gone(d->output))
 		return 0;
 	if (!d->out_gone) {
 		d->out_gone = true;
@@ -365,13 +378,16 @@ static void on_policy_changed(void *ctx)
 		daemon_reload_notified(d, err, sizeof(err));
 }
 
+/* A storm gets a batch at a time: what the ring still holds keeps its descriptor ready,
+ * and the loop comes back to it after the timers, the control socket and the actions
+ * that were ready too. */
 static int on_ring(int fd, void *ctx)
 {
 	struct daemon *d = ctx;
 
 	(void)fd;
-	daemon_drain_ring(d);
-	return output_gone(d, 0);
+	drain_ring(d, RING_BATCH);
+	return event_output_gone(d, 0);
 }
 
 static int on_signal(int fd, void *ctx)
@@ -403,18 +419,21 @@ static void on_line(void *ctx, struct json_object *line, const char *text, size_
 	struct daemon *d = ctx;
 
 	feed_line(d->feed, line, text, len);
-	incidents_line(d->incidents, line);
+	if (line) /* the lines of incidents and actions are built as objects */
+		incidents_line(d->incidents, line);
 }
 
 static void write_line(struct daemon *d, struct json_object *line, const char *what)
 {
 	size_t len;
 	const char *text = report_text(line, &len);
-	int err = !text ? -ENOMEM : d->out_gone ? -EPIPE : report_write_text(d->out, text, len);
+	int err = !text ? -ENOMEM : d->out_gone ? -EPIPE : output_line(d->output, 0, text, len);
+
+	err = err ?: output_flush(d->output);
 
 	if (text)
 		on_line(d, line, text, len);
-	if (err && !output_gone(d, err))
+	if (err && !event_output_gone(d, err))
 		salve_log(LOG_ERR, "cannot write %s: %s", what, strerror(-err));
 }
 
@@ -559,7 +578,7 @@ static int on_tick(int fd, void *ctx)
 	if (d->opt.metrics_textfile && d->ticks % d->opt.metrics_every == 0)
 		control_write_textfile(d);
 	tell_status(d);
-	return output_gone(d, 0);
+	return event_output_gone(d, 0);
 }
 
 static int make_dirs(const char *path, mode_t mode)
@@ -659,7 +678,7 @@ static int start(struct daemon *d)
 	if ((err = scope_watch_new(&d->scope_watch)) ||
 	    (err = scope_watch_arm(d->scope_watch, next.set, sys_cgroup2_root())) ||
 	    (err = build_plan(d, next.set, &next.plan)) ||
-	    (err = pipeline_new(d->out, &d->pipeline)) || (err = stall_new(&d->stall)) ||
+	    (err = pipeline_new(d->output, &d->pipeline)) || (err = stall_new(&d->stall)) ||
 	    (err = baseline_new(&d->baseline)) ||
 	    (err = engine_new(&(struct engine_config){ .max_groups = d->opt.max_groups,
 						       .dry_run = d->opt.dry_run }, on_incident,
@@ -723,7 +742,7 @@ static int run(struct daemon *d)
 	sigset_t mask;
 	int sigfd = -1, timer = -1, breaker_timer = -1, err;
 
-	/* A closed event output is an EPIPE to handle (output_gone), not a death. */
+	/* A closed event output is an EPIPE to handle (event_output_gone), not a death. */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -783,7 +802,7 @@ static int run(struct daemon *d)
 		daemon_drain_ring(d);
 		daemon_write_stats(d, NULL);
 	}
-	err = err ?: output_gone(d, 0);
+	err = err ?: event_output_gone(d, 0);
 	/* A page of a salved gone would say it is up: it goes with it. */
 	if (d->opt.metrics_textfile)
 		unlink(d->opt.metrics_textfile);
@@ -815,6 +834,10 @@ int main(int argc, char **argv)
 		salve_log(LOG_ERR, "--log %s: %s", d.opt.log, strerror(errno));
 		return 1;
 	}
+	if ((err = output_new(fileno(d.out), &d.output))) {
+		salve_log(LOG_ERR, "cannot start: %s", strerror(-err));
+		return 1;
+	}
 	err = run(&d);
 	policy_watch_free(d.policy_watch);
 	ctl_free(d.ctl);
@@ -842,6 +865,7 @@ int main(int argc, char **argv)
 	notify_free(d.notify);
 	loop_free(d.loop);
 	tally_free(d.fired);
+	output_free(d.output);
 	if (d.out != stdout)
 		fclose(d.out);
 	if (err)

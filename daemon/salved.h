@@ -78,6 +78,7 @@ struct daemon {
 	bool textfile_failing; /* the last write of --metrics-textfile failed (said once) */
 	struct policy_watch *policy_watch; /* --watch-policy */
 	FILE *out;
+	struct output *output; /* out's lines, the pipeline's and ours, in batches */
 	unsigned ticks;
 	struct notify *notify; /* what systemd is told */
 	uint64_t started_ns; /* CLOCK_REALTIME, for salvectl status */

@@ -31,8 +31,8 @@ struct follower {
 };
 
 struct kept {
-	char *text;
-	size_t len;
+	char *text; /* kept from one line to the next in its slot: grown, never freed */
+	size_t len, cap;
 };
 
 struct feed {
@@ -93,8 +93,7 @@ static void drop_oldest(struct feed *f)
 	struct kept *k = kept_at(f, 0);
 
 	f->bytes -= k->len;
-	free(k->text);
-	*k = (struct kept){ 0 };
+	k->len = 0;
 	f->first = (f->first + 1) % FEED_KEEP_LINES;
 	f->n--;
 }
@@ -108,8 +107,14 @@ static void keep(struct feed *f, const char *text, size_t len)
 	while (f->n && (f->n == FEED_KEEP_LINES || f->bytes + len > FEED_KEEP_BYTES))
 		drop_oldest(f);
 	k = kept_at(f, f->n);
-	if (!(k->text = malloc(len)))
-		return;
+	if (k->cap < len) {
+		char *grown = realloc(k->text, len);
+
+		if (!grown)
+			return;
+		k->text = grown;
+		k->cap = len;
+	}
 	memcpy(k->text, text, len);
 	k->len = len;
 	f->bytes += len;
@@ -144,10 +149,24 @@ static bool matches(const struct filter *flt, struct json_object *line)
 
 void feed_line(struct feed *f, struct json_object *line, const char *text, size_t len)
 {
+	struct json_object *parsed = NULL;
+
 	keep(f, text, len);
+	/* A line written without an object is read back only for a follower's filter. */
+	if (f->followers && !line) {
+		struct json_tokener *tok = json_tokener_new();
+
+		if (tok)
+			parsed = json_tokener_parse_ex(tok, text, (int)len);
+		json_tokener_free(tok);
+		if (!parsed)
+			return;
+		line = parsed;
+	}
 	for (struct follower *fl = f->followers; fl; fl = fl->next)
 		if (matches(&fl->filter, line))
 			ctl_stream_write(fl->stream, text, len); /* dropped lines are said there */
+	json_object_put(parsed);
 }
 
 static bool known_kind(const char *k)

@@ -42,7 +42,8 @@ int feed_new(struct feed **out);
 /* After ctl_free: closing its streams ends their following. */
 void feed_free(struct feed *f);
 
-/* A line salved wrote: line its object, text its text without the newline. */
+/* A line salved wrote: text its text without the newline, line its object (NULL when
+ * it was written without one: read back only when a follower filters). */
 void feed_line(struct feed *f, struct json_object *line, const char *text, size_t len);
 
 /* Answer an "events" request on control socket c: fill reply, and keep the connection

@@ -11,6 +11,7 @@
 #include "events/faults.h"
 #include "base/log.h"
 #include "base/loop.h"
+#include "base/output.h"
 #include "events/pipeline.h"
 #include "events/report.h"
 #include "kernel/scope.h"
@@ -33,7 +34,7 @@ struct held {
 };
 
 struct pipeline {
-	FILE *out;
+	struct output *out;
 	struct pipeline_config configs[2]; /* in force, and the one before; set NULL: none */
 	struct engine *engine; /* the rules; NULL: events are only reported */
 	pipeline_watch_fn *watch;
@@ -45,22 +46,21 @@ struct pipeline {
 	struct callsite *calls; /* function events' functions and executables, named once */
 	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	uint64_t received[SALVE_EV_KIND_MAX];
-	uint64_t reported[SALVE_EV_KIND_MAX];
 	uint64_t stale[SALVE_EV_KIND_MAX]; /* of a configuration no longer known */
-	/* Events whose line was never written: out of memory building it, a failed write,
-	 * or an output gone. Counted in the stats line's "lost" with the kernel's. */
-	uint64_t lost[SALVE_EV_KIND_MAX];
+	/* Events whose line could not be built (out of memory). With the lines the output
+	 * could not write, counted in the stats line's "lost" with the kernel's. */
+	uint64_t unbuilt[SALVE_EV_KIND_MAX];
 	uint64_t malformed;
 	struct pipeline_site_counts sites[SALVE_SITES_MAX]; /* by site id, since it was attached */
-	bool out_gone;    /* a write failed with EPIPE */
 	bool lost_logged; /* the first lost line was said; the stats count the others */
+	size_t budget, spent; /* records this read of the ring may take (0: all), and took */
 	/* Scratch: an event and its names are too big for the stack of a callback. The
 	 * next record is read into the first free held slot. */
 	struct held held[PIPELINE_BATCH];
 	size_t n_held;
 	struct event ev; /* salved's own events */
 	struct event_names names; /* of the event being delivered */
-	struct json_object *line; /* the last event line written: its text goes on to the rules */
+	struct jsonw line; /* the last event line written: its text goes on to the rules */
 	/* The last kernel-raised fault of each process, and the one the event being
 	 * delivered follows from (NULL: none). */
 	struct fault_table faults;
@@ -72,7 +72,7 @@ void pipeline_sync_clock(struct pipeline *pl)
 	pl->realtime_offset_ns = loop_realtime_offset_ns();
 }
 
-int pipeline_new(FILE *out, struct pipeline **outp)
+int pipeline_new(struct output *out, struct pipeline **outp)
 {
 	struct pipeline *pl = calloc(1, sizeof(*pl));
 	int err;
@@ -99,7 +99,7 @@ void pipeline_free(struct pipeline *pl)
 	symbolizer_free(pl->sym);
 	unwinder_free(pl->unw);
 	callsite_free(pl->calls);
-	json_object_put(pl->line);
+	jsonw_free(&pl->line);
 	free(pl);
 }
 
@@ -197,56 +197,38 @@ static bool type_wanted(const struct policy_probe *pr, const struct event *ev)
 	return false;
 }
 
-/* One line to the output; once its reader has gone (EPIPE, said by
- * pipeline_output_gone), nothing more is tried and 0 is returned. */
-static int write_text(struct pipeline *pl, const char *text, size_t len)
-{
-	int err = pl->out_gone ? 0 : report_write_text(pl->out, text, len);
-
-	if (err == -EPIPE) {
-		pl->out_gone = true;
-		return 0;
-	}
-	return err;
-}
-
-bool pipeline_output_gone(const struct pipeline *pl)
-{
-	return pl->out_gone;
-}
-
 /* "site": the function a function event's probe sits on, named once per site. */
-static int add_site(struct pipeline *pl, struct json_object *line, const struct site *site)
+static void site_field(struct pipeline *pl, const struct site *site)
 {
-	struct json_object *o = json_object_new_object();
 	struct callsite_function fn;
-	int err;
 
-	if (!o)
-		return -ENOMEM;
 	callsite_function(pl->calls, pl->sym, site, &fn);
-	err = report_add(o, "module", report_string(fn.module));
+	jsonw_object_begin(&pl->line, "site");
+	jsonw_string(&pl->line, "module", fn.module);
 	if (fn.symbol)
-		err = err ?: report_add(o, "symbol", report_string(fn.symbol));
-	err = err ?: report_add(o, "offset", json_object_new_uint64(fn.offset));
-	if (err) {
-		json_object_put(o);
-		return err;
-	}
-	return report_add(line, "site", o);
+		jsonw_string(&pl->line, "symbol", fn.symbol);
+	jsonw_uint(&pl->line, "offset", fn.offset);
+	jsonw_object_end(&pl->line);
 }
 
-/* What an event's line says besides the record: the fault that led to it, and the
- * function a function event is about. 0 or -ENOMEM. */
-static int annotate(struct pipeline *pl, struct json_object *line, const struct site *site)
+/* ev's line as produced by probe, with what it says besides the record: the fault
+ * that led to it, and the function a function event is about. NULL when out of memory. */
+static const char *build_line(struct pipeline *pl, const struct event *ev, const char *probe,
+			      const struct site *site, size_t *len)
 {
-	if (pl->cause && report_add_cause(line, pl->cause->signo, pl->cause->code,
-					  pl->cause->has_addr ? &pl->cause->addr : NULL,
-					  pl->cause->boot_ns + pl->realtime_offset_ns))
-		return -ENOMEM;
-	if (site && site->cfg.kind != SALVE_SITE_SYSCALL && add_site(pl, line, site))
-		return -ENOMEM;
-	return 0;
+	struct jsonw *w = &pl->line;
+
+	jsonw_reset(w);
+	report_event_begin(w, ev, probe, ev->boot_ns + pl->realtime_offset_ns, pl->names.frames,
+			   pl->names.n_frames);
+	if (pl->cause)
+		report_cause(w, pl->cause->signo, pl->cause->code,
+			     pl->cause->has_addr ? &pl->cause->addr : NULL,
+			     pl->cause->boot_ns + pl->realtime_offset_ns);
+	if (site && site->cfg.kind != SALVE_SITE_SYSCALL)
+		site_field(pl, site);
+	jsonw_object_end(w);
+	return jsonw_text(w, len);
 }
 
 /* Write ev as produced by probe (at site, for a function event): named once (named
@@ -261,25 +243,15 @@ static bool report(struct pipeline *pl, const struct event *ev, const char *prob
 		name_event(pl->sym, pl->unw, ev, &pl->names);
 		*named = true;
 	}
-	json_object_put(pl->line);
-	pl->line = report_event(ev, probe, ev->boot_ns + pl->realtime_offset_ns, pl->names.frames,
-				pl->names.n_frames);
-	if (pl->line && annotate(pl, pl->line, site)) {
-		json_object_put(pl->line);
-		pl->line = NULL;
-	}
-	*text = pl->line ? report_text(pl->line, len) : NULL;
-	err = *text ? write_text(pl, *text, *len) : -ENOMEM;
+	*text = build_line(pl, ev, probe, site, len);
+	if (!*text)
+		pl->unbuilt[ev->kind]++;
+	err = *text ? output_line(pl->out, ev->kind, *text, *len) : -ENOMEM;
 	if (*text && pl->tap)
-		pl->tap(pl->tap_ctx, pl->line, *text, *len);
-	if (!err && !pl->out_gone) {
-		pl->reported[ev->kind]++;
-		if (pl->watch)
-			pl->watch(pl->watch_ctx, probe, ev);
-		return true;
-	}
-	pl->lost[ev->kind]++;
-	if (err && !pl->lost_logged) {
+		pl->tap(pl->tap_ctx, NULL, *text, *len);
+	if (!err && pl->watch)
+		pl->watch(pl->watch_ctx, probe, ev);
+	if (err && err != -EPIPE && !pl->lost_logged) {
 		pl->lost_logged = true;
 		salve_log(LOG_ERR, "cannot write an event: %s (events lost from now on are counted in "
 			  "the stats line's \"lost\")", strerror(-err));
@@ -287,7 +259,8 @@ static bool report(struct pipeline *pl, const struct event *ev, const char *prob
 	return *text;
 }
 
-void pipeline_flush(struct pipeline *pl)
+/* The rules of the events held so far. */
+static void flush_held(struct pipeline *pl)
 {
 	struct engine_input in[PIPELINE_BATCH];
 
@@ -299,6 +272,18 @@ void pipeline_flush(struct pipeline *pl)
 	pl->n_held = 0;
 }
 
+void pipeline_flush(struct pipeline *pl)
+{
+	int err;
+
+	flush_held(pl);
+	if ((err = output_flush(pl->out)) && err != -EPIPE && !pl->lost_logged) {
+		pl->lost_logged = true;
+		salve_log(LOG_ERR, "cannot write events: %s (events lost from now on are counted in "
+			  "the stats line's \"lost\")", strerror(-err));
+	}
+}
+
 /* The rules that watch probe, for ev (named) and its line, after those of the events
  * held before it. */
 static void to_rules(struct pipeline *pl, const struct event *ev, const struct policy_probe *probe,
@@ -307,7 +292,7 @@ static void to_rules(struct pipeline *pl, const struct event *ev, const struct p
 	struct engine_input in = { ev, probe, text, len, NULL, 0 };
 	const char *symbols[SALVE_STACK_MAX];
 
-	pipeline_flush(pl);
+	flush_held(pl);
 	if (engine_needs_symbols(pl->engine, probe)) {
 		for (size_t i = 0; i < pl->names.n_frames; i++)
 			if (pl->names.frames[i].symbol)
@@ -347,12 +332,11 @@ static void deliver_held(struct pipeline *pl, const struct site *site, bool *nam
 	h->line_len = len;
 	memcpy(h->line, text, len);
 	if (++pl->n_held == PIPELINE_BATCH)
-		pipeline_flush(pl);
+		flush_held(pl);
 }
 
-int pipeline_record(void *ctx, void *data, size_t size)
+static void record(struct pipeline *pl, void *data, size_t size)
 {
-	struct pipeline *pl = ctx;
 	struct event *ev = &pl->held[pl->n_held].ev; /* a slot is free: flushed when full */
 	const struct pipeline_config *cfg;
 	bool named = false;
@@ -362,12 +346,12 @@ int pipeline_record(void *ctx, void *data, size_t size)
 		if (!pl->malformed++)
 			salve_log(LOG_WARNING, "skipping a malformed ring-buffer record (%zu bytes): %s",
 				  size, strerror(-err));
-		return 0;
+		return;
 	}
 	pl->received[ev->kind]++;
 	if (!(cfg = config_of(pl, ev->gen))) {
 		pl->stale[ev->kind]++;
-		return 0;
+		return;
 	}
 	if (ev->kind >= SALVE_EV_RETURN) {
 		/* Records of function and syscall probes name their site, and the site its
@@ -387,9 +371,9 @@ int pipeline_record(void *ctx, void *data, size_t size)
 			callsite_exe(pl->calls, cfg->set, site, ev);
 			deliver_held(pl, site, &named);
 		}
-		return 0;
+		return;
 	}
-	pipeline_flush(pl); /* the rules of the events before it, first */
+	flush_held(pl); /* the rules of the events before it, first */
 	pl->cause = faults_cause(&pl->faults, ev);
 	faults_note(&pl->faults, ev);
 	for (size_t i = 0; i < cfg->set->n_policies && i < SALVE_POLICIES_MAX; i++) {
@@ -407,14 +391,31 @@ int pipeline_record(void *ctx, void *data, size_t size)
 	/* The rules count that process no more. */
 	if (ev->kind == SALVE_EV_EXIT && pl->engine)
 		engine_forget(pl->engine, ev->pid);
-	return 0;
+}
+
+void pipeline_budget(struct pipeline *pl, size_t n)
+{
+	pl->budget = n;
+	pl->spent = 0;
+}
+
+int pipeline_record(void *ctx, void *data, size_t size)
+{
+	struct pipeline *pl = ctx;
+
+	record(pl, data, size);
+	return pl->budget && ++pl->spent >= pl->budget ? -EAGAIN : 0;
 }
 
 void pipeline_counts(const struct pipeline *pl, struct pipeline_counts *out)
 {
 	memcpy(out->received, pl->received, sizeof(out->received));
-	memcpy(out->reported, pl->reported, sizeof(out->reported));
-	memcpy(out->lost, pl->lost, sizeof(out->lost));
+	for (int k = 0; k < SALVE_EV_KIND_MAX; k++) {
+		struct output_counts c = output_counts(pl->out, (unsigned)k);
+
+		out->reported[k] = c.written;
+		out->lost[k] = pl->unbuilt[k] + c.lost;
+	}
 	memcpy(out->stale, pl->stale, sizeof(out->stale));
 	out->malformed = pl->malformed;
 }
@@ -423,11 +424,14 @@ int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE
 		   struct json_object **copy)
 {
 	struct json_object *o = json_object_new_object(), *kinds = json_object_new_object();
+	struct pipeline_counts counts;
 	const char *text;
 	char when[64];
 	size_t len;
 	int err;
 
+	pipeline_flush(pl); /* the lines before it, counted as written or lost */
+	pipeline_counts(pl, &counts);
 	if (!o || !kinds) {
 		json_object_put(o);
 		json_object_put(kinds);
@@ -441,8 +445,8 @@ int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE
 
 		json_object_object_add(c, "seen", json_object_new_uint64(kernel[k].seen));
 		json_object_object_add(c, "received", json_object_new_uint64(pl->received[k]));
-		json_object_object_add(c, "reported", json_object_new_uint64(pl->reported[k]));
-		json_object_object_add(c, "lost", json_object_new_uint64(kernel[k].lost + pl->lost[k]));
+		json_object_object_add(c, "reported", json_object_new_uint64(counts.reported[k]));
+		json_object_object_add(c, "lost", json_object_new_uint64(kernel[k].lost + counts.lost[k]));
 		json_object_object_add(c, "suppressed", json_object_new_uint64(kernel[k].suppressed));
 		json_object_object_add(c, "stale", json_object_new_uint64(pl->stale[k]));
 		json_object_object_add(kinds, events_kind_name(k), c);
@@ -463,7 +467,10 @@ int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE
 		json_object_object_add(o, "rules", r);
 	}
 	text = report_text(o, &len);
-	err = text ? write_text(pl, text, len) : -ENOMEM;
+	err = text ? output_line(pl->out, 0, text, len) : -ENOMEM;
+	err = err ?: output_flush(pl->out);
+	if (err == -EPIPE) /* the reader gone: said by output_gone, not by each line */
+		err = 0;
 	if (text && pl->tap)
 		pl->tap(pl->tap_ctx, o, text, len);
 	if (copy)
@@ -507,4 +514,5 @@ void pipeline_stall(struct pipeline *pl, const struct site *site, uint32_t tgid,
 	describe_process(tgid, ev);
 	pl->received[SALVE_EV_STALL]++;
 	deliver(pl, ev, site->probe, site, &named);
+	pipeline_flush(pl);
 }

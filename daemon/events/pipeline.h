@@ -17,7 +17,10 @@
 
 struct pipeline;
 
-int pipeline_new(FILE *out, struct pipeline **outp);
+struct output;
+
+/* Lines go to out (shared with the daemon's own lines, which keeps them in order). */
+int pipeline_new(struct output *out, struct pipeline **outp);
 void pipeline_free(struct pipeline *pl);
 
 /* A configuration records may have been decided by: a policy set and its sites, for
@@ -55,18 +58,25 @@ struct event;
 typedef void pipeline_watch_fn(void *ctx, const char *probe, const struct event *ev);
 void pipeline_set_watch(struct pipeline *pl, pipeline_watch_fn *fn, void *ctx);
 
-/* Every line the pipeline writes (events, stats), as it writes it: its object and its
- * text, without the newline, both valid for the call. NULL: none. */
+/* Every line the pipeline writes (events, stats), as it writes it: its text, without
+ * the newline, and its json-c object where it was built as one (stats; NULL for event
+ * lines, written directly), both valid for the call. NULL: none. */
 typedef void pipeline_tap_fn(void *ctx, struct json_object *line, const char *text, size_t len);
 void pipeline_set_tap(struct pipeline *pl, pipeline_tap_fn *fn, void *ctx);
 
-/* The libbpf ring_buffer callback; ctx is the pipeline. Never stops the ring: a bad
- * record is counted and skipped. An event's line is written at once; function and
- * syscall events may then wait for their rules until pipeline_flush. */
+/* The libbpf ring_buffer callback; ctx is the pipeline. A bad record is counted and
+ * skipped. An event's line is built and handed to the output at once; function and
+ * syscall events may then wait for their rules until pipeline_flush. Returns -EAGAIN,
+ * which stops libbpf's read of the ring after that record, when the budget is spent. */
 int pipeline_record(void *ctx, void *data, size_t size);
 
-/* The rules of the events pipeline_record still holds, now: after the ring is drained,
- * and before anything else reaches the engine (ticks, histograms, reloads). */
+/* The records pipeline_record takes before it stops the read (n of them from now; 0:
+ * no limit), so a storm leaves the rest of the loop its turn. */
+void pipeline_budget(struct pipeline *pl, size_t n);
+
+/* The rules of the events pipeline_record still holds, now, and the lines gathered for
+ * the output written: after the ring is drained, and before anything else reaches the
+ * engine (ticks, histograms, reloads). */
 void pipeline_flush(struct pipeline *pl);
 
 /* Report that site's function has not run in process tgid for stalled_ns, at now_ns
@@ -91,9 +101,5 @@ struct pipeline_counts {
 	uint64_t malformed;                   /* records that could not be decoded */
 };
 void pipeline_counts(const struct pipeline *pl, struct pipeline_counts *out);
-
-/* The output's reader went away (a write failed with EPIPE): no line can reach anyone
- * any more. Lines after it are not written and not logged one by one. */
-bool pipeline_output_gone(const struct pipeline *pl);
 
 #endif

@@ -1,4 +1,4 @@
-/* report: events as JSON lines, one object per line, flushed per line. */
+/* report: events as JSON lines, one object per line. */
 #include "policy/policy.h"
 #include "events/report.h"
 
@@ -136,78 +136,20 @@ int report_time(uint64_t realtime_ns, char *buf, size_t len)
 	return 0;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (Unicode table 3-7), or 0 when it is
- * ill-formed; then *bad is the length of its maximal subpart, replaced by one U+FFFD. */
-static size_t utf8_seq(const unsigned char *s, size_t *bad)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t need, i;
-
-	*bad = 1;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 3;
-		if (c == 0xe0)
-			lo = 0xa0; /* overlong */
-		else if (c == 0xed)
-			hi = 0x9f; /* surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 4;
-		if (c == 0xf0)
-			lo = 0x90; /* overlong */
-		else if (c == 0xf4)
-			hi = 0x8f; /* above U+10FFFF */
-	} else {
-		return 0; /* a stray continuation byte, C0, C1 or F5..FF */
-	}
-	for (i = 1; i < need; i++) {
-		/* A NUL ends the string and fails this test, so we never read past it. */
-		if (s[i] < lo || s[i] > hi) {
-			*bad = i;
-			return 0;
-		}
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return need;
-}
-
 struct json_object *report_string(const char *s)
 {
-	static const char fffd[] = "\xef\xbf\xbd";
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
-	size_t len = strlen((const char *)p), pos = 0, out = 0, n, bad;
+	const char *p = s ? s : "";
+	size_t len = strlen(p), out;
 	struct json_object *obj;
 	char *buf;
 
 	/* Most strings are clean: hand them over as they are. */
-	for (pos = 0; pos < len; pos += n)
-		if (!(n = utf8_seq(p + pos, &bad)))
-			break;
-	if (pos == len)
-		return json_object_new_string_len((const char *)p, (int)len);
-
+	if (jsonw_utf8_valid(p, len))
+		return json_object_new_string_len(p, (int)len);
 	/* Each bad byte grows to at most three. */
-	buf = malloc(len * 3 + 1);
-	if (!buf)
+	if (!(buf = malloc(len * 3 + 1)))
 		return NULL;
-	memcpy(buf, p, pos);
-	out = pos;
-	while (pos < len) {
-		n = utf8_seq(p + pos, &bad);
-		if (n) {
-			memcpy(buf + out, p + pos, n);
-			out += n;
-			pos += n;
-		} else {
-			memcpy(buf + out, fffd, 3);
-			out += 3;
-			pos += bad;
-		}
-	}
+	out = jsonw_clean_utf8(p, len, buf);
 	obj = json_object_new_string_len(buf, (int)out);
 	free(buf);
 	return obj;
@@ -224,147 +166,35 @@ int report_add(struct json_object *obj, const char *key, struct json_object *val
 	return 0;
 }
 
-static int add_hex(struct json_object *obj, const char *key, uint64_t v)
+/* report_time, the date and time of the second formatted once per second: a storm's
+ * lines share it. */
+static void time_field(struct jsonw *w, const char *key, uint64_t realtime_ns)
 {
-	char buf[24];
+	static __thread uint64_t cached_sec = UINT64_MAX;
+	static __thread char prefix[48];
+	static __thread size_t prefix_len;
+	uint64_t sec = realtime_ns / NS_PER_SEC;
+	unsigned int nsec = (unsigned int)(realtime_ns % NS_PER_SEC);
+	char buf[64];
 
-	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
-	return report_add(obj, key, json_object_new_string(buf));
-}
-
-static int add_signal_name(struct json_object *obj, const char *key, int signo)
-{
-	const char *name = report_signal_name(signo);
-	char buf[24];
-
-	if (!name) {
-		snprintf(buf, sizeof(buf), "SIG%d", signo);
-		name = buf;
-	}
-	return report_add(obj, key, json_object_new_string(name));
-}
-
-static int add_signal(struct json_object *obj, const struct event *ev)
-{
-	const char *code = report_code_name(ev->sig.signo, ev->sig.code);
-	char buf[16];
-	int err = 0;
-
-	if (!code) {
-		snprintf(buf, sizeof(buf), "%d", ev->sig.code);
-		code = buf;
-	}
-	err = err ?: add_signal_name(obj, "signal", ev->sig.signo);
-	err = err ?: report_add(obj, "code", json_object_new_string(code));
-	if (ev->sig.flags & SALVE_SIG_HAS_ADDR)
-		err = err ?: add_hex(obj, "addr", ev->sig.addr);
-	if (ev->sig.flags & SALVE_SIG_HAS_IP)
-		err = err ?: add_hex(obj, "ip", ev->sig.ip);
-	err = err ?: report_add(obj, "sender_pid", json_object_new_int64(ev->sig.sender_pid));
-	err = err ?: report_add(obj, "fatal", json_object_new_boolean(!!(ev->sig.flags & SALVE_SIG_FATAL)));
-	/* The receiver has a handler for it (a fatal one never does). */
-	if (ev->sig.flags & SALVE_SIG_HANDLED)
-		err = err ?: report_add(obj, "handled", json_object_new_boolean(1));
-	return err;
-}
-
-static int add_exit(struct json_object *obj, const struct event *ev)
-{
-	int status = (int)ev->exit.status;
-	int err = 0;
-
-	if (WIFEXITED(status)) {
-		err = report_add(obj, "exit_code", json_object_new_int(WEXITSTATUS(status)));
-	} else {
-		/* json-c stores a JSON null as a NULL value. */
-		if (json_object_object_add(obj, "exit_code", NULL) < 0)
-			return -ENOMEM;
-	}
-	if (WIFSIGNALED(status))
-		err = err ?: add_signal_name(obj, "signal", WTERMSIG(status));
-	err = err ?: report_add(obj, "core_dumped", json_object_new_boolean(WIFSIGNALED(status) &&
-								     WCOREDUMP(status)));
-	return err;
-}
-
-static int add_oom(struct json_object *obj, const struct event *ev)
-{
-	int err = 0;
-
-	err = err ?: report_add(obj, "total_vm_kb", json_object_new_uint64(ev->oom.total_vm_kb));
-	err = err ?: report_add(obj, "anon_rss_kb", json_object_new_uint64(ev->oom.anon_rss_kb));
-	err = err ?: report_add(obj, "file_rss_kb", json_object_new_uint64(ev->oom.file_rss_kb));
-	err = err ?: report_add(obj, "shmem_rss_kb", json_object_new_uint64(ev->oom.shmem_rss_kb));
-	err = err ?: report_add(obj, "pgtables_kb", json_object_new_uint64(ev->oom.pgtables_kb));
-	err = err ?: report_add(obj, "uid", json_object_new_int64(ev->oom.uid));
-	err = err ?: report_add(obj, "oom_score_adj", json_object_new_int(ev->oom.oom_score_adj));
-	return err;
-}
-
-/* "file" and "line" of a frame or an inlined function, when DWARF gave them. */
-static int add_source(struct json_object *obj, const char *file, uint32_t line)
-{
-	if (!file || !*file || !line)
-		return 0;
-	return report_add(obj, "file", report_string(file)) ?:
-	       report_add(obj, "line", json_object_new_uint64(line));
-}
-
-static int add_inlined(struct json_object *obj, const struct report_inlined *in, size_t n)
-{
-	struct json_object *arr = json_object_new_array_ext((int)n);
-	int err = report_add(obj, "inlined", arr);
-
-	for (size_t i = 0; !err && i < n; i++) {
-		struct json_object *io = json_object_new_object();
-
-		if (!io || json_object_array_add(arr, io) < 0) {
-			json_object_put(io);
-			return -ENOMEM;
+	if (sec != cached_sec) {
+		if (report_time(sec * NS_PER_SEC, prefix, sizeof(prefix)) < 0) {
+			jsonw_string(w, key, "");
+			return;
 		}
-		err = report_add(io, "symbol", report_string(in[i].symbol)) ?:
-		      add_source(io, in[i].file, in[i].line);
+		prefix_len = strlen(prefix) - 11; /* without ".000000000Z" */
+		cached_sec = sec;
 	}
-	return err;
-}
-
-static int add_stack(struct json_object *obj, const struct report_frame *frames, size_t n)
-{
-	struct json_object *arr = json_object_new_array_ext((int)n);
-	int err;
-
-	err = report_add(obj, "stack", arr);
-	for (size_t i = 0; !err && i < n; i++) {
-		const struct report_frame *f = &frames[i];
-		struct json_object *fo = json_object_new_object();
-
-		if (!fo)
-			return -ENOMEM;
-		if (json_object_array_add(arr, fo) < 0) {
-			json_object_put(fo);
-			return -ENOMEM;
-		}
-		err = err ?: add_hex(fo, "ip", f->ip);
-		if (f->module)
-			err = err ?: report_add(fo, "module", report_string(f->module));
-		if (f->build_id)
-			err = err ?: report_add(fo, "build_id", report_string(f->build_id));
-		if (f->symbol)
-			err = err ?: report_add(fo, "symbol", report_string(f->symbol));
-		/* An offset means nothing without the module or symbol it counts from. */
-		if (f->module || f->symbol)
-			err = err ?: report_add(fo, "offset", json_object_new_uint64(f->offset));
-		err = err ?: add_source(fo, f->file, f->line);
-		if (f->n_inlined)
-			err = err ?: add_inlined(fo, f->inlined, f->n_inlined);
-		if (f->how)
-			err = err ?: report_add(fo, "how", report_string(f->how));
-	}
-	return err;
+	memcpy(buf, prefix, prefix_len);
+	buf[prefix_len] = '.';
+	for (int i = 9; i > 0; i--, nsec /= 10)
+		buf[prefix_len + i] = (char)('0' + nsec % 10);
+	buf[prefix_len + 10] = 'Z';
+	jsonw_string_len(w, key, buf, prefix_len + 11);
 }
 
 /* A name from a table, or the number when the table has none. */
-static int add_name(struct json_object *obj, const char *key, const char *name, int64_t n)
+static void name_field(struct jsonw *w, const char *key, const char *name, int64_t n)
 {
 	char num[24];
 
@@ -372,124 +202,178 @@ static int add_name(struct json_object *obj, const char *key, const char *name, 
 		snprintf(num, sizeof(num), "%lld", (long long)n);
 		name = num;
 	}
-	return report_add(obj, key, json_object_new_string(name));
+	jsonw_string(w, key, name);
 }
 
-int report_add_cause(struct json_object *obj, int signo, int code, const uint64_t *addr,
-		     uint64_t realtime_ns)
+static void signal_name_field(struct jsonw *w, const char *key, int signo)
 {
-	struct json_object *c = json_object_new_object();
-	const char *name = report_code_name(signo, code);
-	char when[64];
-	int err;
+	const char *name = report_signal_name(signo);
 
-	if (report_time(realtime_ns, when, sizeof(when)) < 0)
-		when[0] = '\0';
-	err = report_add(obj, "cause", c);
-	err = err ?: report_add(c, "time", json_object_new_string(when));
-	err = err ?: add_name(c, "code", name, code);
+	if (name) {
+		jsonw_string(w, key, name);
+	} else {
+		char buf[24];
+
+		snprintf(buf, sizeof(buf), "SIG%d", signo);
+		jsonw_string(w, key, buf);
+	}
+}
+
+static void signal_fields(struct jsonw *w, const struct event *ev)
+{
+	signal_name_field(w, "signal", ev->sig.signo);
+	name_field(w, "code", report_code_name(ev->sig.signo, ev->sig.code), ev->sig.code);
+	if (ev->sig.flags & SALVE_SIG_HAS_ADDR)
+		jsonw_hex(w, "addr", ev->sig.addr);
+	if (ev->sig.flags & SALVE_SIG_HAS_IP)
+		jsonw_hex(w, "ip", ev->sig.ip);
+	jsonw_int(w, "sender_pid", ev->sig.sender_pid);
+	jsonw_bool(w, "fatal", ev->sig.flags & SALVE_SIG_FATAL);
+	/* The receiver has a handler for it (a fatal one never does). */
+	if (ev->sig.flags & SALVE_SIG_HANDLED)
+		jsonw_bool(w, "handled", true);
+}
+
+static void exit_fields(struct jsonw *w, const struct event *ev)
+{
+	int status = (int)ev->exit.status;
+
+	if (WIFEXITED(status))
+		jsonw_int(w, "exit_code", WEXITSTATUS(status));
+	else
+		jsonw_null(w, "exit_code");
+	if (WIFSIGNALED(status))
+		signal_name_field(w, "signal", WTERMSIG(status));
+	jsonw_bool(w, "core_dumped", WIFSIGNALED(status) && WCOREDUMP(status));
+}
+
+static void oom_fields(struct jsonw *w, const struct event *ev)
+{
+	jsonw_uint(w, "total_vm_kb", ev->oom.total_vm_kb);
+	jsonw_uint(w, "anon_rss_kb", ev->oom.anon_rss_kb);
+	jsonw_uint(w, "file_rss_kb", ev->oom.file_rss_kb);
+	jsonw_uint(w, "shmem_rss_kb", ev->oom.shmem_rss_kb);
+	jsonw_uint(w, "pgtables_kb", ev->oom.pgtables_kb);
+	jsonw_int(w, "uid", ev->oom.uid);
+	jsonw_int(w, "oom_score_adj", ev->oom.oom_score_adj);
+}
+
+/* "file" and "line" of a frame or an inlined function, when DWARF gave them. */
+static void source_fields(struct jsonw *w, const char *file, uint32_t line)
+{
+	if (!file || !*file || !line)
+		return;
+	jsonw_string(w, "file", file);
+	jsonw_uint(w, "line", line);
+}
+
+static void stack_field(struct jsonw *w, const struct report_frame *frames, size_t n)
+{
+	jsonw_array_begin(w, "stack");
+	for (size_t i = 0; i < n; i++) {
+		const struct report_frame *f = &frames[i];
+
+		jsonw_object_begin(w, NULL);
+		jsonw_hex(w, "ip", f->ip);
+		if (f->module)
+			jsonw_string(w, "module", f->module);
+		if (f->build_id)
+			jsonw_string(w, "build_id", f->build_id);
+		if (f->symbol)
+			jsonw_string(w, "symbol", f->symbol);
+		/* An offset means nothing without the module or symbol it counts from. */
+		if (f->module || f->symbol)
+			jsonw_uint(w, "offset", f->offset);
+		source_fields(w, f->file, f->line);
+		if (f->n_inlined) {
+			jsonw_array_begin(w, "inlined");
+			for (size_t k = 0; k < f->n_inlined; k++) {
+				jsonw_object_begin(w, NULL);
+				jsonw_string(w, "symbol", f->inlined[k].symbol);
+				source_fields(w, f->inlined[k].file, f->inlined[k].line);
+				jsonw_object_end(w);
+			}
+			jsonw_array_end(w);
+		}
+		if (f->how)
+			jsonw_string(w, "how", f->how);
+		jsonw_object_end(w);
+	}
+	jsonw_array_end(w);
+}
+
+void report_cause(struct jsonw *w, int signo, int code, const uint64_t *addr, uint64_t realtime_ns)
+{
+	jsonw_object_begin(w, "cause");
+	time_field(w, "time", realtime_ns);
+	name_field(w, "code", report_code_name(signo, code), code);
 	if (addr)
-		err = err ?: add_hex(c, "addr", *addr);
-	return err;
+		jsonw_hex(w, "addr", *addr);
+	jsonw_object_end(w);
 }
 
-struct json_object *report_event(const struct event *ev, const char *probe, uint64_t realtime_ns,
-				 const struct report_frame *frames, size_t n_frames)
+void report_event_begin(struct jsonw *w, const struct event *ev, const char *probe,
+			uint64_t realtime_ns, const struct report_frame *frames, size_t n_frames)
 {
-	struct json_object *obj = json_object_new_object();
-	char when[64];
-	int err = 0;
-
-	if (!obj)
-		return NULL;
-	if (report_time(realtime_ns, when, sizeof(when)) < 0)
-		when[0] = '\0';
-	err = err ?: report_add(obj, "time", json_object_new_string(when));
-	err = err ?: report_add(obj, "kind", json_object_new_string(events_kind_name(ev->kind)));
+	jsonw_object_begin(w, NULL);
+	time_field(w, "time", realtime_ns);
+	jsonw_string(w, "kind", events_kind_name(ev->kind));
 	if (probe)
-		err = err ?: report_add(obj, "probe", report_string(probe));
-	err = err ?: report_add(obj, "pid", json_object_new_int64(ev->pid));
-	err = err ?: report_add(obj, "tid", json_object_new_int64(ev->tid));
-	err = err ?: report_add(obj, "comm", report_string(ev->comm));
+		jsonw_string(w, "probe", probe);
+	jsonw_int(w, "pid", ev->pid);
+	jsonw_int(w, "tid", ev->tid);
+	jsonw_string(w, "comm", ev->comm);
 	if (ev->exe.path[0])
-		err = err ?: report_add(obj, "exe", report_string(ev->exe.path));
-	err = err ?: report_add(obj, "cgroup_id", json_object_new_uint64(ev->cgroup_id));
+		jsonw_string(w, "exe", ev->exe.path);
+	jsonw_uint(w, "cgroup_id", ev->cgroup_id);
 	if (ev->suppressed)
-		err = err ?: report_add(obj, "suppressed", json_object_new_int64(ev->suppressed));
-	if (err)
-		goto err;
+		jsonw_int(w, "suppressed", ev->suppressed);
 
 	switch (ev->kind) {
 	case SALVE_EV_SIGNAL:
-		err = add_signal(obj, ev);
+		signal_fields(w, ev);
 		break;
 	case SALVE_EV_EXIT:
-		err = add_exit(obj, ev);
+		exit_fields(w, ev);
 		break;
 	case SALVE_EV_OOM:
-		err = add_oom(obj, ev);
+		oom_fields(w, ev);
 		break;
 	case SALVE_EV_EXEC:
 		if (ev->exec.old_tid && ev->exec.old_tid != ev->pid)
-			err = report_add(obj, "old_tid", json_object_new_int64(ev->exec.old_tid));
+			jsonw_int(w, "old_tid", ev->exec.old_tid);
 		break;
 	case SALVE_EV_RETURN:
-		err = report_add(obj, "ret", json_object_new_int64(ev->call.ret));
+		jsonw_int(w, "ret", ev->call.ret);
 		break;
 	case SALVE_EV_LATENCY:
 	case SALVE_EV_STALL:
-		err = report_add(obj, "duration_ns", json_object_new_uint64(ev->call.duration_ns));
+		jsonw_uint(w, "duration_ns", ev->call.duration_ns);
 		break;
 	case SALVE_EV_ABORT:
 		if (!ev->text.text[0])
 			break; /* abort() itself: no assertion */
-		err = report_add(obj, "assertion", report_string(ev->text.text));
-		err = err ?: report_add(obj, "file", report_string(ev->text.file));
-		err = err ?: report_add(obj, "line", json_object_new_int64(ev->text.line));
-		err = err ?: report_add(obj, "function", report_string(ev->text.func));
+		jsonw_string(w, "assertion", ev->text.text);
+		jsonw_string(w, "file", ev->text.file);
+		jsonw_int(w, "line", ev->text.line);
+		jsonw_string(w, "function", ev->text.func);
 		break;
 	case SALVE_EV_EXCEPTION:
-		err = report_add(obj, "type", report_string(ev->text.text));
+		jsonw_string(w, "type", ev->text.text);
 		break;
 	case SALVE_EV_SYSCALL:
-		err = add_name(obj, "syscall", policy_syscall_name(ev->call.syscall), ev->call.syscall);
-		err = err ?: add_name(obj, "errno", policy_errno_name(-ev->call.ret), -ev->call.ret);
+		name_field(w, "syscall", policy_syscall_name(ev->call.syscall), ev->call.syscall);
+		name_field(w, "errno", policy_errno_name(-ev->call.ret), -ev->call.ret);
 		break;
 	case SALVE_EV_KIND_MAX:
 		break;
 	}
-	if (!err && frames && n_frames)
-		err = add_stack(obj, frames, n_frames);
-	if (err)
-		goto err;
-	return obj;
-err:
-	json_object_put(obj);
-	return NULL;
+	if (frames && n_frames)
+		stack_field(w, frames, n_frames);
 }
 
 const char *report_text(struct json_object *obj, size_t *len)
 {
 	return json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN |
 						       JSON_C_TO_STRING_NOSLASHESCAPE, len);
-}
-
-int report_write_text(FILE *out, const char *text, size_t len)
-{
-	errno = 0;
-	if (fwrite(text, 1, len, out) != len || putc('\n', out) == EOF || fflush(out) == EOF)
-		return errno ? -errno : -EIO;
-	return 0;
-}
-
-int report_write(FILE *out, struct json_object *obj)
-{
-	const char *line;
-	size_t len;
-
-	if (!out || !obj)
-		return -EINVAL;
-	if (!(line = report_text(obj, &len)))
-		return -ENOMEM;
-	return report_write_text(out, line, len);
 }

@@ -1,8 +1,10 @@
-/* report: events as JSON lines, one object per line, flushed per line.
+/* report: events as JSON lines, one object per line, written by salve's own writer
+ * (base/jsonw.h: json-c's text, without a tree per line); the rarer lines of actions
+ * and repairs are json-c objects built with report_add and report_string.
  *
  * Strings from processes (comm, paths, symbols) are hostile: they may hold quotes,
- * control bytes and invalid UTF-8. json-c escapes the first two; invalid UTF-8 is
- * replaced by U+FFFD so every line is valid JSON. */
+ * control bytes and invalid UTF-8. Both ways escape the first two and replace invalid
+ * UTF-8 by U+FFFD, so every line is valid JSON. */
 #ifndef SALVE_REPORT_H
 #define SALVE_REPORT_H
 
@@ -10,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/jsonw.h"
 #include "events/events.h"
 
 /* A function inlined at a frame's address, and the source line in it. */
@@ -32,30 +35,24 @@ struct report_frame {
 	const char *how;      /* how the unwinder found it: "fp", "cfi"; NULL: not said */
 };
 
-/* The JSON object of one event as produced by probe. realtime_ns is the wall-clock
- * time of the event. Returns NULL only when out of memory. */
-struct json_object *report_event(const struct event *ev, const char *probe, uint64_t realtime_ns,
-				 const struct report_frame *frames, size_t n_frames);
+/* The line of event ev as produced by probe, into w, its object left open: the caller
+ * adds what it knows besides the record (report_cause, a site) and closes it with
+ * jsonw_object_end. realtime_ns is the wall-clock time of the event. */
+void report_event_begin(struct jsonw *w, const struct event *ev, const char *probe,
+			uint64_t realtime_ns, const struct report_frame *frames, size_t n_frames);
 
-/* Add to an event's obj the fault its death follows from: "cause": {"time", "code",
+/* Add to an open event line the fault its death follows from: "cause": {"time", "code",
  * "addr"}, the fault's wall-clock time, its si_code by name (signo's table) and its
- * address when addr is not NULL. 0 or -ENOMEM. */
-int report_add_cause(struct json_object *obj, int signo, int code, const uint64_t *addr,
-		     uint64_t realtime_ns);
+ * address when addr is not NULL. */
+void report_cause(struct jsonw *w, int signo, int code, const uint64_t *addr, uint64_t realtime_ns);
 
 /* Add val under key to obj, taking val; val NULL (a failed allocation) or a failed add
  * gives -ENOMEM, and val is freed. Lets a builder chain its adds with ?:. */
 int report_add(struct json_object *obj, const char *key, struct json_object *val);
 
-/* Write obj as one line and flush. 0 or -errno. */
-int report_write(FILE *out, struct json_object *obj);
-
 /* obj as the line salved writes of it, without its newline: the named event that later
  * stages keep. Valid until obj changes or is put; NULL when out of memory. */
 const char *report_text(struct json_object *obj, size_t *len);
-
-/* Write text, as report_text made it, and its newline. 0 or -errno. */
-int report_write_text(FILE *out, const char *text, size_t len);
 
 /* RFC 3339 UTC with nanoseconds: 2026-11-22T16:31:13.123456789Z. */
 int report_time(uint64_t realtime_ns, char *buf, size_t len);

@@ -13,6 +13,7 @@
 
 #include "engine/engine.h"
 #include "events/events.h"
+#include "base/jsonw.h"
 #include "events/report.h"
 
 #define PIDS 100
@@ -265,42 +266,43 @@ static int build_lines(struct bench *b)
 {
 	size_t at = 0, cap = RECORDS * 256;
 	struct event *ev = malloc(sizeof(*ev));
+	struct jsonw w = JSONW_INIT;
 	int err = 0;
 
 	b->line_off = calloc(RECORDS, sizeof(*b->line_off));
 	b->line_len = calloc(RECORDS, sizeof(*b->line_len));
 	b->lines = malloc(cap);
 	for (size_t i = 0; !err && ev && b->lines && b->line_off && b->line_len && i < RECORDS; i++) {
-		struct json_object *line;
 		const char *text;
 		size_t len;
 
 		if (events_decode(b->buf + b->off[i], b->size[i], ev))
 			continue;
-		if (!(line = report_event(ev, b->by_site[ev->call.site]->id, ev->boot_ns, NULL, 0)) ||
-		    !(text = report_text(line, &len))) {
+		jsonw_reset(&w);
+		report_event_begin(&w, ev, b->by_site[ev->call.site]->id, ev->boot_ns, NULL, 0);
+		jsonw_object_end(&w);
+		if (!(text = jsonw_text(&w, &len))) {
 			err = -ENOMEM;
-		} else {
-			if (at + len > cap) {
-				char *p = realloc(b->lines, cap * 2);
-
-				if (!p) {
-					json_object_put(line);
-					err = -ENOMEM;
-					break;
-				}
-				b->lines = p;
-				cap *= 2;
-			}
-			memcpy(b->lines + at, text, len);
-			b->line_off[i] = at;
-			b->line_len[i] = len;
-			at += len;
+			break;
 		}
-		json_object_put(line);
+		if (at + len > cap) {
+			char *p = realloc(b->lines, cap * 2);
+
+			if (!p) {
+				err = -ENOMEM;
+				break;
+			}
+			b->lines = p;
+			cap *= 2;
+		}
+		memcpy(b->lines + at, text, len);
+		b->line_off[i] = at;
+		b->line_len[i] = len;
+		at += len;
 	}
 	if (!ev || !b->lines || !b->line_off || !b->line_len)
 		err = -ENOMEM;
+	jsonw_free(&w);
 	free(ev);
 	return err;
 }

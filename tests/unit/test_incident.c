@@ -18,6 +18,7 @@
 #include "symbols/localize.h"
 #include "symbols/name.h"
 #include "events/report.h"
+#include "event_line.h"
 
 /* A function of ours for the stack to run through. */
 int incident_test_suspect(int x);
@@ -142,7 +143,7 @@ static int setup(void **state)
 	/* The event's line, as the pipeline writes it. */
 	assert_int_equal(events_decode(r, sizeof(*r), &f->ev), 0);
 	name_event(f->sym, NULL, &f->ev, &f->names); /* no snapshot */
-	f->event = report_event(&f->ev, "crashes", f->ev.boot_ns + OFFSET, f->names.frames,
+	f->event = event_line(&f->ev, "crashes", f->ev.boot_ns + OFFSET, f->names.frames,
 				f->names.n_frames);
 	assert_non_null(f->event);
 	f->line = json_object_to_json_string_ext(f->event, JSON_C_TO_STRING_PLAIN);

@@ -1,6 +1,6 @@
-/* pipeline: an event whose line cannot be built (json-c out of memory) or written is
- * counted as lost in the stats line, not silently missing; a reader that went away
- * (EPIPE) is said by pipeline_output_gone, and no line is tried after it. */
+/* pipeline: an event whose line cannot be built or kept for the output (out of memory)
+ * or written is counted as lost in the stats line, not silently missing; a reader that
+ * went away (EPIPE) is said by output_gone, and no line is tried after it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,29 +18,30 @@
 
 #include <json-c/json.h>
 
+#include "base/output.h"
 #include "events/pipeline.h"
 
-/* json_object_new_string, failing the call fail_in calls from now (-1: never), as
- * json-c does out of memory. Defined here, it takes the place of json-c's own for the
- * report code linked into this test. */
+/* realloc, failing the call fail_in calls from now (-1: never), as it does out of
+ * memory. Defined here, it takes the place of libc's for the code linked into this test:
+ * the line writer's buffer and the output's are grown with it. */
 static int fail_in = -1;
 
-struct json_object *json_object_new_string(const char *s)
+void *realloc(void *p, size_t n)
 {
-	static struct json_object *(*real)(const char *);
+	static void *(*real)(void *, size_t);
 
 	if (fail_in >= 0 && fail_in-- == 0)
 		return NULL;
 	if (!real)
-		*(void **)&real = dlsym(RTLD_NEXT, "json_object_new_string");
-	return real(s);
+		*(void **)&real = dlsym(RTLD_NEXT, "realloc");
+	return real(p, n);
 }
 
 struct fx {
 	struct policy_probe probe;
 	struct site site;
 	struct pipeline *pl;
-	FILE *out;
+	struct output *out;
 	int fds[2];
 };
 
@@ -48,7 +49,7 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	if (!f || pipe(f->fds) || !(f->out = fdopen(f->fds[1], "w")))
+	if (!f || pipe(f->fds) || output_new(f->fds[1], &f->out))
 		return -1;
 	f->probe = (struct policy_probe){ .id = "tick", .kind = POLICY_PROBE_STALL };
 	f->site = (struct site){ .id = 3, .probe = &f->probe };
@@ -63,7 +64,8 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	pipeline_free(f->pl);
-	fclose(f->out);
+	output_free(f->out);
+	close(f->fds[1]);
 	if (f->fds[0] >= 0)
 		close(f->fds[0]);
 	free(f);
@@ -108,19 +110,19 @@ static void write_stats(struct fx *f)
 	assert_int_equal(pipeline_stats(f->pl, kernel, NULL), 0);
 }
 
-/* Three stalls, the second's line out of memory at its first string, the third's at
- * its second: one reported, two lost, and the stats line says so. */
+/* Three stalls, the first's line out of memory as it is built, the second's as the
+ * output keeps it: one reported, two lost, and the stats line says so. */
 static void test_line_out_of_memory_is_lost(void **state)
 {
 	struct fx *f = *state;
 	struct json_object *lines[4];
 
-	stall(f);
 	fail_in = 0;
 	stall(f);
 	fail_in = 1;
 	stall(f);
 	fail_in = -1;
+	stall(f);
 	write_stats(f);
 	assert_int_equal(read_lines(f, lines, 4), 2);
 	assert_string_equal(json_object_get_string(json_object_object_get(lines[0], "kind")), "stall");
@@ -128,7 +130,7 @@ static void test_line_out_of_memory_is_lost(void **state)
 	assert_int_equal(stat_of(lines[1], "stall", "received"), 3);
 	assert_int_equal(stat_of(lines[1], "stall", "reported"), 1);
 	assert_int_equal(stat_of(lines[1], "stall", "lost"), 2 + 2);
-	assert_false(pipeline_output_gone(f->pl));
+	assert_false(output_gone(f->out));
 	for (size_t i = 0; i < 2; i++)
 		json_object_put(lines[i]);
 }
@@ -143,11 +145,11 @@ static void test_reader_gone(void **state)
 	assert_int_equal(sigaction(SIGPIPE, &ign, &old), 0);
 	close(f->fds[0]);
 	f->fds[0] = -1;
-	assert_false(pipeline_output_gone(f->pl));
+	assert_false(output_gone(f->out));
 	stall(f);
-	assert_true(pipeline_output_gone(f->pl));
+	assert_true(output_gone(f->out));
 	stall(f);
-	assert_true(pipeline_output_gone(f->pl));
+	assert_true(output_gone(f->out));
 	assert_int_equal(pipeline_stats(f->pl, (struct salve_counters[SALVE_EV_KIND_MAX]){ 0 }, NULL),
 			 0);
 	assert_int_equal(sigaction(SIGPIPE, &old, NULL), 0);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/output.h"
 #include "events/pipeline.h"
 #include "jsonl.h"
 #include "kernel/sites.h"
@@ -27,6 +28,7 @@ struct fixture {
 	struct site old_site;
 	struct site_plan old_sites, new_sites;
 	FILE *out;
+	struct output *output;
 	struct pipeline *pl;
 };
 
@@ -62,7 +64,7 @@ static int setup(void **state)
 				     .cfg.kind = SALVE_SITE_RETURN };
 	f->old_sites = (struct site_plan){ &f->old_site, 1 };
 	f->new_sites = (struct site_plan){ NULL, 0 };
-	if (!(f->out = tmpfile()) || pipeline_new(f->out, &f->pl))
+	if (!(f->out = tmpfile()) || output_new(fileno(f->out), &f->output) || pipeline_new(f->output, &f->pl))
 		return -1;
 	/* Generations 1 and 2 were decided by the old set (a scope refresh made 2), 3 by
 	 * the new one. */
@@ -77,6 +79,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	pipeline_free(f->pl);
+	output_free(f->output);
 	fclose(f->out);
 	free(f);
 	return 0;
@@ -109,6 +112,7 @@ static void failed_call(struct fixture *f, uint32_t pid, uint32_t site, uint32_t
 /* The lines written so far, parsed; the caller puts each. */
 static size_t lines(struct fixture *f, struct json_object **out, size_t max)
 {
+	pipeline_flush(f->pl);
 	return jsonl_read(f->out, out, max);
 }
 

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/output.h"
 #include "events/pipeline.h"
 #include "jsonl.h"
 #include "events/stall.h"
@@ -62,6 +63,7 @@ struct fixture {
 	struct site sites[2];
 	struct site_plan plan;
 	FILE *out;
+	struct output *output;
 	struct pipeline *pl;
 	struct stall *st;
 };
@@ -80,7 +82,7 @@ static int setup(void **state)
 	f->sites[1] = (struct site){ .id = 2, .probe = &f->slow, .cfg.kind = SALVE_SITE_LATENCY };
 	f->plan = (struct site_plan){ f->sites, 2 };
 	n_table = 0;
-	if (!(f->out = tmpfile()) || pipeline_new(f->out, &f->pl) ||
+	if (!(f->out = tmpfile()) || output_new(fileno(f->out), &f->output) || pipeline_new(f->output, &f->pl) ||
 	    stall_new_from(table_walk, &f->st))
 		return -1;
 	*state = f;
@@ -93,6 +95,7 @@ static int teardown(void **state)
 
 	stall_free(f->st);
 	pipeline_free(f->pl);
+	output_free(f->output);
 	fclose(f->out);
 	free(f);
 	return 0;
@@ -106,6 +109,7 @@ static void check(struct fixture *f, uint64_t now_ns)
 /* The lines written so far, parsed; the caller puts each. */
 static size_t lines(struct fixture *f, struct json_object **out, size_t max)
 {
+	pipeline_flush(f->pl);
 	return jsonl_read(f->out, out, max);
 }
 
