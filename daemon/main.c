@@ -51,9 +51,6 @@
 #define ACTIONS_STOP_NS (5ULL * 1000000000ULL) /* at a stop, what running actions get */
 /* Ticks between looks at the scope's names (stat, no ELF), for what inotify misses. */
 #define SCOPE_RECHECK_TICKS 30
-/* Records read from the ring before the loop serves the others ready: about a
- * millisecond of a storm at a few microseconds a record. */
-#define RING_BATCH 256
 
 static int build_plan(struct daemon *d, const struct policy_set *set, struct scope_plan *plan)
 {
@@ -283,26 +280,6 @@ int daemon_reload_notified(struct daemon *d, char *err, size_t err_len)
 	return rc;
 }
 
-/* Read up to budget records of the ring (0: every one it holds) and hand the events
- * held for their rules on; true when records remain. Without a budget, after it every
- * record the kernel wrote before has its line and has met its rules. */
-static bool drain_ring(struct daemon *d, size_t budget)
-{
-	int n;
-
-	pipeline_budget(d->pipeline, budget);
-	n = probes_consume(d->probes);
-	pipeline_flush(d->pipeline);
-	if (n < 0 && n != -EINTR && n != -EAGAIN)
-		salve_log(LOG_ERR, "reading the ring buffer: %s", strerror(-n));
-	return n == -EAGAIN;
-}
-
-void daemon_drain_ring(struct daemon *d)
-{
-	drain_ring(d, 0);
-}
-
 int daemon_write_stats(struct daemon *d, struct json_object **copy)
 {
 	struct salve_counters kernel[SALVE_EV_KIND_MAX];
@@ -356,7 +333,7 @@ static int on_scope_watch(int fd, void *ctx)
 
 /* The event output's reader went away (`salved | head`): say so once and stop, so the
  * probes are detached and unpinned, rather than watch on for nobody. -EPIPE then. */
-static int event_output_gone(struct daemon *d, int err)
+int daemon_output_gone(struct daemon *d, int err)
 {
 	if (err != -EPIPE && !output_gone(d->output))
 		return 0;
@@ -376,18 +353,6 @@ static void on_policy_changed(void *ctx)
 
 	if (!d->stopping)
 		daemon_reload_notified(d, err, sizeof(err));
-}
-
-/* A storm gets a batch at a time: what the ring still holds keeps its descriptor ready,
- * and the loop comes back to it after the timers, the control socket and the actions
- * that were ready too. */
-static int on_ring(int fd, void *ctx)
-{
-	struct daemon *d = ctx;
-
-	(void)fd;
-	drain_ring(d, RING_BATCH);
-	return event_output_gone(d, 0);
 }
 
 static int on_signal(int fd, void *ctx)
@@ -433,7 +398,7 @@ static void write_line(struct daemon *d, struct json_object *line, const char *w
 
 	if (text)
 		on_line(d, line, text, len);
-	if (err && !event_output_gone(d, err))
+	if (err && !daemon_output_gone(d, err))
 		salve_log(LOG_ERR, "cannot write %s: %s", what, strerror(-err));
 }
 
@@ -578,7 +543,7 @@ static int on_tick(int fd, void *ctx)
 	if (d->opt.metrics_textfile && d->ticks % d->opt.metrics_every == 0)
 		control_write_textfile(d);
 	tell_status(d);
-	return event_output_gone(d, 0);
+	return daemon_output_gone(d, 0);
 }
 
 static int make_dirs(const char *path, mode_t mode)
@@ -764,7 +729,7 @@ static int run(struct daemon *d)
 		err = timer < 0 ? timer : breaker_timer;
 		goto out;
 	}
-	if ((err = loop_add(d->loop, probes_ring_fd(d->probes), on_ring, d)) ||
+	if ((err = daemon_ring_start(d)) ||
 	    (err = loop_add(d->loop, sigfd, on_signal, d)) ||
 	    (err = make_parent(d->opt.socket)) ||
 	    (err = ctl_new(d->loop, &(struct ctl_config){ .path = d->opt.socket,
@@ -802,7 +767,7 @@ static int run(struct daemon *d)
 		daemon_drain_ring(d);
 		daemon_write_stats(d, NULL);
 	}
-	err = err ?: event_output_gone(d, 0);
+	err = err ?: daemon_output_gone(d, 0);
 	/* A page of a salved gone would say it is up: it goes with it. */
 	if (d->opt.metrics_textfile)
 		unlink(d->opt.metrics_textfile);

@@ -11,6 +11,7 @@
 
 #include <json-c/json.h>
 
+#include "base/loop.h"
 #include "kernel/scope.h"
 #include "kernel/sites.h"
 #include "policy/policy.h"
@@ -89,6 +90,10 @@ struct daemon {
 	} last_reload;
 	bool stopping; /* INT or TERM came: the actions are given their last seconds */
 	bool out_gone; /* the event output's reader went away: stopping */
+	/* ring.c: the last wake-up by the kernel, and whether the ring is read on a timer. */
+	uint64_t ring_woken_ns;
+	bool ring_paced;
+	struct loop_timer ring_pace;
 };
 
 /* options.c: parse argv into *o; -1 to go on, else the exit status (help, version and
@@ -101,10 +106,17 @@ int options_parse(int argc, char **argv, struct options *o);
 int daemon_reload(struct daemon *d, bool check, struct json_object *change, char *err,
 		  size_t err_len);
 int daemon_reload_notified(struct daemon *d, char *err, size_t err_len);
-/* Read every record the ring holds, each line written and met by its rules. */
-void daemon_drain_ring(struct daemon *d);
+/* The event output's reader went away (err -EPIPE, or seen before): say so once and
+ * stop the loop; -EPIPE then, else 0. */
+int daemon_output_gone(struct daemon *d, int err);
 /* Write a stats line (and, with copy, a copy of it). */
 int daemon_write_stats(struct daemon *d, struct json_object **copy);
+
+/* ring.c */
+/* Read the ring as the loop turns (batches, paced under a storm). 0 or -errno. */
+int daemon_ring_start(struct daemon *d);
+/* Read every record the ring holds, each line written and met by its rules. */
+void daemon_drain_ring(struct daemon *d);
 
 /* control.c */
 /* The control socket's handler (ctl_handler): salvectl's requests. */

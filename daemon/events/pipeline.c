@@ -234,6 +234,17 @@ static const char *build_line(struct pipeline *pl, const struct event *ev, const
 /* Write ev as produced by probe (at site, for a function event): named once (named
  * says whether it is), its line written, and its text in *text for the later stages
  * (valid until the next report). false when it has no line. */
+/* The first event line lost to an error is said; the stats line counts the others (a
+ * reader gone is said by the daemon). */
+static void say_lost(struct pipeline *pl, int err)
+{
+	if (!err || err == -EPIPE || pl->lost_logged)
+		return;
+	pl->lost_logged = true;
+	salve_log(LOG_ERR, "cannot write an event: %s (events lost from now on are counted in "
+		  "the stats line's \"lost\")", strerror(-err));
+}
+
 static bool report(struct pipeline *pl, const struct event *ev, const char *probe,
 		   const struct site *site, bool *named, const char **text, size_t *len)
 {
@@ -251,11 +262,7 @@ static bool report(struct pipeline *pl, const struct event *ev, const char *prob
 		pl->tap(pl->tap_ctx, NULL, *text, *len);
 	if (!err && pl->watch)
 		pl->watch(pl->watch_ctx, probe, ev);
-	if (err && err != -EPIPE && !pl->lost_logged) {
-		pl->lost_logged = true;
-		salve_log(LOG_ERR, "cannot write an event: %s (events lost from now on are counted in "
-			  "the stats line's \"lost\")", strerror(-err));
-	}
+	say_lost(pl, err);
 	return *text;
 }
 
@@ -274,14 +281,8 @@ static void flush_held(struct pipeline *pl)
 
 void pipeline_flush(struct pipeline *pl)
 {
-	int err;
-
 	flush_held(pl);
-	if ((err = output_flush(pl->out)) && err != -EPIPE && !pl->lost_logged) {
-		pl->lost_logged = true;
-		salve_log(LOG_ERR, "cannot write events: %s (events lost from now on are counted in "
-			  "the stats line's \"lost\")", strerror(-err));
-	}
+	say_lost(pl, output_flush(pl->out));
 }
 
 /* The rules that watch probe, for ev (named) and its line, after those of the events
@@ -399,12 +400,17 @@ void pipeline_budget(struct pipeline *pl, size_t n)
 	pl->spent = 0;
 }
 
+size_t pipeline_budget_spent(const struct pipeline *pl)
+{
+	return pl->spent;
+}
+
 int pipeline_record(void *ctx, void *data, size_t size)
 {
 	struct pipeline *pl = ctx;
 
 	record(pl, data, size);
-	return pl->budget && ++pl->spent >= pl->budget ? -EAGAIN : 0;
+	return ++pl->spent == pl->budget ? -EAGAIN : 0;
 }
 
 void pipeline_counts(const struct pipeline *pl, struct pipeline_counts *out)

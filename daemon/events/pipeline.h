@@ -73,6 +73,8 @@ int pipeline_record(void *ctx, void *data, size_t size);
 /* The records pipeline_record takes before it stops the read (n of them from now; 0:
  * no limit), so a storm leaves the rest of the loop its turn. */
 void pipeline_budget(struct pipeline *pl, size_t n);
+/* Records taken since pipeline_budget. */
+size_t pipeline_budget_spent(const struct pipeline *pl);
 
 /* The rules of the events pipeline_record still holds, now, and the lines gathered for
  * the output written: after the ring is drained, and before anything else reaches the
