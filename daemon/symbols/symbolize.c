@@ -98,8 +98,7 @@ struct kept {
 	uint64_t version; /* of the parse that named it; 0: an empty slot */
 	uint64_t file_off;
 	bool caller;
-	bool named; /* false: no function holds it (-ENOENT) */
-	struct symbol_frame frame; /* strings in the table's chunks */
+	const struct symbol_frame *frame; /* in the table's chunks; NULL: no function there */
 };
 
 /* The frames kept across stacks. What was handed out since the stack began stays until
@@ -960,36 +959,38 @@ static const char *names_text(struct names *t, const char *str, size_t len)
 	return dst;
 }
 
-/* sym (the frame as named) kept in slot k; false when out of memory. */
-static bool names_keep(struct names *t, struct kept *k, const struct symbol *sym)
+/* sym (the frame as named) in the table's chunks; NULL when out of memory. */
+static const struct symbol_frame *names_keep(struct names *t, const struct symbol *sym)
 {
 	struct symbol_frame_inlined *inl = NULL;
-	struct symbol_frame *fr = &k->frame;
+	struct symbol_frame *fr = names_alloc(t, sizeof(*fr));
 
+	if (!fr)
+		return NULL;
 	*fr = (struct symbol_frame){ .offset = sym->offset, .line = sym->line,
 				     .n_inlined = sym->n_inlined };
 	if (sym->n_inlined && !(inl = names_alloc(t, sym->n_inlined * sizeof(*inl))))
-		return false;
+		return NULL;
 	fr->inlined = inl;
 	if (!(fr->name = names_text(t, sym->name, strlen(sym->name))) ||
 	    !(fr->file = names_text(t, sym->file, strlen(sym->file))))
-		return false;
+		return NULL;
 	for (size_t i = 0; i < sym->n_inlined; i++) {
 		const struct symbol_inlined *in = &sym->inlined[i];
 
 		inl[i].line = in->line;
 		if (!(inl[i].name = names_text(t, in->name, strlen(in->name))) ||
 		    !(inl[i].file = names_text(t, in->file, strlen(in->file))))
-			return false;
+			return NULL;
 	}
-	return true;
+	return fr;
 }
 
 /* The bytes sym's strings take in the chunks, at most. */
 static size_t names_size(const struct symbol *sym)
 {
-	size_t n = sym->n_inlined * sizeof(struct symbol_frame_inlined) + strlen(sym->name) +
-		   strlen(sym->file) + 16;
+	size_t n = sizeof(struct symbol_frame) + sym->n_inlined * sizeof(struct symbol_frame_inlined) +
+		   strlen(sym->name) + strlen(sym->file) + 16;
 
 	for (size_t i = 0; i < sym->n_inlined; i++)
 		n += strlen(sym->inlined[i].name) + strlen(sym->inlined[i].file) + 16;
@@ -1010,8 +1011,8 @@ int symbolizer_name(struct symbolizer *s, const struct symbolizer_parse *p, uint
 	k = &t->slots[kept_slot(t->slots, f->version, file_off, caller)];
 	if (k->version) {
 		t->stats.hits++;
-		*out = &k->frame;
-		return k->named ? 0 : -ENOENT;
+		*out = k->frame;
+		return k->frame ? 0 : -ENOENT;
 	}
 	t->stats.misses++;
 	err = frame_lookup(f, file_off, caller, &s->scratch);
@@ -1022,15 +1023,13 @@ int symbolizer_name(struct symbolizer *s, const struct symbolizer_parse *p, uint
 		names_clear(t);
 		k = &t->slots[kept_slot(t->slots, f->version, file_off, caller)];
 	}
-	*k = (struct kept){ .file_off = file_off, .caller = caller, .named = !err };
-	if (!err && !names_keep(t, k, &s->scratch)) {
-		*k = (struct kept){ 0 }; /* what it took stays in the chunks until they go */
+	*k = (struct kept){ .file_off = file_off, .caller = caller };
+	/* Out of memory: what it took stays in the chunks until they go. */
+	if (!err && !(k->frame = names_keep(t, &s->scratch)))
 		return -ENOMEM;
-	}
 	k->version = f->version;
 	t->n++;
-	t->stats.kept = t->n;
-	*out = &k->frame;
+	*out = k->frame;
 	return err;
 }
 

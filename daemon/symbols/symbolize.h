@@ -161,7 +161,7 @@ int symbolizer_parse(struct symbolizer *s, const struct symbolizer_file *file,
 const char *symbolizer_parse_build_id(const struct symbolizer_parse *p);
 
 /* The frame at file_off of p, as symbolizer_lookup_frame names it, kept. 0 and *out, or
- * -ENOENT when no function holds it, or -ENOMEM. */
+ * -ENOENT when no function holds it (*out NULL), or -ENOMEM. */
 int symbolizer_name(struct symbolizer *s, const struct symbolizer_parse *p, uint64_t file_off,
 		    bool caller, const struct symbol_frame **out);
 
