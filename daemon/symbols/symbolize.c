@@ -2,7 +2,9 @@
  * module at its own addresses; libdwfl finds its debug file or MiniDebugInfo, and its
  * functions go to a table sorted by address: a lookup is a binary search, and a stat at
  * most once a second per file. Source lines and inlined functions come from libdw, once
- * per address, kept in a small table per file. */
+ * per address, kept in a small table per file. Frames named for stacks (symbolizer_name)
+ * are kept, strings and all, in one open-addressed table keyed by (parse version, file
+ * offset, caller), its strings bump-allocated in chunks: a hit is one probe. */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
@@ -105,7 +107,7 @@ struct kept {
  * the next one begins: a table full mid-stack retires its chunks, a parse dropped
  * mid-stack waits on a list, both freed when the next stack begins. */
 struct names {
-	struct kept *slots; /* NAMES_SLOTS, open addressing; NULL until first used */
+	struct kept *slots; /* SYMBOLIZER_NAMES_SLOTS, open addressing; NULL until first used */
 	size_t n;
 	size_t bytes; /* of strings in chunks */
 	struct chunk *chunks, *retired_chunks;
