@@ -2,7 +2,9 @@
  * module at its own addresses; libdwfl finds its debug file or MiniDebugInfo, and its
  * functions go to a table sorted by address: a lookup is a binary search, and a stat at
  * most once a second per file. Source lines and inlined functions come from libdw, once
- * per address, kept in a small table per file. */
+ * per address, kept in a small table per file. Frames named for stacks (symbolizer_name)
+ * are kept, strings and all, in one open-addressed table keyed by (parse version, file
+ * offset, caller), its strings bump-allocated in chunks: a hit is one probe. */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
@@ -67,6 +69,8 @@ struct segment {
 };
 
 struct elf_file {
+	uint64_t version; /* this parse's number: no other parse of its symbolizer has had it */
+	struct elf_file *retired; /* next on the symbolizer's list of parses dropped mid-stack */
 	char *path;
 	uint64_t dev, ino; /* the kernel's encoding, as in records */
 	struct timespec mtime;
@@ -84,12 +88,43 @@ struct elf_file {
 	char build_id[BUILD_ID_HEX_MAX]; /* "" when the file has none */
 };
 
+/* Strings of the frames kept, bump-allocated. */
+struct chunk {
+	struct chunk *next;
+	size_t used, cap;
+	_Alignas(8) char data[];
+};
+
+/* A frame named, kept per (parse, file offset, caller). */
+struct kept {
+	uint64_t version; /* of the parse that named it; 0: an empty slot */
+	uint64_t file_off;
+	bool caller;
+	const struct symbol_frame *frame; /* in the table's chunks; NULL: no function there */
+};
+
+/* The frames kept across stacks. What was handed out since the stack began stays until
+ * the next one begins: a table full mid-stack retires its chunks, a parse dropped
+ * mid-stack waits on a list, both freed when the next stack begins. */
+struct names {
+	struct kept *slots; /* SYMBOLIZER_NAMES_SLOTS, open addressing; NULL until first used */
+	size_t n;
+	size_t bytes; /* of strings in chunks */
+	struct chunk *chunks, *retired_chunks;
+	struct elf_file *retired_files;
+	bool handed_out; /* a parse or a frame was returned since the stack began */
+	struct symbolizer_names_stats stats;
+};
+
 struct symbolizer {
 	struct elf_file *files[SYMBOLIZER_FILES];
 	size_t n_files;
 	uint64_t clock;
+	uint64_t versions; /* the last parse's version */
 	char *debug_path; /* libdwfl's search path: beside the file, .debug/, the debug root */
 	Dwfl_Callbacks callbacks;
+	struct names names;
+	struct symbol scratch; /* a frame named on its way into the names kept */
 };
 
 /* libdwfl asks for the module's ELF file: the one already open, by reference, so the
@@ -154,14 +189,52 @@ static void file_free(struct elf_file *f)
 	free(f);
 }
 
+static void chunks_free(struct chunk *c)
+{
+	while (c) {
+		struct chunk *next = c->next;
+
+		free(c);
+		c = next;
+	}
+}
+
+/* What was dropped while the last stack's names were in use. */
+static void names_release(struct names *t)
+{
+	while (t->retired_files) {
+		struct elf_file *next = t->retired_files->retired;
+
+		file_free(t->retired_files);
+		t->retired_files = next;
+	}
+	chunks_free(t->retired_chunks);
+	t->retired_chunks = NULL;
+}
+
 void symbolizer_free(struct symbolizer *s)
 {
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->n_files; i++)
 		file_free(s->files[i]);
+	names_release(&s->names);
+	chunks_free(s->names.chunks);
+	free(s->names.slots);
 	free(s->debug_path);
 	free(s);
+}
+
+/* f leaves the cache: freed now, or when the next stack begins if a stack may still
+ * point into it. */
+static void file_drop(struct symbolizer *s, struct elf_file *f)
+{
+	if (!s->names.handed_out) {
+		file_free(f);
+		return;
+	}
+	f->retired = s->names.retired_files;
+	s->names.retired_files = f;
 }
 
 static int cmp_sym(const void *a, const void *b)
@@ -353,7 +426,7 @@ static void cache_insert(struct symbolizer *s, struct elf_file *f)
 	for (size_t i = 0; i < s->n_files; i++) {
 		if (s->files[i]->ino == f->ino && s->files[i]->dev == f->dev &&
 		    !strcmp(s->files[i]->path, f->path)) {
-			file_free(s->files[i]);
+			file_drop(s, s->files[i]);
 			s->files[i] = s->files[--s->n_files];
 			slot = s->n_files;
 			break;
@@ -364,7 +437,7 @@ static void cache_insert(struct symbolizer *s, struct elf_file *f)
 		for (size_t i = 1; i < s->n_files; i++)
 			if (s->files[i]->used < s->files[slot]->used)
 				slot = i;
-		file_free(s->files[slot]);
+		file_drop(s, s->files[slot]);
 	} else {
 		s->n_files++;
 	}
@@ -379,6 +452,7 @@ static int file_load(struct symbolizer *s, const struct symbolizer_file *id, str
 
 	if (!f)
 		return -ENOMEM;
+	f->version = ++s->versions;
 	/* The file stays open with the parse: a deleted file can still be read. */
 	err = elffile_open(id->path, &f->ef, NULL, 0);
 	if (err) {
@@ -713,17 +787,13 @@ static const struct src *src_get(struct elf_file *f, uint64_t addr, bool caller)
 	return &f->srcs[i];
 }
 
-int symbolizer_lookup_frame(struct symbolizer *s, const struct symbolizer_file *file,
-			    uint64_t file_off, bool caller, struct symbol *out)
+/* Name the frame at file_off of the parse f into out, as symbolizer_lookup_frame. */
+static int frame_lookup(struct elf_file *f, uint64_t file_off, bool caller, struct symbol *out)
 {
 	const struct segment *seg = NULL;
 	const struct src *src;
-	struct elf_file *f;
 	uint64_t addr, at;
-	int err;
 
-	if ((err = file_get(s, file, &f)))
-		return err;
 	/* Where a file page is mapped twice, the frame ran in the executable one. */
 	for (size_t i = 0; i < f->n_segs; i++) {
 		const struct segment *g = &f->segs[i];
@@ -772,6 +842,15 @@ int symbolizer_lookup_frame(struct symbolizer *s, const struct symbolizer_file *
 	return 0;
 }
 
+int symbolizer_lookup_frame(struct symbolizer *s, const struct symbolizer_file *file,
+			    uint64_t file_off, bool caller, struct symbol *out)
+{
+	struct elf_file *f;
+	int err = file_get(s, file, &f);
+
+	return err ? err : frame_lookup(f, file_off, caller, out);
+}
+
 int symbolizer_lookup(struct symbolizer *s, const struct symbolizer_file *file,
 		      uint64_t file_off, struct symbol *out)
 {
@@ -790,4 +869,174 @@ int symbolizer_build_id(struct symbolizer *s, const struct symbolizer_file *file
 		return -ENOENT;
 	memcpy(hex, f->build_id, BUILD_ID_HEX_MAX);
 	return 0;
+}
+
+/* ---- names kept across stacks ------------------------------------------------------ */
+
+#define CHUNK_BYTES 65536
+
+void symbolizer_stack_begin(struct symbolizer *s)
+{
+	names_release(&s->names);
+	s->names.handed_out = false;
+}
+
+int symbolizer_parse(struct symbolizer *s, const struct symbolizer_file *file,
+		     const struct symbolizer_parse **out)
+{
+	struct elf_file *f;
+	int err = file_get(s, file, &f);
+
+	if (err)
+		return err;
+	s->names.handed_out = true;
+	*out = (const struct symbolizer_parse *)f;
+	return 0;
+}
+
+const char *symbolizer_parse_build_id(const struct symbolizer_parse *p)
+{
+	return ((const struct elf_file *)p)->build_id;
+}
+
+static size_t kept_slot(const struct kept *slots, uint64_t version, uint64_t file_off, bool caller)
+{
+	uint64_t h = ((file_off << 1 | caller) ^ version * 0xff51afd7ed558ccdull) *
+		     0x9e3779b97f4a7c15ull;
+	size_t i = (h >> 32) & (SYMBOLIZER_NAMES_SLOTS - 1);
+
+	while (slots[i].version && (slots[i].version != version || slots[i].file_off != file_off ||
+				    slots[i].caller != caller))
+		i = (i + 1) & (SYMBOLIZER_NAMES_SLOTS - 1);
+	return i;
+}
+
+/* The table starts over; strings a stack may still point at wait for the next one. */
+static void names_clear(struct names *t)
+{
+	struct chunk **last = &t->chunks;
+
+	if (t->handed_out) {
+		while (*last)
+			last = &(*last)->next;
+		*last = t->retired_chunks;
+		t->retired_chunks = t->chunks;
+	} else {
+		chunks_free(t->chunks);
+	}
+	t->chunks = NULL;
+	t->bytes = 0;
+	t->n = 0;
+	memset(t->slots, 0, SYMBOLIZER_NAMES_SLOTS * sizeof(*t->slots));
+	t->stats.cleared++;
+}
+
+/* len bytes of the table's chunks, 8-aligned; NULL when out of memory. */
+static void *names_alloc(struct names *t, size_t len)
+{
+	struct chunk *c = t->chunks;
+	void *at;
+
+	len = (len + 7) & ~(size_t)7;
+	if (!c || c->cap - c->used < len) {
+		size_t cap = len > CHUNK_BYTES ? len : CHUNK_BYTES;
+
+		if (!(c = malloc(sizeof(*c) + cap)))
+			return NULL;
+		*c = (struct chunk){ .next = t->chunks, .cap = cap };
+		t->chunks = c;
+	}
+	at = c->data + c->used;
+	c->used += len;
+	t->bytes += len;
+	return at;
+}
+
+static const char *names_text(struct names *t, const char *str, size_t len)
+{
+	char *dst = names_alloc(t, len + 1);
+
+	if (dst)
+		memcpy(dst, str, len + 1);
+	return dst;
+}
+
+/* sym (the frame as named) in the table's chunks; NULL when out of memory. */
+static const struct symbol_frame *names_keep(struct names *t, const struct symbol *sym)
+{
+	struct symbol_frame_inlined *inl = NULL;
+	struct symbol_frame *fr = names_alloc(t, sizeof(*fr));
+
+	if (!fr)
+		return NULL;
+	*fr = (struct symbol_frame){ .offset = sym->offset, .line = sym->line,
+				     .n_inlined = sym->n_inlined };
+	if (sym->n_inlined && !(inl = names_alloc(t, sym->n_inlined * sizeof(*inl))))
+		return NULL;
+	fr->inlined = inl;
+	if (!(fr->name = names_text(t, sym->name, strlen(sym->name))) ||
+	    !(fr->file = names_text(t, sym->file, strlen(sym->file))))
+		return NULL;
+	for (size_t i = 0; i < sym->n_inlined; i++) {
+		const struct symbol_inlined *in = &sym->inlined[i];
+
+		inl[i].line = in->line;
+		if (!(inl[i].name = names_text(t, in->name, strlen(in->name))) ||
+		    !(inl[i].file = names_text(t, in->file, strlen(in->file))))
+			return NULL;
+	}
+	return fr;
+}
+
+/* The bytes sym's strings take in the chunks, at most. */
+static size_t names_size(const struct symbol *sym)
+{
+	size_t n = sizeof(struct symbol_frame) + sym->n_inlined * sizeof(struct symbol_frame_inlined) +
+		   strlen(sym->name) + strlen(sym->file) + 16;
+
+	for (size_t i = 0; i < sym->n_inlined; i++)
+		n += strlen(sym->inlined[i].name) + strlen(sym->inlined[i].file) + 16;
+	return n;
+}
+
+int symbolizer_name(struct symbolizer *s, const struct symbolizer_parse *p, uint64_t file_off,
+		    bool caller, const struct symbol_frame **out)
+{
+	struct elf_file *f = (struct elf_file *)p;
+	struct names *t = &s->names;
+	struct kept *k;
+	int err;
+
+	if (!t->slots && !(t->slots = calloc(SYMBOLIZER_NAMES_SLOTS, sizeof(*t->slots))))
+		return -ENOMEM;
+	t->handed_out = true;
+	k = &t->slots[kept_slot(t->slots, f->version, file_off, caller)];
+	if (k->version) {
+		t->stats.hits++;
+		*out = k->frame;
+		return k->frame ? 0 : -ENOENT;
+	}
+	t->stats.misses++;
+	err = frame_lookup(f, file_off, caller, &s->scratch);
+	if (err && err != -ENOENT)
+		return err;
+	if (t->n + 1 > SYMBOLIZER_NAMES_MAX ||
+	    (!err && t->bytes + names_size(&s->scratch) > SYMBOLIZER_NAMES_BYTES)) {
+		names_clear(t);
+		k = &t->slots[kept_slot(t->slots, f->version, file_off, caller)];
+	}
+	*k = (struct kept){ .file_off = file_off, .caller = caller };
+	/* Out of memory: what it took stays in the chunks until they go. */
+	if (!err && !(k->frame = names_keep(t, &s->scratch)))
+		return -ENOMEM;
+	k->version = f->version;
+	t->n++;
+	*out = k->frame;
+	return err;
+}
+
+void symbolizer_names_stats(const struct symbolizer *s, struct symbolizer_names_stats *out)
+{
+	*out = s->names.stats;
+	out->kept = s->names.n;
 }

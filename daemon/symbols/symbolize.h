@@ -21,9 +21,10 @@
  * replaced or rewritten in place is read again; at most 64 files, the least recently
  * used goes. A lookup costs a binary search, and a stat of the path at most once a second
  * per file (when the kernel gave dev and ino); the source lines and inlined functions of
- * an address are read from DWARF once and kept, a bounded number per file. Nothing
- * returned points into the cache: names are copied out. Not thread-safe: one symbolizer
- * per thread. */
+ * an address are read from DWARF once and kept, a bounded number per file. What
+ * symbolizer_lookup returns is copied out; for stack after stack from the same few call
+ * sites, symbolizer_name (below) keeps each frame named, strings and all, and hands out
+ * pointers to it. Not thread-safe: one symbolizer per thread. */
 #ifndef SALVE_SYMBOLIZE_H
 #define SALVE_SYMBOLIZE_H
 
@@ -102,5 +103,68 @@ int symbolizer_lookup_frame(struct symbolizer *s, const struct symbolizer_file *
  * errors as for symbolizer_lookup. */
 int symbolizer_build_id(struct symbolizer *s, const struct symbolizer_file *file,
 			char hex[BUILD_ID_HEX_MAX]);
+
+/* ---- naming stacks: frames named once and kept --------------------------------------
+ *
+ * A frame named by symbolizer_name is kept by the symbolizer per (parse of its file,
+ * file offset, caller): naming it again is a hash probe, and nothing is copied. Each
+ * stack begins with symbolizer_stack_begin; what symbolizer_parse and symbolizer_name
+ * return stays valid until the next stack begins (or the symbolizer is freed), however
+ * many files or frames the stack names. A parse is the file as read at one time: when
+ * the once-a-second stat of symbolizer_parse finds the file replaced or rewritten in
+ * place, it is read again as a new parse and no frame kept from the old one answers for
+ * it, so a kept name lasts no longer than a copied one would. At most
+ * SYMBOLIZER_NAMES_MAX frames and SYMBOLIZER_NAMES_BYTES of their strings are kept;
+ * past that the table starts over. */
+
+#define SYMBOLIZER_NAMES_SLOTS 4096 /* a power of 2 */
+#define SYMBOLIZER_NAMES_MAX (SYMBOLIZER_NAMES_SLOTS * 3 / 4)
+#define SYMBOLIZER_NAMES_BYTES (2u << 20)
+
+/* A function inlined at a frame's address, as symbol_inlined. */
+struct symbol_frame_inlined {
+	const char *name;
+	const char *file; /* "" when DWARF does not say */
+	uint32_t line;
+};
+
+/* A frame as symbolizer_name keeps it: the fields of struct symbol, the strings the
+ * symbolizer's. */
+struct symbol_frame {
+	const char *name; /* demangled */
+	uint64_t offset;
+	const char *file; /* "" without DWARF */
+	uint32_t line;
+	size_t n_inlined;
+	const struct symbol_frame_inlined *inlined; /* innermost first */
+};
+
+/* A file's parse, as symbolizer_parse finds it. */
+struct symbolizer_parse;
+
+struct symbolizer_names_stats {
+	uint64_t kept;    /* frames kept now */
+	uint64_t hits;    /* frames answered from those kept */
+	uint64_t misses;  /* frames named from the file's parse */
+	uint64_t cleared; /* times the table started over, full */
+};
+
+/* A new stack: what was returned for the one before may go. */
+void symbolizer_stack_begin(struct symbolizer *s);
+
+/* The parse that names file now, found as symbolizer_lookup finds it (and with its
+ * errors). */
+int symbolizer_parse(struct symbolizer *s, const struct symbolizer_file *file,
+		     const struct symbolizer_parse **out);
+
+/* p's GNU build id as lower-case hex; "" when it has none. */
+const char *symbolizer_parse_build_id(const struct symbolizer_parse *p);
+
+/* The frame at file_off of p, as symbolizer_lookup_frame names it, kept. 0 and *out, or
+ * -ENOENT when no function holds it (*out NULL), or -ENOMEM. */
+int symbolizer_name(struct symbolizer *s, const struct symbolizer_parse *p, uint64_t file_off,
+		    bool caller, const struct symbol_frame **out);
+
+void symbolizer_names_stats(const struct symbolizer *s, struct symbolizer_names_stats *out);
 
 #endif

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -558,7 +559,8 @@ static void build_id_of(const char *path, char *out, size_t len)
 	out[strcspn(out, "\n")] = 0;
 }
 
-/* app (with a build id) and app-noid (without) at -O2 with DWARF; then:
+/* app (with a build id), app-renamed (app with outer() called renamed(): the same code
+ * at the same offsets) and app-noid (without a build id) at -O2 with DWARF; then:
  *   stripped         app stripped; its debug file in debug/.build-id/xx/yyyy.debug
  *   link/app-noid    app-noid stripped, with a .gnu_debuglink to app-noid.debug beside it
  *   badlink/app-noid the same, beside its debug file with one section more: the same
@@ -575,6 +577,7 @@ static int fixtures_setup(void **state)
 	if (!mkdtemp(fx) || write_text("app.c", app_c) || write_text("cpp.cc", cpp_cc))
 		return -1;
 	if (sh("cd %s && cc -O2 -g app.c -o app && "
+	       "cc -O2 -g -Douter=renamed app.c -o app-renamed && "
 	       "cc -O2 -g -Wl,--build-id=none app.c -o app-noid && "
 	       "c++ -O1 -g cpp.cc -o cpp", fx))
 		return -1;
@@ -862,6 +865,286 @@ static void test_caller_frame(void **state)
 	symbolizer_free(s);
 }
 
+
+/* ---- names kept across stacks (symbolizer_name) ------------------------------------- */
+
+/* A kept frame says what the copied lookup says of the same frame. */
+static void expect_same_frame(struct symbolizer *s, const struct symbolizer_file *file,
+			      uint64_t off, bool caller, int got_rc, const struct symbol_frame *got)
+{
+	static struct symbol want;
+	int rc;
+
+	memset(&want, 0, sizeof(want));
+	rc = symbolizer_lookup_frame(s, file, off, caller, &want);
+	assert_int_equal(got_rc, rc);
+	if (rc)
+		return;
+	assert_string_equal(got->name, want.name);
+	assert_int_equal(got->offset, want.offset);
+	assert_string_equal(got->file, want.file);
+	assert_int_equal(got->line, want.line);
+	assert_int_equal(got->n_inlined, want.n_inlined);
+	for (size_t i = 0; i < want.n_inlined; i++) {
+		assert_string_equal(got->inlined[i].name, want.inlined[i].name);
+		assert_string_equal(got->inlined[i].file, want.inlined[i].file);
+		assert_int_equal(got->inlined[i].line, want.inlined[i].line);
+	}
+}
+
+static const struct symbolizer_parse *parse_of(struct symbolizer *s,
+					       const struct symbolizer_file *file)
+{
+	const struct symbolizer_parse *p = NULL;
+
+	assert_int_equal(symbolizer_parse(s, file, &p), 0);
+	assert_non_null(p);
+	return p;
+}
+
+/* Every byte of outer() (inlined functions, lines) and main(), as an innermost frame and
+ * as a caller's, in app and through the stripped file's debug file: the kept frame is
+ * the copied one, and the second time it is the same one, answered from the table. */
+static void test_kept_equals_copied(void **state)
+{
+	static const char *const fns[] = { "outer", "main" };
+	struct symbolizer *s = with_root("debug");
+	struct symbolizer_names_stats st;
+	char app[512], stripped[512], cmd[700];
+	size_t inlined_seen = 0, named = 0;
+
+	(void)state;
+	fx_path(app, sizeof(app), "app");
+	fx_path(stripped, sizeof(stripped), "stripped");
+	for (size_t f = 0; f < 2; f++) {
+		uint64_t start = file_offset_of(app, fns[f], false), size = 0;
+		FILE *p;
+
+		snprintf(cmd, sizeof(cmd), "nm -S --defined-only '%s' | awk '$4 == \"%s\" { print $2 }'",
+			 app, fns[f]);
+		p = popen(cmd, "r");
+		assert_non_null(p);
+		assert_int_equal(fscanf(p, "%" SCNx64, &size), 1);
+		pclose(p);
+		for (uint64_t off = start; off < start + size + 2; off++) {
+			for (int which = 0; which < 4; which++) {
+				const struct symbolizer_file *file = PLAIN(which & 2 ? stripped : app);
+				const struct symbol_frame *first = NULL, *again = NULL;
+				bool caller = which & 1;
+				int rc, rc2;
+
+				symbolizer_stack_begin(s);
+				rc = symbolizer_name(s, parse_of(s, file), off, caller, &first);
+				expect_same_frame(s, file, off, caller, rc, first);
+				symbolizer_stack_begin(s);
+				rc2 = symbolizer_name(s, parse_of(s, file), off, caller, &again);
+				assert_int_equal(rc2, rc);
+				assert_ptr_equal(again, first);
+				expect_same_frame(s, file, off, caller, rc2, again);
+				named += !rc;
+				inlined_seen += !rc && first->n_inlined;
+			}
+		}
+	}
+	assert_true(named > 0);
+	assert_true(inlined_seen > 0); /* the fixture does inline */
+	symbolizer_names_stats(s, &st);
+	assert_true(st.hits >= st.misses);
+	assert_int_equal(st.cleared, 0);
+	symbolizer_free(s);
+}
+
+static double mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The name at off in file, as a stack begun now names it; "" for none. */
+static const char *kept_name(struct symbolizer *s, const struct symbolizer_file *file,
+			     uint64_t off)
+{
+	const struct symbol_frame *fr;
+
+	symbolizer_stack_begin(s);
+	return symbolizer_name(s, parse_of(s, file), off, false, &fr) ? "" : fr->name;
+}
+
+/* A file rewritten in place (same inode) with another function at the offset: its kept
+ * name does not outlive the once-a-second stat; a file known by its path alone is
+ * stat'ed for every stack and named anew at once. */
+static void test_kept_rewritten_in_place(void **state)
+{
+	struct timespec times[2] = { { 0, UTIME_OMIT } };
+	char app[512], renamed[512], tmp[512];
+	struct stat before, after;
+	struct symbolizer_file id;
+	struct symbolizer *s;
+	uint64_t off;
+	double t0;
+
+	fx_path(app, sizeof(app), "app");
+	fx_path(renamed, sizeof(renamed), "app-renamed");
+	tmp_path(tmp, sizeof(tmp), state, "bin");
+	off = file_offset_of(app, "outer", false) + 4;
+	assert_int_equal(file_offset_of(renamed, "renamed", false) + 4, off);
+	copy_file(app, tmp);
+	assert_int_equal(stat(tmp, &before), 0);
+	id = identified(tmp);
+	assert_int_equal(symbolizer_new(&s), 0);
+	assert_string_equal(kept_name(s, &id, off), "outer");
+	assert_string_equal(kept_name(s, &id, off), "outer");
+	assert_string_equal(kept_name(s, PLAIN(tmp), off), "outer");
+	copy_file(renamed, tmp);
+	times[1] = before.st_mtim;
+	times[1].tv_sec += 10;
+	assert_int_equal(utimensat(AT_FDCWD, tmp, times, 0), 0);
+	assert_int_equal(stat(tmp, &after), 0);
+	assert_int_equal(after.st_ino, before.st_ino);
+	/* Under the identity the kernel recorded: named anew by the next second's stat. */
+	t0 = mono_seconds();
+	while (strcmp(kept_name(s, &id, off), "renamed") && mono_seconds() - t0 < 3)
+		usleep(10000);
+	assert_string_equal(kept_name(s, &id, off), "renamed");
+	assert_true(mono_seconds() - t0 < 2);
+	/* By its path alone: at once. */
+	copy_file(app, tmp);
+	times[1].tv_sec += 10;
+	assert_int_equal(utimensat(AT_FDCWD, tmp, times, 0), 0);
+	assert_string_equal(kept_name(s, PLAIN(tmp), off), "outer");
+	symbolizer_free(s);
+}
+
+/* More frames than the table keeps: it starts over, and a stack that was handed names
+ * before that still reads them until the next stack begins; every answer stays the
+ * copied one. Frames are keyed by parse too: the crash target under LINKS paths gives
+ * enough of them. */
+enum { KEPT_LINKS = 3, KEPT_STACK = 64, KEPT_BEFORE = SYMBOLIZER_NAMES_MAX - KEPT_STACK / 4 };
+
+struct kept_fixture {
+	char links[KEPT_LINKS][512];
+	const struct symbolizer_parse *parses[KEPT_LINKS];
+	uint64_t text, text_size;
+};
+
+/* Frame i of the fixture: a byte of .text in one of the links, innermost or a caller. */
+static int kept_frame(struct symbolizer *s, const struct kept_fixture *k, size_t i,
+		      const struct symbol_frame **out)
+{
+	size_t at = i / 2 % k->text_size, link = i / 2 / k->text_size;
+
+	assert_true(link < KEPT_LINKS);
+	return symbolizer_name(s, k->parses[link], k->text + at, i & 1, out);
+}
+
+static void kept_expect(struct symbolizer *s, const struct kept_fixture *k, size_t i, int rc,
+			const struct symbol_frame *got)
+{
+	size_t at = i / 2 % k->text_size, link = i / 2 / k->text_size;
+
+	expect_same_frame(s, PLAIN(k->links[link]), k->text + at, i & 1, rc, got);
+}
+
+static void kept_stack(struct symbolizer *s, struct kept_fixture *k)
+{
+	symbolizer_stack_begin(s);
+	for (size_t l = 0; l < KEPT_LINKS; l++)
+		k->parses[l] = parse_of(s, PLAIN(k->links[l]));
+}
+
+static void test_kept_bound(void **state)
+{
+	const struct symbol_frame *got[KEPT_STACK];
+	struct symbolizer_names_stats st;
+	struct kept_fixture k;
+	char path[512], real[PATH_MAX], cmd[PATH_MAX + 200];
+	struct symbolizer *s;
+	size_t named = 0;
+	int rc[KEPT_STACK];
+	FILE *p;
+
+	target(path, sizeof(path), "crash");
+	assert_non_null(realpath(path, real));
+	k.text = section_offset_of(real, ".text");
+	snprintf(cmd, sizeof(cmd), "readelf -SW '%s' | sed 's/^ *\\[ *[0-9]*\\]//' | "
+		 "awk '$1 == \".text\" { print $5 }'", real);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%" SCNx64, &k.text_size), 1);
+	pclose(p);
+	assert_true(k.text_size * 2 * KEPT_LINKS > KEPT_BEFORE + KEPT_STACK);
+	for (size_t l = 0; l < KEPT_LINKS; l++) {
+		snprintf(k.links[l], sizeof(k.links[l]), "%s/l%zu", (const char *)*state, l);
+		assert_int_equal(symlink(real, k.links[l]), 0);
+	}
+	assert_int_equal(symbolizer_new(&s), 0);
+	for (size_t i = 0; i < KEPT_BEFORE; i++) {
+		const struct symbol_frame *fr;
+
+		if (i % KEPT_STACK == 0)
+			kept_stack(s, &k);
+		kept_frame(s, &k, i, &fr);
+	}
+	symbolizer_names_stats(s, &st);
+	assert_int_equal(st.kept, KEPT_BEFORE);
+	assert_int_equal(st.misses, KEPT_BEFORE);
+	assert_int_equal(st.cleared, 0);
+	/* One stack across the table's end. */
+	kept_stack(s, &k);
+	for (size_t i = 0; i < KEPT_STACK; i++) {
+		rc[i] = kept_frame(s, &k, KEPT_BEFORE + i, &got[i]);
+		named += !rc[i];
+	}
+	symbolizer_names_stats(s, &st);
+	assert_int_equal(st.cleared, 1);
+	assert_int_equal(st.kept, KEPT_BEFORE + KEPT_STACK - SYMBOLIZER_NAMES_MAX);
+	assert_true(named > KEPT_STACK / 2);
+	for (size_t i = 0; i < KEPT_STACK; i++)
+		kept_expect(s, &k, KEPT_BEFORE + i, rc[i], got[i]);
+	/* The first frames went with the table: named again, the same. */
+	kept_stack(s, &k);
+	for (size_t i = 0; i < KEPT_STACK; i++) {
+		rc[i] = kept_frame(s, &k, i, &got[i]);
+		kept_expect(s, &k, i, rc[i], got[i]);
+	}
+	symbolizer_names_stats(s, &st);
+	assert_int_equal(st.misses, KEPT_BEFORE + 2 * KEPT_STACK);
+	symbolizer_free(s);
+}
+
+/* A stack naming more files than the symbolizer keeps parsed: a parse it was handed
+ * still names frames and gives its build id after it left the cache. */
+static void test_kept_parse_outlives_cache(void **state)
+{
+	const struct symbolizer_parse *first = NULL, *p;
+	char src[512], real[PATH_MAX], link[512], want[BUILD_ID_HEX_MAX];
+	const struct symbol_frame *fr;
+	struct symbolizer *s;
+	uint64_t off;
+
+	target(src, sizeof(src), "crash");
+	assert_non_null(realpath(src, real));
+	build_id_of(real, want, sizeof(want));
+	off = file_offset_of(real, "fault_divide", false) + 1;
+	assert_int_equal(symbolizer_new(&s), 0);
+	symbolizer_stack_begin(s);
+	for (int i = 0; i < 70; i++) {
+		snprintf(link, sizeof(link), "%s/l%02d", (const char *)*state, i);
+		assert_int_equal(symlink(real, link), 0);
+		p = parse_of(s, PLAIN(link));
+		if (!i)
+			first = p;
+	}
+	assert_int_equal(symbolizer_name(s, first, off, false, &fr), 0);
+	assert_string_equal(fr->name, "fault_divide");
+	assert_int_equal(fr->offset, 1);
+	assert_string_equal(symbolizer_parse_build_id(first), want);
+	symbolizer_stack_begin(s);
+	symbolizer_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -881,6 +1164,8 @@ int main(void)
 						teardown_dir),
 		cmocka_unit_test_setup_teardown(test_cache_bound, setup_dir, teardown_dir),
 		cmocka_unit_test(test_build_id),
+		cmocka_unit_test_setup_teardown(test_kept_bound, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_kept_parse_outlives_cache, setup_dir, teardown_dir),
 	};
 	const struct CMUnitTest debug_tests[] = {
 		cmocka_unit_test(test_debug_file_by_build_id),
@@ -889,6 +1174,8 @@ int main(void)
 		cmocka_unit_test(test_cplusplus_demangled),
 		cmocka_unit_test(test_lines_match_addr2line),
 		cmocka_unit_test(test_caller_frame),
+		cmocka_unit_test(test_kept_equals_copied),
+		cmocka_unit_test_setup_teardown(test_kept_rewritten_in_place, setup_dir, teardown_dir),
 	};
 	const char *b = getenv("SALVE_BUILD");
 	int failed;
