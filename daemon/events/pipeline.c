@@ -33,6 +33,14 @@ struct held {
 	char line[HELD_LINE_MAX];
 };
 
+/* A thrown type's name, demangled once. */
+#define TYPE_NAMES 64
+struct type_name {
+	bool set;
+	char mangled[SALVE_TEXT_MAX];
+	char name[SALVE_TEXT_MAX];
+};
+
 struct pipeline {
 	struct output *out;
 	struct pipeline_config configs[2]; /* in force, and the one before; set NULL: none */
@@ -65,6 +73,7 @@ struct pipeline {
 	 * delivered follows from (NULL: none). */
 	struct fault_table faults;
 	const struct fault *cause;
+	struct type_name types[TYPE_NAMES]; /* by hash of the mangled name */
 };
 
 void pipeline_sync_clock(struct pipeline *pl)
@@ -174,16 +183,33 @@ static bool probe_wants(const struct policy_probe *pr, const struct event *ev)
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
 /* A thrown type's name as written in source: "St13runtime_error" becomes
- * "std::runtime_error". A name it cannot read stays as the runtime gave it. */
-static void demangle_type(struct event *ev)
+ * "std::runtime_error". A name it cannot read stays as the runtime gave it. A program
+ * throws few types, often: each is demangled once and kept. */
+static void demangle_type(struct pipeline *pl, struct event *ev)
 {
 	const char *mangled = ev->text.text + (ev->text.text[0] == '*'); /* local linkage mark */
+	uint32_t hash = 2166136261u; /* FNV-1a */
+	struct type_name *t;
 	int status = -1;
-	char *name = __cxa_demangle(mangled, NULL, NULL, &status);
+	char *name;
 
-	if (!status && name)
-		snprintf(ev->text.text, sizeof(ev->text.text), "%s", name);
-	free(name);
+	for (const char *c = ev->text.text; *c; c++)
+		hash = (hash ^ (uint8_t)*c) * 16777619u;
+	t = &pl->types[hash % TYPE_NAMES];
+	if (!t->set || strcmp(t->mangled, ev->text.text)) {
+		const char *src;
+		size_t n;
+
+		name = __cxa_demangle(mangled, NULL, NULL, &status);
+		src = !status && name ? name : ev->text.text;
+		n = strnlen(src, sizeof(t->name) - 1);
+		memcpy(t->name, src, n);
+		t->name[n] = 0;
+		memcpy(t->mangled, ev->text.text, sizeof(t->mangled));
+		t->set = true;
+		free(name);
+	}
+	memcpy(ev->text.text, t->name, sizeof(t->name));
 }
 
 /* An exception probe with types reports only those. */
@@ -361,7 +387,7 @@ static void record(struct pipeline *pl, void *data, size_t size)
 		const struct site *site = cfg->sites ? sites_find(cfg->sites, ev->call.site) : NULL;
 
 		if (ev->kind == SALVE_EV_EXCEPTION)
-			demangle_type(ev);
+			demangle_type(pl, ev);
 		if (site && site->id < SALVE_SITES_MAX) {
 			pl->sites[site->id].records++;
 			pl->sites[site->id].suppressed += ev->suppressed;
