@@ -75,7 +75,7 @@ cat > "$WORK/nostacks.json" <<JSON
              "stack": false, "rate": {"per_second": 1000000000, "burst": 1000000000}}]}
 JSON
 declare -A KIND=([stacks]=signal [nostacks]=syscall) PROBE=([stacks]=traps [nostacks]=closes)
-declare -A MODE_ARG=([stacks]= [nostacks]=close)
+declare -A MODE_ARG=([stacks]="" [nostacks]=close) # storm's mode: raise, or close(-1)
 declare -A MODE_NAME=([stacks]=with [nostacks]=without)
 
 clk=$(getconf CLK_TCK)
@@ -101,6 +101,7 @@ run() {
 	start=$(date +%s.%N)
 	STORM_PIDS=()
 	for _ in $(seq "$procs"); do
+		# shellcheck disable=SC2086 # no word when raising
 		"$STORM" "$rate" "$SECS" ${MODE_ARG[$mode]} > /dev/null &
 		STORM_PIDS+=($!)
 	done
