@@ -68,13 +68,16 @@ BENCH_TOOLS := $(BUILD)/tests/bench/floor $(BUILD)/tests/bench/ptrace_floor \
                $(BUILD)/tests/bench/memcopy \
                $(BUILD)/tests/bench/floor.bpf.o \
                $(BUILD)/tests/bench/floor_session.bpf.o
+# Test tools: programs the integration tests run to check what salved wrote.
+TOOLS       := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all deps run check unit integration bench fuzz clean install
 
-all: deps-check $(BUILD)/salved $(BUILD)/salvectl $(BUILD)/salve-demo $(TARGETS) $(UNIT_BINS) $(BENCH_BINS) $(BENCH_TOOLS)
+all: deps-check $(BUILD)/salved $(BUILD)/salvectl $(BUILD)/salve-demo $(TARGETS) $(UNIT_BINS) $(BENCH_BINS) $(BENCH_TOOLS) \
+     $(TOOLS)
 
 # ---- dependencies --------------------------------------------------------------
 deps:
@@ -138,6 +141,10 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIBS_SALVE)
 $(BUILD)/tests/bench/%: tests/bench/%.c $(LIBS_SALVE)
 	@mkdir -p $(@D)
 	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $< $(LIBS_SALVE) $(LDFLAGS) $(LDLIBS) -o $@
+
+$(BUILD)/tests/tools/%: tests/tools/%.c
+	@mkdir -p $(@D)
+	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $< $(LDFLAGS) $(shell $(PKG) --libs json-c 2>/dev/null) -o $@
 
 $(BUILD)/tests/bench/%.bpf.o: tests/bench/lib/%.bpf.c $(BUILD)/vmlinux.h
 	@mkdir -p $(@D)
@@ -366,6 +373,8 @@ deb:
 	@ls $(BUILD)/deb/*.deb
 
 # criu-sid and bookworm-tree are Debian trees (tests/integration/lib/), full of *.d of their
-# own; deb holds make deb's copy of the sources, whose *.d name its own objects.
--include $(shell find $(BUILD) \( -name criu-sid -o -name bookworm-tree -o -name deb \) -prune \
+# own; deb holds make deb's copy of the sources, whose *.d name its own objects, as does
+# bench-before-REV, the older salved tests/bench/ringbuf.sh compares with.
+-include $(shell find $(BUILD) \( -name criu-sid -o -name bookworm-tree -o -name deb \
+	-o -name 'bench-before-*' \) -prune \
 	-o -name '*.d' -type f -print 2>/dev/null)

@@ -3,14 +3,17 @@
  *
  *   storm RATE SECONDS         RATE signals per second (0: as fast as it can)
  *   storm RATE SECONDS close   close(-1) failing with EBADF instead of a signal
+ *   ... --comm BYTES           names itself BYTES (prctl PR_SET_NAME; the kernel keeps
+ *                              15 bytes, whatever they are) before it starts
  *
- * Prints "sent=N seconds=S" when done. */
+ * Prints "sent=N seconds=S caught=N" when done. */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,11 +35,29 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-	double rate = argc > 1 ? atof(argv[1]) : 0, secs = argc > 2 ? atof(argv[2]) : 1;
-	bool syscalls = argc > 3 && !strcmp(argv[3], "close");
+	const char *pos[3] = { NULL, NULL, NULL }, *comm = NULL;
+	int n_pos = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--comm") && i + 1 < argc)
+			comm = argv[++i];
+		else if (n_pos < 3)
+			pos[n_pos++] = argv[i];
+		else {
+			fprintf(stderr, "usage: storm RATE SECONDS [close] [--comm BYTES]\n");
+			return 2;
+		}
+	}
+
+	double rate = pos[0] ? atof(pos[0]) : 0, secs = pos[1] ? atof(pos[1]) : 1;
+	bool syscalls = pos[2] && !strcmp(pos[2], "close");
 	double start, t;
 	unsigned long sent = 0;
 
+	if (comm && prctl(PR_SET_NAME, comm, 0, 0, 0) < 0) {
+		perror("storm: prctl(PR_SET_NAME)");
+		return 1;
+	}
 	signal(SIGTRAP, on_trap);
 	start = now();
 	while ((t = now() - start) < secs) {
