@@ -346,6 +346,113 @@ static void test_call_at_end(void **state)
 	assert_int_equal(f[4].adjust, 1);
 }
 
+/* The first frame at thousands of addresses of this program's and libc's text, on a real
+ * stack: most rows of their CFI (prologues, epilogues, PLT expressions, code without
+ * CFI), the walks that follow odd (unreadable, unmapped or zero return addresses,
+ * loops to max), and more addresses than a cache holds, so it is emptied on the way. */
+static void test_any_pc(void **state)
+{
+	struct unwind_stats before, after;
+	const char *const names[] = { "test_unwind", "libc.so" };
+	uint64_t ip;
+	size_t walks = 0;
+
+	(void)state;
+	descend(3, take_snapshot);
+	ip = snap->regs[SALVE_REG_IP];
+	before = stats_now();
+	for (size_t k = 0; k < 2; k++) {
+		const struct salve_map *m = &snapshot_maps(snap)[map_named(snap, names[k])];
+		/* 2000 addresses spread over the map; an odd stride meets every offset within
+		 * an instruction. */
+		uint64_t step = ((m->end - m->start) / 2000) | 1;
+
+		assert_true(map_named(snap, names[k]) >= 0);
+		for (uint64_t pc = m->start; pc < m->end; pc += step, walks++) {
+			snap->regs[SALVE_REG_IP] = pc;
+			unwind_both(snap, 64);
+		}
+	}
+	snap->regs[SALVE_REG_IP] = ip;
+	after = stats_now();
+	assert_true(walks > 3000);
+	assert_true(after.clears > before.clears);
+	/* Most addresses have simple rules. */
+	assert_true(after.cached - before.cached > walks);
+	assert_true(after.libdwfl > before.libdwfl);
+}
+
+/* xorshift64: the same numbers every run. */
+static uint64_t next_random(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* A word a stack might hold: a return address into the text, an address in the stack,
+ * 0, noise. */
+static uint64_t any_word(uint64_t *x)
+{
+	const struct salve_map *m = &snapshot_maps(snap)[next_random(x) % snap->nr_maps];
+	uint64_t r = next_random(x);
+
+	switch (r % 4) {
+	case 0:
+		return m->start + (r >> 8) % (m->end - m->start);
+	case 1:
+		return snap->regs[SALVE_REG_SP] + (r >> 8) % (snap->size + 64);
+	case 2:
+		return 0;
+	default:
+		return r;
+	}
+}
+
+/* A real stack with a few words and registers made up, and sometimes another first
+ * address: walks down every branch of the rules (registers unknown, reads beyond the
+ * copy, returns to nowhere, to the middle of a function), the same both ways. */
+static void test_odd_stacks(void **state)
+{
+	static uint8_t real[STACK_BYTES];
+	struct unwind_stats before, after;
+	uint64_t x = 0x5a17e5eedull, regs[SALVE_REGS_NR], *words;
+	size_t n_words, frames = 0;
+
+	(void)state;
+	descend(12, take_snapshot);
+	memcpy(regs, snap->regs, sizeof(regs));
+	memcpy(real, snapshot_stack(snap), snap->size);
+	words = (uint64_t *)(uintptr_t)snapshot_stack(snap);
+	/* The words of descend's frames and those above them. */
+	n_words = snap->size / sizeof(uint64_t) > 256 ? 256 : snap->size / sizeof(uint64_t);
+	before = stats_now();
+	for (int round = 0; round < 3000; round++) {
+		int changes = 1 + (int)(next_random(&x) % 4);
+
+		memcpy(words, real, snap->size);
+		memcpy(snap->regs, regs, sizeof(regs));
+		for (int i = 0; i < changes; i++) {
+			uint64_t r = next_random(&x);
+
+			if (r % 8 == 0)
+				snap->regs[(r >> 8) % SALVE_REGS_NR] = any_word(&x) | 1;
+			else
+				words[(r >> 8) % n_words] = any_word(&x);
+		}
+		if (!snap->regs[SALVE_REG_SP])
+			snap->regs[SALVE_REG_SP] = regs[SALVE_REG_SP];
+		frames += unwind_both(snap, 64);
+	}
+	memcpy(words, real, snap->size);
+	memcpy(snap->regs, regs, sizeof(regs));
+	after = stats_now();
+	/* Most walks went deep, most from the cache alone. */
+	assert_true(frames > 3000 * 8);
+	assert_true(after.cached - before.cached > 2 * 3000 / 2);
+}
+
 static void on_usr1(int sig)
 {
 	(void)sig;
@@ -385,6 +492,8 @@ int main(void)
 		cmocka_unit_test(test_unmapped_stop),
 		cmocka_unit_test(test_signal_frame),
 		cmocka_unit_test(test_call_at_end),
+		cmocka_unit_test(test_any_pc),
+		cmocka_unit_test(test_odd_stacks),
 	};
 	int failed;
 
