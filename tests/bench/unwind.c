@@ -6,7 +6,11 @@
  * (the project's -O2): a snapshot is taken of it as the kernel takes one (registers, 16
  * KiB from sp, the executable file mappings from /proc/self/maps). "before" names the
  * same frames given as a frame-pointer walk would give them if the code had frame
- * pointers: the best case of the old path, so the ratio is the price of CFI at most. */
+ * pointers: the best case of the old path, so the ratio is the price of CFI at most.
+ *
+ * Then the unwind alone, libdwfl's (dwfl_getthread_frames) against the session's cache of
+ * CFI rules, on the same snapshot in the same rounds: their ratio is what the cache saves
+ * per stack under a storm from one call site. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -23,6 +27,7 @@
 #include "symbols/symbolize.h"
 
 #define ROUNDS 400
+#define BATCH 20 /* unwinds timed together: one takes a few clock reads */
 #define DEPTH 12
 #define RINGBUF_HDR 8 /* the kernel's header before each ring-buffer record */
 
@@ -137,6 +142,52 @@ LEVEL(10, level9)
 LEVEL(11, level10)
 LEVEL(12, level11)
 
+/* The unwind alone, by libdwfl and from the cache, side by side; 0, or 1 when the two
+ * disagree. */
+static int bench_unwind_only(struct unwinder *unw)
+{
+	static struct unwind_frame a[SALVE_STACK_MAX], b[SALVE_STACK_MAX];
+	static uint64_t dwfl[ROUNDS], cached[ROUNDS];
+	struct unwind_stats st;
+	size_t na = 0, nb = 0;
+	uint32_t tid = (uint32_t)getpid();
+
+	unwind_snapshot_libdwfl(unw, snap, tid, a, SALVE_STACK_MAX, &na);
+	unwind_snapshot(unw, snap, tid, b, SALVE_STACK_MAX, &nb);
+	for (size_t i = 0; i < na && na == nb; i++)
+		if (a[i].ip != b[i].ip || a[i].file_off != b[i].file_off || a[i].map != b[i].map)
+			nb = 0;
+	if (na != nb || !na) {
+		fprintf(stderr, "unwind bench: libdwfl found %zu frames, the cache %zu or others\n", na, nb);
+		return 1;
+	}
+	for (int r = 0; r < ROUNDS; r++) {
+		uint64_t t0 = bench_now_ns(CLOCK_MONOTONIC);
+
+		for (int i = 0; i < BATCH; i++)
+			unwind_snapshot_libdwfl(unw, snap, tid, a, SALVE_STACK_MAX, &na);
+		dwfl[r] = (bench_now_ns(CLOCK_MONOTONIC) - t0) / BATCH;
+		t0 = bench_now_ns(CLOCK_MONOTONIC);
+		for (int i = 0; i < BATCH; i++)
+			unwind_snapshot(unw, snap, tid, b, SALVE_STACK_MAX, &nb);
+		cached[r] = (bench_now_ns(CLOCK_MONOTONIC) - t0) / BATCH;
+	}
+	qsort(dwfl, ROUNDS, sizeof(dwfl[0]), bench_cmp_u64);
+	qsort(cached, ROUNDS, sizeof(cached[0]), bench_cmp_u64);
+	unwinder_stats(unw, &st);
+	printf("unwind alone: the same %zu-frame snapshot, a kept session (%d rounds of %d side by side)\n",
+	       na, ROUNDS, BATCH);
+	printf("  libdwfl:                 p50 %8.2f us  p99 %8.2f us\n", dwfl[ROUNDS / 2] / 1e3,
+	       dwfl[ROUNDS * 99 / 100] / 1e3);
+	printf("  cached rules:            p50 %8.2f us  p99 %8.2f us  (%llu stacks cached, %llu to libdwfl)\n",
+	       cached[ROUNDS / 2] / 1e3, cached[ROUNDS * 99 / 100] / 1e3, (unsigned long long)st.cached,
+	       (unsigned long long)st.libdwfl);
+	printf("  libdwfl / cached: p50 %.1fx, p99 %.1fx\n",
+	       (double)dwfl[ROUNDS / 2] / (double)cached[ROUNDS / 2],
+	       (double)dwfl[ROUNDS * 99 / 100] / (double)cached[ROUNDS * 99 / 100]);
+	return 0;
+}
+
 int main(void)
 {
 	static struct salve_signal_event fp_rec;
@@ -231,6 +282,8 @@ int main(void)
 	       (double)(snap_rec_size() + RINGBUF_HDR) / (double)(sizeof(fp_rec) + RINGBUF_HDR));
 	printf("  kept session: p50 %.1fx faster than a new one\n",
 	       (double)cold[ROUNDS / 2] / (double)after[ROUNDS / 2]);
+	if (bench_unwind_only(unw))
+		return 1;
 	unwinder_free(unw);
 	symbolizer_free(sym);
 	free(snap_rec);
