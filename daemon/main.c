@@ -97,6 +97,7 @@ static int switch_config(struct daemon *d, struct config *next, struct engine_ru
 	int rc;
 
 	pipeline_flush(d->pipeline); /* events held so far meet the rules they came under */
+	pipeline_warm(d->pipeline, next->set);
 	if ((rc = sites_stage(&k, &d->cur.sites, &next->sites, err, err_len)))
 		goto undo_rules;
 	if ((rc = probes_scope_stage(d->probes, &next->plan.cfg, next->plan.entries,

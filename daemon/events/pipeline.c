@@ -14,6 +14,7 @@
 #include "base/output.h"
 #include "events/pipeline.h"
 #include "events/report.h"
+#include "events/warm.h"
 #include "kernel/scope.h"
 #include "symbols/name.h"
 #include "symbols/symbolize.h"
@@ -142,6 +143,17 @@ static const struct pipeline_config *config_of(const struct pipeline *pl, uint32
 struct pipeline_site_counts pipeline_site_counts(const struct pipeline *pl, uint32_t id)
 {
 	return id < SALVE_SITES_MAX ? pl->sites[id] : (struct pipeline_site_counts){ 0 };
+}
+
+void pipeline_warm(struct pipeline *pl, const struct policy_set *set)
+{
+	uint64_t start = loop_now_ns(CLOCK_MONOTONIC);
+	size_t n = warm_stacks(pl->sym, set);
+
+	if (n)
+		salve_log(LOG_INFO, "read %zu file%s ahead of their stacks in %llu ms", n,
+			  n == 1 ? "" : "s",
+			  (unsigned long long)((loop_now_ns(CLOCK_MONOTONIC) - start) / 1000000));
 }
 
 void pipeline_set_watch(struct pipeline *pl, pipeline_watch_fn *fn, void *ctx)

@@ -38,6 +38,10 @@ struct pipeline_config {
 void pipeline_set_configs(struct pipeline *pl, const struct pipeline_config *cur,
 			  const struct pipeline_config *prev);
 
+/* Read ahead the files set's stacks will be named in (events/warm.h), before its
+ * probes attach: a storm's first stacks then find them read. */
+void pipeline_warm(struct pipeline *pl, const struct policy_set *set);
+
 struct engine;
 
 /* The rules every event a probe reports goes on to; NULL: none. Not owned. */

@@ -875,6 +875,18 @@ int symbolizer_build_id(struct symbolizer *s, const struct symbolizer_file *file
 
 #define CHUNK_BYTES 65536
 
+int symbolizer_warm(struct symbolizer *s, const char *path)
+{
+	struct elf_file *f;
+	Dwarf_Addr bias;
+	int err = file_get(s, &(struct symbolizer_file){ path, 0, 0 }, &f);
+
+	/* libdw reads (and inflates) a file's DWARF whole when it is first asked for it. */
+	if (!err && f->mod)
+		dwfl_module_getdwarf(f->mod, &bias);
+	return err;
+}
+
 void symbolizer_stack_begin(struct symbolizer *s)
 {
 	names_release(&s->names);

@@ -149,6 +149,11 @@ struct symbolizer_names_stats {
 	uint64_t cleared; /* times the table started over, full */
 };
 
+/* Read the file at path now, its symbols, debug file and DWARF (all of which the first
+ * frame named in it would otherwise wait for: tens of milliseconds for a C library with
+ * its compressed debug file). 0 or -errno. */
+int symbolizer_warm(struct symbolizer *s, const char *path);
+
 /* A new stack: what was returned for the one before may go. */
 void symbolizer_stack_begin(struct symbolizer *s);
 
