@@ -25,6 +25,7 @@
 #include "events/events.h"
 #include "symbols/name.h"
 #include "symbols/symbolize.h"
+#include "../lib/self_maps.h"
 
 #define ROUNDS 400
 #define BATCH 20 /* unwinds timed together: one takes a few clock reads */
@@ -40,54 +41,6 @@ static struct salve_snapshot *snap;
 static size_t snap_rec_size(void)
 {
 	return sizeof(*snap_rec) + sizeof(*snap) + snap->nr_maps * sizeof(struct salve_map) + snap->size;
-}
-
-/* path as the kernel writes it: components leaf first, each followed by '/'. */
-static void kernel_path(const char *path, char out[SALVE_PATH_MAX])
-{
-	char copy[PATH_MAX], *parts[64];
-	size_t n = 0, len = 0;
-
-	snprintf(copy, sizeof(copy), "%s", path);
-	for (char *save, *p = strtok_r(copy, "/", &save); p && n < 64; p = strtok_r(NULL, "/", &save))
-		parts[n++] = p;
-	memset(out, 0, SALVE_PATH_MAX);
-	while (n-- && len < SALVE_PATH_MAX)
-		len += (size_t)snprintf(out + len, SALVE_PATH_MAX - len, "%s/", parts[n]);
-}
-
-/* The executable file mappings and the end of the stack holding sp, as the kernel's
- * walk would find them. */
-static int read_maps(struct salve_snapshot *s, uint64_t sp, uint64_t *sp_end)
-{
-	struct salve_map *maps = (struct salve_map *)(s + 1);
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[PATH_MAX + 128];
-	long page = sysconf(_SC_PAGESIZE);
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long start, end, off, ino;
-		unsigned int maj, min;
-		char perms[8], path[PATH_MAX] = "";
-
-		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %4095s", &start, &end, perms, &off, &maj,
-			   &min, &ino, path) < 7)
-			continue;
-		if (start <= sp && sp < end)
-			*sp_end = end;
-		if (perms[2] != 'x' || path[0] != '/' || s->nr_maps >= SALVE_MAPS_MAX)
-			continue;
-		maps[s->nr_maps] = (struct salve_map){ .start = start, .end = end,
-						       .pgoff = off / (uint64_t)page };
-		maps[s->nr_maps].file.dev = ((uint64_t)maj << 20) | min;
-		maps[s->nr_maps].file.ino = ino;
-		kernel_path(path, maps[s->nr_maps].file.path);
-		s->nr_maps++;
-	}
-	fclose(f);
-	return 0;
 }
 
 /* The registers and stack of this thread at the call, into snap_rec. */
@@ -108,7 +61,7 @@ static __attribute__((noinline)) void take_snapshot(void)
 			   "=m"(r[SALVE_REG_BX]), "=m"(r[SALVE_REG_R12]), "=m"(r[SALVE_REG_R13]),
 			   "=m"(r[SALVE_REG_R14]), "=m"(r[SALVE_REG_R15]));
 	memcpy(s->regs, r, sizeof(r));
-	if (read_maps(s, r[SALVE_REG_SP], &end) || end <= r[SALVE_REG_SP])
+	if (self_maps(s, r[SALVE_REG_SP], &end) || end <= r[SALVE_REG_SP])
 		return;
 	s->size = end - r[SALVE_REG_SP] > STACK_BYTES ? STACK_BYTES : end - r[SALVE_REG_SP];
 	/* The stack bytes follow the mappings. */

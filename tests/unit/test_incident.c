@@ -19,6 +19,7 @@
 #include "symbols/name.h"
 #include "events/report.h"
 #include "event_line.h"
+#include "../lib/self_maps.h"
 
 /* A function of ours for the stack to run through. */
 int incident_test_suspect(int x);
@@ -55,20 +56,6 @@ static void find_mapping(const void *addr, struct mapped *out)
 	}
 	fclose(maps);
 	fail_msg("%p is in no mapping", addr);
-}
-
-/* A path as the kernel writes it: components leaf first, each followed by '/'. */
-static void kernel_path(const char *path, char out[SALVE_PATH_MAX])
-{
-	char copy[PATH_MAX], *parts[64];
-	size_t n = 0, len = 0;
-
-	snprintf(copy, sizeof(copy), "%s", path);
-	for (char *save, *p = strtok_r(copy, "/", &save); p; p = strtok_r(NULL, "/", &save))
-		parts[n++] = p;
-	memset(out, 0, SALVE_PATH_MAX);
-	while (n--)
-		len += (size_t)snprintf(out + len, SALVE_PATH_MAX - len, "%s/", parts[n]);
 }
 
 #define OFFSET (1700000000LL * 1000000000LL) /* CLOCK_REALTIME - CLOCK_BOOTTIME */

@@ -785,13 +785,30 @@ static uint64_t vaddr_of(const char *file, uint64_t off)
 	return addr;
 }
 
+/* The size of function fn in file, as nm -S gives it. */
+static uint64_t fn_size(const char *file, const char *fn)
+{
+	char cmd[700];
+	uint64_t size = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "nm -S --defined-only '%s' | awk '$4 == \"%s\" { print $2 }'",
+		 file, fn);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%" SCNx64, &size), 1);
+	pclose(p);
+	assert_true(size > 0);
+	return size;
+}
+
 /* Every byte of outer() (where mid() and leaf() are inlined) and of main() named as
  * addr2line names it: the inlined functions innermost first, each with its line, then
  * the symbol's own line; through the stripped file's debug file the same. */
 static void test_lines_match_addr2line(void **state)
 {
 	static const char *const fns[] = { "outer", "main" };
-	char app[512], stripped[512], cmd[700];
+	char app[512], stripped[512];
 	struct symbolizer *s = with_root("debug");
 	size_t inlined_seen = 0, lines_seen = 0;
 	struct symbol *out = malloc(sizeof(*out));
@@ -801,15 +818,8 @@ static void test_lines_match_addr2line(void **state)
 	fx_path(app, sizeof(app), "app");
 	fx_path(stripped, sizeof(stripped), "stripped");
 	for (size_t f = 0; f < 2; f++) {
-		uint64_t start = file_offset_of(app, fns[f], false), size = 0;
-		FILE *p;
+		uint64_t start = file_offset_of(app, fns[f], false), size = fn_size(app, fns[f]);
 
-		snprintf(cmd, sizeof(cmd), "nm -S --defined-only '%s' | awk '$4 == \"%s\" { print $2 }'",
-			 app, fns[f]);
-		p = popen(cmd, "r");
-		assert_non_null(p);
-		assert_int_equal(fscanf(p, "%" SCNx64, &size), 1);
-		pclose(p);
 		assert_true(size > 0);
 		for (uint64_t off = start; off < start + size; off++) {
 			struct a2l want;
@@ -910,22 +920,15 @@ static void test_kept_equals_copied(void **state)
 	static const char *const fns[] = { "outer", "main" };
 	struct symbolizer *s = with_root("debug");
 	struct symbolizer_names_stats st;
-	char app[512], stripped[512], cmd[700];
+	char app[512], stripped[512];
 	size_t inlined_seen = 0, named = 0;
 
 	(void)state;
 	fx_path(app, sizeof(app), "app");
 	fx_path(stripped, sizeof(stripped), "stripped");
 	for (size_t f = 0; f < 2; f++) {
-		uint64_t start = file_offset_of(app, fns[f], false), size = 0;
-		FILE *p;
+		uint64_t start = file_offset_of(app, fns[f], false), size = fn_size(app, fns[f]);
 
-		snprintf(cmd, sizeof(cmd), "nm -S --defined-only '%s' | awk '$4 == \"%s\" { print $2 }'",
-			 app, fns[f]);
-		p = popen(cmd, "r");
-		assert_non_null(p);
-		assert_int_equal(fscanf(p, "%" SCNx64, &size), 1);
-		pclose(p);
 		for (uint64_t off = start; off < start + size + 2; off++) {
 			for (int which = 0; which < 4; which++) {
 				const struct symbolizer_file *file = PLAIN(which & 2 ? stripped : app);

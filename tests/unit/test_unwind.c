@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "symbols/unwind.h"
+#include "../lib/self_maps.h"
 
 #define STACK_BYTES 16384 /* what a signal probe copies by default */
 #define MAX_FRAMES 512
@@ -33,52 +34,6 @@ static struct unwinder *unw;
 static size_t snap_bytes(void)
 {
 	return sizeof(struct salve_snapshot) + SALVE_MAPS_MAX * sizeof(struct salve_map) + SALVE_USTACK_MAX;
-}
-
-/* path as the kernel writes it: components leaf first, each followed by '/'. */
-static void kernel_path(const char *path, char out[SALVE_PATH_MAX])
-{
-	char copy[PATH_MAX], *parts[64];
-	size_t n = 0, len = 0;
-
-	snprintf(copy, sizeof(copy), "%s", path);
-	for (char *save, *p = strtok_r(copy, "/", &save); p && n < 64; p = strtok_r(NULL, "/", &save))
-		parts[n++] = p;
-	memset(out, 0, SALVE_PATH_MAX);
-	while (n-- && len < SALVE_PATH_MAX)
-		len += (size_t)snprintf(out + len, SALVE_PATH_MAX - len, "%s/", parts[n]);
-}
-
-/* The executable file mappings into s, and the end of the mapping holding sp. */
-static void read_maps(struct salve_snapshot *s, uint64_t sp, uint64_t *sp_end)
-{
-	struct salve_map *maps = (struct salve_map *)(s + 1);
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[PATH_MAX + 128];
-	long page = sysconf(_SC_PAGESIZE);
-
-	assert_non_null(f);
-	s->nr_maps = 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long start, end, off, ino;
-		unsigned int maj, min;
-		char perms[8], path[PATH_MAX] = "";
-
-		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %4095s", &start, &end, perms, &off, &maj,
-			   &min, &ino, path) < 7)
-			continue;
-		if (start <= sp && sp < end)
-			*sp_end = end;
-		if (perms[2] != 'x' || path[0] != '/' || s->nr_maps >= SALVE_MAPS_MAX)
-			continue;
-		maps[s->nr_maps] = (struct salve_map){ .start = start, .end = end,
-						       .pgoff = off / (uint64_t)page };
-		maps[s->nr_maps].file.dev = ((uint64_t)maj << 20) | min;
-		maps[s->nr_maps].file.ino = ino;
-		kernel_path(path, maps[s->nr_maps].file.path);
-		s->nr_maps++;
-	}
-	fclose(f);
 }
 
 /* The registers and stack of this thread at the call, into snap. */
@@ -99,7 +54,7 @@ static __attribute__((noinline)) void take_snapshot(void)
 			   "=m"(r[SALVE_REG_R14]), "=m"(r[SALVE_REG_R15]));
 	memset(snap, 0, snap_bytes());
 	memcpy(snap->regs, r, sizeof(r));
-	read_maps(snap, r[SALVE_REG_SP], &end);
+	assert_int_equal(self_maps(snap, r[SALVE_REG_SP], &end), 0);
 	assert_true(end > r[SALVE_REG_SP]);
 	snap->size = end - r[SALVE_REG_SP] > STACK_BYTES ? STACK_BYTES : end - r[SALVE_REG_SP];
 	memcpy((uint8_t *)snapshot_stack(snap), (const void *)(uintptr_t)r[SALVE_REG_SP], snap->size);

@@ -1,0 +1,64 @@
+/* Test helper: this process's own executable mappings as a snapshot record carries them,
+ * for tests and benches that unwind their own stack as salved unwinds a record's. */
+#ifndef SALVE_TEST_SELF_MAPS_H
+#define SALVE_TEST_SELF_MAPS_H
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <salve/event.h>
+
+/* path as the kernel writes it: components leaf first, each followed by '/'. */
+static inline void kernel_path(const char *path, char out[SALVE_PATH_MAX])
+{
+	char copy[PATH_MAX], *parts[64];
+	size_t n = 0, len = 0;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	for (char *save, *p = strtok_r(copy, "/", &save); p && n < 64; p = strtok_r(NULL, "/", &save))
+		parts[n++] = p;
+	memset(out, 0, SALVE_PATH_MAX);
+	while (n-- && len < SALVE_PATH_MAX)
+		len += (size_t)snprintf(out + len, SALVE_PATH_MAX - len, "%s/", parts[n]);
+}
+
+/* The executable file mappings into s (after it, as in a record), and the end of the
+ * mapping holding sp, as the kernel's walk finds them. 0 or -errno. */
+static inline int self_maps(struct salve_snapshot *s, uint64_t sp, uint64_t *sp_end)
+{
+	struct salve_map *maps = (struct salve_map *)(s + 1);
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[PATH_MAX + 128];
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (!f)
+		return -errno;
+	s->nr_maps = 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long start, end, off, ino;
+		unsigned int maj, min;
+		char perms[8], path[PATH_MAX] = "";
+
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %4095s", &start, &end, perms, &off, &maj,
+			   &min, &ino, path) < 7)
+			continue;
+		if (start <= sp && sp < end)
+			*sp_end = end;
+		if (perms[2] != 'x' || path[0] != '/' || s->nr_maps >= SALVE_MAPS_MAX)
+			continue;
+		maps[s->nr_maps] = (struct salve_map){ .start = start, .end = end,
+						       .pgoff = off / (uint64_t)page };
+		maps[s->nr_maps].file.dev = ((uint64_t)maj << 20) | min;
+		maps[s->nr_maps].file.ino = ino;
+		kernel_path(path, maps[s->nr_maps].file.path);
+		s->nr_maps++;
+	}
+	fclose(f);
+	return 0;
+}
+
+#endif
