@@ -380,11 +380,12 @@ static int on_signal(int fd, void *ctx)
 }
 
 /* Every line salved writes, as it writes it: kept for salvectl events and incidents. */
-static void on_line(void *ctx, struct json_object *line, const char *text, size_t len)
+static void on_line(void *ctx, const struct line_facts *facts, struct json_object *line,
+		    const char *text, size_t len)
 {
 	struct daemon *d = ctx;
 
-	feed_line(d->feed, line, text, len);
+	feed_line(d->feed, facts, text, len);
 	if (line) /* the lines of incidents and actions are built as objects */
 		incidents_line(d->incidents, line);
 }
@@ -397,8 +398,12 @@ static void write_line(struct daemon *d, struct json_object *line, const char *w
 
 	err = err ?: output_flush(d->output);
 
-	if (text)
-		on_line(d, line, text, len);
+	if (text) {
+		struct line_facts facts;
+
+		report_facts_of(line, &facts);
+		on_line(d, &facts, line, text, len);
+	}
 	if (err && !daemon_output_gone(d, err))
 		salve_log(LOG_ERR, "cannot write %s: %s", what, strerror(-err));
 }

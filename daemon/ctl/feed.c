@@ -121,52 +121,28 @@ static void keep(struct feed *f, const char *text, size_t len)
 	f->n++;
 }
 
-static bool string_is(struct json_object *line, const char *key, const char *want)
+static bool same(const char *have, const char *want)
 {
-	struct json_object *v;
-
-	return json_object_object_get_ex(line, key, &v) && json_object_is_type(v, json_type_string) &&
-	       !strcmp(json_object_get_string(v), want);
+	return have && !strcmp(have, want);
 }
 
-static bool matches(const struct filter *flt, struct json_object *line)
+static bool matches(const struct filter *flt, const struct line_facts *l)
 {
-	struct json_object *v;
 	bool kind = !flt->n_kinds;
 
 	for (size_t i = 0; !kind && i < flt->n_kinds; i++)
-		kind = string_is(line, "kind", flt->kinds[i]);
-	if (!kind)
-		return false;
-	if (flt->has_pid && !(json_object_object_get_ex(line, "pid", &v) &&
-			      json_object_is_type(v, json_type_int) &&
-			      json_object_get_int64(v) == flt->pid))
-		return false;
-	return (!flt->comm || string_is(line, "comm", flt->comm)) &&
-	       (!flt->probe || string_is(line, "probe", flt->probe)) &&
-	       (!flt->rule || string_is(line, "rule", flt->rule));
+		kind = same(l->kind, flt->kinds[i]);
+	return kind && (!flt->has_pid || (l->has_pid && l->pid == flt->pid)) &&
+	       (!flt->comm || same(l->comm, flt->comm)) &&
+	       (!flt->probe || same(l->probe, flt->probe)) && (!flt->rule || same(l->rule, flt->rule));
 }
 
-void feed_line(struct feed *f, struct json_object *line, const char *text, size_t len)
+void feed_line(struct feed *f, const struct line_facts *facts, const char *text, size_t len)
 {
-	struct json_object *parsed = NULL;
-
 	keep(f, text, len);
-	/* A line written without an object is read back only for a follower's filter. */
-	if (f->followers && !line) {
-		struct json_tokener *tok = json_tokener_new();
-
-		if (tok)
-			parsed = json_tokener_parse_ex(tok, text, (int)len);
-		json_tokener_free(tok);
-		if (!parsed)
-			return;
-		line = parsed;
-	}
 	for (struct follower *fl = f->followers; fl; fl = fl->next)
-		if (matches(&fl->filter, line))
+		if (matches(&fl->filter, facts))
 			ctl_stream_write(fl->stream, text, len); /* dropped lines are said there */
-	json_object_put(parsed);
 }
 
 static bool known_kind(const char *k)
@@ -267,8 +243,11 @@ static size_t send_kept(struct feed *f, const struct filter *flt, int64_t last,
 		struct kept *k = kept_at(f, i);
 		struct json_tokener *tok = json_tokener_new();
 		struct json_object *line = tok ? json_tokener_parse_ex(tok, k->text, (int)k->len) : NULL;
+		struct line_facts facts;
 
-		if (line && matches(flt, line))
+		if (line)
+			report_facts_of(line, &facts);
+		if (line && matches(flt, &facts))
 			picked[n++] = i;
 		json_object_put(line);
 		json_tokener_free(tok);

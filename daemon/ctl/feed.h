@@ -27,6 +27,7 @@
 #include <json-c/json.h>
 
 #include "ctl/ctl.h"
+#include "events/report.h"
 
 #define FEED_KEEP_LINES 1000
 #define FEED_KEEP_BYTES (512u << 10)
@@ -42,9 +43,9 @@ int feed_new(struct feed **out);
 /* After ctl_free: closing its streams ends their following. */
 void feed_free(struct feed *f);
 
-/* A line salved wrote: text its text without the newline, line its object (NULL when
- * it was written without one: read back only when a follower filters). */
-void feed_line(struct feed *f, struct json_object *line, const char *text, size_t len);
+/* A line salved wrote: what it is (the filters look at nothing else) and its text
+ * without the newline. */
+void feed_line(struct feed *f, const struct line_facts *facts, const char *text, size_t len);
 
 /* Answer an "events" request on control socket c: fill reply, and keep the connection
  * as a stream of the lines (ctl_keep). */

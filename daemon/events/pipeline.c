@@ -296,8 +296,16 @@ static bool report(struct pipeline *pl, const struct event *ev, const char *prob
 	if (!*text)
 		pl->unbuilt[ev->kind]++;
 	err = *text ? output_line(pl->out, ev->kind, *text, *len) : -ENOMEM;
-	if (*text && pl->tap)
-		pl->tap(pl->tap_ctx, NULL, *text, *len);
+	if (*text && pl->tap) {
+		/* The comm as the line shows it, invalid UTF-8 replaced. */
+		char comm[3 * sizeof(ev->comm)];
+		size_t n = jsonw_clean_utf8(ev->comm, strlen(ev->comm), comm);
+		struct line_facts facts = { .kind = events_kind_name(ev->kind), .has_pid = true,
+					    .pid = ev->pid, .comm = comm, .probe = probe };
+
+		comm[n] = 0;
+		pl->tap(pl->tap_ctx, &facts, NULL, *text, *len);
+	}
 	if (!err && pl->watch)
 		pl->watch(pl->watch_ctx, probe, ev);
 	say_lost(pl, err);
@@ -516,7 +524,7 @@ int pipeline_stats(struct pipeline *pl, const struct salve_counters kernel[SALVE
 	if (err == -EPIPE) /* the reader gone: said by output_gone, not by each line */
 		err = 0;
 	if (text && pl->tap)
-		pl->tap(pl->tap_ctx, o, text, len);
+		pl->tap(pl->tap_ctx, &(struct line_facts){ .kind = "stats" }, o, text, len);
 	if (copy)
 		*copy = err ? NULL : json_object_get(o);
 	json_object_put(o);

@@ -62,10 +62,12 @@ struct event;
 typedef void pipeline_watch_fn(void *ctx, const char *probe, const struct event *ev);
 void pipeline_set_watch(struct pipeline *pl, pipeline_watch_fn *fn, void *ctx);
 
-/* Every line the pipeline writes (events, stats), as it writes it: its text, without
- * the newline, and its json-c object where it was built as one (stats; NULL for event
- * lines, written directly), both valid for the call. NULL: none. */
-typedef void pipeline_tap_fn(void *ctx, struct json_object *line, const char *text, size_t len);
+/* Every line the pipeline writes (events, stats), as it writes it: what it is, its text
+ * without the newline, and its json-c object where it was built as one (stats; NULL for
+ * event lines, written directly), all valid for the call. NULL: none. */
+struct line_facts;
+typedef void pipeline_tap_fn(void *ctx, const struct line_facts *facts, struct json_object *line,
+			     const char *text, size_t len);
 void pipeline_set_tap(struct pipeline *pl, pipeline_tap_fn *fn, void *ctx);
 
 /* The libbpf ring_buffer callback; ctx is the pipeline. A bad record is counted and

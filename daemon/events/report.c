@@ -372,6 +372,26 @@ void report_event_begin(struct jsonw *w, const struct event *ev, const char *pro
 		stack_field(w, frames, n_frames);
 }
 
+static const char *string_of(struct json_object *line, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(line, key, &v) && json_object_is_type(v, json_type_string) ?
+		       json_object_get_string(v) : NULL;
+}
+
+void report_facts_of(struct json_object *line, struct line_facts *out)
+{
+	struct json_object *v;
+
+	*out = (struct line_facts){ .kind = string_of(line, "kind"), .comm = string_of(line, "comm"),
+				    .probe = string_of(line, "probe"), .rule = string_of(line, "rule") };
+	if (json_object_object_get_ex(line, "pid", &v) && json_object_is_type(v, json_type_int)) {
+		out->has_pid = true;
+		out->pid = json_object_get_int64(v);
+	}
+}
+
 const char *report_text(struct json_object *obj, size_t *len)
 {
 	return json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN |

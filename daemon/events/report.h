@@ -9,6 +9,7 @@
 #define SALVE_REPORT_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -53,6 +54,19 @@ int report_add(struct json_object *obj, const char *key, struct json_object *val
 /* obj as the line salved writes of it, without its newline: the named event that later
  * stages keep. Valid until obj changes or is put; NULL when out of memory. */
 const char *report_text(struct json_object *obj, size_t *len);
+
+/* What a line is, for those who pick lines without reading them back (salvectl events
+ * --follow's filters): its kind, and the pid, comm (as the line shows it), probe and rule
+ * it names; NULL (has_pid false) where it names none. Valid with the line. */
+struct line_facts {
+	const char *kind;
+	bool has_pid;
+	int64_t pid;
+	const char *comm, *probe, *rule;
+};
+
+/* The facts of a line built as a json-c object. */
+void report_facts_of(struct json_object *line, struct line_facts *out);
 
 /* RFC 3339 UTC with nanoseconds: 2026-11-22T16:31:13.123456789Z. */
 int report_time(uint64_t realtime_ns, char *buf, size_t len);

@@ -72,9 +72,11 @@ static int teardown(void **state)
 static void line(struct fixture *f, const char *text)
 {
 	struct json_object *o = json_tokener_parse(text);
+	struct line_facts facts;
 
 	assert_non_null(o);
-	feed_line(f->feed, o, text, strlen(text));
+	report_facts_of(o, &facts);
+	feed_line(f->feed, &facts, text, strlen(text));
 	json_object_put(o);
 }
 
