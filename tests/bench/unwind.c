@@ -49,17 +49,7 @@ static __attribute__((noinline)) void take_snapshot(void)
 	struct salve_snapshot *s = snap;
 	uint64_t r[SALVE_REGS_NR], end = 0;
 
-	__asm__ volatile("lea 0(%%rip), %0\n\t"
-			 "mov %%rsp, %1\n\t"
-			 "mov %%rbp, %2\n\t"
-			 "mov %%rbx, %3\n\t"
-			 "mov %%r12, %4\n\t"
-			 "mov %%r13, %5\n\t"
-			 "mov %%r14, %6\n\t"
-			 "mov %%r15, %7\n\t"
-			 : "=r"(r[SALVE_REG_IP]), "=m"(r[SALVE_REG_SP]), "=m"(r[SALVE_REG_BP]),
-			   "=m"(r[SALVE_REG_BX]), "=m"(r[SALVE_REG_R12]), "=m"(r[SALVE_REG_R13]),
-			   "=m"(r[SALVE_REG_R14]), "=m"(r[SALVE_REG_R15]));
+	SELF_REGS(r);
 	memcpy(s->regs, r, sizeof(r));
 	if (self_maps(s, r[SALVE_REG_SP], &end) || end <= r[SALVE_REG_SP])
 		return;

@@ -1,5 +1,6 @@
-/* Test helper: this process's own executable mappings as a snapshot record carries them,
- * for tests and benches that unwind their own stack as salved unwinds a record's. */
+/* Test helper: this thread's registers and this process's executable mappings as a
+ * snapshot record carries them, for tests and benches that unwind their own stack as
+ * salved unwinds a record's. */
 #ifndef SALVE_TEST_SELF_MAPS_H
 #define SALVE_TEST_SELF_MAPS_H
 
@@ -11,6 +12,21 @@
 #include <unistd.h>
 
 #include <salve/event.h>
+
+/* The caller's own registers as a snapshot holds them (enum salve_reg): sp, the
+ * callee-saved ones, and an ip inside the caller. A macro, so they are the caller's. */
+#define SELF_REGS(r)                                                                            \
+	__asm__ volatile("lea 0(%%rip), %0\n\t"                                                  \
+			 "mov %%rsp, %1\n\t"                                                      \
+			 "mov %%rbp, %2\n\t"                                                      \
+			 "mov %%rbx, %3\n\t"                                                      \
+			 "mov %%r12, %4\n\t"                                                      \
+			 "mov %%r13, %5\n\t"                                                      \
+			 "mov %%r14, %6\n\t"                                                      \
+			 "mov %%r15, %7\n\t"                                                      \
+			 : "=r"((r)[SALVE_REG_IP]), "=m"((r)[SALVE_REG_SP]), "=m"((r)[SALVE_REG_BP]),   \
+			   "=m"((r)[SALVE_REG_BX]), "=m"((r)[SALVE_REG_R12]),                         \
+			   "=m"((r)[SALVE_REG_R13]), "=m"((r)[SALVE_REG_R14]), "=m"((r)[SALVE_REG_R15]))
 
 /* path as the kernel writes it: components leaf first, each followed by '/'. */
 static inline void kernel_path(const char *path, char out[SALVE_PATH_MAX])

@@ -41,17 +41,7 @@ static __attribute__((noinline)) void take_snapshot(void)
 {
 	uint64_t r[SALVE_REGS_NR] = { 0 }, end = 0;
 
-	__asm__ volatile("lea 0(%%rip), %0\n\t"
-			 "mov %%rsp, %1\n\t"
-			 "mov %%rbp, %2\n\t"
-			 "mov %%rbx, %3\n\t"
-			 "mov %%r12, %4\n\t"
-			 "mov %%r13, %5\n\t"
-			 "mov %%r14, %6\n\t"
-			 "mov %%r15, %7\n\t"
-			 : "=r"(r[SALVE_REG_IP]), "=m"(r[SALVE_REG_SP]), "=m"(r[SALVE_REG_BP]),
-			   "=m"(r[SALVE_REG_BX]), "=m"(r[SALVE_REG_R12]), "=m"(r[SALVE_REG_R13]),
-			   "=m"(r[SALVE_REG_R14]), "=m"(r[SALVE_REG_R15]));
+	SELF_REGS(r);
 	memset(snap, 0, snap_bytes());
 	memcpy(snap->regs, r, sizeof(r));
 	assert_int_equal(self_maps(snap, r[SALVE_REG_SP], &end), 0);
