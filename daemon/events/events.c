@@ -171,15 +171,16 @@ int events_decode(const void *data, size_t size, struct event *out)
 
 	if (!data || size < sizeof(rec.hdr))
 		return -EINVAL;
-	/* Read once, then gone: fetched without pushing out what salved keeps. */
-	for (size_t at = 0; at < size; at += 64)
-		__builtin_prefetch((const char *)data + at, 0, 0);
 	memcpy(&rec.hdr, data, sizeof(rec.hdr));
 	if (rec.hdr.version != SALVE_EVENT_VERSION)
 		return -EPROTO;
 	want = kind_size(rec.hdr.kind);
 	if (!want)
 		return -ENOTSUP;
+	/* Read once, then gone: fetched without pushing out what salved keeps. Only the
+	 * kind's record: of a snapshot's stack copy the unwinder reads a few words. */
+	for (size_t at = 0; at < size && at < want; at += 64)
+		__builtin_prefetch((const char *)data + at, 0, 0);
 	if (rec.hdr.flags & SALVE_HDR_SNAPSHOT) {
 		/* The kind's record, then the snapshot, its mappings and the stack bytes it
 		 * copied. It stays where it is, read once, by the unwinder. */
