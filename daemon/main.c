@@ -397,7 +397,6 @@ static void write_line(struct daemon *d, struct json_object *line, const char *w
 	int err = !text ? -ENOMEM : d->out_gone ? -EPIPE : output_line(d->output, 0, text, len);
 
 	err = err ?: output_flush(d->output);
-
 	if (text) {
 		struct line_facts facts;
 
@@ -713,7 +712,7 @@ static int run(struct daemon *d)
 	sigset_t mask;
 	int sigfd = -1, timer = -1, breaker_timer = -1, err;
 
-	/* A closed event output is an EPIPE to handle (event_output_gone), not a death. */
+	/* A closed event output is an EPIPE to handle (daemon_output_gone), not a death. */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
