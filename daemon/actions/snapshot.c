@@ -341,15 +341,27 @@ static uint64_t memory_available(void)
 	return line ? kib * 1024 : UINT64_MAX;
 }
 
+/* Reading /proc/PID/... of a process that exited fails with one of these. */
+static bool gone(int err)
+{
+	return err == -ENOENT || err == -ESRCH;
+}
+
 static int open_pagemap(pid_t pid, char *err, size_t err_len)
 {
 	char path[64];
-	int fd;
+	int fd, r;
 
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		snprintf(err, err_len, "process %d: %s: %s", (int)pid, path, strerror(errno));
-	return fd < 0 ? -errno : fd;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
+		return fd;
+	r = -errno;
+	if (gone(r)) {
+		snprintf(err, err_len, "process %d: exited while it was read", (int)pid);
+		return -ESRCH;
+	}
+	snprintf(err, err_len, "process %d: %s: %s", (int)pid, path, strerror(-r));
+	return r;
 }
 
 /* The buffers the copy will land in, made before the threads are held: the first write
@@ -366,11 +378,11 @@ static int prepare(pid_t pid, struct snapshot_map **pre, bool ***pre_wants, size
 
 	if ((r = parse_maps(pid, pre, n_pre))) {
 		snprintf(err, err_len, "process %d: its mappings: %s", (int)pid,
-			 r == -ENOENT ? "no such process" : strerror(-r));
-		return r == -ENOENT ? -ESRCH : r;
+			 gone(r) ? "no such process" : strerror(-r));
+		return gone(r) ? -ESRCH : r;
 	}
 	if ((pagemap = open_pagemap(pid, err, err_len)) < 0)
-		return pagemap == -ENOENT ? -ESRCH : pagemap;
+		return pagemap;
 	if (!(wants = calloc(*n_pre ?: 1, sizeof(*wants)))) {
 		close(pagemap);
 		return -ENOMEM;
@@ -613,12 +625,6 @@ nomem:
 }
 
 /* What a process is besides its memory and threads, read before it is held. */
-/* Reading /proc/PID/... of a process that exited fails with one of these. */
-static bool gone(int err)
-{
-	return err == -ENOENT || err == -ESRCH;
-}
-
 static int read_process(pid_t pid, struct snapshot *s, char *err, size_t err_len)
 {
 	char exe[4096], path[64];
@@ -729,7 +735,11 @@ int snapshot_take(pid_t pid, struct snapshot **out, char *err, size_t err_len)
 		s->n_threads++;
 	}
 	if ((r = parse_maps(pid, &s->maps, &s->n_maps))) {
-		snprintf(err, err_len, "process %d: its mappings: %s", (int)pid, strerror(-r));
+		if (gone(r))
+			snprintf(err, err_len, "process %d: exited while it was read", (int)pid);
+		else
+			snprintf(err, err_len, "process %d: its mappings: %s", (int)pid, strerror(-r));
+		r = gone(r) ? -ESRCH : r;
 		goto release;
 	}
 	r = copy_memory(pid, s, pre, pre_wants, n_pre, err, err_len);
