@@ -699,21 +699,12 @@ static uint64_t u64_of(struct json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) ? (uint64_t)json_object_get_int64(v) : 0;
 }
 
-static const char *str_of(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v)
-		       : NULL;
-}
-
 /* x as the file has it; -EINVAL when it is not a breaker. */
 static int from_json(struct json_object *o, struct breaker *x, char *err, size_t err_len)
 {
-	const char *state = str_of(o, "state"), *rule = str_of(o, "rule"),
-		   *policy = str_of(o, "policy"), *ep = str_of(o, "endpoint"),
-		   *cgroup = str_of(o, "cgroup");
+	const char *state = report_string_of(o, "state"), *rule = report_string_of(o, "rule"),
+		   *policy = report_string_of(o, "policy"), *ep = report_string_of(o, "endpoint"),
+		   *cgroup = report_string_of(o, "cgroup");
 	struct json_object *probes, *gate;
 
 	if (!state || !rule || !(x->id = u64_of(o, "id")))

@@ -21,15 +21,13 @@
 #include "events/pipeline.h"
 #include "kernel/probes.h"
 #include "kernel/sites.h"
+#include "events/report.h"
 
 #define NS 1000000000ull
 
 static const char *str_of(struct json_object *o, const char *key)
 {
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v) : "";
+	return report_string_of(o, key) ?: "";
 }
 
 static uint64_t u64_of(struct json_object *o, const char *key)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ctl/incidents.h"
+#include "events/report.h"
 
 struct incidents {
 	struct json_object *kept[INCIDENTS_KEEP]; /* a ring: n from first */
@@ -28,10 +29,7 @@ void incidents_free(struct incidents *in)
 
 static const char *kind_of(struct json_object *line)
 {
-	struct json_object *v;
-
-	return json_object_object_get_ex(line, "kind", &v) && json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v) : "";
+	return report_string_of(line, "kind") ?: "";
 }
 
 /* key's value in line, shared, else a fallback made. */

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -372,11 +373,11 @@ void report_event_begin(struct jsonw *w, const struct event *ev, const char *pro
 		stack_field(w, frames, n_frames);
 }
 
-static const char *string_of(struct json_object *line, const char *key)
+const char *report_string_of(struct json_object *obj, const char *key)
 {
 	struct json_object *v;
 
-	return json_object_object_get_ex(line, key, &v) && json_object_is_type(v, json_type_string) ?
+	return json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_string) ?
 		       json_object_get_string(v) : NULL;
 }
 
@@ -384,8 +385,8 @@ void report_facts_of(struct json_object *line, struct line_facts *out)
 {
 	struct json_object *v;
 
-	*out = (struct line_facts){ .kind = string_of(line, "kind"), .comm = string_of(line, "comm"),
-				    .probe = string_of(line, "probe"), .rule = string_of(line, "rule") };
+	*out = (struct line_facts){ .kind = report_string_of(line, "kind"), .comm = report_string_of(line, "comm"),
+				    .probe = report_string_of(line, "probe"), .rule = report_string_of(line, "rule") };
 	if (json_object_object_get_ex(line, "pid", &v) && json_object_is_type(v, json_type_int)) {
 		out->has_pid = true;
 		out->pid = json_object_get_int64(v);

@@ -11,7 +11,6 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "base/jsonw.h"
 #include "events/events.h"
@@ -74,6 +73,9 @@ int report_time(uint64_t realtime_ns, char *buf, size_t len);
 /* Names as a person knows them: "SIGSEGV", "SEGV_MAPERR"; NULL when unknown. */
 const char *report_signal_name(int signo);
 const char *report_code_name(int signo, int code);
+
+/* The string under key in obj; NULL when there is none, or the value is not a string. */
+const char *report_string_of(struct json_object *obj, const char *key);
 
 /* A json string from untrusted bytes: invalid UTF-8 becomes U+FFFD. */
 struct json_object *report_string(const char *s);
